@@ -1,0 +1,210 @@
+"""Board, sensor-model and station facts, read from the JSON files beside this module.
+
+The JSON is the single source: the firmware gets a resolved per-station config built here
+(`firmware_config`), the simulators answer the catalog register maps, and the collector takes
+station kinds, units and ranges from the registry. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+KINDS = ("air", "tap_water", "wastewater", "sea_water")
+REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
+WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
+FRAME_FAMILIES = ("pms", "sds")
+
+
+class BoardsError(ValueError):
+    """A boards/ data file is missing or holds a value outside what the firmware accepts."""
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BoardsError(f"{path.relative_to(HERE.parent)}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise BoardsError(f"{path.relative_to(HERE.parent)}: not JSON ({e})") from None
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise BoardsError(f"{where}: {msg}")
+
+
+def _check_model(m: dict, where: str) -> dict:
+    _need(m.get("bus") in ("modbus", "stream"), f"{where}: bus", f"{m.get('bus')!r} is not modbus|stream")
+    _need(bool(m.get("channels")), f"{where}: channels", "at least one channel is required")
+    for i, ch in enumerate(m["channels"]):
+        w = f"{where}: channels[{i}]"
+        _need(re.fullmatch(r"[a-z0-9_]{1,16}", ch.get("param", "")) is not None, w + ".param",
+              f"{ch.get('param')!r} is not a parameter name")
+        _need(bool(ch.get("unit")), w + ".unit", "missing")
+        lo, hi = ch.get("range", [None, None])
+        _need(isinstance(lo, int | float) and isinstance(hi, int | float) and lo < hi,
+              w + ".range", f"{ch.get('range')!r} is not [low, high]")
+        if m["bus"] == "modbus":
+            _need(isinstance(ch.get("register"), int) and 0 <= ch["register"] <= 0xFFFF,
+                  w + ".register", f"{ch.get('register')!r} is not 0..65535")
+            _need(ch.get("type") in REGISTER_TYPES, w + ".type",
+                  f"{ch.get('type')!r} is not one of {', '.join(REGISTER_TYPES)}")
+            if ch["type"] in ("int32", "uint32", "float32"):
+                _need(ch.get("order") in WORD_ORDERS, w + ".order",
+                      f"{ch.get('order')!r} is not one of {', '.join(WORD_ORDERS)}")
+        else:
+            _need(isinstance(ch.get("field"), str), w + ".field", "missing")
+    if m["bus"] == "modbus":
+        _need(m.get("modbus", {}).get("function") in (3, 4), f"{where}: modbus.function", "must be 3 or 4")
+    else:
+        _need(m.get("stream", {}).get("frame") in FRAME_FAMILIES, f"{where}: stream.frame",
+              f"must be one of {', '.join(FRAME_FAMILIES)}")
+    return m
+
+
+@cache
+def catalog() -> dict[str, dict]:
+    """Every sensor model, by model name."""
+    out = {}
+    for path in sorted((HERE / "catalog").glob("*.json")):
+        m = _read(path)
+        where = f"boards/catalog/{path.name}"
+        _need(m.get("model") == path.stem, f"{where}: model", f"must equal the file name {path.stem!r}")
+        out[path.stem] = _check_model(m, where)
+    return out
+
+
+@cache
+def profile(name: str) -> dict:
+    return _read(HERE / "profiles" / f"{name}.json")
+
+
+@cache
+def pins(board: str) -> dict:
+    return _read(HERE / "pins" / f"{board}.json")
+
+
+@dataclass(frozen=True)
+class Station:
+    id: str
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    station_class: str
+    regulation: str
+    column: str | None
+    profile: str
+    overrides: dict = field(default_factory=dict, compare=False, hash=False)
+    raw: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def sensors(self) -> list[dict]:
+        """The station's sensors: profile entries with per-station overrides and the model's facts."""
+        out = []
+        for s in profile(self.profile)["sensors"]:
+            merged = {**s, **self.overrides.get(s["id"], {})}
+            merged["spec"] = catalog()[merged["model"]]
+            out.append(merged)
+        return out
+
+    def params(self) -> dict[str, str]:
+        """param -> unit for every channel the station's sensors carry."""
+        return {ch["param"]: ch["unit"] for s in self.sensors() for ch in s["spec"]["channels"]}
+
+
+@dataclass(frozen=True)
+class Registry:
+    network: str
+    title: str
+    timezone: str
+    stations: tuple[Station, ...]
+
+    def get(self, station_id: str) -> Station:
+        for s in self.stations:
+            if s.id == station_id:
+                return s
+        raise BoardsError(f"unknown station {station_id!r} in registry {self.network!r}")
+
+    def ids(self) -> list[str]:
+        return [s.id for s in self.stations]
+
+
+@cache
+def registry(name: str = "phu-quoc") -> Registry:
+    where = f"boards/registry/{name}.json"
+    doc = _read(HERE / "registry" / f"{name}.json")
+    models = catalog()
+    stations, seen = [], set()
+    for i, s in enumerate(doc.get("stations", [])):
+        w = f"{where}: stations[{i}]"
+        sid = s.get("id", "")
+        _need(STATION_ID.fullmatch(sid) is not None, w + ".id", f"{sid!r} is not [a-z0-9-], 2-32 chars")
+        _need(sid not in seen, w + ".id", f"{sid!r} appears twice")
+        seen.add(sid)
+        _need(s.get("kind") in KINDS, w + ".kind", f"{s.get('kind')!r} is not one of {', '.join(KINDS)}")
+        _need(-90 <= s.get("lat", 999) <= 90 and -180 <= s.get("lon", 999) <= 180, w, "lat/lon out of range")
+        prof = profile(s.get("profile", ""))
+        _need(prof.get("kind") == s["kind"], w + ".profile",
+              f"profile {s.get('profile')!r} is for {prof.get('kind')!r}, station is {s['kind']!r}")
+        ids = {p["id"] for p in prof["sensors"]}
+        for sensor_id in s.get("sensors", {}):
+            _need(sensor_id in ids, w + f".sensors.{sensor_id}", "no such sensor in the profile")
+        for p in prof["sensors"]:
+            _need(p["model"] in models, f"boards/profiles/{s['profile']}.json: {p['id']}.model",
+                  f"{p['model']!r} is not in boards/catalog")
+        stations.append(Station(
+            id=sid, name=s["name"], kind=s["kind"], lat=s["lat"], lon=s["lon"],
+            station_class=s.get("class", ""), regulation=s.get("regulation", ""),
+            column=s.get("column"), profile=s["profile"], overrides=s.get("sensors", {}), raw=s))
+    _need(bool(stations), where, "no stations")
+    return Registry(network=doc.get("network", name), title=doc.get("title", name),
+                    timezone=doc.get("timezone", "UTC"), stations=tuple(stations))
+
+
+def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
+                    sample_s: int | None = None, report_s: int | None = None,
+                    fw: str = "0.1.0") -> dict:
+    """The resolved config a station board runs from: no catalog lookups left for the firmware.
+
+    `uarts` maps the profile's UART names to what the HAL opens: on the unix port
+    {"path": "/dev/pts/7"}, on an ESP32 the pin map entry. Only the keys the firmware reads
+    are copied, so the file stays small on flash.
+    """
+    prof = profile(station.profile)
+    sensors = []
+    for s in station.sensors():
+        spec = s["spec"]
+        _need(s["uart"] in uarts, f"station {station.id}: sensor {s['id']}", f"no port for uart {s['uart']!r}")
+        entry = {"id": s["id"], "model": s["model"], "bus": spec["bus"], "uart": s["uart"]}
+        if spec["bus"] == "modbus":
+            mb = spec["modbus"]
+            entry.update(addr=s.get("address", mb["default_address"]), fn=mb["function"],
+                         timeout_ms=mb["timeout_ms"], turnaround_ms=mb["turnaround_ms"])
+            entry["ch"] = [
+                {k: v for k, v in (
+                    ("param", ch["param"]), ("unit", ch["unit"]), ("reg", ch["register"]),
+                    ("type", ch["type"]), ("order", ch.get("order")), ("scale", ch.get("scale")),
+                    ("offset", ch.get("offset")), ("dec_reg", ch.get("decimals_register")),
+                    ("range", ch["range"])) if v is not None}
+                for ch in spec["channels"]]
+        else:
+            st = spec["stream"]
+            entry.update(frame=st["frame"], warmup_s=st["warmup_s"], sample_s=st["sample_s"])
+            entry["ch"] = [{"param": ch["param"], "unit": ch["unit"], "field": ch["field"],
+                            "range": ch["range"]} for ch in spec["channels"]]
+        sensors.append(entry)
+    serial = {}
+    for name, port in uarts.items():
+        models = [s["spec"] for s in station.sensors() if s["uart"] == name]
+        serial[name] = {**(models[0]["serial"] if models else {}), **port}
+    return {
+        "station": station.id, "kind": station.kind, "fw": fw,
+        "sample_s": sample_s or prof["sample_s"], "report_s": report_s or prof["report_s"],
+        "mqtt": mqtt, "uarts": serial, "sensors": sensors,
+    }

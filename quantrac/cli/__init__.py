@@ -1,0 +1,44 @@
+"""`quantrac`: one command for technicians, operators and engineers.
+
+Each group lives in its own module and is imported only when used, so `quantrac --help` and
+a technician's `quantrac station …` never pay for numpy or the collector's imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+GROUPS = {
+    "services": ("quantrac.cli.services", "services", "Start, stop and show the project's own Mosquitto and InfluxDB."),
+    "collector": ("quantrac.cli.collector", "collector", "Run and inspect the collector (broker -> InfluxDB)."),
+    "demo": ("quantrac.cli.demo", "demo", "Run simulated stations through the whole stack."),
+    "firmware": ("quantrac.cli.firmware", "firmware", "Firmware dependencies and the unix-port runner."),
+    "station": ("quantrac.cli.station", "station", "Station configs from the registry."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(GROUPS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in GROUPS:
+            return None
+        module, attr, _ = GROUPS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, GROUPS[name][2]) for name in sorted(GROUPS)])
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="quantrac")
+def main() -> None:
+    """Quantrac: environmental monitoring stations, from sensor to dashboard."""
+
+
+if __name__ == "__main__":
+    main()
