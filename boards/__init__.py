@@ -40,7 +40,8 @@ def _need(cond: bool, where: str, msg: str) -> None:
 
 
 def _check_model(m: dict, where: str) -> dict:
-    _need(m.get("bus") in ("modbus", "stream"), f"{where}: bus", f"{m.get('bus')!r} is not modbus|stream")
+    _need(m.get("bus") in ("modbus", "stream"), f"{where}: bus",
+          f"{m.get('bus')!r} is not modbus|stream")
     _need(bool(m.get("channels")), f"{where}: channels", "at least one channel is required")
     for i, ch in enumerate(m["channels"]):
         w = f"{where}: channels[{i}]"
@@ -61,7 +62,8 @@ def _check_model(m: dict, where: str) -> dict:
         else:
             _need(isinstance(ch.get("field"), str), w + ".field", "missing")
     if m["bus"] == "modbus":
-        _need(m.get("modbus", {}).get("function") in (3, 4), f"{where}: modbus.function", "must be 3 or 4")
+        _need(m.get("modbus", {}).get("function") in (3, 4), f"{where}: modbus.function",
+              "must be 3 or 4")
     else:
         _need(m.get("stream", {}).get("frame") in FRAME_FAMILIES, f"{where}: stream.frame",
               f"must be one of {', '.join(FRAME_FAMILIES)}")
@@ -75,7 +77,8 @@ def catalog() -> dict[str, dict]:
     for path in sorted((HERE / "catalog").glob("*.json")):
         m = _read(path)
         where = f"boards/catalog/{path.name}"
-        _need(m.get("model") == path.stem, f"{where}: model", f"must equal the file name {path.stem!r}")
+        _need(m.get("model") == path.stem, f"{where}: model",
+              f"must equal the file name {path.stem!r}")
         out[path.stem] = _check_model(m, where)
     return out
 
@@ -105,7 +108,7 @@ class Station:
     raw: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def sensors(self) -> list[dict]:
-        """The station's sensors: profile entries with per-station overrides and the model's facts."""
+        """Profile sensor entries with this station's overrides and the model's facts."""
         out = []
         for s in profile(self.profile)["sensors"]:
             merged = {**s, **self.overrides.get(s["id"], {})}
@@ -144,11 +147,14 @@ def registry(name: str = "phu-quoc") -> Registry:
     for i, s in enumerate(doc.get("stations", [])):
         w = f"{where}: stations[{i}]"
         sid = s.get("id", "")
-        _need(STATION_ID.fullmatch(sid) is not None, w + ".id", f"{sid!r} is not [a-z0-9-], 2-32 chars")
+        _need(STATION_ID.fullmatch(sid) is not None, w + ".id",
+              f"{sid!r} is not [a-z0-9-], 2-32 chars")
         _need(sid not in seen, w + ".id", f"{sid!r} appears twice")
         seen.add(sid)
-        _need(s.get("kind") in KINDS, w + ".kind", f"{s.get('kind')!r} is not one of {', '.join(KINDS)}")
-        _need(-90 <= s.get("lat", 999) <= 90 and -180 <= s.get("lon", 999) <= 180, w, "lat/lon out of range")
+        _need(s.get("kind") in KINDS, w + ".kind",
+              f"{s.get('kind')!r} is not one of {', '.join(KINDS)}")
+        _need(-90 <= s.get("lat", 999) <= 90 and -180 <= s.get("lon", 999) <= 180, w,
+              "lat/lon out of range")
         prof = profile(s.get("profile", ""))
         _need(prof.get("kind") == s["kind"], w + ".profile",
               f"profile {s.get('profile')!r} is for {prof.get('kind')!r}, station is {s['kind']!r}")
@@ -180,7 +186,8 @@ def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
     sensors = []
     for s in station.sensors():
         spec = s["spec"]
-        _need(s["uart"] in uarts, f"station {station.id}: sensor {s['id']}", f"no port for uart {s['uart']!r}")
+        _need(s["uart"] in uarts, f"station {station.id}: sensor {s['id']}",
+              f"no port for uart {s['uart']!r}")
         entry = {"id": s["id"], "model": s["model"], "bus": spec["bus"], "uart": s["uart"]}
         if spec["bus"] == "modbus":
             mb = spec["modbus"]

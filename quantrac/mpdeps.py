@@ -78,7 +78,7 @@ def fetch(dest: Path = MPY_DEPS, manifest: Path = FIRMWARE / "deps.json", say=pr
             blob = resp.read()
         digest = hashlib.sha256(blob).hexdigest()
         if digest != pkg["sha256"]:
-            raise DepsError(f"{pkg['file']}: sha256 {digest} does not match the pin {pkg['sha256']}")
+            raise DepsError(f"{pkg['file']}: sha256 {digest} is not the pinned {pkg['sha256']}")
         with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
             members = {m.name.split("/", 1)[1]: m for m in tar.getmembers() if "/" in m.name}
             for source, target in pkg["extract"].items():

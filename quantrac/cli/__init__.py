@@ -11,10 +11,13 @@ import importlib
 import click
 
 GROUPS = {
-    "services": ("quantrac.cli.services", "services", "Start, stop and show the project's own Mosquitto and InfluxDB."),
-    "collector": ("quantrac.cli.collector", "collector", "Run and inspect the collector (broker -> InfluxDB)."),
+    "services": ("quantrac.cli.services", "services",
+                 "Start, stop and show the project's own Mosquitto and InfluxDB."),
+    "collector": ("quantrac.cli.collector", "collector",
+                  "Run and inspect the collector (broker -> InfluxDB)."),
     "demo": ("quantrac.cli.demo", "demo", "Run simulated stations through the whole stack."),
-    "firmware": ("quantrac.cli.firmware", "firmware", "Firmware dependencies and the unix-port runner."),
+    "firmware": ("quantrac.cli.firmware", "firmware",
+                 "Firmware dependencies and the unix-port runner."),
     "station": ("quantrac.cli.station", "station", "Station configs from the registry."),
 }
 

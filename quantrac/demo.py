@@ -1,0 +1,104 @@
+"""The demo: registry stations on simulated sensors, through the real broker into the real database.
+
+Services are started if needed and left running afterwards, so the data can be queried and
+viewed; stations and the collector stop with the demo.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import boards
+from quantrac import influxql
+
+
+@dataclass
+class DemoResult:
+    env: dict[str, str]
+    stored: dict[str, dict[str, int]]  # station -> param -> points in InfluxDB from this run
+    missing: dict[str, list[str]]  # station -> params with no point from this run
+
+
+def _table(stations, stats: dict, started: float, alive: dict[str, bool]) -> str:
+    now = time.time()
+    per = stats.get("stations", {})
+    lines = [f"{'station':<11} {'kind':<10} {'fw':<5} {'msgs':>5} {'readings':>8} "
+             f"{'last record (UTC)':<19} {'seen':>6}  name"]
+    for s in stations:
+        st = per.get(s.id, {})
+        seen = st.get("last_seen")
+        rec = st.get("last_record_time")
+        lines.append(
+            f"{s.id:<11} {s.kind:<10} {'up' if alive.get(s.id) else 'DOWN':<5} "
+            f"{st.get('messages', 0):>5} {st.get('readings', 0):>8} "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(rec)) if rec else '-':<19} "
+            f"{f'{now - seen:.0f}s' if seen else '-':>6}  {s.name}")
+    totals = stats.get("totals", {})
+    rejected = sum(totals.get("rejected", {}).values())
+    lines.append(f"elapsed {now - started:.0f}s · messages {totals.get('messages', 0)} · "
+                 f"readings stored {totals.get('readings', 0)} · rejected {rejected}")
+    return "\n".join(lines)
+
+
+def stored_points(env: dict[str, str], since: float) -> dict[str, dict[str, int]]:
+    """station -> param -> count of `reading` points with a record time after `since`."""
+    series = influxql.query(
+        env, f'SELECT count("status") FROM "reading" WHERE time >= {int(since)}s '
+             'GROUP BY "station", "param"')
+    out: dict[str, dict[str, int]] = {}
+    for s in series:
+        tags = s.get("tags", {})
+        out.setdefault(tags["station"], {})[tags["param"]] = int(s["values"][0][1])
+    return out
+
+
+def run(stations_n: int | None, seconds: float | None, sample_s: int, report_s: int,
+        run_dir: Path, say: Callable[[str], None] = print, refresh_s: float = 2.0) -> DemoResult:
+    from collector import services
+    from collector.config import Settings
+    from collector.pipeline import Collector
+    from hil.station import SimulatedStation
+
+    reg = boards.registry()
+    chosen = list(reg.stations[: stations_n or len(reg.stations)])
+    env = services.up(run_dir)
+    say(f"services up: MQTT {env['QUANTRAC_MQTT_HOST']}:{env['QUANTRAC_MQTT_PORT']}, "
+        f"InfluxDB {env['QUANTRAC_INFLUX_URL']} (env in {run_dir / 'services.env'})")
+    # Records are stamped at the end of their period, so anything from this run is newer than this.
+    started = time.time()
+    collector = Collector(Settings.from_env(env, run_dir=run_dir))
+    collector.start()
+    sims = [SimulatedStation(s, env, run_dir, sample_s=sample_s, report_s=report_s, seed=i)
+            for i, s in enumerate(chosen)]
+    live = sys.stdout.isatty() and not os.environ.get("CI")
+    try:
+        for sim in sims:
+            sim.start()
+        say(f"{len(sims)} stations running (sample every {sample_s}s, report every {report_s}s); "
+            + ("Ctrl-C to stop" if seconds is None else f"for {seconds:.0f}s"))
+        last_plain = 0.0
+        while seconds is None or time.time() - started < seconds:
+            time.sleep(min(refresh_s, max(0.1, (seconds or 1e9) - (time.time() - started))))
+            alive = {sim.station.id: sim.alive() for sim in sims}
+            table = _table(chosen, collector.stats, started, alive)
+            if live:
+                say("\x1b[H\x1b[2J" + table)
+            elif time.time() - last_plain >= 15:
+                say(table.splitlines()[-1])
+                last_plain = time.time()
+    except KeyboardInterrupt:
+        say("stopping …")
+    finally:
+        for sim in sims:
+            sim.stop()
+        collector.stop()
+    say(_table(chosen, collector.stats, started, {}))
+    stored = stored_points(env, started)
+    missing = {s.id: sorted(set(s.params()) - set(stored.get(s.id, {}))) for s in chosen}
+    missing = {k: v for k, v in missing.items() if v}
+    return DemoResult(env=env, stored=stored, missing=missing)

@@ -1,0 +1,69 @@
+"""The registry and catalog are the one source for ACLs, QC limits, dashboards and alerts."""
+
+import copy
+
+import pytest
+
+import boards
+
+AIR_PARAMS = {"so2", "co", "no2", "o3", "pm10", "tsp", "temp", "rh", "pressure"}
+WATER_PARAMS = {"ph", "do", "tss", "nh4", "temp"}
+
+
+def test_phu_quoc_network_has_the_programme_stations():
+    reg = boards.registry()
+    kinds = [s.kind for s in reg.stations]
+    assert (kinds.count("air"), kinds.count("tap_water"), kinds.count("wastewater"),
+            kinds.count("sea_water")) == (16, 4, 4, 2)
+    for s in reg.stations:  # all on the island
+        assert 10.0 < s.lat < 10.46 and 103.82 < s.lon < 104.1, s.id
+
+
+def test_every_station_carries_its_kind_parameters_in_native_units():
+    for s in boards.registry().stations:
+        params = s.params()
+        assert set(params) == (AIR_PARAMS if s.kind == "air" else WATER_PARAMS), s.id
+    air = boards.registry().get("pq-air-01").params()
+    assert air["so2"] == "ppb" and air["co"] == "ppm" and air["pm10"] == "ug/m3"
+
+
+def test_firmware_config_resolves_addresses_and_per_station_overrides():
+    reg = boards.registry()
+    ports = {"rs485": {"path": "/dev/pts/90"}, "pm": {"path": "/dev/pts/91"}}
+    mqtt = {"host": "127.0.0.1", "port": 1883, "user": "x", "password": "y"}
+    plain = boards.firmware_config(reg.get("pq-air-01"), ports, mqtt, sample_s=2, report_s=10)
+    strapped = boards.firmware_config(reg.get("pq-air-06"), ports, mqtt)
+    gas = {s["id"]: s for s in plain["sensors"]}["gas"]
+    assert gas["addr"] == 1 and gas["fn"] == 3
+    assert {s["id"]: s for s in strapped["sensors"]}["gas"]["addr"] == 5
+    assert plain["uarts"]["rs485"] == {"baud": 9600, "bits": 8, "parity": "N", "stop": 1,
+                                       "path": "/dev/pts/90"}
+    assert (plain["sample_s"], plain["report_s"]) == (2, 10)
+    assert (strapped["sample_s"], strapped["report_s"]) == (10, 300)
+    so2 = gas["ch"][0]
+    assert so2 == {"param": "so2", "unit": "ppb", "reg": 0, "type": "float32", "order": "CDAB",
+                   "range": [0, 2000]}
+
+
+def test_firmware_config_names_a_missing_port():
+    reg = boards.registry()
+    with pytest.raises(boards.BoardsError, match="pq-air-01: sensor pm.*uart 'pm'"):
+        boards.firmware_config(reg.get("pq-air-01"), {"rs485": {"path": "/dev/null"}}, {})
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda m: m["channels"][0].update(type="int64"), r"channels\[0\]\.type: 'int64'"),
+    (lambda m: m["channels"][0].update(order="ACBD"), r"channels\[0\]\.order: 'ACBD'"),
+    (lambda m: m["channels"][0].update(range=[5, 1]), r"channels\[0\]\.range"),
+    (lambda m: m["modbus"].update(function=16), r"modbus\.function"),
+])
+def test_a_bad_catalog_entry_is_refused_naming_the_key(mutate, message):
+    model = copy.deepcopy(boards.catalog()["qt-gas4-ec"])
+    mutate(model)
+    with pytest.raises(boards.BoardsError, match=message):
+        boards._check_model(model, "boards/catalog/qt-gas4-ec.json")
+
+
+def test_unknown_station_is_a_clear_error():
+    with pytest.raises(boards.BoardsError, match="unknown station 'pq-air-99'"):
+        boards.registry().get("pq-air-99")
