@@ -1,0 +1,1 @@
+"""The collector: broker → validated, flagged, durable readings → InfluxDB, alerts, integrations."""

@@ -1,0 +1,88 @@
+"""Passwords: generated once per run folder, kept in 0600 files, hashed for Mosquitto.
+
+Service passwords live in `secrets/passwords.json`, station passwords in `secrets/stations.json`
+(station id → password, what each board's secrets file holds). Both are read back on every
+`up`, so a password never changes under a running client; only missing ones are generated.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from collector.services.state import Layout, ServicesError, read_json, write_json
+
+# Login names; the passwords behind them are generated.
+MQTT_COLLECTOR_USER = "collector"
+MQTT_OPERATOR_USER = "operator"
+INFLUX_ADMIN_USER = "admin"
+INFLUX_WRITE_USER = "writer"
+INFLUX_READ_USER = "reader"
+SERVICE_ACCOUNTS = ("mqtt_collector", "mqtt_operator", "influx_admin", "influx_writer",
+                    "influx_reader")
+RESERVED_MQTT_USERS = (MQTT_COLLECTOR_USER, MQTT_OPERATOR_USER)
+
+# Mosquitto 2.0's own password format: $7$<iterations>$<base64 salt>$<base64 PBKDF2-SHA512>,
+# checked against what `mosquitto_passwd` 2.0.11 writes (12-byte salt, 101 iterations).
+MOSQUITTO_ITERATIONS = 101
+MOSQUITTO_SALT_BYTES = 12
+
+
+def new_password() -> str:
+    # URL-safe letters only: no quoting trouble in InfluxQL, URLs, env files or shell.
+    return secrets.token_urlsafe(24)
+
+
+def _kept(path, wanted: list[str]) -> dict[str, str]:
+    """Stored passwords for `wanted` names, new ones for the missing; written back if changed."""
+    stored = read_json(path)
+    bad = [k for k, v in stored.items() if not isinstance(v, str) or not v]
+    if bad:
+        raise ServicesError(f"{path}: {', '.join(bad)} has no password string; fix or remove it")
+    kept = {name: stored.get(name) or new_password() for name in wanted}
+    if kept != stored:
+        write_json(path, kept)
+    return kept
+
+
+def _private_dir(layout: Layout) -> None:
+    layout.secrets.mkdir(parents=True, exist_ok=True)
+    layout.secrets.chmod(0o700)
+
+
+def service_passwords(layout: Layout) -> dict[str, str]:
+    """account (SERVICE_ACCOUNTS) → password."""
+    _private_dir(layout)
+    return _kept(layout.service_secrets, list(SERVICE_ACCOUNTS))
+
+
+def station_passwords(layout: Layout, station_ids: list[str]) -> dict[str, str]:
+    """station id → MQTT password for every registry station; stations no longer in the
+    registry lose theirs (and with it their broker account)."""
+    clash = sorted(set(station_ids) & {*RESERVED_MQTT_USERS, "alerts"})
+    if clash:
+        raise ServicesError(f"boards registry: station id {clash[0]!r} is reserved "
+                            "(a broker account or topic level of the collector)")
+    _private_dir(layout)
+    return _kept(layout.station_secrets, sorted(station_ids))
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None,
+                   iterations: int = MOSQUITTO_ITERATIONS) -> str:
+    salt = salt if salt is not None else secrets.token_bytes(MOSQUITTO_SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def mosquitto_hash_matches(password: str, hashed: str) -> bool:
+    """Whether a `$7$` password-file hash is `password` (so an unchanged entry is kept)."""
+    parts = hashed.split("$")
+    if len(parts) != 5 or parts[1] != "7" or not parts[2].isdigit():
+        return False
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+    except ValueError:
+        return False
+    return hmac.compare_digest(mosquitto_hash(password, salt, int(parts[2])), hashed)
