@@ -1,0 +1,226 @@
+"""A Modbus RTU slave answering one catalog model's register map from a signal source.
+
+Encoding, per catalog channel (the inverse of what a master decodes):
+
+    raw = (value - offset) / scale * 10**decimals
+
+`scale` defaults to 1 and `offset` to 0; `decimals` is the content of the channel's
+`decimals_register` when it has one (the device tells the master where its decimal point is),
+else 0. Integer types round raw to the nearest integer; float32 sends raw as an IEEE-754 float.
+32-bit values go out in the channel's word order: ABCD big-endian, CDAB word-swapped, BADC
+bytes swapped within each word, DCBA fully little-endian.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+from collections.abc import Callable
+
+from hil import modbus_rtu as rtu
+from hil import signals
+
+Source = Callable[[str], float]
+
+_FORMATS = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f"}
+_LIMITS = {"int16": (-(2**15), 2**15 - 1), "uint16": (0, 2**16 - 1),
+           "int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1)}
+_FLOAT32_MAX = 3.4028234e38
+DEFAULT_DECIMALS = 2
+MAX_DECIMALS = 4
+
+
+class EncodeError(ValueError):
+    """A value the channel's register type cannot carry."""
+
+
+def words(channel: dict) -> int:
+    return 1 if channel["type"] in ("int16", "uint16") else 2
+
+
+def to_raw(channel: dict, value: float, decimals: int = 0) -> float:
+    return (value - channel.get("offset", 0)) / channel.get("scale", 1) * 10**decimals
+
+
+def order_bytes(big_endian: bytes, order: str) -> bytes:
+    """Rearrange 4 big-endian (ABCD) bytes into the channel's word order."""
+    a, b, c, d = big_endian
+    arranged = {"ABCD": (a, b, c, d), "CDAB": (c, d, a, b), "BADC": (b, a, d, c),
+                "DCBA": (d, c, b, a)}
+    try:
+        return bytes(arranged[order])
+    except KeyError:
+        raise EncodeError(f"word order {order!r} is not one of ABCD, CDAB, BADC, DCBA") from None
+
+
+def encode(channel: dict, value: float, decimals: int = 0, saturate: bool = False) -> list[int]:
+    """The register words carrying value for this channel.
+
+    saturate=True clips to what the type can hold (a transmitter at full scale);
+    otherwise a value outside it raises EncodeError naming the channel.
+    """
+    kind = channel["type"]
+    raw = to_raw(channel, value, decimals)
+    if not math.isfinite(raw):
+        raise EncodeError(f"{channel['param']}: {value!r} is not a finite number")
+    if kind == "float32":
+        if abs(raw) > _FLOAT32_MAX:
+            if not saturate:
+                raise EncodeError(f"{channel['param']}: {value!r} overflows float32")
+            raw = math.copysign(_FLOAT32_MAX, raw)
+    else:
+        raw = round(raw)
+        lo, hi = _LIMITS[kind]
+        if not lo <= raw <= hi:
+            if not saturate:
+                raise EncodeError(f"{channel['param']}: {value!r} encodes to raw {raw}, outside "
+                                  f"{kind} [{lo}, {hi}]")
+            raw = min(hi, max(lo, raw))
+    packed = struct.pack(_FORMATS[kind], raw)
+    if len(packed) == 4:
+        packed = order_bytes(packed, channel.get("order", "ABCD"))
+    return list(struct.unpack(f">{len(packed) // 2}H", packed))
+
+
+def _default_decimals(channel: dict) -> int:
+    """Most decimals (up to 2) at which the top of the channel's range still fits its type."""
+    for d in range(DEFAULT_DECIMALS, -1, -1):
+        try:
+            encode(channel, channel["range"][1], d)
+            return d
+        except EncodeError:
+            continue
+    return 0
+
+
+class ModbusSlave:
+    """One simulated transmitter at one address: the catalog register map, live or pinned."""
+
+    def __init__(self, model: dict, address: int, source: Source | None = None) -> None:
+        if model.get("bus") != "modbus":
+            raise ValueError(f"model {model.get('model')!r} is not a Modbus model")
+        if not 1 <= address <= 247:
+            raise ValueError(f"{model['model']}: slave address {address} is not 1..247")
+        self.model = model
+        self.name = model["model"]
+        self.address = address
+        self.function = model["modbus"]["function"]
+        self.channels = {ch["param"]: ch for ch in model["channels"]}
+        self.source: Source = source or signals.source(medium=signals.medium_for(self.channels))
+        self.decimals = {p: _default_decimals(ch) for p, ch in self.channels.items()
+                         if "decimals_register" in ch}
+        self.pinned: dict[str, float] = {}
+        self.requests = 0  # requests addressed to us with a good CRC
+        self.exceptions = 0
+        self._lock = threading.Lock()
+        # register -> (param, word index) or (param, -1) for a decimals register
+        self._map: dict[int, tuple[str, int]] = {}
+        for p, ch in self.channels.items():
+            for i in range(words(ch)):
+                self._claim(ch["register"] + i, (p, i))
+            if "decimals_register" in ch:
+                self._claim(ch["decimals_register"], (p, -1))
+
+    def _claim(self, reg: int, slot: tuple[str, int]) -> None:
+        if reg in self._map:
+            raise ValueError(f"{self.name}: register {reg} is used by both "
+                             f"{self._map[reg][0]} and {slot[0]}")
+        self._map[reg] = slot
+
+    def __repr__(self) -> str:
+        return f"ModbusSlave({self.name!r}, address={self.address})"
+
+    @property
+    def params(self) -> list[str]:
+        return list(self.channels)
+
+    def pin(self, param: str, value: float) -> None:
+        """Report exactly value for param (as far as its register type resolves it)."""
+        ch = self._channel(param)
+        encode(ch, value, self.decimals.get(param, 0))  # refuse what the wire cannot carry
+        with self._lock:
+            self.pinned[param] = float(value)
+
+    def unpin(self, param: str | None = None) -> None:
+        with self._lock:
+            if param is None:
+                self.pinned.clear()
+            else:
+                self.pinned.pop(param, None)
+
+    def value(self, param: str) -> float:
+        """What the transmitter measures now: the pinned value, else the source within range."""
+        ch = self._channel(param)
+        with self._lock:
+            if param in self.pinned:
+                return self.pinned[param]
+        lo, hi = ch["range"]
+        return min(hi, max(lo, float(self.source(param))))
+
+    def values(self) -> dict[str, float]:
+        return {p: self.value(p) for p in self.channels}
+
+    def registers(self, address: int, count: int) -> list[int]:
+        """The words a read of count registers from address returns; ModbusError 02 for a gap."""
+        if not 1 <= count <= rtu.MAX_READ_COUNT:
+            raise rtu.ModbusError(rtu.ILLEGAL_DATA_VALUE, f"count {count} is not 1..125")
+        missing = [r for r in range(address, address + count) if r not in self._map]
+        if missing:
+            raise rtu.ModbusError(rtu.ILLEGAL_DATA_ADDRESS,
+                                  f"{self.name} has no register {missing[0]}")
+        encoded: dict[str, list[int]] = {}
+        out = []
+        for reg in range(address, address + count):
+            param, word = self._map[reg]
+            if word < 0:
+                out.append(self.decimals[param])
+                continue
+            if param not in encoded:
+                try:
+                    v = self.value(param)
+                except Exception as e:  # a source failure is a device failure, not a crash
+                    raise rtu.ModbusError(rtu.SLAVE_DEVICE_FAILURE, f"{param}: {e}") from e
+                encoded[param] = encode(self.channels[param], v, self.decimals.get(param, 0),
+                                        saturate=True)
+            out.append(encoded[param][word])
+        return out
+
+    def write_register(self, address: int, value: int) -> None:
+        """Only decimal-point registers are writable (0..4), as on the transmitters modelled."""
+        slot = self._map.get(address)
+        if slot is None or slot[1] >= 0:
+            raise rtu.ModbusError(rtu.ILLEGAL_DATA_ADDRESS,
+                                  f"{self.name} register {address} is not writable")
+        if not 0 <= value <= MAX_DECIMALS:
+            raise rtu.ModbusError(rtu.ILLEGAL_DATA_VALUE, f"decimals {value} is not 0..4")
+        with self._lock:
+            self.decimals[slot[0]] = value
+
+    def handle(self, request: rtu.Request) -> bytes | None:
+        """The reply frame for a request to this address (None: stay silent)."""
+        broadcast = request.slave == 0
+        if request.slave != self.address and not broadcast:
+            return None
+        self.requests += 1
+        try:
+            if request.function == self.function and not broadcast:
+                return rtu.read_reply(self.address, request.function,
+                                      self.registers(request.address, request.count))
+            if request.function == rtu.WRITE_SINGLE:
+                self.write_register(request.address, request.value)
+                return None if broadcast else rtu.write_single_reply(
+                    self.address, request.address, request.value)
+            raise rtu.ModbusError(rtu.ILLEGAL_FUNCTION,
+                                  f"{self.name} does not support function {request.function}")
+        except rtu.ModbusError as e:
+            self.exceptions += 1
+            return None if broadcast else rtu.exception_reply(self.address, request.function,
+                                                              e.code)
+
+    def _channel(self, param: str) -> dict:
+        try:
+            return self.channels[param]
+        except KeyError:
+            raise KeyError(f"{self.name} has no channel {param!r}; it has "
+                           f"{', '.join(self.channels)}") from None

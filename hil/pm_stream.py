@@ -1,0 +1,163 @@
+"""A laser particulate sensor that streams a frame every `stream.period_ms`, both families.
+
+- `pms` (PMS5003 family): 0x42 0x4D, frame length 28 (big-endian), 13 big-endian words
+  (pm1, pm2.5, pm10 "CF=1"; pm1, pm2.5, pm10 atmospheric; particle counts per 0.1 L above
+  0.3/0.5/1/2.5/5/10 µm; reserved), then a 16-bit sum of every preceding byte. 32 bytes.
+- `sds` (SDS011 family): 0xAA 0xC0, PM2.5 and PM10 as value × 10 little-endian, two id bytes,
+  an 8-bit sum of those six data bytes, 0xAB. 10 bytes.
+
+PM2.5 and PM1 follow PM10 with the fine fractions typical of traffic and sea-salt air on the
+coast (about 0.6 and 0.4 of PM10), so pm1 ≤ pm2.5 ≤ pm10 always holds.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Callable
+
+from hil import signals
+from hil.ports import Port
+
+Source = Callable[[str], float]
+
+PMS_HEADER = b"\x42\x4d"
+SDS_HEADER = b"\xaa\xc0"
+SDS_TAIL = 0xAB
+PM25_OF_PM10 = 0.6
+PM1_OF_PM25 = 0.68
+# Indoor-calibrated "CF=1" values read higher than the atmospheric ones in humid air.
+CF1_OF_ATM = 1.1
+# The largest value and the resolution each family's frame carries.
+LIMITS = {"pms": 0xFFFF, "sds": 0xFFFF / 10}
+RESOLUTION = {"pms": 1.0, "sds": 0.1}
+
+
+class PmStream:
+    """Streams `model`'s frames into `port` from a thread; channels can be pinned.
+
+    `port` may be None until start() (SimulatedStation builds its simulators before its ptys,
+    so values can be pinned first); set `.port` before starting.
+    """
+
+    def __init__(self, model: dict, port: Port | None, source: Source | None = None,
+                 device_id: int = 0x1234) -> None:
+        if model.get("bus") != "stream":
+            raise ValueError(f"model {model.get('model')!r} is not a streaming model")
+        self.model = model
+        self.name = model["model"]
+        self.family = model["stream"]["frame"]
+        if self.family not in LIMITS:
+            raise ValueError(f"{self.name}: frame family {self.family!r} is not pms|sds")
+        self.period_s = model["stream"]["period_ms"] / 1000
+        self.port = port
+        self.channels = {ch["param"]: ch for ch in model["channels"]}
+        self.source: Source = source or signals.source(medium="air")
+        self.device_id = device_id
+        self.pinned: dict[str, float] = {}
+        self.frames = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"PmStream({self.name!r}, {getattr(self.port, 'path', None)!r})"
+
+    @property
+    def params(self) -> list[str]:
+        return list(self.channels)
+
+    def pin(self, param: str, value: float) -> None:
+        """Report exactly value for a catalog channel (pm10) or a derived one (pm2_5, pm1)."""
+        if param not in self.channels and param not in ("pm2_5", "pm1", "pm10"):
+            raise KeyError(f"{self.name} has no channel {param!r}; it has "
+                           f"{', '.join(self.channels)} (pm2_5 and pm1 are derived)")
+        step = RESOLUTION[self.family]
+        if not 0 <= value <= LIMITS[self.family] or abs(value / step - round(value / step)) > 1e-6:
+            raise ValueError(f"{self.name}: {param}={value!r} is not a multiple of {step} in "
+                             f"0..{LIMITS[self.family]}: the {self.family} frame cannot carry it")
+        with self._lock:
+            self.pinned[param] = float(value)
+
+    def unpin(self, param: str | None = None) -> None:
+        with self._lock:
+            if param is None:
+                self.pinned.clear()
+            else:
+                self.pinned.pop(param, None)
+
+    def values(self) -> dict[str, float]:
+        """pm1, pm2_5, pm10 (ug/m3) as the next frame will carry them."""
+        with self._lock:
+            pinned = dict(self.pinned)
+        pm10 = pinned.get("pm10")
+        if pm10 is None:
+            lo, hi = self.channels["pm10"]["range"] if "pm10" in self.channels else (0, 1000)
+            pm10 = min(hi, max(lo, float(self.source("pm10"))))
+        pm2_5 = pinned.get("pm2_5", min(pm10, pm10 * PM25_OF_PM10))
+        pm1 = pinned.get("pm1", min(pm2_5, pm2_5 * PM1_OF_PM25))
+        return {"pm1": pm1, "pm2_5": pm2_5, "pm10": pm10}
+
+    def frame(self) -> bytes:
+        v = self.values()
+        if self.family == "pms":
+            return pms_frame(v["pm1"], v["pm2_5"], v["pm10"])
+        return sds_frame(v["pm2_5"], v["pm10"], self.device_id)
+
+    def start(self) -> None:
+        if self.port is None:
+            raise RuntimeError(f"{self!r}: no port to stream into")
+        if self._thread is not None:
+            raise RuntimeError(f"{self!r} already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, args=(self.port,),
+                                        name=f"pm-stream {self.port.path}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop streaming and join the thread; the port stays open (its owner closes it)."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            raise RuntimeError(f"{self!r} did not stop in {timeout_s} s")
+        self._thread = None
+
+    def __enter__(self) -> PmStream:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, port: Port) -> None:
+        while not self._stop.is_set():
+            try:
+                port.write(self.frame())
+                self.frames += 1
+            except OSError:
+                if self._stop.is_set():
+                    return
+            self._stop.wait(self.period_s)
+
+
+def pms_frame(pm1: float, pm2_5: float, pm10: float) -> bytes:
+    atm = [round(pm1), round(pm2_5), round(pm10)]
+    cf1 = [min(0xFFFF, round(x * CF1_OF_ATM)) for x in (pm1, pm2_5, pm10)]
+    # Counts per 0.1 L of air: fine particles dominate, each size class a fraction of the last.
+    n03 = min(0xFFFF, round(pm1 * 60 + pm2_5 * 15))
+    counts = [n03]
+    for share in (0.3, 0.2, 0.12, 0.3, 0.3):
+        counts.append(round(counts[-1] * share))
+    # the coarse mode above 2.5 µm comes from the PM10 - PM2.5 mass
+    counts[3] = min(counts[2], max(counts[3], round((pm10 - pm2_5) * 0.8)))
+    words = [*cf1, *atm, *(min(0xFFFF, c) for c in counts), 0x9700]
+    body = PMS_HEADER + struct.pack(">H13H", 2 * 13 + 2, *words)
+    return body + struct.pack(">H", sum(body) & 0xFFFF)
+
+
+def sds_frame(pm2_5: float, pm10: float, device_id: int = 0x1234) -> bytes:
+    data = struct.pack("<HHH", min(0xFFFF, round(pm2_5 * 10)), min(0xFFFF, round(pm10 * 10)),
+                       device_id & 0xFFFF)
+    return SDS_HEADER + data + bytes((sum(data) & 0xFF, SDS_TAIL))

@@ -1,0 +1,210 @@
+"""Seeded, reproducible sensor signals for a tropical island (Phú Quốc, UTC+7).
+
+Every value is a plain function of (param, epoch seconds, seed, medium): no state, no clock, so
+a test can pin exact numbers and two runs with one seed see the same day. Shapes:
+
+- air temperature 24–33 °C, coolest near 05:00 and warmest near 14:00 local; humidity 65–95 %
+  moving against it; afternoon showers (seeded per day) cool the air and wet it.
+- pressure near 1008 hPa with the semidiurnal atmospheric tide (highs near 10:00 and 22:00).
+- traffic peaks 07–09 and 17–19 in NO2, CO, PM10 and TSP; O3 peaks in the afternoon; SO2 stays
+  a low background.
+- water: temperature 27–31 °C, pH 7.0–8.2 and DO 5–8 mg/L rising with daylight, TSS 5–60 mg/L
+  with the 12.42 h tide and rain pulses, NH4-N 0.05–0.5 mg/L with a morning discharge.
+
+Units are those of the boards/ catalog channels.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+
+UTC_OFFSET_S = 7 * 3600
+DAY_S = 86400.0
+M2_TIDE_S = 12.42 * 3600
+
+# param -> (unit, low, high): the physical envelope each signal stays inside, noise included.
+AIR: dict[str, tuple[str, float, float]] = {
+    "temp": ("degC", 24.0, 33.0),
+    "rh": ("%", 65.0, 95.0),
+    "pressure": ("hPa", 1003.0, 1013.0),
+    "so2": ("ppb", 0.5, 12.0),
+    "no2": ("ppb", 3.0, 60.0),
+    "co": ("ppm", 0.1, 3.0),
+    "o3": ("ppb", 5.0, 80.0),
+    "pm10": ("ug/m3", 8.0, 150.0),
+    "tsp": ("ug/m3", 15.0, 260.0),
+}
+WATER: dict[str, tuple[str, float, float]] = {
+    "temp": ("degC", 27.0, 31.5),
+    "ph": ("pH", 7.0, 8.2),
+    "do": ("mg/L", 5.0, 8.0),
+    "tss": ("mg/L", 5.0, 60.0),
+    "nh4": ("mg/L", 0.05, 0.5),
+}
+MEDIA = {"air": AIR, "water": WATER}
+
+
+class UnknownSignal(KeyError):
+    """No signal model for this parameter in this medium."""
+
+
+def local_hour(t_epoch: float) -> float:
+    """Hour of the local (UTC+7) day, 0 ≤ h < 24."""
+    return ((t_epoch + UTC_OFFSET_S) % DAY_S) / 3600.0
+
+
+def _local_day(t_epoch: float) -> int:
+    return int((t_epoch + UTC_OFFSET_S) // DAY_S)
+
+
+def _unit_noise(seed: int, key: str, knot: int) -> float:
+    """A reproducible number in [-1, 1] for one knot of one stream."""
+    return random.Random(f"{seed}:{key}:{knot}").uniform(-1.0, 1.0)
+
+
+def noise(seed: int, key: str, t_epoch: float, period_s: float = 600.0) -> float:
+    """Smooth seeded noise in [-1, 1]: knots every period_s, cosine-interpolated between them."""
+    x = t_epoch / period_s
+    k = math.floor(x)
+    w = (1 - math.cos(math.pi * (x - k))) / 2
+    return (1 - w) * _unit_noise(seed, key, k) + w * _unit_noise(seed, key, k + 1)
+
+
+def _bump(hour: float, centre: float, width: float) -> float:
+    """Gaussian bump over the hour of day, wrapping at midnight; 1 at the centre."""
+    d = (hour - centre + 12) % 24 - 12
+    return math.exp(-0.5 * (d / width) ** 2)
+
+
+def diurnal(hour: float, low_at: float = 5.0, high_at: float = 14.0) -> float:
+    """0 at low_at, 1 at high_at, cosine halves in between: a slow rise and a longer fall."""
+    rise = (high_at - low_at) % 24
+    since_low = (hour - low_at) % 24
+    if since_low <= rise:
+        return (1 - math.cos(math.pi * since_low / rise)) / 2
+    fall = 24 - rise
+    return (1 + math.cos(math.pi * (since_low - rise) / fall)) / 2
+
+
+def rain(t_epoch: float, seed: int) -> float:
+    """Rain intensity 0..1: at most one afternoon shower a day, seeded per local day.
+
+    The tail (decaying over ~2 h after the shower) is what runoff-driven signals follow.
+    """
+    out = 0.0
+    day = _local_day(t_epoch)
+    for d in (day - 1, day):
+        rng = random.Random(f"{seed}:rain:{d}")
+        if rng.random() > 0.45:
+            continue
+        start = d * DAY_S - UTC_OFFSET_S + rng.uniform(13.0, 18.0) * 3600
+        length = rng.uniform(0.5, 2.0) * 3600
+        strength = rng.uniform(0.4, 1.0)
+        dt = t_epoch - start
+        if 0 <= dt <= length:
+            out = max(out, strength)
+        elif dt > length:
+            out = max(out, strength * math.exp(-(dt - length) / 7200))
+    return out
+
+
+def traffic(hour: float) -> float:
+    """0..1 road traffic: morning and evening rush, a midday plateau, quiet nights."""
+    return min(1.0, _bump(hour, 8.0, 0.9) + _bump(hour, 18.0, 1.0) + 0.35 * _bump(hour, 12.5, 3.0))
+
+
+def _air(param: str, t: float, seed: int) -> float:
+    h = local_hour(t)
+    warm = diurnal(h)
+    wet = rain(t, seed)
+    day = _local_day(t)
+    if param == "temp":
+        swing = 7.0 + random.Random(f"{seed}:swing:{day}").uniform(-0.8, 0.8)
+        return 24.8 + swing * warm - 2.5 * wet + 0.3 * noise(seed, "temp", t)
+    if param == "rh":
+        return 92.0 - 24.0 * warm + 10.0 * wet + 1.5 * noise(seed, "rh", t)
+    if param == "pressure":
+        tide = 1.5 * math.cos(2 * math.pi * (h - 10.0) / 12.0)
+        return 1008.0 + tide + 1.2 * noise(seed, "pressure-synoptic", t, 6 * 3600) \
+            + 0.1 * noise(seed, "pressure", t, 300)
+    road = traffic(h)
+    washout = 1.0 - 0.5 * wet
+    if param == "no2":
+        return (8.0 + 30.0 * road) * (1 + 0.12 * noise(seed, "no2", t))
+    if param == "co":
+        return (0.35 + 1.3 * road) * (1 + 0.12 * noise(seed, "co", t))
+    if param == "so2":
+        return 3.0 + 0.8 * road + 1.0 * noise(seed, "so2", t, 1800)
+    if param == "o3":
+        sun = _bump(h, 14.5, 2.5)
+        titration = 1 - 0.25 * road * (1 - sun)  # fresh NO eats O3 at rush hours
+        return (12.0 + 38.0 * sun) * titration * (1 + 0.1 * noise(seed, "o3", t))
+    if param == "pm10":
+        return (24.0 + 40.0 * road) * washout * (1 + 0.15 * noise(seed, "pm10", t))
+    if param == "tsp":
+        return (42.0 + 75.0 * road) * washout * (1 + 0.15 * noise(seed, "tsp", t))
+    raise UnknownSignal(f"no air signal for {param!r}; known: {', '.join(AIR)}")
+
+
+def _water(param: str, t: float, seed: int) -> float:
+    h = local_hour(t)
+    # Water lags the air by ~2 h and swings less; photosynthesis follows the same warmth.
+    warm = diurnal(h, low_at=7.0, high_at=16.0)
+    wet = rain(t, seed)
+    tide = (1 + math.cos(2 * math.pi * t / M2_TIDE_S)) / 2
+    if param == "temp":
+        return 27.8 + 2.6 * warm - 0.6 * wet + 0.15 * noise(seed, "wtemp", t)
+    if param == "ph":
+        return 7.35 + 0.55 * warm + 0.1 * tide + 0.04 * noise(seed, "ph", t)
+    if param == "do":
+        return 5.4 + 2.2 * warm - 0.3 * wet + 0.12 * noise(seed, "do", t)
+    if param == "tss":
+        return 12.0 + 14.0 * tide + 28.0 * wet + 2.0 * noise(seed, "tss", t)
+    if param == "nh4":
+        return 0.12 + 0.12 * _bump(h, 7.5, 1.5) + 0.2 * wet + 0.02 * noise(seed, "nh4", t)
+    raise UnknownSignal(f"no water signal for {param!r}; known: {', '.join(WATER)}")
+
+
+def value(param: str, t_epoch: float, seed: int = 0, medium: str = "air") -> float:
+    """The signal for one parameter at one instant, kept inside its physical envelope."""
+    try:
+        table = MEDIA[medium]
+    except KeyError:
+        raise ValueError(f"medium {medium!r} is not one of {', '.join(MEDIA)}") from None
+    raw = _air(param, t_epoch, seed) if medium == "air" else _water(param, t_epoch, seed)
+    _, lo, hi = table[param]
+    return min(hi, max(lo, raw))
+
+
+def unit(param: str, medium: str = "air") -> str:
+    try:
+        return MEDIA[medium][param][0]
+    except KeyError:
+        raise UnknownSignal(f"no {medium} signal for {param!r}") from None
+
+
+def medium_of(kind: str) -> str:
+    """Registry station kind -> signal medium."""
+    return "air" if kind == "air" else "water"
+
+
+def medium_for(params: Iterable[str]) -> str:
+    """The medium whose signals cover most of params (air on a tie).
+
+    A parameter without a signal is not an error here: a simulator answers it only when pinned.
+    """
+    params = list(params)
+    return max(MEDIA, key=lambda m: (sum(p in MEDIA[m] for p in params), m == "air"))
+
+
+def source(seed: int = 0, medium: str = "air",
+           clock: Callable[[], float] = time.time) -> Callable[[str], float]:
+    """A callable(param) -> value at the clock's current time: what simulators read from."""
+
+    def read(param: str) -> float:
+        return value(param, clock(), seed, medium)
+
+    return read
