@@ -35,13 +35,13 @@ def _table(stations, stats: dict, started: float, alive: dict[str, bool]) -> str
         rec = st.get("last_record_time")
         lines.append(
             f"{s.id:<11} {s.kind:<10} {'up' if alive.get(s.id) else 'DOWN':<5} "
-            f"{st.get('messages', 0):>5} {st.get('readings', 0):>8} "
+            f"{st.get('messages', 0):>5} {st.get('readings_stored', 0):>8} "
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(rec)) if rec else '-':<19} "
             f"{f'{now - seen:.0f}s' if seen else '-':>6}  {s.name}")
     totals = stats.get("totals", {})
-    rejected = sum(totals.get("rejected", {}).values())
     lines.append(f"elapsed {now - started:.0f}s · messages {totals.get('messages', 0)} · "
-                 f"readings stored {totals.get('readings', 0)} · rejected {rejected}")
+                 f"readings stored {totals.get('readings_stored', 0)} · "
+                 f"rejected {totals.get('rejected', 0)}")
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import boards
-from collector.config import Settings
+from collector.config import Settings, with_options
 from collector.pipeline import Collector
 from hil.station import SimulatedStation
 from quantrac import influxql
@@ -65,8 +65,9 @@ def test_a_register_value_arrives_in_influxdb_with_value_unit_and_time(
         services, session_run_dir, tmp_path, published):
     station = boards.registry().get("pq-air-01")
     started = int(time.time())
-    collector = Collector(Settings.from_env(services, run_dir=tmp_path,
-                                            client_id=f"e2e-{uuid.uuid4().hex[:8]}"))
+    settings = with_options(Settings.from_env(services, run_dir=tmp_path),
+                            mqtt={"client_id": f"e2e-{uuid.uuid4().hex[:8]}"})
+    collector = Collector(settings)
     collector.start()
     sim = SimulatedStation(station, services, tmp_path, sample_s=1, report_s=REPORT_S, seed=7)
     try:

@@ -1,0 +1,1 @@
+"""Collector processors: one folder per plugin (plugin.py, README.md, sample.toml)."""

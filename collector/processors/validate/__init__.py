@@ -1,0 +1,1 @@
+"""Validate: protocol-v1 data messages → readings, or a rejection naming what is wrong."""

@@ -1,0 +1,1 @@
+"""Collector sinks: one folder per plugin (plugin.py, README.md, sample.toml)."""

@@ -1,0 +1,1 @@
+"""InfluxDB sink: readings → `reading` points through the v2 write API."""

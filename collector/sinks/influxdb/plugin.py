@@ -1,0 +1,142 @@
+"""Readings → InfluxDB through influxdb-client's synchronous v2 write API.
+
+One `write()` is one attempt; what the HTTP answer means is decided here and returned as a
+`WriteResult`, and the RunningSink wrapper owns waiting and retrying:
+
+| answer                          | result                                                  |
+|---------------------------------|---------------------------------------------------------|
+| 2xx                             | accepted                                                |
+| 400, 422                        | split in halves until the refused lines are found; those|
+|                                 | are rejected with the server's message, the rest stored |
+| 413                             | split in halves; a single line still too large: rejected|
+| 429, 5xx, connection error      | kept, retry after Retry-After (or the back-off)         |
+| 401, 403, 404, other 4xx        | kept, retry, logged as an operator error                |
+
+Splitting on 400 matters on InfluxDB 1.x, which answers a batch with one bad line with 400 and
+"partial write"; rewriting the good lines is harmless because a point rewritten at the same
+series and time overwrites itself.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+
+import urllib3
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
+
+from collector.contracts import Reading, WriteResult
+from collector.sinks.influxdb.line_protocol import line
+
+log = logging.getLogger("quantrac.collector.influxdb")
+
+
+class _Stop(Exception):
+    """The server asked us to wait: the lines not yet written stay kept."""
+
+    def __init__(self, retry_after: float, error: str, operator: bool) -> None:
+        super().__init__(error)
+        self.retry_after, self.error, self.operator = retry_after, error, operator
+
+
+def server_message(body: object) -> str:
+    """The `message` (v2) or `error` (1.x) of an error body, else its text, shortened."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = str(body or "").strip()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        text = str(doc.get("message") or doc.get("error") or text)
+    return text[:500]
+
+
+def retry_after_s(headers: object) -> float:
+    """Seconds from a Retry-After header (delta or HTTP date); 0 when absent or unreadable."""
+    value = None
+    if headers is not None and hasattr(headers, "get"):
+        value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class InfluxSink:
+    name = "influxdb"
+
+    def __init__(self, url: str, db: str, user: str, password: str, *,
+                 retention: str = "autogen", timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.bucket = f"{db}/{retention}"
+        self._client = InfluxDBClient(url=url, token=f"{user}:{password}", org="-",
+                                      timeout=int(timeout_s * 1000))
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def write(self, readings: list[Reading]) -> WriteResult:
+        result = WriteResult()
+        lines: list[str] = []
+        idx: list[int] = []
+        for i, r in enumerate(readings):
+            try:
+                lines.append(line(r))
+                idx.append(i)
+            except (ValueError, TypeError) as e:
+                result.rejected.append((i, f"not writable: {e}"))
+        try:
+            self._write(lines, idx, result)
+        except _Stop as stop:
+            result.retry_after = stop.retry_after
+            result.error = stop.error
+            result.operator = stop.operator
+        return result
+
+    def _write(self, lines: list[str], idx: list[int], result: WriteResult) -> None:
+        if not lines:
+            return
+        outcome, message = self._post(lines)
+        if outcome == "ok":
+            result.accepted.extend(idx)
+        elif len(lines) == 1:
+            result.rejected.append((idx[0], message))
+        else:
+            # 400/422/413: halve until the refused lines are isolated (see the module doc)
+            half = len(lines) // 2
+            self._write(lines[:half], idx[:half], result)
+            self._write(lines[half:], idx[half:], result)
+
+    def _post(self, lines: list[str]) -> tuple[str, str]:
+        """("ok", "") or ("split", message); raises _Stop when the rest must wait."""
+        try:
+            self._api.write(bucket=self.bucket, org="-", record="\n".join(lines).encode("utf-8"),
+                            write_precision=WritePrecision.S)
+            return "ok", ""
+        except ApiException as e:
+            status = e.status or 0
+            msg = f"HTTP {status}: {server_message(e.body) or e.reason}"
+            if status in (400, 422):
+                return "split", f"refused by the database: {msg}"
+            if status == 413:
+                return "split", f"line too large for the database: {msg}"
+            if status == 429 or status >= 500:
+                raise _Stop(retry_after_s(e.headers), msg, operator=False) from None
+            # credentials, permissions, missing database: no retry fixes these, a person does
+            raise _Stop(retry_after_s(e.headers), msg, operator=True) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise _Stop(0.0, f"{self.url}: {type(e).__name__}: {e}", operator=False) from None
+
+    def close(self) -> None:
+        self._api.close()
+        self._client.close()

@@ -1,0 +1,1 @@
+"""MQTT source: the broker's station topics → envelopes, acknowledged after storage."""
