@@ -148,9 +148,10 @@ def default_table() -> WqiTable:
 def _check(name: str, x: object, lo: float = 0.0, hi: float = math.inf) -> float:
     if not _number(x):
         raise ValueError(f"{name}: {x!r} is not a number")
+    if x < 0 <= lo and not math.isfinite(hi):
+        raise ValueError(f"{name}: {x!r} is negative")
     if not lo <= x <= hi:
-        limit = f"{lo:g}..{hi:g}" if math.isfinite(hi) else f">= {lo:g}"
-        raise ValueError(f"{name}: {x!r} is outside {limit}")
+        raise ValueError(f"{name}: {x!r} is outside {lo:g}..{hi:g}")
     return float(x)
 
 

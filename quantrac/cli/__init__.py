@@ -19,6 +19,8 @@ GROUPS = {
     "firmware": ("quantrac.cli.firmware", "firmware",
                  "Firmware dependencies and the unix-port runner."),
     "station": ("quantrac.cli.station", "station", "Station configs from the registry."),
+    "index": ("quantrac.cli.index", "index",
+              "VN_AQI and VN_WQI from given means, to check a number by hand."),
 }
 
 

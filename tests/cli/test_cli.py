@@ -13,7 +13,7 @@ def run(*args):
 
 def test_help_lists_every_group():
     out = run("--help").output
-    for group in ("services", "collector", "demo", "firmware", "station"):
+    for group in ("services", "collector", "demo", "firmware", "station", "index"):
         assert group in out
 
 

@@ -1,0 +1,84 @@
+"""`quantrac index …`: VN_AQI and VN_WQI from given means, to check a number by hand.
+
+Both commands read one JSON object on stdin and print one JSON object. Bad input exits with
+status 2 and a message on stderr naming what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from collector.domain import aqi as vn_aqi
+from collector.domain import wqi as vn_wqi
+
+BAD_INPUT = 2
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"Error: {msg}", err=True)
+    raise click.exceptions.Exit(BAD_INPUT)
+
+
+def _stdin_json() -> object:
+    text = sys.stdin.read()
+    try:
+        # NaN and Infinity are not JSON numbers; refuse them here rather than deep in the maths
+        return json.loads(text, parse_constant=lambda c: _fail(f"{c} is not a number"))
+    except json.JSONDecodeError as e:
+        _fail(f"stdin is not JSON ({e})")
+
+
+def _object(doc: object, example: str) -> dict:
+    if not isinstance(doc, dict):
+        _fail(f"expected a JSON object like {example}, got {type(doc).__name__}")
+    return doc
+
+
+@click.group()
+def index() -> None:
+    """VN_AQI and VN_WQI from given means, to check a number by hand."""
+
+
+@index.command()
+@click.option("--period", type=click.Choice(["hour", "day"]), default="hour", show_default=True,
+              help="hour: current hour (PM by NowCast); day: the last 24 hours (01:00 … 00:00).")
+def aqi(period: str) -> None:
+    """VN_AQI (Decision 1459) from hourly means in µg/m³ on stdin.
+
+    \b
+    Input:  {"pm2_5": [..., 32.0], "o3": [..., 95.5], "no2": [...]}
+            params so2, co, no2, o3, pm10, pm2_5; oldest hour first, null where missing.
+    Output: {"aqi": 75, "dominant": "pm2_5", "sub": {"pm2_5": 75, ...}}
+    """
+    means = _object(_stdin_json(), '{"pm2_5": [12.0, null, 30.5]}')
+    compute = vn_aqi.hourly_aqi if period == "hour" else vn_aqi.daily_aqi
+    try:
+        res = compute(means)
+    except vn_aqi.AqiTableError as e:
+        raise click.ClickException(str(e)) from e
+    except ValueError as e:
+        _fail(str(e))
+    click.echo(json.dumps({"aqi": res.aqi, "dominant": res.dominant, "sub": res.sub}))
+
+
+@index.command()
+def wqi() -> None:
+    """VN_WQI (Decision 1460) from one set of values on stdin.
+
+    \b
+    Input:  {"ph": 7.2, "do": 6.1, "temp": 28.5, "nh4": 0.2}
+            do in mg/L (needs temp in °C), nh4 in mg/L as N; null where not measured.
+    Output: {"wqi": 97, "class": "very_good", "indicative": true, "sub": {"ph": 100.0, ...}}
+    """
+    values = _object(_stdin_json(), '{"ph": 7.2, "do": 6.1, "temp": 28.5, "nh4": 0.2}')
+    try:
+        res = vn_wqi.wqi(values)
+    except vn_wqi.WqiTableError as e:
+        raise click.ClickException(str(e)) from e
+    except ValueError as e:
+        _fail(str(e))
+    click.echo(json.dumps({"wqi": res.wqi, "class": res.cls, "indicative": res.indicative,
+                           "sub": res.sub}))
