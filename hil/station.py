@@ -195,11 +195,16 @@ class SimulatedStation:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        """SIGTERM the firmware (SIGKILL after 5 s), stop the simulators, close the ptys."""
+        """Stop the firmware cleanly, stop the simulators, close the ptys.
+
+        SIGINT, because the unix port has no `signal` module: SIGINT arrives as KeyboardInterrupt
+        and the firmware publishes its offline status, whereas SIGTERM kills it outright.
+        SIGKILL after 5 s.
+        """
         errors = []
         if self.proc is not None:
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
+                self.proc.send_signal(signal.SIGINT)
                 try:
                     self.proc.wait(STOP_WAIT_S)
                 except subprocess.TimeoutExpired:

@@ -1,0 +1,217 @@
+# Station config: config.json merged onto defaults.DEFAULTS and checked once at boot.
+#
+# Every error names the key path ("sensors[2].ch[0].type") and the bad value, so a technician
+# reading the boot log knows which line of config.json to fix. Nothing here runs after boot.
+
+import json
+
+from defaults import DEFAULTS, REQUIRED
+from bus.frames import FIELDS
+from values.decode import ORDERS, TYPES
+
+
+class ConfigError(ValueError):
+    pass
+
+
+_KIND = {int: "a number", float: "a number", str: "a string", dict: "an object", list: "a list"}
+
+
+def _fail(where, msg):
+    raise ConfigError("config: " + where + ": " + msg)
+
+
+def _is_num(x):
+    return (isinstance(x, int) or isinstance(x, float)) and not isinstance(x, bool)
+
+
+def merge(given, section, where):
+    """given (a dict from config.json) over DEFAULTS[section]; unknown/missing keys fail."""
+    if not isinstance(given, dict):
+        _fail(where, "must be an object, not " + repr(given))
+    template = DEFAULTS[section]
+    for key in given:
+        if key not in template:
+            _fail(where + "." + key if where else key,
+                  "unknown key (known: " + ", ".join(sorted(template)) + ")")
+    out = {}
+    for key, default in template.items():
+        path = where + "." + key if where else key
+        if key not in given:
+            if default is REQUIRED:
+                _fail(path, "missing (required)")
+            out[key] = default
+            continue
+        value = given[key]
+        if default is not REQUIRED:
+            if _is_num(default):
+                ok = _is_num(value)
+            else:
+                ok = type(value) is type(default)
+            if not ok:
+                _fail(path, repr(value) + " should be " + _KIND.get(type(default), "?"))
+        out[key] = value
+    return out
+
+
+def _int_in(d, key, lo, hi, where):
+    v = d[key]
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        _fail(where + "." + key if where else key,
+              repr(v) + " is not a whole number in " + str(lo) + ".." + str(hi))
+
+
+def _one_of(d, key, allowed, where):
+    if d[key] not in allowed:
+        _fail(where + "." + key, repr(d[key]) + " is not one of " + ", ".join(allowed))
+
+
+def _name(v, where, limit):
+    ok = isinstance(v, str) and 1 <= len(v) <= limit
+    if ok:
+        for c in v:
+            if not ("a" <= c <= "z" or "0" <= c <= "9" or c in "_-"):
+                ok = False
+    if not ok:
+        _fail(where, repr(v) + " is not a lower-case name of 1-" + str(limit) + " characters")
+
+
+def _text(v, where, limit):
+    """A string the encoder can put between JSON quotes as it is."""
+    ok = isinstance(v, str) and 1 <= len(v) <= limit
+    if ok:
+        for c in v:
+            if not " " <= c <= "~" or c in "\\\"":
+                ok = False
+    if not ok:
+        _fail(where, repr(v) + " is not 1-" + str(limit) + " printable ASCII characters "
+              "without quotes or backslashes")
+
+
+def _range(ch, where):
+    r = ch["range"]
+    if not (isinstance(r, list) and len(r) == 2 and _is_num(r[0]) and _is_num(r[1])
+            and r[0] < r[1]):
+        _fail(where + ".range", repr(r) + " is not [low, high]")
+
+
+def _channels(s, where):
+    chs = s["ch"]
+    if not isinstance(chs, list) or not chs:
+        _fail(where + ".ch", "needs at least one channel")
+    out = []
+    for i, given in enumerate(chs):
+        w = where + ".ch[" + str(i) + "]"
+        ch = merge(given, s["bus"] + "_ch", w)
+        _name(ch["param"], w + ".param", 16)
+        _text(ch["unit"], w + ".unit", 16)
+        _range(ch, w)
+        if s["bus"] == "modbus":
+            _int_in(ch, "reg", 0, 0xFFFF, w)
+            _int_in(ch, "dec_reg", -1, 0xFFFF, w)
+            _one_of(ch, "type", TYPES, w)
+            _one_of(ch, "order", ORDERS, w)
+            if ch["scale"] == 0:
+                _fail(w + ".scale", "must not be 0")
+        else:
+            _one_of(ch, "field", FIELDS[s["frame"]], w)
+        out.append(ch)
+    return out
+
+
+def _sensor(given, i, uarts, seen):
+    w = "sensors[" + str(i) + "]"
+    if not isinstance(given, dict):
+        _fail(w, "must be an object")
+    bus = given.get("bus")
+    if bus not in ("modbus", "stream"):
+        _fail(w + ".bus", repr(bus) + " is not one of modbus, stream")
+    s = merge(given, bus, w)
+    _name(s["id"], w + ".id", 16)
+    if s["id"] in seen:
+        _fail(w + ".id", repr(s["id"]) + " appears twice")
+    seen.append(s["id"])
+    if s["uart"] not in uarts:
+        _fail(w + ".uart", repr(s["uart"]) + " is not in uarts (" + ", ".join(uarts) + ")")
+    if bus == "modbus":
+        _int_in(s, "addr", 1, 247, w)
+        _one_of(s, "fn", (3, 4), w)
+        for key in ("timeout_ms", "turnaround_ms"):
+            _int_in(s, key, 1, 10000, w)
+        _int_in(s, "tries", 1, 10, w)
+        _int_in(s, "offline_after", 1, 100, w)
+        _int_in(s, "offline_min_s", 1, 86400, w)
+        _int_in(s, "offline_max_s", s["offline_min_s"], 86400, w)
+    else:
+        _one_of(s, "frame", ("pms", "sds"), w)
+        for key in ("warmup_s", "sample_s", "stale_s"):
+            _int_in(s, key, 0, 3600, w)
+    s["ch"] = _channels(s, w)
+    return s
+
+
+def check(given):
+    """The effective config for a parsed config.json, or ConfigError naming the bad key."""
+    cfg = merge(given, "config", "")
+    _name(cfg["station"], "station", 32)
+    _int_in(cfg, "sample_s", 1, 3600, "")
+    _int_in(cfg, "report_s", cfg["sample_s"], 86400, "")
+    _text(cfg["fw"], "fw", 32)
+    cfg["mqtt"] = m = merge(cfg["mqtt"], "mqtt", "mqtt")
+    for key in ("host", "user", "password"):
+        if not isinstance(m[key], str) or not m[key]:
+            _fail("mqtt." + key, "must be a non-empty string")
+    _int_in(m, "port", 1, 65535, "mqtt")
+    _int_in(m, "keepalive", 0, 65535, "mqtt")
+    _int_in(m, "timeout_s", 1, 300, "mqtt")
+    cfg["wifi"] = merge(cfg["wifi"], "wifi", "wifi")
+    cfg["queue"] = q = merge(cfg["queue"], "queue", "queue")
+    _int_in(q, "records", 1, 4096, "queue")
+    _int_in(q, "record_bytes", 0, 16384, "queue")
+    _int_in(q, "batch", 1, 256, "queue")
+    cfg["log"] = lg = merge(cfg["log"], "log", "log")
+    _one_of(lg, "level", ("debug", "info", "warn", "error"), "log")
+    uarts = cfg["uarts"]
+    if not isinstance(uarts, dict) or not uarts:
+        _fail("uarts", "needs at least one uart")
+    for name in uarts:
+        w = "uarts." + name
+        u = uarts[name] = merge(uarts[name], "uart", w)
+        _int_in(u, "baud", 300, 1000000, w)
+        _int_in(u, "bits", 7, 8, w)
+        _one_of(u, "parity", ("N", "E", "O"), w)
+        _int_in(u, "stop", 1, 2, w)
+    sensors = cfg["sensors"]
+    if not isinstance(sensors, list) or not sensors:
+        _fail("sensors", "needs at least one sensor")
+    seen = []
+    cfg["sensors"] = out = [_sensor(s, i, uarts, seen) for i, s in enumerate(sensors)]
+    for i, s in enumerate(out):
+        for other in out:
+            if other is not s and other["uart"] == s["uart"] and s["bus"] == "stream":
+                _fail("sensors[" + str(i) + "].uart", "a streaming sensor needs its uart alone; " +
+                      repr(s["uart"]) + " also carries " + other["id"])
+    return cfg
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            given = json.load(f)
+    except OSError as e:
+        raise ConfigError("config: cannot read " + path + " (" + str(e) + ")") from None
+    except ValueError as e:
+        raise ConfigError("config: " + path + " is not JSON (" + str(e) + ")") from None
+    return check(given)
+
+
+def masked(cfg):
+    """A copy of cfg safe to print: secrets replaced by ***."""
+    out = {}
+    for key, value in cfg.items():
+        if key == "password" and value:
+            value = "***"
+        elif isinstance(value, dict):
+            value = masked(value)
+        out[key] = value
+    return out

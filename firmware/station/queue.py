@@ -1,0 +1,52 @@
+# Closed, encoded records waiting for the broker: a bounded ring of fixed-size slots in RAM.
+#
+# The contract (append / peek / commit / len / dropped) is what the publisher drains; the
+# on-flash backlog of a later issue implements the same one, so the sampler and publisher do
+# not change when records start surviving a reset. When full, the oldest record is dropped and
+# counted: a long outage loses the oldest data first, never the newest.
+
+from array import array
+
+
+class RamQueue:
+    def __init__(self, records, record_bytes):
+        self.slots = records
+        self.size = record_bytes
+        # one buffer per slot: a fragmented heap still has room for many small blocks when it
+        # has none for one big one
+        self.views = [memoryview(bytearray(record_bytes)) for _ in range(records)]
+        self.lens = array("H", bytes(2 * records))
+        self.head = 0      # slot of the oldest record
+        self.count = 0
+        self.dropped = 0   # records lost to overflow since boot
+
+    def __len__(self):
+        return self.count
+
+    def append(self, rec):
+        """Copy one encoded record (at most record_bytes) in; drops the oldest when full."""
+        k = len(rec)
+        if k > self.size:
+            raise OverflowError("queue: a %d-byte record exceeds the %d-byte slot" % (
+                k, self.size))
+        if self.count == self.slots:
+            self.head = (self.head + 1) % self.slots
+            self.count -= 1
+            self.dropped += 1
+        slot = (self.head + self.count) % self.slots
+        self.views[slot][0:k] = rec
+        self.lens[slot] = k
+        self.count += 1
+
+    def peek(self, i):
+        """The i-th oldest record (0 = oldest), as a view valid until the next append/commit."""
+        if not 0 <= i < self.count:
+            raise IndexError("queue: no record %d of %d" % (i, self.count))
+        slot = (self.head + i) % self.slots
+        return self.views[slot][0:self.lens[slot]]
+
+    def commit(self, k):
+        """The k oldest records were delivered: forget them."""
+        k = min(k, self.count)
+        self.head = (self.head + k) % self.slots
+        self.count -= k

@@ -1,0 +1,94 @@
+# Register words -> numbers: int16/uint16/int32/uint32/float32 in four word orders, then
+# scale, offset and a decimal-point register.
+#
+# Word orders use Telegraf's vocabulary: the letters name the value's big-endian bytes
+# A B C D in the order they arrive on the wire. ABCD big-endian, CDAB word-swapped (cheap
+# transmitters), BADC bytes swapped in each word, DCBA little-endian. For 16-bit types only the
+# byte swap matters: BADC and DCBA read the two bytes as B A.
+
+import struct
+
+TYPES = ("int16", "uint16", "int32", "uint32", "float32")
+ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
+WIDTH = (1, 1, 2, 2, 2)  # registers per type, by TYPES index
+# Wire offset of value bytes A, B, C, D per order; each permutation is its own inverse.
+_WIRE = (b"\x00\x01\x02\x03", b"\x02\x03\x00\x01", b"\x01\x00\x03\x02", b"\x03\x02\x01\x00")
+_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000)
+_F32_MAX = 3.4028235e38
+_f32 = bytearray(4)  # reordered float bytes; one buffer, so decoding allocates no bytearray
+
+
+def raw(buf, off, t, o):
+    """The register value whose wire bytes start at buf[off]; t, o index TYPES, ORDERS."""
+    if t < 2:
+        if o >= 2:
+            v = buf[off + 1] << 8 | buf[off]
+        else:
+            v = buf[off] << 8 | buf[off + 1]
+        if t == 0 and v & 0x8000:
+            v -= 0x10000
+        return v
+    w = _WIRE[o]
+    if t == 4:
+        f = _f32
+        f[0] = buf[off + w[0]]
+        f[1] = buf[off + w[1]]
+        f[2] = buf[off + w[2]]
+        f[3] = buf[off + w[3]]
+        return struct.unpack_from(">f", f, 0)[0]
+    v = buf[off + w[0]] << 24 | buf[off + w[1]] << 16 | buf[off + w[2]] << 8 | buf[off + w[3]]
+    if t == 2 and v & 0x80000000:
+        v -= 0x100000000
+    return v
+
+
+def scaled(x, scale, offset, dec):
+    """x * scale / 10**dec + offset, or None when x is NaN/inf or dec is not 0..6."""
+    if not -_F32_MAX <= x <= _F32_MAX:  # NaN fails every comparison
+        return None
+    if dec:
+        if dec < 0 or dec >= len(_POW10):
+            return None
+        return x * scale / _POW10[dec] + offset
+    if scale == 1 and offset == 0:
+        return x
+    return x * scale + offset
+
+
+def places_of(scale):
+    """Decimal places a reading scaled by `scale` can carry (0.1 -> 1, 0.001 -> 3, 2 -> 0)."""
+    p = 0
+    s = abs(scale)
+    while p < 4 and abs(s - round(s)) > 1e-6 * max(1, s):
+        s *= 10
+        p += 1
+    return p
+
+
+class Channel:
+    """One configured value of a device: how to decode it, its current resolution, its window."""
+
+    def __init__(self, cfg, base, window):
+        self.param = cfg["param"]
+        self.unit = cfg["unit"]
+        self.window = window
+        t = TYPES.index(cfg["type"]) if "type" in cfg else 0
+        self.t = t
+        self.o = ORDERS.index(cfg.get("order", "ABCD"))
+        self.off = (cfg.get("reg", base) - base) * 2  # byte offset in the register block
+        dec_reg = cfg.get("dec_reg", -1)
+        self.dec_off = (dec_reg - base) * 2 if dec_reg >= 0 else -1
+        self.scale = cfg.get("scale", 1)
+        self.offset = cfg.get("offset", 0)
+        self.base_places = places_of(self.scale) if t < 4 else -1
+        # -1 asks the encoder for 4 significant digits (a float carries no resolution of its own)
+        self.places = self.base_places
+
+    def decode(self, buf, off):
+        """This channel's value from the register block at buf[off:], or None when undecodable."""
+        dec = 0
+        if self.dec_off >= 0:
+            dec = buf[off + self.dec_off] << 8 | buf[off + self.dec_off + 1]
+            if self.base_places >= 0:
+                self.places = min(4, self.base_places + dec)
+        return scaled(raw(buf, off + self.off, self.t, self.o), self.scale, self.offset, dec)
