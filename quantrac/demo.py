@@ -24,9 +24,14 @@ class DemoResult:
     missing: dict[str, list[str]]  # station -> params with no point from this run
 
 
-def _table(stations, stats: dict, started: float, alive: dict[str, bool]) -> str:
+def _table(stations, stats: dict, started: float, alive: dict[str, bool] | None) -> str:
+    """The live view; `alive` is None once the stations were stopped on purpose."""
     now = time.time()
     per = stats.get("stations", {})
+
+    def state(sid: str) -> str:
+        return "-" if alive is None else "up" if alive.get(sid) else "DOWN"
+
     lines = [f"{'station':<11} {'kind':<10} {'fw':<5} {'msgs':>5} {'readings':>8} "
              f"{'last record (UTC)':<19} {'seen':>6}  name"]
     for s in stations:
@@ -34,7 +39,7 @@ def _table(stations, stats: dict, started: float, alive: dict[str, bool]) -> str
         seen = st.get("last_seen")
         rec = st.get("last_record_time")
         lines.append(
-            f"{s.id:<11} {s.kind:<10} {'up' if alive.get(s.id) else 'DOWN':<5} "
+            f"{s.id:<11} {s.kind:<10} {state(s.id):<5} "
             f"{st.get('messages', 0):>5} {st.get('readings_stored', 0):>8} "
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(rec)) if rec else '-':<19} "
             f"{f'{now - seen:.0f}s' if seen else '-':>6}  {s.name}")
@@ -97,7 +102,7 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int, report_s: 
         for sim in sims:
             sim.stop()
         collector.stop()
-    say(_table(chosen, collector.stats, started, {}))
+    say(_table(chosen, collector.stats, started, None))
     stored = stored_points(env, started)
     missing = {s.id: sorted(set(s.params()) - set(stored.get(s.id, {}))) for s in chosen}
     missing = {k: v for k, v in missing.items() if v}

@@ -1,4 +1,5 @@
-"""`quantrac collector …`: run the collector on the run folder's services; list dead letters."""
+"""`quantrac collector …`: run the collector on the run folder's services; list and replay dead
+letters."""
 
 from __future__ import annotations
 
@@ -32,10 +33,12 @@ def collector() -> None:
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
               show_default=True)
 def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
-    """Collect until SIGINT/SIGTERM: MQTT -> validate -> InfluxDB, rejects to dead letters."""
+    """Collect until SIGINT/SIGTERM: MQTT -> validate, units, dedupe, QC -> spool -> InfluxDB;
+    rejects to dead letters."""
     from collector import config
     from collector.metrics import summary
     from collector.pipeline import Collector
+    from collector.spool import SpoolError
 
     folder = _run_dir(run_dir)
     try:
@@ -56,7 +59,10 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
         done.set()
 
     old = {s: signal.signal(s, _signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    c = Collector(settings)
+    try:
+        c = Collector(settings)
+    except SpoolError as e:
+        raise click.ClickException(str(e)) from e
     try:
         c.start()
         interval = settings.collector.summary_interval_s
@@ -77,20 +83,10 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
         raise SystemExit(1)
 
 
-@collector.command("dead-letters")
-@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
-              help="Run folder (default: QUANTRAC_RUN_DIR or .run/).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="TOML options file, when it moves the dead-letter file.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Show the last N entries.")
-def dead_letters(run_dir: str | None, config_file: str | None, limit: int) -> None:
-    """List refused messages: time, topic, reason."""
+def _dead_letter_path(folder: Path, config_file: str | None) -> Path:
     from collector import config
-    from collector.dead_letters import read
 
-    folder = _run_dir(run_dir)
-    path = folder / "collector" / "dead-letters.jsonl"
+    opts = config.CollectorOptions()
     if config_file:
         try:
             opts = config.build(config.CollectorOptions,
@@ -98,16 +94,108 @@ def dead_letters(run_dir: str | None, config_file: str | None, limit: int) -> No
                                 "collector")
         except config.ConfigError as e:
             raise click.ClickException(str(e)) from e
-        if opts.dead_letters:
-            path = Path(opts.dead_letters)
-    entries = read(path, limit)
+    return config.dead_letters_path(folder, opts)
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + "Z" if t else "?"
+
+
+RUN_DIR_HELP = "Run folder (default: QUANTRAC_RUN_DIR or .run/)."
+CONFIG_HELP = "TOML options file, when it moves the dead-letter file."
+
+
+@collector.group("dead-letters", invoke_without_command=True)
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help=RUN_DIR_HELP)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help=CONFIG_HELP)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show the last N entries.")
+@click.option("--pending", is_flag=True, help="Only entries not replayed yet.")
+@click.pass_context
+def dead_letters(ctx: click.Context, run_dir: str | None, config_file: str | None, limit: int,
+                 pending: bool) -> None:
+    """List refused messages: id, time, topic, reason (and when they were replayed)."""
+    ctx.obj = {"run_dir": run_dir, "config_file": config_file}
+    if ctx.invoked_subcommand is not None:
+        return
+    from collector.dead_letters import read
+
+    path = _dead_letter_path(_run_dir(run_dir), config_file)
+    entries = read(path, limit, pending_only=pending)
     if not entries:
-        click.echo(f"no dead letters in {path}")
+        click.echo(f"no {'pending ' if pending else ''}dead letters in {path}")
         return
     for e in entries:
-        t = e.get("time")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + "Z" if t else "?"
-        click.echo(f"{when}  {e.get('topic', '')}  [{e.get('class', '')}] {e.get('reason', '')}")
+        done = e.get("replayed")
+        note = f"  (replayed {_when(done.get('time'))} via {done.get('how')})" if done else ""
+        click.echo(f"#{e['id']}  {_when(e.get('time'))}  {e.get('topic', '')}  "
+                   f"[{e.get('class', '')}] {e.get('reason', '')}{note}")
+
+
+@dead_letters.command("replay")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help=RUN_DIR_HELP)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help=CONFIG_HELP)
+@click.option("--id", "ids", type=int, multiple=True, help="Only this entry (repeatable).")
+@click.option("--class", "classes", multiple=True,
+              help="Only entries of this reason class, e.g. unit (repeatable).")
+@click.option("--again", is_flag=True, help="Include entries already replayed.")
+@click.option("--dry-run", is_flag=True, help="List what would be replayed; change nothing.")
+@click.pass_context
+def replay_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
+               ids: tuple[int, ...], classes: tuple[str, ...], again: bool,
+               dry_run: bool) -> None:
+    """Replay dead letters after a fix: refused messages are re-published to their topic (the
+    running collector takes them again), refused readings are written to the database. Each
+    one that went through is marked replayed."""
+    from collector import config
+    from collector.dead_letters import read
+    from collector.replay import replay
+
+    parent = ctx.obj or {}
+    folder = _run_dir(run_dir or parent.get("run_dir"))
+    path = _dead_letter_path(folder, config_file or parent.get("config_file"))
+    entries = [e for e in read(path, pending_only=not again)
+               if (not ids or e["id"] in ids) and (not classes or e.get("class") in classes)]
+    if not entries:
+        click.echo(f"nothing to replay in {path}")
+        return
+    if dry_run:
+        for e in entries:
+            click.echo(f"would replay #{e['id']}  {e.get('topic', '')}  [{e.get('class', '')}]")
+        return
+    try:
+        env = config.services_env(folder)
+    except config.ConfigError as e:
+        raise click.ClickException(str(e)) from e
+    results = replay(path, env, entries)
+    for r in results:
+        click.echo(f"#{r['id']}  {'replayed' if r['ok'] else 'FAILED'} ({r['how']}): "
+                   f"{r['result']}")
+    failed = sum(not r["ok"] for r in results)
+    click.echo(f"{len(results) - failed} replayed, {failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@collector.command()
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help=RUN_DIR_HELP)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML options file, when it moves the data folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole status document.")
+def status(run_dir: str | None, config_file: str | None, as_json: bool) -> None:
+    """Per station: last seen, newest record, last-hour completeness, open alerts; spool."""
+    import json
+
+    from collector.config import ConfigError
+    from quantrac.cli.collector_status import StatusError, load, render, status_path
+
+    try:
+        doc = load(status_path(_run_dir(run_dir), config_file))
+    except (StatusError, ConfigError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(json.dumps(doc, indent=1) if as_json else "\n".join(render(doc)))
 
 
 def _logging(level: str, log_file: Path) -> None:
