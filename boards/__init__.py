@@ -175,12 +175,13 @@ def registry(name: str = "phu-quoc") -> Registry:
 
 def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
                     sample_s: int | None = None, report_s: int | None = None,
-                    fw: str = "0.1.0") -> dict:
+                    fw: str = "0.1.0", clock: dict | None = None) -> dict:
     """The resolved config a station board runs from: no catalog lookups left for the firmware.
 
     `uarts` maps the profile's UART names to what the HAL opens: on the unix port
     {"path": "/dev/pts/7"}, on an ESP32 the pin map entry. Only the keys the firmware reads
-    are copied, so the file stays small on flash.
+    are copied, so the file stays small on flash. `clock` (unix port only: speed, t0,
+    valid_after_s; firmware/README.md) is copied in when given.
     """
     prof = profile(station.profile)
     sensors = []
@@ -210,8 +211,11 @@ def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
     for name, port in uarts.items():
         models = [s["spec"] for s in station.sensors() if s["uart"] == name]
         serial[name] = {**(models[0]["serial"] if models else {}), **port}
-    return {
+    out = {
         "station": station.id, "kind": station.kind, "fw": fw,
         "sample_s": sample_s or prof["sample_s"], "report_s": report_s or prof["report_s"],
         "mqtt": mqtt, "uarts": serial, "sensors": sensors,
     }
+    if clock is not None:
+        out["clock"] = dict(clock)
+    return out

@@ -8,6 +8,7 @@ the value, so a typo in a config file stops the collector at start instead of at
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -15,8 +16,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-KNOWN_PROCESSORS = ("validate",)
-DEFAULT_TOPICS = ("quantrac/v1/+/data", "quantrac/v1/+/status", "quantrac/v1/+/event")
+from collector.metrics_export import MetricsOptions
+from collector.processors.aggregate.options import AggregateOptions
+from collector.processors.alerts.options import AlertsOptions
+from collector.processors.dedupe.options import DedupeOptions
+from collector.processors.indices.options import IndicesOptions
+from collector.processors.qc.options import QcOptions
+from collector.processors.units.options import UnitsOptions
+from collector.processors.validate.options import ValidateOptions
+from collector.sinks.influxdb.options import InfluxOptions
+from collector.sinks.mqtt_alerts.options import MqttAlertsOptions
+from collector.sinks.notify.options import NotifyOptions
+from collector.sources.mqtt.options import MqttOptions
+
+KNOWN_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts")
+DEFAULT_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts")
+MQTT_PROTOCOLS = ("3.1.1", "5")
 ENV_KEYS = {
     "mqtt_host": "QUANTRAC_MQTT_HOST",
     "mqtt_port": "QUANTRAC_MQTT_PORT",
@@ -43,50 +58,47 @@ class CollectorOptions:
     """[collector]"""
 
     registry: str = opt("phu-quoc", doc="station registry (boards/registry/<name>.json)")
-    processors: tuple[str, ...] = opt(("validate",), doc="processor chain, in order")
+    processors: tuple[str, ...] = opt(DEFAULT_PROCESSORS, doc="processor chain, in order")
     queue_size: int = opt(10000, 1, 10_000_000, "messages held between source and worker")
-    dead_letters: str = opt("", doc="dead-letter file; empty: <run_dir>/collector/…")
+    data_dir: str = opt("", doc="spool, processor state, dead letters; empty: <run_dir>/collector")
+    dead_letters: str = opt("", doc="dead-letter file; empty: <data_dir>/dead-letters.jsonl")
+    state_interval_s: float = opt(5.0, 0, 3600, "how often processor state is saved")
     stop_timeout_s: float = opt(10.0, 0, 3600, "how long stop() keeps retrying a write")
     summary_interval_s: float = opt(60.0, 1, 86400, "period of the one-line log summary")
 
 
 @dataclass(frozen=True)
-class MqttOptions:
-    """[sources.mqtt]"""
+class SpoolOptions:
+    """[spool]"""
 
-    client_id: str = opt("quantrac-collector", doc="MQTT client id; names the broker session")
-    topics: tuple[str, ...] = opt(DEFAULT_TOPICS, doc="subscriptions")
-    qos: int = opt(1, 0, 2, "subscription QoS")
-    keepalive_s: int = opt(30, 5, 3600, "MQTT keepalive")
-    reconnect_min_s: float = opt(1.0, 0.1, 3600, "first reconnect delay")
-    reconnect_max_s: float = opt(30.0, 0.1, 3600, "longest reconnect delay")
-    connect_wait_s: float = opt(10.0, 0, 3600, "start() waits this long for the first subscription")
-
-
-@dataclass(frozen=True)
-class ValidateOptions:
-    """[processors.validate]"""
-
-    max_future_s: int = opt(600, 0, 86400, "records further ahead of the receive time are refused")
-
-
-@dataclass(frozen=True)
-class InfluxOptions:
-    """[sinks.influxdb]"""
-
-    batch_size: int = opt(5000, 1, 1_000_000, "readings per write")
-    flush_interval_s: float = opt(0.5, 0.01, 3600, "longest a reading waits for its batch")
-    timeout_s: float = opt(10.0, 0.1, 600, "HTTP timeout of one write")
-    retry_initial_s: float = opt(0.5, 0.01, 3600, "first back-off after a failed write")
-    retry_max_s: float = opt(60.0, 0.01, 86400, "longest back-off")
+    max_bytes: int = opt(1 << 30, 1 << 20, 1 << 40, "disk the spool may use")
+    segment_bytes: int = opt(8 << 20, 1 << 16, 1 << 30, "size of one segment file")
+    high_water: float = opt(0.8, 0.1, 1.0, "share of max_bytes that raises the alert")
 
 
 SECTIONS: dict[str, type] = {
     "collector": CollectorOptions,
+    "spool": SpoolOptions,
     "sources.mqtt": MqttOptions,
     "processors.validate": ValidateOptions,
+    "processors.units": UnitsOptions,
+    "processors.dedupe": DedupeOptions,
+    "processors.qc": QcOptions,
+    "processors.aggregate": AggregateOptions,
+    "processors.indices": IndicesOptions,
+    "processors.alerts": AlertsOptions,
     "sinks.influxdb": InfluxOptions,
+    "sinks.mqtt_alerts": MqttAlertsOptions,
+    "sinks.notify": NotifyOptions,
+    "metrics": MetricsOptions,
 }
+ATTRS = {"collector": "collector", "spool": "spool", "sources.mqtt": "mqtt",
+         "processors.validate": "validate", "processors.units": "units",
+         "processors.dedupe": "dedupe", "processors.qc": "qc", "sinks.influxdb": "influxdb",
+         "processors.aggregate": "aggregate", "processors.indices": "indices",
+         "processors.alerts": "alerts", "sinks.mqtt_alerts": "mqtt_alerts",
+         "sinks.notify": "notify", "metrics": "metrics"}
+TOP_TABLES = ("collector", "spool", "metrics")
 
 
 @dataclass(frozen=True)
@@ -103,14 +115,35 @@ class Settings:
     influx_write_password: str
     run_dir: Path
     collector: CollectorOptions = CollectorOptions()
+    spool: SpoolOptions = SpoolOptions()
     mqtt: MqttOptions = MqttOptions()
     validate: ValidateOptions = ValidateOptions()
+    units: UnitsOptions = UnitsOptions()
+    dedupe: DedupeOptions = DedupeOptions()
+    qc: QcOptions = QcOptions()
     influxdb: InfluxOptions = InfluxOptions()
+    aggregate: AggregateOptions = AggregateOptions()
+    indices: IndicesOptions = IndicesOptions()
+    alerts: AlertsOptions = AlertsOptions()
+    mqtt_alerts: MqttAlertsOptions = MqttAlertsOptions()
+    notify: NotifyOptions = NotifyOptions()
+    metrics: MetricsOptions = MetricsOptions()
+
+    @property
+    def data_dir(self) -> Path:
+        return data_dir(self.run_dir, self.collector)
 
     @property
     def dead_letters(self) -> Path:
-        path = self.collector.dead_letters
-        return Path(path) if path else self.run_dir / "collector" / "dead-letters.jsonl"
+        return dead_letters_path(self.run_dir, self.collector)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "state.json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], run_dir: str | Path,
@@ -143,6 +176,7 @@ class Settings:
             value = getattr(self, name)
             lines.append(f"{ENV_KEYS[name]} = {'***' if name in SECRET_FIELDS else value}")
         lines.append(f"run_dir = {self.run_dir}")
+        lines.append(f"data_dir = {self.data_dir}")
         lines.append(f"dead_letters = {self.dead_letters}")
         for section, cls in SECTIONS.items():
             group = getattr(self, _attr(section))
@@ -152,8 +186,17 @@ class Settings:
 
 
 def _attr(section: str) -> str:
-    return {"collector": "collector", "sources.mqtt": "mqtt", "processors.validate": "validate",
-            "sinks.influxdb": "influxdb"}[section]
+    return ATTRS[section]
+
+
+def data_dir(run_dir: Path, opts: CollectorOptions) -> Path:
+    return Path(opts.data_dir) if opts.data_dir else Path(run_dir) / "collector"
+
+
+def dead_letters_path(run_dir: Path, opts: CollectorOptions) -> Path:
+    if opts.dead_letters:
+        return Path(opts.dead_letters)
+    return data_dir(run_dir, opts) / "dead-letters.jsonl"
 
 
 def _show(value: Any) -> str:
@@ -166,8 +209,8 @@ def _options(doc: Mapping[str, Any]) -> dict[str, Any]:
     """TOML tables → option dataclasses, refusing unknown tables and keys by name."""
     tables: dict[str, Mapping[str, Any]] = {}
     for top, body in doc.items():
-        if top == "collector":
-            tables["collector"] = body
+        if top in TOP_TABLES:
+            tables[top] = body
             continue
         if top not in ("sources", "processors", "sinks") or not isinstance(body, Mapping):
             raise ConfigError(f"[{top}]: unknown table (known: {', '.join(SECTIONS)})")
@@ -199,7 +242,10 @@ def build(cls: type, values: Mapping[str, Any], section: str) -> Any:
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: must be a list of strings")
             value = tuple(value)
-        elif isinstance(default, bool) or isinstance(value, bool):
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: must be true or false")
+        elif isinstance(value, bool):
             raise ConfigError(f"{where}: must be a {type(default).__name__}")
         elif isinstance(default, float):
             if not isinstance(value, int | float):
@@ -222,6 +268,18 @@ def _check_cross(s: Settings) -> None:
     if "validate" not in s.collector.processors[:1]:
         raise ConfigError(f"[collector] processors = {list(s.collector.processors)!r}: "
                           "'validate' must come first (it turns messages into readings)")
+    if len(set(s.collector.processors)) != len(s.collector.processors):
+        raise ConfigError(f"[collector] processors = {list(s.collector.processors)!r}: "
+                          "a processor appears twice")
+    if s.mqtt.protocol not in MQTT_PROTOCOLS:
+        raise ConfigError(f"[sources.mqtt] protocol = {s.mqtt.protocol!r}: must be one of "
+                          f"{', '.join(MQTT_PROTOCOLS)}")
+    if s.mqtt.share_group and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", s.mqtt.share_group):
+        raise ConfigError(f"[sources.mqtt] share_group = {s.mqtt.share_group!r}: must be 1-64 "
+                          "letters, digits, '_', '.' or '-'")
+    if s.spool.max_bytes < 4 * s.spool.segment_bytes:
+        raise ConfigError(f"[spool] max_bytes = {s.spool.max_bytes}: must be at least 4 × "
+                          f"segment_bytes ({4 * s.spool.segment_bytes})")
     if s.mqtt.reconnect_min_s > s.mqtt.reconnect_max_s:
         raise ConfigError(f"[sources.mqtt] reconnect_min_s = {s.mqtt.reconnect_min_s!r}: "
                           f"must not exceed reconnect_max_s = {s.mqtt.reconnect_max_s!r}")
@@ -234,6 +292,16 @@ def _check_cross(s: Settings) -> None:
         boards.registry(s.collector.registry)
     except boards.BoardsError as e:
         raise ConfigError(f"[collector] registry = {s.collector.registry!r}: {e}") from None
+    if "qc" in s.collector.processors:
+        from collector.processors.qc.limits import LimitsError, registry_limits
+
+        try:
+            registry_limits(s.collector.registry, s.qc.limits or None)
+        except LimitsError as e:
+            raise ConfigError(f"[processors.qc] limits = {s.qc.limits!r}: {e}") from None
+    from collector.processors.alerts.options import check_derived
+
+    check_derived(s, ConfigError)  # aggregate before indices and alerts; rules, mutes
 
 
 def read_env_file(path: Path) -> dict[str, str]:

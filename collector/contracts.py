@@ -16,8 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 TOPIC_PREFIX = "quantrac/v1/"
 TOPIC = re.compile(r"^quantrac/v1/([a-z0-9][a-z0-9-]{1,31})/(data|status|event)$")
 
-# Quality flag values (QARTOD, docs/influxdb-schema.md); only NOT_EVALUATED is set today.
+# Quality flag values (QARTOD, docs/influxdb-schema.md); the qc processor sets them, a chain
+# without it leaves NOT_EVALUATED.
 QC_GOOD, QC_NOT_EVALUATED, QC_SUSPECT, QC_FAIL, QC_MISSING = 1, 2, 3, 4, 9
+HOUR_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,12 @@ class Envelope:
 
 @dataclass(slots=True)
 class Reading:
-    """One parameter of one station over one averaging period, as stored in `reading`."""
+    """One parameter of one station over one averaging period, as stored in `reading`.
+
+    `qc_bits` holds one bit per failed QC test; `raw` the value as the station sent it when the
+    units stage converted it. `boot` and `seq` name the message that carried the reading (for
+    de-duplication); they are not stored.
+    """
 
     station: str
     kind: str
@@ -46,6 +53,39 @@ class Reading:
     flags: int = 0
     min: float | None = None
     max: float | None = None
+    qc_bits: int = 0
+    raw: float | None = None
+    boot: str = ""
+    seq: int = -1
+
+
+def hour_of(t: int) -> int:
+    """Start of the hour a record belongs to. Record times mark the END of their averaging
+    period, so a record stamped 10:00:00 belongs to 09:00-10:00."""
+    return (int(t) - 1) // HOUR_S * HOUR_S
+
+
+def touched_hours(readings: list[Reading]) -> set[tuple[str, str, int]]:
+    """(station, param, hour start) of every hourly bucket these readings fall in: what an
+    aggregate stage recomputes when late or backfilled records arrive."""
+    return {(r.station, r.param, hour_of(r.time)) for r in readings}
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A derived measurement for the database: an aggregate, an index, an alert, a self-metric
+    (docs/influxdb-schema.md). `note` rides along for sinks other than the database (an alert's
+    protocol payload) and is never stored."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, float | int | bool | str]
+    time: int
+    note: dict | None = None
+
+    @property
+    def station(self) -> str:
+        return self.tags.get("station", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +101,23 @@ class Rejected:
 @dataclass
 class Batch:
     """The unit the processor chain works on. Every envelope in it is acknowledged together,
-    once its readings are stored and its rejections written to the dead-letter file."""
+    once its readings are durable in the spool and its rejections in the dead-letter file.
+
+    `duplicates`: (station, boot, seq) of messages the dedupe stage recognised as already
+    stored; they are acknowledged and counted, not stored again.
+    """
 
     envelopes: list[Envelope]
     readings: list[Reading] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    duplicates: list[tuple[str, str, int]] = field(default_factory=list)
+    # derived measurements (aggregate, indices, alerts stages); stored with the readings
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def touched(self) -> set[tuple[str, str, int]]:
+        """(station, param, hour start) buckets this batch's readings fall in."""
+        return touched_hours(self.readings)
 
 
 @dataclass
@@ -106,8 +158,18 @@ class Source(Protocol):
 
 @runtime_checkable
 class Processor(Protocol):
+    """One stage of the chain; stages run in the configured order in the worker thread.
+
+    Optional methods, looked up by name:
+    - `state() -> dict` and `restore(d: dict)`: JSON-able state the pipeline saves in
+      `<data_dir>/state.json` (only ever state whose batches are already in the spool) and
+      hands back at the next start;
+    - `commit(batch)`: the batch's readings are durable in the spool. A stage that must not
+      remember a batch the pipeline could still abandon (dedupe) records it here.
+    """
+
     def process(self, batch: Batch) -> Batch:
-        """Pure transformation of a batch; no network I/O."""
+        """Transform a batch; no network I/O."""
 
 
 @runtime_checkable

@@ -21,6 +21,11 @@ class Metrics:
         self._messages: Counter[str] = Counter()
         self._rejected: Counter[str] = Counter()
         self._readings_stored = 0
+        self._duplicates = 0
+        self._points_stored = 0
+        self._acked = 0
+        self._flags: Counter[int] = Counter()
+        self._spool_full = False
         self._writes = Counter()
         self._source: dict = {"connected": False, "connects": 0, "last_error": ""}
         self._sink: dict = {"state": "ok", "last_error": "", "retrying_since": None}
@@ -31,7 +36,7 @@ class Metrics:
         if st is None:
             st = self._stations[station] = {
                 "last_seen": None, "last_record_time": None, "readings_stored": 0,
-                "messages": 0, "status": 0, "event": 0, "online": None}
+                "messages": 0, "duplicates": 0, "status": 0, "event": 0, "online": None}
         return st
 
     def received(self, station: str | None, kind: str) -> None:
@@ -55,9 +60,33 @@ class Metrics:
         with self._lock:
             self._rejected[cls] += n
 
+    def duplicates(self, keys: Iterable[tuple[str, str, int]]) -> None:
+        """Messages recognised as already stored: (station, boot, seq) each."""
+        with self._lock:
+            for station, _boot, _seq in keys:
+                self._station(station)["duplicates"] += 1
+                self._duplicates += 1
+
+    def flagged(self, readings: Iterable[Reading]) -> None:
+        """QC flags of readings on their way to storage."""
+        with self._lock:
+            self._flags.update(r.qc for r in readings)
+
+    def acked(self, n: int) -> None:
+        with self._lock:
+            self._acked += n
+
+    def spool_full(self, full: bool) -> None:
+        with self._lock:
+            self._spool_full = full
+
     def stored(self, readings: Iterable[Reading]) -> None:
+        """Items the database took: readings are counted per station, derived points apart."""
         with self._lock:
             for r in readings:
+                if not isinstance(r, Reading):
+                    self._points_stored += 1
+                    continue
                 st = self._station(r.station)
                 st["readings_stored"] += 1
                 last = st["last_record_time"]
@@ -101,6 +130,11 @@ class Metrics:
                     "messages": sum(self._messages.values()),
                     "messages_by_kind": dict(self._messages),
                     "readings_stored": self._readings_stored,
+                    "points_stored": self._points_stored,
+                    "acked": self._acked,
+                    "duplicates": self._duplicates,
+                    "qc": {str(k): v for k, v in sorted(self._flags.items())},
+                    "spool_full": self._spool_full,
                     "rejected": sum(self._rejected.values()),
                     "rejected_by_reason": dict(self._rejected),
                     "writes": dict(self._writes),
@@ -118,7 +152,11 @@ def summary(snap: dict) -> str:
     sink = snap["sink"]["state"]
     if sink != "ok":
         sink += f" ({snap['sink']['last_error']})"
+    spool = snap.get("spool")
+    spooled = (f", spool {spool['bytes']} bytes{' HIGH' if spool['high_water'] else ''}"
+               f"{' FULL' if t.get('spool_full') else ''}") if spool else ""
     return (f"{t['messages']} messages, {t['readings_stored']} readings stored, "
-            f"{t['rejected']} rejected{' (' + reasons + ')' if reasons else ''}, "
+            f"{t['duplicates']} duplicates, "
+            f"{t['rejected']} rejected{' (' + reasons + ')' if reasons else ''}{spooled}, "
             f"{len(snap['stations'])} stations seen, broker "
             f"{'connected' if snap['source']['connected'] else 'DISCONNECTED'}, sink {sink}")

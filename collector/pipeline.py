@@ -1,31 +1,43 @@
 """The collector's only wiring: source → bounded queue → worker (processors in config order →
-dead letters → running sink) → acks back to the source.
+dead letters + spool, fsync'd → ack) and spool → drain thread → RunningSink → InfluxDB.
 
-    broker ──paho thread──▶ queue ──worker──▶ validate ─▶ … ─▶ RunningSink ─▶ InfluxDB
-       ▲                                         │ rejected          │ stored
-       └──────────── ack ◀── dead-letter file ◀──┘───────────────────┘
+    broker ─paho─▶ queue ─worker─▶ validate ▶ units ▶ dedupe ▶ qc ─▶ spool (fsync) ─▶ ack
+                                      │ rejected                        │
+                                      ▼                                 ▼ drain thread
+                          dead-letters.jsonl (fsync) ─▶ ack     RunningSink ─▶ InfluxDB
 
-A message is acknowledged to the broker only after its readings are stored or it has been
-written to the dead-letter file; until then the broker keeps it (persistent session), so a
-crash or a database outage loses nothing. Messages are handled in batches: whatever has queued
-up while the previous batch was written goes into the next one.
+A message is acknowledged to the broker only once it is durable: its readings appended and
+fsync'd to the spool, or the message itself written to the dead-letter file. Until then the
+broker keeps it in the collector's persistent session. The drain writes the spool to InfluxDB
+oldest first and moves its cursor only after the database has the readings, so a database
+outage, a broker restart or a SIGKILL loses nothing, and a redelivered reading overwrites
+itself (same series, same time) instead of adding a point.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
+from collector.alerting.outputs import build as alert_outputs
 from collector.config import Settings
 from collector.contracts import Batch, Envelope, Processor, Rejected, Sink, Source, topic_parts
 from collector.dead_letters import DeadLetters
+from collector.drain import SpoolDrain, StoredListener
 from collector.metrics import Metrics
+from collector.metrics_export import build as metrics_exporter
 from collector.running_sink import RunningSink
+from collector.spool import Listener, Spool, SpoolError, SpoolFull
+from collector.state_store import StateStore
 
 log = logging.getLogger("quantrac.collector")
+WORKER_BATCH = 1000  # envelopes per spool append (one fsync); also bounded by payload bytes
+RETRY_APPEND_S = 1.0
 
 
 def _validate(s: Settings) -> Processor:
@@ -34,7 +46,36 @@ def _validate(s: Settings) -> Processor:
     return ValidateProcessor(s.collector.registry, s.validate.max_future_s)
 
 
-PROCESSORS: dict[str, Callable[[Settings], Processor]] = {"validate": _validate}
+def _units(s: Settings) -> Processor:
+    from collector.processors.units.plugin import UnitsProcessor
+
+    return UnitsProcessor(s.collector.registry, s.units.keep_raw)
+
+
+def _dedupe(s: Settings) -> Processor:
+    from collector.processors.dedupe.plugin import DedupeProcessor
+
+    d = s.dedupe
+    return DedupeProcessor(d.boots_per_station, d.ranges_per_boot, d.forget_after_s)
+
+
+def _qc(s: Settings) -> Processor:
+    from collector.processors.qc.plugin import QcProcessor
+
+    return QcProcessor(s.collector.registry, s.qc.limits, s.qc.history_size)
+
+
+def _derived(name: str) -> Callable[[Settings], Processor]:
+    """aggregate, indices, alerts: each plugin module has `build(settings)`."""
+    def make(s: Settings) -> Processor:
+        return importlib.import_module(f"collector.processors.{name}.plugin").build(s)
+    return make
+
+
+PROCESSORS: dict[str, Callable[[Settings], Processor]] = {
+    "validate": _validate, "units": _units, "dedupe": _dedupe, "qc": _qc,
+    **{name: _derived(name) for name in ("aggregate", "indices", "alerts")}}
+TICK_S = 1.0  # how often time-driven work (offline alerts, self-metrics) is looked at
 
 
 def mqtt_source(s: Settings, metrics: Metrics) -> Source:
@@ -44,7 +85,9 @@ def mqtt_source(s: Settings, metrics: Metrics) -> Source:
     return MqttSource(s.mqtt_host, s.mqtt_port, s.mqtt_user, s.mqtt_password,
                       client_id=m.client_id, topics=m.topics, qos=m.qos,
                       keepalive_s=m.keepalive_s, reconnect_min_s=m.reconnect_min_s,
-                      reconnect_max_s=m.reconnect_max_s, metrics=metrics)
+                      reconnect_max_s=m.reconnect_max_s, protocol=m.protocol,
+                      share_group=m.share_group, session_expiry_s=m.session_expiry_s,
+                      metrics=metrics)
 
 
 def influx_sink(s: Settings) -> Sink:
@@ -55,23 +98,46 @@ def influx_sink(s: Settings) -> Sink:
 
 
 class Collector:
-    """`start()`, `stop()` (drains and flushes), `stats` (a snapshot, see `Metrics.snapshot`)."""
+    """`start()`, `stop()`, `stats` (a snapshot, see `Metrics.snapshot`); hooks:
+    `add_stored_listener(fn(touched))`, `add_spool_listener(fn(spool_stats))`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
         self.dead_letters = DeadLetters(settings.dead_letters)
         self.processors = [PROCESSORS[name](settings) for name in settings.collector.processors]
-        self.source = mqtt_source(settings, self.metrics)
-        opts = settings.influxdb
-        self.sink = RunningSink(influx_sink(settings), self.dead_letters, self.metrics,
-                                batch_size=opts.batch_size, flush_interval_s=opts.flush_interval_s,
-                                retry_initial_s=opts.retry_initial_s, retry_max_s=opts.retry_max_s)
+        sp = settings.spool
+        self.spool = Spool(settings.spool_dir, max_bytes=sp.max_bytes,
+                           segment_bytes=sp.segment_bytes, high_water=sp.high_water)
+        try:
+            self.state = StateStore(settings.state_file)
+            self._restore()
+            self.source = mqtt_source(settings, self.metrics)
+            opts = settings.influxdb
+            self.sink = RunningSink(influx_sink(settings), self.dead_letters, self.metrics,
+                                    batch_size=opts.batch_size,
+                                    retry_initial_s=opts.retry_initial_s,
+                                    retry_max_s=opts.retry_max_s)
+        except BaseException:
+            self.spool.close()
+            raise
+        self.drain = SpoolDrain(self.spool, self.sink, batch_size=opts.batch_size,
+                                flush_interval_s=opts.flush_interval_s)
         self._queue: queue.Queue[Envelope] = queue.Queue(maxsize=settings.collector.queue_size)
         self._accepting = False
         self._stopping = threading.Event()
+        self._deadline = float("inf")
         self._worker: threading.Thread | None = None
         self._closed = False
+        self._last_save = time.monotonic()
+        self._batch_bytes = max(1 << 16, sp.segment_bytes // 16)
+        self.outputs = alert_outputs(settings)  # retained MQTT, webhook, e-mail: own threads
+        self.exporter = metrics_exporter(self)
+        self._next_tick = 0.0
+        pending = self.spool.pending_bytes("influxdb")
+        if pending:
+            log.info("spool: %d bytes from an earlier run not yet in the database; writing "
+                     "them first", pending)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -81,6 +147,9 @@ class Collector:
         self._accepting = True
         self._worker = threading.Thread(target=self._run, name="quantrac-collector", daemon=True)
         self._worker.start()
+        self.drain.start()
+        self.outputs.start()
+        self.exporter.start()
         self.source.start(self._emit)
         wait = self.settings.mqtt.connect_wait_s
         if wait and not self.wait_ready(wait):
@@ -93,22 +162,29 @@ class Collector:
         return bool(waiter(timeout)) if waiter else True
 
     def stop(self) -> None:
-        """Store what has arrived (retrying for at most stop_timeout_s), ack it, disconnect."""
+        """Spool and ack what has arrived, then write the spool for at most stop_timeout_s;
+        what is left stays in the spool (already acknowledged) for the next start."""
         if self._closed:
             return
         self._closed = True
         self._accepting = False  # later messages stay unacked with the broker for next time
-        self.sink.give_up_after(self.settings.collector.stop_timeout_s)
+        timeout = self.settings.collector.stop_timeout_s
+        self._deadline = time.monotonic() + timeout
         self._stopping.set()
         if self._worker is not None:
             self._worker.join()
-        self.source.stop()
+            self.source.stop()
+        self._save_state()
+        self.exporter.stop()
+        self.outputs.stop(max(1.0, self._deadline - time.monotonic()))
+        self.drain.stop(max(0.0, self._deadline - time.monotonic()))
         self.sink.sink.close()
+        self.spool.close()
         log.info("collector stopped: %s", self.metrics.snapshot()["totals"])
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        return self._worker is not None and self._worker.is_alive() and self.drain.running
 
     @property
     def stats(self) -> dict:
@@ -116,7 +192,17 @@ class Collector:
         snap["running"] = self.running
         snap["queued"] = self._queue.qsize()
         snap["buffered"] = self.sink.buffered
+        snap["spool"] = self.spool.stats()
         return snap
+
+    def add_stored_listener(self, listener: StoredListener) -> None:
+        """`listener(touched)` after each database write, from the drain thread: the set of
+        (station, param, hour start) buckets the written readings fall in."""
+        self.drain.listeners.append(listener)
+
+    def add_spool_listener(self, listener: Listener) -> None:
+        """`listener(spool_stats)` when the spool crosses its high-water mark, either way."""
+        self.spool.add_listener(listener)
 
     # -- source thread ---------------------------------------------------------------------
 
@@ -135,30 +221,25 @@ class Collector:
     # -- worker thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    first = self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    if self.sink.buffered and not self.sink.flush():
-                        return
-                    if self._stopping.is_set():
-                        return
-                    continue
-                envs = [first]
-                while len(envs) < self.settings.influxdb.batch_size:
-                    try:
-                        envs.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                try:
-                    self._handle(envs)
-                except Exception:  # a bug here must not stop collection; the batch stays unacked
-                    log.exception("could not handle %d messages; left unacknowledged", len(envs))
-                if (self.sink.due() or self._queue.empty()) and not self.sink.flush():
+        while True:
+            self._tick()
+            try:
+                first = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._stopping.is_set():
                     return
-        except Exception:
-            log.exception("collector worker failed; unacknowledged messages stay with the broker")
+                continue
+            envs, size = [first], len(first.payload)
+            while len(envs) < WORKER_BATCH and size < self._batch_bytes:
+                try:
+                    envs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                size += len(envs[-1].payload)
+            try:
+                self._handle(envs)
+            except Exception:  # a bug here must not stop collection; the batch stays unacked
+                log.exception("could not handle %d messages; left unacknowledged", len(envs))
 
     def _handle(self, envs: list[Envelope]) -> None:
         data: list[Envelope] = []
@@ -173,17 +254,8 @@ class Collector:
                 data.append(env)  # `validate` refuses what is not a station data topic
         if not data:
             return
-        batch = Batch(data)
-        for p in self.processors:
-            try:
-                batch = p.process(batch)
-            except Exception as e:  # keep the input in dead letters rather than stall the stream
-                name = getattr(p, "name", type(p).__name__)
-                log.exception("processor %s failed on a batch of %d messages", name, len(data))
-                batch = Batch(data, rejected=[Rejected(env, f"processor {name} failed: {e!r}",
-                                                       "internal") for env in data])
-                break
-        to_ack = data
+        batch, processed = self._process(data)
+        to_ack, refused_ok = data, [r.envelope for r in batch.rejected]
         if batch.rejected:
             for r in batch.rejected:
                 log.warning("rejected %s: %s", r.envelope.topic, r.reason)
@@ -195,7 +267,105 @@ class Collector:
                           "unacknowledged", self.dead_letters.path, e, len(batch.rejected))
                 refused = {id(r.envelope) for r in batch.rejected}
                 to_ack = [env for env in data if id(env) not in refused]
-        self.sink.add(batch.readings, lambda: self._ack(to_ack))
+                refused_ok = []
+        if not self._append(batch):
+            # stopping before the spool took it: only the dead-lettered messages are acked,
+            # the rest stays with the broker and nothing of it is remembered
+            self._ack(refused_ok)
+            return
+        for p in self.processors if processed else ():  # a failed chain remembers nothing
+            commit = getattr(p, "commit", None)
+            if commit is not None:
+                commit(batch)
+        self.outputs.send(batch.points)
+        self.metrics.duplicates(batch.duplicates)
+        self.metrics.flagged(batch.readings)
+        if time.monotonic() - self._last_save >= self.settings.collector.state_interval_s:
+            self._save_state()
+        self._ack(to_ack)
+
+    def _tick(self) -> None:
+        """Between batches: what only time shows (a station gone silent, the spool filling)
+        and the self-metrics; their points are spooled like a batch's."""
+        now = time.time()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + TICK_S
+        points, stats = [], self.stats
+        for part in (*self.processors, self.exporter):
+            tick = getattr(part, "tick", None)
+            if tick is not None:
+                try:
+                    points += tick(now, stats)
+                except Exception:
+                    log.exception("%s: tick failed", getattr(part, "name", type(part).__name__))
+        if points and self._append(Batch([], points=points)):
+            self.outputs.send(points)
+
+    def _process(self, data: list[Envelope]) -> tuple[Batch, bool]:
+        """The processed batch and True; or, when a processor raised, every message refused
+        (class `internal`, kept in dead letters for a replay after the fix) and False."""
+        batch = Batch(data)
+        for p in self.processors:
+            try:
+                batch = p.process(batch)
+            except Exception as e:  # keep the input in dead letters rather than stall the stream
+                name = getattr(p, "name", type(p).__name__)
+                log.exception("processor %s failed on a batch of %d messages", name, len(data))
+                return Batch(data, rejected=[Rejected(env, f"processor {name} failed: {e!r}",
+                                                      "internal") for env in data]), False
+        return batch, True
+
+    def _append(self, batch: Batch) -> bool:
+        """Spool the batch's readings durably, waiting while the spool is full; False when
+        the collector stops first."""
+        warned = False
+        while True:
+            needed = None  # bytes a full spool must free; None after a disk error
+            try:
+                self.spool.append([*batch.readings, *batch.points])
+                if warned:
+                    self.metrics.spool_full(False)
+                    log.info("spool has room again; acknowledging resumes")
+                return True
+            except SpoolFull as e:
+                if not warned:
+                    self.metrics.spool_full(True)
+                    log.error("%s: no longer acknowledging; the broker keeps the messages "
+                              "until the database catches up", e)
+                    warned = True
+                needed = e.needed
+            except SpoolError as e:
+                log.error("%s; %d messages stay unacknowledged (raise [spool] max_bytes)", e,
+                          len(batch.envelopes))
+                return False
+            except OSError as e:
+                log.error("spool %s not writable (%s); retrying, nothing is acknowledged",
+                          self.spool.path, e)
+            if self._stopping.is_set() and time.monotonic() >= self._deadline:
+                log.error("stopping with %d messages not spooled; they stay with the broker",
+                          len(batch.envelopes))
+                return False
+            if needed is None:
+                self._stopping.wait(RETRY_APPEND_S)
+            else:
+                self.spool.wait_for_space(needed, RETRY_APPEND_S)
+
+    def _restore(self) -> None:
+        saved = self.state.load()
+        for p in self.processors:
+            restore = getattr(p, "restore", None)
+            if restore is not None and p.name in saved:
+                restore(saved[p.name])
+
+    def _save_state(self) -> None:
+        self._last_save = time.monotonic()
+        try:
+            states = {p.name: p.state() for p in self.processors if hasattr(p, "state")}
+            if states:
+                self.state.save(states)
+        except Exception as e:  # stale state costs QC history and duplicate counts, not data
+            log.error("could not save processor state to %s: %s", self.state.path, e)
 
     def _note(self, station: str, kind: str, env: Envelope) -> None:
         """Status and event messages are only counted for now; status tells online/offline."""
@@ -214,3 +384,4 @@ class Collector:
                 self.source.ack(env.token)
             except Exception:
                 log.exception("ack failed for %s", env.topic)
+        self.metrics.acked(len(envs))

@@ -1,11 +1,11 @@
 """Delivery around one sink: batching, retry with back-off, dead letters, completion callbacks.
 
-Readings arrive in groups (one processed batch each) with a `done` callback — in the pipeline,
-"acknowledge these messages to the broker". A group's callback runs only once every reading in
-it is stored or, refused by the sink for good, written to the dead-letter file. Nothing is
-dropped: a reading the sink cannot take now stays here, retried with a growing back-off, until
-it is stored or the collector stops, and then its messages stay unacknowledged with the broker,
-which delivers them again on the next start.
+Readings (and derived points) arrive in groups with a `done` callback — in the pipeline, one
+read from the spool, whose cursor moves when it is done. A group's callback runs only once
+every item in it is stored or, refused by the sink for good, written to the dead-letter file.
+Nothing is dropped: an item the sink cannot take now stays here, retried with a growing
+back-off, until it is stored or the collector stops; then its cursor has not moved and the
+spool hands it out again on the next start.
 """
 
 from __future__ import annotations
@@ -132,9 +132,8 @@ class RunningSink:
                 " (needs an operator: check the sink's credentials and database)"
                 if result.operator else "")
             if self._give_up_at is not None and time.monotonic() + delay > self._give_up_at:
-                log.error("%s: stopping with %d readings unwritten; their messages stay "
-                          "unacknowledged and the broker will deliver them again",
-                          self.name, self._buffered)
+                log.error("%s: stopping with %d readings unwritten; they stay where they came "
+                          "from (the spool) for the next start", self.name, self._buffered)
                 return False
             self._wake.wait(delay)
             self._wake.clear()

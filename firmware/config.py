@@ -43,7 +43,10 @@ def merge(given, section, where):
             out[key] = default
             continue
         value = given[key]
-        if default is not REQUIRED:
+        if default is None:  # a number or null
+            if value is not None and not _is_num(value):
+                _fail(path, repr(value) + " should be a number or null")
+        elif default is not REQUIRED:
             if _is_num(default):
                 ok = _is_num(value)
             else:
@@ -165,10 +168,28 @@ def check(given):
     _int_in(m, "keepalive", 0, 65535, "mqtt")
     _int_in(m, "timeout_s", 1, 300, "mqtt")
     cfg["wifi"] = merge(cfg["wifi"], "wifi", "wifi")
-    cfg["queue"] = q = merge(cfg["queue"], "queue", "queue")
-    _int_in(q, "records", 1, 4096, "queue")
-    _int_in(q, "record_bytes", 0, 16384, "queue")
-    _int_in(q, "batch", 1, 256, "queue")
+    if cfg["report_s"] // cfg["sample_s"] > 2047:
+        _fail("report_s", "at most 2047 samples per period (report_s / sample_s)")
+    _int_in(cfg, "health_s", 10, 86400, "")
+    _int_in(cfg, "wdt_s", 10, 3600, "")
+    if cfg["wdt_s"] <= 3 * m["timeout_s"]:
+        _fail("wdt_s", str(cfg["wdt_s"]) + " must exceed 3 x mqtt.timeout_s (connect, status "
+              "and birth may each wait that long)")
+    if not isinstance(cfg["data_dir"], str):
+        _fail("data_dir", "must be a string")
+    cfg["clock"] = c = merge(cfg["clock"], "clock", "clock")
+    if not _is_num(c["speed"]) or not 1 <= c["speed"] <= 100000:
+        _fail("clock.speed", repr(c["speed"]) + " is not a number in 1..100000")
+    if c["t0"] is not None and not 1704067200 <= c["t0"] <= 4102444800:
+        _fail("clock.t0", repr(c["t0"]) + " is not an epoch second in 2024..2100 or null")
+    _int_in(c, "valid_after_s", 0, 10 ** 9, "clock")
+    _int_in(c, "ntp_every_s", 60, 10 ** 7, "clock")
+    cfg["backlog"] = b = merge(cfg["backlog"], "backlog", "backlog")
+    _int_in(b, "bytes", 4096, 1 << 30, "backlog")
+    _int_in(b, "segments", 2, 1024, "backlog")
+    _int_in(b, "batch", 1, 256, "backlog")
+    _int_in(b, "msg_bytes", 512, 65536, "backlog")
+    _int_in(b, "hold", 1, 1024, "backlog")
     cfg["log"] = lg = merge(cfg["log"], "log", "log")
     _one_of(lg, "level", ("debug", "info", "warn", "error"), "log")
     uarts = cfg["uarts"]
@@ -191,7 +212,48 @@ def check(given):
             if other is not s and other["uart"] == s["uart"] and s["bus"] == "stream":
                 _fail("sensors[" + str(i) + "].uart", "a streaming sensor needs its uart alone; " +
                       repr(s["uart"]) + " also carries " + other["id"])
+    params = [ch["param"] for s in out for ch in s["ch"]]
+    cfg["cal"] = check_cal(cfg["cal"], params)
     return cfg
+
+
+def check_cal(cal, params):
+    """cal: param -> {"v": int, "offset": x, "slope": y} | {"v": int, "points": [[raw, true]…]}.
+
+    Points need strictly increasing raw values; outside them the end segments extend."""
+    if not isinstance(cal, dict):
+        _fail("cal", "must be an object")
+    for p in cal:
+        c = cal[p]
+        w = "cal." + p
+        if p not in params:
+            _fail(w, "no sensor channel measures " + repr(p))
+        if not isinstance(c, dict) or "v" not in c:
+            _fail(w, repr(c) + " needs a version v and offset/slope or points")
+        _int_in(c, "v", 0, 2 ** 31 - 1, w)
+        keys = sorted(k for k in c if k != "v")
+        if keys == ["points"]:
+            pts = c["points"]
+            ok = isinstance(pts, list) and 2 <= len(pts) <= 16
+            last = None
+            for pt in pts if ok else ():
+                if not (isinstance(pt, list) and len(pt) == 2 and _is_num(pt[0])
+                        and _is_num(pt[1]) and (last is None or pt[0] > last)):
+                    ok = False
+                    break
+                last = pt[0]
+            if not ok:
+                _fail(w + ".points", repr(pts) + " is not 2-16 [raw, true] pairs with raw "
+                      "strictly increasing")
+        elif keys and all(k in ("offset", "slope") for k in keys):
+            for k in keys:
+                if not _is_num(c[k]):
+                    _fail(w + "." + k, repr(c[k]) + " is not a number")
+            if c.get("slope", 1) == 0:
+                _fail(w + ".slope", "must not be 0")
+        else:
+            _fail(w, "needs offset and/or slope, or points (not " + ", ".join(keys) + ")")
+    return cal
 
 
 def load(path):

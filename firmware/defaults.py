@@ -18,8 +18,32 @@ DEFAULTS = {
         "wifi": {},                 # ESP32 only: {"ssid": ..., "password": ...}
         "uarts": REQUIRED,
         "sensors": REQUIRED,
-        "queue": {},
+        "data_dir": "",             # backlog and breadcrumbs; "": ./data beside config.json
+                                    # on the unix port, /data on an ESP32
+        "clock": {},
+        "cal": {},                  # param -> {"v": n, "offset", "slope"} | {"v": n, "points"}
+        "backlog": {},
+        "health_s": 900,            # health event period (station seconds)
+        "wdt_s": 120,               # hardware watchdog (ESP32); > 3 x mqtt.timeout_s
         "log": {},
+    },
+    # Station time. The unix port can run it faster than real time for tests; an ESP32 ignores
+    # speed, t0 and valid_after_s and takes its time from the RTC and NTP.
+    "clock": {
+        "speed": 1,                 # station seconds per real second (unix port, >= 1)
+        "t0": None,                 # station epoch at boot (unix port); null: the host's now
+        "valid_after_s": 0,         # unix port: no valid time for this many station seconds
+        "ntp_host": "pool.ntp.org",  # ESP32: NTP server ("" : never sync)
+        "ntp_every_s": 21600,       # ESP32: resync period once valid (retry every 60 s before)
+    },
+    # On-flash backlog of closed records (station/backlog.py)
+    "backlog": {
+        "bytes": 1048576,           # flash budget for the backlog; oldest records dropped beyond
+        "segments": 32,             # files it is split into (the unit of dropping)
+        "minmax": False,            # keep min/max per parameter (doubles the record size)
+        "batch": 16,                # records per data message while draining
+        "msg_bytes": 4096,          # message buffer (at least one record always fits)
+        "hold": 24,                 # records kept in RAM while the clock is not valid yet
     },
     "mqtt": {
         "host": REQUIRED,
@@ -34,12 +58,6 @@ DEFAULTS = {
     "wifi": {
         "ssid": "",
         "password": "",
-    },
-    # RAM queue of closed records while the broker is unreachable (flash backlog comes later)
-    "queue": {
-        "records": 16,              # oldest dropped (and counted) beyond this
-        "record_bytes": 0,          # slot size; 0: the worst case of this station's channels
-        "batch": 4,                 # records per data message when draining
     },
     "log": {
         "level": "info",            # debug | info | warn | error

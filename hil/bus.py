@@ -41,7 +41,9 @@ class ModbusBus:
         self.turnaround_s = turnaround_s
         self.gap_s = max(silent_gap_s(baud), MIN_GAP_S)
         self.slaves: dict[int, ModbusSlave] = {}
-        self.stats = {"frames": 0, "replies": 0, "absent": 0, "dropped_bytes": 0}
+        self.stats = {"frames": 0, "replies": 0, "absent": 0, "dropped_bytes": 0,
+                      "silenced": 0}
+        self._late: dict[int, tuple[float, bytes]] = {}  # address -> (due, reply)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         for s in slaves:
@@ -80,9 +82,14 @@ class ModbusBus:
 
     def _run(self) -> None:
         buf = bytearray()
+        last_rx = time.monotonic()
         while not self._stop.is_set():
+            wait = self.gap_s if buf else 0.1
+            if self._late:
+                due = min(d for d, _ in self._late.values())
+                wait = max(0.0, min(wait, due - time.monotonic()))
             try:
-                chunk = self.port.read(MAX_ADU, self.gap_s if buf else 0.1)
+                chunk = self.port.read(MAX_ADU, wait)
             except OSError as e:
                 if self._stop.is_set():
                     return
@@ -90,13 +97,23 @@ class ModbusBus:
                 time.sleep(0.1)
                 continue
             if chunk:
+                last_rx = time.monotonic()
                 buf += chunk
                 if len(buf) > MAX_ADU:  # a babbling line: no request is this long
                     self.stats["dropped_bytes"] += len(buf) - MAX_ADU
                     del buf[:-MAX_ADU]
                 self._take(buf, at_gap=False)
-            elif buf:
+            elif buf and time.monotonic() - last_rx >= self.gap_s:
                 self._take(buf, at_gap=True)
+            self._send_late()
+
+    def _send_late(self) -> None:
+        """Replies a slow slave (hil.faults `slow`) sends once their delay has passed."""
+        now = time.monotonic()
+        for address, (due, reply) in list(self._late.items()):
+            if due <= now:
+                del self._late[address]
+                self._write(address, reply)
 
     def _take(self, buf: bytearray, at_gap: bool) -> None:
         """Dispatch every whole frame at the head of buf; at a gap, nothing may stay behind."""
@@ -133,13 +150,27 @@ class ModbusBus:
         if slave is None:
             self.stats["absent"] += 1
             return
+        # A slave still working on a late reply drops it when a new request reaches it, as
+        # a transmitter restarting its receive state machine does.
+        self._late.pop(req.slave, None)
         reply = slave.handle(req)
         if reply is None:
             return
+        if slave.faults is not None:  # hil.faults: silence, slow, crc, garble, wrong id …
+            delay, reply = slave.faults.wire(reply, "modbus")
+            if reply is None:
+                self.stats["silenced"] += 1
+                return
+            if delay > 0:  # answered later, while the bus goes on serving the others
+                self._late[req.slave] = (time.monotonic() + self.turnaround_s + delay, reply)
+                return
         time.sleep(self.turnaround_s)
+        self._write(req.slave, reply)
+
+    def _write(self, address: int, reply: bytes) -> None:
         try:
             self.port.write(reply)
             self.stats["replies"] += 1
         except OSError as e:
             if not self._stop.is_set():
-                log.warning("bus %s: reply to %d lost (%s)", self.port.path, req.slave, e)
+                log.warning("bus %s: reply from %d lost (%s)", self.port.path, address, e)

@@ -17,11 +17,20 @@ import math
 import struct
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from hil import modbus_rtu as rtu
 from hil import signals
 
 Source = Callable[[str], float]
+
+
+class Faults(Protocol):
+    """What a simulator asks of its faults (hil.faults.FaultSet)."""
+
+    def value(self, param: str, v: float) -> float: ...
+
+    def wire(self, frame: bytes, family: str = "modbus") -> tuple[float, bytes | None]: ...
 
 _FORMATS = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f"}
 _LIMITS = {"int16": (-(2**15), 2**15 - 1), "uint16": (0, 2**16 - 1),
@@ -111,6 +120,7 @@ class ModbusSlave:
         self.decimals = {p: _default_decimals(ch) for p, ch in self.channels.items()
                          if "decimals_register" in ch}
         self.pinned: dict[str, float] = {}
+        self.faults: Faults | None = None  # hil.faults.FaultSet: value and wire faults
         self.requests = 0  # requests addressed to us with a good CRC
         self.exceptions = 0
         self._lock = threading.Lock()
@@ -150,13 +160,18 @@ class ModbusSlave:
                 self.pinned.pop(param, None)
 
     def value(self, param: str) -> float:
-        """What the transmitter measures now: the pinned value, else the source within range."""
+        """What the transmitter measures now: the pinned value, else the source within range;
+        then its value faults, if any (a transmitter saturates at the ends of its range)."""
         ch = self._channel(param)
-        with self._lock:
-            if param in self.pinned:
-                return self.pinned[param]
         lo, hi = ch["range"]
-        return min(hi, max(lo, float(self.source(param))))
+        with self._lock:
+            pinned = self.pinned.get(param)
+        v = min(hi, max(lo, float(self.source(param)))) if pinned is None else pinned
+        if self.faults is not None:
+            faulty = self.faults.value(param, v)
+            if faulty != v:
+                v = min(hi, max(lo, faulty))
+        return v
 
     def values(self) -> dict[str, float]:
         return {p: self.value(p) for p in self.channels}

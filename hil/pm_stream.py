@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 
 from hil import signals
+from hil.modbus_slave import Faults
 from hil.ports import Port
 
 Source = Callable[[str], float]
@@ -55,6 +56,7 @@ class PmStream:
         self.source: Source = source or signals.source(medium="air")
         self.device_id = device_id
         self.pinned: dict[str, float] = {}
+        self.faults: Faults | None = None  # hil.faults.FaultSet: value and wire faults
         self.frames = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -91,9 +93,13 @@ class PmStream:
         with self._lock:
             pinned = dict(self.pinned)
         pm10 = pinned.get("pm10")
+        lo, hi = self.channels["pm10"]["range"] if "pm10" in self.channels else (0, 1000)
         if pm10 is None:
-            lo, hi = self.channels["pm10"]["range"] if "pm10" in self.channels else (0, 1000)
             pm10 = min(hi, max(lo, float(self.source("pm10"))))
+        if self.faults is not None:
+            faulty = self.faults.value("pm10", pm10)
+            if faulty != pm10:
+                pm10 = min(hi, max(lo, faulty))
         pm2_5 = pinned.get("pm2_5", min(pm10, pm10 * PM25_OF_PM10))
         pm1 = pinned.get("pm1", min(pm2_5, pm2_5 * PM1_OF_PM25))
         return {"pm1": pm1, "pm2_5": pm2_5, "pm10": pm10}
@@ -133,9 +139,15 @@ class PmStream:
 
     def _run(self, port: Port) -> None:
         while not self._stop.is_set():
+            frame: bytes | None = self.frame()
+            if self.faults is not None:  # hil.faults: unplugged, slow, checksum, garbled …
+                delay, frame = self.faults.wire(frame, self.family)
+                if delay and self._stop.wait(delay):
+                    return
             try:
-                port.write(self.frame())
-                self.frames += 1
+                if frame is not None:
+                    port.write(frame)
+                    self.frames += 1
             except OSError:
                 if self._stop.is_set():
                     return

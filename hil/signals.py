@@ -10,6 +10,9 @@ a test can pin exact numbers and two runs with one seed see the same day. Shapes
   a low background.
 - water: temperature 27–31 °C, pH 7.0–8.2 and DO 5–8 mg/L rising with daylight, TSS 5–60 mg/L
   with the 12.42 h tide and rain pulses, NH4-N 0.05–0.5 mg/L with a morning discharge.
+- per registry kind (`medium_of`): tap water clear and steady (pH 7.0–7.4, TSS < 5 mg/L,
+  NH4 < 0.1), coastal sea water alkaline and tidal (pH 8.0–8.3, DO 5.6–7.6, NH4 < 0.08),
+  treatment-plant effluent with the town's morning and evening load (TSS 16–44, NH4 1–3.5).
 
 Units are those of the boards/ catalog channels.
 """
@@ -44,7 +47,21 @@ WATER: dict[str, tuple[str, float, float]] = {
     "tss": ("mg/L", 5.0, 60.0),
     "nh4": ("mg/L", 0.05, 0.5),
 }
-MEDIA = {"air": AIR, "water": WATER}
+# The registry's water kinds are not the same water: treated supply water is clear and steady,
+# coastal sea water is alkaline and tidal, a treatment plant's effluent carries the town's
+# daily load. Envelopes chosen inside the QC climatology and the regulations' limits, so a
+# fault-free day raises no flag and no alert.
+TAP: dict[str, tuple[str, float, float]] = {
+    "temp": ("degC", 26.0, 31.0), "ph": ("pH", 6.8, 7.8), "do": ("mg/L", 6.0, 8.0),
+    "tss": ("mg/L", 0.3, 5.0), "nh4": ("mg/L", 0.01, 0.15)}
+SEA: dict[str, tuple[str, float, float]] = {
+    "temp": ("degC", 27.0, 31.5), "ph": ("pH", 7.8, 8.35), "do": ("mg/L", 5.3, 8.0),
+    "tss": ("mg/L", 3.0, 45.0), "nh4": ("mg/L", 0.01, 0.09)}
+WASTEWATER: dict[str, tuple[str, float, float]] = {
+    "temp": ("degC", 27.5, 33.0), "ph": ("pH", 6.5, 7.8), "do": ("mg/L", 1.5, 5.0),
+    "tss": ("mg/L", 10.0, 48.0), "nh4": ("mg/L", 0.5, 4.5)}
+MEDIA = {"air": AIR, "water": WATER, "tap": TAP, "sea": SEA, "wastewater": WASTEWATER}
+KIND_MEDIUM = {"air": "air", "tap_water": "tap", "sea_water": "sea", "wastewater": "wastewater"}
 
 
 class UnknownSignal(KeyError):
@@ -168,13 +185,50 @@ def _water(param: str, t: float, seed: int) -> float:
     raise UnknownSignal(f"no water signal for {param!r}; known: {', '.join(WATER)}")
 
 
+def _kind_water(param: str, t: float, seed: int, medium: str) -> float:
+    """tap, sea and wastewater: the same day and tide, each with its own chemistry."""
+    h = local_hour(t)
+    warm = diurnal(h, low_at=7.0, high_at=16.0)
+    wet = rain(t, seed)
+    tide = (1 + math.cos(2 * math.pi * t / M2_TIDE_S)) / 2
+    morning = _bump(h, 7.5, 1.5)
+    n = noise(seed, f"{medium}-{param}", t)
+    if medium == "tap":
+        shape = {"temp": 27.5 + 2.0 * warm + 0.1 * n,
+                 "ph": 7.15 + 0.15 * warm + 0.05 * n,
+                 "do": 7.0 + 0.4 * warm - 0.1 * wet + 0.1 * n,
+                 "tss": 1.2 + 1.5 * wet + 0.3 * n,
+                 "nh4": 0.04 + 0.02 * morning + 0.005 * n}
+    elif medium == "sea":
+        shape = {"temp": 28.3 + 1.8 * warm - 0.4 * wet + 0.1 * n,
+                 "ph": 8.05 + 0.12 * warm + 0.03 * tide + 0.02 * n,
+                 "do": 5.9 + 1.6 * warm - 0.2 * wet + 0.1 * n,
+                 "tss": 7.0 + 10.0 * tide + 14.0 * wet + 1.5 * n,
+                 "nh4": 0.03 + 0.02 * morning + 0.02 * wet + 0.005 * n}
+    else:  # a treatment plant's effluent follows the town: morning and evening load
+        load = min(1.0, _bump(h, 8.0, 1.5) + _bump(h, 19.0, 1.5))
+        shape = {"temp": 29.0 + 2.0 * warm + 0.15 * n,
+                 "ph": 7.0 + 0.3 * warm + 0.08 * n,
+                 "do": 2.5 + 1.5 * warm + 0.2 * n,
+                 "tss": 18.0 + 14.0 * load + 10.0 * wet + 2.0 * n,
+                 "nh4": 1.2 + 2.0 * load + 0.2 * n}
+    if param not in shape:
+        raise UnknownSignal(f"no {medium} signal for {param!r}; known: {', '.join(shape)}")
+    return shape[param]
+
+
 def value(param: str, t_epoch: float, seed: int = 0, medium: str = "air") -> float:
     """The signal for one parameter at one instant, kept inside its physical envelope."""
     try:
         table = MEDIA[medium]
     except KeyError:
         raise ValueError(f"medium {medium!r} is not one of {', '.join(MEDIA)}") from None
-    raw = _air(param, t_epoch, seed) if medium == "air" else _water(param, t_epoch, seed)
+    if medium == "air":
+        raw = _air(param, t_epoch, seed)
+    elif medium == "water":
+        raw = _water(param, t_epoch, seed)
+    else:
+        raw = _kind_water(param, t_epoch, seed, medium)
     _, lo, hi = table[param]
     return min(hi, max(lo, raw))
 
@@ -187,8 +241,8 @@ def unit(param: str, medium: str = "air") -> str:
 
 
 def medium_of(kind: str) -> str:
-    """Registry station kind -> signal medium."""
-    return "air" if kind == "air" else "water"
+    """Registry station kind -> signal medium (air, tap, sea, wastewater; else water)."""
+    return KIND_MEDIUM.get(kind, "water")
 
 
 def medium_for(params: Iterable[str]) -> str:

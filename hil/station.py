@@ -11,11 +11,13 @@ beside it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
 import signal
 import subprocess
+import time
 import zlib
 from pathlib import Path
 from typing import IO
@@ -23,12 +25,13 @@ from typing import IO
 import boards
 from hil import signals
 from hil.bus import ModbusBus
+from hil.fastclock import FastClock
 from hil.modbus_slave import ModbusSlave
 from hil.pm_stream import PmStream
-from hil.ports import PtyPort
+from hil.ports import Port, PtyPort
 from quantrac import paths
 
-HEAP = "heapsize=128k"
+HEAP = "heapsize=256k"  # as tests/firmware/fw_station.py runs the station (source, not .mpy)
 STOP_WAIT_S = 5.0
 
 
@@ -69,13 +72,33 @@ def station_password(env: dict, station_id: str) -> str:
     return entry
 
 
+def firmware_config(station: boards.Station, uarts: dict, mqtt: dict, sample_s: int | None,
+                    report_s: int | None, clock: FastClock | None) -> dict:
+    """boards.firmware_config, plus the fast clock's section when time is accelerated."""
+    section = clock.firmware_config() if clock is not None and clock.accelerated else None
+    if section is not None and "clock" in inspect.signature(boards.firmware_config).parameters:
+        return boards.firmware_config(station, uarts=uarts, mqtt=mqtt, sample_s=sample_s,
+                                      report_s=report_s, clock=section)
+    config = boards.firmware_config(station, uarts=uarts, mqtt=mqtt, sample_s=sample_s,
+                                    report_s=report_s)
+    if section is not None:
+        config["clock"] = section
+    return config
+
+
 class SimulatedStation:
     """Simulators for every sensor of `station` plus the firmware process that polls them."""
 
     def __init__(self, station: boards.Station, env: dict, run_dir: Path,
                  sample_s: int | None = None, report_s: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, clock: FastClock | None = None,
+                 firmware_dir: Path | None = None) -> None:
+        """`clock`: accelerated station time shared by the simulators and the firmware (its
+        config gets the `clock` section); `firmware_dir`: run another firmware tree (a
+        release build) instead of the checkout's firmware/."""
         self.station = station
+        self.clock = clock
+        self.firmware_dir = Path(firmware_dir) if firmware_dir else paths.FIRMWARE
         self.env = env
         self.run_dir = Path(run_dir)
         self.sample_s = sample_s
@@ -84,7 +107,7 @@ class SimulatedStation:
         self.dir = self.run_dir / "stations" / station.id
         self.config_path = self.dir / "config.json"
         self.log_path = self.dir / "firmware.log"
-        self.ports: dict[str, PtyPort] = {}
+        self.ports: dict[str, Port] = {}
         self.buses: dict[str, ModbusBus] = {}
         self.config: dict | None = None
         self.proc: subprocess.Popen | None = None
@@ -119,7 +142,8 @@ class SimulatedStation:
 
     def _build_simulators(self) -> dict[str, ModbusSlave | PmStream]:
         source = signals.source(seed=station_seed(self.seed, self.station.id),
-                                medium=signals.medium_of(self.station.kind))
+                                medium=signals.medium_of(self.station.kind),
+                                clock=self.clock or time.time)
         sims: dict[str, ModbusSlave | PmStream] = {}
         for s in self.station.sensors():
             spec, uart = s["spec"], s["uart"]
@@ -140,9 +164,25 @@ class SimulatedStation:
             self.uarts[uart].append(s["id"])
         return sims
 
+    def open_port(self, uart: str) -> Port:
+        """The line a UART's simulators talk on: a pty here, a USB adapter on a real bench."""
+        return PtyPort()
+
+    def uart_config(self, uart: str, port: Port) -> dict:
+        """What the firmware config says about a UART: the pty path on the unix port."""
+        return {"path": port.path}
+
+    def mqtt_config(self) -> dict:
+        missing = [k for k in ("QUANTRAC_MQTT_HOST", "QUANTRAC_MQTT_PORT") if not self.env.get(k)]
+        if missing:
+            raise StationSetupError(f"env has no {', '.join(missing)} (is collector.services up?)")
+        return {"host": self.env["QUANTRAC_MQTT_HOST"],
+                "port": int(self.env["QUANTRAC_MQTT_PORT"]), "user": self.station.id,
+                "password": station_password(self.env, self.station.id)}
+
     def _start_simulators(self) -> None:
         for uart, ids in self.uarts.items():
-            port = self.ports[uart] = PtyPort()
+            port = self.ports[uart] = self.open_port(uart)
             first = self.sims[ids[0]]
             if isinstance(first, PmStream):
                 first.port = port
@@ -152,16 +192,14 @@ class SimulatedStation:
             bus = self.buses[uart] = ModbusBus(port, [self.sims[i] for i in ids], baud=baud)
             bus.start()
 
+    def build_config(self) -> dict:
+        """The firmware config for the open ports (boards.firmware_config + the clock)."""
+        uarts = {name: self.uart_config(name, p) for name, p in self.ports.items()}
+        return firmware_config(self.station, uarts, self.mqtt_config(), self.sample_s,
+                               self.report_s, self.clock)
+
     def _write_config(self) -> dict:
-        missing = [k for k in ("QUANTRAC_MQTT_HOST", "QUANTRAC_MQTT_PORT") if not self.env.get(k)]
-        if missing:
-            raise StationSetupError(f"env has no {', '.join(missing)} (is collector.services up?)")
-        mqtt = {"host": self.env["QUANTRAC_MQTT_HOST"], "port": int(self.env["QUANTRAC_MQTT_PORT"]),
-                "user": self.station.id,
-                "password": station_password(self.env, self.station.id)}
-        config = boards.firmware_config(
-            self.station, uarts={name: {"path": p.path} for name, p in self.ports.items()},
-            mqtt=mqtt, sample_s=self.sample_s, report_s=self.report_s)
+        config = self.build_config()
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.config_path.with_suffix(".json.tmp")
         # The file holds the station's MQTT password, like a board's secrets file.
@@ -172,7 +210,7 @@ class SimulatedStation:
         return config
 
     def command(self) -> list[str]:
-        return [str(micropython_binary()), "-X", HEAP, str(paths.FIRMWARE / "main.py"),
+        return [str(micropython_binary()), "-X", HEAP, str(self.firmware_dir / "main.py"),
                 str(self.config_path)]
 
     def launch(self) -> subprocess.Popen:
@@ -181,10 +219,10 @@ class SimulatedStation:
             raise RuntimeError(f"{self!r}: prepare() before launch()")
         if self.proc is not None:
             raise RuntimeError(f"{self!r}: firmware already launched (pid {self.proc.pid})")
-        main = paths.FIRMWARE / "main.py"
+        main = self.firmware_dir / "main.py"
         if not main.exists():
             raise StationSetupError(f"no firmware at {main}")
-        env = {**os.environ, "MICROPYPATH": f"{paths.FIRMWARE}:{paths.MPY_DEPS}"}
+        env = {**os.environ, "MICROPYPATH": f"{self.firmware_dir}:{paths.MPY_DEPS}"}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(self.command(), env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

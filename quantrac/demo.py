@@ -62,11 +62,16 @@ def stored_points(env: dict[str, str], since: float) -> dict[str, dict[str, int]
     return out
 
 
-def run(stations_n: int | None, seconds: float | None, sample_s: int, report_s: int,
-        run_dir: Path, say: Callable[[str], None] = print, refresh_s: float = 2.0) -> DemoResult:
+def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
+        report_s: int | None, run_dir: Path, say: Callable[[str], None] = print,
+        refresh_s: float = 2.0, speed: float = 1.0) -> DemoResult:
+    """`speed` > 1 replays station time on a fast clock (hil.fastclock), ending now: the last
+    `speed × seconds` of station life (a day without --seconds), so nothing is stamped in the
+    future; the run stops when station time reaches the present."""
     from collector import services
     from collector.config import Settings
     from collector.pipeline import Collector
+    from hil.fastclock import FastClock
     from hil.station import SimulatedStation
 
     reg = boards.registry()
@@ -76,15 +81,27 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int, report_s: 
         f"InfluxDB {env['QUANTRAC_INFLUX_URL']} (env in {run_dir / 'services.env'})")
     # Records are stamped at the end of their period, so anything from this run is newer than this.
     started = time.time()
+    clock = None
+    if speed > 1:
+        span = speed * seconds if seconds is not None else 86400.0
+        clock = FastClock(speed, t0=started - span)
+        seconds = span / speed
+    since = started if clock is None else started - speed * seconds
     collector = Collector(Settings.from_env(env, run_dir=run_dir))
     collector.start()
-    sims = [SimulatedStation(s, env, run_dir, sample_s=sample_s, report_s=report_s, seed=i)
+    sims = [SimulatedStation(s, env, run_dir, sample_s=sample_s, report_s=report_s, seed=i,
+                             clock=clock)
             for i, s in enumerate(chosen)]
     live = sys.stdout.isatty() and not os.environ.get("CI")
     try:
+        if clock is not None:
+            clock.start()
         for sim in sims:
             sim.start()
-        say(f"{len(sims)} stations running (sample every {sample_s}s, report every {report_s}s); "
+        every = (f"sample every {sample_s or 'profile'}s, report every {report_s or 'profile'}s"
+                 + ("" if clock is None else f", station time ×{speed:g} from "
+                    f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(since))} UTC"))
+        say(f"{len(sims)} stations running ({every}); "
             + ("Ctrl-C to stop" if seconds is None else f"for {seconds:.0f}s"))
         last_plain = 0.0
         while seconds is None or time.time() - started < seconds:
@@ -103,7 +120,7 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int, report_s: 
             sim.stop()
         collector.stop()
     say(_table(chosen, collector.stats, started, None))
-    stored = stored_points(env, started)
+    stored = stored_points(env, since)
     missing = {s.id: sorted(set(s.params()) - set(stored.get(s.id, {}))) for s in chosen}
     missing = {k: v for k, v in missing.items() if v}
     return DemoResult(env=env, stored=stored, missing=missing)

@@ -41,11 +41,12 @@ class FrameSplitter:
         self.bad = 0       # frames with a good shape and a bad sum
         self.skipped = 0   # bytes dropped while hunting for a header
 
-    def feed(self, buf, n):
-        """Consume buf[0:n]; the number of valid frames completed (the last is in .frame)."""
+    def feed(self, buf, n, start=0):
+        """Consume buf[start:start+n]; the number of valid frames completed (the last is in
+        .frame)."""
         got = 0
         w = self.work
-        for i in range(n):
+        for i in range(start, start + n):
             p = self.pos
             w[p] = buf[i]
             self.pos = p + 1

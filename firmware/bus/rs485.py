@@ -5,6 +5,7 @@
 # request; stale input is flushed so a late reply to the previous request cannot be taken for
 # this one; a reply must arrive within the timeout. Driving DE/RE is the HAL's job (Uart.write
 # returns only when the line is released). One receive buffer serves every slave on the line.
+# All of it runs on real time (hal.io_*), whatever speed the station clock runs at.
 
 from bus.modbus_rtu import NEED_MORE
 
@@ -30,7 +31,7 @@ class Rs485:
         self.rx = bytearray(rx_size)
         self.rxv = memoryview(self.rx)
         self.silent_ms = silent_ms(uart.baud, uart.char_us)
-        self.quiet_at = hal.ticks_ms()  # no request before this tick
+        self.quiet_at = hal.io_ticks_ms()  # no request before this (real-time) tick
         self.n = 0                      # bytes in rx from the last transaction
         self.requests = 0
         self.timeouts = 0
@@ -39,7 +40,7 @@ class Rs485:
     def _settle(self, gap_ms):
         """Hold the line quiet for gap_ms from now (at least the silent interval)."""
         hal = self.hal
-        self.quiet_at = hal.ticks_add(hal.ticks_ms(), max(gap_ms, self.silent_ms))
+        self.quiet_at = hal.ticks_add(hal.io_ticks_ms(), max(gap_ms, self.silent_ms))
 
     def transact(self, req, req_len, timeout_ms, turnaround_ms, matcher):
         """Send req[0:req_len]; the offset in self.rx of the reply matcher.match() accepts.
@@ -50,18 +51,18 @@ class Rs485:
         """
         hal = self.hal
         uart = self.uart
-        wait = hal.ticks_diff(self.quiet_at, hal.ticks_ms())
+        wait = hal.ticks_diff(self.quiet_at, hal.io_ticks_ms())
         if wait > 0:
-            hal.sleep_ms(wait)
+            hal.io_sleep_ms(wait)
         uart.drain()
         uart.write(req, req_len)
         self.requests += 1
-        start = hal.ticks_ms()
+        start = hal.io_ticks_ms()
         rx = self.rx
         n = 0
         try:
             while True:
-                left = timeout_ms - hal.ticks_diff(hal.ticks_ms(), start)
+                left = timeout_ms - hal.ticks_diff(hal.io_ticks_ms(), start)
                 if left <= 0 or not uart.wait(left):
                     break
                 if n == len(rx):

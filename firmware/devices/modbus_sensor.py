@@ -6,7 +6,6 @@ import log
 from bus.modbus_rtu import MAX_READ, ModbusError, build_read, find_reply, reply_len
 from bus.rs485 import BusTimeout, FrameError
 from values.decode import TYPES, WIDTH, Channel
-from values.window import Window
 
 
 def block(chs):
@@ -41,8 +40,7 @@ class ModbusSensor:
         self.offline_after = cfg["offline_after"]
         self.offline_min_ms = cfg["offline_min_s"] * 1000
         self.offline_max_ms = cfg["offline_max_s"] * 1000
-        self.channels = [Channel(ch, base, Window(ch["range"][0], ch["range"][1]))
-                         for ch in cfg["ch"]]
+        self.channels = [Channel(ch, base) for ch in cfg["ch"]]
         self.values = [None] * len(self.channels)
         self.online = True
         self.fails = 0            # failed polls in a row

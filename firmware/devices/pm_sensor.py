@@ -1,22 +1,34 @@
 # A particulate sensor that streams frames on its own UART (pms or sds family).
 #
-# The sensor talks whether asked or not, so service() must drain its UART often (an ESP32's
-# 512-byte receive buffer fills in about half a second at 9600 baud); sample() then reports
-# the latest frame's fields if that frame is fresh. No samples during the warm-up after boot,
-# while the fan and laser settle. Duty cycling (sleep/wake between samples) comes later.
+# The sensor talks whether asked or not, so service() drains its UART on every loop turn and
+# keeps each valid frame's fields, with its arrival time, in a small ring. A sample is the
+# mean of the frames of the last `sample_s` seconds with the lowest and highest dropped (when
+# there are three or more), as field practice does; none after boot during the warm-up, while
+# the fan and laser settle. No fresh frame for stale_s: offline. Everything here runs on real
+# time (hal.io_ticks_ms): the sensor streams at its own pace whatever the station clock does.
+#
+# Receive buffer: the UART's (ESP32 rxbuf, 512 B; a pty holds 4 KB) must hold what arrives
+# during the longest loop stall, about 3 x mqtt.timeout_s (connect, status, birth). A pms
+# sensor sends 32 B/s, an sds 10 B/s: 512 B is 16 s of pms frames; anything older than a
+# window is not wanted anyway, and the splitter resyncs after an overflow.
+
+from array import array
 
 import log
 from bus.frames import FIELDS, PLACES, FrameSplitter, field
-from values.window import Window
+
+RING = 8  # frames kept: a window of up to 8 s at one frame per second
 
 
 class StreamChannel:
     def __init__(self, cfg, kind):
         self.param = cfg["param"]
         self.unit = cfg["unit"]
+        self.rng = cfg["range"]
         self.idx = FIELDS[kind].index(cfg["field"])
         self.places = PLACES[kind]
-        self.window = Window(cfg["range"][0], cfg["range"][1])
+        self.k = -1
+        self.dev = None
 
 
 class PmSensor:
@@ -29,42 +41,60 @@ class PmSensor:
         self.rx = bytearray(128)
         self.rxv = memoryview(self.rx)
         self.channels = [StreamChannel(ch, self.kind) for ch in cfg["ch"]]
-        self.values = [None] * len(self.channels)
+        n = len(self.channels)
+        self.values = [None] * n
+        self.ring = array("f", bytes(4 * RING * n))    # field values, frame by frame
+        self.ring_ms = [0] * RING                      # arrival tick of each, real time
+        self.ring_n = 0                                # frames held (<= RING)
+        self.ring_at = 0                               # next position to write
+        self.window_ms = max(1, cfg.get("sample_s", 5)) * 1000
         self.stale_ms = cfg["stale_s"] * 1000
-        self.warm_at = hal.ticks_add(hal.ticks_ms(), cfg["warmup_s"] * 1000)
+        now = hal.io_ticks_ms()
+        self.warm_at = hal.ticks_add(now, cfg["warmup_s"] * 1000)
         self.warming = cfg["warmup_s"] > 0
         self.last_ms = None        # tick of the latest valid frame
         self.online = True         # a stream is offline once its frames stop
         self.polls = 0
         self.errors = 0
 
-    def service(self, now):
-        """Drain the UART through the splitter; keep the fields of the newest valid frame."""
-        got = 0
+    def service(self, now=None):
+        """Drain the UART through the splitter; keep each valid frame's fields in the ring."""
         sp = self.splitter
         while True:
             n = self.uart.readinto(self.rxv)
             if not n:
-                break
-            got += sp.feed(self.rx, n)
-        if got:
-            self.last_ms = now
-            frame = sp.frame
-            values = self.values
-            for i, ch in enumerate(self.channels):
-                values[i] = field(frame, self.kind, ch.idx)
+                return
+            # one read holds at most rx bytes: feed frame by frame so none is skipped
+            i = 0
+            while i < n:
+                k = min(n - i, sp.size)
+                if sp.feed(self.rx, k, i):
+                    self._keep(sp.frame)
+                i += k
 
-    def sample(self, now):
-        """True when .values hold a fresh frame's fields (warm-up over, stream alive)."""
-        self.service(now)
+    def _keep(self, frame):
+        at = self.ring_at
+        base = at * len(self.channels)
+        for ch in self.channels:
+            self.ring[base] = field(frame, self.kind, ch.idx)
+            base += 1
+        self.last_ms = self.ring_ms[at] = self.hal.io_ticks_ms()
+        self.ring_at = (at + 1) % RING
+        if self.ring_n < RING:
+            self.ring_n += 1
+
+    def sample(self, now=None):
+        """True when .values hold the window's trimmed means (warm-up over, stream alive)."""
+        self.service()
         self.polls += 1
         hal = self.hal
+        t = hal.io_ticks_ms()
         if self.warming:
-            if hal.ticks_diff(now, self.warm_at) < 0:
+            if hal.ticks_diff(t, self.warm_at) < 0:
                 return False
             self.warming = False
             log.info("sensor " + self.id + " warmed up")
-        fresh = self.last_ms is not None and hal.ticks_diff(now, self.last_ms) <= self.stale_ms
+        fresh = self.last_ms is not None and hal.ticks_diff(t, self.last_ms) <= self.stale_ms
         if fresh != self.online:
             self.online = fresh
             if fresh:
@@ -75,4 +105,23 @@ class PmSensor:
                          " bad sums, " + str(self.splitter.skipped) + " bytes skipped)")
         if not fresh:
             self.errors += 1
-        return fresh
+            return False
+        nch = len(self.channels)
+        for c in range(nch):
+            count = 0
+            total = 0.0
+            lo = hi = 0.0
+            for j in range(self.ring_n):
+                if hal.ticks_diff(t, self.ring_ms[j]) <= self.window_ms:
+                    x = self.ring[j * nch + c]
+                    if count == 0 or x < lo:
+                        lo = x
+                    if count == 0 or x > hi:
+                        hi = x
+                    total += x
+                    count += 1
+            if count >= 3:
+                self.values[c] = (total - lo - hi) / (count - 2)
+            else:
+                self.values[c] = total / count if count else None
+        return True

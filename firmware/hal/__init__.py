@@ -4,17 +4,25 @@
 #
 # Hal(cfg)                      cfg: the effective config (config.check)
 #   .platform                   "esp32" | "unix"
+#   .data_dir                   folder of the backlog and breadcrumbs (made on first use)
 #   .uart(name, ucfg) -> Uart   open one configured UART (ucfg: merged defaults["uart"])
-#   .ticks_ms() .ticks_add(t, ms) .ticks_diff(a, b) .sleep_ms(ms)    monotonic, wrapping
-#   .epoch() -> int | None      UTC seconds since 1970; None while the clock is before 2024
-#   .set_clock(t) -> bool       set the RTC from UTC seconds (False: the platform owns it)
+#   .ticks_ms() .sleep_ms(ms)   STATION time, monotonic, wrapping: cadence, back-off, keepalive
+#   .ticks_add(t, ms) .ticks_diff(a, b)
+#   .speed                      station ms per real ms (unix fast clock; 1 on an ESP32)
+#   .io_ticks_ms() .io_sleep_ms(ms)   REAL time for bus I/O (timeouts, turnaround, streams)
+#   .epoch() -> int | None      station UTC seconds; None while not valid (before 2024, or
+#                               the unix port's clock.valid_after_s)
+#   .sync_time(host) -> bool    NTP on an ESP32 (blocks ~2 s at most); unix: the host's clock
 #   .random_bytes(n) -> bytes   from the hardware/OS random source (boot id, jitter)
 #   .reset_cause() -> str       power_on | hard | watchdog | deep_sleep | soft
+#   .reset()                    reboot (unix: raises hal.common.Reboot, main restarts in-process)
+#   .rtc_mem([data]) -> bytes   memory that survives a reset (ESP32 RTC; unix: a file)
 #   .net_up() -> bool           bring up / check the network link, never blocking long
+#   .rssi() -> int | None       Wi-Fi signal, dBm
 #   .sockets                    what umqtt.simple needs of a socket module: .socket() and
 #                               .getaddrinfo(host, port); sockets time out (hal/common.py)
 #   .start_wdt(ms) .wdt_feed()  hardware watchdog; a no-op until start_wdt (unix: always)
-#   .close()                    release UARTs and pins
+#   .close()                    release UARTs, pins and files
 #
 # Uart
 #   .baud .char_us              line speed; one character time in microseconds (start,

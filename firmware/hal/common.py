@@ -1,11 +1,31 @@
-# Pieces both HAL implementations share: character timing and sockets that keep a timeout.
+# Pieces both HAL implementations share: character timing, sockets that keep a timeout, the
+# reboot request, and a folder maker.
 
+import os
 import socket
+
+
+class Reboot(Exception):
+    """Raised by Hal.reset() where the platform cannot reset itself (unix: restart in-process)."""
 
 
 def char_us(baud, bits, parity, stop):
     """One character on the wire: start bit, data bits, parity bit if any, stop bits."""
     return (1 + bits + (0 if parity == "N" else 1) + stop) * 1000000 // baud
+
+
+def makedirs(path):
+    """mkdir -p; MicroPython's os has no makedirs."""
+    cur = "/" if path.startswith("/") else ""
+    for part in path.split("/"):
+        if not part:
+            continue
+        cur = cur + part if cur in ("", "/") else cur + "/" + part
+        if part != ".":
+            try:
+                os.mkdir(cur)
+            except OSError:
+                pass  # exists (a real failure shows when the first file is opened)
 
 
 class TimedSocket:
@@ -20,6 +40,12 @@ class TimedSocket:
         self.timeout = timeout_s
         self.s = socket.socket()
         self.s.settimeout(timeout_s)
+        try:
+            # umqtt writes a PUBLISH in four small pieces: without this, Nagle holds the last
+            # ones until the broker's delayed ACK (~40 ms per message on loopback)
+            self.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        except (OSError, TypeError, AttributeError):
+            pass
 
     def connect(self, addr):
         self.s.connect(addr)

@@ -10,7 +10,7 @@ import os
 import select
 import time
 
-from hal.common import Sockets, char_us
+from hal.common import Sockets, char_us, makedirs  # noqa: F401 (makedirs: HAL API)
 
 EPOCH_2024 = 1704067200
 # Ports built with a 2000-01-01 epoch report gmtime(0) in 2000; protocol time counts from 1970.
@@ -72,13 +72,17 @@ class Uart:
 class Hal:
     platform = "esp32"
 
+    speed = 1  # station time is real time here (clock.speed is for the unix port)
+
     def __init__(self, cfg):
         self.sockets = Sockets(cfg["mqtt"]["timeout_s"])
         self.uarts = []
-        self.ticks_ms = time.ticks_ms
+        self.data_dir = cfg.get("data_dir") or "/data"
+        self.ticks_ms = self.io_ticks_ms = time.ticks_ms
         self.ticks_add = time.ticks_add
         self.ticks_diff = time.ticks_diff
-        self.sleep_ms = time.sleep_ms
+        self.sleep_ms = self.io_sleep_ms = time.sleep_ms
+        self.rtc = machine.RTC()
         self.wifi = cfg["wifi"]
         self.wlan = network.WLAN(network.STA_IF)
         self._joined_at = None
@@ -93,11 +97,35 @@ class Hal:
         t = time.time() + _EPOCH_OFFSET
         return t if t >= EPOCH_2024 else None
 
-    def set_clock(self, t):
-        """Set the RTC to UTC epoch seconds t (for the NTP issue); True when set."""
-        y, mo, d, h, mi, s, wd, _ = time.gmtime(t - _EPOCH_OFFSET)
-        machine.RTC().datetime((y, mo, d, wd, h, mi, s, 0))
-        return True
+    def sync_time(self, host):
+        """Set the RTC from NTP; False when the server did not answer (blocks up to ~2 s)."""
+        if not host or not self.wlan.isconnected():
+            return False
+        import ntptime
+
+        ntptime.host = host
+        ntptime.timeout = 2
+        try:
+            ntptime.settime()
+        except (OSError, OverflowError, IndexError):
+            return False
+        return self.epoch() is not None
+
+    def rtc_mem(self, data=None):
+        """RTC slow memory (survives watchdog, soft and deep-sleep resets, not power loss)."""
+        if data is None:
+            return self.rtc.memory()
+        self.rtc.memory(data)
+        return None
+
+    def reset(self):
+        machine.reset()
+
+    def rssi(self):
+        try:
+            return self.wlan.status("rssi") if self.wlan.isconnected() else None
+        except (OSError, ValueError):
+            return None
 
     def random_bytes(self, n):
         return os.urandom(n)

@@ -1,9 +1,7 @@
-# Closed, encoded records waiting for the broker: a bounded ring of fixed-size slots in RAM.
-#
-# The contract (append / peek / commit / len / dropped) is what the publisher drains; the
-# on-flash backlog of a later issue implements the same one, so the sampler and publisher do
-# not change when records start surviving a reset. When full, the oldest record is dropped and
-# counted: a long outage loses the oldest data first, never the newest.
+# A bounded ring of fixed-size record slots in RAM: the sampler's hold for records closed
+# while the clock is not valid yet (station/sampler.py). Same append / peek / commit / len /
+# dropped contract as the backlog. When full, the oldest record is dropped and counted: a
+# long wait loses the oldest data first, never the newest.
 
 from array import array
 
@@ -24,7 +22,7 @@ class RamQueue:
         return self.count
 
     def append(self, rec):
-        """Copy one encoded record (at most record_bytes) in; drops the oldest when full."""
+        """Copy one record (at most record_bytes) in, dropping the oldest when full; its slot."""
         k = len(rec)
         if k > self.size:
             raise OverflowError("queue: a %d-byte record exceeds the %d-byte slot" % (
@@ -37,6 +35,7 @@ class RamQueue:
         self.views[slot][0:k] = rec
         self.lens[slot] = k
         self.count += 1
+        return slot
 
     def peek(self, i):
         """The i-th oldest record (0 = oldest), as a view valid until the next append/commit."""

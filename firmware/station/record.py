@@ -1,14 +1,26 @@
-# Protocol-v1 data encoding (docs/protocol.md) into preallocated buffers.
+# Records: closed windows -> a fixed-size binary slot (what the backlog stores), and slots ->
+# protocol-v1 JSON (docs/protocol.md) in preallocated buffers when a message is built.
 #
-# A record is {"t":…,"p":…,"d":{param:[value,unit,status,n,flags(,min,max)]}}; a message wraps
-# one or more queued records: {"v":1,"st":…,"fw":…,"boot":…,"seq":n,"r":[…]}. Constant parts
-# (message head, each parameter's key and unit) are built once; numbers are formatted with a
-# fixed format per resolution and trailing zeros trimmed, so a 5-minute air record stays near
-# 300 bytes and encoding never grows a buffer.
+# Slot, little-endian, 10 + 5 bytes per parameter (+ 6 with min/max):
+#   0 t u32 (end of the period, UTC s)   4 p u24 (s)   7 record flags (8: time rebased)
+#   per parameter, in layout order: mean dec24, then u16 status << 14 | flags << 11 | n
+#   (n saturates at 2047), then dec24 min and dec24 max when the layout keeps them
+#   last 2: CRC-16/MODBUS of everything before
+# dec24 is a decimal: bits 21-23 d, bits 0-20 a signed mantissa m; value m / 10**d for d 0-4,
+# m * 1000 (d 5) or m * 10**6 (d 6); d 7 is null. The mantissa holds the digits the JSON would
+# carry (the sensor's resolution, one more for means, 4 significant digits for float32
+# channels), so a record read back from flash prints exactly as the live one would have.
+#
+# Layout: which parameter each slot column is (and its unit), also written as the header of
+# each backlog segment so old records stay readable after a config change.
 
-_FMT = (b"%.0f", b"%.1f", b"%.2f", b"%.3f", b"%.4f")
-_ZERO = 48
-_DOT = 46
+from bus.modbus_rtu import crc16
+
+NULL = 7
+_POW10 = (1, 10, 100, 1000, 10000)
+_BIG = 0xFFFFF            # largest mantissa magnitude
+MAGIC = b"QB"
+VERSION = 1
 
 
 def sig4(x):
@@ -25,150 +37,130 @@ def sig4(x):
     return 4
 
 
-class Writer:
-    """Appends bytes into one preallocated buffer; .n bytes are valid, .mv views them."""
-
-    def __init__(self, size):
-        self.buf = bytearray(size)
-        self.mv = memoryview(self.buf)
-        self.n = 0
-
-    def put(self, b):
-        n = self.n
-        k = len(b)
-        if n + k > len(self.buf):
-            raise OverflowError("record: %d bytes do not fit %d" % (n + k, len(self.buf)))
-        self.mv[n:n + k] = b
-        self.n = n + k
-
-    def int(self, i):
-        self.put(b"%d" % i)
-
-    def num(self, x, places):
-        """x with `places` decimals (-1: 4 significant digits), trailing zeros trimmed."""
-        if places < 0:
-            places = sig4(x)
-        start = self.n
-        self.put(_FMT[places] % x)
-        if places:
-            buf = self.buf
-            n = self.n
-            while buf[n - 1] == _ZERO:
-                n -= 1
-            if buf[n - 1] == _DOT:
-                n -= 1
-            self.n = n
-        if self.n - start == 2 and self.buf[start] == 45 and self.buf[start + 1] == _ZERO:
-            self.buf[start] = _ZERO  # "-0" -> "0"
-            self.n = start + 1
+def put_dec(buf, off, x, places):
+    """Store x (None: null) at buf[off:off+3] with `places` decimals (-1: 4 significant)."""
+    if x is None:
+        v = NULL << 21
+    else:
+        d = sig4(x) if places < 0 else places
+        m = round(x * _POW10[d])
+        while d and (m > _BIG or m < -_BIG):
+            d -= 1
+            m = round(x * _POW10[d])
+        if m > _BIG or m < -_BIG:
+            d = 5
+            m = round(x / 1000)
+            if m > _BIG or m < -_BIG:
+                d = 6
+                m = max(-_BIG, min(_BIG, round(x / 1000000)))
+        v = d << 21 | (m & 0x1FFFFF)
+    buf[off] = v & 0xFF
+    buf[off + 1] = v >> 8 & 0xFF
+    buf[off + 2] = v >> 16
 
 
-class Entry:
-    """One parameter of the record: its channel, the device behind it and its JSON pieces."""
-
-    def __init__(self, ch, device):
-        self.ch = ch
-        self.device = device
-        self.key = b'"' + ch.param.encode() + b'":['
-        self.unit = b',"' + ch.unit.encode() + b'",'
-        self.max_bytes = entry_bytes(ch.param, ch.unit, ch.window.lo, ch.window.hi)
+def _u(buf, off, k):
+    v = 0
+    for i in range(k - 1, -1, -1):
+        v = v << 8 | buf[off + i]
+    return v
 
 
-def entry_bytes(param, unit, lo, hi):
-    """Upper bound of one parameter's encoding: key, unit, three numbers within [lo, hi]
-    (sign and 4 decimals at most), status, n, flags and punctuation."""
-    top = max(-lo if lo < 0 else lo, -hi if hi < 0 else hi)
-    return len(param) + len(unit) + 3 * (len(b"%.4f" % top) + 2) + 28
+def _put(buf, off, v, k):
+    for i in range(k):
+        buf[off + i] = v & 0xFF
+        v >>= 8
 
 
-def config_bytes(sensors):
-    """Upper bound of one record for every channel of a config's sensors (before devices exist,
-    so the big buffers can be allocated while the heap is still in one piece)."""
-    total = 40
-    for s in sensors:
-        for ch in s["ch"]:
-            total += entry_bytes(ch["param"], ch["unit"], ch["range"][0], ch["range"][1])
-    return total
+def slot_ok(slot):
+    n = len(slot)
+    return n > 12 and crc16(slot, 0, n - 2) == slot[n - 2] | slot[n - 1] << 8
 
 
-def entries(devices, warn=None):
-    """The record's parameters in config order; a parameter two devices carry: the later wins."""
-    out = []
-    for dev in devices:
-        for ch in dev.channels:
-            for i, e in enumerate(out):
-                if e.ch.param == ch.param:
-                    if warn:
-                        warn("config " + ch.param + " comes from " + e.device.id + " and " +
-                             dev.id + "; records carry " + dev.id + "'s")
-                    out.pop(i)
-                    break
-            out.append(Entry(ch, dev))
-    return out
+def slot_t(slot):
+    return _u(slot, 0, 4)
 
 
-def record_bytes(ents):
-    """Upper bound of one encoded record's size."""
-    return 40 + sum(e.max_bytes for e in ents)
+def seal(slot, t, p, rflags):
+    """Fill the record head and the CRC of a slot whose parameters are written."""
+    _put(slot, 0, t, 4)
+    _put(slot, 4, p, 3)
+    slot[7] = rflags
+    n = len(slot)
+    _put(slot, n - 2, crc16(slot, 0, n - 2), 2)
 
 
-def encode_record(w, t, p, ents):
-    """Append one record for closed windows (Window.close done, OFFLINE flags set) to w."""
-    w.put(b'{"t":')
-    w.int(t)
-    w.put(b',"p":')
-    w.int(p)
-    w.put(b',"d":{')
-    first = True
-    for e in ents:
-        if not first:
-            w.put(b",")
-        first = False
-        win = e.ch.window
-        places = e.ch.places
-        w.put(e.key)
-        if win.n:
-            w.num(win.mean, min(4, places + 1) if places >= 0 else -1)
-        else:
-            w.put(b"null")
-        w.put(e.unit)
-        w.int(win.status)
-        w.put(b",")
-        w.int(win.n)
-        w.put(b",")
-        w.int(win.flags)
-        if win.n:
-            w.put(b",")
-            w.num(win.mn, places)
-            w.put(b",")
-            w.num(win.mx, places)
-        w.put(b"]")
-    w.put(b"}}")
+class Layout:
+    """The parameters (and units) of a slot's columns; bytes for the JSON, the segment header."""
+
+    def __init__(self, params, units, minmax):
+        self.count = len(params)
+        self.minmax = minmax
+        self.step = 11 if minmax else 5
+        self.size = 10 + self.step * self.count
+        self.keys = [b'"' + p.encode() + b'":[' for p in params]
+        self.units = [b',"' + u.encode() + b'",' for u in units]
+        body = bytearray(MAGIC)
+        body.append(VERSION)
+        body.append(1 if minmax else 0)
+        body.append(0)
+        body.append(0)          # total header length, set below
+        body.append(self.count)
+        for p, u in zip(params, units):
+            for s in (p, u):
+                body.append(len(s))
+                body.extend(s.encode())
+        n = len(body) + 2
+        body[4] = n & 0xFF
+        body[5] = n >> 8
+        c = crc16(body, 0, len(body))
+        body.append(c & 0xFF)
+        body.append(c >> 8)
+        self.header = bytes(body)
+        # JSON of one record at most: head, and per parameter key, unit, numbers, punctuation
+        self.json_bytes = 48 + sum(len(k) + len(u) + (40 if minmax else 18)
+                                   for k, u in zip(self.keys, self.units))
 
 
-class Messages:
-    """Data messages of one boot: the constant head, then seq and queued records."""
+def header_len(head6):
+    """Total header length from its first 6 bytes; 0 when they are not a segment header."""
+    if len(head6) < 6 or head6[0:2] != MAGIC or head6[2] != VERSION:
+        return 0
+    return head6[4] | head6[5] << 8
 
-    def __init__(self, station, fw, boot, size):
-        self.head = b'{"v":1,"st":"%s","fw":"%s","boot":"%s","seq":' % (station, fw, boot)
-        self.w = Writer(size + len(self.head) + 24)
 
-    def build(self, seq, queue, k):
-        """Message holding queue's oldest records, at most k; (memoryview, records in it)."""
-        w = self.w
-        w.n = 0
-        w.put(self.head)
-        w.int(seq)
-        w.put(b',"r":[')
-        room = len(w.buf) - 2
-        count = 0
-        while count < k:
-            rec = queue.peek(count)
-            if w.n + len(rec) + 1 > room and count:
-                break
-            if count:
-                w.put(b",")
-            w.put(rec)
-            count += 1
-        w.put(b"]}")
-        return w.mv[:w.n], count
+def layout_of(header):
+    """The Layout a segment header describes, or None when the header is damaged."""
+    n = len(header)
+    if n < 9 or header_len(header) != n or crc16(header, 0, n - 2) != header[n - 2] | \
+            header[n - 1] << 8:
+        return None
+    params = []
+    units = []
+    i = 7
+    for _ in range(header[6]):
+        for out in (params, units):
+            k = header[i]
+            out.append(bytes(header[i + 1:i + 1 + k]).decode())
+            i += 1 + k
+    return Layout(params, units, bool(header[3] & 1))
+
+
+def close_into(slot, layout, win, cols, expected, offline):
+    """Close every window column into slot's parameter fields (head and CRC: seal()).
+
+    cols[k].places is column k's resolution; offline[k] true adds the OFFLINE flag."""
+    off = 8
+    minmax = layout.minmax
+    for k in range(layout.count):
+        mean = win.close(k, expected)
+        if offline[k]:
+            win.flags[k] |= 4
+        places = cols[k].places
+        put_dec(slot, off, mean, min(4, places + 1) if places >= 0 else -1)
+        n = win.n[k]
+        _put(slot, off + 3, win.status[k] << 14 | (win.flags[k] & 7) << 11 | min(n, 2047), 2)
+        if minmax:
+            put_dec(slot, off + 5, win.mn[k] if n else None, places)
+            put_dec(slot, off + 8, win.mx[k] if n else None, places)
+        off += layout.step

@@ -1,42 +1,60 @@
-# The cadence: every sample_s (monotonic) poll each device and feed its channels' windows;
-# when the wall clock passes a multiple of report_s, close the windows into one record stamped
-# with that boundary (the END of the averaging period) and hand it to the queue.
+# The cadence: every sample_s (station ticks) poll each device, calibrate its values and feed
+# the window columns; when the wall clock passes a multiple of report_s, close the columns
+# into one record slot stamped with that boundary (the END of the averaging period) and append
+# it to the backlog.
 #
-# Clock rule: a record is never stamped from a clock before 2024-01-01. While the clock is not
-# valid the windows stay open and keep collecting; the first boundary after the clock becomes
-# valid closes them. (Tick-stamped records rebased later, flag 8, come with station/clock.py.)
+# Clock rule: a record is never stamped from an unset clock. While hal.epoch() is None the
+# periods close every report_s of monotonic ticks into a small RAM hold; once time is valid
+# each held record is stamped now - (its age by ticks), flagged REBASED (8) and appended, and
+# periods align to wall-clock multiples of report_s again.
 
 import gc
 
 import log
-from station.record import Writer, encode_record
-from values.window import OFFLINE
+from station.queue import RamQueue
+from station.record import close_into, seal
+from values.window import REBASED, Windows
 
 
 class Sampler:
-    def __init__(self, cfg, hal, devices, ents, queue):
-        """ents: station.record.entries(devices); queue slots must hold record_bytes(ents)."""
+    def __init__(self, cfg, hal, devices, cols, layout, backlog, cal):
+        """cols: the channel object of each record column (station/app.py columns())."""
         self.hal = hal
         self.devices = devices
-        self.queue = queue
+        self.cols = cols
+        self.layout = layout
+        self.backlog = backlog
+        self.cal = cal
+        self.win = Windows([c.rng for c in cols])
+        self.slot = bytearray(layout.size)
+        self.offline = bytearray(len(cols))
+        self.hold = RamQueue(cfg["backlog"]["hold"], layout.size)
+        self.hold_ticks = [0] * cfg["backlog"]["hold"]
         self.sample_ms = cfg["sample_s"] * 1000
-        self.report_s = cfg["report_s"]
-        self.expected = cfg["report_s"] // cfg["sample_s"]
-        self.entries = ents
-        self.w = Writer(queue.size)
+        self.set_report(cfg["report_s"])
         self.next_sample = hal.ticks_ms()
-        self.period_end = None      # epoch second the open period ends at; None: clock unknown
+        self.tick_end = None        # tick the open period ends at while the clock is unknown
         self.holding = False
         self.samples = 0
         self.missed_ticks = 0       # sample ticks skipped because the loop was held up
         self.records = 0
 
+    def set_report(self, report_s):
+        """Take a new report interval from the next period on."""
+        self.report_s = report_s
+        self.expected = report_s * 1000 // self.sample_ms
+        self.period_end = None      # realigned at the next step with a valid clock
+
+    def set_sample(self, sample_s):
+        self.sample_ms = sample_s * 1000
+        self.expected = self.report_s // sample_s
+
     def due_in(self, now):
-        """ms until the next sample tick (0 when due)."""
+        """Station ms until the next sample tick (0 when due)."""
         return max(0, self.hal.ticks_diff(self.next_sample, now))
 
     def step(self, now):
-        """Run whatever is due at tick `now`; the closed record's end time, or None."""
+        """Run whatever is due at tick `now`; the end time of a record closed, or None."""
         hal = self.hal
         for dev in self.devices:
             dev.service(now)
@@ -47,29 +65,38 @@ class Sampler:
                 nxt = hal.ticks_add(nxt, self.sample_ms)
                 self.missed_ticks += 1
             self.next_sample = nxt
-        return self._maybe_close()
+        return self._maybe_close(now)
 
     def _sample(self, now):
         self.samples += 1
+        win = self.win
+        cal = self.cal
         for dev in self.devices:
-            ok = dev.sample(now)
-            values = dev.values
-            for i, ch in enumerate(dev.channels):
-                if ok:
-                    ch.window.add(values[i])
-                else:
-                    ch.window.miss()
+            if dev.sample(now):
+                values = dev.values
+                i = 0
+                for ch in dev.channels:
+                    k = ch.k
+                    if k >= 0:
+                        win.add(k, cal.apply(k, values[i]))
+                    i += 1
 
-    def _maybe_close(self):
-        t = self.hal.epoch()
+    def _maybe_close(self, now):
+        hal = self.hal
+        t = hal.epoch()
         if t is None:
             if not self.holding:
                 self.holding = True
-                log.warn("clock not set: holding the open period until it is")
+                self.tick_end = hal.ticks_add(now, self.report_s * 1000)
+                log.warn("clock not set: records held until it is (at most %d)" %
+                         self.hold.slots)
+            elif hal.ticks_diff(now, self.tick_end) >= 0:
+                self._close(now, None)
+                self.tick_end = hal.ticks_add(self.tick_end, self.report_s * 1000)
             return None
         if self.holding:
             self.holding = False
-            log.info("clock set: records resume")
+            self._release(now, t)
         r = self.report_s
         if self.period_end is None or t < self.period_end - r:
             # first valid time, or the clock stepped back past the open period: realign
@@ -78,26 +105,46 @@ class Sampler:
         if t < self.period_end:
             return None
         end = self.period_end
-        self.close(end)
+        self._close(now, end)
         self.period_end = (t // r + 1) * r
         return end
 
-    def close(self, end):
-        """Close every window into one record ending at `end` and queue it; reset the windows."""
-        for e in self.entries:
-            e.ch.window.close(self.expected)
-            if not e.device.online:
-                e.ch.window.flags |= OFFLINE
-        w = self.w
-        w.n = 0
-        encode_record(w, end, self.report_s, self.entries)
-        self.queue.append(w.mv[:w.n])
+    def _close(self, now, end):
+        """Close every column into one record; to the backlog (end given) or the hold."""
+        off = self.offline
+        k = 0
+        for col in self.cols:
+            off[k] = 0 if col.dev.online else 1
+            k += 1
+        slot = self.slot
+        close_into(slot, self.layout, self.win, self.cols, self.expected, off)
+        self.win.reset()
+        if end is None:
+            q = self.hold
+            if len(q) == q.slots:
+                log.warn("clock not set: hold full, oldest held record dropped")
+            seal(slot, 0, self.report_s, 0)
+            self.hold_ticks[q.append(slot)] = now
+            log.info("record held tick=%d held=%d" % (now, len(q)))
+        else:
+            seal(slot, end, self.report_s, 0)
+            self._append(slot, end, "")
         self.records += 1
-        if log.enabled("debug"):
-            log.debug("record " + bytes(w.mv[:w.n]).decode())
-        log.info("record t=%d params=%d bytes=%d queued=%d" % (end, len(self.entries), w.n,
-                                                               len(self.queue)))
-        for dev in self.devices:
-            for ch in dev.channels:
-                ch.window.reset()
         gc.collect()
+
+    def _release(self, now, t):
+        """The clock became valid: stamp the held records from their ticks, oldest first."""
+        q = self.hold
+        log.info("clock set: %d held records rebased" % len(q))
+        while len(q):
+            slot = q.peek(0)
+            age_s = self.hal.ticks_diff(now, self.hold_ticks[q.head]) // 1000
+            end = t - age_s
+            seal(slot, end, slot[4] | slot[5] << 8 | slot[6] << 16, REBASED)
+            self._append(slot, end, " rebased")
+            q.commit(1)
+
+    def _append(self, slot, end, how):
+        self.backlog.append(slot)
+        log.info("record t=%d params=%d bytes=%d queued=%d%s" % (
+            end, len(self.cols), len(slot), len(self.backlog), how))

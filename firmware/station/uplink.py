@@ -4,8 +4,14 @@
 #
 # Built on umqtt.simple with three repairs: its socket comes from the HAL and keeps a timeout
 # (umqtt waits for CONNACK/PUBACK with blocking reads and no timeout); its packet id wraps
-# 65535 -> 1 instead of running into invalid ids; incoming bytes (PINGRESP, late PUBACKs) are
-# consumed here so a dead half-open connection is noticed by its missing PINGRESP.
+# 65535 -> 1 instead of running into invalid ids; incoming bytes (PINGRESP, late PUBACKs,
+# commands) are consumed here so a dead half-open connection is noticed by its missing
+# PINGRESP. The station subscribes to its own `cmd` and `config` topics (QoS 1, clean
+# session: a command sent while the station is offline is not kept); what arrives waits in
+# .inbox for station/control.py.
+#
+# Time: keepalive pings and reconnect back-off run on station ticks (the unix fast clock
+# scales them); the wait for a PINGRESP is real time, like every socket timeout.
 
 import umqtt.simple as _simple
 from umqtt.simple import MQTTClient, MQTTException
@@ -17,17 +23,51 @@ import log
 LINK_ERRORS = (OSError, MQTTException, AssertionError, IndexError, TypeError, ValueError)
 
 
+INBOX = 2            # commands waiting for the main loop; more are refused
+MAX_INCOMING = 2048  # bytes of a command or config message; longer ones are refused
+
+
 class Client(MQTTClient):
-    """umqtt.simple's client with a packet id that wraps 65535 -> 1 (0 is not a valid id)."""
+    """umqtt.simple's client with a packet id that wraps 65535 -> 1 (0 is not a valid id),
+    and its own reading of what arrives while umqtt waits for a PUBACK: umqtt would swallow
+    a PINGRESP without a trace (the link then looks dead) and needs a callback for PUBLISH."""
+
+    link = None   # the Uplink: told about PINGRESPs and given commands
+    pong = False  # a PINGRESP arrived during a publish
+
+    def handle(self, op):
+        """A PINGRESP or PUBLISH whose first byte `op` was read; False for anything else."""
+        if op == 0xD0:
+            self.sock.read(1)
+            self.pong = True
+        elif op & 0xF0 == 0x30 and self.link is not None:
+            self.link._incoming_publish(self.sock, op)
+        else:
+            return False
+        return True
+
+    def wait_msg(self):
+        res = self.sock.read(1)
+        self.sock.setblocking(True)
+        if res is None:
+            return None
+        if res == b"":
+            raise OSError(-1)
+        return None if self.handle(res[0]) else res[0]
 
     def publish(self, topic, msg, retain=False, qos=0):
         if self.pid >= 0xFFFF:
             self.pid = 0
         return super().publish(topic, msg, retain, qos)
 
+    def next_pid(self):
+        self.pid = 1 if self.pid >= 0xFFFF else self.pid + 1
+        return self.pid
+
 
 class Uplink:
-    def __init__(self, cfg, hal, boot, reset_cause):
+    def __init__(self, cfg, hal, boot, birth):
+        """birth: the birth event's own fields as a JSON fragment (station/health.py)."""
         m = cfg["mqtt"]
         st = cfg["station"]
         self.hal = hal
@@ -35,11 +75,15 @@ class Uplink:
         self.station = st
         self.fw = cfg["fw"]
         self.boot = boot
-        self.reset_cause = reset_cause
+        self.birth = birth
         prefix = "quantrac/v1/" + st + "/"
         self.data_topic = (prefix + "data").encode()
         self.status_topic = (prefix + "status").encode()
         self.event_topic = (prefix + "event").encode()
+        self.cmd_topic = (prefix + "cmd").encode()
+        self.config_topic = (prefix + "config").encode()
+        self.inbox = []              # (b"cmd" | b"config", payload) from the operator
+        self.refused = 0             # commands refused: inbox full or too long
         self.will = b'{"v":1,"st":"%s","online":false,"boot":"%s"}' % (st, boot)
         self.keepalive_ms = m["keepalive"] * 1000
         self.client = None
@@ -48,7 +92,7 @@ class Uplink:
         self.next_try = hal.ticks_ms()
         self.birth_sent = False
         self.last_tx = 0
-        self.ping_sent = None        # tick of an unanswered PINGREQ
+        self.ping_sent = None        # real tick of an unanswered PINGREQ
         self.connects = 0
         self.losses = 0
         _simple.socket = hal.sockets  # umqtt.simple resolves and opens its socket through this
@@ -70,42 +114,105 @@ class Uplink:
             if self.hal.ticks_diff(now, self.next_try) >= 0:
                 self._connect(now)
             return
+        hal = self.hal
         try:
             self._read_incoming()
             if self.keepalive_ms:
                 if self.ping_sent is not None:
-                    if self.hal.ticks_diff(now, self.ping_sent) > self.keepalive_ms:
+                    if hal.ticks_diff(hal.io_ticks_ms(), self.ping_sent) > self.keepalive_ms:
                         self._drop("no PINGRESP within keepalive")
-                elif self.hal.ticks_diff(now, self.last_tx) >= self.keepalive_ms // 2:
+                elif hal.ticks_diff(now, self.last_tx) >= self.keepalive_ms // 2:
                     self.client.ping()
-                    self.ping_sent = now
+                    self.ping_sent = hal.io_ticks_ms()
                     self.last_tx = now
         except LINK_ERRORS as e:
             self._drop(repr(e))
 
     def _read_incoming(self):
-        sock = self.client.sock
-        sock.setblocking(False)
-        try:
-            b = sock.read(1)
-        finally:
-            sock.setblocking(True)
-        while b is not None:
-            if b == b"":
-                raise OSError("connection closed by broker")
-            op = b[0]
-            if op == 0xD0:          # PINGRESP
-                sock.read(1)
-                self.ping_sent = None
-            elif op == 0x40:        # a PUBACK that came after its publish gave up
-                sock.read(3)
-            else:
-                raise OSError("unexpected packet 0x%02x" % op)
+        c = self.client
+        sock = c.sock
+        while True:
             sock.setblocking(False)
             try:
                 b = sock.read(1)
             finally:
                 sock.setblocking(True)
+            if b is None:
+                break
+            if b == b"":
+                raise OSError("connection closed by broker")
+            op = b[0]
+            if op == 0x40:          # a PUBACK that came after its publish gave up
+                sock.read(3)
+            elif op == 0x90:        # a SUBACK (remaining length, then that many bytes)
+                sock.read(c._recv_len())
+            elif not c.handle(op):
+                raise OSError("unexpected packet 0x%02x" % op)
+        if c.pong:
+            c.pong = False
+            self.ping_sent = None
+
+    def _incoming_publish(self, sock, op):
+        """A PUBLISH from the broker (a command or config); PUBACK when it asks for one."""
+        c = self.client
+        sz = c._recv_len()
+        k = sock.read(2)
+        k = k[0] << 8 | k[1]
+        topic = sock.read(k)
+        sz -= k + 2
+        pid = 0
+        if op & 6:
+            p = sock.read(2)
+            pid = p[0] << 8 | p[1]
+            sz -= 2
+        if sz > MAX_INCOMING:
+            while sz > 0:  # keep the stream in step; the message itself is refused
+                sz -= len(sock.read(min(sz, 256)))
+            self.refused += 1
+            log.warn("mqtt message on %s too long, refused" % topic.decode())
+        else:
+            self.on_message(topic, sock.read(sz) if sz else b"")
+        if op & 6 == 2:
+            sock.write(b"\x40\x02" + bytes((pid >> 8, pid & 0xFF)))
+
+    def on_message(self, topic, msg):
+        """umqtt's callback too: keep a command or config for the main loop."""
+        leaf = b"cmd" if topic == self.cmd_topic else b"config" if topic == \
+            self.config_topic else None
+        if leaf is None:
+            return
+        if len(self.inbox) >= INBOX:
+            self.refused += 1
+            log.warn("mqtt %s refused: %d commands already waiting" % (leaf.decode(), INBOX))
+            return
+        self.inbox.append((leaf, msg))
+
+    def _subscribe(self, c):
+        """SUBSCRIBE cmd and config at QoS 1, then wait for the SUBACK (before any publish,
+        or umqtt's own PUBACK wait would take the SUBACK for a stray packet)."""
+        pid = c.next_pid()
+        topics = (self.cmd_topic, self.config_topic)
+        size = 2 + sum(3 + len(t) for t in topics)
+        c.sock.write(bytes((0x82, size, pid >> 8, pid & 0xFF)))
+        for t in topics:
+            c._send_str(t)
+            c.sock.write(b"\x01")
+        while True:
+            op = c.sock.read(1)
+            if not op:
+                raise OSError("no SUBACK")
+            if op[0] == 0x90:
+                resp = c.sock.read(c._recv_len())  # pid, then one return code per topic
+                if 0x80 in resp[2:]:
+                    raise MQTTException("subscription refused")
+                return
+            if not c.handle(op[0]):
+                raise OSError("unexpected packet 0x%02x before SUBACK" % op[0])
+
+    def event(self, ev, fields):
+        """Publish an event (QoS 1); fields: the event's own members as a JSON fragment."""
+        return self.publish(self.event_topic, b'{"v":1,"st":"%s","boot":"%s","ev":"%s","t":%s%s}'
+                            % (self.station, self.boot, ev, self._t(), fields), 1)
 
     def _connect(self, now):
         hal = self.hal
@@ -115,6 +222,8 @@ class Uplink:
             return
         c = Client(self.station, m["host"], m["port"], m["user"], m["password"], m["keepalive"])
         c.set_last_will(self.status_topic, self.will, True, 1)
+        c.set_callback(self.on_message)
+        c.link = self
         try:
             c.connect(True)
             self.client = c
@@ -126,9 +235,10 @@ class Uplink:
                       True, 1)
             if not self.birth_sent:
                 c.publish(self.event_topic, b'{"v":1,"st":"%s","boot":"%s","ev":"birth","t":%s,'
-                          b'"fw":"%s","reset":"%s"}' % (self.station, self.boot, self._t(),
-                                                         self.fw, self.reset_cause), False, 1)
+                          b'"fw":"%s",%s}' % (self.station, self.boot, self._t(), self.fw,
+                                              self.birth), False, 1)
                 self.birth_sent = True
+            self._subscribe(c)
         except LINK_ERRORS as e:
             self.attempts += 1
             self._close_socket(c)

@@ -66,12 +66,16 @@ def places_of(scale):
 
 
 class Channel:
-    """One configured value of a device: how to decode it, its current resolution, its window."""
+    """One configured value of a device: how to decode it, its current resolution, its range.
 
-    def __init__(self, cfg, base, window):
+    k (its record column, -1: not recorded) and dev (its device) are set by station/app.py."""
+
+    def __init__(self, cfg, base):
         self.param = cfg["param"]
         self.unit = cfg["unit"]
-        self.window = window
+        self.rng = cfg["range"]
+        self.k = -1
+        self.dev = None
         t = TYPES.index(cfg["type"]) if "type" in cfg else 0
         self.t = t
         self.o = ORDERS.index(cfg.get("order", "ABCD"))

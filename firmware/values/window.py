@@ -1,66 +1,74 @@
-# Samples of one channel over one averaging period -> mean, min, max, n, status, flags.
+# Samples of every recorded channel over one averaging period -> mean, min, max, n, status,
+# flags. One Windows object holds all channels as columns (arrays), so nine parameters cost a
+# few hundred bytes of heap instead of nine objects with a dict each; channel k is its column.
 #
 # Flag bits are protocol v1's station-side flags: OUT_OF_RANGE (1) some samples were outside
 # the sensor's range and were discarded, INCOMPLETE (2) fewer than 75 % of the expected samples
 # were valid, OFFLINE (4) the device was offline when the period closed (set by the sampler).
-# Status is Circular 10/2021's: 0 measuring, 2 device error (no valid sample at all).
+# Status is Circular 10/2021's: 0 measuring, 1 calibrating (calibration mode at any time in the
+# period), 2 device error (no valid sample at all).
+
+from array import array
 
 OUT_OF_RANGE = 1
 INCOMPLETE = 2
 OFFLINE = 4
+REBASED = 8     # record-level: time rebased from monotonic ticks (station/sampler.py)
 
 MEASURING = 0
 CALIBRATING = 1
 DEVICE_ERROR = 2
 
 
-class Window:
-    def __init__(self, lo, hi):
-        self.lo = lo
-        self.hi = hi
+class Windows:
+    def __init__(self, ranges):
+        """ranges: [(lo, hi)] per column; samples outside are discarded and flagged."""
+        n = len(ranges)
+        self.count = n
+        self.lo = array("d", [r[0] for r in ranges])
+        self.hi = array("d", [r[1] for r in ranges])
+        self.total = array("d", bytes(8 * n))
+        self.mn = array("d", bytes(8 * n))
+        self.mx = array("d", bytes(8 * n))
+        self.n = array("H", bytes(2 * n))
+        self.flags = bytearray(n)
+        self.status = bytearray(n)
+        self.calibrating = bytearray(n)   # 1: the channel is in calibration mode now
+        self.cal_seen = bytearray(n)      # calibration mode at some time in this period
         self.reset()
 
     def reset(self):
-        self.n = 0
-        self.total = 0.0
-        self.mn = 0.0
-        self.mx = 0.0
-        self.flags = 0
-        self.missed = 0      # polls that produced nothing (device silent, warming up)
-        self.rejected = 0    # samples discarded as out of range or undecodable
-        self.mean = None
-        self.status = DEVICE_ERROR
+        """Open a new period for every column."""
+        for k in range(self.count):
+            self.total[k] = 0.0
+            self.n[k] = 0
+            self.flags[k] = 0
+            self.cal_seen[k] = self.calibrating[k]
 
-    def add(self, x):
-        """One sample; None (undecodable) or outside [lo, hi] is counted, flagged and dropped."""
-        if x is None or not self.lo <= x <= self.hi:  # NaN fails the comparison too
-            self.rejected += 1
-            self.flags |= OUT_OF_RANGE
+    def add(self, k, x):
+        """One sample of column k; None (undecodable) or outside [lo, hi] is flagged, dropped."""
+        if x is None or not self.lo[k] <= x <= self.hi[k]:  # NaN fails the comparison too
+            self.flags[k] |= OUT_OF_RANGE
             return False
-        if self.n == 0 or x < self.mn:
-            self.mn = x
-        if self.n == 0 or x > self.mx:
-            self.mx = x
-        self.n += 1
-        self.total += x
+        n = self.n[k]
+        if n == 0 or x < self.mn[k]:
+            self.mn[k] = x
+        if n == 0 or x > self.mx[k]:
+            self.mx[k] = x
+        if n < 0xFFFF:
+            self.n[k] = n + 1
+        self.total[k] += x
         return True
 
-    def miss(self):
-        """A poll that produced no sample for this channel."""
-        self.missed += 1
+    def close(self, k, expected):
+        """Freeze column k: sets status[k] and the INCOMPLETE flag; the mean or None.
 
-    def close(self, expected):
-        """Freeze the period: sets mean/status/flags for the encoder. Call reset() afterwards.
-
-        expected is how many samples a full period holds (report_s // sample_s); fewer than
-        75 % of it valid sets INCOMPLETE.
-        """
-        if self.n * 4 < expected * 3:
-            self.flags |= INCOMPLETE
-        if self.n:
-            self.mean = self.total / self.n
-            self.status = MEASURING
+        expected is how many samples a full period holds (report_s // sample_s)."""
+        n = self.n[k]
+        if n * 4 < expected * 3:
+            self.flags[k] |= INCOMPLETE
+        if self.cal_seen[k] or self.calibrating[k]:
+            self.status[k] = CALIBRATING
         else:
-            self.mean = None
-            self.status = DEVICE_ERROR
-        return self.status
+            self.status[k] = MEASURING if n else DEVICE_ERROR
+        return self.total[k] / n if n else None

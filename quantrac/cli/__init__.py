@@ -18,9 +18,15 @@ GROUPS = {
     "demo": ("quantrac.cli.demo", "demo", "Run simulated stations through the whole stack."),
     "firmware": ("quantrac.cli.firmware", "firmware",
                  "Firmware dependencies and the unix-port runner."),
-    "station": ("quantrac.cli.station", "station", "Station configs from the registry."),
+    "station": ("quantrac.cli.station", "station",
+                "Stations: new, credentials, build, flash, console, commission."),
+    "sensor": ("quantrac.cli.sensor", "sensor",
+               "Probe, read and address RS-485 sensors from the laptop."),
     "index": ("quantrac.cli.index", "index",
               "VN_AQI and VN_WQI from given means, to check a number by hand."),
+    "bench": ("quantrac.cli.bench", "bench", "Benchmarks that print ratios measured in one run."),
+    "hil": ("quantrac.cli.hil", "hil",
+            "Hardware-in-the-loop scenarios on the unix port or a real board."),
 }
 
 

@@ -8,10 +8,14 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from quantrac import paths
+
+if TYPE_CHECKING:
+    from collector.config import Settings
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -36,8 +40,6 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
     """Collect until SIGINT/SIGTERM: MQTT -> validate, units, dedupe, QC -> spool -> InfluxDB;
     rejects to dead letters."""
     from collector import config
-    from collector.metrics import summary
-    from collector.pipeline import Collector
     from collector.spool import SpoolError
 
     folder = _run_dir(run_dir)
@@ -45,13 +47,27 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
         settings = config.load(folder, config_file)
     except config.ConfigError as e:
         raise click.ClickException(str(e)) from e
-    log_file = folder / "collector" / "collector.log"
-    _logging(log_level.upper(), log_file)
+    handlers = _logging(log_level.upper(), folder / "collector" / "collector.log")
+    try:
+        _collect(settings)
+    except SpoolError as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def _collect(settings: Settings) -> None:
+    """Run one collector until a signal (or its worker dies: exit status 1)."""
+    from collector.metrics import summary
+    from collector.pipeline import Collector
+
     log = logging.getLogger("quantrac.collector")
     log.info("quantrac collector starting; effective config:")
     for line in settings.describe():
         log.info("  %s", line)
-
+    c = Collector(settings)  # opens (locks) the spool: SpoolError when another holds it
     done = threading.Event()
 
     def _signal(signum, frame) -> None:
@@ -59,10 +75,6 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
         done.set()
 
     old = {s: signal.signal(s, _signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        c = Collector(settings)
-    except SpoolError as e:
-        raise click.ClickException(str(e)) from e
     try:
         c.start()
         interval = settings.collector.summary_interval_s
@@ -198,11 +210,14 @@ def status(run_dir: str | None, config_file: str | None, as_json: bool) -> None:
     click.echo(json.dumps(doc, indent=1) if as_json else "\n".join(render(doc)))
 
 
-def _logging(level: str, log_file: Path) -> None:
+def _logging(level: str, log_file: Path) -> list[logging.Handler]:
+    """Log to stderr and `log_file`; the handlers, for `run` to remove when it ends."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     root.setLevel(level)
-    for handler in (logging.StreamHandler(), logging.FileHandler(log_file, encoding="utf-8")):
+    handlers = [logging.StreamHandler(), logging.FileHandler(log_file, encoding="utf-8")]
+    for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)
+    return handlers

@@ -14,14 +14,20 @@ from quantrac import paths
               help="Run the first N registry stations (default: the whole network).")
 @click.option("--seconds", type=click.FloatRange(5, None),
               help="Stop after this long (default: run until Ctrl-C).")
-@click.option("--sample-s", type=click.IntRange(1, 3600), default=2, show_default=True,
-              help="Sensor sampling interval on the simulated stations.")
-@click.option("--report-s", type=click.IntRange(2, 86400), default=10, show_default=True,
-              help="Averaging/reporting period (the field default is 300).")
+@click.option("--sample-s", type=click.IntRange(1, 3600),
+              help="Sensor sampling interval on the simulated stations "
+                   "[default: 2, or the profile's 10 with --speed].")
+@click.option("--report-s", type=click.IntRange(2, 86400),
+              help="Averaging/reporting period [default: 10, or the profile's field "
+                   "default 300 with --speed].")
+@click.option("--speed", type=click.FloatRange(1, 10000), default=1, show_default=True,
+              help="Run station time this many times faster (the fast clock): the demo "
+                   "replays the last speed × seconds of station life (a day without "
+                   "--seconds), ending now.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder (default .run/ or $QUANTRAC_RUN_DIR).")
-def demo(stations_n: int | None, seconds: float | None, sample_s: int, report_s: int,
-         run_dir: Path | None) -> None:
+def demo(stations_n: int | None, seconds: float | None, sample_s: int | None,
+         report_s: int | None, speed: float, run_dir: Path | None) -> None:
     """Run simulated stations through the real broker, collector and database.
 
     Services are left running afterwards so the data can be queried; stop them with
@@ -29,10 +35,12 @@ def demo(stations_n: int | None, seconds: float | None, sample_s: int, report_s:
     """
     from quantrac.demo import run
 
-    if report_s < sample_s:
+    if speed == 1:
+        sample_s, report_s = sample_s or 2, report_s or 10
+    if sample_s and report_s and report_s < sample_s:
         raise click.BadParameter("must be at least --sample-s", param_hint="--report-s")
     rd = paths.run_dir(run_dir)
-    result = run(stations_n, seconds, sample_s, report_s, rd, say=click.echo)
+    result = run(stations_n, seconds, sample_s, report_s, rd, say=click.echo, speed=speed)
     total = sum(sum(p.values()) for p in result.stored.values())
     click.echo(f"\nInfluxDB holds {total} points from this run for {len(result.stored)} stations.")
     env = result.env

@@ -3,6 +3,7 @@ query as the read-only user, wait with a generous timeout."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
@@ -14,12 +15,16 @@ from urllib.request import urlopen
 import paho.mqtt.client as mqtt
 
 WAIT_S = 30.0
+BOOT = uuid.uuid4().hex[:8]  # this test process's "boot": with SEQ it names each message
+SEQ = itertools.count(1)
 
 
-def wait_for(predicate, what: str, timeout: float = WAIT_S) -> None:
+def wait_for(predicate, what, timeout: float = WAIT_S) -> None:
+    """Poll `predicate`; `what` names it (a callable: a message made at the timeout)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
+            what = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.05)
 
@@ -29,12 +34,13 @@ def unique_time() -> int:
     return int(time.time()) - random.randint(3600, 30 * 86400)
 
 
-def message(station: str, t: int, seq: int = 1, **params) -> dict:
+def message(station: str, t: int, seq: int | None = None, **params) -> dict:
+    """A data message with its own (boot, seq), as a station numbers them."""
     d = params or {"so2": [12.5, "ppb", 0, 30, 0],
                    "pm10": [35.1, "ug/m3", 0, 28, 2, 30.2, 41.0],
                    "co": [None, "ppm", 2, 0, 4]}
-    return {"v": 1, "st": station, "fw": "0.1.0", "boot": "9f2c4a1e", "seq": seq,
-            "r": [{"t": t, "p": 300, "d": d}]}
+    return {"v": 1, "st": station, "fw": "0.1.0", "boot": BOOT,
+            "seq": next(SEQ) if seq is None else seq, "r": [{"t": t, "p": 300, "d": d}]}
 
 
 def publish(env: dict, station: str, payloads: list[bytes | dict], kind: str = "data") -> None:
@@ -54,6 +60,53 @@ def publish(env: dict, station: str, payloads: list[bytes | dict], kind: str = "
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def publish_many(env: dict, station: str, payloads: list[bytes | dict],
+                 kind: str = "data") -> None:
+    """Publish fast at QoS 1 (many in flight) and return once the broker acknowledged all."""
+    password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=f"{station}-m-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(station, password)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    client.loop_start()
+    try:
+        infos = [client.publish(f"quantrac/v1/{station}/{kind}",
+                                p if isinstance(p, bytes) else json.dumps(p).encode(), qos=1)
+                 for p in payloads]
+        deadline = time.monotonic() + WAIT_S * 4
+        for info in infos:
+            info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+        assert all(i.is_published() for i in infos), "the broker did not acknowledge them all"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def counts(env: dict, t_from: int, t_to: int) -> dict[tuple[str, str], int]:
+    """Points stored between two record times (inclusive), per (station, param)."""
+    query = urlencode({"db": env["QUANTRAC_INFLUX_DB"], "epoch": "s",
+                       "q": f"SELECT count(status) FROM reading WHERE time >= {t_from}s AND "
+                            f"time <= {t_to}s GROUP BY station, param",
+                       "u": env["QUANTRAC_INFLUX_READ_USER"],
+                       "p": env["QUANTRAC_INFLUX_READ_PASSWORD"]})
+    with urlopen(f"{env['QUANTRAC_INFLUX_URL']}/query?{query}", timeout=WAIT_S) as answer:
+        doc = json.loads(answer.read())
+    return {(sr["tags"]["station"], sr["tags"]["param"]): sr["values"][0][1]
+            for sr in doc["results"][0].get("series", [])}
+
+
+def free_window(env: dict, span: int) -> int:
+    """The start of `span` seconds of record time, within the last 40 days, that hold no point
+    yet: tests that count points own their window."""
+    for _ in range(50):
+        start = int(time.time()) - random.randint(2 * span, 40 * 86400) // 300 * 300
+        if not counts(env, start, start + span):
+            return start
+    raise AssertionError("no free window of record time found")
 
 
 def influxql(env: dict, q: str) -> list[dict]:

@@ -71,6 +71,20 @@ def test_run_refuses_a_bad_options_file(tmp_path):
     assert "[sinks.influxdb] batch_size = -1: must be between 1 and 1000000" in res.output
 
 
+def test_run_refuses_a_spool_another_collector_holds(tmp_path):
+    from collector.spool import Spool
+
+    (tmp_path / "services.env").write_text("".join(f"{k}={v}\n" for k, v in ENV.items()))
+    held = Spool(tmp_path / "collector" / "spool")
+    try:
+        res = CliRunner().invoke(main, ["collector", "run", "--run-dir", str(tmp_path)])
+    finally:
+        held.close()
+    assert res.exit_code == 1
+    assert "is in use by another collector; give each collector its own [collector] data_dir" \
+        in res.output
+
+
 def test_dead_letters_lists_time_topic_and_reason(tmp_path):
     path = tmp_path / "collector" / "dead-letters.jsonl"
     dead = DeadLetters(path)
@@ -80,8 +94,8 @@ def test_dead_letters_lists_time_topic_and_reason(tmp_path):
     res = CliRunner().invoke(main, ["collector", "dead-letters", "--run-dir", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert res.output.splitlines() == [
-        "2025-11-21 20:00:00Z  quantrac/v1/pq-air-01/data  [json] payload is not JSON: …",
-        "2025-11-21 20:00:01Z  quantrac/v1/pq-air-02/data  [json] st: 'pq-air-99' is not a "
+        "#1  2025-11-21 20:00:00Z  quantrac/v1/pq-air-01/data  [json] payload is not JSON: …",
+        "#2  2025-11-21 20:00:01Z  quantrac/v1/pq-air-02/data  [json] st: 'pq-air-99' is not a "
         "station"]
     res = CliRunner().invoke(main, ["collector", "dead-letters", "--run-dir", str(tmp_path),
                                     "--limit", "1"])

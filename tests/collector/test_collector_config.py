@@ -11,6 +11,7 @@ import pytest
 
 from collector import config
 from collector.config import ConfigError, Settings
+from collector.sources.mqtt.options import DEFAULT_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {
@@ -65,6 +66,17 @@ def test_bad_env_values_are_named(tmp_path, change, says):
     ({"collector": {"registry": "hanoi"}}, "[collector] registry = 'hanoi': "),
     ({"sources": {"mqtt": {"reconnect_min_s": 60}}},
      "reconnect_min_s = 60.0: must not exceed reconnect_max_s = 30.0"),
+    ({"sources": {"mqtt": {"protocol": "5.0"}}},
+     "[sources.mqtt] protocol = '5.0': must be one of 3.1.1, 5"),
+    ({"sources": {"mqtt": {"share_group": "a/b"}}}, "[sources.mqtt] share_group = 'a/b': must be"),
+    ({"spool": {"max_bytes": 2 << 20, "segment_bytes": 1 << 20}},
+     "[spool] max_bytes = 2097152: must be at least 4 × segment_bytes (4194304)"),
+    ({"spool": {"high_water": 1.5}}, "[spool] high_water = 1.5: must be between 0.1 and 1.0"),
+    ({"processors": {"units": {"keep_raw": "yes"}}},
+     "[processors.units] keep_raw = 'yes': must be true or false"),
+    ({"processors": {"qc": {"limits": "/nonexistent/limits.json"}}},
+     "[processors.qc] limits = '/nonexistent/limits.json': /nonexistent/limits.json: no such file"),
+    ({"collector": {"processors": ["validate", "qc", "qc"]}}, "a processor appears twice"),
 ])
 def test_bad_options_are_named(tmp_path, options, says):
     with pytest.raises(ConfigError) as err:
@@ -94,9 +106,19 @@ def test_a_broken_toml_file_is_named(tmp_path):
         config.load_toml(tmp_path / "c.toml")
 
 
+def test_the_data_dir_holds_spool_state_and_dead_letters(tmp_path):
+    s = Settings.from_env(ENV, tmp_path)
+    assert (s.data_dir, s.spool_dir, s.state_file, s.dead_letters) == (
+        tmp_path / "collector", tmp_path / "collector" / "spool",
+        tmp_path / "collector" / "state.json", tmp_path / "collector" / "dead-letters.jsonl")
+    moved = Settings.from_env(ENV, tmp_path, {"collector": {"data_dir": "/srv/c2"}})
+    assert moved.spool_dir == Path("/srv/c2/spool")
+    assert moved.dead_letters == Path("/srv/c2/dead-letters.jsonl")
+
+
 def test_with_options_changes_one_group(tmp_path):
     s = config.with_options(Settings.from_env(ENV, tmp_path), mqtt={"client_id": "t-1"})
-    assert s.mqtt.client_id == "t-1" and s.mqtt.topics == config.DEFAULT_TOPICS
+    assert s.mqtt.client_id == "t-1" and s.mqtt.topics == DEFAULT_TOPICS
 
 
 def _uncommented(path: Path) -> dict:

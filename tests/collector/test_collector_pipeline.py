@@ -76,7 +76,7 @@ def test_good_readings_are_stored_and_bad_messages_are_refused_counted_and_kept(
         "unit": message(station, t1, so2=[12.5, "ppm", 0, 30, 0]),
         "future": message(station, int(time.time()) + 7200),
     }
-    publish(env, station, [good, *bad.values(), message(station, t2, seq=2)])
+    publish(env, station, [good, *bad.values(), message(station, t2)])
 
     wait_for(lambda: stored(c, station) == 6 and c.stats["totals"]["rejected"] == len(bad),
              "two good messages stored and every bad one refused")
@@ -89,12 +89,18 @@ def test_good_readings_are_stored_and_bad_messages_are_refused_counted_and_kept(
     got = points(env, station, t1)
     assert set(got) == {"so2", "pm10", "co"}
     so2 = got["so2"]
-    assert (so2["time"], so2["value"], so2["unit"], so2["kind"], so2["station"]) == \
-        (t1, 12.5, "ppb", "air", station)
-    assert (so2["status"], so2["qc"], so2["n"], so2["flags"]) == (0, 2, 30, 0)
-    assert (got["pm10"]["min"], got["pm10"]["max"], got["pm10"]["flags"]) == (30.2, 41.0, 2)
-    assert got["co"]["value"] is None and got["co"]["status"] == 2 and got["co"]["unit"] == "ppm"
-    assert points(env, station, t2)["so2"]["value"] == 12.5  # stored after all the bad ones
+    # gases in µg/Nm³ (25 °C, 760 mmHg: ppb × M / 24.45), the value as sent kept in `raw`
+    assert (so2["time"], so2["value"], so2["raw"], so2["unit"], so2["kind"], so2["station"]) \
+        == (t1, pytest.approx(12.5 * 64.07 / 24.45), 12.5, "ug/Nm3", "air", station)
+    assert (so2["status"], so2["qc"], so2["qc_bits"], so2["n"], so2["flags"]) == (0, 1, 0, 30, 0)
+    pm10 = got["pm10"]
+    assert (pm10["min"], pm10["max"], pm10["flags"], pm10["unit"], pm10["raw"]) == \
+        (30.2, 41.0, 2, "ug/m3", None)
+    assert (pm10["qc"], pm10["qc_bits"]) == (3, 256)  # suspect: fewer than 75 % of samples
+    co = got["co"]
+    assert co["value"] is None and co["status"] == 2 and co["unit"] == "ug/Nm3"
+    assert (co["qc"], co["qc_bits"]) == (9, 128 | 512)  # missing; device error
+    assert points(env, station, t2)["so2"]["raw"] == 12.5  # stored after all the bad ones
 
     letters = read(tmp_path / "collector" / "dead-letters.jsonl")
     assert sorted(e["class"] for e in letters) == sorted(bad)
@@ -126,12 +132,16 @@ def test_a_message_sent_while_the_collector_is_down_arrives_after_a_restart(
     assert second.stats["stations"][station]["messages"] == 1
 
 
-def test_nothing_is_acknowledged_before_the_database_has_it(services, tmp_path, collectors):
-    env, station, client_id = services, "pq-ww-03", f"test-{uuid.uuid4().hex[:8]}"
+def test_a_message_is_acknowledged_once_spooled_and_stored_from_the_spool_later(
+        services, tmp_path, collectors):
+    """The database is unreachable: the message is acked anyway (it is durable in the spool),
+    and a collector started later, with a NEW broker session that cannot get it again from
+    the broker, stores it from the spool."""
+    env, station = services, "pq-ww-03"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once closed
-    good = settings(env, tmp_path, client_id)
+    good = settings(env, tmp_path)
     broken = dataclasses.replace(good, influx_write_url=dead_url,
                                  collector=CollectorOptions(stop_timeout_s=0.5))
     first = collectors(broken)
@@ -139,11 +149,14 @@ def test_nothing_is_acknowledged_before_the_database_has_it(services, tmp_path, 
     publish(env, station, [message(station, t, do=[6.1, "mg/L", 0, 30, 0])])
     wait_for(lambda: first.stats["sink"]["state"] == "retry", "a failed write")
     assert dead_url in first.stats["sink"]["last_error"]
-    first.stop()  # gives up the write; the message stays with the broker
+    assert first.stats["totals"]["acked"] == 1 and first.stats["spool"]["depth"] >= 1
+    first.stop()  # gives up the write; the reading stays in the spool
     assert points(env, station, t) == {}
-    second = collectors(good)
-    wait_for(lambda: stored(second, station) == 1, "the redelivered message")
+    second = collectors(settings(env, tmp_path))  # same data_dir, another client id
+    wait_for(lambda: stored(second, station) == 1, "the spooled reading")
     assert points(env, station, t)["do"]["value"] == 6.1
+    assert second.stats["stations"].get(station, {}).get("messages", 0) == 0
+    wait_for(lambda: second.stats["spool"]["depth"] == 0, "the cursor past it")
 
 
 def test_status_and_event_messages_are_counted_not_stored(services, tmp_path, collectors):
@@ -159,16 +172,21 @@ def test_status_and_event_messages_are_counted_not_stored(services, tmp_path, co
     assert st["last_seen"] is not None and c.stats["totals"]["rejected"] == 0
 
 
-def test_the_same_message_twice_leaves_one_point(services, tmp_path, collectors):
+def test_the_same_message_twice_is_stored_once_and_counted_as_a_duplicate(
+        services, tmp_path, collectors):
     env, station = services, "pq-air-06"
     c = collectors(settings(env, tmp_path))
     t = unique_time()
     msg = message(station, t)
     publish(env, station, [msg, msg])
-    wait_for(lambda: stored(c, station) == 6, "both deliveries written")
+    wait_for(lambda: c.stats["totals"]["duplicates"] == 1, "the second copy recognised")
+    wait_for(lambda: stored(c, station) == 3, "the first copy written")
     rows = influxql(env, f"SELECT count(n) FROM reading WHERE station = '{station}' "
                          f"AND time = {t}s GROUP BY param")
     assert [r["count"] for r in rows] == [1, 1, 1]
+    st = c.stats["stations"][station]
+    assert (st["messages"], st["duplicates"], st["readings_stored"]) == (2, 1, 3)
+    assert c.stats["totals"]["acked"] == 2 and c.stats["totals"]["rejected"] == 0
 
 
 def test_readings_the_database_refuses_go_to_dead_letters_and_the_rest_is_stored(
@@ -189,7 +207,7 @@ def test_readings_the_database_refuses_go_to_dead_letters_and_the_rest_is_stored
     wait_for(lambda: c.stats["totals"]["rejected_by_reason"].get("sink") == 1,
              "the database's refusal")
     wait_for(lambda: stored(c, station) == 1, "the recent reading")
-    assert points(env, station, recent)["so2"]["value"] == 3.5
+    assert points(env, station, recent)["so2"]["raw"] == 3.5
     (letter,) = read(tmp_path / "collector" / "dead-letters.jsonl")
     assert letter["class"] == "sink" and letter["reading"]["time"] == old
     assert "HTTP 400" in letter["reason"] and "conflict" in letter["reason"]
@@ -243,3 +261,62 @@ def test_the_collector_reconnects_by_itself_after_the_broker_restarts(tmp_path, 
         if c is not None:
             c.stop()  # before its broker goes away for good
         svc.down(run_dir)
+
+
+def test_database_writes_report_the_hours_they_touched_late_records_included(
+        services, tmp_path, collectors):
+    env, station = services, "pq-air-02"
+    c = collectors(settings(env, tmp_path))
+    touched: list[set] = []
+    c.add_stored_listener(touched.append)
+    now = unique_time() // 3600 * 3600 + 600  # 00:10 past some hour
+    msg = message(station, now, so2=[5.0, "ppb", 0, 30, 0])
+    msg["r"].insert(0, {"t": now - 5 * 3600, "p": 300,  # a backfilled record, 5 hours late
+                        "d": {"so2": [4.0, "ppb", 0, 30, 0]}})
+    publish(env, station, [msg])
+    wait_for(lambda: any((station, "so2", now - 600) in t for t in touched), "the listener")
+    assert {(station, "so2", now - 600), (station, "so2", now - 600 - 5 * 3600)} <= \
+        set().union(*touched)
+    assert points(env, station, now - 5 * 3600)["so2"]["raw"] == 4.0  # at its own time
+
+
+def test_a_redelivery_after_a_restart_is_recognised_from_the_saved_state(
+        services, tmp_path, collectors):
+    env, station = services, "pq-air-05"
+    first = collectors(settings(env, tmp_path))
+    msg = message(station, unique_time())
+    publish(env, station, [msg])
+    wait_for(lambda: stored(first, station) == 3, "the message stored")
+    first.stop()  # saves the processors' state in <data_dir>/state.json
+    second = collectors(settings(env, tmp_path))  # same data_dir, a new broker session
+    publish(env, station, [msg])  # the station sends it again (say, it missed the PUBACK)
+    wait_for(lambda: second.stats["totals"]["duplicates"] == 1, "the copy recognised")
+    assert stored(second, station) == 0
+
+
+class _Bug:
+    """A stage with a bug: it raises on one value (stands in for a processor bug)."""
+
+    name = "bug"
+
+    def process(self, batch):
+        if any(r.value == 66.6 for r in batch.readings):
+            raise ZeroDivisionError("a bug")
+        return batch
+
+
+def test_a_processor_bug_dead_letters_the_batch_and_the_fixed_replay_is_stored(
+        services, tmp_path, collectors):
+    env, station = services, "pq-air-04"
+    c = collectors(settings(env, tmp_path))
+    c.processors.append(_Bug())
+    msg = message(station, unique_time(), rh=[66.6, "%", 0, 30, 0])
+    publish(env, station, [msg])
+    wait_for(lambda: c.stats["totals"]["rejected_by_reason"].get("internal") == 1,
+             "the failed batch dead-lettered")
+    (letter,) = read(tmp_path / "collector" / "dead-letters.jsonl")
+    assert "processor bug failed: ZeroDivisionError('a bug')" in letter["reason"]
+    c.processors.pop()  # the fix; the same message again, as `dead-letters replay` sends it
+    publish(env, station, [msg])
+    wait_for(lambda: stored(c, station) == 1, "the replayed message stored")
+    assert c.stats["totals"]["duplicates"] == 0

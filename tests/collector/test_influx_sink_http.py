@@ -39,7 +39,7 @@ def test_a_2xx_stores_everything_in_one_v2_write(server, sink):
     assert query == {"org": "-", "bucket": "quantrac/autogen", "precision": "s"}
     assert headers["Authorization"] == "Token writer:pw"
     assert lines[0] == ("reading,kind=air,param=so2,station=pq-air-01,unit=ppb "
-                        "value=0.0,status=0i,qc=2i,n=0i,flags=0i 1763755200")
+                        "value=0.0,status=0i,qc=2i,qc_bits=0i,n=0i,flags=0i 1763755200")
 
 
 def test_a_400_is_narrowed_down_to_the_refused_lines(server, sink):

@@ -16,18 +16,19 @@ def reading(**kw) -> Reading:
 
 def test_the_schema_documents_example_line():
     assert line(reading()) == ("reading,kind=air,param=so2,station=pq-air-01,unit=ppb "
-                               "value=12.5,status=0i,qc=2i,n=30i,flags=0i 1763755200")
+                               "value=12.5,status=0i,qc=2i,qc_bits=0i,n=30i,flags=0i 1763755200")
 
 
 def test_min_max_and_integer_values_are_floats():
     got = line(reading(param="pm10", unit="ug/m3", value=35, min=30, max=41.0, flags=2, n=28))
     assert got == ("reading,kind=air,param=pm10,station=pq-air-01,unit=ug/m3 "
-                   "value=35.0,status=0i,qc=2i,n=28i,flags=2i,min=30.0,max=41.0 1763755200")
+                   "value=35.0,status=0i,qc=2i,qc_bits=0i,n=28i,flags=2i,min=30.0,max=41.0 "
+                   "1763755200")
 
 
 def test_no_value_means_no_value_field():
     got = line(reading(value=None, status=2, n=0, flags=4))
-    assert " status=2i,qc=2i,n=0i,flags=4i " in got and "value=" not in got
+    assert " status=2i,qc=2i,qc_bits=0i,n=0i,flags=4i " in got and "value=" not in got
 
 
 @pytest.mark.parametrize("x, text", [(1e-05, "1e-05"), (1.5e20, "1.5e+20"), (-0.25, "-0.25")])

@@ -24,6 +24,7 @@ from quantrac import influxql
 pytestmark = pytest.mark.services
 
 SO2_PPB = 123.4  # float32, word order CDAB, register 0 of the gas analyser
+SO2_UGNM3 = SO2_PPB * 64.07 / 24.45  # stored in µg/Nm³ at 25 °C, 760 mmHg (QCVN 05:2023)
 PM10_UGM3 = 42  # the 0x42 0x4D stream carries whole µg/m³
 REPORT_S = 5
 
@@ -93,11 +94,12 @@ def test_a_register_value_arrives_in_influxdb_with_value_unit_and_time(
         collector.stop()
 
     point = rows[-1]
-    assert point["value"] == pytest.approx(SO2_PPB, abs=1e-3)
-    assert (point["unit"], point["kind"], point["status"]) == ("ppb", "air", 0)
+    assert point["value"] == pytest.approx(SO2_UGNM3, abs=1e-2)
+    assert (point["unit"], point["kind"], point["status"]) == ("ug/Nm3", "air", 0)
     assert point["time"] % REPORT_S == 0 and started < point["time"] <= time.time() + REPORT_S
 
-    # The point's time is the record time the station published, not the collector's clock.
+    # The point's time is the record time the station published (in the sensor's native unit),
+    # not the collector's clock.
     records = [r for m in published if m["st"] == "pq-air-01" for r in m["r"]]
     by_time = {r["t"]: r for r in records}
     assert point["time"] in by_time

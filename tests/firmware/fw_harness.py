@@ -27,7 +27,7 @@ FIRMWARE = ROOT / "firmware"
 MPY_DEPS = ROOT / ".deps" / "micropython"
 MPY_TESTS = Path(__file__).resolve().parent / "mpy"
 SCHEMA = json.loads((ROOT / "docs" / "protocol-v1.schema.json").read_text())
-HEAP = "heapsize=128k"
+HEAP = "heapsize=256k"
 
 
 def mpy_env() -> dict[str, str]:

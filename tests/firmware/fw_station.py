@@ -23,7 +23,9 @@ from fw_harness import FIRMWARE, HEAP, MICROPYTHON, mpy_env
 class Firmware:
     """The unix-port firmware launched exactly as the run contract says, logging to a file."""
 
-    def __init__(self, config: dict, workdir: Path) -> None:
+    def __init__(self, config: dict, workdir: Path, build: Path | None = None,
+                 heap: str = HEAP) -> None:
+        """build: a `quantrac firmware build` target folder to run instead of the sources."""
         self.dir = workdir
         self.config_path = workdir / "config.json"
         self.log_path = workdir / "firmware.log"
@@ -31,9 +33,11 @@ class Firmware:
         with os.fdopen(fd, "w") as f:
             json.dump(config, f)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - as long as the process
+        env = mpy_env() if build is None else {**mpy_env(), "MICROPYPATH": str(build)}
+        main = (build or FIRMWARE) / "main.py"
         self.proc = subprocess.Popen(
-            [str(MICROPYTHON), "-X", HEAP, str(FIRMWARE / "main.py"), str(self.config_path)],
-            env=mpy_env(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [str(MICROPYTHON), "-X", heap, str(main), str(self.config_path)],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
 
     def log(self) -> str:
@@ -174,9 +178,9 @@ class TcpRelay:
         self._pairs.clear()
 
     def close(self) -> None:
-        self.cut()
         self._stop.set()
         self._thread.join(timeout=5)
+        self.cut()  # after the accept thread ended: no pair can be added behind the cut
         self.listener.close()
         for t in self._copiers:
             t.join(timeout=5)

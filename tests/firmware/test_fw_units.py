@@ -158,45 +158,46 @@ def test_sds_frames_resync(tmp_path, chunks):
 # ---- record encoding, validated against docs/protocol-v1.schema.json --------------------------
 
 def test_records_are_schema_valid_and_faithful(tmp_path):
-    records = [
-        {"t": 1763755200, "p": 300, "expected": 30, "channels": [
+    def channels(so2, temp, pm10_offline):
+        return [
             {"param": "so2", "unit": "ppb", "places": -1, "range": [0, 2000], "offline": False,
-             "samples": [12.345678 + i / 7 for i in range(30)]},
+             "samples": so2},
             {"param": "temp", "unit": "degC", "places": 1, "range": [-40, 80], "offline": False,
-             "samples": [-3.1, -2.9, 100.0] + [None] * 27},
-            {"param": "pm10", "unit": "ug/m3", "places": 0, "range": [0, 1000], "offline": True,
-             "samples": [None] * 30}]},
-        {"t": 1763755500, "p": 300, "expected": 30, "channels": [
-            {"param": "ph", "unit": "pH", "places": 2, "range": [0, 14], "offline": False,
-             "samples": [7.01, 7.02] * 12},
-            {"param": "ph", "unit": "pH", "places": 2, "range": [0, 14], "offline": False,
-             "samples": [8.5] * 30}]},
+             "samples": temp},
+            {"param": "pm10", "unit": "ug/m3", "places": 0, "range": [0, 1000],
+             "offline": pm10_offline, "samples": [None] * 30 if pm10_offline else [35] * 30}]
+
+    so2 = [12.345678 + i / 7 for i in range(30)]
+    records = [
+        {"t": 1763755200, "p": 300, "expected": 30,
+         "channels": channels(so2, [-3.1, -2.9, 100.0] + [None] * 27, True)},
+        {"t": 1763755500, "p": 300, "expected": 30,
+         "channels": channels([1500.25] * 30, [21.5] * 30, False)},
     ]
     case = {"station": "pq-air-01", "fw": "0.1.0", "boot": "0badc0de", "seq": 4294967295,
-            "records": records}
+            "minmax": True, "records": records}
     path = tmp_path / "case.json"
     path.write_text(json.dumps(case))
-    text = run_mpy("encode_records.py", str(path)).strip().splitlines()[-1]
+    text = run_mpy("encode_records.py", str(path), str(tmp_path / "data")).strip().splitlines()[-1]
     msg = json.loads(text)
     validator("data")(msg)
     assert (msg["st"], msg["boot"], msg["seq"]) == ("pq-air-01", "0badc0de", 4294967295)
     r0, r1 = msg["r"]
     assert (r0["t"], r0["p"], r1["t"]) == (1763755200, 300, 1763755500)
 
-    so2 = r0["d"]["so2"]
-    samples = records[0]["channels"][0]["samples"]
-    mean = sum(samples) / len(samples)
-    assert so2[1:5] == ["ppb", 0, 30, 0]
-    assert so2[0] == pytest.approx(mean, abs=0.005)  # 4 significant digits
-    assert so2[5] == pytest.approx(min(samples), abs=0.005)
-    assert so2[6] == pytest.approx(max(samples), abs=0.005)
+    got = r0["d"]["so2"]
+    mean = sum(so2) / len(so2)
+    assert got[1:5] == ["ppb", 0, 30, 0]
+    assert got[0] == pytest.approx(mean, abs=0.005)  # 4 significant digits
+    assert got[5] == pytest.approx(min(so2), abs=0.005)
+    assert got[6] == pytest.approx(max(so2), abs=0.005)
 
     # 2 valid of 30 expected, one out of range: flags 1 | 2, values at the sensor's resolution
     assert r0["d"]["temp"] == [-3.0, "degC", 0, 2, 3, -3.1, -2.9]
     assert r0["d"]["pm10"] == [None, "ug/m3", 2, 0, 2 | 4]
-    # the same parameter twice: the later channel wins, one key only
-    assert text.count('"ph"') == 1
-    assert r1["d"]["ph"] == [8.5, "pH", 0, 30, 0, 8.5, 8.5]
+    assert r1["d"] == {"so2": [1500, "ppb", 0, 30, 0, 1500, 1500],
+                       "temp": [21.5, "degC", 0, 30, 0, 21.5, 21.5],
+                       "pm10": [35, "ug/m3", 0, 30, 0, 35, 35]}
     # compact: no value carries more decimals than its resolution allows
     assert not re.search(r"\d\.\d{5,}", text)
 

@@ -21,7 +21,7 @@ import pytest
 import boards
 from hil.modbus_slave import ModbusSlave
 from hil.pm_stream import PmStream
-from hil.station import SimulatedStation, StationSetupError
+from hil.station import HEAP, SimulatedStation, StationSetupError
 from quantrac import paths
 
 ORDERS = {"ABCD": minimalmodbus.BYTEORDER_BIG, "CDAB": minimalmodbus.BYTEORDER_LITTLE_SWAP,
@@ -137,7 +137,7 @@ def test_firmware_launch_polls_every_sensor_and_stop_ends_it(env, tmp_path):
     with SimulatedStation(station, env, tmp_path, sample_s=1, report_s=10) as sim:
         proc = sim.proc
         assert proc is not None
-        assert proc.args[1:] == ["-X", "heapsize=128k", str(main), str(sim.config_path)]
+        assert proc.args[1:] == ["-X", HEAP, str(main), str(sim.config_path)]
         environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
         assert f"MICROPYPATH={paths.FIRMWARE}:{paths.MPY_DEPS}".encode() in environ
         slaves = [s for s in sim.sims.values() if isinstance(s, ModbusSlave)]

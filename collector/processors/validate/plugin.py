@@ -140,7 +140,7 @@ def validate(env: Envelope, registry: str = "phu-quoc", max_future_s: int = 600)
     if st != station:
         raise Invalid("mismatch", f"st: {st!r} differs from the topic's station {station!r}")
     have = facts[station]
-    latest = env.received_at + max_future_s
+    latest = env.received_at + max_future_s  # timestamp sanity; the schema bounds the past
     out: list[Reading] = []
     for i, rec in enumerate(msg["r"]):
         t = int(rec["t"])  # JSON Schema lets 1.7e9 pass as an integer; store a real int
@@ -163,7 +163,8 @@ def validate(env: Envelope, registry: str = "phu-quoc", max_future_s: int = 600)
                 value=_number(arr[0], where), status=int(arr[2]), qc=QC_NOT_EVALUATED,
                 n=int(arr[3]), flags=int(arr[4]),
                 min=_number(arr[5], where) if len(arr) > 5 else None,
-                max=_number(arr[6], where) if len(arr) > 6 else None))
+                max=_number(arr[6], where) if len(arr) > 6 else None,
+                boot=msg["boot"], seq=int(msg["seq"])))
     return out
 
 

@@ -1,4 +1,5 @@
-"""Readings → InfluxDB line protocol for the `reading` measurement (docs/influxdb-schema.md).
+"""Readings → InfluxDB line protocol for the `reading` measurement, and derived `Point`s
+(`mean`, `aqi`, `wqi`, `alert`, `collector`) for theirs (docs/influxdb-schema.md).
 
 Built by hand rather than through influxdb_client.Point: one f-string per reading is several
 times faster, and the schema is fixed. Tags are written sorted by key, as the server prefers.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from collector.contracts import Reading
+from collector.contracts import Point, Reading
 
 MEASUREMENT = "reading"
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -30,16 +31,50 @@ def float_field(x: float, key: str) -> str:
     return repr(float(x))
 
 
-def line(r: Reading) -> str:
+def _key(name: str, what: str) -> str:
+    if not name or "\n" in name or "\\" in name or '"' in name:
+        raise ValueError(f"{what} {name!r} is empty or holds a line break, backslash or quote")
+    return name.translate(_TAG_ESCAPES)
+
+
+def _field(key: str, x: float | int | bool | str) -> str:
+    if isinstance(x, bool):
+        return f"{_key(key, 'field')}={'true' if x else 'false'}"
+    if isinstance(x, int):
+        return f"{_key(key, 'field')}={x}i"
+    if isinstance(x, float):
+        return f"{_key(key, 'field')}={float_field(x, key)}"
+    if isinstance(x, str):
+        text = x.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ")
+        return f'{_key(key, "field")}="{text}"'
+    raise ValueError(f"field {key}={x!r} is not a number, bool or text")
+
+
+def point_line(p: Point) -> str:
+    """One line for a derived point; ValueError naming the tag or field it cannot write.
+    Field types are the caller's: a field written as a float once must stay a float."""
+    if not p.fields:
+        raise ValueError(f"{p.measurement}: no fields")
+    tags = "".join(f",{_key(k, 'tag')}={escape_tag(v, k)}" for k, v in sorted(p.tags.items()))
+    fields = ",".join(_field(k, v) for k, v in p.fields.items())
+    return f"{_key(p.measurement, 'measurement')}{tags} {fields} {int(p.time)}"
+
+
+def line(r: Reading | Point) -> str:
     """One line; ValueError (naming the tag or field) when the reading cannot be written."""
+    if isinstance(r, Point):
+        return point_line(r)
     fields = []
     if r.value is not None:
         fields.append(f"value={float_field(r.value, 'value')}")
-    fields.append(f"status={int(r.status)}i,qc={int(r.qc)}i,n={int(r.n)}i,flags={int(r.flags)}i")
+    fields.append(f"status={int(r.status)}i,qc={int(r.qc)}i,qc_bits={int(r.qc_bits)}i,"
+                  f"n={int(r.n)}i,flags={int(r.flags)}i")
     if r.min is not None:
         fields.append(f"min={float_field(r.min, 'min')}")
     if r.max is not None:
         fields.append(f"max={float_field(r.max, 'max')}")
+    if r.raw is not None:
+        fields.append(f"raw={float_field(r.raw, 'raw')}")
     tags = (f"kind={escape_tag(r.kind, 'kind')},param={escape_tag(r.param, 'param')},"
             f"station={escape_tag(r.station, 'station')},unit={escape_tag(r.unit, 'unit')}")
     return f"{MEASUREMENT},{tags} {','.join(fields)} {int(r.time)}"

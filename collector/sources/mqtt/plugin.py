@@ -1,9 +1,11 @@
 """The broker's station topics → Envelopes, acknowledged only when the pipeline says so.
 
-paho-mqtt 2 with a persistent session (`clean_session=False`, fixed client id) and manual
-acks: a message the collector has not stored (or dead-lettered) stays with the broker, which
-delivers it again after a reconnect or a restart. paho's own thread reads the socket and
-reconnects with a growing delay; `emit` is called from that thread.
+paho-mqtt 2 with a persistent session (fixed client id; MQTT 3.1.1 `clean_session=False`, or
+MQTT 5 `clean_start=False` with a session expiry) and manual acks: a message the collector has
+not made durable (spool or dead letters) stays with the broker, which delivers it again after a
+reconnect or a restart. With `share_group`, every topic is subscribed as
+`$share/<group>/<topic>`, so collectors in one group split the messages between them. paho's
+own thread reads the socket and reconnects with a growing delay; `emit` runs in that thread.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from collector.contracts import Emit, Envelope
 from collector.metrics import Metrics
@@ -28,12 +32,16 @@ class MqttSource:
                  client_id: str = "quantrac-collector",
                  topics: tuple[str, ...] = ("quantrac/v1/+/data",), qos: int = 1,
                  keepalive_s: int = 30, reconnect_min_s: float = 1.0,
-                 reconnect_max_s: float = 30.0, metrics: Metrics | None = None) -> None:
+                 reconnect_max_s: float = 30.0, protocol: str = "3.1.1",
+                 share_group: str = "", session_expiry_s: int = 2_592_000,
+                 metrics: Metrics | None = None) -> None:
         self.host, self.port = host, port
         self.client_id = client_id
-        self.topics = tuple(topics)
+        self.topics = tuple(f"$share/{share_group}/{t}" if share_group else t for t in topics)
         self.qos = qos
         self.keepalive_s = keepalive_s
+        self.v5 = protocol == "5"
+        self.session_expiry_s = session_expiry_s
         self._metrics = metrics or Metrics()
         self._emit: Emit | None = None
         # A token from an earlier connection must not be acked on this one: the broker has
@@ -42,8 +50,12 @@ class MqttSource:
         self._generation = 0
         self._subscribed = threading.Event()
         self._pending_sub: set[int] = set()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   clean_session=False)
+        if self.v5:  # the session is kept through clean_start=False at connect
+            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                       protocol=mqtt.MQTTv5)
+        else:
+            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                       clean_session=False)
         self._client.manual_ack_set(True)
         self._client.username_pw_set(user, password)
         # paho types these as int but waits fractions of a second just as well
@@ -59,7 +71,13 @@ class MqttSource:
 
     def start(self, emit: Emit) -> None:
         self._emit = emit
-        self._client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            self._client.connect_async(self.host, self.port, keepalive=self.keepalive_s,
+                                       clean_start=False, properties=props)
+        else:
+            self._client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
         self._client.loop_start()
         self._started = True
 

@@ -15,4 +15,4 @@ with open(sys.argv[1]) as f:
                "scale": c["scale"], "offset": c["offset"], "range": [0, 1]}
         if "dec_reg" in c:
             cfg["dec_reg"] = c["dec_reg"]
-        print(json.dumps(Channel(cfg, 0, None).decode(unhexlify(c["wire"]), 0)))
+        print(json.dumps(Channel(cfg, 0).decode(unhexlify(c["wire"]), 0)))

@@ -1,16 +1,19 @@
 # Encodes records from samples chosen by CPython and wraps them in one data message.
-# argv[1]: JSON {"station", "fw", "boot", "seq", "records": [{"t", "p", "expected",
+# argv[1]: JSON {"station", "fw", "boot", "seq", "minmax", "records": [{"t", "p", "expected",
 #   "channels": [{"param", "unit", "places", "range", "samples" (null = a missed poll),
 #                 "offline"}]}]}
-# Prints the message (one line), exactly as the publisher would send it.
+# Each record goes window -> binary slot -> a real Backlog on files (argv[2]: its folder) ->
+# JSON, exactly as the station does; prints the message (one line).
 
 import json
 import sys
 
-from station.queue import RamQueue
-from station.record import Messages, Writer, encode_record, entries, record_bytes
+from station.backlog import Backlog
+from station.boot import columns
+from station.message import Messages
+from station.record import Layout, close_into, seal
 from values.decode import Channel
-from values.window import OFFLINE, Window
+from values.window import Windows
 
 
 class Device:
@@ -22,27 +25,30 @@ class Device:
 
 with open(sys.argv[1]) as f:
     case = json.load(f)
-q = RamQueue(len(case["records"]), 4096)
+backlog = None
 for rec in case["records"]:
     devices = []
     for i, c in enumerate(rec["channels"]):
         ch = Channel({"param": c["param"], "unit": c["unit"], "type": "int16",
-                      "range": c["range"]}, 0, Window(c["range"][0], c["range"][1]))
+                      "range": c["range"]}, 0)
         ch.places = c["places"]
-        for x in c["samples"]:
-            if x is None:
-                ch.window.miss()
-            else:
-                ch.window.add(x)
         devices.append(Device(f"d{i}", [ch], not c["offline"]))
-    ents = entries(devices)
-    for e in ents:
-        e.ch.window.close(rec["expected"])
-        if not e.device.online:
-            e.ch.window.flags |= OFFLINE
-    w = Writer(record_bytes(ents))
-    encode_record(w, rec["t"], rec["p"], ents)
-    q.append(w.mv[:w.n])
-msgs = Messages(case["station"], case["fw"], case["boot"], 4096 * len(case["records"]))
-payload, count = msgs.build(case["seq"], q, len(q))
+    cols = columns(devices)
+    layout = Layout([c.param for c in cols], [c.unit for c in cols], case["minmax"])
+    win = Windows([c.rng for c in cols])
+    for dev in devices:
+        ch = dev.channels[0]
+        for x in rec["channels"][devices.index(dev)]["samples"]:
+            if x is not None and ch.k >= 0:
+                win.add(ch.k, x)
+    slot = bytearray(layout.size)
+    close_into(slot, layout, win, cols, rec["expected"], [0 if c.dev.online else 1 for c in cols])
+    seal(slot, rec["t"], rec["p"], 0)
+    if backlog is None or backlog.cur.header != layout.header:
+        if backlog is not None:
+            backlog.close()
+        backlog = Backlog(sys.argv[2], layout, 65536, 4)
+    backlog.append(slot)
+msgs = Messages(case["station"], case["fw"], case["boot"], 4096)
+payload, count = msgs.build(case["seq"], backlog, len(backlog))
 print(bytes(payload).decode())

@@ -9,7 +9,7 @@ import time
 
 import config
 import log
-import main
+import station.boot as main
 from hal import Hal
 
 cfg = config.load(sys.argv[1])

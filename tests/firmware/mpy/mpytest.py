@@ -19,11 +19,16 @@ def raises(exc, fn, *args):
 class Clock:
     """Scripted monotonic ticks and wall clock (None: not set)."""
 
+    speed = 1
+
     def __init__(self):
         self.ms = 0
         self.t = None
 
     def ticks_ms(self):
+        return self.ms
+
+    def io_ticks_ms(self):
         return self.ms
 
     def ticks_add(self, a, b):
@@ -38,7 +43,7 @@ class Clock:
 
 def run(g):
     """Run every test_* in the module globals g (or those named on the command line)."""
-    only = sys.argv[1:]
+    only = [a for a in sys.argv[1:] if a.startswith("test_")]
     for name in sorted(g):
         if name.startswith("test_") and (not only or name in only):
             try:

@@ -10,8 +10,9 @@ from bus.rs485 import BusTimeout, FrameError, Rs485, silent_ms
 from hal import Hal
 from hal.common import char_us
 from mpytest import Clock, eq, raises, run
+from values.calibrate import Calibration
 from values.decode import Channel
-from values.window import Window
+from values.window import Windows
 
 
 def sealed(*body):
@@ -144,29 +145,59 @@ def test_silent_interval():
 # ---- values -----------------------------------------------------------------------------------
 
 def test_window_statistics_and_flags():
-    w = Window(0, 100)
+    w = Windows([(0, 100), (-5, 5)])
     for x in (10, 20, 30, 150, -1, None, float("nan")):
-        w.add(x)
-    w.miss()
-    eq(w.close(8), 0, "status with samples")
-    eq((w.n, w.mean, w.mn, w.mx), (3, 20.0, 10, 30), "stats")
-    eq(w.flags, 1 | 2, "out of range + 3 of 8 < 75 %")
+        w.add(0, x)
+    eq(w.close(0, 8), 20.0, "mean")
+    eq((w.n[0], w.mn[0], w.mx[0], w.status[0]), (3, 10, 30, 0), "stats")
+    eq(w.flags[0], 1 | 2, "out of range + 3 of 8 < 75 %")
+    eq((w.close(1, 8), w.status[1], w.flags[1]), (None, 2, 2), "no sample: device error")
     w.reset()
     for x in (1, 2, 3, 4, 5, 6):
-        w.add(x)
-    w.close(8)
-    eq(w.flags, 0, "6 of 8 is 75 %: complete")
+        w.add(0, x)
+    w.close(0, 8)
+    eq(w.flags[0], 0, "6 of 8 is 75 %: complete")
+
+
+def test_window_calibration_mode_marks_status_1():
+    w = Windows([(0, 100)])
+    w.calibrating[0] = 1
+    w.cal_seen[0] = 1
+    w.add(0, 5)
+    w.close(0, 1)
+    eq(w.status[0], 1, "calibrating")
+    w.calibrating[0] = 0
     w.reset()
-    eq(w.close(8), 2, "no sample: device error")
-    eq((w.mean, w.n, w.flags), (None, 0, 2), "empty window")
+    w.add(0, 5)
+    w.close(0, 1)
+    eq(w.status[0], 0, "after cal_stop, the next period measures again")
+    w.calibrating[0] = 1
+    w.reset()
+    w.calibrating[0] = 0
+    w.close(0, 1)
+    eq(w.status[0], 1, "calibrating during part of the period, even without a sample")
+
+
+def test_calibration_linear_and_points():
+    cal = Calibration({"so2": {"v": 3, "offset": -1.5, "slope": 2},
+                       "ph": {"v": 7, "points": [[4.0, 4.1], [7.0, 7.0], [10.0, 9.8]]}},
+                      ["so2", "temp", "ph"])
+    eq(cal.apply(0, 10), 18.5, "slope and offset")
+    eq(cal.apply(1, 10), 10, "no calibration")
+    eq(cal.apply(0, None), None, "None stays None")
+    eq(round(cal.apply(2, 5.5), 6), round(4.1 + 1.5 * 2.9 / 3, 6), "between the first points")
+    eq(round(cal.apply(2, 8.5), 6), round(7.0 + 1.5 * 2.8 / 3, 6), "between the last points")
+    eq(round(cal.apply(2, 11), 6), round(9.8 + 2.8 / 3, 6), "beyond: the end segment extends")
+    eq(round(cal.apply(2, 3), 6), round(4.1 - 2.9 / 3, 6), "below: the first segment extends")
+    eq(cal.versions, {"so2": 3, "ph": 7}, "versions")
 
 
 def test_channel_decimal_register_and_scale():
     regs = bytearray(b"\x02\xbc\x00\x02\xff\x38\x00\x01")  # 700 dec 2, -200 dec 1
     ph = Channel({"param": "ph", "unit": "pH", "reg": 0, "type": "uint16", "dec_reg": 1,
-                  "range": [0, 14]}, 0, None)
+                  "range": [0, 14]}, 0)
     temp = Channel({"param": "temp", "unit": "degC", "reg": 2, "type": "int16", "dec_reg": 3,
-                    "range": [0, 60]}, 0, None)
+                    "range": [0, 60]}, 0)
     eq(ph.decode(regs, 0), 7.0, "ph")
     eq(ph.places, 2, "ph resolution")
     eq(temp.decode(regs, 0), -20.0, "temp")
@@ -179,23 +210,38 @@ def sds(pm25_x10, pm10_x10):
     return b"\xaa\xc0" + d + bytes([sum(d) & 0xFF, 0xAB])
 
 
-def test_pm_sensor_warmup_fresh_and_stale():
+def test_pm_sensor_warmup_window_and_stale():
     from devices.pm_sensor import PmSensor
 
     clk = Clock()
+    clk.io_ticks_ms = clk.ticks_ms  # the stream runs on real time: here the scripted clock
     uart = ScriptUart(lambda req: b"")
-    d = PmSensor({"id": "pm", "frame": "sds", "warmup_s": 2, "stale_s": 3, "ch": [
-        {"param": "pm10", "unit": "ug/m3", "field": "pm10", "range": [0, 999.9]}]}, uart, clk)
+    d = PmSensor({"id": "pm", "frame": "sds", "warmup_s": 2, "stale_s": 3, "sample_s": 5,
+                  "ch": [{"param": "pm10", "unit": "ug/m3", "field": "pm10",
+                          "range": [0, 999.9]}]}, uart, clk)
     uart.inbox += b"\x13\x37" + sds(55, 123)
-    eq(d.sample(1000), False, "warming up")
+    clk.ms = 1000
+    eq(d.sample(), False, "warming up")
     uart.inbox += sds(56, 124)[:7]
-    eq(d.sample(2000), True, "a fresh frame")
-    eq(d.values, [12.3], "pm10 of the latest whole frame")
+    clk.ms = 2000
+    eq(d.sample(), True, "a fresh frame")
+    eq([round(v, 3) for v in d.values], [12.3], "pm10 of the only whole frame")
     uart.inbox += sds(56, 124)[7:]
-    eq((d.sample(4500), d.values), (True, [12.4]), "frame completed across reads")
-    eq((d.sample(7600), d.online), (False, False), "stream stopped: offline")
+    clk.ms = 4500
+    eq((d.sample(), [round(v, 3) for v in d.values]), (True, [12.35]),
+       "frame completed across reads; mean of the window's two frames")
+    for i, v in enumerate((100, 130, 131, 132, 500)):
+        uart.inbox += sds(1, v)
+        clk.ms = 5000 + 100 * i
+        d.service()
+    clk.ms = 6001  # the frame of 1000 is now older than the 5 s window
+    eq((d.sample(), round(d.values[0], 3)), (True, round((12.4 + 13 + 13.1 + 13.2) / 4, 3)),
+       "more than two frames: lowest (10) and highest (50) dropped")
+    clk.ms = 9600
+    eq((d.sample(), d.online), (False, False), "stream stopped: offline")
     uart.inbox += sds(1, 2)
-    eq((d.sample(8000), d.online), (True, True), "back")
+    clk.ms = 10000
+    eq((d.sample(), d.online), (True, True), "back")
 
 
 run(globals())

@@ -6,22 +6,68 @@ import json
 
 import config
 from mpytest import Clock, eq, raises, run
+from station.boot import columns
+from station.message import Messages, Writer, put_record
 from station.publisher import Publisher
 from station.queue import RamQueue
-from station.record import Messages, Writer, encode_record, entries, record_bytes
+from station.record import Layout, put_dec, seal, slot_ok
 from station.sampler import Sampler
 from station.uplink import Client
+from values.calibrate import Calibration
 from values.decode import Channel
-from values.window import Window
 
-# ---- record, queue, publisher -----------------------------------------------------------------
+# ---- record slots and their JSON ---------------------------------------------------------------
 
-def test_number_formatting():
-    w = Writer(64)
-    for x, p in ((12.5, 2), (3.0, 2), (-0.04, 1), (1234.56, -1), (0.012345, -1), (7, 0)):
-        w.num(x, p)
-        w.put(b" ")
-    eq(bytes(w.mv[:w.n]), b"12.5 3 0 1235 0.0123 7 ", "numbers")
+def dec_json(x, places):
+    slot = bytearray(3)
+    put_dec(slot, 0, x, places)
+    w = Writer(32)
+    from station.message import _dec24
+    _dec24(w, slot, 0)
+    return bytes(w.mv[:w.n])
+
+
+def test_decimals_print_as_stored():
+    cases = ((12.5, -1, b"12.5"), (3.0, 2, b"3"), (-0.04, 1, b"0"), (1234.56, -1, b"1235"),
+             (0.012345, -1, b"0.0123"), (7, 0, b"7"), (-3.05, 2, b"-3.05"), (1013.25, 2,
+             b"1013.25"), (None, 2, b"null"), (99999.9, 1, b"99999.9"), (2.5e9, 0,
+             b"2500000000"), (-123456789, 0, b"-123457000"), (0.0001, 4, b"0.0001"),
+             (20.25, -1, b"20.25"), (0.75, -1, b"0.75"))
+    for x, p, want in cases:
+        eq(dec_json(x, p), want, f"{x!r} with {p} places")
+
+
+class RamBacklog(RamQueue):
+    """A RamQueue with the backlog's layout(i) and dropped counter (the publisher's view)."""
+
+    def __init__(self, n, layout):
+        RamQueue.__init__(self, n, layout.size)
+        self.lay = layout
+
+    def layout(self, i):
+        return self.lay
+
+
+def test_slot_crc_and_json():
+    lay = Layout(["so2", "pm10"], ["ppb", "ug/m3"], True)
+    slot = bytearray(lay.size)
+    put_dec(slot, 8, 12.35, 2)
+    slot[11] = 2 & 0xFF
+    slot[12] = 0
+    put_dec(slot, 13, 12.3, 1)
+    put_dec(slot, 16, 12.4, 1)
+    put_dec(slot, 19, None, 0)
+    slot[22] = 0
+    slot[23] = 2 << 6 | 6 << 3
+    seal(slot, 1763755200, 300, 8)
+    eq(slot_ok(slot), True, "sealed")
+    w = Writer(lay.json_bytes)
+    put_record(w, slot, lay)
+    eq(json.loads(bytes(w.mv[:w.n])), {"t": 1763755200, "p": 300, "d": {
+        "so2": [12.35, "ppb", 0, 2, 8, 12.3, 12.4], "pm10": [None, "ug/m3", 2, 0, 14]}},
+       "record (rebased flag on every parameter)")
+    slot[9] ^= 1
+    eq(slot_ok(slot), False, "a flipped bit fails the CRC")
 
 
 def test_queue_order_overflow_and_commit():
@@ -55,8 +101,7 @@ class Dev:
 
 
 def chan(param, unit, lo, hi, places=1):
-    c = Channel({"param": param, "unit": unit, "type": "int16", "range": [lo, hi]}, 0,
-                Window(lo, hi))
+    c = Channel({"param": param, "unit": unit, "type": "int16", "range": [lo, hi]}, 0)
     c.places = places
     return c
 
@@ -65,25 +110,11 @@ def test_duplicate_parameter_later_wins():
     a = Dev("ph", [chan("ph", "pH", 0, 14), chan("temp", "degC", 0, 60)])
     b = Dev("thp", [chan("temp", "degC", -40, 80), chan("rh", "%", 0, 100)])
     warned = []
-    ents = entries([a, b], warned.append)
-    eq([(e.ch.param, e.device.id) for e in ents], [("ph", "ph"), ("temp", "thp"), ("rh", "thp")],
-       "entries")
+    cols = columns([a, b], warned.append)
+    eq([(c.param, c.dev.id, c.k) for c in cols], [("ph", "ph", 0), ("temp", "thp", 1),
+                                                   ("rh", "thp", 2)], "columns")
+    eq(a.channels[1].k, -1, "the overridden channel is not recorded")
     eq(len(warned), 1, "one warning")
-
-
-def test_record_encoding_parses_as_json():
-    d = Dev("x", [chan("so2", "ppb", 0, 2000), chan("pm10", "ug/m3", 0, 1000, 0)], online=False)
-    for x in (12.34, 12.36):
-        d.channels[0].window.add(x)
-    ents = entries([d])
-    for e in ents:
-        e.ch.window.close(2)
-    d.channels[1].window.flags |= 4
-    w = Writer(record_bytes(ents))
-    encode_record(w, 1763755200, 300, ents)
-    rec = json.loads(bytes(w.mv[:w.n]))
-    eq(rec, {"t": 1763755200, "p": 300, "d": {"so2": [12.35, "ppb", 0, 2, 0, 12.3, 12.4],
-                                              "pm10": [None, "ug/m3", 2, 0, 6]}}, "record")
 
 
 class FakeLink:
@@ -100,42 +131,98 @@ class FakeLink:
         return ok
 
 
+def records(lay, ts):
+    q = RamBacklog(8, lay)
+    slot = bytearray(lay.size)
+    for t in ts:
+        put_dec(slot, 8, t / 10, 1)
+        slot[11] = 1
+        slot[12] = 0
+        seal(slot, t, 300, 0)
+        q.append(slot)
+    return q
+
+
 def test_publisher_retries_with_same_seq_and_records():
-    q = RamQueue(8, 64)
-    for i in range(3):
-        q.append(b'{"t":%d}' % i)
+    lay = Layout(["so2"], ["ppb"], False)
+    q = records(lay, (1763755200, 1763755500, 1763755800))
     link = FakeLink([False, True, True])
-    pub = Publisher(q, link, Messages("st-1", "0.1.0", "0badc0de", 128), 2)
+    pub = Publisher(q, link, Messages("st-1", "0.1.0", "0badc0de", 2 * lay.json_bytes), 2)
     eq(pub.drain(), 0, "first attempt fails")
     link.connected = True
     eq(pub.drain(), 2, "then two messages")
     m = [json.loads(s) for s in link.sent]
     eq([x["seq"] for x in m], [0, 0, 1], "seq reused for the retry")
     eq(m[0]["r"], m[1]["r"], "same records on retry")
-    eq(m[2]["r"], [{"t": 2}], "rest")
+    eq([r["t"] for r in m[2]["r"]], [1763755800], "rest")
     eq(len(q), 0, "queue drained")
+
+
+def test_publisher_skips_damaged_records():
+    lay = Layout(["so2"], ["ppb"], False)
+    q = records(lay, (1763755200, 1763755500, 1763755800))
+    q.peek(1)[9] ^= 0x40  # bit rot in the middle record
+    link = FakeLink([True])
+    msgs = Messages("st-1", "0.1.0", "0badc0de", 4 * lay.json_bytes)
+    pub = Publisher(q, link, msgs, 8)
+    eq(pub.drain(), 1, "one message")
+    eq([r["t"] for r in json.loads(link.sent[0])["r"]], [1763755200, 1763755800], "skipped")
+    eq((len(q), msgs.corrupt), (0, 1), "consumed and counted")
 
 
 # ---- sampler cadence --------------------------------------------------------------------------
 
-def test_sampler_holds_without_clock_and_aligns_records():
+def sampler(clk, devs, hold=8):
+    cols = columns(devs)
+    lay = Layout([c.param for c in cols], [c.unit for c in cols], False)
+    bl = RamBacklog(16, lay)
+    cfg = {"sample_s": 1, "report_s": 5, "backlog": {"hold": hold}}
+    return Sampler(cfg, clk, devs, cols, lay, bl, Calibration({}, [c.param for c in cols])), bl
+
+
+def recs(bl):
+    out = []
+    for i in range(len(bl)):
+        w = Writer(bl.lay.json_bytes)
+        put_record(w, bl.peek(i), bl.lay)
+        out.append(json.loads(bytes(w.mv[:w.n])))
+    return out
+
+
+def test_sampler_aligns_records_to_report_multiples():
     clk = Clock()
+    clk.t = 1763755200 + 3  # 3 s into a period
     d = Dev("x", [chan("so2", "ppb", 0, 2000)])
     d.values[0] = 5
-    ents = entries([d])
-    q = RamQueue(8, record_bytes(ents))
-    s = Sampler({"sample_s": 1, "report_s": 5}, clk, [d], ents, q)
-    for _ in range(12):
-        s.step(clk.ms)
-        clk.ms += 1000
-    eq(len(q), 0, "no record from an unset clock")
-    clk.t = 1763755200 - 12 + 3  # valid now; wall clock 3 s into a period
+    s, bl = sampler(clk, [d])
     for _ in range(14):
         s.step(clk.ms)
         clk.ms += 1000
-    ts = [json.loads(bytes(q.peek(i)))["t"] for i in range(len(q))]
-    eq(ts, [1763755205, 1763755210, 1763755215], "records at multiples of report_s")
-    eq(json.loads(bytes(q.peek(1)))["d"]["so2"][:5], [5, "ppb", 0, 5, 0], "full period")
+    got = recs(bl)
+    eq([r["t"] for r in got], [1763755205, 1763755210, 1763755215], "multiples of report_s")
+    eq(got[1]["d"]["so2"], [5, "ppb", 0, 5, 0], "a full period")
+
+
+def test_sampler_holds_without_clock_then_rebases():
+    clk = Clock()
+    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(clk, [d], hold=2)
+    for _ in range(16):   # 15 s without a clock: three periods by ticks, the hold keeps two
+        s.step(clk.ms)
+        clk.ms += 1000
+    eq((len(bl), len(s.hold), s.hold.dropped), (0, 2, 1), "held, oldest dropped, not stamped")
+    clk.t = 1763755200 - 16 + 2  # valid from now on (wall clock 2 s past a multiple of 5)
+    s.step(clk.ms)
+    got = recs(bl)
+    now = clk.epoch()
+    eq([r["t"] for r in got], [now - 6, now - 1], "stamped from their ticks")
+    eq([r["d"]["so2"][4] & 8 for r in got], [8, 8], "flagged rebased")
+    eq(got[0]["d"]["so2"][:4], [5, "ppb", 0, 5], "values kept")
+    for _ in range(10):
+        clk.ms += 1000
+        s.step(clk.ms)
+    eq([r["t"] % 5 for r in recs(bl)[2:]], [0, 0], "then aligned again")
 
 
 def test_sampler_skips_missed_ticks_and_flags_offline():
@@ -144,16 +231,27 @@ def test_sampler_skips_missed_ticks_and_flags_offline():
     d = Dev("x", [chan("so2", "ppb", 0, 2000)])
     d.ok = False
     d.online = False
-    ents = entries([d])
-    q = RamQueue(8, record_bytes(ents))
-    s = Sampler({"sample_s": 1, "report_s": 5}, clk, [d], ents, q)
+    s, bl = sampler(clk, [d])
     s.step(clk.ms)
     clk.ms += 3500  # the loop was held up: ticks at 1000, 2000 and 3000 are overdue
     s.step(clk.ms)
     eq((d.polls, s.missed_ticks), (2, 2), "one late sample, no catch-up burst")
     clk.ms += 2000
     s.step(clk.ms)
-    eq(json.loads(bytes(q.peek(0)))["d"]["so2"], [None, "ppb", 2, 0, 2 | 4], "offline record")
+    eq(recs(bl)[0]["d"]["so2"], [None, "ppb", 2, 0, 2 | 4], "offline record")
+
+
+def test_sampler_applies_calibration():
+    clk = Clock()
+    clk.t = 1763755200
+    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 10
+    s, bl = sampler(clk, [d])
+    s.cal = Calibration({"so2": {"v": 1, "offset": 1, "slope": 2}}, ["so2"])
+    for _ in range(6):
+        s.step(clk.ms)
+        clk.ms += 1000
+    eq(recs(bl)[0]["d"]["so2"][:2], [21, "ppb"], "calibrated mean")
 
 
 # ---- uplink ---------------------------------------------------------------------------------
@@ -208,7 +306,7 @@ def uplink(rnd=0, keepalive=10):
            "mqtt": {"host": "127.0.0.1", "port": 1, "user": "st-1", "password": "pw",
                     "keepalive": keepalive, "timeout_s": 1, "backoff_min_s": 1,
                     "backoff_max_s": 8}}
-    return Uplink(cfg, LinkHal(rnd), "0badc0de", "power_on")
+    return Uplink(cfg, LinkHal(rnd), "0badc0de", b'"reset":"power_on"')
 
 
 def test_backoff_doubles_with_jitter_and_caps():
@@ -237,10 +335,46 @@ def test_keepalive_ping_then_dead_link_is_dropped():
     c.sock.inp += b"\xd0\x00\x40\x02\x00\x07"  # PINGRESP, then a late PUBACK
     up.service(6000)
     eq((up.ping_sent, len(c.sock.inp)), (None, 0), "PINGRESP and stray PUBACK consumed")
+    up.hal.ms = 10000  # the PINGRESP wait runs on real time (io ticks)
     up.service(10000)
     eq(up.ping_sent, 10000, "second ping")
+    up.hal.ms = 20001
     up.service(20001)  # no PINGRESP within keepalive
     eq((up.connected, c.sock.closed), (False, True), "half-open link dropped")
+
+
+def test_commands_are_taken_from_the_link_and_acknowledged():
+    up = uplink()
+    c = Client("st-1", "127.0.0.1")
+    c.sock = ByteSocket(b"")
+    c.link = up
+    up.client = c
+    up.connected = True
+    topic = b"quantrac/v1/st-1/cmd"
+    body = b'{"v":1,"id":"c-1","cmd":"ping"}'
+    rest = 2 + len(topic) + 2 + len(body)
+    c.sock.inp += bytes((0x32, rest, 0, len(topic))) + topic + b"\x00\x09" + body
+    up.service(0)
+    eq(up.inbox, [(b"cmd", body)], "kept for the main loop")
+    eq(bytes(c.sock.out), b"\x40\x02\x00\x09", "PUBACK with its packet id")
+    other = b"quantrac/v1/st-2/cmd"
+    c.sock.inp += bytes((0x30, 2 + len(other) + 2, 0, len(other))) + other + b"{}"
+    up.service(0)
+    eq(len(up.inbox), 1, "another station's topic is ignored")
+
+
+def test_pingresp_during_a_publish_is_not_lost():
+    up = uplink(keepalive=10)
+    c = Client("st-1", "127.0.0.1")
+    c.sock = ByteSocket(b"\xd0\x00\x40\x02\x00\x01")  # PINGRESP first, then the PUBACK
+    c.link = up
+    up.client = c
+    up.connected = True
+    up.ping_sent = 0
+    c.publish(b"t", b"x", False, 1)
+    up.hal.ms = 10001  # past keepalive since the ping: without its PINGRESP the link is dead
+    up.service(10001)
+    eq((up.connected, up.ping_sent), (True, 10001), "the PINGRESP counted; the next ping out")
 
 
 def test_packet_id_wraps_to_one():

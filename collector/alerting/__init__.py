@@ -1,0 +1,2 @@
+"""Alert rules as data, evaluated by pure functions (`engine`), rendered into texts, payloads
+and points (`messages`); `outputs` delivers them in the background."""

@@ -1,0 +1,244 @@
+"""Alert rules as data (collector/rules/*.json) → `Rule`s for each registry station.
+
+`defaults.json` names the regulation files and holds the general rules (AQI band, offline,
+sensor error, QC failure rate, spool high-water), the semantics defaults and the texts. A
+regulation file lists limits per parameter and averaging period; a limit is a number or, per
+column, `{column: number}`, and the station's registry `regulation` and `column` pick them
+(wastewater limits × the station's `k_factor` where the file says so). Every error names the
+file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import boards
+from collector.alerting.engine import SEVERITIES, SIGNALS, Rule
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
+PERIODS = ("1h", "8h", "24h")
+COLLECTOR = "collector"  # the pseudo-station of the collector's own alerts
+
+
+class RulesError(ValueError):
+    """A rules file is missing or holds a key or value the alert stage cannot use."""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    defaults: dict[str, Any]
+    regulations: dict[str, dict[str, Any]]  # registry `regulation` text → file document
+    rules: list[dict[str, Any]]
+    names: dict[str, str]
+    units: dict[str, str]
+    periods: dict[str, dict[str, str]]
+    texts: dict[str, dict[str, dict[str, str]]]
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise RulesError(f"{where}: {msg}")
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RulesError(f"{path}: not JSON ({e})") from None
+    _need(isinstance(doc, dict), str(path), "must be a JSON object")
+    return doc
+
+
+def _check_bound(value: Any, where: str) -> None:
+    ok = _num(value) or (isinstance(value, dict) and bool(value)
+                         and all(isinstance(k, str) and _num(v) for k, v in value.items()))
+    _need(ok, where, f"{value!r} is not a number or {{column: number}}")
+
+
+def _check_regulation(doc: dict[str, Any], where: str) -> None:
+    for key in ("id", "regulation"):
+        _need(isinstance(doc.get(key), str) and bool(doc[key]), f"{where}: {key}", "missing")
+    limits = doc.get("limits")
+    _need(isinstance(limits, list) and bool(limits), f"{where}: limits", "must be a list")
+    for i, lim in enumerate(limits):
+        w = f"{where}: limits[{i}]"
+        _need(isinstance(lim, dict), w, "must be an object")
+        _need(isinstance(lim.get("param"), str), f"{w}.param", "missing")
+        _need(lim.get("period") in PERIODS, f"{w}.period",
+              f"{lim.get('period')!r} is not one of {', '.join(PERIODS)}")
+        _need(isinstance(lim.get("unit"), str), f"{w}.unit", "missing")
+        _need("min" in lim or "max" in lim, w, "needs min or max")
+        for bound in ("min", "max"):
+            if bound in lim:
+                _check_bound(lim[bound], f"{w}.{bound}")
+        if "hysteresis" in lim:
+            _need(_num(lim["hysteresis"]) and lim["hysteresis"] >= 0, f"{w}.hysteresis",
+                  f"{lim['hysteresis']!r} is not a number >= 0")
+        for day, change in lim.get("from", {}).items():
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise RulesError(f"{w}.from: {day!r} is not a date (YYYY-MM-DD)") from None
+            _need(isinstance(change, dict) and set(change) <= {"min", "max"}
+                  and all(_num(v) for v in change.values()), f"{w}.from.{day}",
+                  "must be {\"min\"|\"max\": number}")
+
+
+def _check_rule(r: Any, where: str) -> None:
+    _need(isinstance(r, dict), where, "must be an object")
+    _need(isinstance(r.get("id"), str) and bool(r["id"]), f"{where}.id", "missing")
+    _need(r.get("signal") in SIGNALS, f"{where}.signal",
+          f"{r.get('signal')!r} is not one of {', '.join(SIGNALS)}")
+    _need(r.get("severity", "warning") in SEVERITIES, f"{where}.severity",
+          f"{r.get('severity')!r} is not one of {', '.join(SEVERITIES)}")
+    for key in ("above", "below", "hysteresis", "hysteresis_pct", "pending_s"):
+        if key in r:
+            _need(_num(r[key]), f"{where}.{key}", f"{r[key]!r} is not a number")
+    if r["signal"] in ("aqi", "qc_fail", "stat"):
+        _need("above" in r or "below" in r, where, f"a {r['signal']} rule needs above or below")
+    if r["signal"] == "offline":
+        n = r.get("missed_reports")
+        _need(isinstance(n, int) and n >= 1, f"{where}.missed_reports", f"{n!r} is not >= 1")
+    if r["signal"] == "stat":
+        _need(isinstance(r.get("path"), str) and bool(r["path"]), f"{where}.path", "missing")
+
+
+def load(folder: Path | str | None = None) -> RuleSet:
+    """The rule set in `folder` (default: the shipped collector/rules/), every file checked."""
+    folder = Path(folder) if folder else RULES_DIR
+    top = folder / "defaults.json"
+    doc = _read(top)
+    defaults = {"pending_s": 0, "hysteresis_pct": 5, "severity": "warning",
+                **doc.get("defaults", {})}
+    _check_rule({"id": "defaults", "signal": "mean", **defaults}, f"{top}: defaults")
+    regulations: dict[str, dict[str, Any]] = {}
+    for name in doc.get("regulations", []):
+        reg = _read(folder / name)
+        _check_regulation(reg, str(folder / name))
+        regulations[reg["regulation"]] = reg
+    rules = doc.get("rules", [])
+    _need(isinstance(rules, list), f"{top}: rules", "must be a list")
+    ids = set()
+    for i, r in enumerate(rules):
+        _check_rule(r, f"{top}: rules[{i}]")
+        _need(r["id"] not in ids, f"{top}: rules[{i}].id", f"{r['id']!r} appears twice")
+        ids.add(r["id"])
+    texts = doc.get("texts", {})
+    for group in ("limit_above", "limit_below", "aqi", "offline", "status", "qc_fail", "stat"):
+        for event in ("open", "close"):
+            t = texts.get(group, {}).get(event, {})
+            _need(isinstance(t.get("vi"), str) and isinstance(t.get("en"), str),
+                  f"{top}: texts.{group}.{event}", "needs vi and en")
+    return RuleSet(defaults, regulations, rules, doc.get("names", {}), doc.get("units", {}),
+                   doc.get("periods", {}), texts)
+
+
+def _pick(bound: Any, column: str | None) -> float | None:
+    if isinstance(bound, dict):
+        return None if column is None or column not in bound else float(bound[column])
+    return None if bound is None else float(bound)
+
+
+def _local_midnight(day: str, tz: tzinfo) -> int:
+    return int(datetime.combine(date.fromisoformat(day), datetime.min.time(), tz).timestamp())
+
+
+def _hysteresis(spec: dict[str, Any], defaults: dict[str, Any], *limits: float | None) -> float:
+    if "hysteresis" in spec:
+        return float(spec["hysteresis"])
+    pct = float(spec.get("hysteresis_pct", defaults["hysteresis_pct"]))
+    present = [abs(x) for x in limits if x is not None]
+    return min(present) * pct / 100 if present else 0.0
+
+
+def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
+                     tz: tzinfo) -> tuple[list[Rule], list[str]]:
+    """Limit rules for one station from its regulation and column; and warnings."""
+    reg = rs.regulations.get(station.regulation)
+    if reg is None:
+        return [], [f"station {station.id}: no rules file for regulation "
+                    f"{station.regulation!r}: no limit alerts"]
+    k = float(station.raw.get("k_factor", 1.0))
+    out, warnings = [], []
+    for lim in reg["limits"]:
+        if lim["param"] not in params:
+            continue
+        lo, hi = _pick(lim.get("min"), station.column), _pick(lim.get("max"), station.column)
+        if lo is None and hi is None:
+            warnings.append(f"station {station.id}: {reg['regulation']} has no column "
+                            f"{station.column!r} for {lim['param']} {lim['period']}")
+            continue
+        scale = k if reg.get("k_factor") and lim.get("k_factor", True) else 1.0
+        lo, hi = (None if lo is None else lo * scale), (None if hi is None else hi * scale)
+        steps = tuple((_local_midnight(day, tz),
+                       hi if "max" not in ch else ch["max"] * scale,
+                       lo if "min" not in ch else ch["min"] * scale)
+                      for day, ch in sorted(lim.get("from", {}).items()))
+        out.append(Rule(
+            id=f"{reg['id']}.{lim['param']}.{lim['period']}", signal="mean", above=hi, below=lo,
+            unit=lim["unit"], hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
+            pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
+            param=lim["param"], period=lim["period"], regulation=reg["regulation"],
+            steps=steps, texts={g: rs.texts[g] for g in ("limit_above", "limit_below")}))
+    return out, warnings
+
+
+def general_rules(rs: RuleSet, station: str, kind: str, params: set[str],
+                  report_s: int) -> list[Rule]:
+    """The general rules (AQI, offline, sensor error, QC rate, stat) for one station."""
+    out = []
+    for spec in rs.rules:
+        if spec.get("station", None) not in (None, station) or \
+                (spec.get("station") is None and station == COLLECTOR):
+            continue
+        if kind not in spec.get("kinds", [kind]):
+            continue
+        base = dict(signal=spec["signal"], above=spec.get("above"), below=spec.get("below"),
+                    unit=spec.get("unit", ""), pending_s=int(spec.get("pending_s",
+                                                                      rs.defaults["pending_s"])),
+                    severity=spec.get("severity", rs.defaults["severity"]),
+                    period=spec.get("period", ""), texts={spec["signal"]:
+                                                          rs.texts[spec["signal"]]})
+        base["hysteresis"] = _hysteresis(spec, rs.defaults, base["above"], base["below"])
+        if spec["signal"] in ("status", "qc_fail"):
+            if spec["signal"] == "status":
+                base.update(above=0.5, hysteresis=0.0)
+            out += [Rule(id=f"{spec['id']}.{p}", param=p, **base) for p in sorted(params)]
+        elif spec["signal"] == "offline":
+            base.update(above=0.5, hysteresis=0.0)
+            out.append(Rule(id=spec["id"], window_s=int(spec["missed_reports"]) * report_s,
+                            **base))
+        else:
+            out.append(Rule(id=spec["id"], param=spec.get("param", ""),
+                            path=spec.get("path", ""), per=spec.get("per", ""), **base))
+    return out
+
+
+def for_registry(rs: RuleSet, registry: str = "phu-quoc") -> tuple[dict[str, list[Rule]],
+                                                                    list[str]]:
+    """Every station's rules (and the collector's own under "collector"); warnings."""
+    reg = boards.registry(registry)
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(reg.timezone)
+    out: dict[str, list[Rule]] = {}
+    warnings: list[str] = []
+    for st in reg.stations:
+        params = set(st.params())
+        report_s = int(boards.profile(st.profile).get("report_s", 300))
+        rules, warn = regulation_rules(rs, st, params, tz)
+        out[st.id] = rules + general_rules(rs, st.id, st.kind, params, report_s)
+        warnings += warn
+    out[COLLECTOR] = general_rules(rs, COLLECTOR, "", set(), 0)
+    return out, warnings

@@ -1,0 +1,201 @@
+"""Readings → `mean` points: hourly, rolling 8-hour and local-day means with completeness.
+
+The stage keeps, per (station, param, unit), the records of the last `keep_hours` hours
+(bounded: the newest record's hour minus `keep_hours`). Whenever a batch touches an hour —
+live, late or backfilled, each record at its own time — it recomputes that hour, the 8-hour
+means ending in the 8 hours from it, and its local day, and appends them to `batch.points`;
+writing a point again at the same series and time overwrites it in InfluxDB. A record older
+than the window is stored as a reading but not aggregated (counted in `too_old`), so a mean
+is never recomputed from part of its hours. The maths is in `means.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boards
+from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of
+from collector.processors.aggregate.means import (
+    DAY_HOURS,
+    ROLLING_HOURS,
+    Completeness,
+    Mean,
+    daily,
+    day_start,
+    expected_per_hour,
+    hour_mean,
+    rolling_8h,
+    valid,
+)
+
+log = logging.getLogger("quantrac.collector.aggregate")
+STATE_VERSION = 1
+MEASUREMENT = "mean"
+Key = tuple[str, str, str]  # station, param, unit
+
+
+class _Series:
+    """One (station, param, unit): records by hour start, and the hourly means they give."""
+
+    __slots__ = ("kind", "hours", "means")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.hours: dict[int, dict[int, tuple[float | None, bool]]] = {}
+        self.means: dict[int, Mean] = {}
+
+    def newest(self) -> int:
+        return max(self.hours)
+
+
+class AggregateProcessor:
+    name = "aggregate"
+
+    def __init__(self, registry: str = "phu-quoc", rule: Completeness | None = None,
+                 keep_hours: int = 48) -> None:
+        reg = boards.registry(registry)
+        self.tz = ZoneInfo(reg.timezone)
+        self.rule = rule or Completeness()
+        self.keep_s = int(keep_hours) * HOUR_S
+        self.expected = {s.id: expected_per_hour(boards.profile(s.profile).get("report_s", 300))
+                         for s in reg.stations}
+        self.series: dict[Key, _Series] = {}
+        self.too_old = 0
+
+    # -- Processor contract ----------------------------------------------------------------
+
+    def process(self, batch: Batch) -> Batch:
+        touched: dict[Key, set[int]] = {}
+        old = 0
+        for r in batch.readings:
+            key = (r.station, r.param, r.unit)
+            s = self.series.get(key)
+            h = hour_of(r.time)
+            if s is not None and s.hours and h < self._floor(s):
+                old += 1
+                continue
+            if s is None:
+                s = self.series[key] = _Series(r.kind)
+            s.hours.setdefault(h, {})[int(r.time)] = _record(r)
+            touched.setdefault(key, set()).add(h)
+        if old:
+            self.too_old += old
+            log.info("%d records older than the %d-hour window: stored, not aggregated",
+                     old, self.keep_s // HOUR_S)
+        for key, hours in touched.items():
+            batch.points.extend(self._recompute(key, self.series[key], hours))
+            self._evict(self.series[key])
+        return batch
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Records as [seconds into the hour, value] (a third element 1: failed QC): a full
+        48-hour window of the whole network is a few MB, saved every few seconds."""
+        return {"v": STATE_VERSION, "too_old": self.too_old, "series": [
+            {"station": k[0], "param": k[1], "unit": k[2], "kind": s.kind,
+             "hours": {str(h): [[t - h, v, 1] if f else [t - h, v]
+                                for t, (v, f) in sorted(recs.items())]
+                       for h, recs in sorted(s.hours.items())}}
+            for k, s in sorted(self.series.items())]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        try:
+            if state.get("v") != STATE_VERSION:
+                raise ValueError(f"state version {state.get('v')!r}, expected {STATE_VERSION}")
+            series: dict[Key, _Series] = {}
+            for entry in state["series"]:
+                s = _Series(str(entry["kind"]))
+                for h, recs in entry["hours"].items():
+                    s.hours[int(h)] = {int(h) + int(r[0]): (None if r[1] is None
+                                                            else float(r[1]), len(r) > 2)
+                                       for r in recs}
+                for h in s.hours:
+                    s.means[h] = self._hour(entry["station"], s, h)
+                series[(entry["station"], entry["param"], entry["unit"])] = s
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            log.warning("aggregate: saved state unreadable (%s); starting empty", e)
+            return
+        self.series = series
+        self.too_old = int(state.get("too_old", 0))
+        log.info("aggregate: %d series restored", len(series))
+
+    # -- for status and metrics ------------------------------------------------------------
+
+    def completeness(self, now: float) -> dict[str, dict[str, dict[str, int | bool]]]:
+        """Per station and parameter, the last finished hour: {"n", "expected", "complete"}."""
+        last = hour_of(int(now)) - HOUR_S
+        out: dict[str, dict[str, dict[str, int | bool]]] = {}
+        for (station, param, _unit), s in sorted(self.series.items()):
+            m = s.means.get(last)
+            n = m.n if m else 0
+            expected = m.expected if m else self.expected.get(station, 12)
+            out.setdefault(station, {})[param] = {
+                "hour_end": last + HOUR_S, "n": n, "expected": expected,
+                "complete": bool(m and m.complete)}
+        return out
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _floor(self, s: _Series) -> int:
+        """Hours before this are outside the window (never recomputed from what is left)."""
+        return s.newest() - self.keep_s
+
+    def _hour(self, station: str, s: _Series, h: int) -> Mean:
+        values = [v for v, _failed in s.hours.get(h, {}).values()]
+        return hour_mean(values, self.expected.get(station, 12), self.rule)
+
+    def _recompute(self, key: Key, s: _Series, touched: set[int]) -> list[Point]:
+        station = key[0]
+        for h in touched:
+            s.means[h] = self._hour(station, s, h)
+        newest, floor = s.newest(), self._floor(s)
+        out: dict[tuple[str, int], Point] = {}
+        for h in sorted(touched):
+            recs = s.hours[h]
+            out[("1h", h)] = _point(key, s.kind, "1h", h + HOUR_S, s.means[h], {
+                "records": len(recs), "qc_fail": sum(1 for _v, f in recs.values() if f)})
+            for i in range(ROLLING_HOURS):
+                end = h + i * HOUR_S
+                if end > newest or end - (ROLLING_HOURS - 1) * HOUR_S < floor:
+                    continue
+                out[("8h", end)] = _point(key, s.kind, "8h", end + HOUR_S,
+                                          rolling_8h(s.means, end, self.rule))
+            start = day_start(h, self.tz)
+            if start >= floor and ("24h", start) not in out:
+                out[("24h", start)] = _point(key, s.kind, "24h", start + DAY_HOURS * HOUR_S,
+                                             daily(s.means, start, self.rule))
+        return list(out.values())
+
+    def _evict(self, s: _Series) -> None:
+        floor = self._floor(s)
+        for h in [h for h in s.hours if h < floor]:
+            del s.hours[h]
+            s.means.pop(h, None)
+
+
+def _record(r: Reading) -> tuple[float | None, bool]:
+    """(value if valid else None, failed QC) — all a mean needs of one record."""
+    return (float(r.value) if valid(r.value, r.status, r.qc) else None,  # type: ignore[arg-type]
+            r.qc == QC_FAIL)
+
+
+def _point(key: Key, kind: str, period: str, end: int, m: Mean,
+           extra: dict[str, int] | None = None) -> Point:
+    station, param, unit = key
+    fields: dict[str, float | int | bool | str] = {}
+    if m.value is not None:
+        fields["value"] = float(m.value)
+    fields.update(n=m.n, expected=m.expected, complete=m.complete)
+    fields.update(extra or {})
+    return Point(MEASUREMENT, {"station": station, "kind": kind, "param": param, "unit": unit,
+                               "period": period}, fields, end)
+
+
+def build(settings: Any) -> AggregateProcessor:
+    o = settings.aggregate
+    return AggregateProcessor(settings.collector.registry,
+                              Completeness(o.hour_fraction, o.rolling_8h_hours, o.day_hours),
+                              o.keep_hours)

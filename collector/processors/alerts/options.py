@@ -1,0 +1,57 @@
+"""[processors.alerts] options (read by collector/config.py; defaults in sample.toml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AlertsOptions:
+    """[processors.alerts]"""
+
+    rules: str = field(default="", metadata={
+        "doc": "rules folder (defaults.json + regulation files); empty: collector/rules/"})
+    mutes: tuple[str, ...] = field(default=(), metadata={
+        "doc": "maintenance windows: '<station glob> <rule glob> <start> <end>'"})
+    tick_s: float = field(default=10.0, metadata={
+        "lo": 0.5, "hi": 3600, "doc": "how often offline and collector rules are judged"})
+
+
+def check(opts: AlertsOptions, registry: str) -> None:
+    """ValueError naming the option when the rules folder or a mute window cannot be used."""
+    from zoneinfo import ZoneInfo
+
+    import boards
+    from collector.alerting import rules
+    from collector.alerting.engine import parse_mute
+
+    try:
+        rules.for_registry(rules.load(opts.rules or None), registry)
+    except rules.RulesError as e:
+        raise ValueError(f"rules = {opts.rules!r}: {e}") from None
+    tz = ZoneInfo(boards.registry(registry).timezone)
+    for m in opts.mutes:
+        try:
+            parse_mute(m, tz)
+        except ValueError as e:
+            raise ValueError(f"mutes: {e}") from None
+
+
+def check_derived(s: Any, error: type[Exception] = ValueError) -> None:
+    """The derived stages' settings; `error` (config's ConfigError) names the table, the key
+    and the value."""
+    chain = list(s.collector.processors)
+    for name in ("indices", "alerts"):
+        if name in chain and ("aggregate" not in chain
+                              or chain.index("aggregate") > chain.index(name)):
+            raise error(f"[collector] processors = {chain!r}: {name!r} needs "
+                        "'aggregate' before it")
+    if "alerts" in chain:
+        try:
+            check(s.alerts, s.collector.registry)
+        except ValueError as e:
+            raise error(f"[processors.alerts] {e}") from None
+    if s.notify.min_severity not in ("info", "warning", "critical"):
+        raise error(f"[sinks.notify] min_severity = {s.notify.min_severity!r}: must be "
+                    "info, warning or critical")

@@ -1,0 +1,192 @@
+"""Means, indices and readings → alert transitions → `alert` points (with their payload).
+
+Runs last in the chain. From a batch it judges:
+
+- `mean` points against the station's regulation limits (each averaging period), converted
+  to the limit's unit; the hourly ones also against the QC failure-rate rule;
+- `aqi` points against the AQI band rule;
+- readings' device status (02 = device error) against the sensor-error rule.
+
+`tick(now, stats)`, which the pipeline calls every `tick_s` while it runs, judges what only
+time shows: a station offline (no data for `missed_reports` × its report interval, or its
+retained status / last will says `online: false`) and the collector's own stats (spool depth).
+
+The engine (`collector/alerting/engine.py`) is pure; this stage feeds it and turns its
+transitions into points. The pipeline stores them with the batch and then hands them to the
+alert outputs (retained MQTT message, webhook, e-mail).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boards
+from collector.alerting import messages, rules
+from collector.alerting.engine import Alerts, Observation, Rule, Transition, parse_mute
+from collector.alerting.units import to_unit
+from collector.contracts import Batch, Point, topic_parts
+from collector.processors.aggregate.means import needed
+
+log = logging.getLogger("quantrac.collector.alerts")
+STATE_VERSION = 1
+DEVICE_ERROR = 2
+
+
+class AlertsProcessor:
+    name = "alerts"
+
+    def __init__(self, registry: str = "phu-quoc", rules_dir: str = "",
+                 mutes: tuple[str, ...] = (), hour_fraction: float = 0.75,
+                 tick_s: float = 10.0) -> None:
+        reg = boards.registry(registry)
+        rs = rules.load(rules_dir or None)
+        self.rules, warnings = rules.for_registry(rs, registry)
+        for w in warnings:
+            log.warning("alerts: %s", w)
+        tz = ZoneInfo(reg.timezone)
+        self.alerts = Alerts(tuple(parse_mute(m, tz) for m in mutes))
+        self.hour_fraction = hour_fraction
+        self.tick_s = tick_s
+        self.names: dict[str, Any] = {
+            "stations": {s.id: s.name for s in reg.stations} | {rules.COLLECTOR: "Quantrac"},
+            "params": rs.names, "units": rs.units, "periods": rs.periods}
+        self._index: dict[tuple[str, str, str, str], list[Rule]] = {}
+        for station, rs_ in self.rules.items():
+            for r in rs_:
+                self._index.setdefault((station, r.signal, r.param, r.period), []).append(r)
+        self.started = time.time()
+        self._next_tick = 0.0
+        self.last_data: dict[str, float] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- Processor contract ----------------------------------------------------------------
+
+    def process(self, batch: Batch) -> Batch:
+        out: list[Point] = []
+        for env in batch.envelopes:
+            parts = topic_parts(env.topic)
+            if parts and parts[1] == "data":
+                self.last_data[parts[0]] = max(self.last_data.get(parts[0], 0.0), env.received_at)
+        for p in list(batch.points):
+            if p.measurement == "mean":
+                out += self._mean(p)
+            elif p.measurement == "aqi" and "aqi" in p.fields:
+                out += self._judge(p.station, "aqi", "", p.tags.get("period", ""),
+                                   Observation(p.time, float(p.fields["aqi"]),
+                                               level=str(p.fields.get("band"))))
+        for r in sorted(batch.readings, key=lambda r: r.time):
+            out += self._judge(r.station, "status", r.param, "",
+                               Observation(r.time, float(r.status == DEVICE_ERROR)))
+        batch.points.extend(out)
+        return batch
+
+    def tick(self, now: float, stats: dict[str, Any]) -> list[Point]:
+        """Offline stations and the collector's own stats, judged at `now` (every tick_s)."""
+        if now < self._next_tick:
+            return []
+        self._next_tick = now + self.tick_s
+        out: list[Point] = []
+        seen = stats.get("stations", {})
+        for station, station_rules in self.rules.items():
+            for rule in station_rules:
+                if rule.signal == "offline":
+                    since = max(self.last_data.get(station, 0.0), self.started)
+                    offline = (seen.get(station, {}).get("online") is False
+                               or now - since > rule.window_s)
+                    out += self._one(station, rule, Observation(int(now), float(offline)))
+                elif rule.signal == "stat":
+                    value = _stat(stats, rule.path, rule.per)
+                    if value is not None:
+                        out += self._one(station, rule, Observation(int(now), value))
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        try:
+            if state.get("v") != STATE_VERSION:
+                raise ValueError(f"state version {state.get('v')!r}, expected {STATE_VERSION}")
+            self.alerts.restore(state["alerts"])
+            self.last_data = {str(k): float(v) for k, v in state["last_data"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            log.warning("alerts: saved state unreadable (%s); starting with no open alerts", e)
+            self.alerts.restore({})
+
+    def open_alerts(self) -> dict[str, list[str]]:
+        """Station → rule ids of its open alerts (for status and metrics)."""
+        out: dict[str, list[str]] = {}
+        for station in {st for st, _ in self.alerts.states}:
+            if opened := list(self.alerts.open_at(station)):
+                out[station] = opened
+        return dict(sorted(out.items()))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _mean(self, p: Point) -> list[Point]:
+        station, param, period = p.station, p.tags.get("param", ""), p.tags.get("period", "")
+        out: list[Point] = []
+        value = p.fields.get("value")
+        if isinstance(value, float):
+            for rule in self._index.get((station, "mean", param, period), []):
+                x = to_unit(param, value, p.tags.get("unit", ""), rule.unit)
+                if x is None:
+                    self._warn(station, rule, p.tags.get("unit", ""))
+                    continue
+                out += self._one(station, rule,
+                                 Observation(p.time, x, bool(p.fields.get("complete"))))
+        records, expected = p.fields.get("records"), p.fields.get("expected")
+        if period == "1h" and isinstance(records, int) and isinstance(expected, int) and records:
+            share = 100.0 * int(p.fields.get("qc_fail", 0)) / records
+            complete = records >= needed(expected, self.hour_fraction)
+            out += self._judge(station, "qc_fail", param, "",
+                               Observation(p.time, share, complete))
+        return out
+
+    def _judge(self, station: str, signal: str, param: str, period: str,
+               obs: Observation) -> list[Point]:
+        out: list[Point] = []
+        for rule in self._index.get((station, signal, param, period), []):
+            out += self._one(station, rule, obs)
+        return out
+
+    def _one(self, station: str, rule: Rule, obs: Observation) -> list[Point]:
+        tr = self.alerts.observe(station, rule, obs)
+        return [] if tr is None else [self._point(tr)]
+
+    def _point(self, tr: Transition) -> Point:
+        text = messages.texts(tr, self.names)
+        doc = messages.payload(tr, text, self.alerts.open_at(tr.station))
+        log.log(logging.WARNING if tr.event != "close" else logging.INFO, "alert %s: %s",
+                tr.event, text["en"])
+        return messages.point(tr, text, doc)
+
+    def _warn(self, station: str, rule: Rule, unit: str) -> None:
+        if (station, rule.id) not in self._warned:
+            self._warned.add((station, rule.id))
+            log.warning("alerts: %s %s: no conversion from %r to the limit's %r; rule skipped",
+                        station, rule.id, unit, rule.unit)
+
+
+def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
+    """A number from the stats by dotted path; with `per`, as a percentage of another."""
+    values = []
+    for p in (path, per) if per else (path,):
+        doc: Any = stats
+        for part in p.split("."):
+            doc = doc.get(part) if isinstance(doc, dict) else None
+        if not isinstance(doc, int | float) or isinstance(doc, bool):
+            return None
+        values.append(float(doc))
+    if per:
+        return 100.0 * values[0] / values[1] if values[1] else None
+    return values[0]
+
+
+def build(settings: Any) -> AlertsProcessor:
+    o = settings.alerts
+    return AlertsProcessor(settings.collector.registry, o.rules, o.mutes,
+                           settings.aggregate.hour_fraction, o.tick_s)

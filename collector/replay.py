@@ -1,0 +1,144 @@
+"""Replay dead letters after a fix (a registry that lacked a parameter, a dropped shard with a
+field-type conflict, a validator bug), and mark each replayed entry in the sidecar file.
+
+- A refused message is re-published to its original topic at QoS 1, as the station that owns
+  the topic (the station's password from `QUANTRAC_STATION_SECRETS`, so the broker ACL is the
+  same as for the board), and goes through the running collector like any other message: if it
+  is still wrong, it comes back as a new dead letter with the new reason.
+- A reading the database refused is re-ingested: written straight to InfluxDB with the
+  collector's write user.
+
+An entry counts as replayed once the broker acknowledged the publish or the database took the
+reading; anything else is reported and stays pending.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from collector.contracts import Point, Reading, topic_parts
+from collector.dead_letters import mark_replayed
+
+READING_FIELDS = {f.name for f in dataclasses.fields(Reading)}
+
+
+def payload_of(entry: dict) -> bytes | None:
+    if "payload" in entry:
+        return str(entry["payload"]).encode("utf-8")
+    if "payload_b64" in entry:
+        return base64.b64decode(entry["payload_b64"])
+    return None
+
+
+def replay(path: Path, env: dict[str, str], entries: list[dict],
+           timeout_s: float = 30.0) -> list[dict]:
+    """Replay `entries` (as `dead_letters.read` returns them); one result per entry:
+    {"id", "how": "mqtt" | "ingest" | "-", "ok": bool, "result": text}."""
+    results: list[dict] = []
+    messages: dict[str, list[tuple[dict, bytes]]] = {}
+    readings: list[dict] = []
+    for e in entries:
+        payload = payload_of(e)
+        parts = topic_parts(str(e.get("topic", "")))
+        if "reading" in e or "point" in e:
+            readings.append(e)
+        elif payload is None:
+            results.append(_result(e, "-", False, "nothing to replay (no payload or reading)"))
+        elif parts is None:
+            results.append(_result(e, "mqtt", False,
+                                   f"topic {e.get('topic')!r} is not a station topic"))
+        else:
+            messages.setdefault(parts[0], []).append((e, payload))
+    secrets = _station_secrets(env) if messages else {}
+    for station, items in messages.items():
+        results.extend(_publish(env, station, secrets.get(station), items, timeout_s))
+    if readings:
+        results.extend(_ingest(env, readings))
+    now = time.time()
+    mark_replayed(path, [{"id": r["id"], "digest": r["digest"], "time": now, "how": r["how"],
+                          "result": r["result"]} for r in results if r["ok"]])
+    return sorted(results, key=lambda r: r["id"])
+
+
+def _result(e: dict, how: str, ok: bool, text: str) -> dict:
+    return {"id": e["id"], "digest": e["digest"], "how": how, "ok": ok, "result": text}
+
+
+def _station_secrets(env: dict[str, str]) -> dict[str, str]:
+    try:
+        return json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())
+    except (KeyError, OSError, ValueError):
+        return {}
+
+
+def _publish(env: dict[str, str], station: str, password: str | None,
+             items: list[tuple[dict, bytes]], timeout_s: float) -> list[dict]:
+    if password is None:
+        return [_result(e, "mqtt", False, f"no credentials for station {station!r} (not in "
+                                          "the registry, or `quantrac services up` not rerun)")
+                for e, _ in items]
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=f"{station}-replay-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(station, password)
+    try:
+        client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    except (OSError, KeyError, ValueError) as e:
+        return [_result(it[0], "mqtt", False, f"broker unreachable: {e}") for it in items]
+    client.loop_start()
+    out = []
+    try:
+        sent = [(e, client.publish(e["topic"], payload, qos=1)) for e, payload in items]
+        deadline = time.monotonic() + timeout_s
+        for e, info in sent:
+            try:
+                info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as err:
+                out.append(_result(e, "mqtt", False, f"not published: {err}"))
+                continue
+            ok = info.is_published()
+            out.append(_result(e, "mqtt", ok, f"re-published to {e['topic']}" if ok else
+                               f"the broker did not acknowledge within {timeout_s:.0f} s"))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return out
+
+
+def _ingest(env: dict[str, str], entries: list[dict]) -> list[dict]:
+    from collector.sinks.influxdb.plugin import InfluxSink
+
+    out, good, readings = [], [], []
+    for e in entries:
+        try:
+            if "point" in e:
+                readings.append(Point(**e["point"]))
+            else:
+                readings.append(Reading(**{k: v for k, v in e["reading"].items()
+                                           if k in READING_FIELDS}))
+            good.append(e)
+        except (TypeError, AttributeError) as err:
+            out.append(_result(e, "ingest", False, f"reading unreadable: {err}"))
+    if not readings:
+        return out
+    sink = InfluxSink(env["QUANTRAC_INFLUX_WRITE_URL"], env["QUANTRAC_INFLUX_DB"],
+                      env["QUANTRAC_INFLUX_WRITE_USER"], env["QUANTRAC_INFLUX_WRITE_PASSWORD"])
+    try:
+        result = sink.write(readings)
+    finally:
+        sink.close()
+    refused = dict(result.rejected)
+    for i, e in enumerate(good):
+        if i in result.accepted:
+            out.append(_result(e, "ingest", True, "written to the database"))
+        elif i in refused:
+            out.append(_result(e, "ingest", False, f"refused again: {refused[i]}"))
+        else:
+            out.append(_result(e, "ingest", False, f"database unavailable: {result.error}"))
+    return out

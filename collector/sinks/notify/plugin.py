@@ -1,0 +1,167 @@
+"""Alert points → people: a webhook (HTTP POST of the JSON payload) and e-mail (SMTP).
+
+Each sink answers a write with a `WriteResult`; the alert output around it (a RunningSink on
+its own thread, collector/alerting/outputs.py) owns retrying and dead letters:
+
+| webhook answer                        | result                                             |
+|---------------------------------------|----------------------------------------------------|
+| 2xx                                   | delivered                                          |
+| 408, 425, 429, 5xx, timeout, no link  | kept, retried in order with back-off (Retry-After) |
+| other 4xx                             | refused: alert-dead-letters.jsonl, not retried     |
+
+| SMTP answer                           | result                                             |
+|---------------------------------------|----------------------------------------------------|
+| accepted                              | delivered                                          |
+| 4xx, disconnect, timeout, no link     | kept, retried                                      |
+| 5xx, every recipient refused          | refused: alert-dead-letters.jsonl                  |
+
+Alerts below `min_severity` are passed over (counted as delivered). Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from email.message import EmailMessage
+from typing import Any
+
+from collector.alerting.engine import SEVERITIES
+from collector.contracts import Point, WriteResult
+from collector.sinks.influxdb.plugin import retry_after_s, server_message
+
+log = logging.getLogger("quantrac.collector.notify")
+RETRY_STATUS = (408, 425, 429)
+EVENT_VI = {"open": "Cảnh báo", "update": "Cập nhật cảnh báo", "close": "Hết cảnh báo"}
+EVENT_EN = {"open": "Alert", "update": "Alert update", "close": "Recovered"}
+PASSWORD_ENV = "QUANTRAC_SMTP_PASSWORD"
+
+
+def wanted(p: Point, min_severity: str) -> bool:
+    severity = p.tags.get("severity", "warning")
+    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+    return rank >= SEVERITIES.index(min_severity)
+
+
+class WebhookSink:
+    name = "webhook"
+
+    def __init__(self, url: str, *, timeout_s: float = 10.0, min_severity: str = "info") -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.min_severity = min_severity
+
+    def write(self, items: list[Point]) -> WriteResult:
+        result = WriteResult()
+        for i, p in enumerate(items):
+            if not wanted(p, self.min_severity):
+                result.accepted.append(i)
+                continue
+            body = json.dumps(p.note, ensure_ascii=False).encode("utf-8")
+            req = urllib.request.Request(self.url, data=body, method="POST", headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "quantrac-collector"})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as answer:
+                    answer.read()
+                result.accepted.append(i)
+            except urllib.error.HTTPError as e:
+                msg = f"{self.url}: HTTP {e.code}: {server_message(e.read()) or e.reason}"
+                if e.code in RETRY_STATUS or e.code >= 500:
+                    result.retry_after, result.error = retry_after_s(e.headers), msg
+                    return result  # keep this one and the later ones, in order
+                result.rejected.append((i, msg))
+            except (urllib.error.URLError, OSError) as e:  # refused, reset, timeout
+                reason = getattr(e, "reason", e)
+                result.retry_after, result.error = 0.0, f"{self.url}: {reason}"
+                return result
+        return result
+
+
+def message(p: Point, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
+    doc = p.note or {}
+    event = str(doc.get("event", "open"))
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Subject"] = (f"[Quantrac] {EVENT_VI.get(event, event)} / {EVENT_EN.get(event, event)}:"
+                      f" {doc.get('st', '')} {doc.get('rule', '')}")
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(doc.get("t", 0))))
+    details = [f"{k}: {doc[k]}" for k in ("st", "rule", "severity", "value", "limit", "unit",
+                                            "period", "level", "id") if k in doc]
+    msg.set_content("\n".join([str(doc.get("text_vi", "")), "", str(doc.get("text_en", "")),
+                               "", f"time: {when}", *details, ""]))
+    return msg
+
+
+class EmailSink:
+    name = "email"
+
+    def __init__(self, host: str, port: int = 25, *, sender: str = "quantrac@localhost",
+                 recipients: tuple[str, ...] = (), starttls: bool = False, user: str = "",
+                 password: str = "", timeout_s: float = 10.0,
+                 min_severity: str = "warning") -> None:
+        if not recipients:
+            raise ValueError("[sinks.notify] smtp_to: no recipients for e-mail alerts")
+        self.host, self.port = host, port
+        self.sender, self.recipients = sender, tuple(recipients)
+        self.starttls, self.user, self.password = starttls, user, password
+        self.timeout_s = timeout_s
+        self.min_severity = min_severity
+
+    def write(self, items: list[Point]) -> WriteResult:
+        result = WriteResult()
+        todo = [i for i, p in enumerate(items) if wanted(p, self.min_severity)]
+        skip = set(range(len(items))) - set(todo)
+        result.accepted = sorted(skip)
+        if not todo:
+            return result
+        where = f"smtp://{self.host}:{self.port}"
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.user:
+                    smtp.login(self.user, self.password)
+                for i in todo:
+                    try:
+                        smtp.send_message(message(items[i], self.sender, self.recipients))
+                        result.accepted.append(i)
+                    except smtplib.SMTPRecipientsRefused as e:
+                        result.rejected.append((i, f"{where}: every recipient refused: "
+                                                   f"{e.recipients}"))
+                    except smtplib.SMTPResponseException as e:
+                        text = e.smtp_error.decode("utf-8", "replace") \
+                            if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
+                        if e.smtp_code >= 500:
+                            result.rejected.append((i, f"{where}: {e.smtp_code} {text}"))
+                        else:
+                            result.error = f"{where}: {e.smtp_code} {text}"
+                            result.retry_after = 0.0
+                            return result
+        except (smtplib.SMTPException, OSError) as e:
+            result.error = f"{where}: {type(e).__name__}: {e}"
+            result.retry_after = 0.0
+        result.accepted.sort()
+        return result
+
+
+def build_webhook(settings: Any) -> WebhookSink | None:
+    o = settings.notify
+    if not o.webhook_url:
+        return None
+    return WebhookSink(o.webhook_url, timeout_s=o.timeout_s, min_severity=o.min_severity)
+
+
+def build_email(settings: Any) -> EmailSink | None:
+    o = settings.notify
+    if not o.smtp_host:
+        return None
+    return EmailSink(o.smtp_host, o.smtp_port, sender=o.smtp_from, recipients=o.smtp_to,
+                     starttls=o.smtp_starttls, user=o.smtp_user,
+                     password=os.environ.get(PASSWORD_ENV, ""), timeout_s=o.timeout_s,
+                     min_severity=o.min_severity)

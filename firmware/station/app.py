@@ -1,0 +1,158 @@
+# The station's loop: sample, close records, keep the link, answer commands, drain the
+# backlog, report health, feed the watchdog; until interrupted. station/boot.py builds it
+# (config -> HAL -> lines -> devices -> sampler -> backlog -> publisher -> uplink) and is
+# dropped afterwards; main.py is only the entry point.
+#
+# Ctrl-C / SIGINT (KeyboardInterrupt) stops cleanly: a retained offline status, then
+# DISCONNECT. Anything that kills the process instead leaves the broker to publish the will,
+# which carries the same payload, and the backlog on flash to resume from.
+
+import gc
+import sys
+
+import log
+from station import health as H
+
+DRAIN_MESSAGES = 4     # data messages per loop turn: sampling goes on while a backlog drains
+SYNC_RETRY_S = 60      # NTP retry period while the clock is not valid
+
+
+class Station:
+    """Everything built from the config (station/boot.py); the config itself is not kept."""
+
+    def __init__(self, **parts):
+        for k, v in parts.items():
+            setattr(self, k, v)
+        self.errors = 0
+        self.up_ms = 0
+
+    def uptime_s(self):
+        return self.up_ms // 1000
+
+    def apply(self, cfg, changes):
+        """Take a checked config's remotely settable keys (station/control.py) into use."""
+        from values.calibrate import Calibration
+
+        if "sample_s" in changes:
+            self.sampler.set_sample(cfg["sample_s"])
+        if "report_s" in changes or "sample_s" in changes:
+            self.sampler.set_report(cfg["report_s"])
+        if "cal" in changes:
+            self.cal = self.sampler.cal = Calibration(cfg["cal"], [c.param for c in self.cols])
+        if "health_s" in changes:
+            self.health_ms = cfg["health_s"] * 1000
+        if "log" in changes:
+            log.setup(cfg["log"]["level"], self.hal.epoch)
+        log.info("config applied " + ",".join(changes))
+
+    def errors_list(self):
+        """(name, count) of everything that went wrong since boot, for the health event."""
+        bus = [d.bus for d in self.devices if hasattr(d, "bus")]
+        return (("loop", self.errors), ("sensor", sum(d.errors for d in self.devices)),
+                ("bus_timeouts", sum(b.timeouts for b in bus)),
+                ("bad_frames", sum(b.bad_frames for b in bus)),
+                ("missed_ticks", self.sampler.missed_ticks),
+                ("link_lost", self.uplink.losses), ("publish_failed", self.publisher.failed),
+                ("corrupt", self.messages.corrupt), ("torn", self.backlog.torn),
+                ("refused", self.uplink.refused))
+
+    def _control(self):
+        """Answer the commands waiting in the uplink's inbox; True when a reboot was asked."""
+        import station.control as control
+
+        reboot = False
+        try:
+            while self.uplink.inbox:
+                leaf, payload = self.uplink.inbox.pop(0)
+                ack, again = control.handle(self, leaf, payload)
+                self.uplink.event("ack", ack.encode())
+                reboot = reboot or again
+        finally:
+            sys.modules.pop("station.control", None)
+        return reboot
+
+    def run(self):
+        """Sample, close records, keep the link, drain the backlog; until KeyboardInterrupt."""
+        hal = self.hal
+        sampler = self.sampler
+        crumb = self.health.crumb
+        last = hal.ticks_ms()
+        health_at = last
+        sync_at = last
+        synced = False
+        hal.start_wdt(self.wdt_ms)
+        gc.collect()
+        log.info("run free=%d" % gc.mem_free())
+        try:
+            while True:
+                try:
+                    now = hal.ticks_ms()
+                    self.up_ms += hal.ticks_diff(now, last)
+                    last = now
+                    crumb(H.SAMPLE, self.up_ms // 1000)
+                    sampler.step(now)
+                    crumb(H.LINK)
+                    self.uplink.service(hal.ticks_ms())
+                    if self.uplink.inbox:
+                        crumb(H.CONTROL)
+                        if self._control():
+                            crumb(H.REBOOT)
+                            log.info("stop reboot requested")
+                            self.uplink.close()
+                            hal.reset()
+                    crumb(H.PUBLISH)
+                    self.publisher.drain(DRAIN_MESSAGES)
+                    if self.uplink.connected and hal.ticks_diff(now, health_at) >= 0:
+                        health_at = hal.ticks_add(now, self.health_ms)
+                        self.uplink.event("health", H.health_fields(
+                            gc.mem_free(), self.backlog, hal.rssi(), self.up_ms // 1000,
+                            self.errors_list()).encode())
+                    if hal.ticks_diff(now, sync_at) >= 0 and hal.net_up():
+                        synced = hal.sync_time(self.ntp_host)
+                        sync_at = hal.ticks_add(now, self.ntp_ms if synced else
+                                                SYNC_RETRY_S * 1000)
+                    hal.wdt_feed()
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as e:  # a station on a pole keeps going; the log says why
+                    if type(e).__name__ == "Reboot":
+                        raise
+                    self.errors += 1
+                    log.error("loop error %d: %r" % (self.errors, e))
+                    sys.print_exception(e)
+                    hal.sleep_ms(1000)
+                crumb(H.IDLE)
+                hal.sleep_ms(min(self.idle_ms, sampler.due_in(hal.ticks_ms())))
+        except KeyboardInterrupt:
+            log.info("stop interrupted; queued=%d" % len(self.backlog))
+            crumb(H.STOP)
+        finally:
+            self.backlog.close()
+            if self.uplink.close():
+                log.info("stop offline status published")
+            else:
+                log.warn("stop broker not reachable; the last will reports offline")
+
+
+def main(argv):
+    path = argv[1] if len(argv) > 1 else "config.json"
+    while True:
+        import station.boot as boot
+
+        station = boot.build_station(path, Station)
+        boot = None
+        sys.modules.pop("station.boot", None)  # boot-only code: back to the heap
+        gc.collect()
+        try:
+            station.run()
+            return
+        except Exception as e:
+            if type(e).__name__ != "Reboot":  # hal.common.Reboot: the unix port restarts here
+                if station.hal.platform != "esp32":
+                    raise
+                sys.print_exception(e)  # never left at a REPL on a pole: reset
+                station.hal.reset()
+        finally:
+            station.hal.close()
+        station = None
+        gc.collect()

@@ -1,0 +1,235 @@
+# The on-flash backlog: every closed record is appended here and leaves only after the broker
+# acknowledged it. Append-only segment files of fixed-size slots (station/record.py), each slot
+# with its CRC, replayed oldest first, bounded: beyond `segments` files the oldest file goes
+# and its unsent records are counted as dropped.
+#
+#   <data_dir>/backlog/00000042.seg   header (the record layout) + slots, appended only
+#   <data_dir>/backlog/cursor         oldest unsent record (segment, index) + dropped count,
+#                                     replaced atomically (write cursor.tmp, rename)
+#
+# Power loss at any byte: a slot cut short or with a bad CRC at the end of the newest segment
+# is the record that was being written; it is ignored and appends continue in a new segment
+# (so slots stay aligned). A damaged header can only be a segment cut while being created,
+# before any record: the file is removed. Segment files are only ever appended to or deleted,
+# which is what a flash file system (LittleFS) does well.
+
+import os
+import struct
+
+from bus.modbus_rtu import crc16
+from hal.common import makedirs
+from station.record import header_len, layout_of, slot_ok
+
+_CURSOR = "<III"
+
+
+class Backlog:
+    def __init__(self, folder, layout, capacity, segments):
+        self.dir = folder
+        self.cur = layout     # the layout of new records
+        self.seg_bytes = capacity // segments
+        self.max_segs = segments
+        self.per_seg = (self.seg_bytes - len(layout.header)) // layout.size
+        if self.per_seg < 1:
+            raise ValueError("backlog: %d bytes in %d segments hold no %d-byte record" % (
+                capacity, segments, layout.size))
+        self.segs = []        # segment numbers, oldest first; the cursor is in segs[0]
+        self.counts = []      # whole records in each
+        self.hlens = []       # header length of each
+        self.layouts = []     # Layout of each
+        self.idx = 0          # cursor: index of the oldest unsent record in segs[0]
+        self.dropped = 0      # records lost to the bound (persisted)
+        self.torn = 0         # records found cut short at boot
+        self.sealed = True    # the newest segment takes no more appends
+        self.wf = None        # append handle of the newest segment
+        self.rf = None        # read handle and its segment number
+        self.rseg = -1
+        self.bufs = {}        # slot size -> read buffer
+        makedirs(folder + "/backlog")
+        self._open()
+
+    def _path(self, seg):
+        return "%s/backlog/%08d.seg" % (self.dir, seg)
+
+    def _open(self):
+        names = [n for n in os.listdir(self.dir + "/backlog") if n.endswith(".seg")]
+        names.sort()
+        for name in names:
+            self._scan(int(name[:-4]))
+        seg, idx, dropped = self._load_cursor()
+        self.dropped = dropped
+        while self.segs and self.segs[0] < seg:   # sent, or dropped and counted
+            self._delete_oldest()
+        if self.segs and self.segs[0] == seg:
+            self.idx = min(idx, self.counts[0])
+        self._bound()
+
+    def _scan(self, seg):
+        path = self._path(seg)
+        with open(path, "rb") as f:
+            head = f.read(6)
+            n = header_len(head)
+            header = head + f.read(n - 6) if n > 6 else b""
+            layout = self.cur if header == self.cur.header else layout_of(header)
+            if layout is None:
+                f.close()
+                os.remove(path)  # cut while being created: it never held a record
+                return
+            size = os.stat(path)[6]
+            count = (size - n) // layout.size
+            sealed = (size - n) % layout.size != 0
+            if count:
+                buf = self._buf(layout.size)
+                f.seek(n + (count - 1) * layout.size)
+                f.readinto(buf)
+                if not slot_ok(buf):
+                    count -= 1
+                    sealed = True
+            if sealed:
+                self.torn += 1
+        for other in self.layouts:
+            if other.header == layout.header:
+                layout = other
+        self.segs.append(seg)
+        self.counts.append(count)
+        self.hlens.append(n)
+        self.layouts.append(layout)
+        self.sealed = sealed or layout is not self.cur
+
+    def _buf(self, size):
+        b = self.bufs.get(size)
+        if b is None:
+            b = self.bufs[size] = bytearray(size)
+        return b
+
+    def _load_cursor(self):
+        try:
+            with open(self.dir + "/backlog/cursor", "rb") as f:
+                b = f.read()
+            if len(b) == 14 and crc16(b, 0, 12) == b[12] | b[13] << 8:
+                return struct.unpack(_CURSOR, b)
+        except OSError:
+            pass
+        return (self.segs[0] if self.segs else 0), 0, 0
+
+    def _save_cursor(self, seg, idx):
+        b = bytearray(struct.pack(_CURSOR, seg, idx, self.dropped))
+        c = crc16(b, 0, 12)
+        b.append(c & 0xFF)
+        b.append(c >> 8)
+        path = self.dir + "/backlog/cursor"
+        with open(path + ".tmp", "wb") as f:
+            f.write(b)
+        os.rename(path + ".tmp", path)
+
+    def _delete_oldest(self):
+        seg = self.segs.pop(0)
+        self.counts.pop(0)
+        self.hlens.pop(0)
+        self.layouts.pop(0)
+        if self.rseg == seg:
+            self.rf.close()
+            self.rf = None
+            self.rseg = -1
+        if not self.segs:
+            self._close_writer()
+        try:
+            os.remove(self._path(seg))
+        except OSError:
+            pass
+
+    def _close_writer(self):
+        if self.wf is not None:
+            self.wf.close()
+            self.wf = None
+        self.sealed = True
+
+    def _bound(self):
+        """Keep at most max_segs files: the oldest goes, its unsent records counted."""
+        while len(self.segs) > self.max_segs:
+            self.dropped += self.counts[0] - self.idx
+            self.idx = 0
+            self._save_cursor(self.segs[1], 0)  # the cursor moves on first, then the file goes
+            self._delete_oldest()
+
+    # ---- the queue contract: append / len / peek / layout / commit -------------------------
+
+    def __len__(self):
+        return sum(self.counts) - self.idx
+
+    def append(self, slot):
+        """Store one sealed record (len(slot) == layout.size); returns once it is on flash."""
+        if self.sealed or self.counts[-1] >= self.per_seg:
+            self._new_segment()
+        elif self.wf is None:
+            self.wf = open(self._path(self.segs[-1]), "ab")
+        self.wf.write(slot)
+        self.wf.flush()
+        self.counts[-1] += 1
+
+    def _new_segment(self):
+        self._close_writer()
+        seg = self.segs[-1] + 1 if self.segs else self._load_cursor()[0] + 1
+        header = self.cur.header
+        f = open(self._path(seg), "wb")
+        f.write(header)
+        f.flush()
+        self.wf = f
+        self.sealed = False
+        self.segs.append(seg)
+        self.counts.append(0)
+        self.hlens.append(len(header))
+        self.layouts.append(self.cur)
+        if len(self.segs) == 1:
+            self.idx = 0
+        self._bound()
+
+    def _find(self, i):
+        """(segment position, index in it) of the i-th oldest unsent record."""
+        if not 0 <= i < len(self):
+            raise IndexError("backlog: no record %d of %d" % (i, len(self)))
+        j = 0
+        i += self.idx
+        while i >= self.counts[j]:
+            i -= self.counts[j]
+            j += 1
+        return j, i
+
+    def layout(self, i):
+        return self.layouts[self._find(i)[0]]
+
+    def peek(self, i):
+        """The i-th oldest unsent record as a view, valid until the next peek."""
+        j, k = self._find(i)
+        seg = self.segs[j]
+        if self.rseg != seg:
+            if self.rf is not None:
+                self.rf.close()
+            self.rf = open(self._path(seg), "rb")
+            self.rseg = seg
+        layout = self.layouts[j]
+        buf = self._buf(layout.size)
+        self.rf.seek(self.hlens[j] + k * layout.size)
+        if self.rf.readinto(buf) != layout.size:
+            buf[0] = buf[0] ^ 0xFF  # unreadable: fails its CRC
+        return memoryview(buf)
+
+    def commit(self, k):
+        """The k oldest records were delivered: move the cursor past them, remove spent files."""
+        k = min(k, len(self))
+        j = 0
+        i = self.idx + k
+        while j < len(self.segs) - 1 and i >= self.counts[j]:
+            i -= self.counts[j]
+            j += 1
+        self._save_cursor(self.segs[j], i)
+        for _ in range(j):
+            self._delete_oldest()
+        self.idx = i
+
+    def close(self):
+        self._close_writer()
+        if self.rf is not None:
+            self.rf.close()
+            self.rf = None
+            self.rseg = -1

@@ -1,0 +1,138 @@
+# Remote commands (`cmd` topic) and config (`config` topic): validated, persisted atomically,
+# answered on `event` with {"ev":"ack","id":…,"ok":…} and, when refused, "why".
+#
+# Loaded only while a message is handled and dropped afterwards (station/app.py): the heap
+# does not carry this code, nor config.py's checks, between commands.
+#
+#   cmd: ping | reboot | cal_start {"params": [...]} | cal_stop {"params": [...]} |
+#        report_interval {"s": n} | backlog
+#   config: {"set": {key: value}} with key in SETTABLE; "cal" merges per parameter (a null
+#        removes one). The whole resulting config.json passes config.check or nothing changes.
+
+import json
+import os
+import sys
+
+CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
+SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")
+
+
+class Refused(ValueError):
+    pass
+
+
+def _q(s):
+    return json.dumps(s)
+
+
+def handle(app, leaf, payload):
+    """(ack fields as a JSON fragment, reboot requested)."""
+    ident = None
+    try:
+        try:
+            msg = json.loads(payload)
+        except ValueError:
+            raise Refused("not JSON") from None
+        if not isinstance(msg, dict):
+            raise Refused("not a JSON object")
+        ident = msg.get("id")
+        if not isinstance(ident, str) or not 1 <= len(ident) <= 32:
+            ident = None
+            raise Refused("id: must be a string of 1-32 characters")
+        if msg.get("v") != 1:
+            raise Refused("v: must be 1")
+        if leaf == b"cmd":
+            extra, reboot = command(app, msg)
+        else:
+            extra, reboot = configure(app, msg.get("set"))
+        return ',"id":%s,"ok":true%s' % (_q(ident), extra), reboot
+    except Refused as e:
+        return ',"id":%s,"ok":false,"why":%s' % (_q(ident), _q(str(e))), False
+    except MemoryError:
+        return ',"id":%s,"ok":false,"why":"out of memory, try again"' % _q(ident), False
+
+
+def _params(app, args):
+    names = [c.param for c in app.cols]
+    want = args.get("params", names)
+    if not isinstance(want, list) or not want:
+        raise Refused("args.params: must be a non-empty list of parameters")
+    for p in want:
+        if p not in names:
+            raise Refused("args.params: %r is not measured here (%s)" % (p, ", ".join(names)))
+    return [names.index(p) for p in want]
+
+
+def command(app, msg):
+    cmd = msg.get("cmd")
+    args = msg.get("args", {})
+    if cmd not in CMDS:
+        raise Refused("cmd: %r is not one of %s" % (cmd, ", ".join(CMDS)))
+    if not isinstance(args, dict):
+        raise Refused("args: must be an object")
+    extra = ',"cmd":"%s"' % cmd
+    if cmd == "ping":
+        return extra + ',"uptime":%d' % app.uptime_s(), False
+    if cmd == "reboot":
+        return extra, True
+    if cmd in ("cal_start", "cal_stop"):
+        on = cmd == "cal_start"
+        win = app.sampler.win
+        ks = _params(app, args)
+        for k in ks:
+            win.calibrating[k] = 1 if on else 0
+            if on:
+                win.cal_seen[k] = 1
+        return extra + ',"params":%s' % _q([app.cols[k].param for k in ks]), False
+    if cmd == "report_interval":
+        s = args.get("s")
+        if not isinstance(s, int) or isinstance(s, bool):
+            raise Refused("args.s: must be a whole number of seconds")
+        return extra + configure(app, {"report_s": s})[0], False
+    bl = app.backlog
+    oldest = "null"
+    if len(bl):
+        s = bl.peek(0)
+        oldest = str(s[0] | s[1] << 8 | s[2] << 16 | s[3] << 24)
+    return extra + (',"backlog":{"queued":%d,"dropped":%d,"held":%d,"segments":%d,'
+                    '"record_bytes":%d,"capacity":%d,"oldest":%s}' % (
+                        len(bl), bl.dropped, len(app.sampler.hold), len(bl.segs),
+                        bl.cur.size, bl.per_seg * (bl.max_segs - 1), oldest)), False
+
+
+def configure(app, changes):
+    """Check the config.json that `changes` would make; persist it atomically and apply it."""
+    if not isinstance(changes, dict) or not changes:
+        raise Refused("set: must be an object with at least one key")
+    for key in changes:
+        if key not in SETTABLE:
+            raise Refused("set.%s: cannot be set remotely (only %s)" % (key, ", ".join(SETTABLE)))
+    with open(app.config_path) as f:
+        text = f.read()
+    raw = json.loads(text)
+    for key, value in changes.items():
+        if key == "cal" and isinstance(value, dict):
+            cal = raw.get("cal", {})
+            for p in value:
+                if value[p] is None:
+                    cal.pop(p, None)
+                else:
+                    cal[p] = value[p]
+            value = cal
+        raw[key] = value
+    text = json.dumps(raw)
+    import config  # noqa: I001 (the checks: loaded for this message only)
+
+    try:
+        checked = config.check(json.loads(text))
+    except config.ConfigError as e:
+        raise Refused(str(e)) from None
+    finally:
+        for name in ("config", "defaults"):
+            sys.modules.pop(name, None)
+    tmp = app.config_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, app.config_path)
+    app.apply(checked, changes)
+    return ',"applied":%s' % _q(sorted(changes)), False

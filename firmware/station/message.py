@@ -1,0 +1,139 @@
+# Protocol-v1 data messages (docs/protocol.md) built from backlog slots into one preallocated
+# buffer: {"v":1,"st":…,"fw":…,"boot":…,"seq":n,"r":[{"t":…,"p":…,"d":{param:[value,unit,
+# status,n,flags(,min,max)]}},…]}. Numbers come out of the slots' decimals as digits, never
+# through float formatting, so they print exactly as stored and trailing zeros are trimmed.
+
+from station.record import NULL, slot_ok
+
+_POW10 = (1, 10, 100, 1000, 10000)
+_ZEROS = b"0000000"
+
+
+class Writer:
+    """Appends bytes into one preallocated buffer; .n bytes are valid, .mv views them."""
+
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.n = 0
+
+    def put(self, b):
+        n = self.n
+        k = len(b)
+        if n + k > len(self.buf):
+            raise OverflowError("message: %d bytes do not fit %d" % (n + k, len(self.buf)))
+        self.mv[n:n + k] = b
+        self.n = n + k
+
+    def int(self, i):
+        self.put(b"%d" % i)
+
+    def dec(self, m, d):
+        """The decimal m / 10**d (d 5: m * 1000, d 6: m * 10**6), trailing zeros trimmed."""
+        if m < 0:
+            self.put(b"-")
+            m = -m
+        if d > 4:
+            self.int(m)
+            if m:
+                self.put(_ZEROS[:3 if d == 5 else 6])
+            return
+        p = _POW10[d]
+        self.int(m // p)
+        f = m % p
+        if f:
+            while f % 10 == 0:
+                f //= 10
+                d -= 1
+            digits = b"%d" % f
+            self.put(b".")
+            self.put(_ZEROS[:d - len(digits)])
+            self.put(digits)
+
+
+def _dec24(w, slot, off):
+    v = slot[off] | slot[off + 1] << 8 | slot[off + 2] << 16
+    d = v >> 21
+    if d == NULL:
+        w.put(b"null")
+        return
+    m = v & 0x1FFFFF
+    if m & 0x100000:
+        m -= 0x200000
+    w.dec(m, d)
+
+
+def put_record(w, slot, layout):
+    """Append the JSON of one slot written with `layout`."""
+    w.put(b'{"t":')
+    w.int(slot[0] | slot[1] << 8 | slot[2] << 16 | slot[3] << 24)
+    w.put(b',"p":')
+    w.int(slot[4] | slot[5] << 8 | slot[6] << 16)
+    w.put(b',"d":{')
+    rflags = slot[7]
+    off = 8
+    keys = layout.keys
+    units = layout.units
+    for k in range(layout.count):
+        if k:
+            w.put(b",")
+        w.put(keys[k])
+        _dec24(w, slot, off)
+        w.put(units[k])
+        sfn = slot[off + 3] | slot[off + 4] << 8
+        n = sfn & 0x7FF
+        w.int(sfn >> 14)
+        w.put(b",")
+        w.int(n)
+        w.put(b",")
+        w.int(sfn >> 11 & 7 | rflags)
+        if layout.minmax and n:
+            w.put(b",")
+            _dec24(w, slot, off + 5)
+            w.put(b",")
+            _dec24(w, slot, off + 8)
+        w.put(b"]")
+        off += layout.step
+    w.put(b"}}")
+
+
+class Messages:
+    """Data messages of one boot: the constant head, then seq and backlog records."""
+
+    def __init__(self, station, fw, boot, size):
+        self.head = b'{"v":1,"st":"%s","fw":"%s","boot":"%s","seq":' % (station, fw, boot)
+        self.w = Writer(size + len(self.head) + 24)
+        self.corrupt = 0       # slots skipped for a bad CRC
+
+    def build(self, seq, backlog, k):
+        """A message of the backlog's oldest records, at most k, all of one layout.
+
+        Returns (payload memoryview or None, slots consumed): a slot with a bad CRC is
+        consumed but not sent; None when every consumed slot was bad."""
+        k = min(k, len(backlog))
+        w = self.w
+        w.n = 0
+        w.put(self.head)
+        w.int(seq)
+        w.put(b',"r":[')
+        room = len(w.buf) - 2
+        first = None
+        taken = 0
+        sent = 0
+        while taken < k:
+            layout = backlog.layout(taken)
+            if first is None:
+                first = layout
+            elif layout is not first or w.n + layout.json_bytes + 1 > room:
+                break
+            slot = backlog.peek(taken)
+            taken += 1
+            if not slot_ok(slot) or w.n + layout.json_bytes + 1 > room:
+                self.corrupt += 1
+                continue
+            if sent:
+                w.put(b",")
+            put_record(w, slot, layout)
+            sent += 1
+        w.put(b"]}")
+        return (w.mv[:w.n] if sent else None), taken

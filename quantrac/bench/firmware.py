@@ -1,0 +1,137 @@
+"""`quantrac bench firmware`: the station's heap, backlog density and drain rate.
+
+Runs the unix-port .mpy build (quantrac/fwbuild.py) of the real firmware through
+quantrac/bench/firmware_station.py: byte-level fake UARTs and a virtual clock, so 10,000
+sample cycles of the nine-parameter air station take seconds, and a real loopback Mosquitto
+(collector.services on a private run folder) taking its QoS 1 messages.
+
+Figures (JSON keys):
+- heap_required_bytes: the smallest `-X heapsize` (4 KiB steps) that boots and runs 300
+  cycles, i.e. the true peak including fragmentation;
+- heap_peak_bytes: the largest live heap (after gc.collect, every loop turn) over the run;
+- heap_growth_bytes: live heap at the end minus at the start of the steady state;
+- backlog_bytes_per_record, backlog_days_per_mib (what 1 MiB keeps for certain, at the
+  station's report interval), drain_records_per_s (a pre-filled backlog into the broker).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import boards
+from quantrac import fwbuild
+from quantrac.paths import ROOT
+
+STATION = "pq-air-01"
+SCRIPT = Path(__file__).with_name("firmware_station.py")
+MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
+GOAL_HEAP = 64 * 1024
+MIB = 1024 * 1024
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def _run(build: Path, heap_k: int, *args: str, timeout: float = 600) -> dict | None:
+    """One MicroPython run of the bench script; its JSON line, or None on MemoryError."""
+    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={heap_k}k", str(SCRIPT), *args],
+                          env={"MICROPYPATH": str(build), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, cwd=build)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    if proc.returncode == 0 and lines:
+        return json.loads(lines[-1])
+    if "MemoryError" in proc.stdout + proc.stderr:
+        return None
+    raise BenchError(f"bench run failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
+                     f"{proc.stderr[-2000:]}")
+
+
+def _config(env: dict[str, str], folder: Path, report_s: int) -> Path:
+    password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[STATION]
+    password = password["password"] if isinstance(password, dict) else password
+    cfg = boards.firmware_config(
+        boards.registry().get(STATION), {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
+        {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
+         "user": STATION, "password": password, "keepalive": 600},
+        sample_s=10, report_s=report_s)
+    cfg["log"] = {"level": "warn"}
+    path = folder / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def required_heap(build: Path, config: Path, lo_k: int = 32, hi_k: int = 512) -> int:
+    """Smallest heap in KiB (4 KiB steps) that boots and runs 300 sample cycles."""
+    if _run(build, hi_k, "heap", str(config), "300", "100") is None:
+        raise BenchError(f"the station does not run in {hi_k} KiB")
+    while hi_k - lo_k > 4:
+        mid = (lo_k + hi_k) // 2 // 4 * 4
+        data = config.parent / "data"
+        for p in sorted(data.rglob("*"), reverse=True) if data.exists() else ():
+            p.unlink() if p.is_file() else p.rmdir()
+        if _run(build, mid, "heap", str(config), "300", "100") is None:
+            lo_k = mid
+        else:
+            hi_k = mid
+    return hi_k
+
+
+def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
+    from collector import services
+
+    with tempfile.TemporaryDirectory(prefix="quantrac-bench-") as tmp:
+        tmp_path = Path(tmp)
+        build = fwbuild.build("unix", tmp_path / "build").folder
+        say(f"bench: firmware build {build} ready; starting a private broker")
+        env = services.up(tmp_path / "run")
+        try:
+            work = tmp_path / "heap"
+            work.mkdir()
+            config = _config(env, work, 300)
+            say("bench: finding the smallest heap that runs the air station ...")
+            need_k = required_heap(build, config)
+            for p in sorted((work / "data").rglob("*"), reverse=True):
+                p.unlink() if p.is_file() else p.rmdir()
+            heap_k = need_k + 8
+            say(f"bench: {cycles} sample cycles under -X heapsize={heap_k}k ...")
+            started = time.monotonic()
+            heap = _run(build, heap_k, "heap", str(config), str(cycles), str(cycles // 10))
+            if heap is None:
+                raise BenchError(f"MemoryError during {cycles} cycles at {heap_k} KiB")
+            heap_s = time.monotonic() - started
+            work = tmp_path / "drain"
+            work.mkdir()
+            config = _config(env, work, 300)
+            say(f"bench: draining {drain_records} backlog records into the broker ...")
+            drain = _run(build, 512, "drain", str(config), str(drain_records))
+        finally:
+            services.down(tmp_path / "run")
+    # records the default 1 MiB bound keeps for certain: all segment files but the one being
+    # replaced when the oldest goes
+    per_mib = heap["per_segment"] * (heap["segments"] - 1)
+    return {
+        "station": STATION, "params": 9, "sample_s": 10, "report_s": 300,
+        "heap_limit_bytes": heap_k * 1024,
+        "heap_required_bytes": need_k * 1024,
+        "heap_peak_bytes": heap["peak_live"],
+        "heap_boot_bytes": heap["boot_live"],
+        "heap_growth_bytes": heap["end_live"] - heap["steady_start"],
+        "heap_goal_bytes": GOAL_HEAP,
+        "heap_goal_met": need_k * 1024 <= GOAL_HEAP,
+        "sample_cycles": heap["cycles"], "records": heap["records"],
+        "messages_published": heap["published"], "loop_errors": heap["loop_errors"],
+        "cycles_per_s": round(heap["cycles"] / heap_s, 1),
+        "backlog_bytes_per_record": heap["record_bytes"],
+        "backlog_records_per_mib": per_mib,
+        "backlog_bytes_per_record_effective": round(MIB / per_mib, 2),
+        "backlog_days_per_mib": round(per_mib * 300 / 86400, 2),
+        "drain_records": drain["records"], "drain_messages": drain["messages"],
+        "drain_batch": drain["batch"],
+        "drain_records_per_s": round(drain["records"] / max(drain["ms"], 1) * 1000, 1),
+    }

@@ -1,0 +1,107 @@
+"""`quantrac sensor …`: an RS-485 sensor on the laptop's USB adapter, before it meets a board."""
+
+from __future__ import annotations
+
+import click
+
+PORT = click.option("--port", required=True, help="the USB-RS485 adapter, e.g. /dev/ttyUSB0")
+
+
+def _range(value: str) -> range:
+    lo, sep, hi = value.partition("-")
+    try:
+        first, last = int(lo), int(hi if sep else lo)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not N or FIRST-LAST (e.g. 1-32)") from None
+    if not 1 <= first <= last <= 247:
+        raise click.BadParameter(f"{value!r}: addresses run 1..247")
+    return range(first, last + 1)
+
+
+@click.group()
+def sensor() -> None:
+    """Probe, read and address RS-485 sensors from the laptop."""
+
+
+@sensor.command()
+@PORT
+@click.option("--addresses", default="1-32", show_default=True, help="N or FIRST-LAST")
+@click.option("--baud", "bauds", type=int, multiple=True,
+              help="speed to try (repeat); default 9600")
+@click.option("--all-bauds", is_flag=True, help="try 2400 … 115200")
+@click.option("--identify/--no-identify", default=True, show_default=True,
+              help="say which catalog models each answer fits")
+def probe(port: str, addresses: str, bauds: tuple[int, ...], all_bauds: bool,
+          identify: bool) -> None:
+    """Which addresses answer at which speed, and what they look like."""
+    from quantrac.field import probe as p
+
+    speeds = p.BAUDS if all_bauds else bauds or (9600,)
+    try:
+        span = _range(addresses)
+    except click.BadParameter as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"scanning {port}: addresses {span.start}-{span.stop - 1} at "
+               f"{', '.join(map(str, speeds))} baud")
+    try:
+        with p.Line(port) as line:
+            found = p.scan(line, span, speeds)
+            for a in found:
+                fits = p.identify(line, a.address, a.baud) if identify else []
+                click.echo(f"address {a.address:>3} @ {a.baud:>6}: fn {a.function:02d} "
+                           f"{a.reply}" + (f"; fits {', '.join(fits)}" if fits else ""))
+    except p.ProbeError as e:
+        raise click.ClickException(str(e)) from None
+    if not found:
+        click.echo("nothing answered (wiring A/B swapped? sensor powered? another speed?)")
+        raise SystemExit(1)
+
+
+def _show(readings) -> bool:
+    ok = True
+    for r in readings:
+        state = "ok" if r.in_range else "NO VALUE" if r.value is None else "OUT OF RANGE"
+        ok = ok and r.in_range
+        value = "-" if r.value is None else f"{round(r.value, 4):g}"
+        click.echo(f"  {r.param:<9}{value:>10} {r.unit:<6} {r.low:g} .. {r.high:g}  {state}"
+                   + (f" ({r.why})" if r.why else ""))
+    return ok
+
+
+@sensor.command()
+@PORT
+@click.option("--model", required=True, help="catalog model, e.g. qt-thp-485")
+@click.option("--address", type=click.IntRange(1, 247), help="default: the model's")
+@click.option("--baud", type=int, help="default: the model's")
+def read(port: str, model: str, address: int | None, baud: int | None) -> None:
+    """Every channel of a catalog model, decoded, with its range check."""
+    from quantrac.field import probe as p
+
+    try:
+        with p.Line(port) as line:
+            readings = p.read(line, model, address, baud)
+    except p.ProbeError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{model} at address {address or p.model(model)['modbus']['default_address']}:")
+    if not _show(readings):
+        raise SystemExit(1)
+
+
+@sensor.command("set-address")
+@PORT
+@click.option("--model", required=True)
+@click.option("--address", type=click.IntRange(1, 247), required=True, help="the current one")
+@click.option("--new-address", type=click.IntRange(1, 247), required=True)
+@click.option("--baud", type=int)
+def set_address(port: str, model: str, address: int, new_address: int,
+                baud: int | None) -> None:
+    """Give a sensor a new slave address (function 06), then read it there."""
+    from quantrac.field import probe as p
+
+    try:
+        with p.Line(port) as line:
+            readings = p.set_address(line, model, address, new_address, baud)
+    except p.ProbeError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{model}: address {address} -> {new_address}; reading there:")
+    _show(readings)

@@ -1,0 +1,114 @@
+"""A station's broker account: its password, the broker's password file and ACL, the TLS listener.
+
+Station passwords live where `quantrac services up` keeps them (`secrets/stations.json` in the
+run folder) and reach Mosquitto only hashed, through the same code `up` uses
+(`collector.services.mosquitto.write_files`). A running broker rereads accounts and ACL on SIGHUP;
+a new listener needs a restart, which keeps its port and pid record so `services down` still
+stops it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.services import credentials, mosquitto, ports, procs
+from collector.services.state import Layout, locked, read_json, write_json
+from quantrac import paths
+from quantrac.field.tls import Authority
+
+TLS_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class BrokerChange:
+    """What happened to the running broker after an account change, in words for the user."""
+
+    action: str  # "reloaded", "restarted", "written" (not running) or "not set up"
+    detail: str
+
+
+def layout(run_dir: Path | str | None) -> Layout:
+    return Layout(paths.run_dir(run_dir))
+
+
+def station_password(lay: Layout, station_id: str, rotate: bool = False) -> str:
+    """The station's MQTT password: kept if it has one (unless `rotate`), else a new one."""
+    stored = read_json(lay.station_secrets)
+    if rotate and station_id in stored:
+        del stored[station_id]
+        write_json(lay.station_secrets, stored)
+    wanted = sorted({*stored, station_id})
+    return credentials.station_passwords(lay, wanted)[station_id]
+
+
+def ensure_tls(lay: Layout, hosts: tuple[str, ...] = TLS_HOSTS) -> Authority:
+    """CA (kept), broker certificate for `hosts` (renewed when they change), listener port."""
+    d = mosquitto.tls_dir(lay)
+    d.mkdir(parents=True, exist_ok=True)
+    ca = Authority.ensure(d / "ca.crt", lay.secrets / "tls-ca.key")
+    wanted = sorted(hosts)
+    listener = d / "listener.json"
+    current = read_json(listener)
+    if current.get("hosts") != wanted or not (d / "server.crt").exists():
+        ca.server(d, list(hosts))
+    port = current.get("port")
+    if not isinstance(port, int) or not ports.is_free(port) and not _ours(lay, port):
+        port = ports.free_port()
+    listener.write_text(json.dumps({"port": port, "hosts": wanted}) + "\n")
+    return ca
+
+
+def _ours(lay: Layout, port: int) -> bool:
+    rec = read_json(lay.record).get(mosquitto.NAME) or {}
+    return procs.running(rec.get("pid"), rec.get("argv")) and mosquitto.tls_port(lay) == port
+
+
+def apply(lay: Layout) -> BrokerChange:
+    """Write password file, ACL and conf for every stored account; reload or restart the broker."""
+    with locked(lay):
+        record = read_json(lay.record)
+        rec = record.get(mosquitto.NAME)
+        if not rec or not rec.get("port"):
+            return BrokerChange("not set up", f"no broker was ever started in {lay.root}; "
+                                "`quantrac services up` creates it with this account")
+        pw = credentials.service_passwords(lay)
+        users = {credentials.MQTT_COLLECTOR_USER: pw["mqtt_collector"],
+                 credentials.MQTT_OPERATOR_USER: pw["mqtt_operator"],
+                 **read_json(lay.station_secrets)}
+        before = _listeners(mosquitto.conf_path(lay))
+        changed = mosquitto.write_files(lay, rec["port"], users)
+        if not procs.running(rec.get("pid"), rec.get("argv")):
+            return BrokerChange("written", "the broker is not running; it starts with these "
+                                "accounts at the next `quantrac services up`")
+        if _listeners(mosquitto.conf_path(lay)) != before:
+            _restart(lay, record, rec)  # SIGHUP does not open or close listeners
+            return BrokerChange("restarted", f"pid {rec['pid']}, TLS port "
+                                f"{mosquitto.tls_port(lay)}")
+        if changed:
+            mosquitto.reload(rec["pid"])
+            return BrokerChange("reloaded", f"pid {rec['pid']} reread its accounts and ACL")
+        return BrokerChange("reloaded", "nothing changed")
+
+
+def _listeners(conf: Path) -> list[str]:
+    try:
+        text = conf.read_text()
+    except FileNotFoundError:
+        return []
+    return [line for line in text.splitlines() if line.startswith("listener ")]
+
+
+def _restart(lay: Layout, record: dict, rec: dict) -> None:
+    procs.stop(rec["pid"], rec["argv"])
+    log = mosquitto.log_path(lay)
+    since = procs.log_size(log)
+    argv = mosquitto.argv(lay)
+    pid = procs.start(argv, log, cwd=log.parent)
+    rec.update(pid=pid, argv=argv)
+    write_json(lay.record, record)  # `services down` finds the new pid even if the wait fails
+    tls = mosquitto.tls_port(lay)
+    procs.wait_ready(mosquitto.NAME, pid, argv, log,
+                     lambda: ports.accepts(rec["port"]) and (tls is None or ports.accepts(tls)),
+                     since)

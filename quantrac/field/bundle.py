@@ -1,0 +1,61 @@
+"""What goes onto a station's flash: the firmware build (`quantrac firmware build`, `.mpy`
+modules and main.py) plus the station's own files (config.json, secrets.json, TLS), by board path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from quantrac import paths
+from quantrac.field import workspace
+
+BUILD_ROOT = paths.ROOT / "build" / "firmware"  # quantrac.fwbuild.BUILD: <root>/<target>/
+CODE_SUFFIXES = (".py", ".mpy")
+
+
+class BundleError(RuntimeError):
+    """Something the board needs is not built or not there yet (says which command makes it)."""
+
+
+def firmware_files(build_dir: Path) -> dict[str, Path]:
+    """Board path → file for every module of the build."""
+    if not build_dir.is_dir():
+        raise BundleError(f"{build_dir}: no firmware build; run `quantrac station build ID` "
+                          "(or `quantrac firmware build`)")
+    out = {}
+    for path in sorted(build_dir.rglob("*")):
+        rel = path.relative_to(build_dir)
+        if path.is_file() and path.suffix in CODE_SUFFIXES and \
+                not any(part.startswith(".") for part in rel.parts):
+            out[rel.as_posix()] = path
+    if "main.py" not in out:
+        raise BundleError(f"{build_dir}: the build has no main.py; rebuild the firmware")
+    return out
+
+
+def station_files(station_dir: Path, station_id: str) -> dict[str, Path]:
+    """The station's own files; BundleError when config or secrets are missing or foreign."""
+    files = workspace.board_files(station_dir)
+    if workspace.CONFIG not in files:
+        raise BundleError(f"no {workspace.CONFIG} for {station_id} in {station_dir}; run "
+                          f"`quantrac station build {station_id}`")
+    try:
+        owner = json.loads(files[workspace.CONFIG].read_text()).get("station")
+    except ValueError as e:
+        raise BundleError(f"{files[workspace.CONFIG]}: not JSON ({e})") from None
+    if owner != station_id:
+        raise BundleError(f"{files[workspace.CONFIG]} is for station {owner!r}, not "
+                          f"{station_id!r}; rebuild it")
+    if workspace.SECRETS not in files:
+        raise BundleError(f"no {workspace.SECRETS} for {station_id} in {station_dir}; run "
+                          f"`quantrac station credentials {station_id}`")
+    return files
+
+
+def board_files(build_dir: Path, station_dir: Path, station_id: str) -> dict[str, Path]:
+    return {**firmware_files(build_dir), **station_files(station_dir, station_id)}
+
+
+def sizes(files: dict[str, Path]) -> list[tuple[str, int]]:
+    return [(remote, local.stat().st_size) for remote, local in files.items()]

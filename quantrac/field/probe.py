@@ -1,0 +1,200 @@
+"""RS-485 sensors checked from the laptop before they are wired to a board: a USB-RS485 adapter
+and minimalmodbus (a Modbus master nobody here wrote, so our catalog is checked against an
+independent decoder).
+
+`scan` finds who answers at which address and speed (an exception reply counts: something is
+there), `read` decodes every channel of a catalog model, `identify` says which models a slave's
+registers are consistent with, `set_address` writes a new slave address to the register the
+catalog names (`modbus.address_register`) with function 06 and checks the sensor answers there.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import minimalmodbus
+import serial
+
+import boards
+
+BAUDS = (2400, 4800, 9600, 19200, 38400, 57600, 115200)
+ORDERS = {"ABCD": minimalmodbus.BYTEORDER_BIG, "CDAB": minimalmodbus.BYTEORDER_LITTLE_SWAP,
+          "BADC": minimalmodbus.BYTEORDER_BIG_SWAP, "DCBA": minimalmodbus.BYTEORDER_LITTLE}
+TIMEOUT_S = 0.15  # a 9600-baud reply of a few registers is back in well under this
+
+
+class ProbeError(RuntimeError):
+    """The port, the model or the sensor's answer is not what was asked for (names which)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    address: int
+    baud: int
+    function: int
+    reply: str  # "registers" or the exception the slave sent
+
+
+@dataclass(frozen=True)
+class Reading:
+    param: str
+    value: float | None
+    unit: str
+    low: float
+    high: float
+    why: str = ""
+
+    @property
+    def in_range(self) -> bool:
+        return self.value is not None and self.low <= self.value <= self.high
+
+
+def model(name: str) -> dict:
+    m = boards.catalog().get(name)
+    if m is None:
+        raise ProbeError(f"model {name!r} is not in boards/catalog "
+                         f"(known: {', '.join(sorted(boards.catalog()))})")
+    if m["bus"] != "modbus":
+        raise ProbeError(f"model {name!r} streams frames on its own UART; it has no Modbus "
+                         "address to probe")
+    return m
+
+
+class Line:
+    """One serial port with a Modbus master on it; speed and framing changeable between calls."""
+
+    def __init__(self, port: str, baud: int = 9600, parity: str = "N", stop: int = 1,
+                 timeout_s: float = TIMEOUT_S) -> None:
+        try:
+            self.serial = serial.Serial(port, baudrate=baud, parity=parity, stopbits=stop,
+                                        bytesize=8, timeout=timeout_s, write_timeout=2.0)
+        except (serial.SerialException, ValueError) as e:
+            raise ProbeError(f"{port}: cannot open the adapter ({e})") from None
+        self.port = port
+
+    def __enter__(self) -> Line:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.serial.close()
+
+    def slave(self, address: int, baud: int | None = None) -> minimalmodbus.Instrument:
+        if not 1 <= address <= 247:
+            raise ProbeError(f"address {address} is not 1..247")
+        if baud:
+            self.serial.baudrate = baud
+        inst = minimalmodbus.Instrument(self.serial, address)
+        inst.clear_buffers_before_each_transaction = True
+        return inst
+
+    def knock(self, address: int, baud: int, functions: Iterable[int] = (3, 4),
+              register: int = 0) -> Answer | None:
+        """Whether anything answers at this address and speed (registers or an exception)."""
+        inst = self.slave(address, baud)
+        for fn in functions:
+            try:
+                inst.read_register(register, 0, functioncode=fn)
+                return Answer(address, baud, fn, "registers")
+            except minimalmodbus.SlaveReportedException as e:
+                return Answer(address, baud, fn, f"exception: {e}")
+            except minimalmodbus.InvalidResponseError as e:
+                return Answer(address, baud, fn, f"garbled reply: {e}")
+            except minimalmodbus.NoResponseError:
+                continue
+        return None
+
+
+def scan(line: Line, addresses: Iterable[int], bauds: Iterable[int],
+         functions: Iterable[int] = (3, 4), register: int = 0,
+         seen: Callable[[Answer], None] | None = None) -> list[Answer]:
+    found = []
+    for baud in bauds:
+        for address in addresses:
+            answer = line.knock(address, baud, tuple(functions), register)
+            if answer:
+                found.append(answer)
+                if seen:
+                    seen(answer)
+    return found
+
+
+def _channel(inst: minimalmodbus.Instrument, ch: dict, fn: int) -> float:
+    kind, order, reg = ch["type"], ch.get("order", "ABCD"), ch["register"]
+    if kind == "float32":
+        raw = inst.read_float(reg, fn, 2, byteorder=ORDERS[order])
+    elif kind in ("int32", "uint32"):
+        raw = inst.read_long(reg, fn, signed=kind == "int32", byteorder=ORDERS[order])
+    else:
+        (word,) = inst.read_registers(reg, 1, fn)
+        if order in ("BADC", "DCBA"):  # 16-bit values with swapped bytes
+            word = struct.unpack("<H", struct.pack(">H", word))[0]
+        raw = word - 0x10000 if kind == "int16" and word & 0x8000 else word
+    if "decimals_register" in ch:
+        raw = raw / 10 ** inst.read_register(ch["decimals_register"], 0, functioncode=fn)
+    return raw * ch.get("scale", 1) + ch.get("offset", 0)
+
+
+def read(line: Line, model_name: str, address: int | None = None,
+         baud: int | None = None) -> list[Reading]:
+    """Every channel of `model_name` from the slave at `address` (default: the model's)."""
+    m = model(model_name)
+    mb = m["modbus"]
+    inst = line.slave(address or mb["default_address"], baud or m["serial"]["baud"])
+    out = []
+    for ch in m["channels"]:
+        lo, hi = ch["range"]
+        try:
+            out.append(Reading(ch["param"], _channel(inst, ch, mb["function"]), ch["unit"],
+                               lo, hi))
+        except minimalmodbus.ModbusException as e:
+            out.append(Reading(ch["param"], None, ch["unit"], lo, hi, why=str(e)))
+    return out
+
+
+def _fits(inst: minimalmodbus.Instrument, m: dict) -> bool:
+    for ch in m["channels"]:  # the first channel that fails rules the model out
+        try:
+            value = _channel(inst, ch, m["modbus"]["function"])
+        except minimalmodbus.ModbusException:
+            return False
+        if not ch["range"][0] <= value <= ch["range"][1]:
+            return False
+    return True
+
+
+def identify(line: Line, address: int, baud: int) -> list[str]:
+    """Catalog models whose every register reads at this address with values in range."""
+    inst = line.slave(address, baud)
+    fits = [name for name, m in sorted(boards.catalog().items())
+            if m["bus"] == "modbus" and _fits(inst, m)]
+    # A model with more channels that all fit says more than one whose few registers happen to.
+    return sorted(fits, key=lambda n: -len(boards.catalog()[n]["channels"]))
+
+
+def set_address(line: Line, model_name: str, address: int, new: int,
+                baud: int | None = None) -> list[Reading]:
+    """Write `new` into the model's address register; the readings taken at the new address."""
+    m = model(model_name)
+    reg = m["modbus"].get("address_register")
+    if reg is None:
+        raise ProbeError(f"the catalog does not say where {model_name} keeps its address "
+                         "(modbus.address_register); use the maker's tool")
+    if not 1 <= new <= 247:
+        raise ProbeError(f"new address {new} is not 1..247")
+    inst = line.slave(address, baud or m["serial"]["baud"])
+    try:
+        inst.write_register(reg, new, 0, functioncode=6)
+    except minimalmodbus.SlaveReportedException as e:
+        raise ProbeError(f"the sensor at {address} refused the new address ({e})") from None
+    except minimalmodbus.NoResponseError:
+        raise ProbeError(f"nothing answered at address {address}; scan first") from None
+    readings = read(line, model_name, new, baud)
+    if not any(r.value is not None for r in readings):
+        raise ProbeError(f"the sensor took the write but does not answer at {new} (some models "
+                         "need a power cycle first): " + "; ".join(r.why for r in readings))
+    return readings

@@ -1,0 +1,111 @@
+"""Hourly means → VN_AQI (hourly NowCast, daily) and the indicative VN_WQI, through the
+aggregate and indices stages together, checked against the domain functions and the worked
+examples of docs/indices.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.contracts import QC_GOOD, Batch, Reading
+from collector.domain import aqi
+from collector.processors.aggregate.plugin import AggregateProcessor
+from collector.processors.indices.plugin import IndicesProcessor
+
+H = 3600
+T = 1763755200  # an hour boundary; 03:00 local
+DAY = 1763744400  # local midnight starting T's day
+SO2_UG_PER_PPB = 64.07 / 24.45
+
+
+def readings(station: str, kind: str, start: int, values: dict[str, tuple[float | None, str]],
+             count: int = 12) -> list[Reading]:
+    return [Reading(station=station, kind=kind, param=p, unit=u, time=start + 300 * (i + 1),
+                    value=v, status=0, qc=QC_GOOD)
+            for p, (v, u) in values.items() for i in range(count)]
+
+
+class Chain:
+    def __init__(self) -> None:
+        self.agg, self.idx = AggregateProcessor(), IndicesProcessor()
+
+    def run(self, rs: list[Reading]) -> dict[tuple[str, str, int], dict]:
+        batch = self.idx.process(self.agg.process(Batch([], readings=rs)))
+        return {(p.measurement, p.tags.get("period", ""), p.time): p.fields
+                for p in batch.points if p.measurement in ("aqi", "wqi")}
+
+
+def test_hourly_aqi_from_gas_in_ppb_and_pm_nowcast():
+    c = Chain()
+    for i in range(11):
+        c.run(readings("pq-air-01", "air", T + i * H, {"pm10": (40.0, "ug/m3")}))
+    got = c.run(readings("pq-air-01", "air", T + 11 * H,
+                         {"pm10": (40.0, "ug/m3"), "so2": (200.0, "ppb")}))
+    a = got[("aqi", "hour", T + 12 * H)]
+    want = aqi.hourly_aqi({"pm10": [40.0] * 12, "so2": [200 * SO2_UG_PER_PPB]})
+    assert a["aqi"] == want.aqi == 144 and a["dominant"] == "so2" and a["band"] == "poor"
+    assert (a["sub_so2"], a["sub_pm10"]) == (144, 40)
+
+
+def test_an_incomplete_hour_counts_as_missing():
+    c = Chain()
+    got = c.run(readings("pq-air-02", "air", T, {"pm10": (40.0, "ug/m3"),
+                                                 "so2": (200.0, "ppb")}, count=8))
+    assert ("aqi", "hour", T + H) not in got  # 8 of 12 records: no mean counts yet
+    got = c.run(readings("pq-air-02", "air", T, {"so2": (200.0, "ppb")}, count=9))
+    assert got[("aqi", "hour", T + H)] == {"sub_so2": 144}  # no PM yet: no AQI, the sub-index
+
+
+def test_a_late_hour_recomputes_the_hourly_aqi_of_the_hours_after_it():
+    c = Chain()
+    c.run(readings("pq-air-03", "air", T, {"pm10": (100.0, "ug/m3")}, count=8))
+    c.run(readings("pq-air-03", "air", T + H, {"pm10": (20.0, "ug/m3")}))
+    c.run(readings("pq-air-03", "air", T + 2 * H, {"pm10": (20.0, "ug/m3")}))
+    before = c.run(readings("pq-air-03", "air", T + 3 * H, {"pm10": (20.0, "ug/m3")}))
+    # the first hour completes late: every NowCast that includes it changes
+    late = [r for r in readings("pq-air-03", "air", T, {"pm10": (100.0, "ug/m3")})][8:]
+    got = c.run(late)
+    hours = sorted(t for (m, period, t) in got if period == "hour")
+    # (the first hour alone has no NowCast: it needs 2 of the last 3 hours)
+    assert hours == [T + 2 * H, T + 3 * H, T + 4 * H]
+    now = got[("aqi", "hour", T + 4 * H)]
+    assert now["aqi"] > before[("aqi", "hour", T + 4 * H)]["aqi"]
+    assert now["aqi"] == aqi.hourly_aqi({"pm10": [100.0, 20.0, 20.0, 20.0]}).aqi
+
+
+def test_daily_aqi_of_the_local_day():
+    c = Chain()
+    got = {}
+    for i in range(24):
+        got = c.run(readings("pq-air-04", "air", DAY + i * H, {"pm10": (75.0, "ug/m3")}))
+    d = got[("aqi", "day", DAY + 24 * H)]
+    assert d["aqi"] == aqi.daily_aqi({"pm10": [75.0] * 24}).aqi == 63  # 50 + 50 × 25/100
+    assert d["dominant"] == "pm10" and d["band"] == "moderate"
+
+
+def test_indicative_wqi_of_a_water_station_matches_the_worked_example():
+    c = Chain()
+    got = c.run(readings("pq-sea-01", "sea_water", T, {
+        "ph": (8.75, "pH"), "temp": (25.0, "degC"), "do": (6.1317, "mg/L"),
+        "nh4": (0.45, "mg/L")}))
+    w = got[("wqi", "", T + H)]
+    assert (w["wqi"], w["class"], w["indicative"]) == (52, "medium", True)
+    assert (w["sub_ph"], w["sub_nh4"]) == (75.0, 62.5) and w["sub_do"] == pytest.approx(75, abs=0.1)
+
+
+def test_without_temperature_do_is_left_out_and_without_group_iv_there_is_no_wqi():
+    c = Chain()
+    got = c.run(readings("pq-sea-02", "sea_water", T, {"ph": (7.0, "pH"), "do": (6.0, "mg/L")}))
+    assert got == {}
+    got = c.run(readings("pq-sea-02", "sea_water", T + H, {"ph": (7.0, "pH"),
+                                                          "do": (6.0, "mg/L"),
+                                                          "nh4": (0.2, "mg/L")}))
+    w = got[("wqi", "", T + 2 * H)]
+    assert set(w) == {"wqi", "class", "indicative", "sub_ph", "sub_nh4"} and w["wqi"] == 100
+
+
+def test_state_round_trip():
+    c = Chain()
+    c.run(readings("pq-air-05", "air", T, {"pm10": (50.0, "ug/m3")}))
+    again = IndicesProcessor()
+    again.restore(c.idx.state())
+    assert again.hours == c.idx.hours and again.kinds == {"pq-air-05": "air"}

@@ -1,0 +1,55 @@
+"""Canonical units: gases from ppb/ppm to µg/Nm³ at 25 °C and 760 mmHg (QCVN 05:2023)."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.contracts import Batch, Reading
+from collector.processors.units.convert import UnitError, canonical_unit, factor, to_canonical
+from collector.processors.units.plugin import UnitsProcessor
+
+
+@pytest.mark.parametrize("param, unit, x, want", [
+    ("so2", "ppb", 100.0, 262.04),   # 100 × 64.07 / 24.45
+    ("no2", "ppb", 100.0, 188.18),
+    ("o3", "ppb", 100.0, 196.32),
+    ("co", "ppm", 1.0, 1145.6),      # 1000 ppb × 28.01 / 24.45
+    ("co", "ppb", 1000.0, 1145.6),
+])
+def test_gas_conversions(param, unit, x, want):
+    assert to_canonical(param, unit, x) == pytest.approx(want, abs=0.01)
+    assert canonical_unit(param, unit) == "ug/Nm3"
+
+
+@pytest.mark.parametrize("param, unit", [("pm10", "ug/m3"), ("tsp", "ug/m3"), ("ph", "pH"),
+                                         ("temp", "degC"), ("do", "mg/L"), ("so2", "ug/Nm3")])
+def test_other_parameters_keep_their_unit(param, unit):
+    assert factor(param, unit) is None and to_canonical(param, unit, 3.5) == 3.5
+    assert canonical_unit(param, unit) == unit
+
+
+def test_a_gas_in_an_unconvertible_unit_is_named():
+    with pytest.raises(UnitError, match=r"so2: no conversion from 'mg/m3' to ug/Nm3"):
+        factor("so2", "mg/m3")
+
+
+def reading(param: str, unit: str, value: float | None, **kw) -> Reading:
+    return Reading(**{"station": "pq-air-01", "kind": "air", "param": param, "unit": unit,
+                      "time": 1763755200, "value": value, "status": 0, **kw})
+
+
+def test_the_processor_converts_value_min_and_max_and_keeps_the_raw_value():
+    batch = Batch([], readings=[reading("so2", "ppb", 10.0, min=5.0, max=20.0),
+                                reading("co", "ppm", None, status=2),
+                                reading("pm10", "ug/m3", 35.1, min=30.0)])
+    so2, co, pm10 = UnitsProcessor().process(batch).readings
+    assert (so2.unit, so2.raw) == ("ug/Nm3", 10.0)
+    assert (so2.value, so2.min, so2.max) == pytest.approx((26.204, 13.102, 52.408), abs=1e-3)
+    assert (co.unit, co.value, co.raw) == ("ug/Nm3", None, None)
+    assert (pm10.unit, pm10.value, pm10.min, pm10.raw) == ("ug/m3", 35.1, 30.0, None)
+
+
+def test_without_keep_raw_no_raw_field():
+    (so2,) = UnitsProcessor(keep_raw=False).process(
+        Batch([], readings=[reading("so2", "ppb", 10.0)])).readings
+    assert so2.raw is None and so2.unit == "ug/Nm3"

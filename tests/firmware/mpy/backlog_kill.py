@@ -1,0 +1,39 @@
+# The backlog under hard kills. argv: folder, mode.
+#   append: open the backlog (recovering whatever a kill left), then append records numbered
+#           on from the newest one at full speed, committing 5 of every 10; prints "A <n>" after
+#           each append returned and "C <k>" after each commit returned. Runs until killed.
+#   check:  open the backlog and print one JSON line: every pending record's number (null for
+#           a record that fails its CRC), the dropped and torn counters.
+# A record's number n is stored as its time T0 + n.
+
+import json
+import sys
+
+from station.backlog import Backlog
+from station.record import Layout, put_dec, seal, slot_ok, slot_t
+
+T0 = 1763755200
+LAYOUT = Layout(["so2"], ["ppb"], False)
+folder, mode = sys.argv[1], sys.argv[2]
+bl = Backlog(folder, LAYOUT, 4096, 4)
+if mode == "check":
+    nums = []
+    for i in range(len(bl)):
+        s = bl.peek(i)
+        nums.append(slot_t(s) - T0 if slot_ok(s) else None)
+    print(json.dumps({"nums": nums, "dropped": bl.dropped, "torn": bl.torn}))
+else:
+    n = slot_t(bl.peek(len(bl) - 1)) - T0 + 1 if len(bl) else int(sys.argv[3])
+    slot = bytearray(LAYOUT.size)
+    print("ready")
+    while True:
+        put_dec(slot, 8, n / 10, 1)
+        slot[11] = 1
+        slot[12] = 0
+        seal(slot, T0 + n, 300, 0)
+        bl.append(slot)
+        print("A", n)
+        n += 1
+        if n % 10 == 0:
+            bl.commit(5)
+            print("C", 5)

@@ -1,0 +1,70 @@
+# The backlog on a real LittleFS v2 (what an ESP32 formats its flash with), in a RAM block
+# device: appends across segment files, the bound, commits and a remount keep every record.
+
+import os
+
+import vfs
+from mpytest import eq, run
+from station.backlog import Backlog
+from station.record import Layout, seal, slot_ok, slot_t
+
+T0 = 1763755200
+LAYOUT = Layout(["so2", "co", "no2", "o3", "temp", "rh", "pressure", "tsp", "pm10"],
+                ["ppb", "ppm", "ppb", "ppb", "degC", "%", "hPa", "ug/m3", "ug/m3"], False)
+
+
+class RamFlash:
+    """A block device as MicroPython's vfs expects (readblocks/writeblocks/ioctl)."""
+
+    def __init__(self, blocks, size=4096):
+        self.size = size
+        self.data = bytearray(blocks * size)
+
+    def readblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        buf[:] = self.data[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=None):
+        if off is None:  # erase then write whole blocks
+            off = 0
+        a = n * self.size + off
+        self.data[a:a + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // self.size
+        if op == 5:
+            return self.size
+        if op == 6:
+            return 0
+        return None
+
+
+def test_backlog_on_littlefs():
+    dev = RamFlash(160, 512)  # 80 KB of flash in 512-byte blocks
+    vfs.VfsLfs2.mkfs(dev)
+    vfs.mount(vfs.VfsLfs2(dev), "/flash")
+    try:
+        bl = Backlog("/flash/data", LAYOUT, 16384, 8)
+        slot = bytearray(LAYOUT.size)
+        for i in range(900):
+            seal(slot, T0 + 300 * i, 300, 0)
+            bl.append(slot)
+        bl.commit(10)
+        kept, dropped = len(bl), bl.dropped
+        eq(kept + dropped + 10, 900, "every record kept, sent or counted as dropped")
+        bl.close()
+        vfs.umount("/flash")
+        vfs.mount(vfs.VfsLfs2(dev), "/flash")
+        bl = Backlog("/flash/data", LAYOUT, 16384, 8)
+        eq((len(bl), bl.dropped), (kept, dropped), "after a remount")
+        ts = [slot_t(bl.peek(i)) for i in range(len(bl))]
+        eq(ts, [T0 + 300 * (900 - kept + i) for i in range(kept)], "newest kept, in order")
+        eq(all(slot_ok(bl.peek(i)) for i in range(len(bl))), True, "CRCs")
+        eq(len(os.listdir("/flash/data/backlog")) <= 9, True, "bounded files")
+        bl.close()
+    finally:
+        vfs.umount("/flash")
+
+
+run(globals())

@@ -1,0 +1,79 @@
+"""The on-flash backlog: hard kills while it writes, power cuts at every byte, a real LittleFS.
+
+Runs the firmware's own Backlog on the unix port (tests/firmware/mpy/backlog_*.py); nothing
+here imports firmware code into CPython.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+
+from fw_harness import HEAP, MICROPYTHON, MPY_TESTS, mpy_env, run_mpy
+
+KILLS = 100
+
+
+def check(folder) -> dict:
+    return json.loads(run_mpy("backlog_kill.py", str(folder), "check").splitlines()[-1])
+
+
+def test_hard_kills_while_appending_lose_at_most_the_record_being_written(tmp_path):
+    # 100 times: start an appender on the same backlog, kill -9 it at a random moment (while
+    # it appends, commits, rotates segment files or drops the oldest), then open the backlog
+    # and read every pending record. Small capacity, so rotation and the bound happen often.
+    rng = random.Random(20251121)
+    folder = tmp_path / "data"
+    last_appended = -1           # the newest record an appender reported as stored
+    committed = 0                # records the cursor has passed, as far as we know
+    appended_total = 0
+    for kill in range(KILLS):
+        proc = subprocess.Popen(
+            [str(MICROPYTHON), "-X", HEAP, str(MPY_TESTS / "backlog_kill.py"), str(folder),
+             "append", str(last_appended + 1)],
+            env=mpy_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(rng.uniform(0.03, 0.3))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, out
+        lines = out.splitlines()
+        for line in lines:
+            if line.startswith("A "):
+                last_appended = int(line[2:])
+                appended_total += 1
+            elif line.startswith("C "):
+                committed += int(line[2:])
+            elif line != "ready":
+                raise AssertionError(f"kill {kill}: appender said {line!r}")
+        got = check(folder)
+        nums = got["nums"]
+        assert None not in nums, f"kill {kill}: a pending record fails its CRC: {got}"
+        if not nums:
+            continue
+        first, last = nums[0], nums[-1]
+        assert nums == list(range(first, last + 1)), f"kill {kill}: not in order or a gap"
+        # at most the record being written is lost, and none appears that was never written
+        assert last in (last_appended, last_appended + 1), (kill, last, last_appended)
+        last_appended = last
+        # everything before the first pending record was committed or dropped (and counted);
+        # a commit killed before it reported may have happened or not
+        assert first - got["dropped"] in (committed, committed + 5), (kill, got, committed)
+        committed = first - got["dropped"]
+    assert appended_total > KILLS  # the kills really landed while appending
+    assert got["dropped"] > 0      # and the bound was exercised
+
+
+def test_power_cut_at_every_byte_of_a_record(tmp_path):
+    out = run_mpy("backlog_cut.py", str(tmp_path / "cut"))
+    results = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert results and all(r.startswith("PASS") for r in results), out
+
+
+def test_backlog_on_littlefs(tmp_path):
+    out = run_mpy("backlog_lfs.py")
+    assert "PASS" in out and "FAIL" not in out, out
