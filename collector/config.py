@@ -29,8 +29,10 @@ from collector.sinks.mqtt_alerts.options import MqttAlertsOptions
 from collector.sinks.notify.options import NotifyOptions
 from collector.sources.mqtt.options import MqttOptions
 
-KNOWN_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts")
-DEFAULT_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts")
+KNOWN_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts",
+                    "device")
+DEFAULT_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts",
+                      "device")
 MQTT_PROTOCOLS = ("3.1.1", "5")
 ENV_KEYS = {
     "mqtt_host": "QUANTRAC_MQTT_HOST",

@@ -74,7 +74,7 @@ def _derived(name: str) -> Callable[[Settings], Processor]:
 
 PROCESSORS: dict[str, Callable[[Settings], Processor]] = {
     "validate": _validate, "units": _units, "dedupe": _dedupe, "qc": _qc,
-    **{name: _derived(name) for name in ("aggregate", "indices", "alerts")}}
+    **{name: _derived(name) for name in ("aggregate", "indices", "alerts", "device")}}
 TICK_S = 1.0  # how often time-driven work (offline alerts, self-metrics) is looked at
 
 
@@ -243,15 +243,17 @@ class Collector:
 
     def _handle(self, envs: list[Envelope]) -> None:
         data: list[Envelope] = []
+        control: list[Envelope] = []
         for env in envs:
             parts = topic_parts(env.topic)
             kind = parts[1] if parts else "other"
             self.metrics.received(parts[0] if parts else None, kind)
             if kind in ("status", "event"):
                 self._note(parts[0], kind, env)
-                self._ack([env])
+                control.append(env)
             else:
                 data.append(env)  # `validate` refuses what is not a station data topic
+        self._handle_control(control)
         if not data:
             return
         batch, processed = self._process(data)
@@ -283,6 +285,14 @@ class Collector:
         if time.monotonic() - self._last_save >= self.settings.collector.state_interval_s:
             self._save_state()
         self._ack(to_ack)
+
+    def _handle_control(self, envs: list[Envelope]) -> None:
+        """Status and events → `device` points (when that stage is in the chain), spooled
+        before the ack like readings."""
+        points = [pt for p in self.processors if p.name == "device"
+                  for pt in p.process(Batch(envs)).points] if envs else []
+        if not points or self._append(Batch([], points=points)):
+            self._ack(envs)
 
     def _tick(self) -> None:
         """Between batches: what only time shows (a station gone silent, the spool filling)
@@ -368,7 +378,7 @@ class Collector:
             log.error("could not save processor state to %s: %s", self.state.path, e)
 
     def _note(self, station: str, kind: str, env: Envelope) -> None:
-        """Status and event messages are only counted for now; status tells online/offline."""
+        """Status and event messages are counted; status tells online/offline."""
         if kind == "status":
             try:
                 online = json.loads(env.payload).get("online")

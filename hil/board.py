@@ -166,17 +166,27 @@ class BoardStation(SimulatedStation):
         super().stop()
 
 
+def check_bench(chosen: list[scenarios.Scenario], devices: dict[str, str],
+                mqtt_host: str | None) -> None:
+    """Every option the board runs need, named before anything starts."""
+    if not mqtt_host:
+        raise BoardError(
+            "--mqtt-host: the board needs a broker address it can reach; the bench's Mosquitto "
+            "listens on loopback only (forward it, see hil/README.md)")
+    for sc in chosen:
+        needed = {s["uart"] for s in sc.stations[0].sensors()}
+        if missing := sorted(needed - set(devices)):
+            raise BoardError(f"scenario {sc.name}: station {sc.stations[0].id} needs "
+                             + " ".join(f"--uart {u}=DEVICE" for u in missing))
+
+
 def run_scenarios(chosen: list[scenarios.Scenario], env: dict, run_dir: Path, repl: str,
                   devices: dict[str, str], mqtt_host: str | None, wifi_ssid: str | None,
                   wifi_password: str, firmware_dir: Path | None, keep_data: bool,
                   say: Callable[[str], None] = print) -> list[ScenarioResult]:
     """Each scenario in turn, in real time; its first station on the board, any others on
     the unix port as usual."""
-    if not mqtt_host:
-        raise BoardError(
-            "--mqtt-host: the board needs a broker address it can reach; the bench's Mosquitto "
-            f"listens on {env['QUANTRAC_MQTT_HOST']}:{env['QUANTRAC_MQTT_PORT']} only (forward "
-            "it, see hil/README.md)")
+    check_bench(chosen, devices, mqtt_host)
     wifi = {"ssid": wifi_ssid or "", "password": wifi_password}
     run_id = uuid.uuid4().hex[:6]
     results = []

@@ -166,6 +166,14 @@ def alerts(check: Check, ctx: Context) -> CheckResult:
         text += " (" + ", ".join(f"{r.get('rule')} {r.get('event')} at +"
                                  f"{(r['time'] - ctx.scenario.start) / 60:.0f} min"
                                  for r in mine[:6]) + ")"
+        if ctx.watcher is not None:  # the broker saw every transition, even overwritten ones
+            live = [m for m in ctx.watcher.alerts(check.station)
+                    if m.get("rule") == spec.get("rule", m.get("rule"))]
+            if live:
+                text += "; on MQTT: " + ", ".join(
+                    f"{m.get('event')} {m.get('value', 0):.0f} at +"
+                    f"{(m.get('t', ctx.scenario.start) - ctx.scenario.start) / 60:.0f} min"
+                    for m in live[:8])
     if not rows:
         text += f" (no alert points for {check.station} in the window)"
     elif not mine:

@@ -113,6 +113,15 @@ def run(names: tuple[str, ...], run_all: bool, folder: Path | None, report: Path
     from hil import runner
 
     chosen = _scenarios(names, run_all, speed, folder)
+    devices: dict[str, str] = {}
+    if board:
+        from hil import board as boardmode
+
+        try:
+            devices = boardmode.parse_uarts(uarts)
+            boardmode.check_bench(chosen, devices, mqtt_host)
+        except boardmode.BoardError as e:
+            raise click.ClickException(str(e)) from e
     rd = paths.run_dir(run_dir or paths.run_dir() / "hil")
     handler = _log_to(rd / "hil.log")
     started = time.time()
@@ -129,7 +138,7 @@ def run(names: tuple[str, ...], run_all: bool, folder: Path | None, report: Path
 
             try:
                 results = boardmode.run_scenarios(
-                    chosen, env, rd, board, boardmode.parse_uarts(uarts), mqtt_host,
+                    chosen, env, rd, board, devices, mqtt_host,
                     wifi_ssid, wifi_password, firmware_dir, keep_data, say=click.echo)
             except boardmode.BoardError as e:
                 raise click.ClickException(str(e)) from e

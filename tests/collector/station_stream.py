@@ -63,8 +63,11 @@ class StationStream:
                 d = {p: [v[0] + seq % 7 / 10, *v[1:]] for p, v in self.params(st).items()}
                 msg = {"v": 1, "st": st, "fw": "0.1.0", "boot": self.boot, "seq": seq,
                        "r": [{"t": t, "p": 300, "d": d}]}
-                with self._lock:  # on_publish may run before publish() returns
-                    info = c.publish(f"quantrac/v1/{st}/data", json.dumps(msg), qos=1)
+                # publish() outside our lock: paho may hold its own lock while it calls
+                # on_publish, which takes ours (a lock-order deadlock). An ack that beats
+                # publish()'s return is parked in _acked and reconciled here.
+                info = c.publish(f"quantrac/v1/{st}/data", json.dumps(msg), qos=1)
+                with self._lock:
                     self._sent.append((st, t))
                     if (st, info.mid) not in self._acked:
                         self._pending[(st, info.mid)] = (st, t)

@@ -74,3 +74,18 @@ def test_a_station_uart_without_an_adapter_is_named(tmp_path):
         board.BoardStation(boards.registry().get("pq-air-01"), {}, tmp_path, repl="/dev/x",
                            devices={"rs485": "/dev/y"}, mqtt_host="h", wifi={},
                            firmware_dir=tmp_path)
+
+
+def test_missing_board_options_stop_the_run_before_anything_starts(tmp_path):
+    from click.testing import CliRunner
+
+    from quantrac.cli import main
+
+    res = CliRunner().invoke(main, ["hil", "run", "--scenario", "unplug-thp", "--board",
+                                    "/dev/ttyUSB0", "--uart", "rs485=/dev/ttyUSB1",
+                                    "--mqtt-host", "bench-pc", "--run-dir", str(tmp_path)])
+    assert res.exit_code != 0 and "needs --uart pm=DEVICE" in res.output
+    res = CliRunner().invoke(main, ["hil", "run", "--scenario", "unplug-thp", "--board",
+                                    "/dev/ttyUSB0", "--run-dir", str(tmp_path)])
+    assert res.exit_code != 0 and "--mqtt-host" in res.output
+    assert not (tmp_path / "services.json").exists()  # no service was started for nothing

@@ -167,3 +167,18 @@ def test_a_station_on_real_time_gets_no_clock_section(tmp_path):
         assert "clock" not in json.loads(sim.prepare().read_text())
     finally:
         sim.stop()
+
+
+def test_hil_list_shows_every_scenario_and_that_every_fault_is_played():
+    from click.testing import CliRunner
+
+    from quantrac.cli import main
+
+    res = CliRunner().invoke(main, ["hil", "list"])
+    assert res.exit_code == 0, res.output
+    assert all(name in res.output for name in SHIPPED)
+    assert f"faults played: {len(faults.KINDS)} of {len(faults.KINDS)}" in res.output
+    res = CliRunner().invoke(main, ["hil", "run"])
+    assert res.exit_code == 2 and "--scenario" in res.output and "--all" in res.output
+    res = CliRunner().invoke(main, ["hil", "run", "--scenario", "nope"])
+    assert res.exit_code == 1 and "no scenario nope" in res.output

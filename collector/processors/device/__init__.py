@@ -1,0 +1,1 @@
+"""Station status and event messages → `device` points."""

@@ -1,0 +1,88 @@
+"""Alerts: what is open now, the history of every transition, alerts opened per day and per
+rule. The same transitions are annotations on every time series of every dashboard."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import table
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+
+from grafana import frame
+from grafana.labels import t
+from grafana.panels import (
+    Flow,
+    colour_cells,
+    grid_table,
+    override,
+    series,
+    severity_mappings,
+    target,
+    text_mappings,
+    transform,
+)
+from grafana.queries import agg, by_time, col, ident, is_, matches_var, select, since
+
+OPEN_WINDOW = "30d"  # an alert still open is found among the transitions of this window
+TAGS = [ident("station"), ident("rule"), ident("severity")]
+ALERT_STATION = [matches_var("station")]  # `kind` is not a tag of `alert`
+
+
+def text_field(lang: str) -> str:
+    return "text" if lang == "vi" else "text_en"
+
+
+def open_alerts(lang: str, where: list[str] | None = None) -> str:
+    """The latest transition of each (station, rule) in the window, kept when it is open."""
+    fields = [agg("last", "state", "state"), agg("last", text_field(lang), "text"),
+              agg("last", "value", "value"), agg("last", "limit", "limit"),
+              agg("last", "unit", "unit"), agg("last", "id", "id")]
+    inner = select(fields, "alert", ALERT_STATION if where is None else where, TAGS,
+                   when=since(OPEN_WINDOW))
+    return f"SELECT * FROM ({inner}) WHERE {is_('state', 'open')} GROUP BY *"
+
+
+def _columns(lang: str) -> dict[str, str]:
+    return {k: t(f"col.{k}", lang) for k in ("station", "rule", "severity", "state", "event",
+                                            "text", "value", "limit", "unit", "id")}
+
+
+def table_panel(title: str, statement: str, lang: str, grid: dm.GridPos) -> table.Panel:
+    cols = _columns(lang)
+    return (grid_table(title, [target(statement, table_format=True)], grid,
+                       transformations=[transform("merge"),
+                                        transform("organize", renameByName=cols,
+                                                  excludeByName={"Time": False})])
+            .with_override(*override(cols["severity"], mappings=severity_mappings(lang)))
+            .with_override(*colour_cells(cols["severity"]))
+            .with_override(*override(cols["state"], mappings=text_mappings(
+                (s, t(f"state.{s}", lang), "red" if s == "open" else "green")
+                for s in ("open", "closed"))))
+            .with_override(*override(cols["event"], mappings=text_mappings(
+                (e, t(f"event.{e}", lang), None) for e in ("open", "update", "close")))))
+
+
+def build(lang: str) -> list[db.Dashboard]:
+    d = (frame.dashboard("alerts", t("dash.alerts", lang), lang, time_from="now-7d")
+         .with_variable(frame.kind_var(lang)).with_variable(frame.station_var(lang)))
+    flow = Flow()
+    d.with_panel(table_panel(t("alerts.open", lang), open_alerts(lang), lang, flow.place(24, 9)))
+    history = select([col("event"), col("state"), col(text_field(lang), "text"), col("value"),
+                      col("limit"), col("unit"), col("id")], "alert", ALERT_STATION, TAGS)
+    d.with_panel(table_panel(t("alerts.history", lang), history, lang, flow.place(24, 12)))
+    opened = [is_("event", "open"), *ALERT_STATION]
+    per_day = select([agg("count", "state")], "alert", opened, [by_time("1d"),
+                                                                 ident("severity")],
+                     fill="none")
+    d.with_panel(series(t("alerts.per_day", lang), [target(per_day, alias="$tag_severity")],
+                        flow.place(12, 8), bars=True)
+                 .stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL)))
+    by_rule = select([agg("count", "state", "count")], "alert", opened, [ident("rule")])
+    d.with_panel(grid_table(t("alerts.by_rule", lang), [target(by_rule, table_format=True)],
+                            flow.place(12, 8),
+                            transformations=[transform("merge"), transform(
+                                "organize", excludeByName={"Time": True},
+                                renameByName={"rule": t("col.rule", lang),
+                                              "count": t("col.count", lang)})]))
+    return [d]

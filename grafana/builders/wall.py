@@ -1,0 +1,88 @@
+"""The operations-room wall: twelve 46-inch screens, 4 across and 3 high, driven as one
+browser window (7680 × 3240, Grafana kiosk mode). Grafana's grid is 24 columns wide, so one
+screen is 6 columns; 28 rows of 30 px (+ 8 px gaps) fill a 1080-pixel screen. Every panel
+covers whole screens, and its description says which:
+
+     1 ─ 2: station map        3: VN_AQI tiles     4: open alerts, VN_WQI tiles
+     5: hourly VN_AQI         6: hourly VN_WQI    7: SO2 1 h vs QCVN   8: PM10 24 h vs QCVN
+     9 ─ 10: open alerts      11: stations: last seen, completeness    12: connections
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+
+from grafana import facts, frame
+from grafana.builders import alerts, overview
+from grafana.labels import t
+from grafana.panels import (
+    big,
+    limit_thresholds,
+    online_mappings,
+    pos,
+    series,
+    target,
+    thresholds,
+    timeline,
+    with_thresholds,
+)
+from grafana.queries import agg, by_time, col, ident, is_, select
+
+SCREEN_W, SCREEN_H = 6, 28
+COLUMNS, ROWS = 4, 3
+FEATURED = (("so2", "1h"), ("pm10", "24h"))  # limits shown on screens 7 and 8
+EVERY_STATION: list[str] = []  # the wall has no variables: every station, always
+
+
+def screen(n: int, across: int = 1, top: int = 0, height: int = SCREEN_H) -> dm.GridPos:
+    """Grid position of screen `n` (1-12, row by row), `across` screens wide."""
+    col_, row_ = (n - 1) % COLUMNS, (n - 1) // COLUMNS
+    return pos(col_ * SCREEN_W, row_ * SCREEN_H + top, across * SCREEN_W, height)
+
+
+def _where(n: int, lang: str, across: int = 1) -> str:
+    shown = "–".join(str(i) for i in (n, n + across - 1)) if across > 1 else str(n)
+    return t("screen", lang, n=shown)
+
+
+def featured(lang: str, n: int, param: str, period: str):
+    air = next(g for g in facts.groups() if g.family == "air")
+    limit = next((lim for lim in air.limits if (lim.param, lim.period) == (param, period)),
+                 None)
+    q = select([col("value")], "mean", [is_("param", param), is_("period", period)],
+               [ident("station")])
+    title = t("mean", lang, param=facts.param_name(param),
+              period=facts.period_name(period, lang))
+    p = series(title, [target(q, alias="$tag_station")], screen(n),
+               description=_where(n, lang), legend=False)
+    if limit is not None:
+        with_thresholds(p, limit_thresholds(limit), cm.GraphThresholdsStyleMode.LINE_AND_AREA)
+    return p
+
+
+def build(lang: str) -> list[db.Dashboard]:
+    d = frame.dashboard("wall", t("dash.wall", lang), lang, station_filter=False)
+    every = EVERY_STATION
+    d.with_panel(overview.station_map(lang, screen(1, across=2), every)
+                 .description(_where(1, lang, 2) + t("map.desc", lang)))
+    d.with_panel(overview.aqi_tiles(lang, screen(3), every).description(_where(3, lang)))
+    d.with_panel(big(t("alerts.open.count", lang),
+                     [target(overview.open_alerts_count(every))], screen(4, height=6),
+                     thresholds([(None, "green"), (1, "red")]), description=_where(4, lang)))
+    d.with_panel(overview.wqi_tiles(lang, screen(4, top=6, height=SCREEN_H - 6), every)
+                 .description(_where(4, lang)))
+    d.with_panel(overview.hourly(lang, "aqi", screen(5), every).description(_where(5, lang)))
+    d.with_panel(overview.hourly(lang, "wqi", screen(6), every).description(_where(6, lang)))
+    for n, (param, period) in zip((7, 8), FEATURED, strict=True):
+        d.with_panel(featured(lang, n, param, period))
+    d.with_panel(alerts.table_panel(t("alerts.open", lang), alerts.open_alerts(lang, every),
+                                    lang, screen(9, across=2))
+                 .description(_where(9, lang, 2)))
+    d.with_panel(overview.station_table(lang, screen(11), every).description(_where(11, lang)))
+    online = select([agg("last", "online")], "device", [is_("message", "status")],
+                    [by_time(), ident("station")], fill="previous")
+    d.with_panel(timeline(t("online.timeline", lang), [target(online, alias="$tag_station")],
+                          screen(12), online_mappings(lang), _where(12, lang)))
+    return [d]

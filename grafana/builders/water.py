@@ -1,0 +1,71 @@
+"""Water station detail, one dashboard per regulation column (tap water, wastewater A and B,
+sea water by use): the indicative hourly VN_WQI with its sub-indices; pH, DO, TSS and NH4
+hourly means against the station class limits; the readings and the sensors' status."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import common as cm
+
+from grafana import detail, facts, frame
+from grafana.labels import has, t
+from grafana.panels import (
+    Flow,
+    band_mappings,
+    band_thresholds,
+    big,
+    row,
+    series,
+    target,
+    with_thresholds,
+)
+from grafana.queries import agg, by_time, select
+
+SHOWN = ("ph", "do", "tss", "nh4", "temp")  # hourly means shown, limited or not
+WQI_SUBS = ("ph", "do", "nh4")
+
+
+def title(group: facts.Group, lang: str) -> str:
+    kind = " / ".join(t(f"kind.{k}", lang) for k in group.kinds)
+    column = ""
+    if group.column:
+        key = f"column.{group.column}"
+        column = t(key, lang) if has(key) else t("column", lang, column=group.column)
+    return t("dash.water", lang, kind=kind, regulation=group.regulation, column=column)
+
+
+def index_row(d: db.Dashboard, lang: str, flow: Flow) -> None:
+    classes = facts.wqi_classes()
+    where = [detail.STATION]
+    d.with_row(row(t("row.index", lang), flow.row()))
+    d.with_panel(big(t("wqi.current", lang),
+                     [target(select([agg("last", "wqi", "VN_WQI")], "wqi", where))],
+                     flow.place(4, 7), band_thresholds(classes)))
+    d.with_panel(big(t("col.band", lang),
+                     [target(select([agg("last", "class", "class")], "wqi", where))],
+                     flow.place(4, 7), mappings=band_mappings(classes, lang),
+                     text_mode=cm.BigValueTextMode.VALUE))
+    hourly = select([agg("last", "wqi", "VN_WQI")], "wqi", where, [by_time("1h")],
+                    fill="none")
+    d.with_panel(with_thresholds(
+        series(t("wqi.hourly", lang), [target(hourly)], flow.place(16, 7), legend=False)
+        .min(0).max(100), band_thresholds(classes), cm.GraphThresholdsStyleMode.AREA))
+    subs = select([agg("last", f"sub_{p}", facts.param_name(p)) for p in WQI_SUBS], "wqi",
+                  where, [by_time("1h")], fill="none")
+    d.with_panel(series(t("wqi.sub", lang), [target(subs)], flow.place(24, 7))
+                 .min(0).max(100))
+
+
+def dashboard(group: facts.Group, lang: str) -> db.Dashboard:
+    d = (frame.dashboard(group.slug, title(group, lang), lang, time_from="now-7d")
+         .with_variable(frame.station_var(lang, group.ids, multi=False))
+         .with_variable(frame.param_var(lang)))
+    flow = Flow()
+    index_row(d, lang, flow)
+    detail.add_limits(d, group, lang, flow, SHOWN)
+    detail.add_readings(d, lang, flow)
+    return d
+
+
+def build(lang: str) -> list[db.Dashboard]:
+    return [dashboard(g, lang) for g in facts.groups() if g.family == "water"]

@@ -1,0 +1,168 @@
+"""Every word the dashboards show, in Vietnamese (the default) and English.
+
+Index band names come from the index tables and parameter, unit and period names from the
+alert rules (grafana/facts.py); this file holds the rest. `t(key, lang, **fields)` formats one.
+"""
+
+from __future__ import annotations
+
+LANGS = ("vi", "en")
+DEFAULT_LANG = "vi"
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # dashboards
+    "dash.overview": ("Tổng quan mạng quan trắc", "Network overview"),
+    "dash.air": ("Trạm không khí — {regulation}", "Air stations — {regulation}"),
+    "dash.water": ("{kind} — {regulation}{column}", "{kind} — {regulation}{column}"),
+    "dash.alerts": ("Cảnh báo", "Alerts"),
+    "dash.quality": ("Chất lượng dữ liệu và thiết bị", "Data quality and devices"),
+    "dash.wall": ("Tường màn hình phòng điều hành", "Operations room wall"),
+    "dash.network": ("{title}", "{title}"),
+    # kinds and regulation columns
+    "kind.air": ("Không khí", "Air"),
+    "kind.tap_water": ("Nước cấp", "Tap water"),
+    "kind.wastewater": ("Nước thải", "Wastewater"),
+    "kind.sea_water": ("Nước biển ven bờ", "Coastal sea water"),
+    "column": (", cột {column}", ", column {column}"),
+    "column.bathing": (", vùng tắm biển", ", bathing waters"),
+    "column.aquaculture": (", vùng nuôi trồng thủy sản", ", aquaculture waters"),
+    "column.conservation": (", vùng bảo tồn", ", conservation waters"),
+    "column.other": (", mục đích khác", ", other uses"),
+    # variables
+    "var.kind": ("Loại trạm", "Station kind"),
+    "var.station": ("Trạm", "Station"),
+    "var.param": ("Thông số", "Parameter"),
+    # rows
+    "row.index": ("Chỉ số chất lượng", "Quality index"),
+    "row.limits": ("So sánh với {regulation}", "Against {regulation}"),
+    "row.readings": ("Số liệu đo", "Readings"),
+    "row.qc": ("Chất lượng dữ liệu", "Data quality"),
+    "row.devices": ("Thiết bị trạm", "Station devices"),
+    # overview
+    "map": ("Bản đồ trạm: VN_AQI và VN_WQI giờ gần nhất",
+            "Stations: latest hourly VN_AQI and VN_WQI"),
+    "map.desc": ("Màu theo thang chính thức của Quyết định 1459 (VN_AQI) và 1460 (VN_WQI).",
+                 "Colours are the official scales of Decisions 1459 (VN_AQI) and 1460 (VN_WQI)."),
+    "layer.aqi": ("VN_AQI (trạm không khí)", "VN_AQI (air stations)"),
+    "layer.wqi": ("VN_WQI (trạm nước)", "VN_WQI (water stations)"),
+    "aqi.now": ("VN_AQI giờ gần nhất", "Latest hourly VN_AQI"),
+    "wqi.now": ("VN_WQI giờ gần nhất (tham khảo)", "Latest hourly VN_WQI (indicative)"),
+    "stations": ("Trạm: lần nhận cuối và độ đầy đủ dữ liệu",
+                 "Stations: last seen and data completeness"),
+    "aqi.hourly": ("VN_AQI theo giờ", "Hourly VN_AQI"),
+    "wqi.hourly": ("VN_WQI theo giờ (tham khảo)", "Hourly VN_WQI (indicative)"),
+    "alerts.open.count": ("Cảnh báo đang mở", "Open alerts"),
+    # columns
+    "col.station": ("Trạm", "Station"),
+    "col.last_seen": ("Nhận lần cuối", "Last seen"),
+    "col.completeness": ("Độ đầy đủ số liệu giờ", "Hourly completeness"),
+    "col.time": ("Thời điểm", "Time"),
+    "col.rule": ("Quy tắc", "Rule"),
+    "col.severity": ("Mức độ", "Severity"),
+    "col.state": ("Trạng thái", "State"),
+    "col.event": ("Sự kiện", "Event"),
+    "col.text": ("Nội dung", "Message"),
+    "col.value": ("Giá trị", "Value"),
+    "col.limit": ("Giới hạn", "Limit"),
+    "col.unit": ("Đơn vị", "Unit"),
+    "col.id": ("Mã cảnh báo", "Alert id"),
+    "col.param": ("Thông số", "Parameter"),
+    "col.aqi": ("VN_AQI", "VN_AQI"),
+    "col.band": ("Mức", "Band"),
+    "col.dominant": ("Chất ô nhiễm chính", "Dominant pollutant"),
+    "col.online": ("Kết nối", "Connection"),
+    "col.fw": ("Firmware", "Firmware"),
+    "col.heap": ("Heap trống", "Free heap"),
+    "col.backlog": ("Bản ghi tồn", "Backlog"),
+    "col.rssi": ("RSSI", "RSSI"),
+    "col.uptime": ("Thời gian chạy", "Uptime"),
+    "col.errors": ("Số lỗi", "Errors"),
+    "col.reset": ("Nguyên nhân khởi động lại", "Reset cause"),
+    "col.crumb": ("Trạm đang làm", "Doing at reset"),
+    "col.boots": ("Số lần khởi động", "Boots"),
+    "col.count": ("Số lần", "Count"),
+    "col.stations": ("Số trạm", "Stations"),
+    "col.status01": ("Thời gian 01 (hiệu chuẩn)", "Time in 01 (calibrating)"),
+    "col.status02": ("Thời gian 02 (lỗi thiết bị)", "Time in 02 (device error)"),
+    # air and water detail
+    "aqi.current": ("VN_AQI giờ gần nhất", "Latest hourly VN_AQI"),
+    "aqi.dominant.now": ("Chất ô nhiễm chính (giờ gần nhất)", "Dominant pollutant (latest hour)"),
+    "aqi.daily": ("VN_AQI theo ngày", "Daily VN_AQI"),
+    "aqi.dominant.hourly": ("Chất ô nhiễm chính theo giờ", "Dominant pollutant by hour"),
+    "aqi.daily.table": ("VN_AQI ngày và chất ô nhiễm chính",
+                        "Daily VN_AQI and dominant pollutant"),
+    "aqi.sub": ("Chỉ số phụ VN_AQI theo giờ", "Hourly VN_AQI sub-indices"),
+    "wqi.current": ("VN_WQI giờ gần nhất (tham khảo)", "Latest hourly VN_WQI (indicative)"),
+    "wqi.sub": ("Chỉ số phụ VN_WQI theo giờ", "Hourly VN_WQI sub-indices"),
+    "mean": ("{param} trung bình {period}", "{period} mean {param}"),
+    "mean.limit": ("Đường đỏ: giới hạn {regulation} ({limit}). Điểm là trung bình {period} kết "
+                   "thúc tại thời điểm đó.",
+                   "Red line: the {regulation} limit ({limit}). Each point is the {period} mean "
+                   "ending at that time."),
+    "mean.nolimit": ("{regulation} không quy định giới hạn cho thông số này.",
+                     "{regulation} sets no limit for this parameter."),
+    "limit.max": ("tối đa {value} {unit}", "at most {value} {unit}"),
+    "limit.min": ("tối thiểu {value} {unit}", "at least {value} {unit}"),
+    "limit.from": ("; từ {date}: {limit}", "; from {date}: {limit}"),
+    "readings": ("Số liệu đo: {param}", "Readings: {param}"),
+    "status.timeline": ("Trạng thái thiết bị đo (00, 01, 02)", "Sensor status (00, 01, 02)"),
+    "status.0": ("00 Đang đo", "00 Measuring"),
+    "status.1": ("01 Hiệu chuẩn", "01 Calibrating"),
+    "status.2": ("02 Lỗi thiết bị", "02 Device error"),
+    # alerts
+    "alerts.open": ("Cảnh báo đang mở", "Open alerts"),
+    "alerts.history": ("Lịch sử cảnh báo", "Alert history"),
+    "alerts.per_day": ("Cảnh báo mở mới theo ngày", "Alerts opened per day"),
+    "alerts.by_rule": ("Cảnh báo theo quy tắc", "Alerts by rule"),
+    "annotation": ("Cảnh báo", "Alerts"),
+    "severity.info": ("Thông tin", "Info"),
+    "severity.warning": ("Cảnh báo", "Warning"),
+    "severity.critical": ("Nghiêm trọng", "Critical"),
+    "state.open": ("Đang mở", "Open"),
+    "state.closed": ("Đã đóng", "Closed"),
+    "event.open": ("Mở", "Opened"),
+    "event.update": ("Cập nhật", "Updated"),
+    "event.close": ("Đóng", "Closed"),
+    # quality and devices
+    "qc.shares": ("Tỷ lệ cờ chất lượng QC", "QC flag shares"),
+    "qc.over_time": ("Cờ chất lượng QC theo thời gian", "QC flags over time"),
+    "qc.1": ("1 Tốt", "1 Good"),
+    "qc.3": ("3 Nghi ngờ", "3 Suspect"),
+    "qc.4": ("4 Không đạt", "4 Fail"),
+    "qc.9": ("9 Thiếu số liệu", "9 Missing"),
+    "status.time": ("Thời gian ở trạng thái 01 và 02", "Time in status 01 and 02"),
+    "status.by_station": ("Trạng thái thiết bị đo theo trạm", "Sensor status by station"),
+    "completeness": ("Độ đầy đủ số liệu theo giờ", "Hourly data completeness"),
+    "devices": ("Thiết bị trạm: kết nối, firmware, tài nguyên",
+                "Station devices: connection, firmware, resources"),
+    "online.true": ("Trực tuyến", "Online"),
+    "online.false": ("Mất kết nối", "Offline"),
+    "online.timeline": ("Kết nối của trạm", "Station connection"),
+    "backlog": ("Số bản ghi tồn trên trạm", "Backlog depth"),
+    "rssi": ("Cường độ sóng Wi-Fi (RSSI)", "Wi-Fi signal (RSSI)"),
+    "heap": ("Bộ nhớ heap trống", "Free heap"),
+    "errors": ("Số lỗi từ lần khởi động", "Errors since boot"),
+    "firmware": ("Phiên bản firmware", "Firmware versions"),
+    "resets": ("Các lần khởi động lại", "Restarts"),
+    "reset.causes": ("Nguyên nhân khởi động lại", "Reset causes"),
+    "collector": ("Bộ thu thập: hàng đợi và spool", "Collector: queue and spool"),
+    "collector.queued": ("Tin nhắn chờ xử lý", "Messages queued"),
+    "collector.spool": ("Spool chưa ghi vào CSDL", "Spool not yet in the database"),
+    # wall
+    "screen": ("Màn {n}. ", "Screen {n}. "),
+}
+
+
+def t(key: str, lang: str, **fields: object) -> str:
+    """The text for `key` in `lang` ("vi" or "en"), with `{fields}` filled in."""
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    try:
+        vi, en = TEXTS[key]
+    except KeyError:
+        raise KeyError(f"grafana/labels.py has no text {key!r}") from None
+    return (vi if lang == "vi" else en).format(**fields)
+
+
+def has(key: str) -> bool:
+    return key in TEXTS

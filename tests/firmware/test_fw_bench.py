@@ -1,0 +1,31 @@
+"""`quantrac bench firmware` runs the .mpy build and prints the figures the issue asks for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from quantrac.cli import main
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_bench_firmware_reports_heap_backlog_and_drain(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", "firmware", "--cycles", "1000",
+                                       "--drain-records", "160", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    r = json.loads(out.read_text())
+    for key in ("heap_peak_bytes", "heap_growth_bytes", "backlog_bytes_per_record",
+                "backlog_days_per_mib", "drain_records_per_s"):
+        assert r.get(key) is not None, key
+    assert r["sample_cycles"] >= 1000 and r["loop_errors"] == 0
+    assert r["messages_published"] == r["records"] > 0  # the broker took every record live
+    assert r["backlog_bytes_per_record"] == 10 + 5 * 9
+    assert r["backlog_days_per_mib"] >= 60  # the capacity goal
+    assert r["heap_growth_bytes"] == 0
+    assert r["heap_peak_bytes"] <= r["heap_required_bytes"] <= r["heap_limit_bytes"]
+    assert r["drain_records"] == 160 and r["drain_records_per_s"] > 0
+    assert "backlog per MiB" in result.output and "heap required" in result.output
