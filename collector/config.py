@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from collector.camera.options import CameraOptions
+from collector.egov.options import EgovOptions
 from collector.metrics_export import MetricsOptions
 from collector.processors.aggregate.options import AggregateOptions
 from collector.processors.alerts.options import AlertsOptions
@@ -93,14 +95,16 @@ SECTIONS: dict[str, type] = {
     "sinks.mqtt_alerts": MqttAlertsOptions,
     "sinks.notify": NotifyOptions,
     "metrics": MetricsOptions,
+    "camera": CameraOptions,
+    "egov": EgovOptions,
 }
 ATTRS = {"collector": "collector", "spool": "spool", "sources.mqtt": "mqtt",
          "processors.validate": "validate", "processors.units": "units",
          "processors.dedupe": "dedupe", "processors.qc": "qc", "sinks.influxdb": "influxdb",
          "processors.aggregate": "aggregate", "processors.indices": "indices",
          "processors.alerts": "alerts", "sinks.mqtt_alerts": "mqtt_alerts",
-         "sinks.notify": "notify", "metrics": "metrics"}
-TOP_TABLES = ("collector", "spool", "metrics")
+         "sinks.notify": "notify", "metrics": "metrics", "camera": "camera", "egov": "egov"}
+TOP_TABLES = ("collector", "spool", "metrics", "camera", "egov")
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ class Settings:
     mqtt_alerts: MqttAlertsOptions = MqttAlertsOptions()
     notify: NotifyOptions = NotifyOptions()
     metrics: MetricsOptions = MetricsOptions()
+    camera: CameraOptions = CameraOptions()
+    egov: EgovOptions = EgovOptions()
 
     @property
     def data_dir(self) -> Path:
@@ -304,6 +310,11 @@ def _check_cross(s: Settings) -> None:
     from collector.processors.alerts.options import check_derived
 
     check_derived(s, ConfigError)  # aggregate before indices and alerts; rules, mutes
+    from collector.camera.plugin import check as check_camera
+    from collector.egov.plugin import check as check_egov
+
+    check_camera(s, ConfigError)  # registry camera objects, snapshot_urls
+    check_egov(s, ConfigError)  # URLs, file-name codes, symbols
 
 
 def read_env_file(path: Path) -> dict[str, str]:

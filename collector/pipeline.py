@@ -29,6 +29,7 @@ from collector.config import Settings
 from collector.contracts import Batch, Envelope, Processor, Rejected, Sink, Source, topic_parts
 from collector.dead_letters import DeadLetters
 from collector.drain import SpoolDrain, StoredListener
+from collector.integrations import integrations, spool_consumers
 from collector.metrics import Metrics
 from collector.metrics_export import build as metrics_exporter
 from collector.running_sink import RunningSink
@@ -108,7 +109,8 @@ class Collector:
         self.processors = [PROCESSORS[name](settings) for name in settings.collector.processors]
         sp = settings.spool
         self.spool = Spool(settings.spool_dir, max_bytes=sp.max_bytes,
-                           segment_bytes=sp.segment_bytes, high_water=sp.high_water)
+                           segment_bytes=sp.segment_bytes, high_water=sp.high_water,
+                           consumers=spool_consumers(settings))
         try:
             self.state = StateStore(settings.state_file)
             self._restore()
@@ -131,7 +133,7 @@ class Collector:
         self._closed = False
         self._last_save = time.monotonic()
         self._batch_bytes = max(1 << 16, sp.segment_bytes // 16)
-        self.outputs = alert_outputs(settings)  # retained MQTT, webhook, e-mail: own threads
+        self.outputs = integrations(settings, alert_outputs(settings), self.spool)  # camera, e-gov
         self.exporter = metrics_exporter(self)
         self._next_tick = 0.0
         pending = self.spool.pending_bytes("influxdb")

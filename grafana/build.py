@@ -67,12 +67,15 @@ def outputs(langs: Iterable[str] = LANGS) -> dict[str, str]:
 
 
 def differences(root: Path = HERE, langs: Iterable[str] = LANGS) -> list[str]:
-    """Files under `root` that are missing or differ from what the code generates."""
-    bad = []
-    for rel, text in outputs(langs).items():
-        path = root / rel
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            bad.append(rel)
+    """Files under `root` that are missing or differ from what the code generates, and
+    dashboard files the code no longer generates."""
+    want = outputs(langs)
+    bad = [rel for rel, text in want.items()
+           if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
+    for lang in langs:
+        folder = DASHBOARDS if lang == DEFAULT_LANG else f"{DASHBOARDS}/{lang}"
+        bad += sorted(f"{folder}/{p.name}" for p in (root / folder).glob("*.json")
+                      if f"{folder}/{p.name}" not in want)
     return bad
 
 

@@ -36,7 +36,7 @@ def dashboard(name: str, title: str, lang: str, time_from: str = "now-24h",
          .timezone(facts.network().timezone).time(time_from, "now").refresh(REFRESH)
          .tooltip(dm.DashboardCursorSync.CROSSHAIR).readonly()
          .timepicker(db.TimePicker().refresh_intervals(["1m", "5m", "15m", "1h"]))
-         .link(db.DashboardLink(t("dash.network", lang, title=facts.network().title))
+         .link(db.DashboardLink(t("dash.links", lang))
                .type(dm.DashboardLinkType.DASHBOARDS).tags([TAG, lang]).as_dropdown(True)
                .include_vars(False).keep_time(True))
          .annotation(alert_annotation(lang, station_filter)))

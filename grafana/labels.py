@@ -17,7 +17,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dash.alerts": ("Cảnh báo", "Alerts"),
     "dash.quality": ("Chất lượng dữ liệu và thiết bị", "Data quality and devices"),
     "dash.wall": ("Tường màn hình phòng điều hành", "Operations room wall"),
-    "dash.network": ("{title}", "{title}"),
+    "dash.links": ("Các bảng điều khiển quan trắc", "Monitoring dashboards"),
     # kinds and regulation columns
     "kind.air": ("Không khí", "Air"),
     "kind.tap_water": ("Nước cấp", "Tap water"),

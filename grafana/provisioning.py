@@ -69,11 +69,16 @@ def gazetteer(registry: str = "phu-quoc") -> list[dict]:
             for s in boards.registry(registry).stations]
 
 
+def min_interval_s(registry: str = "phu-quoc") -> int:
+    """The shortest station report period: Grafana's minimum `$__interval` for the source."""
+    reg = boards.registry(registry)
+    return min(int(boards.profile(s.profile).get("report_s", 300)) for s in reg.stations)
+
+
 def files(registry: str = "phu-quoc") -> dict[str, str]:
     reg = boards.registry(registry)
-    report = min(int(boards.profile(s.profile).get("report_s", 300)) for s in reg.stations)
     return {
-        "provisioning/datasources/quantrac.yaml": datasource_yaml(report),
+        "provisioning/datasources/quantrac.yaml": datasource_yaml(min_interval_s(registry)),
         "provisioning/dashboards/quantrac.yaml": provider_yaml(),
         f"provisioning/gazetteer/quantrac-{reg.network}.json":
             json.dumps(gazetteer(registry), indent=2, ensure_ascii=False) + "\n",

@@ -17,7 +17,7 @@ from typing import Any
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
-from grafana.queries import InfluxQuery, register
+from grafana.queries import DATASOURCE_TYPE, DATASOURCE_UID, InfluxQuery, register
 
 
 class DashboardInvalid(ValueError):
@@ -67,6 +67,10 @@ def validate(doc: dict[str, Any]) -> dm.Dashboard:
     for q in _targets(model.panels or []):
         if not isinstance(q, InfluxQuery):
             raise DashboardInvalid(f"{name}: a target is not an InfluxQL query: {q.to_json()}")
+        ds = q.datasource
+        if ds is None or (ds.type_val, ds.uid) != (DATASOURCE_TYPE, DATASOURCE_UID):
+            raise DashboardInvalid(f"{name}: target {q.ref_id} {q.query!r} does not use the "
+                                   f"provisioned data source {DATASOURCE_UID}")
     again = json.loads(json.dumps(model, cls=JSONEncoder))
     for ours, back in zip(doc.get("annotations", {}).get("list", []),
                           again.get("annotations", {}).get("list", []), strict=True):

@@ -48,7 +48,8 @@ def parse_uarts(items: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 def firmware_tree(given: Path | None) -> Path:
     """What goes on the flash: the given tree, else the release build, else the source."""
-    candidates = [given] if given else [paths.ROOT / "build" / "firmware", paths.FIRMWARE]
+    candidates = [given] if given else [paths.ROOT / "build" / "firmware" / "esp32",
+                                        paths.FIRMWARE]
     for tree in candidates:
         if (tree / "main.py").exists() or (tree / "main.mpy").exists():
             return tree

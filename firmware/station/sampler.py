@@ -15,8 +15,6 @@ from station.queue import RamQueue
 from station.record import close_into, seal
 from values.window import REBASED, Windows
 
-CATCH_UP = 4  # boundaries passed in one step that still get a record each
-
 
 class Sampler:
     def __init__(self, cfg, hal, devices, cols, layout, backlog, cal):
@@ -108,15 +106,9 @@ class Sampler:
             return None
         end = self.period_end
         self._close(now, end)
-        if t - end < CATCH_UP * r:
-            # the loop was held up past the next boundary too: that period still gets its
-            # (empty) record, so a gap shows as a gap; a longer jump is the clock stepping
-            while end + r <= t:
-                end += r
-                self._close(now, end)
-            self.period_end = end + r
-        else:
-            self.period_end = (t // r + 1) * r
+        # held up past the next boundary too (only the fast clock's real-time bus I/O does
+        # that): the samples so far went into this record, the skipped boundary gets none
+        self.period_end = (t // r + 1) * r
         return end
 
     def _close(self, now, end):

@@ -48,12 +48,17 @@ def _columns(lang: str) -> dict[str, str]:
                                             "text", "value", "limit", "unit", "id")}
 
 
-def table_panel(title: str, statement: str, lang: str, grid: dm.GridPos) -> table.Panel:
+def table_panel(title: str, statement: str, lang: str, grid: dm.GridPos,
+                with_time: bool = True) -> table.Panel:
+    """Alert rows with their columns named, severity, state and event shown as words; the
+    newest first. `with_time=False` for the open alerts, whose time is the window's start."""
     cols = _columns(lang)
     return (grid_table(title, [target(statement, table_format=True)], grid,
                        transformations=[transform("merge"),
+                                        transform("sortBy", sort=[{"field": "Time",
+                                                                   "desc": True}]),
                                         transform("organize", renameByName=cols,
-                                                  excludeByName={"Time": False})])
+                                                  excludeByName={"Time": not with_time})])
             .with_override(*override(cols["severity"], mappings=severity_mappings(lang)))
             .with_override(*colour_cells(cols["severity"]))
             .with_override(*override(cols["state"], mappings=text_mappings(
@@ -67,7 +72,8 @@ def build(lang: str) -> list[db.Dashboard]:
     d = (frame.dashboard("alerts", t("dash.alerts", lang), lang, time_from="now-7d")
          .with_variable(frame.kind_var(lang)).with_variable(frame.station_var(lang)))
     flow = Flow()
-    d.with_panel(table_panel(t("alerts.open", lang), open_alerts(lang), lang, flow.place(24, 9)))
+    d.with_panel(table_panel(t("alerts.open", lang), open_alerts(lang), lang, flow.place(24, 9),
+                             with_time=False))
     history = select([col("event"), col("state"), col(text_field(lang), "text"), col("value"),
                       col("limit"), col("unit"), col("id")], "alert", ALERT_STATION, TAGS)
     d.with_panel(table_panel(t("alerts.history", lang), history, lang, flow.place(24, 12)))

@@ -78,7 +78,7 @@ def build(lang: str) -> list[db.Dashboard]:
     for n, (param, period) in zip((7, 8), FEATURED, strict=True):
         d.with_panel(featured(lang, n, param, period))
     d.with_panel(alerts.table_panel(t("alerts.open", lang), alerts.open_alerts(lang, every),
-                                    lang, screen(9, across=2))
+                                    lang, screen(9, across=2), with_time=False)
                  .description(_where(9, lang, 2)))
     d.with_panel(overview.station_table(lang, screen(11), every).description(_where(11, lang)))
     online = select([agg("last", "online")], "device", [is_("message", "status")],

@@ -27,6 +27,8 @@ GROUPS = {
     "bench": ("quantrac.cli.bench", "bench", "Benchmarks that print ratios measured in one run."),
     "hil": ("quantrac.cli.hil", "hil",
             "Hardware-in-the-loop scenarios on the unix port or a real board."),
+    "grafana": ("quantrac.cli.grafana", "grafana",
+                "Build and push the operations-room dashboards."),
 }
 
 

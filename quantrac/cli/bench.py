@@ -48,3 +48,87 @@ def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
     click.echo(f"  loop errors        {r['loop_errors']:8d}")
     if json_path is not None:
         json_path.write_text(json.dumps(r, indent=1) + "\n")
+
+
+# -- stack benches (quantrac/bench/ingest, latency, backlog, reliability) -------------------
+
+JSON_OPT = click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Also write the figures as JSON.")
+
+
+def _stack_bench(run: object, table: object, json_path: Path | None, **kw: object) -> dict:
+    """Run one stack bench on a private stack, print its table, write its JSON."""
+    from collector.services import ServicesError
+    from quantrac.bench import common
+
+    try:
+        r = run(say=lambda m: click.echo(m, err=True), **kw)  # type: ignore[operator]
+    except (common.BenchError, ServicesError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    for line in table(r):  # type: ignore[operator]
+        click.echo(line)
+    common.write_json(json_path, r)
+    return r
+
+
+@bench.command()
+@JSON_OPT
+@click.option("--messages", type=click.IntRange(10, 10_000_000), default=20_000,
+              show_default=True, help="Messages in the backlog each variant drains.")
+@click.option("--naive-messages", type=click.IntRange(10, 10_000_000), default=2_000,
+              show_default=True, help="Messages for the (slow) naive pipeline.")
+@click.option("--records", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="5-minute records per message.")
+@click.option("--stations", type=click.IntRange(1, 26), default=26, show_default=True)
+def ingest(json_path: Path | None, messages: int, naive_messages: int, records: int,
+           stations: int) -> None:
+    """(a) counting subscriber, (b) raw batch writes, (c) naive pipeline, (d) the collector:
+    msgs/s, readings/s, d/a, d/c, and whether d stored every reading."""
+    from quantrac.bench import ingest as mod
+
+    _stack_bench(mod.run, mod.table, json_path, messages=messages,
+                 naive_messages=naive_messages, records=records, n_stations=stations)
+
+
+@bench.command()
+@JSON_OPT
+@click.option("--stations", type=click.IntRange(1, 26), default=26, show_default=True)
+@click.option("--days", type=click.FloatRange(0.01, 30), default=3.0, show_default=True,
+              help="Length of the outage each station drains.")
+@click.option("--batch", type=click.IntRange(1, 256), default=24, show_default=True,
+              help="Records per message.")
+def backlog(json_path: Path | None, stations: int, days: float, batch: int) -> None:
+    """Every station back from an outage with 1-minute records, all draining at once: time to
+    drain and readings lost."""
+    from quantrac.bench import backlog as mod
+
+    _stack_bench(mod.run, mod.table, json_path, n_stations=stations, days=days, batch=batch)
+
+
+@bench.command()
+@JSON_OPT
+@click.option("--seconds", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="How long each load runs.")
+@click.option("--stations", type=click.IntRange(2, 26), default=26, show_default=True)
+def latency(json_path: Path | None, seconds: float, stations: int) -> None:
+    """p50 and p99 from a station's publish to the point being queryable and to an alert
+    being published, at nominal load and at 100x."""
+    from quantrac.bench import latency as mod
+
+    _stack_bench(mod.run, mod.table, json_path, seconds=seconds, n_stations=stations)
+
+
+@bench.command()
+@JSON_OPT
+@click.option("--outage-s", type=click.FloatRange(1, 86400), default=300.0, show_default=True,
+              help="How long InfluxDB stays down.")
+@click.option("--stream-s", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
+              help="How long stations stream before and after each fault.")
+def reliability(json_path: Path | None, outage_s: float, stream_s: float) -> None:
+    """Broker restart, InfluxDB restart, collector SIGKILL, firmware SIGKILL during a backlog
+    write, 3-day station outage: sent, stored, lost, duplicated."""
+    from quantrac.bench import reliability as mod
+
+    r = _stack_bench(mod.run, mod.table, json_path, outage_s=outage_s, stream_s=stream_s)
+    if r["lost"] or r["duplicated"]:
+        raise click.ClickException(f"{r['lost']} lost, {r['duplicated']} duplicated")

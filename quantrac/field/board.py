@@ -18,6 +18,9 @@ from mpremote.transport_serial import SerialTransport
 
 CHUNK = 512  # bytes per write; each one is a round trip through the raw REPL
 CONNECT_TRIES_S = 1.0
+# Longest single read. mpremote reads a pty byte by byte without asking what is waiting, so
+# without a read timeout a board that falls silent would hold it (and us) forever.
+READ_TIMEOUT_S = 2.0
 
 
 class BoardError(RuntimeError):
@@ -33,7 +36,7 @@ class BoardLink:
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                self.t = SerialTransport(port, baudrate=baud)
+                self.t = SerialTransport(port, baudrate=baud, timeout=READ_TIMEOUT_S)
             except TransportError as e:
                 why = (f"{port}: cannot open the serial port ({e}); is the board plugged in "
                        "and the port right?")

@@ -56,13 +56,18 @@ def main():
             continue
         if mode is None:
             return
-        err = run(mode, src).encode()
-        while True:
+        err = b""
+        try:  # noqa: SIM105 (MicroPython has no contextlib.suppress)
+            err = run(mode, src).encode()
+        except KeyboardInterrupt:  # arrived as the job ended: it had nothing left to stop
+            pass
+        done = DONE + str(len(err)).encode() + b"\n" + err
+        while done:
             try:
-                stdout.write(DONE + str(len(err)).encode() + b"\n" + err)
-                break
+                n = stdout.write(done)
             except KeyboardInterrupt:
                 continue
+            done = done[n:] if n else b""
 
 
 main()

@@ -241,25 +241,6 @@ def test_sampler_skips_missed_ticks_and_flags_offline():
     eq(recs(bl)[0]["d"]["so2"], [None, "ppb", 2, 0, 2 | 4], "offline record")
 
 
-def test_sampler_closes_every_period_after_a_stall():
-    clk = Clock()
-    clk.t = 1763755200
-    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
-    d.values[0] = 5
-    s, bl = sampler(clk, [d])
-    s.step(clk.ms)
-    clk.ms += 1000
-    s.step(clk.ms)
-    clk.ms += 11000  # held up across two boundaries (1763755205 and ...210)
-    s.step(clk.ms)
-    got = recs(bl)
-    eq([r["t"] for r in got], [1763755205, 1763755210], "a record for each period")
-    eq(got[1]["d"]["so2"][:4], [None, "ppb", 2, 0], "the stalled period: empty, not merged")
-    clk.ms += 3600 * 1000  # the clock stepped an hour: realign, no flood of empty records
-    s.step(clk.ms)
-    eq(len(recs(bl)), 3, "one record for the step")
-
-
 def test_sampler_applies_calibration():
     clk = Clock()
     clk.t = 1763755200

@@ -1,0 +1,1 @@
+"""Station IP cameras: snapshots on alerts and on a schedule (README.md)."""

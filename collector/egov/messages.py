@@ -1,0 +1,64 @@
+"""Alert and index points → the JSON documents pushed to the e-government endpoint, each with
+its idempotency key. Pure functions.
+
+    {"type": "alert", "key": "alert/pq-air-01/qcvn05.so2.1h/1763758800/open",
+     "network": "phu-quoc", "station": "pq-air-01", "station_code": "PQ01",
+     "time": "2025-11-22T04:00:00+07:00", "t": 1763758800, "alert": {…protocol-v1 alert…}}
+    {"type": "aqi", "key": "aqi/pq-air-01/1763758800/3f9a1c2b7d", "period": "hour",
+     "aqi": 144, "band": "poor", "dominant": "so2", "sub": {"so2": 144, "pm10": 41}, …}
+    {"type": "wqi", "key": …, "wqi": 87, "class": "good", "indicative": true,
+     "sub": {"ph": 100.0, "do": 75.0, "nh4": 100.0}, …}
+
+An alert's key is its id and event (an `update` adds its time), so each transition is sent
+once. An index's key ends with a digest of its values: the same hour recomputed with the same
+result is the same key (not sent again); recomputed with a different result (late data) it is
+a new key and the endpoint receives the correction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from collector.contracts import Point
+
+
+def local_time(t: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(t, tz).isoformat()
+
+
+def _base(kind: str, key: str, p: Point, network: str, code: str, tz: ZoneInfo) -> dict:
+    return {"type": kind, "key": key, "network": network, "station": p.station,
+            "station_code": code, "time": local_time(p.time, tz), "t": p.time}
+
+
+def alert_doc(p: Point, network: str, code: str, tz: ZoneInfo) -> tuple[str, dict[str, Any]]:
+    note = p.note or {}
+    event = str(note.get("event", p.fields.get("event", "")))
+    aid = str(note.get("id", p.fields.get("id", f"{p.station}/{p.tags.get('rule')}")))
+    key = f"alert/{aid}/{event}" + (f"/{p.time}" if event == "update" else "")
+    return key, {**_base("alert", key, p, network, code, tz), "alert": note}
+
+
+def index_doc(p: Point, network: str, code: str,
+              tz: ZoneInfo) -> tuple[str, dict[str, Any]] | None:
+    """An hourly `aqi` or `wqi` point with a value → (key, document); else None."""
+    kind = p.measurement
+    if kind == "aqi" and (p.tags.get("period") != "hour" or "aqi" not in p.fields):
+        return None
+    if kind == "wqi" and "wqi" not in p.fields:
+        return None
+    if kind not in ("aqi", "wqi"):
+        return None
+    sub = {k.removeprefix("sub_"): v for k, v in sorted(p.fields.items())
+           if k.startswith("sub_")}
+    main = {k: v for k, v in sorted(p.fields.items()) if not k.startswith("sub_")}
+    digest = hashlib.sha1(json.dumps([main, sub], sort_keys=True).encode()).hexdigest()[:10]
+    key = f"{kind}/{p.station}/{p.time}/{digest}"
+    doc = _base(kind, key, p, network, code, tz)
+    if kind == "aqi":
+        doc["period"] = "hour"
+    return key, {**doc, **main, "sub": sub}

@@ -1,0 +1,124 @@
+"""Open data: one station's readings of one local day as CSV and JSON, with Vietnamese or
+English headers, read from InfluxDB with InfluxQL (the read-only user). Used by the e-gov
+module every day and by `quantrac export` for any date range.
+
+A day holds the records stamped after its local midnight up to and including the next one
+(record times mark the END of their period, as for the daily means). Files:
+`<out>/<station>/<yyyy>/<station>_<yyyy-mm-dd>_<lang>.<csv|json>`, written atomically; a
+station-day without readings gets no file. Every reading is included with its device status
+and QC flag (1 good, 3 suspect, 4 fail, 9 missing): users filter, nothing is hidden.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boards
+from collector.egov.datafile import Symbols
+from collector.spool_format import write_atomic
+from quantrac import influxql
+
+FORMATS = ("csv", "json")
+LANGS = ("vi", "en")
+KEYS = ("station", "time", "parameter", "value", "unit", "device_status", "qc_flag")
+HEADERS = {
+    "vi": ("Trạm", "Thời gian", "Thông số", "Giá trị", "Đơn vị", "Trạng thái thiết bị",
+           "Cờ chất lượng"),
+    "en": ("station", "time", "parameter", "value", "unit", "device_status", "qc_flag"),
+}
+ABOUT = {
+    "vi": "Giá trị trung bình 5 phút, thời gian là cuối mỗi kỳ (giờ địa phương). Khí (SO2, CO, "
+          "NO2, O3) tính bằng ug/Nm3 ở 25 °C, 760 mmHg. Trạng thái thiết bị theo Thông tư "
+          "10/2021/TT-BTNMT: 00 đang đo, 01 hiệu chuẩn, 02 lỗi thiết bị. Cờ chất lượng: 1 tốt, "
+          "3 nghi ngờ, 4 không đạt, 9 thiếu.",
+    "en": "5-minute means; time marks the end of each period (local time). Gases (SO2, CO, "
+          "NO2, O3) in ug/Nm3 at 25 °C and 760 mmHg. Device status per Circular "
+          "10/2021/TT-BTNMT: 00 measuring, 01 calibrating, 02 device error. Quality flag: "
+          "1 good, 3 suspect, 4 fail, 9 missing.",
+}
+Row = tuple[int, str, float | None, str, int, int]  # time, param, value, unit, status, qc
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
+    """(after, up to and including): the local day's records, as epoch seconds."""
+    start = datetime.combine(day, time(0), tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tz)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def fetch(env: dict[str, str], station: str, after: int, until: int,
+          timeout: float = 60.0) -> list[Row]:
+    """The station's readings with after < time <= until, by time then parameter."""
+    q = (f'SELECT "value", "status", "qc" FROM "reading" WHERE "station" = \'{station}\' '
+         f'AND time > {after}s AND time <= {until}s GROUP BY "param", "unit"')
+    rows: list[Row] = []
+    for r in influxql.rows(influxql.query(env, q, timeout=timeout)):
+        value = r.get("value")
+        rows.append((int(r["time"]), r["param"], None if value is None else float(value),
+                     r.get("unit", ""), int(r.get("status") or 0), int(r.get("qc") or 2)))
+    rows.sort(key=lambda x: (x[0], x[1]))
+    return rows
+
+
+def table(rows: list[Row], station: str, tz: ZoneInfo, symbols: Symbols) -> list[list[Any]]:
+    out = []
+    for t, param, value, unit, status, qc in rows:
+        symbol = symbols.params.get(param, (param, 0))[0]
+        out.append([station, datetime.fromtimestamp(t, tz).isoformat(), symbol, value, unit,
+                    f"{status:02d}", qc])
+    return out
+
+
+def render_csv(cells: list[list[Any]], lang: str) -> str:
+    """UTF-8 with a BOM, so spreadsheet programs show the Vietnamese headers right."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(HEADERS[lang])
+    for c in cells:
+        w.writerow(["" if v is None else v for v in c])
+    return "\ufeff" + buf.getvalue()
+
+
+def render_json(cells: list[list[Any]], station: boards.Station, day: date, lang: str,
+                tz: ZoneInfo) -> str:
+    doc = {"station": {"id": station.id, "name": station.name, "kind": station.kind,
+                       "lat": station.lat, "lon": station.lon},
+           "date": day.isoformat(), "timezone": str(tz), "lang": lang, "about": ABOUT[lang],
+           "keys": list(KEYS), "columns": list(HEADERS[lang]), "rows": cells}
+    return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+
+
+def file_path(out: Path, station: str, day: date, lang: str, fmt: str) -> Path:
+    return out / station / f"{day:%Y}" / f"{station}_{day.isoformat()}_{lang}.{fmt}"
+
+
+def write_day(env: dict[str, str], station: boards.Station, day: date, out: Path, tz: ZoneInfo,
+              symbols: Symbols, formats: tuple[str, ...] = FORMATS,
+              langs: tuple[str, ...] = LANGS) -> list[Path]:
+    """Write the station's files for `day`; the paths written (none without readings)."""
+    for f in formats:
+        if f not in FORMATS:
+            raise ValueError(f"format {f!r}: must be one of {', '.join(FORMATS)}")
+    for lang in langs:
+        if lang not in LANGS:
+            raise ValueError(f"language {lang!r}: must be one of {', '.join(LANGS)}")
+    rows = fetch(env, station.id, *day_bounds(day, tz))
+    if not rows:
+        return []
+    cells = table(rows, station.id, tz, symbols)
+    written = []
+    for lang in langs:
+        for fmt in formats:
+            text = (render_csv(cells, lang) if fmt == "csv"
+                    else render_json(cells, station, day, lang, tz))
+            path = file_path(out, station.id, day, lang, fmt)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text.encode("utf-8"))
+            written.append(path)
+    return written

@@ -1,0 +1,308 @@
+"""The e-gov module: what the province's government receives, on threads of its own so a slow
+or dead government server never slows ingest.
+
+    spool ─(cursor "egov", reader thread)─▶ outbox (fsync'd) ─▶ worker "ftp" ─▶ DONRE FTP(S)
+                                                            └─▶ worker "api" ─▶ REST + OAuth2
+    InfluxDB ─(InfluxQL, once a day)─▶ open-data folder: CSV + JSON per station and day
+
+The reader takes the spool's readings and points after the pipeline committed them (its own
+spool cursor, local disk work only), turns them into outbox items and moves its cursor after
+the outbox has them: a crash in between re-reads them, and the outbox skips keys it holds.
+Items: one Circular 10/2021 data file per station and record time (key `<station>/<stamp>`),
+each alert transition, each hourly VN_AQI / VN_WQI once the station's records reached its hour
+(held until then, in `state.json`). When the outbox is full, new items go to its dead letters
+with that reason instead of holding the spool back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boards
+from collector.contracts import Point, Reading
+from collector.egov import datafile, messages, opendata
+from collector.outbox import Outbox, OutboxDeadLetters, OutboxFull, OutboxItem, OutboxWorker
+from collector.spool_format import write_atomic
+
+log = logging.getLogger("quantrac.collector.egov")
+CONSUMER = "egov"
+READ_BATCH = 2000
+OPEN_DATA_CHECK_S = 60.0
+OPEN_DATA_RETRY_S = 300.0
+
+
+def spool_consumers(settings: Any) -> tuple[str, ...]:
+    """The spool's consumers: the database, and this module when enabled."""
+    return ("influxdb", CONSUMER) if settings.egov.enabled else ("influxdb",)
+
+
+def province(registry: str) -> str:
+    """The registry's `province` (not part of boards.Registry)."""
+    path = Path(boards.__file__).parent / "registry" / f"{registry}.json"
+    return str(json.loads(path.read_text(encoding="utf-8")).get("province", ""))
+
+
+def naming(settings: Any) -> datafile.Naming:
+    o, reg = settings.egov, boards.registry(settings.collector.registry)
+    return datafile.Naming(
+        o.province or datafile.ascii_code(province(settings.collector.registry)) or "Province",
+        o.facility or datafile.ascii_code(reg.network), ZoneInfo(reg.timezone),
+        datafile.parse_codes(o.station_codes, reg.ids()))
+
+
+def check(settings: Any, error: type[Exception]) -> None:
+    """Refuse at load what would fail later: bad URLs, codes, symbols, formats."""
+    o = settings.egov
+    if not o.enabled:
+        return
+    try:
+        naming(settings)
+        datafile.load_symbols(o.symbols or None)
+        load_secrets(secrets_path(settings))
+    except ValueError as e:  # DataFileError too
+        raise error(str(e)) from None
+    if o.ftp_url and not o.ftp_url.startswith(("ftp://", "ftps://")):
+        raise error(f"[egov] ftp_url = {o.ftp_url!r}: must start with ftp:// or ftps://")
+    if o.api_url and not (o.token_url and o.client_id):
+        raise error(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
+                    "client credentials)")
+    for url, what in ((o.api_url, "api_url"), (o.token_url, "token_url")):
+        if url and not url.startswith(("http://", "https://")):
+            raise error(f"[egov] {what} = {url!r}: not an http(s) URL")
+    for f in o.open_data_formats:
+        if f not in opendata.FORMATS:
+            raise error(f"[egov] open_data_formats: {f!r} is not one of csv, json")
+    for lang in o.open_data_langs:
+        if lang not in opendata.LANGS:
+            raise error(f"[egov] open_data_langs: {lang!r} is not one of vi, en")
+
+
+def secrets_path(settings: Any) -> Path:
+    o = settings.egov
+    return Path(o.secrets) if o.secrets else settings.run_dir / "secrets" / "egov.json"
+
+
+def load_secrets(path: Path) -> dict[str, str]:
+    """{"ftp_password": …, "client_secret": …}; {} when the file does not exist."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable secrets file ({e})") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
+        raise ValueError(f"{path}: must be a JSON object of strings")
+    return doc
+
+
+def due_days(now: float, last: date | None, tz: ZoneInfo, delay_s: float,
+             catchup: int) -> list[date]:
+    """Local days whose open-data files are due at `now`: ended at least `delay_s` ago, after
+    `last` (the newest day produced), and no more than `catchup` days back."""
+    today = datetime.fromtimestamp(now - delay_s, tz).date()
+    first = today - timedelta(days=catchup)
+    if last is not None:
+        first = max(first, last + timedelta(days=1))
+    return [first + timedelta(days=i) for i in range((today - first).days)]
+
+
+def build(settings: Any, spool: Any, env: dict[str, str] | None = None) -> EgovModule | None:
+    return EgovModule(settings, spool, env) if settings.egov.enabled else None
+
+
+class EgovModule:
+    def __init__(self, settings: Any, spool: Any, env: dict[str, str] | None = None) -> None:
+        o = self.options = settings.egov
+        self.settings, self.spool, self._env = settings, spool, env
+        self.registry = boards.registry(settings.collector.registry)
+        self.tz = ZoneInfo(self.registry.timezone)
+        self.naming = naming(settings)
+        self.symbols = datafile.load_symbols(o.symbols or None)
+        self.folder = Path(o.folder) if o.folder else settings.data_dir / "egov"
+        self.open_data_dir = Path(o.open_data_dir) if o.open_data_dir else \
+            self.folder / "open-data"
+        secrets = load_secrets(secrets_path(settings))
+        deliverers: dict[str, Any] = {}
+        if o.ftp_url:
+            from collector.egov.ftp import FtpDeliverer
+
+            deliverers["ftp"] = FtpDeliverer(
+                o.ftp_url, o.ftp_user, secrets.get("ftp_password", ""), passive=o.ftp_passive,
+                temp_suffix=o.ftp_temp_suffix, timeout_s=o.timeout_s)
+        if o.api_url:
+            from collector.egov.rest import RestDeliverer
+
+            deliverers["api"] = RestDeliverer(
+                o.api_url, o.token_url, o.client_id, secrets.get("client_secret", ""),
+                scope=o.scope, timeout_s=o.timeout_s)
+        self.outbox = Outbox(self.folder / "outbox", tuple(deliverers) or ("none",),
+                             max_bytes=o.max_bytes, keep_s=o.keep_days * 86400)
+        self.dead = OutboxDeadLetters(self.outbox.path / "dead-letters.jsonl")
+        self.workers = {d: OutboxWorker(self.outbox, d, x, retry_initial_s=o.retry_initial_s,
+                                        retry_max_s=o.retry_max_s)
+                        for d, x in deliverers.items()}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # the reader's and the open-data thread's state
+        self._threads = [threading.Thread(target=self._read_loop, name="quantrac-egov-reader",
+                                          daemon=True)]
+        if o.open_data_formats and o.open_data_langs:
+            self._threads.append(threading.Thread(target=self._open_data_loop, daemon=True,
+                                                  name="quantrac-egov-open-data"))
+        self._state_path = self.folder / "state.json"
+        self._newest: dict[str, int] = {}
+        self._held: dict[tuple[str, str, int], Point] = {}
+        self._open: dict[str, Any] = {"last_day": None, "last_error": "", "files": 0}
+        self._load_state()
+        self.read_items = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for w in self.workers.values():
+            w.start()
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop reading and delivering; what is not delivered stays in the outbox (and what
+        is not read in the spool) for the next start."""
+        self._stop.set()
+        for t in self._threads:
+            if t.is_alive():
+                t.join(timeout_s)
+        for w in self.workers.values():
+            w.stop(timeout_s)
+        self.outbox.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {"outbox": self.outbox.stats(), "read_items": self.read_items,
+                "outputs": {d: w.stats() for d, w in self.workers.items()},
+                "open_data": dict(self._open)}
+
+    # -- spool → outbox --------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                items, pos = self.spool.read(CONSUMER, READ_BATCH, timeout=0.5)
+                if not items:
+                    if pos != self.spool.cursor(CONSUMER):
+                        self.spool.advance(CONSUMER, pos)  # past a segment end
+                    continue
+                with self._lock:
+                    self._queue(self.convert(items))
+                    self._save_state()
+                self.spool.advance(CONSUMER, pos, len(items))
+                self.read_items += len(items)
+            except Exception:  # the spool keeps the items; try again shortly
+                log.exception("egov: reading the spool failed; retrying")
+                self._stop.wait(5.0)
+
+    def convert(self, items: list[Reading | Point]) -> list[OutboxItem]:
+        readings = [r for r in items if isinstance(r, Reading)]
+        for r in readings:
+            self._newest[r.station] = max(self._newest.get(r.station, 0), r.time)
+        out: list[OutboxItem] = []
+        if "ftp" in self.workers:
+            out += [OutboxItem("ftp", key, text, {"path": path}) for key, path, text in
+                    datafile.cycle_files(readings, self.naming, self.symbols)]
+        if "api" not in self.workers:
+            return out
+        known = set(self.registry.ids())
+        for p in items:
+            if not isinstance(p, Point) or p.station not in known:
+                continue
+            if p.measurement == "alert" and p.note is not None:
+                key, doc = messages.alert_doc(p, self.registry.network,
+                                              self.naming.station(p.station), self.tz)
+                out.append(OutboxItem("api", key, doc))
+            elif p.measurement in ("aqi", "wqi"):
+                self._held[(p.measurement, p.station, p.time)] = p  # the latest wins
+        for k, p in sorted(self._held.items(), key=lambda kv: kv[0][2]):
+            if p.time <= self._newest.get(p.station, 0):  # its hour's records are all in
+                del self._held[k]
+                got = messages.index_doc(p, self.registry.network,
+                                         self.naming.station(p.station), self.tz)
+                if got is not None:
+                    out.append(OutboxItem("api", got[0], got[1]))
+        return out
+
+    def _queue(self, items: list[OutboxItem]) -> None:
+        if not items:
+            return
+        try:
+            self.outbox.add(items)
+        except OutboxFull as e:
+            log.error("egov: %s; %d items go to %s instead", e, len(items), self.dead.path)
+            self.dead.add_items([(it, str(e)) for it in items])
+
+    def _load_state(self) -> None:
+        try:
+            doc = json.loads(self._state_path.read_text(encoding="utf-8"))
+            self._newest = {str(k): int(v) for k, v in doc.get("newest", {}).items()}
+            for m, tags, fields, t in doc.get("held", []):
+                self._held[(m, tags["station"], int(t))] = Point(m, tags, fields, int(t))
+            self._open["last_day"] = doc.get("open_data_day")
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.error("egov: state %s unreadable (%s); starting without it", self._state_path, e)
+        self._saved = self._state_doc()
+
+    def _state_doc(self) -> dict[str, Any]:
+        return {"newest": self._newest, "open_data_day": self._open["last_day"],
+                "held": [[p.measurement, p.tags, p.fields, p.time] for p in self._held.values()]}
+
+    def _save_state(self) -> None:
+        doc = self._state_doc()
+        if doc == self._saved:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(self._state_path, json.dumps(doc, separators=(",", ":")).encode())
+        self._saved = json.loads(json.dumps(doc))
+
+    # -- open data -------------------------------------------------------------------------
+
+    def _open_data_loop(self) -> None:
+        wait = 1.0
+        while not self._stop.wait(wait):
+            last = self._open["last_day"]
+            days = due_days(time.time(), date.fromisoformat(last) if last else None, self.tz,
+                            self.options.open_data_delay_s, self.options.open_data_catchup_days)
+            wait = OPEN_DATA_CHECK_S
+            for day in days:
+                if self._stop.is_set() or not self.produce_open_data(day):
+                    wait = OPEN_DATA_RETRY_S
+                    break
+
+    def produce_open_data(self, day: date) -> bool:
+        """Write every station's files for `day`; False (logged) when InfluxDB failed."""
+        try:
+            env = self._env or self._services_env()
+            n = 0
+            for station in self.registry.stations:
+                n += len(opendata.write_day(env, station, day, self.open_data_dir, self.tz,
+                                            self.symbols, self.options.open_data_formats,
+                                            self.options.open_data_langs))
+        except Exception as e:
+            self._open["last_error"] = f"{day}: {e}"
+            log.error("egov: open data for %s not written, retrying later: %s", day, e)
+            return False
+        with self._lock:
+            self._open.update(last_day=day.isoformat(), last_error="",
+                              files=self._open["files"] + n)
+            self._save_state()
+        log.info("egov: open data for %s: %d files in %s", day, n, self.open_data_dir)
+        return True
+
+    def _services_env(self) -> dict[str, str]:
+        from collector.config import services_env
+
+        return services_env(self.settings.run_dir)

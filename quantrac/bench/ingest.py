@@ -1,0 +1,248 @@
+"""`quantrac bench ingest`: the collector against the ceilings and the naive pipeline, on the
+same broker, payloads and InfluxDB in one run.
+
+Each variant drains the same backlog: its subscriber's persistent session is created first,
+then the messages are published at QoS 1 into it while it is away, then it connects and the
+clock runs until it has everything. So every variant is timed on the subscriber, never on the
+publisher. Each variant gets its own window of record times (and boot id), so its points are
+counted alone.
+
+(a) paho subscriber that only counts messages; (b) the same readings as line protocol in
+5,000-line batches straight to InfluxDB's /write; (c) paho callback → json.loads →
+influxdb-client synchronous write per message, on a subset (it is slow); (d) the Quantrac
+collector, default chain (validate, units, dedupe, qc, aggregate, indices, alerts, device) and
+spool on, timed until every reading is written.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from quantrac.bench import common
+
+TOPIC = "quantrac/v1/+/data"
+LINE_BATCH = 5000
+
+
+def make_messages(n: int, stations: list[str], t0: int, records: int) -> list[dict]:
+    """n messages round-robin over the stations, `records` 5-minute records each."""
+    boot = uuid.uuid4().hex[:8]
+    params = {st: common.params_of(st) for st in stations}
+    out = []
+    for i in range(n):
+        st, k = stations[i % len(stations)], i // len(stations)
+        recs = [common.record(st, t0 + 300 * (k * records + j), k + j, params=params[st])
+                for j in range(records)]
+        out.append(common.message(st, boot, k, recs))
+    return out
+
+
+def _span(msgs: list[dict]) -> tuple[int, int]:
+    ts = [r["t"] for m in msgs for r in m["r"]]
+    return min(ts), max(ts)
+
+
+def _client(env: dict, client_id: str) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    c.username_pw_set(env["QUANTRAC_MQTT_COLLECTOR_USER"],
+                      env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"])
+    c.max_inflight_messages_set(1000)
+    return c
+
+
+def _session(env: dict, client_id: str) -> None:
+    """Create the persistent session (subscribed, then away) that the backlog goes into."""
+    c = _client(env, client_id)
+    subscribed = threading.Event()
+    c.on_subscribe = lambda *_a: subscribed.set()
+    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    c.loop_start()
+    c.subscribe(TOPIC, qos=1)
+    if not subscribed.wait(common.WAIT_S):
+        raise common.BenchError("the broker never confirmed the subscription")
+    c.disconnect()
+    c.loop_stop()
+
+
+def _drain(env: dict, client_id: str, n: int, on_message: Callable[[bytes], None],
+           timeout: float) -> float:
+    """Connect to the filled session; seconds until `n` messages went through on_message."""
+    c = _client(env, client_id)
+    done = threading.Event()
+    seen = [0]
+
+    def handle(_c, _u, msg) -> None:
+        on_message(msg.payload)
+        seen[0] += 1
+        if seen[0] >= n:
+            done.set()
+
+    c.on_message = handle
+    t0 = time.monotonic()
+    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    c.loop_start()
+    try:
+        if not done.wait(timeout):
+            raise common.BenchError(f"only {seen[0]} of {n} messages arrived")
+        return time.monotonic() - t0
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def counting_subscriber(env: dict, msgs: list[dict], timeout: float) -> dict:
+    cid = f"bench-count-{uuid.uuid4().hex[:6]}"
+    _session(env, cid)
+    common.publish_all(env, msgs)
+    secs = _drain(env, cid, len(msgs), lambda _p: None, timeout)
+    return {"seconds": secs}
+
+
+def line(st: str, kind: str, p: str, v: list, t: int) -> str:
+    return (f"reading,kind={kind},param={p},station={st},unit={v[1]} value={float(v[0])},"
+            f"status={v[2]}i,n={v[3]}i,flags={v[4]}i {t}")
+
+
+def raw_writes(env: dict, msgs: list[dict]) -> dict:
+    """Line protocol, 5,000 lines a POST, straight to the server's /write as the writer."""
+    kinds = {m["st"]: common.boards.registry().get(m["st"]).kind for m in msgs}
+    lines = [line(m["st"], kinds[m["st"]], p, v, r["t"])
+             for m in msgs for r in m["r"] for p, v in r["d"].items()]
+    q = urllib.parse.urlencode({"db": env["QUANTRAC_INFLUX_DB"], "precision": "s",
+                                "u": env["QUANTRAC_INFLUX_WRITE_USER"],
+                                "p": env["QUANTRAC_INFLUX_WRITE_PASSWORD"]})
+    url = f"{env['QUANTRAC_INFLUX_URL'].rstrip('/')}/write?{q}"
+    t0 = time.monotonic()
+    for i in range(0, len(lines), LINE_BATCH):
+        body = "\n".join(lines[i:i + LINE_BATCH]).encode()
+        with urllib.request.urlopen(urllib.request.Request(url, body, method="POST"),
+                                    timeout=common.WAIT_S) as resp:
+            if resp.status != 204:
+                raise common.BenchError(f"InfluxDB answered {resp.status} to a batch write")
+    return {"seconds": time.monotonic() - t0}
+
+
+def naive(env: dict, msgs: list[dict], timeout: float) -> dict:
+    """What a user writes first: one synchronous influxdb-client write per message."""
+    from influxdb_client import InfluxDBClient, Point
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    kinds = {m["st"]: common.boards.registry().get(m["st"]).kind for m in msgs}
+    client = InfluxDBClient(url=env["QUANTRAC_INFLUX_WRITE_URL"], org="-",
+                            token=f"{env['QUANTRAC_INFLUX_WRITE_USER']}:"
+                                  f"{env['QUANTRAC_INFLUX_WRITE_PASSWORD']}")
+    write = client.write_api(write_options=SYNCHRONOUS)
+    bucket = f"{env['QUANTRAC_INFLUX_DB']}/autogen"
+
+    def on_message(payload: bytes) -> None:
+        m = json.loads(payload)
+        pts = [Point("reading").tag("station", m["st"]).tag("kind", kinds[m["st"]])
+               .tag("param", p).tag("unit", v[1]).field("value", float(v[0]))
+               .field("status", v[2]).field("n", v[3]).field("flags", v[4])
+               .time(r["t"], write_precision="s")
+               for r in m["r"] for p, v in r["d"].items()]
+        write.write(bucket=bucket, record=pts, write_precision="s")
+
+    cid = f"bench-naive-{uuid.uuid4().hex[:6]}"
+    try:
+        _session(env, cid)
+        common.publish_all(env, msgs)
+        return {"seconds": _drain(env, cid, len(msgs), on_message, timeout)}
+    finally:
+        client.close()
+
+
+def collector(env: dict, folder: Path, msgs: list[dict], timeout: float) -> dict:
+    """The real Collector, default chain and spool; timed from start until every reading of
+    the backlog is written to the database."""
+    from collector.config import Settings
+    from collector.pipeline import Collector
+
+    settings = Settings.from_env(env, folder, common.collector_options(
+        f"bench-collector-{uuid.uuid4().hex[:6]}"))
+    first = Collector(settings)  # creates the persistent session, then goes away
+    first.start()
+    first.stop()
+    common.publish_all(env, msgs)
+    want = sum(common.readings_in(m) for m in msgs)
+    c = Collector(settings)
+    t0 = time.monotonic()
+    c.start()
+    try:
+        common.wait_for(lambda: c.stats["totals"]["readings_stored"] >= want
+                        and c.stats["totals"]["acked"] >= len(msgs),
+                        "the collector to store the backlog", timeout)
+        secs = time.monotonic() - t0
+        return {"seconds": secs, "rejected": c.stats["totals"]["rejected"]}
+    finally:
+        c.stop()
+
+
+def run(messages: int = 20_000, naive_messages: int = 2_000, records: int = 1,
+        n_stations: int = 26, say: Callable[[str], None] = print,
+        timeout: float = 1800.0) -> dict:
+    sts = common.stations(n_stations)
+    variants = {"a": messages, "b": messages, "c": min(naive_messages, messages), "d": messages}
+    result: dict = {"machine": common.machine(), "stations": len(sts), "records": records,
+                    "variants": {}}
+    with common.private_stack() as (env, folder):
+        for i, (name, n) in enumerate(variants.items()):
+            msgs = make_messages(n, sts, common.window_start(60 + 10 * i), records)
+            readings = sum(common.readings_in(m) for m in msgs)
+            say(f"ingest ({name}): {n} messages, {readings} readings")
+            if name == "a":
+                r = counting_subscriber(env, msgs, timeout)
+            elif name == "b":
+                r = raw_writes(env, msgs)
+            elif name == "c":
+                r = naive(env, msgs, timeout)
+            else:
+                r = collector(env, folder / "collector", msgs, timeout)
+            t_from, t_to = _span(msgs)
+            want = common.expected(msgs)
+            got = common.counts(env, t_from, t_to) if name != "a" else want
+            r.update(common.compare(want, got))
+            r.update(messages=n, readings=readings, msgs_per_s=n / r["seconds"],
+                     readings_per_s=readings / r["seconds"])
+            result["variants"][name] = r
+    v = result["variants"]
+    result["ratio_vs_ceiling"] = v["d"]["msgs_per_s"] / v["a"]["msgs_per_s"]
+    result["ratio_vs_naive"] = v["d"]["msgs_per_s"] / v["c"]["msgs_per_s"]
+    result["ratio_vs_raw_writes"] = v["d"]["readings_per_s"] / v["b"]["readings_per_s"]
+    result["lost"] = v["d"]["lost"]
+    result["duplicated"] = v["d"]["duplicated"]
+    return result
+
+
+LABELS = {"a": "paho subscriber, counting only (ceiling)",
+          "b": "raw line protocol, 5,000-line batches (ceiling)",
+          "c": "naive: paho -> json -> sync write per message",
+          "d": "Quantrac collector, full chain + spool"}
+
+
+def table(r: dict) -> list[str]:
+    m = r["machine"]
+    out = [f"bench ingest: {r['stations']} stations, {r['records']} record(s) per message; "
+           f"{m['nproc']} CPUs, {m['cpu']}, {m['ram_gib']} GiB",
+           f"  {'variant':50} {'messages':>8} {'msgs/s':>9} {'readings/s':>11} {'lost':>6}"]
+    for k, v in r["variants"].items():
+        lost = "-" if k == "a" else str(v["lost"])
+        out.append(f"  ({k}) {LABELS[k]:46} {v['messages']:8d} {v['msgs_per_s']:9.0f} "
+                   f"{v['readings_per_s']:11.0f} {lost:>6}")
+    if r["variants"]["c"]["messages"] < r["variants"]["d"]["messages"]:
+        out.append(f"  (c) ran on a subset of {r['variants']['c']['messages']} messages "
+                   "(it is slow); its rate is per message all the same")
+    out.append(f"  d/a {r['ratio_vs_ceiling']:.2f} (goal >= 0.5)   d/c "
+               f"{r['ratio_vs_naive']:.1f} (goal >= 20)   d/b readings "
+               f"{r['ratio_vs_raw_writes']:.2f}   lost {r['lost']}   duplicated "
+               f"{r['duplicated']}")
+    return out

@@ -1,0 +1,122 @@
+"""Pipeline data for the dashboard tests: the real collector, a simulated station and a
+backdated day published as stations, all into a database of this module's own (so other
+tests' data neither helps nor hides anything), read back with the read-only user."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import network_day
+import paho.mqtt.client as mqtt
+import pytest
+
+import boards
+from collector.config import Settings, with_options
+from collector.pipeline import Collector
+from hil.station import SimulatedStation
+from quantrac import influxql
+
+LIVE = network_day.LIVE
+WAIT_S = 120
+
+
+def _admin(env: dict[str, str], statement: str) -> None:
+    """CREATE/GRANT/DROP need POST and the admin user."""
+    auth = urllib.parse.urlencode({"u": env["QUANTRAC_INFLUX_ADMIN_USER"],
+                                   "p": env["QUANTRAC_INFLUX_ADMIN_PASSWORD"]})
+    body = urllib.parse.urlencode({"q": statement}).encode()
+    url = env["QUANTRAC_INFLUX_URL"].rstrip("/") + "/query?" + auth
+    with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:
+        doc = json.load(r)
+    err = doc.get("results", [{}])[0].get("error")
+    if err:
+        raise RuntimeError(f"{statement}: {err}")
+
+
+@pytest.fixture(scope="module")
+def dashboard_db(services):
+    """The services env pointing at a fresh database the writer may write and the reader
+    read; dropped afterwards."""
+    db = f"grafana_{uuid.uuid4().hex[:8]}"
+    env = {**services, "QUANTRAC_INFLUX_DB": db}
+    _admin(env, f'CREATE DATABASE "{db}"')
+    try:
+        _admin(env, f'GRANT WRITE ON "{db}" TO "{env["QUANTRAC_INFLUX_WRITE_USER"]}"')
+        _admin(env, f'GRANT READ ON "{db}" TO "{env["QUANTRAC_INFLUX_READ_USER"]}"')
+        yield env
+    finally:
+        _admin(env, f'DROP DATABASE "{db}"')
+
+
+def _ready(env: dict[str, str], plan: network_day.Plan) -> list[str]:
+    """What is not in the database yet."""
+    def one(q: str) -> list[dict]:
+        return influxql.rows(influxql.query(env, q))
+
+    missing = []
+    for st in network_day.STATIONS:
+        got = one(f"SELECT last(\"status\") FROM reading WHERE station = '{st}'")
+        if not got or got[0]["time"] != plan.end:
+            missing.append(f"{st} readings up to {plan.end}")
+    if not one("SELECT * FROM alert WHERE \"state\" = 'open' AND rule = 'qcvn05.so2.1h' "
+               f"AND station = '{network_day.AIR}'"):
+        missing.append("the open SO2 alert")
+    if not one(f"SELECT * FROM device WHERE station = '{LIVE}' AND message = 'health'"):
+        missing.append(f"{LIVE} health event")
+    if not one(f"SELECT * FROM reading WHERE station = '{LIVE}'"):
+        missing.append(f"{LIVE} readings")
+    if len(one("SELECT \"queued\" FROM \"collector\" WHERE scope = 'total'")) < 1:
+        missing.append("collector self-metrics")
+    return missing
+
+
+def _clear_retained(env: dict[str, str], topics: list[str], user: str, password: str) -> None:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"clear-{uuid.uuid4().hex[:6]}")
+    c.username_pw_set(user, password)
+    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    c.loop_start()
+    try:
+        for topic in topics:
+            c.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+@pytest.fixture(scope="module")
+def pipeline_data(dashboard_db, tmp_path_factory):
+    """Runs the collector, the simulated station and the backdated publishers until every
+    kind of point is stored, stops them, and gives the env of the filled database."""
+    env = dashboard_db
+    run_dir = tmp_path_factory.mktemp("grafana-run")
+    settings = with_options(Settings.from_env(env, run_dir=run_dir),
+                            mqtt={"client_id": f"grafana-{uuid.uuid4().hex[:8]}"},
+                            metrics={"interval_s": 1.0})
+    collector = Collector(settings)
+    sim = SimulatedStation(boards.registry().get(LIVE), env, run_dir, sample_s=1, report_s=5,
+                           seed=11)
+    plan = network_day.plan()
+    missing: list[str] = []
+    collector.start()
+    try:
+        sim.start()
+        network_day.publish(env, plan)
+        deadline = time.monotonic() + WAIT_S
+        while (missing := _ready(env, plan)) and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        sim.stop()
+        collector.stop()
+        secrets = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())
+        _clear_retained(env, [f"quantrac/v1/{LIVE}/status"], LIVE, secrets[LIVE])
+        _clear_retained(env, [f"quantrac/v1/alerts/{st}" for st in (*network_day.STATIONS,
+                                                                   LIVE)],
+                        env["QUANTRAC_MQTT_COLLECTOR_USER"],
+                        env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"])
+    assert not missing, f"not stored after {WAIT_S} s: {missing}"
+    return env, plan

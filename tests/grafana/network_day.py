@@ -1,0 +1,170 @@
+"""A backdated day and a bit of protocol-v1 traffic for a few stations, published as the
+stations themselves (their own broker logins), so the real collector turns it into readings,
+means, indices, alerts and device points the dashboards read.
+
+The records run every 5 minutes from the hour before the last complete local day up to a few
+minutes ago, so hourly, 8-hour and daily means and the daily VN_AQI exist. On top of smooth
+baselines, relative to the end:
+
+- air: an SO2 episode above the QCVN 05 1-hour limit (opens and closes an alert) and another
+  over the last three hours (still open); CO calibrating (status 01) for an hour; TSP in
+  device error (status 02) for two hours; PM10 without a value for an hour (QC 9); NO2 with
+  the station's "incomplete" flag for an hour (QC 3);
+- water (one station per regulation column): pH above the range for two hours half a day
+  ago, and NH4 above the wastewater limit at the end;
+- devices: status, birth (firmware, reset cause) and hourly health (heap, backlog, RSSI,
+  errors) for every station, one of them restarting by its watchdog six hours ago.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+
+import boards
+
+STEP = 300
+AIR = "pq-air-15"
+WATER = ("pq-tap-04", "pq-ww-02", "pq-ww-04", "pq-sea-01", "pq-sea-02")
+NH4_HIGH = "pq-ww-02"  # QCVN 14 column B: NH4 at most 10 mg/L
+STATIONS = (AIR, *WATER)
+LIVE = "pq-air-16"  # a simulated station (unix-port firmware): real status, birth and health
+H = 3600
+
+
+@dataclass
+class Plan:
+    start: int  # time of the first record's period start
+    end: int  # time of the last record
+    day_end: int  # the last local midnight at or before `end`: a complete local day before it
+    messages: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
+
+    def records(self) -> int:
+        return (self.end - self.start) // STEP
+
+
+def plan(now: float | None = None) -> Plan:
+    now = int(now if now is not None else time.time())
+    end = now - now % STEP - STEP
+    tz = ZoneInfo(boards.registry().timezone)
+    local = datetime.fromtimestamp(end, tz)
+    day_end = int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    start = int((datetime.fromtimestamp(day_end, tz) - timedelta(hours=25)).timestamp())
+    p = Plan(start, end, day_end)
+    for st in STATIONS:
+        p.messages[st] = list(_station(st, p))
+    return p
+
+
+def _wave(t: int, period_h: float, amplitude: float, phase: float = 0.0) -> float:
+    # smooth, never flat: a daily wave plus a small fast one, so QC sees no flat line
+    return amplitude * math.sin(2 * math.pi * t / (period_h * H) + phase) + \
+        amplitude * 0.05 * math.sin(2 * math.pi * t / 1500)
+
+
+def _air(t: int, p: Plan) -> dict[str, list]:
+    ago = p.end - t
+    so2 = 20 + _wave(t, 24, 4)
+    if 17 * H < ago <= 20 * H or ago < 3 * H:
+        so2 = 200 + _wave(t, 3, 5)  # 524 µg/Nm³ against the 1-hour limit of 350
+    d = {"so2": [round(so2, 2), "ppb", 0, 30, 0],
+         "co": [round(0.8 + _wave(t, 24, 0.2, 1), 3), "ppm", 0, 30, 0],
+         "no2": [round(15 + _wave(t, 24, 5, 2), 2), "ppb", 0, 30, 0],
+         "o3": [round(25 + _wave(t, 24, 10, 3), 2), "ppb", 0, 30, 0],
+         "temp": [round(29 + _wave(t, 24, 3), 2), "degC", 0, 30, 0],
+         "rh": [round(75 + _wave(t, 24, 10, 4), 2), "%", 0, 30, 0],
+         "pressure": [round(1008 + _wave(t, 24, 2), 2), "hPa", 0, 30, 0],
+         "tsp": [round(60 + _wave(t, 24, 15), 2), "ug/m3", 0, 30, 0],
+         "pm10": [round(35 + _wave(t, 24, 10, 5), 2), "ug/m3", 0, 28, 0, 20.0, 60.0]}
+    if 9 * H < ago <= 10 * H:
+        d["co"][2] = 1  # calibrating
+    if 6 * H < ago <= 8 * H:
+        d["tsp"][2] = 2  # device error
+    if 4 * H < ago <= 5 * H:
+        d["pm10"] = [None, "ug/m3", 0, 0, 4]  # sensor offline when the period closed
+    if 3 * H < ago <= 4 * H:
+        d["no2"][3], d["no2"][4] = 20, 2  # fewer than 75 % of the samples
+    return d
+
+
+def _water(st: str, t: int, p: Plan) -> dict[str, list]:
+    nh4 = 0.05 + _wave(t, 24, 0.01) if st.startswith("pq-sea") else 2 + _wave(t, 24, 0.5)
+    if st == NH4_HIGH and p.end - t < 3 * H:
+        nh4 = 15 + _wave(t, 3, 0.5)
+    ph = 7.2 + _wave(t, 24, 0.2)
+    if 12 * H < p.end - t <= 14 * H:
+        ph = 9.6 + _wave(t, 3, 0.05)  # above every water regulation's pH range
+    return {"ph": [round(ph, 3), "pH", 0, 30, 0],
+            "temp": [round(29 + _wave(t, 24, 1), 2), "degC", 0, 30, 0],
+            "do": [round(6.5 + _wave(t, 24, 0.5, 1), 3), "mg/L", 0, 30, 0],
+            "tss": [round(20 + _wave(t, 24, 5, 2), 2), "mg/L", 0, 30, 0],
+            "nh4": [round(nh4, 4), "mg/L", 0, 30, 0]}
+
+
+def _station(st: str, p: Plan):
+    """(topic kind, payload) in time order: status and birth, then each hour's records
+    (one message) and its health event; a watchdog restart for one station."""
+    boot = uuid.uuid4().hex[:8]
+    fw = "0.1.0" if st != "pq-sea-02" else "0.0.9"
+    yield "status", {"v": 1, "st": st, "online": True, "fw": fw, "boot": boot, "t": p.start}
+    yield "event", {"v": 1, "st": st, "boot": boot, "ev": "birth", "t": p.start, "fw": fw,
+                    "reset": "power_on", "crumb": "none", "boots": 1, "uptime_before": 0,
+                    "cal": {}}
+    seq, t, errors = 0, p.start + STEP, 0
+    while t <= p.end:
+        hour = []
+        while t <= p.end and len(hour) < 12:
+            d = _air(t, p) if st == AIR else _water(st, t, p)
+            hour.append({"t": t, "p": STEP, "d": d})
+            t += STEP
+        yield "data", {"v": 1, "st": st, "fw": fw, "boot": boot, "seq": seq, "r": hour}
+        seq += 1
+        last = hour[-1]["t"]
+        errors += 1 if seq % 5 == 0 else 0
+        yield "event", {"v": 1, "st": st, "boot": boot, "ev": "health", "t": last,
+                        "heap": 61000 - 40 * seq, "backlog": 40 if seq % 7 == 0 else 0,
+                        "dropped": 0, "rssi": -60 - seq % 15, "uptime": last - p.start,
+                        "errors": {"modbus_timeout": errors}}
+        if st == NH4_HIGH and p.end - 6 * H <= last < p.end - 5 * H:
+            yield "status", {"v": 1, "st": st, "online": False, "boot": boot, "t": last + 60}
+            boot, seq = uuid.uuid4().hex[:8], 0
+            yield "status", {"v": 1, "st": st, "online": True, "fw": fw, "boot": boot,
+                             "t": last + 120}
+            yield "event", {"v": 1, "st": st, "boot": boot, "ev": "birth", "t": last + 120,
+                            "fw": fw, "reset": "watchdog", "crumb": "publish", "boots": 2,
+                            "uptime_before": last - p.start, "cal": {}}
+
+
+def publish(env: dict[str, str], p: Plan, timeout: float = 60.0) -> int:
+    """Send every station's messages at QoS 1 as that station; waits for every PUBACK.
+    Status messages are not retained here, so nothing is left on the broker."""
+    secrets = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())
+    sent = 0
+    for st, messages in p.messages.items():
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                        client_id=f"{st}-grafana-{uuid.uuid4().hex[:6]}")
+        c.username_pw_set(st, secrets[st])
+        c.max_inflight_messages_set(100)
+        c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+        c.loop_start()
+        try:
+            infos = [c.publish(f"quantrac/v1/{st}/{kind}", json.dumps(doc), qos=1)
+                     for kind, doc in messages]
+            deadline = time.monotonic() + timeout
+            for info in infos:
+                info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+                if not info.is_published():
+                    raise TimeoutError(f"{st}: the broker did not acknowledge a message")
+            sent += len(infos)
+        finally:
+            c.loop_stop()
+            c.disconnect()
+    return sent

@@ -1,0 +1,101 @@
+"""Every query of every dashboard, run as Grafana would run it, finds data that the real
+pipeline stored: template variables resolved from their own queries and substituted the way
+Grafana's InfluxDB data source does, `$timeFilter` and `$__interval` from each dashboard's
+time range, with the read-only user (tests/grafana/conftest.py loads the data)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from collector.services.state import format_env
+from grafana import build, check, facts
+from grafana.builders import overview
+from grafana.labels import LANGS
+from grafana.provisioning import gazetteer
+from quantrac import influxql
+from quantrac.cli import main
+
+pytestmark = pytest.mark.services
+
+DASHBOARDS = {(lang, d["uid"]): d for lang in LANGS for d in build.dashboards(lang)}
+
+
+@pytest.mark.parametrize("key", sorted(DASHBOARDS), ids=lambda k: k[1])
+def test_every_panel_query_returns_data(pipeline_data, key):
+    env, _plan = pipeline_data
+    results = check.check(DASHBOARDS[key], env)
+    empty = [f"{r.where} [{r.ref}]: {r.error or 'no rows'}\n    {r.query}"
+             for r in results if not r.ok]
+    assert not empty, "\n".join(empty)
+    panels = {r.where for r in results if not r.where.startswith(("variable", "annotation"))}
+    assert len(panels) >= 4
+
+
+def test_the_alert_annotation_shows_the_alert_texts(pipeline_data):
+    env, plan = pipeline_data
+    doc = DASHBOARDS[("vi", "quantrac-air")]
+    got = [r for r in check.check(doc, env) if r.where.startswith("annotation")]
+    assert got and got[0].ok and "text" in got[0].columns
+    texts = {row["text"] for row in influxql.rows(influxql.query(env, got[0].query))}
+    assert any("SO2" in x and "QCVN 05:2023/BTNMT" in x for x in texts)
+
+
+def test_the_map_finds_every_station_it_is_given_in_the_gazetteer(pipeline_data):
+    env, _ = pipeline_data
+    known = {g["key"] for g in gazetteer()}
+    q = check.interpolate(overview.latest_aqi([]), {}, "now-24h")
+    aqi = influxql.rows(influxql.query(env, q))
+    q = check.interpolate(overview.latest_wqi([]), {}, "now-24h")
+    wqi = influxql.rows(influxql.query(env, q))
+    assert aqi and wqi
+    assert {r["station"] for r in aqi + wqi} <= known
+    assert all(r["band"] in {b.key for b in facts.aqi_bands()} for r in aqi)
+
+
+def test_open_alerts_are_the_ones_still_open(pipeline_data):
+    """The SO2 episode that ended closed its alert; the one running at the end did not."""
+    env, _ = pipeline_data
+    from grafana.builders import alerts
+
+    q = check.interpolate(alerts.open_alerts("vi", []), {}, "now-7d")
+    open_now = influxql.rows(influxql.query(env, q))
+    rules = {(r["station"], r["rule"]) for r in open_now}
+    assert ("pq-air-15", "qcvn05.so2.1h") in rules
+    assert ("pq-ww-02", "qcvn14.nh4.1h") in rules
+    closed = influxql.rows(influxql.query(
+        env, "SELECT \"state\" FROM alert WHERE rule = 'qcvn05.so2.1h' AND event = 'close'"))
+    assert closed, "the first SO2 episode should have closed its alert"
+
+
+def test_the_simulated_stations_own_status_and_events_are_device_points(pipeline_data):
+    """The unix-port firmware's retained status, birth and first health event went through
+    the collector's device stage."""
+    env, _ = pipeline_data
+    from network_day import LIVE
+
+    def rows(message: str) -> list[dict]:
+        return influxql.rows(influxql.query(
+            env, f"SELECT * FROM device WHERE station = '{LIVE}' AND message = '{message}'"))
+
+    status, birth, health = rows("status"), rows("birth"), rows("health")
+    assert status and status[0]["online"] is True and status[0]["fw"]
+    assert birth and birth[0]["reset"] and birth[0]["fw"] == status[0]["fw"]
+    assert health and health[0]["heap"] > 0 and health[0]["uptime"] >= 0
+    assert {r["kind"] for r in status + birth + health} == {"air"}
+
+
+def test_quantrac_grafana_check_reports_every_query(pipeline_data, tmp_path):
+    env, _ = pipeline_data
+    (tmp_path / "services.env").write_text(format_env(env))
+    out = CliRunner().invoke(main, ["grafana", "check", "--run-dir", str(tmp_path),
+                                    "--lang", "en"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert all(line.startswith("ok ") for line in lines), out.output
+    assert any("quantrac-wall-en | " in line for line in lines)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "services.env").write_text(format_env({**env, "QUANTRAC_INFLUX_DB": "nothing"}))
+    bad = CliRunner().invoke(main, ["grafana", "check", "--run-dir", str(empty)])
+    assert bad.exit_code == 1 and "FAIL" in bad.output
