@@ -10,6 +10,7 @@ stays an integer).
 from __future__ import annotations
 
 import json
+import operator
 import os
 import struct
 import zlib
@@ -24,17 +25,28 @@ FIELDS = ("station", "kind", "param", "unit", "time", "value", "status", "qc", "
           "flags", "min", "max", "raw")
 
 Item = Reading | Point
+_ROW = operator.attrgetter(*FIELDS)  # a tuple, written as the same JSON list
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def encode(items: list[Item]) -> bytes:
-    return json.dumps([[getattr(r, f) for f in FIELDS] if isinstance(r, Reading) else
-                       {"p": [r.measurement, r.tags, r.fields, r.time, r.note]} for r in items],
-                      separators=(",", ":")).encode()
+    return _COMPACT.encode([_ROW(r) if isinstance(r, Reading) else
+                            {"p": [r.measurement, r.tags, r.fields, r.time, r.note]}
+                            for r in items]).encode()
+
+
+def _reading(row: list) -> Reading:
+    if len(row) != len(FIELDS):
+        raise ValueError(f"a spooled reading has {len(row)} fields, not {len(FIELDS)}")
+    (station, kind, param, unit, time, value, status, qc, qc_bits, n, flags, lo, hi,
+     raw) = row
+    return Reading(station, kind, param, unit, time, value, status, qc, n, flags, lo, hi,
+                   qc_bits, raw)
 
 
 def decode(payload: bytes) -> list[Item]:
-    return [Reading(**dict(zip(FIELDS, row, strict=True))) if isinstance(row, list) else
-            Point(*row["p"]) for row in json.loads(payload)]
+    return [_reading(row) if isinstance(row, list) else Point(*row["p"])
+            for row in json.loads(payload)]
 
 
 def record(payload: bytes, count: int) -> bytes:

@@ -114,7 +114,7 @@ class Hal:
 
     def sleep_ms(self, ms):
         if ms > 0:
-            time.sleep_us(ms * 1000000 // self._num)
+            time.sleep_us(int(ms * 1000000 // self._num))  # ms may be float at a float speed
 
     def uart(self, name, u):
         port = Uart(name, u)

@@ -27,6 +27,7 @@ GROUPS = {
     "bench": ("quantrac.cli.bench", "bench", "Benchmarks that print ratios measured in one run."),
     "hil": ("quantrac.cli.hil", "hil",
             "Hardware-in-the-loop scenarios on the unix port or a real board."),
+    "export": ("quantrac.cli.export", "export", "Open-data CSV/JSON for any date range."),
     "grafana": ("quantrac.cli.grafana", "grafana",
                 "Build and push the operations-room dashboards."),
 }

@@ -138,13 +138,53 @@ def _overrides(prof: dict, addresses: dict[str, int]) -> dict:
     return out
 
 
+def _stations_end(text: str) -> int | None:
+    """Index of the `]` that closes the "stations" array (strings skipped), or None."""
+    start = text.find('"stations"')
+    at = text.find("[", start) if start >= 0 else -1
+    if at < 0:
+        return None
+    depth, in_str, esc = 0, False, False
+    for i in range(at, len(text)):
+        c = text[i]
+        if in_str:
+            esc, in_str = (False, in_str) if esc else (c == "\\", c != '"')
+        elif c == '"':
+            in_str = True
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def _appended(text: str, doc: dict, entry: dict) -> str:
+    """The file's text with `entry` added at the end of its stations, everything else as it
+    was written (hand-made one-line objects stay one line); a full rewrite if that fails."""
+    wanted = {**doc, "stations": [*doc["stations"], entry]}
+    end = _stations_end(text)
+    if end is not None:
+        item = "\n".join("  " + line for line in
+                         json.dumps(entry, indent=1, ensure_ascii=False).splitlines())
+        body = text[:end].rstrip()
+        sep = "\n" if body.endswith("[") else ",\n"
+        out = body + sep + item + "\n " + text[end:]
+        try:
+            if json.loads(out) == wanted:
+                return out
+        except json.JSONDecodeError:
+            pass
+    return json.dumps(wanted, indent=1, ensure_ascii=False) + "\n"
+
+
 def append_station(value: str | os.PathLike | None, entry: dict) -> boards.Station:
     """Add `entry` to the registry file; the file changes only if the result loads cleanly."""
     path = locate(value)
     doc = _read(path)
-    doc["stations"].append(entry)
     tmp = path.with_name(f".{path.stem}.new.json")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(_appended(path.read_text(encoding="utf-8"), doc, entry), encoding="utf-8")
     try:
         station = load(tmp).get(entry["id"])
     except (RegistryError, boards.BoardsError) as e:

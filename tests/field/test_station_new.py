@@ -21,9 +21,12 @@ def new(registry, *extra, station="pq-air-17", name="Gành Dầu - Trạm mới"
 
 
 def test_new_station_is_appended_with_the_network_defaults_and_loads(registry_copy):
-    before = json.loads(registry_copy.read_text())
+    text = registry_copy.read_text()
+    before = json.loads(text)
     res = new(registry_copy, "--class", "tourism", "--address", "gas=7")
     assert res.exit_code == 0, res.output
+    # appended, the rest of the file byte for byte as it was written (hand-made layout too)
+    assert registry_copy.read_text().startswith(text[:text.rindex("]")].rstrip() + ",\n  {")
     doc = json.loads(registry_copy.read_text())
     assert doc["stations"][:-1] == before["stations"]
     added = doc["stations"][-1]

@@ -87,15 +87,15 @@ def status_bits(status: int, station_flags: int) -> int:
 def recent(history: Sequence[Point], t: int, max_gap_s: int) -> list[Point]:
     """The history points before `t` that form an unbroken run up to it (no gap between
     consecutive points, nor between the last one and `t`, longer than max_gap_s)."""
-    run: list[Point] = []
-    nxt = t
-    for p in reversed(history[:bisect_left(history, (t, float("-inf")))]):
-        if nxt - p[0] > max_gap_s:
+    end = bisect_left(history, (t, float("-inf")))
+    start, nxt = end, t
+    while start:  # walk back by index: no copy of the whole history per reading
+        before = history[start - 1][0]
+        if nxt - before > max_gap_s:
             break
-        run.append(p)
-        nxt = p[0]
-    run.reverse()
-    return run
+        start -= 1
+        nxt = before
+    return list(history[start:end])
 
 
 def spike_bit(x: float, before: Sequence[Point], lim: Limits) -> int:

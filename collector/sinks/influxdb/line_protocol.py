@@ -13,6 +13,10 @@ from collector.contracts import Point, Reading
 
 MEASUREMENT = "reading"
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+# Escaped tag sets already built: a network has a few hundred (station, param) series, and
+# escaping them again for every reading was most of the line's cost. Only valid sets are kept.
+_TAG_CACHE: dict[tuple, str] = {}
+_TAG_CACHE_MAX = 50_000
 
 
 def escape_tag(value: str, key: str) -> str:
@@ -50,12 +54,39 @@ def _field(key: str, x: float | int | bool | str) -> str:
     raise ValueError(f"field {key}={x!r} is not a number, bool or text")
 
 
+def _remember(key: tuple, text: str) -> str:
+    if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
+        _TAG_CACHE.clear()
+    _TAG_CACHE[key] = text
+    return text
+
+
+def _point_tags(tags: dict[str, str]) -> str:
+    key = tuple(tags.items())
+    text = _TAG_CACHE.get(key)
+    if text is None:
+        text = _remember(key, "".join(f",{_key(k, 'tag')}={escape_tag(v, k)}"
+                                      for k, v in sorted(tags.items())))
+    return text
+
+
+def _reading_tags(r: Reading) -> str:
+    key = (r.kind, r.param, r.station, r.unit)
+    text = _TAG_CACHE.get(key)
+    if text is None:
+        text = _remember(key, f"kind={escape_tag(r.kind, 'kind')},"
+                              f"param={escape_tag(r.param, 'param')},"
+                              f"station={escape_tag(r.station, 'station')},"
+                              f"unit={escape_tag(r.unit, 'unit')}")
+    return text
+
+
 def point_line(p: Point) -> str:
     """One line for a derived point; ValueError naming the tag or field it cannot write.
     Field types are the caller's: a field written as a float once must stay a float."""
     if not p.fields:
         raise ValueError(f"{p.measurement}: no fields")
-    tags = "".join(f",{_key(k, 'tag')}={escape_tag(v, k)}" for k, v in sorted(p.tags.items()))
+    tags = _point_tags(p.tags)
     fields = ",".join(_field(k, v) for k, v in p.fields.items())
     return f"{_key(p.measurement, 'measurement')}{tags} {fields} {int(p.time)}"
 
@@ -75,6 +106,4 @@ def line(r: Reading | Point) -> str:
         fields.append(f"max={float_field(r.max, 'max')}")
     if r.raw is not None:
         fields.append(f"raw={float_field(r.raw, 'raw')}")
-    tags = (f"kind={escape_tag(r.kind, 'kind')},param={escape_tag(r.param, 'param')},"
-            f"station={escape_tag(r.station, 'station')},unit={escape_tag(r.unit, 'unit')}")
-    return f"{MEASUREMENT},{tags} {','.join(fields)} {int(r.time)}"
+    return f"{MEASUREMENT},{_reading_tags(r)} {','.join(fields)} {int(r.time)}"

@@ -1,0 +1,304 @@
+"""Real servers on free loopback ports for the camera and e-gov tests: an FTP server
+(pyftpdlib) that can be stopped and started again on its port, an e-government REST endpoint
+with an OAuth2 token endpoint that injects 500s, stalls, token expiry and refusals, an IP
+camera serving JPEGs behind digest (or basic) authentication, and a webhook receiver.
+
+Each peer runs its own threads and `close()` stops them all (the tests' leftover check)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+import urllib.request
+import warnings
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+
+def jpeg(n: int) -> bytes:
+    """A small JPEG-framed image (SOI, JFIF header, payload, EOI), different for each n."""
+    return (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+            + f"quantrac test image {n}".encode() + bytes(range(256)) + b"\xff\xd9")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # server_close() joins request threads: nothing is left behind
+
+
+class _Http:
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class FtpPeer:
+    """`arrivals`: final path (relative to the home) → how many times a whole file appeared
+    under it (a STOR to the final name or a RNTO onto it)."""
+
+    def __init__(self, home: Path, user: str = "donre", password: str = "s3cret",
+                 stor_delay_s: float = 0.0, perm: str = "elradfmwMT") -> None:
+        self.home, self.user, self.password = Path(home), user, password
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.arrivals: Counter[str] = Counter()
+        self.uploads: Counter[str] = Counter()  # every whole STOR, temporary names included
+        self.stor_delay_s, self.perm = stor_delay_s, perm
+        self.rnto_reply_delays: list[float] = []  # hold the next RNTO replies back this long
+        self.port = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.start()
+
+    def _rel(self, path: str) -> str:
+        return Path(path).relative_to(self.home.resolve()).as_posix()
+
+    def _arrived(self, path: str) -> None:
+        with self._lock:
+            self.arrivals[self._rel(path)] += 1
+
+    def start(self) -> None:
+        with warnings.catch_warnings():  # pyftpdlib on asyncore/asynchat, deprecated in 3.11
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from pyftpdlib.authorizers import DummyAuthorizer
+            from pyftpdlib.handlers import FTPHandler
+            from pyftpdlib.servers import FTPServer
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+        peer = self
+        auth = DummyAuthorizer()
+        auth.add_user(self.user, self.password, str(self.home), perm=self.perm)
+
+        class Handler(FTPHandler):
+            authorizer = auth
+            auth_failed_timeout = 0.1  # answer a wrong password at once (default: 3 s)
+
+            def ftp_STOR(self, file, mode="w"):  # noqa: N802 (pyftpdlib's name)
+                time.sleep(peer.stor_delay_s)
+                return super().ftp_STOR(file, mode)
+
+            def ftp_RNTO(self, path):  # noqa: N802
+                if peer.rnto_reply_delays:  # the client gives up waiting; the rename happens
+                    time.sleep(peer.rnto_reply_delays.pop(0))
+                super().ftp_RNTO(path)
+                if os.path.isfile(path):
+                    peer._arrived(path)
+
+            def on_file_received(self, file):
+                peer.uploads[peer._rel(file)] += 1
+                if not file.endswith(".tmp"):
+                    peer._arrived(file)
+
+        self._server = FTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.address[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        self._server.close_all()
+
+    def stop(self) -> None:
+        """Down: the port refuses connections, open sessions are cut."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    close = stop
+
+    @property
+    def url(self) -> str:
+        return f"ftp://127.0.0.1:{self.port}/incoming"
+
+    def files(self) -> dict[str, str]:
+        base = self.home / "incoming"
+        return {p.relative_to(base).as_posix(): p.read_text() for p in base.rglob("*.txt")}
+
+
+class ApiPeer:
+    """The province endpoint: POST /token (client credentials, Basic auth) and POST /ingest
+    (Bearer token, Idempotency-Key). A repeated key is answered 200 and not stored again.
+    `accepted`: (key, document) stored, in order; `repeats`: keys seen again."""
+
+    def __init__(self, client_id: str = "quantrac", client_secret: str = "pw-123",
+                 expires_in: int = 3600) -> None:
+        self.client_id, self.client_secret, self.expires_in = client_id, client_secret, expires_in
+        self.tokens: set[str] = set()
+        self.token_requests: list[dict] = []
+        self.accepted: list[tuple[str, dict]] = []
+        self.repeats: list[str] = []
+        self.answers: list[int] = []
+        self.script: list[tuple[str, float]] = []  # ("500", 0) or ("stall", seconds): next posts
+        self.refuse: dict[str, tuple[int, str]] = {}  # station → (status, reason)
+        self._lock = threading.Lock()
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, doc = (peer._token(self.headers, body) if self.path == "/token"
+                               else peer._ingest(self.headers, body))
+                data = json.dumps(doc).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up waiting
+
+            def log_message(self, *args):
+                pass
+
+        self.http = _Http(Handler)
+        base = f"http://127.0.0.1:{self.http.port}"
+        self.url, self.token_url = f"{base}/ingest", f"{base}/token"
+
+    def _token(self, headers, body: bytes) -> tuple[int, dict]:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        auth = headers.get("Authorization", "")
+        who = base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else ""
+        with self._lock:
+            self.token_requests.append({"form": form, "basic": who})
+            if form.get("grant_type") != "client_credentials" or \
+                    who != f"{self.client_id}:{self.client_secret}":
+                return 401, {"error": "invalid_client"}
+            token = secrets.token_hex(8)
+            self.tokens.add(token)
+        return 200, {"access_token": token, "token_type": "Bearer",
+                     "expires_in": self.expires_in}
+
+    def _ingest(self, headers, body: bytes) -> tuple[int, dict]:
+        with self._lock:
+            step = self.script.pop(0) if self.script else None
+        if step and step[0] == "stall":
+            time.sleep(step[1])  # the client times out; the request is still processed
+        auth = headers.get("Authorization", "")
+        with self._lock:
+            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+                self.answers.append(401)
+                return 401, {"error": "invalid_token", "message": "token expired"}
+            if step and step[0] == "500":
+                self.answers.append(500)
+                return 500, {"message": "database busy"}
+            doc = json.loads(body)
+            key = headers.get("Idempotency-Key", "")
+            if doc.get("station") in self.refuse:
+                status, reason = self.refuse[doc["station"]]
+                self.answers.append(status)
+                return status, {"message": reason}
+            if key in {k for k, _ in self.accepted}:
+                self.repeats.append(key)
+            else:
+                self.accepted.append((key, doc))
+            self.answers.append(200)
+            return 200, {"ok": True}
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self.tokens.clear()
+
+    def accepted_keys(self) -> list[str]:
+        with self._lock:
+            return [k for k, _ in self.accepted]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class CameraPeer:
+    """GET /snapshot → a new JPEG each time, behind digest (RFC 2617, MD5, qop=auth) or basic
+    authentication; `served` counts the images handed out."""
+
+    def __init__(self, user: str = "admin", password: str = "cam-pw", auth: str = "digest",
+                 realm: str = "IP Camera") -> None:
+        self.user, self.password, self.auth, self.realm = user, password, auth, realm
+        self.images: list[bytes] = []
+        self.refused = 0
+        self.body_override: bytes | None = None
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if not peer._allowed(self.headers.get("Authorization", ""), "GET", self.path):
+                    peer.refused += 1
+                    self.send_response(401)
+                    challenge = (f'Digest realm="{peer.realm}", nonce="{secrets.token_hex(8)}", '
+                                 'qop="auth", algorithm=MD5' if peer.auth == "digest"
+                                 else f'Basic realm="{peer.realm}"')
+                    self.send_header("WWW-Authenticate", challenge)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = peer.body_override or jpeg(len(peer.images) + 1)
+                peer.images.append(data)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.http = _Http(Handler)
+        self.url = f"http://127.0.0.1:{self.http.port}/snapshot"
+
+    def _allowed(self, header: str, method: str, uri: str) -> bool:
+        if self.auth == "basic":
+            want = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            return header == f"Basic {want}"
+        if not header.startswith("Digest "):
+            return False
+        f = urllib.request.parse_keqv_list(urllib.request.parse_http_list(header[7:]))
+
+        def md5(s: str) -> str:
+            return hashlib.md5(s.encode()).hexdigest()
+
+        ha1 = md5(f"{self.user}:{self.realm}:{self.password}")
+        ha2 = md5(f"{method}:{f.get('uri', '')}")
+        want = md5(f"{ha1}:{f.get('nonce')}:{f.get('nc')}:{f.get('cnonce')}:{f.get('qop')}:{ha2}")
+        return f.get("username") == self.user and f.get("uri") == uri and \
+            f.get("response") == want
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class Webhook:
+    """POSTs received, as parsed JSON."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                peer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.http = _Http(Handler)
+        self.url = f"http://127.0.0.1:{self.http.port}/alerts"
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,81 @@
+"""Alerts and indices to the e-government endpoint through the outbox, against a real HTTP
+server on loopback that answers 500s, stalls past the client's timeout, lets the OAuth2 token
+expire and refuses a document with a reason: every document arrives once, in order; the
+refused one is in the dead letters with the server's reason."""
+
+from __future__ import annotations
+
+import json
+
+from collector_live import wait_for
+from loopback_peers import ApiPeer
+
+from collector.egov.rest import RestDeliverer
+from collector.outbox import Outbox, OutboxItem, OutboxWorker
+
+
+def docs(*stations: str) -> list[OutboxItem]:
+    return [OutboxItem("api", f"alert/{st}/rule/{i}/open", {"type": "alert", "station": st,
+                                                            "n": i})
+            for i, st in enumerate(stations)]
+
+
+def test_500s_a_stall_and_an_expired_token_lose_and_double_nothing(tmp_path):
+    api = ApiPeer()
+    api.refuse["pq-air-13"] = (422, "station pq-air-13 is not registered with the province")
+    box = Outbox(tmp_path, ("api",))
+    rest = RestDeliverer(api.url, api.token_url, api.client_id, api.client_secret,
+                         scope="monitoring.write", timeout_s=0.5)
+    worker = OutboxWorker(box, "api", rest, retry_initial_s=0.05, retry_max_s=0.2)
+    worker.start()
+    try:
+        api.script = [("500", 0), ("500", 0), ("stall", 1.0)]
+        box.add(docs("pq-air-01", "pq-air-02"))
+        wait_for(lambda: len(api.accepted_keys()) == 2,
+                 lambda: f"two documents, got {api.accepted_keys()}")
+        # the stalled request was processed after the client gave up: the retry repeats its
+        # key, which the server recognises (idempotency), so nothing is stored twice
+        wait_for(lambda: box.pending("api") == 0, "the outbox to empty")
+        assert api.answers[:2] == [500, 500]
+        wait_for(lambda: api.repeats == [api.accepted_keys()[0]], "the stalled request to finish")
+
+        api.expire_tokens()  # the cached token is no longer valid: 401, refresh once, retry
+        box.add(docs("pq-air-03", "pq-air-13", "pq-air-04")[0:3])
+        wait_for(lambda: box.pending("api") == 0, "the outbox to empty again")
+    finally:
+        worker.stop()
+        box.close()
+        api.close()
+    assert [doc["station"] for _, doc in api.accepted] == \
+        ["pq-air-01", "pq-air-02", "pq-air-03", "pq-air-04"]
+    assert len(api.accepted_keys()) == len(set(api.accepted_keys()))
+    assert 401 in api.answers and rest.tokens_fetched == 2
+    assert all(r["basic"] == "quantrac:pw-123" and r["form"] == {
+        "grant_type": "client_credentials", "scope": "monitoring.write"}
+        for r in api.token_requests)
+    (dead,) = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").open()]
+    assert dead["body"]["station"] == "pq-air-13"
+    assert dead["reason"].endswith(
+        "HTTP 422: station pq-air-13 is not registered with the province")
+
+
+def test_wrong_client_credentials_keep_the_documents_for_an_operator(tmp_path):
+    api = ApiPeer()
+    box = Outbox(tmp_path, ("api",))
+    rest = RestDeliverer(api.url, api.token_url, api.client_id, "wrong", timeout_s=2)
+    worker = OutboxWorker(box, "api", rest, retry_initial_s=0.05, retry_max_s=0.1)
+    worker.start()
+    try:
+        box.add(docs("pq-air-01"))
+        wait_for(lambda: len(api.token_requests) >= 2, "a few token attempts")
+        stats = worker.stats()
+        assert stats["state"] == "operator" and "invalid_client" in stats["last_error"]
+        assert api.accepted == [] and box.pending("api") == 1
+        assert not (tmp_path / "dead-letters.jsonl").exists()  # kept, not refused
+        rest.client_secret = api.client_secret  # the operator fixes the secret
+        wait_for(lambda: box.pending("api") == 0, "delivery after the fix")
+    finally:
+        worker.stop()
+        box.close()
+        api.close()
+    assert len(api.accepted) == 1
