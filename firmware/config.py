@@ -4,6 +4,7 @@
 # reading the boot log knows which line of config.json to fix. Nothing here runs after boot.
 
 import json
+import os
 
 from defaults import DEFAULTS, REQUIRED
 from bus.frames import FIELDS
@@ -256,14 +257,33 @@ def check_cal(cal, params):
     return cal
 
 
-def load(path):
+def _read(path):
     try:
         with open(path) as f:
-            given = json.load(f)
+            return json.load(f)
     except OSError as e:
         raise ConfigError("config: cannot read " + path + " (" + str(e) + ")") from None
     except ValueError as e:
         raise ConfigError("config: " + path + " is not JSON (" + str(e) + ")") from None
+
+
+def _overlay(base, extra):
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _overlay(base[key], value)
+        else:
+            base[key] = value
+
+
+def load(path):
+    """config.json with secrets.json beside it merged over it (passwords live apart)."""
+    given = _read(path)
+    secrets = (path.rsplit("/", 1)[0] + "/" if "/" in path else "") + "secrets.json"
+    try:
+        os.stat(secrets)
+    except OSError:
+        return check(given)
+    _overlay(given, _read(secrets))
     return check(given)
 
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
 AUTHS = ("none", "basic", "digest")
@@ -33,7 +33,7 @@ class CameraSpec:
     auth: str = "digest"
     rtsp: str | None = None
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a log line
 
     @property
     def where(self) -> str:

@@ -73,9 +73,13 @@ def cameras(settings: Any, secrets: dict[str, dict[str, str]] | None = None
     found = {s.id: c for s in reg.stations if (c := _registry_camera(s, o.default_auth))}
     for entry in o.snapshot_urls:
         station, sep, url = entry.partition("=")
-        if not sep or station not in reg.ids() or urlsplit(url).scheme not in ("http", "https"):
+        parts = urlsplit(url)
+        if not sep or station not in reg.ids() or parts.scheme not in ("http", "https"):
             raise ValueError(f"[camera] snapshot_urls: {entry!r} is not "
                              "'<registry station>=<http(s) URL>'")
+        if parts.username or parts.password:
+            raise ValueError(f"[camera] snapshot_urls: {station}: no credentials in the URL; "
+                             "they belong in the camera secrets file")
         found[station] = {**found.get(station, {"rtsp": None, "auth": o.default_auth}),
                           "snapshot_url": url}
     secrets = secrets or {}

@@ -288,6 +288,8 @@ class EgovModule:
             env = self._env or self._services_env()
             n = 0
             for station in self.registry.stations:
+                if self._stop.is_set():
+                    return False
                 n += len(opendata.write_day(env, station, day, self.open_data_dir, self.tz,
                                             self.symbols, self.options.open_data_formats,
                                             self.options.open_data_langs))

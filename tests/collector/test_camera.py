@@ -165,6 +165,9 @@ def test_cameras_come_from_the_registry_and_the_config_with_secrets_apart(tmp_pa
     with pytest.raises(ConfigError, match="snapshot_urls: 'pq-air-99=http://x'"):
         Settings.from_env(ENV, tmp_path, {"camera": {"enabled": True,
                                                       "snapshot_urls": ["pq-air-99=http://x"]}})
+    with pytest.raises(ConfigError, match="pq-air-15: no credentials in the URL"):
+        Settings.from_env(ENV, tmp_path, {"camera": {
+            "enabled": True, "snapshot_urls": ["pq-air-15=http://admin:pw@10.0.0.9/snap"]}})
     with pytest.raises(ConfigError, match="default_auth = 'ntlm'"):
         Settings.from_env(ENV, tmp_path, {"camera": {"enabled": True, "default_auth": "ntlm"}})
 
