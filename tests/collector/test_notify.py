@@ -250,3 +250,16 @@ def test_email_without_a_server_retries():
 def test_email_needs_recipients():
     with pytest.raises(ValueError, match="smtp_to: no recipients"):
         EmailSink("127.0.0.1", 25)
+
+
+def test_email_names_the_alert_snapshot(smtp):
+    s = smtp()
+    sink = EmailSink("127.0.0.1", s.port, recipients=("ops@example.org",))
+    with_snap = alert()
+    with_snap.note["snapshot"] = {"path": "camera/pq-air-01/2025-11-21/200000-open.jpg"}
+    dead_camera = alert(n=1)
+    dead_camera.note["snapshot"] = {"error": "camera unreachable"}
+    assert sink.write([with_snap, dead_camera]).accepted == [0, 1]
+    bodies = [m.get_content() for m in s.messages]
+    assert "snapshot: camera/pq-air-01/2025-11-21/200000-open.jpg" in bodies[0]
+    assert "snapshot: camera unreachable" in bodies[1]
