@@ -10,13 +10,13 @@ the address), and what never checks out is dropped in silence, as real slaves do
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 
 from hil import modbus_rtu as rtu
 from hil.modbus_slave import ModbusSlave
 from hil.ports import Port
+from hil.worker import PortWorker
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def silent_gap_s(baud: int) -> float:
     return 0.00175 if baud > 19200 else 3.5 * 11 / baud
 
 
-class ModbusBus:
+class ModbusBus(PortWorker):
     """Serve every slave on `port`; replies go out after `turnaround_s`."""
 
     def __init__(self, port: Port, slaves: Iterable[ModbusSlave] = (), baud: int = 9600,
@@ -44,8 +44,7 @@ class ModbusBus:
         self.stats = {"frames": 0, "replies": 0, "absent": 0, "dropped_bytes": 0,
                       "silenced": 0}
         self._late: dict[int, tuple[float, bytes]] = {}  # address -> (due, reply)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_worker()
         for s in slaves:
             self.add(s)
 
@@ -55,30 +54,11 @@ class ModbusBus:
                              f"{self.slaves[slave.address]!r}; cannot add {slave!r}")
         self.slaves[slave.address] = slave
 
+    def __repr__(self) -> str:
+        return f"ModbusBus({self.port.path!r})"
+
     def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"bus on {self.port.path} already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"modbus-bus {self.port.path}",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop serving and join the thread; the port stays open (its owner closes it)."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            raise RuntimeError(f"bus thread on {self.port.path} did not stop in {timeout_s} s")
-        self._thread = None
-
-    def __enter__(self) -> ModbusBus:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._launch(f"modbus-bus {self.port.path}")
 
     def _run(self) -> None:
         buf = bytearray()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from hil import signals
 from hil.modbus_slave import Faults
 from hil.ports import Port
+from hil.worker import PortWorker
 
 Source = Callable[[str], float]
 
@@ -34,7 +35,7 @@ LIMITS = {"pms": 0xFFFF, "sds": 0xFFFF / 10}
 RESOLUTION = {"pms": 1.0, "sds": 0.1}
 
 
-class PmStream:
+class PmStream(PortWorker):
     """Streams `model`'s frames into `port` from a thread; channels can be pinned.
 
     `port` may be None until start() (SimulatedStation builds its simulators before its ptys,
@@ -59,8 +60,7 @@ class PmStream:
         self.faults: Faults | None = None  # hil.faults.FaultSet: value and wire faults
         self.frames = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_worker()
 
     def __repr__(self) -> str:
         return f"PmStream({self.name!r}, {getattr(self.port, 'path', None)!r})"
@@ -113,29 +113,7 @@ class PmStream:
     def start(self) -> None:
         if self.port is None:
             raise RuntimeError(f"{self!r}: no port to stream into")
-        if self._thread is not None:
-            raise RuntimeError(f"{self!r} already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(self.port,),
-                                        name=f"pm-stream {self.port.path}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop streaming and join the thread; the port stays open (its owner closes it)."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            raise RuntimeError(f"{self!r} did not stop in {timeout_s} s")
-        self._thread = None
-
-    def __enter__(self) -> PmStream:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._launch(f"pm-stream {self.port.path}", self.port)
 
     def _run(self, port: Port) -> None:
         while not self._stop.is_set():
