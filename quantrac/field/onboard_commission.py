@@ -65,33 +65,13 @@ def mqtt_why(e, simple):
     return repr(e)
 
 
-def build_devices(cfg, hal):
-    """The firmware's own wiring (as in its boot): one Rs485 per Modbus UART shared by its
-    slaves, a streaming sensor on a UART of its own. main.py is never imported: it runs the
-    station."""
-    from bus.rs485 import Rs485
-    from devices.modbus_sensor import ModbusSensor
-    from devices.pm_sensor import PmSensor
-
-    lines = {}
-    devices = []
-    for s in cfg["sensors"]:
-        name = s["uart"]
-        if s["bus"] == "modbus":
-            if name not in lines:
-                lines[name] = Rs485(hal.uart(name, cfg["uarts"][name]), hal)
-            devices.append(ModbusSensor(s, lines[name], hal))
-        else:
-            devices.append(PmSensor(s, hal.uart(name, cfg["uarts"][name]), hal))
-        gc.collect()
-    return devices
-
-
 def read_sensors(cfg, hal):
     """One live reading per configured sensor; the event's data block."""
     for s in cfg["sensors"]:
         if s["bus"] == "stream":
             s["warmup_s"] = 0  # a reading to check the wiring, not a measurement
+    from station.boot import build_devices  # the firmware's own wiring, as at its boot
+
     devices = build_devices(cfg, hal)
     data = {}
     for s, dev in zip(cfg["sensors"], devices):
