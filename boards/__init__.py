@@ -127,6 +127,7 @@ class Registry:
     title: str
     timezone: str
     stations: tuple[Station, ...]
+    province: str = ""  # the province running the network (e-gov file names, reports)
 
     def get(self, station_id: str) -> Station:
         for s in self.stations:
@@ -169,8 +170,11 @@ def registry(name: str = "phu-quoc") -> Registry:
             station_class=s.get("class", ""), regulation=s.get("regulation", ""),
             column=s.get("column"), profile=s["profile"], overrides=s.get("sensors", {}), raw=s))
     _need(bool(stations), where, "no stations")
+    province = doc.get("province", "")
+    _need(isinstance(province, str), where + ": province", f"{province!r} is not a string")
     return Registry(network=doc.get("network", name), title=doc.get("title", name),
-                    timezone=doc.get("timezone", "UTC"), stations=tuple(stations))
+                    timezone=doc.get("timezone", "UTC"), stations=tuple(stations),
+                    province=province)
 
 
 def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,

@@ -125,7 +125,11 @@ def points(doc: dict[str, Any]) -> list[Point]:
         "alerts_open": sum(len(v) for v in doc.get("alerts_open", {}).values())}
     if spool:
         total["spool_bytes"] = int(spool.get("bytes", 0))
-        total["spool_pending_bytes"] = int(sum(spool.get("pending_bytes", {}).values()))
+        # the database reader's backlog; the e-gov reader's is a field of its own
+        readers = spool.get("pending_bytes", {})
+        total["spool_pending_bytes"] = int(readers.get("influxdb", 0))
+        if "egov" in readers:
+            total["spool_pending_bytes_egov"] = int(readers["egov"])
     out = [Point(MEASUREMENT, {"scope": "total"}, total, now)]
     completeness = doc.get("completeness", {})
     for station, v in sorted(s.get("stations", {}).items()):

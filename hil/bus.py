@@ -134,6 +134,9 @@ class ModbusBus(PortWorker):
         # a transmitter restarting its receive state machine does.
         self._late.pop(req.slave, None)
         reply = slave.handle(req)
+        if slave.address != req.slave:  # it took a new address: answer there from now on
+            self.slaves.pop(req.slave, None)
+            self.slaves[slave.address] = slave
         if reply is None:
             return
         if slave.faults is not None:  # hil.faults: silence, slow, crc, garble, wrong id …

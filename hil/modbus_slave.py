@@ -115,6 +115,7 @@ class ModbusSlave:
         self.name = model["model"]
         self.address = address
         self.function = model["modbus"]["function"]
+        self.address_register = model["modbus"].get("address_register")
         self.channels = {ch["param"]: ch for ch in model["channels"]}
         self.source: Source = source or signals.source(medium=signals.medium_for(self.channels))
         self.decimals = {p: _default_decimals(ch) for p, ch in self.channels.items()
@@ -202,7 +203,13 @@ class ModbusSlave:
         return out
 
     def write_register(self, address: int, value: int) -> None:
-        """Only decimal-point registers are writable (0..4), as on the transmitters modelled."""
+        """Writable: the catalog's address register (1..247) and decimal-point registers (0..4);
+        a model without `modbus.address_register` is set by DIP switches and refuses it."""
+        if address == self.address_register and address is not None:
+            if not 1 <= value <= 247:
+                raise rtu.ModbusError(rtu.ILLEGAL_DATA_VALUE, f"address {value} is not 1..247")
+            self.address = value
+            return
         slot = self._map.get(address)
         if slot is None or slot[1] >= 0:
             raise rtu.ModbusError(rtu.ILLEGAL_DATA_ADDRESS,
@@ -223,9 +230,10 @@ class ModbusSlave:
                 return rtu.read_reply(self.address, request.function,
                                       self.registers(request.address, request.count))
             if request.function == rtu.WRITE_SINGLE:
+                old = self.address  # the echo comes from the old address, then it moves
                 self.write_register(request.address, request.value)
                 return None if broadcast else rtu.write_single_reply(
-                    self.address, request.address, request.value)
+                    old, request.address, request.value)
             raise rtu.ModbusError(rtu.ILLEGAL_FUNCTION,
                                   f"{self.name} does not support function {request.function}")
         except rtu.ModbusError as e:

@@ -141,12 +141,12 @@ def cycle_files(readings: Iterable[Reading], naming: Naming,
                 symbols: Symbols) -> list[tuple[str, str, str]]:
     """(idempotency key `<station>/<stamp>`, upload path, text) for every (station, record
     time) among the readings that has at least one line, in order of first appearance."""
-    groups: dict[tuple[str, int], list[Reading]] = {}
-    for r in readings:
-        groups.setdefault((r.station, r.time), []).append(r)
+    groups: dict[tuple[str, int], dict[str, Reading]] = {}
+    for r in readings:  # a record sent again (new seq) in the same read: one line, the latest
+        groups.setdefault((r.station, r.time), {})[r.param] = r
     out = []
     for (station, t), rs in groups.items():
-        text = content(rs, symbols, naming)
+        text = content(list(rs.values()), symbols, naming)
         if text:
             out.append((f"{station}/{naming.stamp(t)}", naming.path(station, t), text))
     return out

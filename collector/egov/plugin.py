@@ -43,16 +43,10 @@ def spool_consumers(settings: Any) -> tuple[str, ...]:
     return ("influxdb", CONSUMER) if settings.egov.enabled else ("influxdb",)
 
 
-def province(registry: str) -> str:
-    """The registry's `province` (not part of boards.Registry)."""
-    path = Path(boards.__file__).parent / "registry" / f"{registry}.json"
-    return str(json.loads(path.read_text(encoding="utf-8")).get("province", ""))
-
-
 def naming(settings: Any) -> datafile.Naming:
     o, reg = settings.egov, boards.registry(settings.collector.registry)
     return datafile.Naming(
-        o.province or datafile.ascii_code(province(settings.collector.registry)) or "Province",
+        o.province or datafile.ascii_code(reg.province) or "Province",
         o.facility or datafile.ascii_code(reg.network), ZoneInfo(reg.timezone),
         datafile.parse_codes(o.station_codes, reg.ids()))
 

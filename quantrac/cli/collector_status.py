@@ -64,7 +64,11 @@ def render(doc: dict[str, Any], now: float | None = None) -> list[str]:
         lines.append(f"WARNING: this status is {int(age)} s old: the collector (pid "
                      f"{doc.get('pid')}) may not be running")
     spool = s.get("spool") or {}
-    pending = sum((spool.get("pending_bytes") or {}).values())
+    # each spool reader has its own backlog; only the database's is "not yet in the database"
+    readers = spool.get("pending_bytes") or {}
+    pending = readers.get("influxdb", 0)
+    others = "".join(f", {_size(v)} not yet sent by {c}" for c, v in sorted(readers.items())
+                     if c != "influxdb")
     lines.append(
         f"collector pid {doc.get('pid')}, up {int(s.get('uptime_s', 0))} s, status from "
         f"{_ago(doc.get('time'), now)}; broker "
@@ -72,7 +76,7 @@ def render(doc: dict[str, Any], now: float | None = None) -> list[str]:
         f"database {s.get('sink', {}).get('state', '?')}")
     if spool:
         lines.append(f"spool: {_size(spool.get('bytes', 0))} of {_size(spool.get('max_bytes', 0))}"
-                     f", {_size(pending)} not yet in the database"
+                     f", {_size(pending)} not yet in the database{others}"
                      f"{' (HIGH WATER)' if spool.get('high_water') else ''}")
     for name, o in sorted((doc.get("alert_outputs") or {}).items()):
         lines.append(f"alert output {name}: {o.get('state')}, {o.get('delivered')} delivered, "

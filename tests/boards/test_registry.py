@@ -67,3 +67,32 @@ def test_a_bad_catalog_entry_is_refused_naming_the_key(mutate, message):
 def test_unknown_station_is_a_clear_error():
     with pytest.raises(boards.BoardsError, match="unknown station 'pq-air-99'"):
         boards.registry().get("pq-air-99")
+
+
+def test_the_registry_names_its_province_for_the_egov_files():
+    from types import SimpleNamespace
+
+    from collector.egov.plugin import naming
+
+    assert boards.registry().province == "An Giang"
+    settings = SimpleNamespace(
+        collector=SimpleNamespace(registry="phu-quoc"),
+        egov=SimpleNamespace(province="", facility="", station_codes=()))
+    assert naming(settings).province == "AnGiang"
+
+
+def test_a_province_that_is_not_text_is_refused_naming_the_key(monkeypatch):
+    real = boards._read
+
+    def with_number(path):
+        doc = real(path)
+        return {**doc, "province": 7} if path.parent.name == "registry" else doc
+
+    monkeypatch.setattr(boards, "_read", with_number)
+    boards.registry.cache_clear()
+    try:
+        with pytest.raises(boards.BoardsError, match=r"phu-quoc\.json: province: 7"):
+            boards.registry("phu-quoc")
+    finally:
+        monkeypatch.undo()
+        boards.registry.cache_clear()

@@ -9,6 +9,7 @@ import pytest
 from collector.contracts import QC_GOOD, Batch, Reading
 from collector.domain import aqi
 from collector.processors.aggregate.plugin import AggregateProcessor
+from collector.processors.alerts.plugin import AlertsProcessor
 from collector.processors.indices.plugin import IndicesProcessor
 
 H = 3600
@@ -52,7 +53,8 @@ def test_an_incomplete_hour_counts_as_missing():
                                                  "so2": (200.0, "ppb")}, count=8))
     assert ("aqi", "hour", T + H) not in got  # 8 of 12 records: no mean counts yet
     got = c.run(readings("pq-air-02", "air", T, {"so2": (200.0, "ppb")}, count=9))
-    assert got[("aqi", "hour", T + H)] == {"sub_so2": 144}  # no PM yet: no AQI, the sub-index
+    # no PM yet: no AQI, the sub-index; PM10's hour is still filling, so not final
+    assert got[("aqi", "hour", T + H)] == {"sub_so2": 144, "complete": False}
 
 
 def test_a_late_hour_recomputes_the_hourly_aqi_of_the_hours_after_it():
@@ -109,3 +111,45 @@ def test_state_round_trip():
     again = IndicesProcessor()
     again.restore(c.idx.state())
     assert again.hours == c.idx.hours and again.kinds == {"pq-air-05": "air"}
+
+
+def test_an_so2_episode_opens_the_hourly_aqi_alert_once_and_closes_it_once():
+    """Records arrive one at a time through aggregate → indices → alerts. While an hour's SO2
+    mean is still filling, its AQI (PM alone) is not final and must neither close nor reopen
+    the alert (the HIL so2-episode scenario found exactly that flap at each new hour)."""
+    agg, idx, alerts = AggregateProcessor(), IndicesProcessor(), AlertsProcessor("phu-quoc")
+    events: list[tuple[str, int, str]] = []
+    aqi_points = []
+    for i in range(7 * 12):
+        t = T + 300 * (i + 1)
+        so2 = 260.0 if T + 2 * H < t <= T + 5 * H else 10.0
+        rs = [Reading(station="pq-air-01", kind="air", param=p, unit=u, time=t, value=v,
+                      status=0, qc=QC_GOOD)
+              for p, u, v in (("pm10", "ug/m3", 40.0), ("so2", "ppb", so2))]
+        batch = alerts.process(idx.process(agg.process(Batch([], readings=rs))))
+        aqi_points += [p for p in batch.points if p.measurement == "aqi"
+                       and p.tags["period"] == "hour"]
+        events += [(p.fields["event"], p.time, str(p.fields["id"])) for p in batch.points
+                   if p.measurement == "alert" and p.tags["rule"] == "aqi.hour"]
+    assert [e for e, _t, _id in events] == ["open", "close"], events
+    assert events[0][2] == events[1][2]
+    assert events[0][1] == T + 3 * H  # the first hour of the episode, once its SO2 completes
+    assert events[1][1] == T + 6 * H  # the first clean hour, once it is final
+    # what the alert judged is what a closed hour's AQI is; a filling hour is marked
+    final = [p for p in aqi_points if p.fields["complete"]]
+    assert max(p.fields.get("aqi", 0) for p in final) == 176
+    assert any(not p.fields["complete"] and p.fields.get("aqi") == 40 for p in aqi_points)
+
+
+def test_an_hour_that_ends_with_an_incomplete_mean_becomes_final_when_the_next_begins():
+    c = Chain()
+    c.run(readings("pq-air-05", "air", T, {"pm10": (40.0, "ug/m3")}))
+    got = c.run(readings("pq-air-05", "air", T + H, {"pm10": (40.0, "ug/m3")})
+                + readings("pq-air-05", "air", T + H, {"so2": (200.0, "ppb")}, count=6))
+    assert got[("aqi", "hour", T + 2 * H)] == {  # SO2 still filling: PM alone, provisional
+        "aqi": 40, "dominant": "pm10", "band": "good", "sub_pm10": 40, "complete": False}
+    # the next hour's first record: SO2 never completed, so it counts as missing, for good
+    got = c.run(readings("pq-air-05", "air", T + 2 * H, {"pm10": (40.0, "ug/m3")}, count=1))
+    assert got[("aqi", "hour", T + 2 * H)] == {
+        "aqi": 40, "dominant": "pm10", "band": "good", "sub_pm10": 40, "complete": True}
+    assert got[("aqi", "hour", T + 3 * H)]["complete"] is False

@@ -42,7 +42,8 @@ def fake_collector(tmp_path, now: float) -> SimpleNamespace:
                    "writes": {"ok": 4}},
         "source": {"connected": True}, "sink": {"state": "ok"},
         "spool": {"bytes": 2048, "max_bytes": 1 << 30, "high_water": False,
-                  "pending_bytes": {"influxdb": 512}},
+                  # the e-gov module's reader lags behind on its own
+                  "pending_bytes": {"influxdb": 512, "egov": 4096}},
         "stations": {"pq-air-01": {"last_seen": now - 5, "last_record_time": hour + H,
                                    "readings_stored": 18, "messages": 6, "online": True},
                      "pq-tap-01": {"last_seen": None, "last_record_time": None,
@@ -75,6 +76,7 @@ def test_prometheus_text_and_points(tmp_path):
     total = pts[0]
     assert total.tags == {"scope": "total"} and total.fields["readings_stored"] == 18
     assert total.fields["alerts_open"] == 1 and total.fields["spool_pending_bytes"] == 512
+    assert total.fields["spool_pending_bytes_egov"] == 4096
     by = {p.tags.get("station"): p.fields for p in pts[1:]}
     assert by["pq-air-01"]["hour_completeness"] == pytest.approx(18 / 24)
     assert by["pq-air-01"]["last_seen_age_s"] == pytest.approx(5, abs=1)
@@ -122,7 +124,8 @@ def test_quantrac_collector_status_shows_stations_completeness_alerts_and_spool(
     assert res.exit_code == 0, res.output
     out = res.output
     assert "broker connected, database ok" in out
-    assert "spool: 2.0 KB of 1.0 GB, 512 B not yet in the database" in out
+    assert ("spool: 2.0 KB of 1.0 GB, 512 B not yet in the database, 4.0 KB not yet sent by "
+            "egov") in out
     row = next(line for line in out.splitlines() if line.startswith("pq-air-01"))
     assert "5 s ago" in row and "yes" in row and "18/24 (75 %)" in row
     assert "incomplete: pm10" in row and "qcvn05.no2.1h" in row

@@ -68,12 +68,18 @@ def test_a_wrong_model_or_an_empty_address_says_so(line):
 
 
 def test_setting_an_address_uses_the_catalog_register(line):
-    # The catalog says where qt-thp-485 keeps its address; the simulator, like a transmitter
-    # whose address is only set by DIP switches, refuses the write with an exception reply.
+    # The catalog says where qt-thp-485 keeps its address: after the write it answers there
+    # and no longer at the old one.
     res = run("sensor", "set-address", "--port", line, "--model", "qt-thp-485",
               "--address", 2, "--new-address", 7)
-    assert res.exit_code != 0
-    assert "the sensor at 2 refused the new address" in res.output
+    assert res.exit_code == 0, res.output
+    assert run("sensor", "read", "--port", line, "--model", "qt-thp-485",
+               "--address", 7).exit_code == 0
+    res = run("sensor", "read", "--port", line, "--model", "qt-thp-485", "--address", 2)
+    assert res.exit_code == 1 and "No communication with the instrument" in res.output
+    res = run("sensor", "set-address", "--port", line, "--model", "qt-thp-485",
+              "--address", 7, "--new-address", 300)
+    assert res.exit_code == 2 and "1<=x<=247" in res.output
     res = run("sensor", "set-address", "--port", line, "--model", "qt-gas4-ec",
               "--address", 1, "--new-address", 7)
     assert res.exit_code != 0 and "modbus.address_register" in res.output

@@ -19,13 +19,7 @@ from quantrac.cli import main
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("so2-episode", "the hourly AQI alert opens once for the episode (a band change is an "
-                    "update)"):
-        "collector indices/alerts: the hourly AQI of an hour in progress is computed from PM "
-        "alone while its gas means are incomplete, so aqi.hour closes at each new hour and "
-        "re-opens with a new id when the SO2 mean completes",
-}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def test_every_shipped_scenario_passes(services, session_run_dir, tmp_path):

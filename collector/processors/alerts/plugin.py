@@ -76,6 +76,8 @@ class AlertsProcessor:
             elif p.measurement == "aqi" and "aqi" in p.fields:
                 out += self._judge(p.station, "aqi", "", p.tags.get("period", ""),
                                    Observation(p.time, float(p.fields["aqi"]),
+                                               # an AQI while a mean still fills up swings
+                                               bool(p.fields.get("complete", True)),
                                                level=str(p.fields.get("band"))))
         for r in sorted(batch.readings, key=lambda r: r.time):
             out += self._judge(r.station, "status", r.param, "",

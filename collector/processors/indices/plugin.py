@@ -43,6 +43,7 @@ class IndicesProcessor:
 
     def process(self, batch: Batch) -> Batch:
         touched: dict[str, set[int]] = {}
+        before: dict[str, int] = {}
         for p in batch.points:
             if p.measurement != "mean" or p.tags.get("period") != "1h":
                 continue
@@ -52,10 +53,14 @@ class IndicesProcessor:
             if param not in wanted:
                 continue
             value = self._value(station, param, p)
+            if station not in before and any(self.hours.get(station, {}).values()):
+                before[station] = self._newest(station)
             self.kinds[station] = kind
             self.hours.setdefault(station, {}).setdefault(param, {})[p.time - HOUR_S] = value
             touched.setdefault(station, set()).add(p.time - HOUR_S)
         for station, hours in touched.items():
+            if station in before and self._newest(station) > before[station]:
+                hours.add(before[station])  # that hour is over now: its index becomes final
             if self.kinds[station] == "air":
                 batch.points.extend(self._air(station, hours))
             else:
@@ -114,15 +119,25 @@ class IndicesProcessor:
                 end = h + i * HOUR_S
                 if end <= newest and ("hour", end) not in out:
                     res = aqi.hourly_aqi(self._series(station, end, NOWCAST_HOURS))
-                    out[("hour", end)] = _aqi_point(station, "hour", end + HOUR_S, res)
+                    out[("hour", end)] = _aqi_point(station, "hour", end + HOUR_S, res,
+                                                    self._final(station, end, newest))
             for day in {day_start(h, self.tz), day_start(h + (ROLLING_HOURS - 1) * HOUR_S,
                                                            self.tz)}:
                 if day < floor or day > newest or ("day", day) in out:
                     continue
                 last = day + (DAY_HOURS - 1) * HOUR_S
                 res = aqi.daily_aqi(self._series(station, last, DAY_HOURS + ROLLING_HOURS - 1))
-                out[("day", day)] = _aqi_point(station, "day", last + HOUR_S, res)
-        return [p for p in out.values() if p.fields]
+                out[("day", day)] = _aqi_point(station, "day", last + HOUR_S, res,
+                                               self._final(station, last, newest))
+        return [p for p in out.values() if len(p.fields) > 1]
+
+    def _final(self, station: str, hour: int, newest: int) -> bool:
+        """An index ending with `hour` is final once that hour is over (a later hour has
+        data) or every parameter's mean of it is complete. Before that, a mean still filling
+        counts as missing and the index can swing (PM alone while SO2 fills up), so alerts
+        must not judge it (`complete=false`)."""
+        return hour < newest or all(hs.get(hour) is not None
+                                    for hs in self.hours[station].values())
 
     def _water(self, station: str, touched: set[int]) -> list[Point]:
         out = []
@@ -151,8 +166,9 @@ class IndicesProcessor:
                 del hs[h]
 
 
-def _aqi_point(station: str, period: str, end: int, res: aqi.AqiResult) -> Point:
-    fields: dict[str, float | int | bool | str] = {}
+def _aqi_point(station: str, period: str, end: int, res: aqi.AqiResult,
+               complete: bool) -> Point:
+    fields: dict[str, float | int | bool | str] = {"complete": complete}
     if res.aqi is not None:
         key, _vi, _en, _rgb = aqi.band(res.aqi)
         fields.update(aqi=int(res.aqi), dominant=str(res.dominant), band=key)

@@ -142,30 +142,43 @@ def validate(env: Envelope, registry: str = "phu-quoc", max_future_s: int = 600)
     have = facts[station]
     latest = env.received_at + max_future_s  # timestamp sanity; the schema bounds the past
     out: list[Reading] = []
+    kind, params, boot, seq = have.kind, have.params, msg["boot"], int(msg["seq"])
     for i, rec in enumerate(msg["r"]):
         t = int(rec["t"])  # JSON Schema lets 1.7e9 pass as an integer; store a real int
         if t > latest:
             raise Invalid("future", f"r[{i}].t: {t} is {t - env.received_at:.0f} s after the "
                                     f"receive time (limit {max_future_s} s)")
         for param, arr in rec["d"].items():
-            where = f"r[{i}].d.{param}"
             unit = arr[1]
-            want = have.params.get(param)
+            want = params.get(param)
             if want is None:
                 raise Invalid("unknown_param",
-                              f"{where}: station {station} has no sensor for {param!r} "
-                              f"(it carries {', '.join(have.params)})")
+                              f"r[{i}].d.{param}: station {station} has no sensor for "
+                              f"{param!r} (it carries {', '.join(params)})")
             if unit != want:
-                raise Invalid("unit",
-                              f"{where}: unit {unit!r} differs from the registry's {want!r}")
-            out.append(Reading(
-                station=station, kind=have.kind, param=param, unit=unit, time=t,
-                value=_number(arr[0], where), status=int(arr[2]), qc=QC_NOT_EVALUATED,
-                n=int(arr[3]), flags=int(arr[4]),
-                min=_number(arr[5], where) if len(arr) > 5 else None,
-                max=_number(arr[6], where) if len(arr) > 6 else None,
-                boot=msg["boot"], seq=int(msg["seq"])))
+                raise Invalid("unit", f"r[{i}].d.{param}: unit {unit!r} differs from the "
+                                      f"registry's {want!r}")
+            try:  # positional and without a per-reading `where`: this loop runs per reading
+                value = None if arr[0] is None else float(arr[0])
+                lo = float(arr[5]) if len(arr) > 5 and arr[5] is not None else None
+                hi = float(arr[6]) if len(arr) > 6 and arr[6] is not None else None
+            except OverflowError:
+                raise Invalid("nonfinite", _overflow(arr, f"r[{i}].d.{param}")) from None
+            out.append(Reading(station, kind, param, unit, t, value, int(arr[2]),
+                               QC_NOT_EVALUATED, int(arr[3]), int(arr[4]), lo, hi, 0, None,
+                               boot, seq))
     return out
+
+
+def _overflow(arr: list, where: str) -> str:
+    """The reason `_number` gives for the first number of `arr` too large for a float."""
+    for i in (0, 5, 6):
+        if i < len(arr):
+            try:
+                _number(arr[i], where)
+            except Invalid as e:
+                return e.reason
+    return f"{where}: a number is too large"
 
 
 class ValidateProcessor:
