@@ -193,6 +193,19 @@ def collector_options(client_id: str, **sections: dict) -> dict:
     return opts
 
 
+def start_collector(env: dict[str, str], folder: Path):
+    """`collector.pipeline.Collector` with its own session, data folder and quick retries."""
+    from collector.config import Settings
+    from collector.pipeline import Collector
+
+    opts = collector_options(f"bench-rel-{uuid.uuid4().hex[:6]}")
+    opts["sinks"]["influxdb"].update(retry_initial_s=0.2, retry_max_s=2.0, timeout_s=3.0,
+                                     flush_interval_s=0.1)
+    c = Collector(Settings.from_env(env, folder, opts))
+    c.start()
+    return c
+
+
 def window_start(days_back: float) -> int:
     """A record time `days_back` days ago, on a 5-minute boundary (validation refuses the
     future, so every window lies in the past)."""

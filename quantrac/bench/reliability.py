@@ -12,12 +12,15 @@ acknowledged its message, and afterwards every (station, param) in the window is
 - station outage: one station's 3 days of 5-minute records arrive late, 16 per message as its
   backlog drains them, and the first messages again (a station that lost its PUBACKs resends
   with the same boot and seq), while the others stream live;
-- firmware SIGKILL during a backlog write: not measured here yet (reported as not available).
+- firmware SIGKILL during a backlog write: the real firmware of one simulated station killed
+  `firmware_kills` times and started again on its backlog (`quantrac.bench.firmware_kill`);
+  counted in records, not readings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from quantrac.bench import common
+from quantrac.bench.firmware_kill import firmware_sigkill
 from quantrac.bench.stream import StationStream
 
 STATIONS = ["pq-air-10", "pq-sea-01"]
@@ -44,15 +48,7 @@ def _pid(run: Path, name: str) -> int:
 
 
 def _collector(env: dict, folder: Path):
-    from collector.config import Settings
-    from collector.pipeline import Collector
-
-    opts = common.collector_options(f"bench-rel-{uuid.uuid4().hex[:6]}")
-    opts["sinks"]["influxdb"].update(retry_initial_s=0.2, retry_max_s=2.0, timeout_s=3.0,
-                                     flush_interval_s=0.1)
-    c = Collector(Settings.from_env(env, folder, opts))
-    c.start()
-    return c
+    return common.start_collector(env, folder)
 
 
 def _stored(env: dict, want: dict, t0: int, t1: int, timeout: float) -> dict:
@@ -191,17 +187,19 @@ FAULTS: dict[str, Callable[..., dict]] = {
     "broker restart": broker_restart,
     "InfluxDB restart": influxdb_restart,
     "collector SIGKILL": collector_sigkill,
-    "firmware SIGKILL during a backlog write": lambda *_a: {"available": False},
+    "firmware SIGKILL during a backlog write": firmware_sigkill,
     "3-day station outage": station_outage,
 }
 
 
-def run(outage_s: float = 300.0, stream_s: float = 10.0,
+def run(outage_s: float = 300.0, stream_s: float = 10.0, firmware_kills: int = 20,
         say: Callable[[str], None] = print) -> dict:
     result: dict = {"machine": common.machine(), "outage_s": outage_s, "stream_s": stream_s,
-                    "faults": []}
+                    "firmware_kills": firmware_kills, "faults": []}
+    faults = {name: functools.partial(f, kills=firmware_kills) if f is firmware_sigkill else f
+              for name, f in FAULTS.items()}
     with common.private_stack() as (env, folder):
-        for k, (name, fault) in enumerate(FAULTS.items()):
+        for k, (name, fault) in enumerate(faults.items()):
             say(f"reliability: {name}")
             t0 = common.window_start(60 - 8 * k)
             r = fault(env, folder / "run", folder / f"fault-{k}", t0, stream_s, outage_s)
@@ -228,4 +226,9 @@ def table(r: dict) -> list[str]:
             continue
         out.append(f"  {f['name']:40} {f['sent']:7d} {f['stored']:7d} {f['lost']:5d} "
                    f"{f['duplicated']:10d}")
+        if f.get("unit") == "records":
+            out.append(f"  {'':40} (records, not readings: {f['kills']} SIGKILLs, "
+                       f"{f['kills_link_cut']} with the link cut; {f['torn']} torn, "
+                       f"{f['unlogged']} unlogged, {f['redelivered']} redelivered, "
+                       f"{f['unexpected']} unexpected)")
     return out

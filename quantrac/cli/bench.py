@@ -124,11 +124,15 @@ def latency(json_path: Path | None, seconds: float, stations: int) -> None:
               help="How long InfluxDB stays down.")
 @click.option("--stream-s", type=click.FloatRange(1, 3600), default=10.0, show_default=True,
               help="How long stations stream before and after each fault.")
-def reliability(json_path: Path | None, outage_s: float, stream_s: float) -> None:
+@click.option("--firmware-kills", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="How many times the station firmware is SIGKILLed and started again.")
+def reliability(json_path: Path | None, outage_s: float, stream_s: float,
+                firmware_kills: int) -> None:
     """Broker restart, InfluxDB restart, collector SIGKILL, firmware SIGKILL during a backlog
     write, 3-day station outage: sent, stored, lost, duplicated."""
     from quantrac.bench import reliability as mod
 
-    r = _stack_bench(mod.run, mod.table, json_path, outage_s=outage_s, stream_s=stream_s)
+    r = _stack_bench(mod.run, mod.table, json_path, outage_s=outage_s, stream_s=stream_s,
+                     firmware_kills=firmware_kills)
     if r["lost"] or r["duplicated"]:
         raise click.ClickException(f"{r['lost']} lost, {r['duplicated']} duplicated")

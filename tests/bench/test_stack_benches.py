@@ -49,12 +49,17 @@ def test_latency_measures_queryable_points_and_alerts_per_load(tmp_path):
 
 
 def test_reliability_loses_and_doubles_nothing_through_every_fault(tmp_path):
-    r = run(tmp_path, "reliability", "--outage-s", "3", "--stream-s", "2")
+    r = run(tmp_path, "reliability", "--outage-s", "3", "--stream-s", "2",
+            "--firmware-kills", "4")
     names = [f["name"] for f in r["faults"]]
     assert names == ["broker restart", "InfluxDB restart", "collector SIGKILL",
                      "firmware SIGKILL during a backlog write", "3-day station outage"]
     for f in r["faults"]:
         assert set(f) >= {"name", "sent", "stored", "lost", "duplicated"}
-        if f["available"]:
-            assert f["sent"] > 50 and f["stored"] == f["sent"], f
-            assert f["lost"] == 0 and f["duplicated"] == 0, f
+        assert f["available"], f
+        assert f["stored"] == f["sent"] and f["lost"] == 0 and f["duplicated"] == 0, f
+        if f.get("unit") != "records":
+            assert f["sent"] > 50, f
+    fw = r["faults"][3]  # counted in records: every run appended one before it was killed
+    assert fw["kills"] == 4 and fw["boots"] == 5 and fw["sent"] >= 4, fw
+    assert fw["points"] == 9 * fw["sent"] and fw["unexpected"] == 0, fw
