@@ -203,14 +203,9 @@ def run(outage_s: float = 300.0, stream_s: float = 10.0, firmware_kills: int = 2
             say(f"reliability: {name}")
             t0 = common.window_start(60 - 8 * k)
             r = fault(env, folder / "run", folder / f"fault-{k}", t0, stream_s, outage_s)
-            if r.get("available", True):
-                r["available"] = True
-            else:
-                r.update(sent=None, stored=None, lost=None, duplicated=None)
             result["faults"].append({"name": name, **r})
-    done = [f for f in result["faults"] if f["available"]]
-    result["lost"] = sum(f["lost"] for f in done)
-    result["duplicated"] = sum(f["duplicated"] for f in done)
+    result["lost"] = sum(f["lost"] for f in result["faults"])
+    result["duplicated"] = sum(f["duplicated"] for f in result["faults"])
     return result
 
 
@@ -221,9 +216,6 @@ def table(r: dict) -> list[str]:
            f"{m['ram_gib']} GiB",
            f"  {'fault':40} {'sent':>7} {'stored':>7} {'lost':>5} {'duplicated':>10}"]
     for f in r["faults"]:
-        if not f["available"]:
-            out.append(f"  {f['name']:40} {'not available':>32}")
-            continue
         out.append(f"  {f['name']:40} {f['sent']:7d} {f['stored']:7d} {f['lost']:5d} "
                    f"{f['duplicated']:10d}")
         if f.get("unit") == "records":
