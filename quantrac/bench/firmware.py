@@ -37,12 +37,23 @@ class BenchError(RuntimeError):
     pass
 
 
-def _run(build: Path, heap_k: int, *args: str, timeout: float = 600) -> dict | None:
-    """One MicroPython run of the bench script; its JSON line, or None on MemoryError."""
-    proc = subprocess.run([str(MICROPYTHON), "-X", f"heapsize={heap_k}k", str(SCRIPT), *args],
-                          env={"MICROPYPATH": str(build), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, cwd=build)
+def _run(build: Path, heap_k: int, *args: str, timeout: float = 600,
+         starved_after: float | None = None) -> dict | None:
+    """One MicroPython run of the bench script; its JSON line, or None on MemoryError.
+
+    With `starved_after`, a run still going after that many seconds also counts as too little
+    heap: just above its floor the collector runs on nearly every allocation and a 2-second
+    run can take many minutes without ever raising MemoryError."""
+    try:
+        proc = subprocess.run(
+            [str(MICROPYTHON), "-X", f"heapsize={heap_k}k", str(SCRIPT), *args],
+            env={"MICROPYPATH": str(build), "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, timeout=starved_after or timeout,
+            stdin=subprocess.DEVNULL, cwd=build)
+    except subprocess.TimeoutExpired:
+        if starved_after is None:
+            raise BenchError(f"bench run at {heap_k} KiB did not finish in {timeout} s") from None
+        return None
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
     if proc.returncode == 0 and lines:
         return json.loads(lines[-1])
@@ -75,7 +86,7 @@ def required_heap(build: Path, config: Path, lo_k: int = 32, hi_k: int = 512) ->
         data = config.parent / "data"
         for p in sorted(data.rglob("*"), reverse=True) if data.exists() else ():
             p.unlink() if p.is_file() else p.rmdir()
-        if _run(build, mid, "heap", str(config), "300", "100") is None:
+        if _run(build, mid, "heap", str(config), "300", "100", starved_after=60) is None:
             lo_k = mid
         else:
             hi_k = mid
