@@ -7,6 +7,7 @@ config file inside our run folder, so `down` can never signal a stranger.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -121,7 +122,9 @@ def _reap(pid: int) -> None:
     # Only our own Popen children: waiting on any other pid could steal a stranger's status.
     child = _children.pop(pid, None)
     if child is not None:
-        child.poll()
+        # Its cmdline empties while it is still exiting; wait, or it stays a zombie.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(STOP_TIMEOUT_S)
 
 
 def stop(pid: object, argv: object, timeout: float = STOP_TIMEOUT_S) -> bool:
