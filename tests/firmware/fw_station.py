@@ -5,7 +5,6 @@ without touching the broker.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -114,73 +113,3 @@ class Subscriber:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-class TcpRelay:
-    """A TCP relay on a free loopback port to the real broker that can be cut and restored,
-    to play a broker outage without touching the broker."""
-
-    def __init__(self, host: str, port: int) -> None:
-        import socket
-
-        self.target = (host, port)
-        self.up = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._pairs: list = []
-        self._copiers: list[threading.Thread] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="tcp-relay", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        import socket
-
-        self.listener.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self.up.is_set():
-                conn.close()  # the broker is "unreachable": refuse by closing at once
-                continue
-            upstream = socket.create_connection(self.target)
-            self._pairs.append((conn, upstream))
-            for a, b in ((conn, upstream), (upstream, conn)):
-                t = threading.Thread(target=self._copy, args=(a, b), daemon=True)
-                t.start()
-                self._copiers.append(t)
-
-    @staticmethod
-    def _copy(src, dst) -> None:
-        try:
-            while data := src.recv(4096):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.close()
-
-    def cut(self) -> None:
-        """Drop every relayed connection and refuse new ones."""
-        import socket
-
-        self.up.clear()
-        for a, b in self._pairs:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-        self._pairs.clear()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.cut()  # after the accept thread ended: no pair can be added behind the cut
-        self.listener.close()
-        for t in self._copiers:
-            t.join(timeout=5)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from fw_harness import registers, validator, wire_bytes
-from fw_station import Subscriber, TcpRelay
+from fw_station import Subscriber
 
 import boards
+from quantrac.bench.relay import TcpRelay
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

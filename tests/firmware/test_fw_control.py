@@ -16,8 +16,10 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 from fw_harness import validator
-from fw_station import Firmware, Subscriber, TcpRelay
+from fw_station import Firmware, Subscriber
 from test_fw_broker import PINNED, STATION, firmware_config, of_boot
+
+from quantrac.bench.relay import TcpRelay
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -14,13 +14,14 @@ import time
 import uuid
 
 import pytest
-from fw_station import Firmware, Subscriber, TcpRelay
+from fw_station import Firmware, Subscriber
 from test_fw_broker import STATION, station_password
 
 import boards
 from collector.config import Settings, with_options
 from collector.pipeline import Collector
 from quantrac import influxql
+from quantrac.bench.relay import TcpRelay
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
