@@ -14,11 +14,13 @@ import pytest
 from collector_live import WAIT_S, influxql, publish, wait_for
 from loopback_peers import CameraPeer, Webhook
 
+import boards
 from collector.config import Settings
 from collector.pipeline import Collector
 
 pytestmark = pytest.mark.services
 STATION = "pq-air-15"  # no registry camera: this test adds one with [camera] snapshot_urls
+CAMERA_STATIONS = [STATION, *(s.id for s in boards.registry().stations if "camera" in s.raw)]
 H = 3600
 
 
@@ -39,7 +41,10 @@ def test_an_alert_notification_carries_the_snapshot_taken_for_it(services, tmp_p
         "sinks": {"influxdb": {"retry_initial_s": 0.1, "retry_max_s": 1.0},
                   "notify": {"webhook_url": hook.url, "retry_initial_s": 0.1}},
         "camera": {"enabled": True, "secrets": str(creds),
-                   "snapshot_urls": [f"{STATION}={cam.url}"], "interval_s": 0,
+                   # Every registry camera points at the loopback stand-in too: a stray alert
+                   # (a retained last will from another test) must never reach a field address.
+                   "snapshot_urls": [f"{st}={cam.url}" for st in CAMERA_STATIONS],
+                   "interval_s": 0,
                    "retry_initial_s": 0.1, "retry_max_s": 1.0}})
     h0 = int(time.time()) // H * H - 2 * H
     boot = secrets.token_hex(4)
