@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import paho.mqtt.client as mqtt
 import pytest
 from collector_live import WAIT_S, influxql, publish, wait_for
+from loopback_peers import Webhook
 
 from collector.config import Settings
 from collector.pipeline import Collector
@@ -24,31 +23,6 @@ pytestmark = pytest.mark.services
 STATION = "pq-air-14"  # no other test publishes for it: its retained alert topic is ours
 H = 3600
 SO2_UG = 200 * 64.07 / 24.45  # 200 ppb = 524.1 µg/Nm³, far above the 1-hour limit of 350
-
-
-class Webhook:
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        me = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                me.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 def records(start: int, count: int, so2_ppb: float, first: int = 0) -> list[dict]:
