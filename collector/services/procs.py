@@ -48,7 +48,12 @@ def running(pid: object, argv: object) -> bool:
     if not isinstance(pid, int) or pid <= 0 or not isinstance(argv, list):
         return False
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
+    if child is not None:
+        # Our own child: its exit status is the truth. Its /proc cmdline is briefly empty after
+        # Popen returns (the kernel closes the exec error pipe before it sets up the new
+        # program's arguments), which on a loaded machine read as "exited while starting".
+        if child.poll() is None:
+            return True
         del _children[pid]
         return False
     return cmdline(pid) == argv
@@ -95,6 +100,7 @@ def wait_ready(name: str, pid: int, argv: list[str], log: Path, ready: Callable[
         if ready():
             return
         if not running(pid, argv):
+            stop(pid, argv)  # reaps it, and stops it should the check above ever be wrong
             why = "exited while starting"
             break
         if time.monotonic() > deadline:

@@ -255,6 +255,25 @@ def test_a_daemon_that_fails_to_start_reports_its_log(run_dir):
     assert "exited while starting" in str(e.value)
 
 
+def test_a_daemon_still_execing_is_not_taken_for_one_that_exited(run_dir, monkeypatch):
+    # Right after Popen returns, /proc/<pid>/cmdline of the new program can still be empty; a
+    # loaded CI machine once reported a healthy influxd as "exited while starting" and leaked it.
+    from collector.services import procs
+
+    argv = ["sleep", "30"]
+    pid = procs.start(argv, run_dir / "sleep.log", cwd=run_dir)
+    try:
+        monkeypatch.setattr(procs, "cmdline", lambda _pid: None)
+        calls = iter([False, False, True])
+        procs.wait_ready("sleeper", pid, argv, run_dir / "sleep.log", lambda: next(calls),
+                         timeout=WAIT_S)
+        assert procs.running(pid, argv)
+    finally:
+        monkeypatch.undo()
+        assert procs.stop(pid, argv)
+    assert not procs.running(pid, argv)
+
+
 def test_load_env_without_up_says_what_to_do(run_dir):
     with pytest.raises(svc.ServicesError, match="services up"):
         svc.load_env(run_dir)
