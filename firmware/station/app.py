@@ -25,6 +25,7 @@ class Station:
             setattr(self, k, v)
         self.errors = 0
         self.up_ms = 0
+        self.answered = []  # (id, ok) of the latest commands (station/control.py)
 
     def uptime_s(self):
         return self.up_ms // 1000

@@ -14,17 +14,16 @@ IDLE_MS = 1000         # longest sleep of the main loop (station ms)
 
 
 def load_config(path):
-    """(effective config, its masked JSON for the banner). Raises ValueError naming the key.
+    """(effective config, a copy with secrets masked for the banner). Raises ValueError
+    naming the key.
 
     The checking code runs once per boot, so its bytecode is handed back to the heap before
     the station's buffers are allocated."""
-    import json
-
     import config
 
     try:
         cfg = config.load(path)
-        shown = json.dumps(config.masked(cfg))
+        shown = config.masked(cfg)
     finally:
         for name in ("config", "defaults"):
             sys.modules.pop(name, None)
@@ -80,6 +79,24 @@ def columns(devices, warn=None):
     return cols
 
 
+def calibrating(folder, cols, win):
+    """Calibration mode as station/control.py left it before the reboot (a technician's
+    cal_start holds until cal_stop, whatever happens in between)."""
+    import json
+
+    try:
+        with open(folder + "/calibrating.json") as f:
+            params = json.load(f)
+    except (OSError, ValueError):
+        return
+    on = [c for c in cols if isinstance(params, list) and c.param in params]
+    for c in on:
+        win.calibrating[c.k] = win.cal_seen[c.k] = 1
+    if on:
+        log.info("calibration mode kept from before the reboot: " +
+                 ",".join(c.param for c in on))
+
+
 def slim(cfg):
     """What the station keeps of the config once the devices are built (the full config, with
     every channel's defaults merged, is the largest object of the boot)."""
@@ -106,6 +123,7 @@ def assemble(Station, cfg, hal, boot, config_path, health, devices, streams):
     from station.sampler import Sampler
 
     sampler = Sampler(cfg, hal, devices, cols, layout, backlog, cal)
+    calibrating(hal.data_dir, cols, sampler.win)
     gc.collect()
     from station.uplink import Uplink
 
@@ -151,7 +169,7 @@ def build_station(path, Station):
         FIRMWARE, cfg["fw"], cfg["station"], boot_id, health.cause,
         "none" if health.prev_phase is None else H.PHASES[health.prev_phase], health.boots,
         hal.platform))
-    log.info("config " + shown)
+    log.dump("config", shown)
     shown = None
     try:
         devices = build_devices(cfg, hal)

@@ -8,11 +8,16 @@
 #        report_interval {"s": n} | backlog
 #   config: {"set": {key: value}} with key in SETTABLE; "cal" merges per parameter (a null
 #        removes one). The whole resulting config.json passes config.check or nothing changes.
+#   Both may carry "exp" (UTC epoch s): refused after it. An id answered lately is answered
+#   again with "dup": true and not run again (QoS 1 may deliver twice).
 
 import json
 import os
 import sys
 
+CALIBRATING = "calibrating.json"  # in data_dir: the parameters in calibration mode; read at
+# boot (station/boot.py), so a reboot during a calibration keeps flagging status 01
+ANSWERED = 8  # ids remembered, so a message the broker delivers twice runs once
 CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
 SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")
 
@@ -41,15 +46,48 @@ def handle(app, leaf, payload):
             raise Refused("id: must be a string of 1-32 characters")
         if msg.get("v") != 1:
             raise Refused("v: must be 1")
+        for seen, ok in app.answered:
+            if seen == ident:  # delivered again (at least once): answered, not run twice
+                return ',"id":%s,"ok":%s,"dup":true' % (_q(ident), _q(ok)), False
+        _fresh(app, msg.get("exp"))
         if leaf == b"cmd":
             extra, reboot = command(app, msg)
         else:
             extra, reboot = configure(app, msg.get("set"))
+        _answered(app, ident, True)
         return ',"id":%s,"ok":true%s' % (_q(ident), extra), reboot
     except Refused as e:
+        if ident is not None:
+            _answered(app, ident, False)
         return ',"id":%s,"ok":false,"why":%s' % (_q(ident), _q(str(e))), False
     except MemoryError:
         return ',"id":%s,"ok":false,"why":"out of memory, try again"' % _q(ident), False
+
+
+def _write(path, text):
+    """Replace the file at `path` whole or not at all (power may fail at any byte)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def _fresh(app, exp):
+    """Refuse a message past its `exp` (UTC epoch s): one that waited at the broker while the
+    station was offline may no longer be wanted. Without a valid clock it cannot be judged."""
+    if exp is None:
+        return
+    if not isinstance(exp, int) or isinstance(exp, bool):
+        raise Refused("exp: must be UTC epoch seconds")
+    now = app.hal.epoch()
+    if now is not None and now > exp:
+        raise Refused("expired %d s ago" % (now - exp))
+
+
+def _answered(app, ident, ok):
+    app.answered.append((ident, ok))
+    if len(app.answered) > ANSWERED:
+        app.answered.pop(0)
 
 
 def _params(app, args):
@@ -83,6 +121,8 @@ def command(app, msg):
             win.calibrating[k] = 1 if on else 0
             if on:
                 win.cal_seen[k] = 1
+        _write(app.hal.data_dir + "/" + CALIBRATING,
+               json.dumps([c.param for c in app.cols if win.calibrating[c.k]]))
         return extra + ',"params":%s' % _q([app.cols[k].param for k in ks]), False
     if cmd == "report_interval":
         s = args.get("s")
@@ -130,9 +170,6 @@ def configure(app, changes):
     finally:
         for name in ("config", "defaults"):
             sys.modules.pop(name, None)
-    tmp = app.config_path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, app.config_path)
+    _write(app.config_path, text)
     app.apply(checked, changes)
     return ',"applied":%s' % _q(sorted(changes)), False

@@ -6,9 +6,12 @@
 # (umqtt waits for CONNACK/PUBACK with blocking reads and no timeout); its packet id wraps
 # 65535 -> 1 instead of running into invalid ids; incoming bytes (PINGRESP, late PUBACKs,
 # commands) are consumed here so a dead half-open connection is noticed by its missing
-# PINGRESP. The station subscribes to its own `cmd` and `config` topics (QoS 1, clean
-# session: a command sent while the station is offline is not kept); what arrives waits in
-# .inbox for station/control.py.
+# PINGRESP. The station subscribes to its own `cmd` and `config` topics at QoS 1 in a
+# persistent session (clean session off): the broker keeps what the operator sends while the
+# station is away and delivers it at the next connect. What arrives waits in .inbox for
+# station/control.py; a message that finds the inbox full is not acknowledged, and once the
+# inbox is empty the link is dropped and made again, so the broker delivers it once more
+# (MQTT 3.1.1 resends unacknowledged messages only on a new connection).
 #
 # Time: keepalive pings and reconnect back-off run on station ticks (the unix fast clock
 # scales them); the wait for a PINGRESP is real time, like every socket timeout.
@@ -23,7 +26,7 @@ import log
 LINK_ERRORS = (OSError, MQTTException, AssertionError, IndexError, TypeError, ValueError)
 
 
-INBOX = 2            # commands waiting for the main loop; more are refused
+INBOX = 2            # commands waiting for the main loop; more wait at the broker
 MAX_INCOMING = 2048  # bytes of a command or config message; longer ones are refused
 
 
@@ -83,7 +86,8 @@ class Uplink:
         self.cmd_topic = (prefix + "cmd").encode()
         self.config_topic = (prefix + "config").encode()
         self.inbox = []              # (b"cmd" | b"config", payload) from the operator
-        self.refused = 0             # commands refused: inbox full or too long
+        self.refused = 0             # commands refused for being too long
+        self.held_back = 0           # left unacknowledged (inbox full): redelivered later
         self.will = b'{"v":1,"st":"%s","online":false,"boot":"%s"}' % (st, boot)
         self.keepalive_ms = m["keepalive"] * 1000
         self.client = None
@@ -115,6 +119,12 @@ class Uplink:
                 self._connect(now)
             return
         hal = self.hal
+        if self.held_back and not self.inbox:
+            n = self.held_back
+            self.held_back = 0
+            self._drop("%d commands held back at the broker; reconnecting to receive them" % n,
+                       quiet=True)
+            return
         try:
             self._read_incoming()
             if self.keepalive_ms:
@@ -170,22 +180,23 @@ class Uplink:
                 sz -= len(sock.read(min(sz, 256)))
             self.refused += 1
             log.warn("mqtt message on %s too long, refused" % topic.decode())
-        else:
-            self.on_message(topic, sock.read(sz) if sz else b"")
+        elif not self.on_message(topic, sock.read(sz) if sz else b""):
+            return  # no PUBACK: the broker keeps it for the next connection
         if op & 6 == 2:
             sock.write(b"\x40\x02" + bytes((pid >> 8, pid & 0xFF)))
 
     def on_message(self, topic, msg):
-        """umqtt's callback too: keep a command or config for the main loop."""
+        """umqtt's callback too: keep a command or config for the main loop; False when the
+        inbox is full and the message must stay with the broker."""
         leaf = b"cmd" if topic == self.cmd_topic else b"config" if topic == \
             self.config_topic else None
         if leaf is None:
-            return
+            return True
         if len(self.inbox) >= INBOX:
-            self.refused += 1
-            log.warn("mqtt %s refused: %d commands already waiting" % (leaf.decode(), INBOX))
-            return
+            self.held_back += 1
+            return False
         self.inbox.append((leaf, msg))
+        return True
 
     def _subscribe(self, c):
         """SUBSCRIBE cmd and config at QoS 1, then wait for the SUBACK (before any publish,
@@ -225,7 +236,7 @@ class Uplink:
         c.set_callback(self.on_message)
         c.link = self
         try:
-            c.connect(True)
+            c.connect(False)  # persistent session: commands wait at the broker meanwhile
             self.client = c
             self.connected = True
             self.last_tx = hal.ticks_ms()
@@ -260,12 +271,24 @@ class Uplink:
             except OSError:
                 pass
 
-    def _drop(self, why):
+    def _drop(self, why, quiet=False):
+        """Close the link and schedule a reconnect; `quiet`: on purpose, not a loss: a
+        DISCONNECT first (the broker keeps the session and does not publish the will), and
+        the reconnect at once."""
+        if quiet:
+            try:
+                self.client.disconnect()
+            except LINK_ERRORS:
+                pass
         self._close_socket(self.client)
         self.client = None
         self.connected = False
-        self.losses += 1
         self.attempts = 0
+        if quiet:
+            self.next_try = self.hal.ticks_ms()
+            log.info("mqtt " + why)
+            return
+        self.losses += 1
         wait = self._backoff_ms()
         self.next_try = self.hal.ticks_add(self.hal.ticks_ms(), wait)
         log.warn("mqtt link lost (%s); reconnect in %d ms" % (why, wait))

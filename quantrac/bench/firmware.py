@@ -5,10 +5,18 @@ quantrac/bench/firmware_station.py: byte-level fake UARTs and a virtual clock, s
 sample cycles of the nine-parameter air station take seconds, and a real loopback Mosquitto
 (collector.services on a private run folder) taking its QoS 1 messages.
 
+The station runs as it is deployed: its modules from a ROMFS image (firmware_rom.py), so
+their bytecode and strings stay out of the heap as they stay in flash on a board. The image
+itself has to sit in one heap block on the unix port; every heap figure leaves that block
+out, and each `-X heapsize` is the working heap plus that block. One more run imports the
+same .mpy files from the build folder (bytecode copied onto the heap, what a board without a
+ROMFS partition or frozen modules does) for comparison.
+
 Figures (JSON keys):
-- heap_required_bytes: the smallest `-X heapsize` (4 KiB steps) that boots and runs 300
+- heap_required_bytes: the smallest working heap (4 KiB steps) that boots and runs 300
   cycles, i.e. the true peak including fragmentation;
 - heap_peak_bytes: the largest live heap (after gc.collect, every loop turn) over the run;
+- heap_peak_code_on_heap_bytes: the same with the modules imported from files;
 - heap_growth_bytes: live heap at the end minus at the start of the steady state;
 - backlog_bytes_per_record, backlog_days_per_mib (what 1 MiB keeps for certain, at the
   station's report interval), drain_records_per_s (a pre-filled backlog into the broker).
@@ -20,6 +28,7 @@ import json
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import boards
@@ -28,6 +37,7 @@ from quantrac.paths import ROOT
 
 STATION = "pq-air-01"
 SCRIPT = Path(__file__).with_name("firmware_station.py")
+ROM_LAUNCHER = Path(__file__).with_name("firmware_rom.py")
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 GOAL_HEAP = 64 * 1024
 MIB = 1024 * 1024
@@ -37,19 +47,45 @@ class BenchError(RuntimeError):
     pass
 
 
-def _run(build: Path, heap_k: int, *args: str, timeout: float = 600,
-         starved_after: float | None = None) -> dict | None:
-    """One MicroPython run of the bench script; its JSON line, or None on MemoryError.
+@dataclass
+class BenchBuild:
+    folder: Path       # the .mpy files plus firmware_station.mpy
+    image: Path        # all of them as one ROMFS image
+    image_k: int       # KiB the image's heap block adds to every -X heapsize
+
+
+def bench_build(tmp: Path) -> BenchBuild:
+    folder = fwbuild.build("unix", tmp / "build").folder
+    proc = subprocess.run([str(fwbuild.mpy_cross()), "-o", str(folder / "firmware_station.mpy"),
+                           str(SCRIPT)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BenchError(f"mpy-cross {SCRIPT.name}: {proc.stderr.strip()}")
+    image = tmp / "bench.romfs"
+    image.write_bytes(fwbuild.romfs_image(folder))
+    # the image's block rounded up to GC blocks, the VfsRom and its mount entry: 2 KiB spare
+    return BenchBuild(folder, image, -(-image.stat().st_size // 1024) + 2)
+
+
+def _run(build: BenchBuild, heap_k: int, *args: str, timeout: float = 600,
+         starved_after: float | None = None, from_files: bool = False) -> dict | None:
+    """One MicroPython run of the bench script with `heap_k` KiB of working heap; its JSON
+    line, or None on MemoryError.
 
     With `starved_after`, a run still going after that many seconds also counts as too little
     heap: just above its floor the collector runs on nearly every allocation and a 2-second
     run can take many minutes without ever raising MemoryError."""
+    if from_files:
+        argv = [str(MICROPYTHON), "-X", f"heapsize={heap_k}k", str(SCRIPT), *args]
+    else:
+        argv = [str(MICROPYTHON), "-X", f"heapsize={heap_k + build.image_k}k",
+                str(ROM_LAUNCHER), str(build.image), *args]
     try:
         proc = subprocess.run(
-            [str(MICROPYTHON), "-X", f"heapsize={heap_k}k", str(SCRIPT), *args],
-            env={"MICROPYPATH": str(build), "PATH": "/usr/bin:/bin"},
+            argv,
+            env={"MICROPYPATH": str(build.folder) if from_files else "",
+                 "PATH": "/usr/bin:/bin"},
             capture_output=True, text=True, timeout=starved_after or timeout,
-            stdin=subprocess.DEVNULL, cwd=build)
+            stdin=subprocess.DEVNULL, cwd=build.folder if from_files else build.image.parent)
     except subprocess.TimeoutExpired:
         if starved_after is None:
             raise BenchError(f"bench run at {heap_k} KiB did not finish in {timeout} s") from None
@@ -77,7 +113,7 @@ def _config(env: dict[str, str], folder: Path, report_s: int) -> Path:
     return path
 
 
-def required_heap(build: Path, config: Path, lo_k: int = 32, hi_k: int = 512) -> int:
+def required_heap(build: BenchBuild, config: Path, lo_k: int = 32, hi_k: int = 512) -> int:
     """Smallest heap in KiB (4 KiB steps) that boots and runs 300 sample cycles."""
     if _run(build, hi_k, "heap", str(config), "300", "100") is None:
         raise BenchError(f"the station does not run in {hi_k} KiB")
@@ -98,8 +134,10 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="quantrac-bench-") as tmp:
         tmp_path = Path(tmp)
-        build = fwbuild.build("unix", tmp_path / "build").folder
-        say(f"bench: firmware build {build} ready; starting a private broker")
+        build = bench_build(tmp_path)
+        image_bytes = build.image.stat().st_size
+        say(f"bench: firmware build {build.folder} and its {image_bytes} B ROMFS image ready; "
+            "starting a private broker")
         env = services.up(tmp_path / "run")
         try:
             work = tmp_path / "heap"
@@ -116,6 +154,11 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
             if heap is None:
                 raise BenchError(f"MemoryError during {cycles} cycles at {heap_k} KiB")
             heap_s = time.monotonic() - started
+            for p in sorted((work / "data").rglob("*"), reverse=True):
+                p.unlink() if p.is_file() else p.rmdir()
+            say("bench: the same with the modules imported from files ...")
+            files = _run(build, 512, "heap", str(config), str(max(cycles // 10, 300)),
+                         str(max(cycles // 100, 100)), from_files=True)
             work = tmp_path / "drain"
             work.mkdir()
             config = _config(env, work, 300)
@@ -131,6 +174,8 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "heap_limit_bytes": heap_k * 1024,
         "heap_required_bytes": need_k * 1024,
         "heap_peak_bytes": heap["peak_live"],
+        "heap_peak_code_on_heap_bytes": files["peak_live"],
+        "rom_image_bytes": image_bytes,
         "heap_boot_bytes": heap["boot_live"],
         "heap_growth_bytes": heap["end_live"] - heap["steady_start"],
         "heap_goal_bytes": GOAL_HEAP,

@@ -1,4 +1,5 @@
-# MicroPython side of `quantrac bench firmware`: the real station (the .mpy build) with its
+# MicroPython side of `quantrac bench firmware`: the real station (the .mpy build, run from its
+# ROM image by firmware_rom.py, or from the build folder when run directly) with its
 # UARTs replaced by byte-level fakes that answer at once and a virtual clock, so thousands of
 # sample cycles run in seconds; MQTT goes to a real loopback Mosquitto.
 #
@@ -142,15 +143,17 @@ def build(path):
     return st
 
 
-def heap(path, cycles, steady):
-    out = {"cycles": 0, "boot_live": 0, "peak_live": 0, "steady_start": 0, "end_live": 0}
+def heap(path, cycles, steady, rom_alloc):
+    """Live heap figures exclude `rom_alloc`: the ROM image's block (firmware_rom.py)."""
+    out = {"cycles": 0, "boot_live": 0, "peak_live": 0, "steady_start": 0, "end_live": 0,
+           "rom_alloc": rom_alloc}
     st = build(path)
     gc.collect()
-    out["boot_live"] = gc.mem_alloc()
+    out["boot_live"] = gc.mem_alloc() - rom_alloc
 
     def hook(hal):
         gc.collect()
-        live = gc.mem_alloc()
+        live = gc.mem_alloc() - rom_alloc
         n = st.sampler.samples
         out["peak_live"] = max(out["peak_live"], live)
         if n >= steady and not out["steady_start"]:
@@ -203,7 +206,12 @@ def drain(path, records):
                       "batch": st.publisher.batch, "left": len(bl)}))
 
 
-if sys.argv[1] == "heap":
-    heap(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-else:
-    drain(sys.argv[2], int(sys.argv[3]))
+def main(argv, rom_alloc=0):
+    if argv[1] == "heap":
+        heap(argv[2], int(argv[3]), int(argv[4]), rom_alloc)
+    else:
+        drain(argv[2], int(argv[3]))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

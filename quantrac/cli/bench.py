@@ -32,13 +32,16 @@ def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
         raise click.ClickException(str(e)) from e
     kib = 1024
     click.echo(f"firmware bench: {r['station']}, {r['params']} parameters, sample "
-               f"{r['sample_s']} s, report {r['report_s']} s (unix port, 64-bit, .mpy build)")
+               f"{r['sample_s']} s, report {r['report_s']} s (unix port, 64-bit, .mpy build "
+               f"run from its {r['rom_image_bytes']} B ROMFS image)")
     click.echo(f"  heap required      {r['heap_required_bytes'] / kib:8.1f} KiB  (smallest "
                f"-X heapsize that runs; goal {r['heap_goal_bytes'] / kib:.0f} KiB: "
                f"{'met' if r['heap_goal_met'] else 'NOT met'})")
     click.echo(f"  heap peak (live)   {r['heap_peak_bytes'] / kib:8.1f} KiB  over "
                f"{r['sample_cycles']} sample cycles under {r['heap_limit_bytes'] // kib} KiB")
     click.echo(f"  heap growth        {r['heap_growth_bytes']:8d} B    steady state, end - start")
+    click.echo(f"  heap peak, no ROM  {r['heap_peak_code_on_heap_bytes'] / kib:8.1f} KiB  "
+               "(the .mpy files imported onto the heap instead)")
     click.echo(f"  backlog record     {r['backlog_bytes_per_record']:8d} B    "
                f"({r['backlog_bytes_per_record_effective']} B with segment headers)")
     click.echo(f"  backlog per MiB    {r['backlog_days_per_mib']:8.2f} days "

@@ -46,7 +46,10 @@ def build(target: str, out: Path, json_path: Path | None) -> None:
             for rel, size in sorted(b.files.items()):
                 click.echo(f"  {size:7d}  {rel}")
             click.echo(f"  {b.total:7d}  total ({len(b.files)} files)")
-            report[t] = {"folder": str(b.folder), "files": b.files, "total_bytes": b.total}
+            rom = b.romfs.stat().st_size if b.romfs else 0
+            click.echo(f"  {rom:7d}  {b.romfs} (ROMFS image: `mpremote romfs deploy` writes it)")
+            report[t] = {"folder": str(b.folder), "files": b.files, "total_bytes": b.total,
+                         "romfs": str(b.romfs), "romfs_bytes": rom}
     except (fwbuild.BuildError, mpdeps.DepsError, OSError) as e:
         raise click.ClickException(str(e)) from e
     if json_path is not None:

@@ -32,6 +32,47 @@ def test_build_compiles_every_module_for_both_targets(tmp_path):
             if rel.endswith(".mpy"):
                 assert (tmp_path / "b" / target / rel).read_bytes()[:2] == b"M\x06", rel
         assert f"{sizes[target]['total_bytes']:7d}  total" in result.output
+        assert sizes[target]["romfs_bytes"] == (tmp_path / "b" / f"{target}.romfs").stat().st_size
+
+
+ROM_IMPORT = """
+import gc, os, sys, vfs
+gc.collect()
+a = gc.mem_alloc()
+if sys.argv[2] == 'rom':
+    img = bytearray(os.stat(sys.argv[1])[6])
+    with open(sys.argv[1], 'rb') as f:
+        f.readinto(img)
+    vfs.mount(vfs.VfsRom(img), '/rom')
+    sys.path.insert(0, '/rom')
+    gc.collect()
+    a = gc.mem_alloc()
+    assert sorted(os.listdir('/rom')) == %r, os.listdir('/rom')
+import station.app, station.sampler, station.uplink, station.publisher, config
+assert station.app.__file__.startswith('/rom/' if sys.argv[2] == 'rom' else '.'), station.app.__file__
+gc.collect()
+print(gc.mem_alloc() - a)
+"""
+
+
+def test_the_romfs_image_keeps_the_bytecode_off_the_heap(tmp_path):
+    # What a board with a ROMFS partition does at boot, done by hand on the unix port: the
+    # modules import from the image and their bytecode is not copied onto the heap.
+    import subprocess
+
+    build = fwbuild.build("unix", tmp_path)
+    assert build.romfs is not None
+    top = sorted({rel.split("/")[0] for rel in build.files} - {"main.py"})
+    script = tmp_path / "rom_import.py"
+    script.write_text(ROM_IMPORT % top)
+    used = {}
+    for mode in ("rom", "files"):
+        proc = subprocess.run([str(fwbuild.ROOT / ".venv" / "bin" / "micropython"), str(script),
+                               str(build.romfs), mode], capture_output=True, text=True,
+                              cwd=build.folder, env={"MICROPYPATH": "."}, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        used[mode] = int(proc.stdout.split()[-1])
+    assert used["rom"] < used["files"] * 0.7, used
 
 
 def test_the_unix_port_runs_the_mpy_build(services, sensors, tmp_path):

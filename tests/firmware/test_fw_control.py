@@ -181,3 +181,53 @@ def test_backlog_and_breadcrumbs_survive_a_hard_kill(services, sensors, subscrib
     assert sent[:len(kept)] == kept  # the records of the killed boot, first and in order
     birth = [e for e in of_boot(msgs, boot, "event") if e["ev"] == "birth"][0]
     assert birth["reset"] == "hard" and birth["boots"] == 2 and birth["crumb"] != "stop"
+
+
+def test_commands_sent_while_the_station_is_offline_wait_for_it(
+        services, sensors, subscriber, operator, tmp_path):
+    # Persistent session: what the operator sends during an outage is delivered at the next
+    # connect, even more than the station's inbox holds; stale ones (exp) are refused, a
+    # duplicate is answered without running twice, and calibration mode outlives a reboot.
+    relay = TcpRelay(services["QUANTRAC_MQTT_HOST"], int(services["QUANTRAC_MQTT_PORT"]))
+    relay.up.set()
+    fw = None
+    try:
+        fw = Firmware(firmware_config(services, *sensors, port=relay.port), tmp_path)
+        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
+        operator.send("cmd", {"v": 1, "id": "o-0", "cmd": "ping"})
+        assert ack(subscriber, boot, "o-0")["ok"]  # subscribed
+
+        relay.cut()
+        fw.wait_log(r"mqtt link lost", timeout=30)
+        sent = [{"v": 1, "id": "o-1", "cmd": "cal_start", "args": {"params": ["co"]}},
+                {"v": 1, "id": "o-2", "cmd": "ping", "exp": int(time.time()) - 60},
+                {"v": 1, "id": "o-3", "cmd": "backlog", "exp": int(time.time()) + 3600},
+                {"v": 1, "id": "o-4", "cmd": "ping"},
+                {"v": 1, "id": "o-4", "cmd": "ping"}]
+        for doc in sent:
+            operator.send("cmd", doc)
+        relay.up.set()
+
+        def acks(msgs):
+            return [e for e in of_boot(msgs, boot, "event") if e["ev"] == "ack"
+                    and e.get("id", "").startswith("o-") and e["id"] != "o-0"]
+        got = acks(subscriber.wait_for(lambda m: len(acks(m)) >= 5, timeout=60))
+        for e in got:
+            check_event(e)
+        assert [e["id"] for e in got] == ["o-1", "o-2", "o-3", "o-4", "o-4"], got
+        assert got[0]["ok"] and got[0]["params"] == ["co"]
+        assert got[1]["ok"] is False and "expired" in got[1]["why"]
+        assert got[2]["ok"] and "backlog" in got[2]
+        assert got[3]["ok"] and "dup" not in got[3] and got[4]["dup"] is True
+        assert "held back at the broker" in fw.log()  # five did not fit the inbox of two
+
+        operator.send("cmd", {"v": 1, "id": "o-5", "cmd": "reboot"})
+        assert ack(subscriber, boot, "o-5")["ok"]
+        reborn = fw.wait_log(rf"boot=(?!{boot})([0-9a-f]{{8}})", timeout=30).group(1)
+        fw.wait_log(r"calibration mode kept from before the reboot: co", timeout=30)
+        r = records_after(subscriber, reborn, 0, 1)[0]
+        assert (r["d"]["co"][2], r["d"]["so2"][2]) == (1, 0)  # still status "01"
+    finally:
+        if fw is not None:
+            fw.stop()
+        relay.close()
