@@ -168,6 +168,8 @@ def check(given):
     _int_in(m, "port", 1, 65535, "mqtt")
     _int_in(m, "keepalive", 0, 65535, "mqtt")
     _int_in(m, "timeout_s", 1, 300, "mqtt")
+    if m["tls"] != "":
+        _text(m["tls"], "mqtt.tls", 200)
     cfg["wifi"] = merge(cfg["wifi"], "wifi", "wifi")
     if cfg["report_s"] // cfg["sample_s"] > 2047:
         _fail("report_s", "at most 2047 samples per period (report_s / sample_s)")

@@ -54,6 +54,9 @@ DEFAULTS = {
         "timeout_s": 10,            # socket timeout: connect, CONNACK, PUBACK
         "backoff_min_s": 1,         # reconnect delay doubles from here ...
         "backoff_max_s": 120,       # ... up to here, each draw jittered to 50-100 %
+        "tls": "",                  # folder (beside config.json unless absolute) with ca.der,
+                                    # client.der, client.key.der: TLS to the broker, which must
+                                    # show a certificate of that CA for `host`; "": plain TCP
     },
     "wifi": {
         "ssid": "",

@@ -36,8 +36,10 @@ class TimedSocket:
     TCP connection would then freeze the station. Here blocking means "wait up to timeout_s".
     """
 
-    def __init__(self, timeout_s):
+    def __init__(self, timeout_s, tls=None):
         self.timeout = timeout_s
+        self.tls = tls  # (ssl context, server name) or None
+        self.raw = None  # under TLS: the TCP socket, which carries the timeout
         self.s = socket.socket()
         self.s.settimeout(timeout_s)
         try:
@@ -49,6 +51,11 @@ class TimedSocket:
 
     def connect(self, addr):
         self.s.connect(addr)
+        if self.tls:
+            # the handshake runs here, within the socket's timeout; a broker whose
+            # certificate is not from our CA or not for this name fails it
+            self.raw = self.s
+            self.s = self.tls[0].wrap_socket(self.s, server_hostname=self.tls[1])
 
     def read(self, n):
         return self.s.read(n)
@@ -59,10 +66,30 @@ class TimedSocket:
         return self.s.write(buf, n)
 
     def setblocking(self, flag):
-        self.s.settimeout(self.timeout if flag else 0)
+        (self.raw or self.s).settimeout(self.timeout if flag else 0)
 
     def close(self):
         self.s.close()
+        if self.raw is not None:
+            self.raw.close()
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def tls_context(folder):
+    """A TLS client context from the station's files (`quantrac station credentials --tls`):
+    our CA, which the broker's certificate must chain to, and the station's own certificate
+    and key, which the broker's TLS listener requires."""
+    import tls  # MicroPython >= 1.23's built-in (its `ssl` is a frozen wrapper around it)
+
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = tls.CERT_REQUIRED
+    ctx.load_verify_locations(_read(folder + "/ca.der"))
+    ctx.load_cert_chain(_read(folder + "/client.der"), _read(folder + "/client.key.der"))
+    return ctx
 
 
 class Sockets:
@@ -70,9 +97,10 @@ class Sockets:
 
     def __init__(self, timeout_s=10):
         self.timeout_s = timeout_s
+        self.tls = None  # (ssl context, server name): set by tls_context() via the uplink
 
     def socket(self, *args):
-        return TimedSocket(self.timeout_s)
+        return TimedSocket(self.timeout_s, self.tls)
 
     def getaddrinfo(self, host, port, *args):
         return socket.getaddrinfo(host, port)

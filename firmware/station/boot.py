@@ -158,6 +158,18 @@ def build_station(path, Station):
 
     cfg["data_dir"] = data_dir(cfg, path, sys.platform if sys.platform == "esp32" else "unix")
     hal = Hal(cfg)
+    tls = cfg["mqtt"]["tls"]
+    if tls:
+        from hal.common import tls_context
+
+        folder = tls if tls.startswith("/") else (
+            path.rsplit("/", 1)[0] + "/" + tls if "/" in path else tls)
+        try:
+            hal.sockets.tls = (tls_context(folder), cfg["mqtt"]["host"])
+        except (OSError, ValueError) as e:  # missing or unreadable files: the reason, exit 2
+            log.error("mqtt.tls " + folder + ": " + repr(e))
+            hal.close()
+            sys.exit(2)
     log.setup(cfg["log"]["level"], hal.epoch)
     boot_id = hexlify(hal.random_bytes(4)).decode()
     try:

@@ -185,6 +185,18 @@ def _mqtt_target(run_dir: Path | None, host: str | None, port: int | None) -> di
     return {"host": env["QUANTRAC_MQTT_HOST"], "port": port or int(env["QUANTRAC_MQTT_PORT"])}
 
 
+def _tls_port(run_dir: Path | None, host: str | None) -> int:
+    """The run folder's TLS listener for a board on this machine, else MQTT's TLS port."""
+    if host is None:
+        from collector.services import mosquitto
+        from quantrac import paths
+
+        port = mosquitto.tls_port(mosquitto.Layout(paths.run_dir(run_dir)))
+        if port:
+            return port
+    return 8883
+
+
 @station.command()
 @click.argument("station_id")
 @click.option("--port", "ports", multiple=True,
@@ -218,6 +230,12 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
                                      f"{unknown[0]!r} (it has {', '.join(uarts)})")
         uarts.update(given)
         mqtt = {**_mqtt_target(run_dir, mqtt_host, mqtt_port), "user": st.id}
+        if (workspace.station_dir(run_dir, st.id) / workspace.TLS).is_dir():
+            # `credentials --tls` made the station a certificate: flashed to tls/ beside
+            # config.json, and the board talks to the broker's TLS listener
+            mqtt["tls"] = workspace.TLS
+            if mqtt_port is None:
+                mqtt["port"] = _tls_port(run_dir, mqtt_host)
         cfg = boards.firmware_config(st, uarts, mqtt, sample_s=sample_s, report_s=report_s)
     except (boards.BoardsError, click.BadParameter) as e:
         raise click.ClickException(str(e)) from None

@@ -185,3 +185,11 @@ def test_tls_listener_takes_a_station_with_its_certificate_and_password(stack, r
     again = run("station", "credentials", station, "--tls", "--run-dir", run_dir)
     assert again.exit_code == 0 and "broker restarted" not in again.output
     assert mosquitto.tls_port(mosquitto.Layout(run_dir)) == port
+
+    # the station's build then points its firmware at the TLS listener and the flashed files
+    built = run("station", "build", station, "--run-dir", run_dir,
+                "--build-root", tmp_path / "build")
+    assert built.exit_code == 0, built.output
+    cfg = json.loads((run_dir / "field" / station / "config.json").read_text())
+    assert (cfg["mqtt"]["tls"], cfg["mqtt"]["port"]) == ("tls", port)
+    assert "tls/ca.der" in built.output and "tls/client.key.der" in built.output
