@@ -263,3 +263,34 @@ def test_email_names_the_alert_snapshot(smtp):
     bodies = [m.get_content() for m in s.messages]
     assert "snapshot: camera/pq-air-01/2025-11-21/200000-open.jpg" in bodies[0]
     assert "snapshot: camera unreachable" in bodies[1]
+
+
+def test_webhook_alerts_wait_in_the_outbox_across_a_restart(receiver, tmp_path):
+    # The receiver is down when the alert is raised and the collector stops (or dies): the
+    # alert is delivered once after the next start, and a replayed alert is not sent twice.
+    dead_port = closed_port()
+    box = tmp_path / "alert-outbox"
+    out = AlertOutputs({"webhook": WebhookSink(f"http://127.0.0.1:{dead_port}/x", timeout_s=1)},
+                       tmp_path / "adl.jsonl", retry_initial_s=0.05, retry_max_s=0.1,
+                       outbox_dir=box)
+    out.start()
+    out.send([alert(), alert(n=1)])
+    time.sleep(0.3)
+    assert out.stats()["webhook"]["waiting"] == 2
+    out.stop(timeout_s=0.5)
+
+    r = receiver()
+    again = AlertOutputs({"webhook": WebhookSink(r.url)}, tmp_path / "adl.jsonl",
+                         retry_initial_s=0.05, retry_max_s=0.1, outbox_dir=box)
+    again.start()
+    try:
+        again.send([alert()])  # the same alert replayed from the spool after a crash
+        deadline = time.monotonic() + 20
+        while len(r.bodies) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert [b["t"] for b in r.bodies] == [T, T + 1]  # in order, each once
+        assert again.stats()["webhook"] == {"state": "ok", "last_error": "", "delivered": 2,
+                                            "refused": 0, "waiting": 0}
+    finally:
+        again.stop(timeout_s=1)
