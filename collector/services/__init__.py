@@ -127,13 +127,13 @@ def _proxy(layout: Layout, record: dict, upstream: str, taken: set[int]) -> str:
 
 def up(run_dir: Path | str | None = None) -> dict[str, str]:
     """Start whatever is not running; write services.env; return its KEY → value dict."""
-    import boards  # the registry decides the broker accounts
-
     layout = _layout(run_dir)
     with locked(layout):
         record = read_json(layout.record)
         pw = credentials.service_passwords(layout)
-        stations = credentials.station_passwords(layout, boards.registry().ids())
+        # the registries decide the broker accounts (credentials.registries)
+        stations = credentials.station_passwords(layout,
+                                                 credentials.registry_station_ids(layout))
         mqtt_users = {credentials.MQTT_COLLECTOR_USER: pw["mqtt_collector"],
                       credentials.MQTT_OPERATOR_USER: pw["mqtt_operator"], **stations}
         taken: set[int] = set()

@@ -69,6 +69,47 @@ def station_passwords(layout: Layout, station_ids: list[str]) -> dict[str, str]:
     return _kept(layout.station_secrets, sorted(station_ids))
 
 
+DEFAULT_REGISTRY = "phu-quoc"
+
+
+def _registries_file(layout: Layout):
+    return layout.secrets / "registries.json"
+
+
+def registries(layout: Layout) -> list[str]:
+    """The registries this run folder's broker accounts come from: the default network, and
+    every other registry (a name under boards/registry, or a file's absolute path) that
+    `quantrac station credentials --registry` gave a station an account from."""
+    kept = read_json(_registries_file(layout)).get("registries", [])
+    return [DEFAULT_REGISTRY, *[r for r in kept if isinstance(r, str) and r != DEFAULT_REGISTRY]]
+
+
+def remember_registry(layout: Layout, locator: str) -> None:
+    have = registries(layout)
+    if locator not in have:
+        _private_dir(layout)
+        write_json(_registries_file(layout), {"registries": [*have[1:], locator]})
+
+
+def registry_station_ids(layout: Layout) -> list[str]:
+    """Every station id of every registry in `registries()`; a station in several (a copy of
+    the network to try things on) is one account."""
+    import boards
+
+    ids: set[str] = set()
+    for loc in registries(layout):
+        try:
+            reg = boards.registry(loc) if "/" not in loc else \
+                boards.registry.__wrapped__(loc.removesuffix(".json"))
+        except (boards.BoardsError, OSError, ValueError) as e:
+            raise ServicesError(
+                f"registry {loc} (listed in {_registries_file(layout)}, which keeps its "
+                f"stations' broker accounts) cannot be read: {e}. Restore it, or remove it "
+                "from that file to drop those accounts") from None
+        ids.update(reg.ids())
+    return sorted(ids)
+
+
 def mosquitto_hash(password: str, salt: bytes | None = None,
                    iterations: int = MOSQUITTO_ITERATIONS) -> str:
     salt = salt if salt is not None else secrets.token_bytes(MOSQUITTO_SALT_BYTES)

@@ -145,12 +145,17 @@ def new(station_id: str, name: str, profile: str, lat: float, lon: float, statio
 def credentials(station_id: str, rotate: bool, tls: bool, tls_hosts: tuple[str, ...],
                 wifi_password: str | None, registry_name: str, run_dir: Path | None) -> None:
     """The station's broker account and its board's secrets file (0600)."""
+    from collector.services import credentials as service_credentials
     from collector.services.state import ServicesError
-    from quantrac.field import accounts, workspace
+    from quantrac.field import accounts, registry_file, workspace
 
     st = _station(registry_name, station_id)
     lay = accounts.layout(run_dir)
     try:
+        path = registry_file.locate(registry_name)
+        # `services up` keeps the accounts of every registry recorded here
+        service_credentials.remember_registry(
+            lay, path.stem if path.parent == boards.HERE / "registry" else str(path))
         password = accounts.station_password(lay, st.id, rotate)
         ca = accounts.ensure_tls(lay, tls_hosts or accounts.TLS_HOSTS) if tls else None
         change = accounts.apply(lay)

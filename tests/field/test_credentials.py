@@ -101,6 +101,25 @@ def test_a_new_station_logs_in_at_once_and_only_as_itself(stack, run_dir, regist
 
 
 @pytest.mark.services
+def test_an_account_from_another_registry_outlives_services_up(stack, run_dir, registry_copy,
+                                                               peers):
+    # `services up` runs at every server start; it must not drop a station whose account
+    # came from a registry other than the default one (its flashed password would be void)
+    add_station(registry_copy)
+    res = run("station", "credentials", NEW, "--registry", registry_copy, "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    password = secrets_of(run_dir, NEW)["mqtt"]["password"]
+    env = svc.up(run_dir)
+    assert json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[NEW] == password
+    assert not peer(env, NEW, password, peers).refused
+
+    registry_copy.rename(registry_copy.with_suffix(".moved"))
+    with pytest.raises(svc.ServicesError, match=r"island\.json .* cannot be read"):
+        svc.up(run_dir)  # says which registry, instead of revoking its stations' accounts
+    assert json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[NEW] == password
+
+
+@pytest.mark.services
 def test_rotating_a_password_locks_out_the_old_one(stack, run_dir, peers):
     station = "pq-air-05"  # a registry station: `services up` made its account
     old = json.loads(Path(stack["QUANTRAC_STATION_SECRETS"]).read_text())[station]
