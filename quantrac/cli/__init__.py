@@ -19,7 +19,7 @@ GROUPS = {
     "firmware": ("quantrac.cli.firmware", "firmware",
                  "Firmware dependencies and the unix-port runner."),
     "station": ("quantrac.cli.station", "station",
-                "Stations: new, credentials, build, flash, console, commission."),
+                "Stations: new, credentials, build, flash, console, commission; cmd, configure."),
     "sensor": ("quantrac.cli.sensor", "sensor",
                "Probe, read and address RS-485 sensors from the laptop."),
     "index": ("quantrac.cli.index", "index",

@@ -45,7 +45,8 @@ def _station(registry_name: str, station_id: str) -> boards.Station:
 
 @click.group()
 def station() -> None:
-    """Stations: new, credentials, build, flash, console, commission."""
+    """Stations: new, credentials, build, flash, console, commission; cmd and configure for
+    a running station."""
 
 
 @station.command("list")
@@ -365,3 +366,15 @@ def commission(station_id: str, port: str, by: str, sensor_wait: float, out: Pat
     click.echo(sheet.render(page), nl=False)
     click.echo(f"saved {txt} (+ .json)")
     sys.exit(0 if page["result"] == sheet.PASS else 1)
+
+
+def _remote() -> None:
+    # commands for a running station live in their own module; registered here so that
+    # `quantrac station --help` lists them
+    from quantrac.cli.station_remote import cmd, configure
+
+    station.add_command(cmd)
+    station.add_command(configure)
+
+
+_remote()
