@@ -32,7 +32,7 @@ def _table(stations, stats: dict, started: float, alive: dict[str, bool] | None)
     def state(sid: str) -> str:
         return "-" if alive is None else "up" if alive.get(sid) else "DOWN"
 
-    lines = [f"{'station':<11} {'kind':<10} {'fw':<5} {'msgs':>5} {'readings':>8} "
+    lines = [f"{'station':<11} {'kind':<10} {'state':<5} {'msgs':>5} {'readings':>8} "
              f"{'last record (UTC)':<19} {'seen':>6}  name"]
     for s in stations:
         st = per.get(s.id, {})

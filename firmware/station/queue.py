@@ -10,9 +10,9 @@ class RamQueue:
     def __init__(self, records, record_bytes):
         self.slots = records
         self.size = record_bytes
-        # one buffer per slot: a fragmented heap still has room for many small blocks when it
-        # has none for one big one
-        self.views = [memoryview(bytearray(record_bytes)) for _ in range(records)]
+        # one buffer for all slots, allocated at boot while the heap is still in one piece:
+        # a buffer and a view per slot would cost two more objects each (~3 KB for 24)
+        self.mv = memoryview(bytearray(records * record_bytes))
         self.lens = array("H", bytes(2 * records))
         self.head = 0      # slot of the oldest record
         self.count = 0
@@ -32,7 +32,8 @@ class RamQueue:
             self.count -= 1
             self.dropped += 1
         slot = (self.head + self.count) % self.slots
-        self.views[slot][0:k] = rec
+        off = slot * self.size
+        self.mv[off:off + k] = rec
         self.lens[slot] = k
         self.count += 1
         return slot
@@ -42,7 +43,8 @@ class RamQueue:
         if not 0 <= i < self.count:
             raise IndexError("queue: no record %d of %d" % (i, self.count))
         slot = (self.head + i) % self.slots
-        return self.views[slot][0:self.lens[slot]]
+        off = slot * self.size
+        return self.mv[off:off + self.lens[slot]]
 
     def commit(self, k):
         """The k oldest records were delivered: forget them."""

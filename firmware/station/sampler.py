@@ -9,6 +9,7 @@
 # periods align to wall-clock multiples of report_s again.
 
 import gc
+from array import array
 
 import log
 from station.queue import RamQueue
@@ -29,7 +30,7 @@ class Sampler:
         self.slot = bytearray(layout.size)
         self.offline = bytearray(len(cols))
         self.hold = RamQueue(cfg["backlog"]["hold"], layout.size)
-        self.hold_ticks = [0] * cfg["backlog"]["hold"]
+        self.hold_ticks = array("l", [0] * cfg["backlog"]["hold"])  # tick each was closed at
         self.sample_ms = cfg["sample_s"] * 1000
         self.set_report(cfg["report_s"])
         self.next_sample = hal.ticks_ms()
