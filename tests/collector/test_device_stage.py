@@ -106,3 +106,18 @@ def test_data_batches_pass_untouched():
     batch = Batch([Envelope(f"quantrac/v1/{ST}/data", b"{}", NOW)], readings=[r])
     out = DeviceProcessor().process(batch)
     assert out.readings == [r] and out.points == []
+
+
+def test_a_retained_status_handed_over_again_is_stored_once():
+    # the broker repeats retained statuses at every collector (re)subscribe, also after a
+    # restart (the memory travels in the collector's saved state)
+    will = env("status", {"v": 1, "st": ST, "online": False, "boot": "9f2c4a1e"})
+    first = DeviceProcessor()
+    assert len(first.process(Batch([will])).points) == 1
+    assert first.process(Batch([will])).points == []
+    after_restart = DeviceProcessor()
+    after_restart.restore(json.loads(json.dumps(first.state())))
+    assert after_restart.process(Batch([will])).points == []
+    back = env("status", {"v": 1, "st": ST, "online": True, "fw": "0.1.0", "boot": "77aa0001",
+                          "t": 1_794_999_000})
+    assert len(after_restart.process(Batch([back, will])).points) == 2  # a change, then the will

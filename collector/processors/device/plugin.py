@@ -11,13 +11,19 @@ messages, like readings. Data batches pass through untouched. What a point holds
   `rssi` (dBm), `uptime` (s), `errors` (total) and `errors_by` (`name=count …`).
 
 Tags: `station`, `kind` (from the registry) and `message` (`status`, `birth`, `health`). Time:
-the message's `t` when the station's clock is plausible, else the receive time. A bad field is
+the message's `t` when the station's clock is plausible, else the receive time.
+
+A status is retained, so the broker hands it over again at every collector (re)subscribe. The
+stage remembers each station's last status (online, boot, fw, station time; kept with the
+collector's state) and stores a repeat of it only once: without this a station's last will,
+which carries no time, would add an "offline" point at every collector restart. A bad field is
 left out and logged; a message that cannot be read is logged and skipped (it is acknowledged
 all the same: status and events carry no readings).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -35,6 +41,8 @@ class DeviceProcessor:
     def __init__(self, registry: str = "phu-quoc") -> None:
         self.kinds = {s.id: s.kind for s in boards.registry(registry).stations}
         self.skipped = 0  # messages that could not become a point (logged with the reason)
+        self.last_status: dict[str, list] = {}  # station -> [online, boot, fw, station t]
+        self.repeats = 0  # retained statuses seen again and not stored twice
 
     def process(self, batch: Batch) -> Batch:
         for env in batch.envelopes:
@@ -61,10 +69,33 @@ class DeviceProcessor:
         if parsed is None:
             return None
         message, fields, t, problems = parsed
+        if message == "status" and self._repeat(station, fields, env.payload):
+            return None
         for p in problems:
             log.warning("%s: %s left out (the rest is stored)", env.topic, p)
         return Point(MEASUREMENT, {"station": station, "kind": kind, "message": message},
                      fields, t)
+
+    def _repeat(self, station: str, fields: dict, payload: bytes) -> bool:
+        """Whether this status is the one last stored for the station (a retained copy)."""
+        try:
+            sent_t = json.loads(payload).get("t")
+        except (ValueError, AttributeError):
+            sent_t = None
+        key = [fields.get("online"), fields.get("boot"), fields.get("fw"), sent_t]
+        if self.last_status.get(station) == key:
+            self.repeats += 1
+            return True
+        self.last_status[station] = key
+        return False
+
+    def state(self) -> dict[str, Any]:
+        return {"last_status": self.last_status}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        kept = state.get("last_status") if isinstance(state, dict) else None
+        if isinstance(kept, dict):
+            self.last_status = {str(k): v for k, v in kept.items() if isinstance(v, list)}
 
     def _skip(self, env: Envelope, why: str) -> None:
         self.skipped += 1
