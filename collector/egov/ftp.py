@@ -11,7 +11,7 @@ a file under its final name is always whole.
 |---------------------------------------------------|-----------------------------------------|
 | stored (or already there with the right size)     | delivered                               |
 | 4xx, timeout, refused or reset connection         | kept, retried with back-off             |
-| 530 (not logged in)                               | kept, retried, logged as operator error |
+| 530 (not logged in), certificate does not verify | kept, retried, logged as operator error |
 | other 5xx on MKD, STOR or RNTO                    | refused: dead letter with the reply     |
 """
 
@@ -32,11 +32,28 @@ CONNECTION_ERRORS = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply,
                      ftplib.error_proto)
 
 
+class _FtpTls(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session. vsftpd
+    (`require_ssl_reuse`, on by default) and FileZilla Server refuse a data connection that
+    does not ("522 SSL connection failed: session reuse required"), and ftplib's own class
+    starts a new session for each."""
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None):  # type: ignore[override]
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,  # type: ignore[attr-defined]
+                                            session=self.sock.session)  # type: ignore[union-attr]
+        return conn, size
+
+
 class FtpDeliverer:
     name = "ftp"
 
     def __init__(self, url: str, user: str, password: str, *, passive: bool = True,
-                 temp_suffix: str = ".tmp", timeout_s: float = 30.0) -> None:
+                 temp_suffix: str = ".tmp", timeout_s: float = 30.0,
+                 ca_file: str | None = None) -> None:
+        """`ca_file`: ftps only, the CA the server's certificate must chain to (None: the
+        system's CAs). The certificate must also name the URL's host."""
         parts = urlsplit(url)
         if parts.scheme not in ("ftp", "ftps") or not parts.hostname:
             raise ValueError(f"[egov] ftp_url = {url!r}: must be ftp://host[:port]/folder or "
@@ -47,6 +64,7 @@ class FtpDeliverer:
         self.base = unquote(parts.path).strip("/")
         self.user, self.password = user or "anonymous", password
         self.passive, self.temp_suffix, self.timeout_s = passive, temp_suffix, timeout_s
+        self.ca_file = ca_file
         self._ftp: ftplib.FTP | None = None
         self._dirs: set[str] = set()
 
@@ -63,6 +81,11 @@ class FtpDeliverer:
                 if reply.startswith("530"):
                     return Outcome.retry(f"{self.url}: {reply}", operator=True)
                 return Outcome.refuse(f"{self.url}/{path}: {reply}")
+            except ssl.SSLCertVerificationError as e:  # a config matter: only a person fixes it
+                self._drop()
+                return Outcome.retry(f"{self.url}: the server's certificate does not verify "
+                                     f"({e.verify_message}); check [egov] ftp_ca_file and the "
+                                     "host name in ftp_url", operator=True)
             except CONNECTION_ERRORS as e:
                 self._drop()
                 if reused:  # the server closed an idle session: try once on a new one
@@ -88,7 +111,8 @@ class FtpDeliverer:
             return self._ftp
         ftp: ftplib.FTP
         if self.tls:
-            ftp = ftplib.FTP_TLS(context=ssl.create_default_context(), timeout=self.timeout_s)
+            ftp = _FtpTls(context=ssl.create_default_context(cafile=self.ca_file),
+                          timeout=self.timeout_s)
         else:
             ftp = ftplib.FTP(timeout=self.timeout_s)
         try:

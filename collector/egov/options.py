@@ -26,6 +26,8 @@ class EgovOptions:
     ftp_user: str = _opt("", doc="FTP login")
     ftp_passive: bool = _opt(True, doc="passive mode")
     ftp_temp_suffix: str = _opt(".tmp", doc="upload under name+suffix, then rename")
+    ftp_ca_file: str = _opt("", doc="ftps: PEM file of the CA that signed the server's "
+                            "certificate (a department's own CA); empty: the system's CAs")
     api_url: str = _opt("", doc="REST endpoint for alerts and hourly indices; empty: none")
     token_url: str = _opt("", doc="OAuth2 token endpoint (client credentials)")
     client_id: str = _opt("", doc="OAuth2 client id")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -64,6 +65,12 @@ def check(settings: Any, error: type[Exception]) -> None:
         raise error(str(e)) from None
     if o.ftp_url and not o.ftp_url.startswith(("ftp://", "ftps://")):
         raise error(f"[egov] ftp_url = {o.ftp_url!r}: must start with ftp:// or ftps://")
+    if o.ftp_ca_file:
+        try:
+            ssl.create_default_context(cafile=o.ftp_ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise error(f"[egov] ftp_ca_file = {o.ftp_ca_file!r}: not a readable PEM CA "
+                        f"certificate ({e})") from None
     if o.api_url and not (o.token_url and o.client_id):
         raise error(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
                     "client credentials)")
@@ -129,7 +136,8 @@ class EgovModule:
 
             deliverers["ftp"] = FtpDeliverer(
                 o.ftp_url, o.ftp_user, secrets.get("ftp_password", ""), passive=o.ftp_passive,
-                temp_suffix=o.ftp_temp_suffix, timeout_s=o.timeout_s)
+                temp_suffix=o.ftp_temp_suffix, timeout_s=o.timeout_s,
+                ca_file=o.ftp_ca_file or None)
         if o.api_url:
             from collector.egov.rest import RestDeliverer
 

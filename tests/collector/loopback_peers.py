@@ -51,8 +51,12 @@ class FtpPeer:
     under it (a STOR to the final name or a RNTO onto it)."""
 
     def __init__(self, home: Path, user: str = "donre", password: str = "s3cret",
-                 stor_delay_s: float = 0.0, perm: str = "elradfmwMT") -> None:
+                 stor_delay_s: float = 0.0, perm: str = "elradfmwMT",
+                 tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files: FTPS, TLS required on control and data."""
         self.home, self.user, self.password = Path(home), user, password
+        self.tls = tls
+        self.tls_data = Counter[str]()  # data connections by protection: "tls" or "clear"
         self.home.mkdir(parents=True, exist_ok=True)
         self.arrivals: Counter[str] = Counter()
         self.uploads: Counter[str] = Counter()  # every whole STOR, temporary names included
@@ -74,15 +78,20 @@ class FtpPeer:
         with warnings.catch_warnings():  # pyftpdlib on asyncore/asynchat, deprecated in 3.11
             warnings.simplefilter("ignore", DeprecationWarning)
             from pyftpdlib.authorizers import DummyAuthorizer
-            from pyftpdlib.handlers import FTPHandler
+            from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
             from pyftpdlib.servers import FTPServer
         logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
         peer = self
         auth = DummyAuthorizer()
         auth.add_user(self.user, self.password, str(self.home), perm=self.perm)
 
-        class Handler(FTPHandler):
+        base = TLS_FTPHandler if self.tls else FTPHandler
+
+        class Handler(base):  # type: ignore[valid-type,misc]
             authorizer = auth
+            if peer.tls:
+                certfile, keyfile = str(peer.tls[0]), str(peer.tls[1])
+                tls_control_required = tls_data_required = True
             auth_failed_timeout = 0.1  # answer a wrong password at once (default: 3 s)
 
             def ftp_STOR(self, file, mode="w"):  # noqa: N802 (pyftpdlib's name)
@@ -97,6 +106,7 @@ class FtpPeer:
                     peer._arrived(path)
 
             def on_file_received(self, file):
+                peer.tls_data["tls" if getattr(self, "_prot", False) else "clear"] += 1
                 peer.uploads[peer._rel(file)] += 1
                 if not file.endswith(".tmp"):
                     peer._arrived(file)
@@ -123,7 +133,7 @@ class FtpPeer:
 
     @property
     def url(self) -> str:
-        return f"ftp://127.0.0.1:{self.port}/incoming"
+        return f"{'ftps' if self.tls else 'ftp'}://127.0.0.1:{self.port}/incoming"
 
     def files(self) -> dict[str, str]:
         base = self.home / "incoming"

@@ -76,3 +76,50 @@ def test_a_wrong_password_keeps_the_files_until_an_operator_fixes_it(tmp_path):
         ftp.close()
     assert sum(ftp.arrivals.values()) == 1
     assert not (tmp_path / "outbox" / "dead-letters.jsonl").exists()
+
+
+def ftps_peer(tmp_path) -> tuple[FtpPeer, str]:
+    """An FTPS server whose certificate our own test CA signed for 127.0.0.1; the CA's PEM."""
+    from quantrac.field.tls import Authority
+
+    ca = Authority.ensure(tmp_path / "ca.crt", tmp_path / "ca.key")
+    ca.server(tmp_path, ["127.0.0.1"])
+    ftp = FtpPeer(tmp_path / "ftps", tls=(tmp_path / "server.crt", tmp_path / "server.key"))
+    return ftp, str(tmp_path / "ca.crt")
+
+
+def test_ftps_delivers_over_tls_to_a_server_of_the_departments_ca(tmp_path):
+    ftp, ca_file = ftps_peer(tmp_path)
+    box = Outbox(tmp_path / "outbox", ("ftp",))
+    worker = OutboxWorker(box, "ftp", FtpDeliverer(ftp.url, ftp.user, ftp.password,
+                                                   timeout_s=5, ca_file=ca_file),
+                          retry_initial_s=0.05, retry_max_s=0.2)
+    worker.start()
+    try:
+        box.add(files("20260302100500", "20260302101000"))
+        wait_for(lambda: box.pending("ftp") == 0, "both files delivered over FTPS")
+    finally:
+        worker.stop()
+        box.close()
+        ftp.close()
+    assert sorted(ftp.files()) == sorted(i.meta["path"] for i in files(
+        "20260302100500", "20260302101000"))
+    assert ftp.tls_data == {"tls": 2}  # the data connections were encrypted too
+
+
+def test_ftps_to_a_server_whose_certificate_does_not_verify_keeps_the_files(tmp_path):
+    ftp, _ = ftps_peer(tmp_path)
+    box = Outbox(tmp_path / "outbox", ("ftp",))
+    worker = OutboxWorker(box, "ftp", FtpDeliverer(ftp.url, ftp.user, ftp.password,
+                                                   timeout_s=5),  # the system's CAs only
+                          retry_initial_s=0.05, retry_max_s=0.2)
+    worker.start()
+    try:
+        box.add(files("20260302100500"))
+        wait_for(lambda: worker.stats()["state"] == "operator", "the operator error")
+        assert "certificate does not verify" in worker.stats()["last_error"]
+        assert box.pending("ftp") == 1 and ftp.files() == {}
+    finally:
+        worker.stop()
+        box.close()
+        ftp.close()
