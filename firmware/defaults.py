@@ -43,8 +43,8 @@ DEFAULTS = {
         "minmax": False,            # keep min/max per parameter (doubles the record size)
         "batch": 16,                # records per data message while draining
         "msg_bytes": 2048,          # message buffer (at least one record always fits; 2 KB
-                                    # carry 8 air-station records, enough to drain 60 days
-                                    # in a few thousand messages, and leave heap for TLS)
+                                    # carry ~8 air-station records: 60 days drain in ~2,200
+                                    # messages, and 2 KB more heap stays free for TLS)
         "hold": 24,                 # records kept in RAM while the clock is not valid yet
     },
     "mqtt": {

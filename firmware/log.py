@@ -72,7 +72,3 @@ def dump(word, obj, level=1):
         print(stamp(), LEVELS[level], word, end=" ")
         json.dump(obj, sys.stdout)
         print()
-
-
-def enabled(level):
-    return LEVELS.index(level) >= _level

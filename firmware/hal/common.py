@@ -74,30 +74,12 @@ class TimedSocket:
             self.raw.close()
 
 
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def tls_context(folder):
-    """A TLS client context from the station's files (`quantrac station credentials --tls`):
-    our CA, which the broker's certificate must chain to, and the station's own certificate
-    and key, which the broker's TLS listener requires."""
-    import tls  # MicroPython >= 1.23's built-in (its `ssl` is a frozen wrapper around it)
-
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = tls.CERT_REQUIRED
-    ctx.load_verify_locations(_read(folder + "/ca.der"))
-    ctx.load_cert_chain(_read(folder + "/client.der"), _read(folder + "/client.key.der"))
-    return ctx
-
-
 class Sockets:
     """Stands in for umqtt.simple's socket module: .socket() and .getaddrinfo()."""
 
     def __init__(self, timeout_s=10):
         self.timeout_s = timeout_s
-        self.tls = None  # (ssl context, server name): set by tls_context() via the uplink
+        self.tls = None  # (ssl context, server name): set at boot (hal/tls_context.py)
 
     def socket(self, *args):
         return TimedSocket(self.timeout_s, self.tls)

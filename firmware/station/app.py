@@ -1,7 +1,7 @@
 # The station's loop: sample, close records, keep the link, answer commands, drain the
-# backlog, report health, feed the watchdog; until interrupted. station/boot.py builds it
-# (config -> HAL -> lines -> devices -> sampler -> backlog -> publisher -> uplink) and is
-# dropped afterwards; main.py is only the entry point.
+# backlog, report health, feed the watchdog; until interrupted. station/boot.py (config ->
+# HAL -> lines -> devices) and station/assemble.py (backlog -> sampler -> publisher -> uplink)
+# build it and are dropped afterwards (build()); main.py is only the entry point.
 #
 # Ctrl-C / SIGINT (KeyboardInterrupt) stops cleanly: a retained offline status, then
 # DISCONNECT. Anything that kills the process instead leaves the broker to publish the will,
@@ -17,8 +17,20 @@ DRAIN_MESSAGES = 4     # data messages per loop turn: sampling goes on while a b
 SYNC_RETRY_S = 60      # NTP retry period while the clock is not valid
 
 
+def unload(name):
+    """Hand a module loaded for a moment (boot, one command) back to the heap. Leaving
+    sys.modules is not enough: a package keeps each submodule imported from it as an
+    attribute, so station.boot stayed alive after every boot and station.control after the
+    first command (2.7 KB)."""
+    sys.modules.pop(name, None)
+    if "." in name:
+        pkg, leaf = name.rsplit(".", 1)
+        if hasattr(sys.modules.get(pkg), leaf):
+            delattr(sys.modules[pkg], leaf)
+
+
 class Station:
-    """Everything built from the config (station/boot.py); the config itself is not kept."""
+    """Everything built from the config (build()); the config itself is not kept."""
 
     def __init__(self, **parts):
         for k, v in parts.items():
@@ -58,8 +70,22 @@ class Station:
                 ("refused", self.uplink.refused))
 
     def _control(self):
-        """Answer the commands waiting in the uplink's inbox; True when a reboot was asked."""
-        import station.control as control
+        """Answer the commands waiting in the uplink's inbox; True when a reboot was asked.
+
+        When even the command code cannot be loaded (no heap for it), the waiting messages are
+        dropped with a log line and counted as refused: kept, they would be retried on every
+        loop turn and hold up publishing for good. The operator sees no answer and may send
+        again (`quantrac station cmd` says so)."""
+        try:
+            import station.control as control
+        except MemoryError:
+            unload("station.control")
+            n = len(self.uplink.inbox)
+            self.uplink.inbox.clear()
+            self.uplink.refused += n
+            gc.collect()
+            log.error("control: no heap to load the command code; %d messages dropped" % n)
+            return False
 
         reboot = False
         try:
@@ -69,7 +95,7 @@ class Station:
                 self.uplink.event("ack", ack.encode())
                 reboot = reboot or again
         finally:
-            sys.modules.pop("station.control", None)
+            unload("station.control")
         return reboot
 
     def run(self):
@@ -135,15 +161,29 @@ class Station:
                 log.warn("stop broker not reachable; the last will reports offline")
 
 
+def build(path):
+    """The Station for the config at `path`. Boot-only code comes in two halves that each
+    leave the heap once run: station/boot.py (config, HAL, devices), then station/assemble.py
+    (the rest), loaded only after the first is gone."""
+    import station.boot as boot
+
+    parts = boot.prepare(path)
+    boot = None
+    unload("station.boot")
+    gc.collect()
+    import station.assemble as assemble
+
+    station = assemble.station(Station, parts)
+    parts = assemble = None
+    unload("station.assemble")
+    gc.collect()
+    return station
+
+
 def main(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
     while True:
-        import station.boot as boot
-
-        station = boot.build_station(path, Station)
-        boot = None
-        sys.modules.pop("station.boot", None)  # boot-only code: back to the heap
-        gc.collect()
+        station = build(path)
         try:
             station.run()
             return

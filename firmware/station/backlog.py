@@ -11,14 +11,13 @@
 # is the record that was being written; it is ignored and appends continue in a new segment
 # (so slots stay aligned). A damaged header can only be a segment cut while being created,
 # before any record: the file is removed. Segment files are only ever appended to or deleted,
-# which is what a flash file system (LittleFS) does well.
+# which is what a flash file system (LittleFS) does well. Reading back what the last boot
+# left is station/backlog_open.py's job (boot-only code).
 
 import os
 import struct
 
 from bus.modbus_rtu import crc16
-from hal.common import makedirs
-from station.record import header_len, layout_of, slot_ok
 
 _CURSOR = "<III"
 
@@ -45,64 +44,18 @@ class Backlog:
         self.rf = None        # read handle and its segment number
         self.rseg = -1
         self.bufs = {}        # slot size -> read buffer
-        makedirs(folder + "/backlog")
-        self._open()
+        # what is on flash already is read by station/backlog_open.py open_backlog()
 
-    def _path(self, seg):
+    def path(self, seg):
         return "%s/backlog/%08d.seg" % (self.dir, seg)
 
-    def _open(self):
-        names = [n for n in os.listdir(self.dir + "/backlog") if n.endswith(".seg")]
-        names.sort()
-        for name in names:
-            self._scan(int(name[:-4]))
-        seg, idx, dropped = self._load_cursor()
-        self.dropped = dropped
-        while self.segs and self.segs[0] < seg:   # sent, or dropped and counted
-            self._delete_oldest()
-        if self.segs and self.segs[0] == seg:
-            self.idx = min(idx, self.counts[0])
-        self._bound()
-
-    def _scan(self, seg):
-        path = self._path(seg)
-        with open(path, "rb") as f:
-            head = f.read(6)
-            n = header_len(head)
-            header = head + f.read(n - 6) if n > 6 else b""
-            layout = self.cur if header == self.cur.header else layout_of(header)
-            if layout is None:
-                f.close()
-                os.remove(path)  # cut while being created: it never held a record
-                return
-            size = os.stat(path)[6]
-            count = (size - n) // layout.size
-            sealed = (size - n) % layout.size != 0
-            if count:
-                buf = self._buf(layout.size)
-                f.seek(n + (count - 1) * layout.size)
-                f.readinto(buf)
-                if not slot_ok(buf):
-                    count -= 1
-                    sealed = True
-            if sealed:
-                self.torn += 1
-        for other in self.layouts:
-            if other.header == layout.header:
-                layout = other
-        self.segs.append(seg)
-        self.counts.append(count)
-        self.hlens.append(n)
-        self.layouts.append(layout)
-        self.sealed = sealed or layout is not self.cur
-
-    def _buf(self, size):
+    def buf(self, size):
         b = self.bufs.get(size)
         if b is None:
             b = self.bufs[size] = bytearray(size)
         return b
 
-    def _load_cursor(self):
+    def load_cursor(self):
         try:
             with open(self.dir + "/backlog/cursor", "rb") as f:
                 b = f.read()
@@ -122,7 +75,7 @@ class Backlog:
             f.write(b)
         os.rename(path + ".tmp", path)
 
-    def _delete_oldest(self):
+    def delete_oldest(self):
         seg = self.segs.pop(0)
         self.counts.pop(0)
         self.hlens.pop(0)
@@ -134,7 +87,7 @@ class Backlog:
         if not self.segs:
             self._close_writer()
         try:
-            os.remove(self._path(seg))
+            os.remove(self.path(seg))
         except OSError:
             pass
 
@@ -144,13 +97,13 @@ class Backlog:
             self.wf = None
         self.sealed = True
 
-    def _bound(self):
+    def bound(self):
         """Keep at most max_segs files: the oldest goes, its unsent records counted."""
         while len(self.segs) > self.max_segs:
             self.dropped += self.counts[0] - self.idx
             self.idx = 0
             self._save_cursor(self.segs[1], 0)  # the cursor moves on first, then the file goes
-            self._delete_oldest()
+            self.delete_oldest()
 
     # ---- the queue contract: append / len / peek / layout / commit -------------------------
 
@@ -162,16 +115,16 @@ class Backlog:
         if self.sealed or self.counts[-1] >= self.per_seg:
             self._new_segment()
         elif self.wf is None:
-            self.wf = open(self._path(self.segs[-1]), "ab")
+            self.wf = open(self.path(self.segs[-1]), "ab")
         self.wf.write(slot)
         self.wf.flush()
         self.counts[-1] += 1
 
     def _new_segment(self):
         self._close_writer()
-        seg = self.segs[-1] + 1 if self.segs else self._load_cursor()[0] + 1
+        seg = self.segs[-1] + 1 if self.segs else self.load_cursor()[0] + 1
         header = self.cur.header
-        f = open(self._path(seg), "wb")
+        f = open(self.path(seg), "wb")
         f.write(header)
         f.flush()
         self.wf = f
@@ -182,7 +135,7 @@ class Backlog:
         self.layouts.append(self.cur)
         if len(self.segs) == 1:
             self.idx = 0
-        self._bound()
+        self.bound()
 
     def _find(self, i):
         """(segment position, index in it) of the i-th oldest unsent record."""
@@ -205,10 +158,10 @@ class Backlog:
         if self.rseg != seg:
             if self.rf is not None:
                 self.rf.close()
-            self.rf = open(self._path(seg), "rb")
+            self.rf = open(self.path(seg), "rb")
             self.rseg = seg
         layout = self.layouts[j]
-        buf = self._buf(layout.size)
+        buf = self.buf(layout.size)
         self.rf.seek(self.hlens[j] + k * layout.size)
         if self.rf.readinto(buf) != layout.size:
             buf[0] = buf[0] ^ 0xFF  # unreadable: fails its CRC
@@ -224,7 +177,7 @@ class Backlog:
             j += 1
         self._save_cursor(self.segs[j], i)
         for _ in range(j):
-            self._delete_oldest()
+            self.delete_oldest()
         self.idx = i
 
     def close(self):

@@ -1,16 +1,16 @@
-# The boot: config.json -> effective config -> HAL -> devices -> backlog, sampler, publisher,
-# uplink -> a station/app.py Station. Runs once per boot; station/app.py drops this module
-# afterwards, so none of its code stays on the heap.
+# The boot's first half: config.json -> effective config -> HAL -> breadcrumbs -> devices.
+# station/assemble.py makes the Station of what this hands over (station/app.py build());
+# each half is dropped once it has run, this one before the other is loaded, so neither's
+# code stays on the heap and the boot's peak carries only one of them.
 
 import gc
 import sys
 
 import log
 from station import health as H
+from station.app import unload
 
 FIRMWARE = "quantrac"
-STREAM_IDLE_MS = 100   # with a streaming sensor: drain its UART at least this often (real ms)
-IDLE_MS = 1000         # longest sleep of the main loop (station ms)
 
 
 def load_config(path):
@@ -28,6 +28,29 @@ def load_config(path):
         for name in ("config", "defaults"):
             sys.modules.pop(name, None)
     return cfg, shown
+
+
+def boot_crumbs(hal):
+    """(the phase the station was in when the last boot ended or None, boots so far, its
+    uptime s, the reset cause) from the breadcrumbs station/health.py wrote."""
+    import struct
+
+    from bus.modbus_rtu import crc16
+
+    prev = None
+    b = hal.rtc_mem()
+    if b and len(b) >= 14 and crc16(b, 0, 12) == b[12] | b[13] << 8:
+        magic, phase, _, boots, uptime = struct.unpack(H.FMT, b[:12])
+        if magic == b"QC" and phase < len(H.PHASES):
+            prev = phase, boots, uptime
+    phase = prev[0] if prev else None
+    cause = hal.reset_cause()
+    if phase == H.REBOOT:
+        cause = "command"            # the reboot command, whatever the chip calls it
+    elif phase is not None and phase != H.STOP and cause == "power_on" and \
+            hal.platform == "unix":
+        cause = "hard"               # the process died while running (a kill, a crash)
+    return phase, prev[1] if prev else 0, prev[2] if prev else 0, cause
 
 
 def data_dir(cfg, path, platform):
@@ -58,45 +81,6 @@ def build_devices(cfg, hal):
     return devices
 
 
-def columns(devices, warn=None):
-    """The record's channels in config order, each told its column k and device; a parameter
-    two devices carry is recorded once, from the later one (the earlier gets k = -1)."""
-    cols = []
-    for dev in devices:
-        for ch in dev.channels:
-            ch.dev = dev
-            for i, other in enumerate(cols):
-                if other.param == ch.param:
-                    if warn:
-                        warn("config " + ch.param + " comes from " + other.dev.id + " and " +
-                             dev.id + "; records carry " + dev.id + "'s")
-                    other.k = -1
-                    cols.pop(i)
-                    break
-            cols.append(ch)
-    for k, ch in enumerate(cols):
-        ch.k = k
-    return cols
-
-
-def calibrating(folder, cols, win):
-    """Calibration mode as station/control.py left it before the reboot (a technician's
-    cal_start holds until cal_stop, whatever happens in between)."""
-    import json
-
-    try:
-        with open(folder + "/calibrating.json") as f:
-            params = json.load(f)
-    except (OSError, ValueError):
-        return
-    on = [c for c in cols if isinstance(params, list) and c.param in params]
-    for c in on:
-        win.calibrating[c.k] = win.cal_seen[c.k] = 1
-    if on:
-        log.info("calibration mode kept from before the reboot: " +
-                 ",".join(c.param for c in on))
-
-
 def slim(cfg):
     """What the station keeps of the config once the devices are built (the full config, with
     every channel's defaults merged, is the largest object of the boot)."""
@@ -104,48 +88,9 @@ def slim(cfg):
                                 "clock", "health_s", "wdt_s", "cal")}
 
 
-def assemble(Station, cfg, hal, boot, config_path, health, devices, streams):
-    """The Station for slim(config) and the built devices: columns, backlog, sampler,
-    messages, uplink, publisher."""
-    from station.backlog import Backlog
-    from station.message import Messages
-    from station.record import Layout
-    from values.calibrate import Calibration
-
-    cols = columns(devices, log.warn)
-    b = cfg["backlog"]
-    layout = Layout([c.param for c in cols], [c.unit for c in cols], b["minmax"])
-    backlog = Backlog(hal.data_dir, layout, b["bytes"], b["segments"])
-    cal = Calibration(cfg["cal"], [c.param for c in cols])
-    size = max(layout.json_bytes, min(b["msg_bytes"], b["batch"] * layout.json_bytes))
-    messages = Messages(cfg["station"], cfg["fw"], boot, size)
-    gc.collect()
-    from station.sampler import Sampler
-
-    sampler = Sampler(cfg, hal, devices, cols, layout, backlog, cal)
-    calibrating(hal.data_dir, cols, sampler.win)
-    gc.collect()
-    from station.uplink import Uplink
-
-    uplink = Uplink(cfg, hal, boot, health.birth_fields(cal.versions).encode())
-    gc.collect()
-    from station.publisher import Publisher
-
-    publisher = Publisher(backlog, uplink, messages, b["batch"])
-    log.info("boot ready sensors=%d params=%d record_bytes=%d backlog=%d dropped=%d "
-             "capacity=%d torn=%d" % (len(devices), len(cols), layout.size, len(backlog),
-                                      backlog.dropped, backlog.per_seg * (b["segments"] - 1),
-                                      backlog.torn))
-    return Station(
-        hal=hal, config_path=config_path, health=health, devices=devices, cols=cols,
-        backlog=backlog, cal=cal, sampler=sampler, messages=messages, uplink=uplink,
-        publisher=publisher, idle_ms=STREAM_IDLE_MS * hal.speed if streams else IDLE_MS,
-        health_ms=cfg["health_s"] * 1000, ntp_host=cfg["clock"]["ntp_host"],
-        ntp_ms=cfg["clock"]["ntp_every_s"] * 1000, wdt_ms=cfg["wdt_s"] * 1000)
-
-
-def build_station(path, Station):
-    """Config, HAL, banner and the station; exits 2 on a config or wiring error."""
+def prepare(path):
+    """Config, HAL, breadcrumbs, banner and devices: what station/assemble.py station()
+    takes; exits 2 on a config or wiring error."""
     try:
         cfg, shown = load_config(path)
     except ValueError as e:  # ConfigError: names the key
@@ -160,7 +105,7 @@ def build_station(path, Station):
     hal = Hal(cfg)
     tls = cfg["mqtt"]["tls"]
     if tls:
-        from hal.common import tls_context
+        from hal.tls_context import context as tls_context
 
         folder = tls if tls.startswith("/") else (
             path.rsplit("/", 1)[0] + "/" + tls if "/" in path else tls)
@@ -170,28 +115,26 @@ def build_station(path, Station):
             log.error("mqtt.tls " + folder + ": " + repr(e))
             hal.close()
             sys.exit(2)
+        finally:
+            unload("hal.tls_context")
     log.setup(cfg["log"]["level"], hal.epoch)
     boot_id = hexlify(hal.random_bytes(4)).decode()
     try:
-        health = H.Health(hal)
+        crumbs = boot_crumbs(hal)
+        health = H.Health(hal, crumbs[1] + 1)
     except OSError as e:
         log.error("data_dir " + hal.data_dir + ": " + str(e))
         sys.exit(2)
     log.info("boot %s firmware %s station=%s boot=%s reset=%s crumb=%s boots=%d platform=%s" % (
-        FIRMWARE, cfg["fw"], cfg["station"], boot_id, health.cause,
-        "none" if health.prev_phase is None else H.PHASES[health.prev_phase], health.boots,
-        hal.platform))
+        FIRMWARE, cfg["fw"], cfg["station"], boot_id, crumbs[3],
+        "none" if crumbs[0] is None else H.PHASES[crumbs[0]], health.boots, hal.platform))
     log.dump("config", shown)
     shown = None
     try:
         devices = build_devices(cfg, hal)
-        streams = [s for s in cfg["sensors"] if s["bus"] == "stream"]
-        cfg = slim(cfg)
-        gc.collect()
-        return assemble(Station, cfg, hal, boot_id, path, health, devices, streams)
-    except (ValueError, OSError) as e:  # a UART that cannot be opened, a backlog folder
+    except (ValueError, OSError) as e:  # a UART that cannot be opened
         log.error(str(e))
         hal.close()
         sys.exit(2)
-
-
+    streams = any(s["bus"] == "stream" for s in cfg["sensors"])
+    return (slim(cfg), hal, boot_id, path, health, crumbs, devices, streams)

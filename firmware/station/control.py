@@ -16,7 +16,7 @@ import os
 import sys
 
 CALIBRATING = "calibrating.json"  # in data_dir: the parameters in calibration mode; read at
-# boot (station/boot.py), so a reboot during a calibration keeps flagging status 01
+# boot (station/assemble.py), so a reboot during a calibration keeps flagging status 01
 ANSWERED = 8  # ids remembered, so a message the broker delivers twice runs once
 CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
 SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")
@@ -148,8 +148,7 @@ def configure(app, changes):
         if key not in SETTABLE:
             raise Refused("set.%s: cannot be set remotely (only %s)" % (key, ", ".join(SETTABLE)))
     with open(app.config_path) as f:
-        text = f.read()
-    raw = json.loads(text)
+        raw = json.load(f)
     for key, value in changes.items():
         if key == "cal" and isinstance(value, dict):
             cal = raw.get("cal", {})
@@ -160,11 +159,11 @@ def configure(app, changes):
                     cal[p] = value[p]
             value = cal
         raw[key] = value
-    text = json.dumps(raw)
+    text = json.dumps(raw)  # what is written: taken before check() merges defaults into raw
     import config  # noqa: I001 (the checks: loaded for this message only)
 
     try:
-        checked = config.check(json.loads(text))
+        checked = config.check(raw)  # not a second parse of text: one copy less on the heap
     except config.ConfigError as e:
         raise Refused(str(e)) from None
     finally:

@@ -19,36 +19,20 @@ CONTROL = 4
 REBOOT = 5
 STOP = 6
 IDLE = 7
-_FMT = "<2sBBII"
+FMT = "<2sBBII"  # magic, phase, 0, boots, uptime s; then the CRC
 
 
 class Health:
-    def __init__(self, hal):
+    """Writes the breadcrumbs; reading the previous boot's and naming the reset cause happen
+    once, in station/boot.py (boot_crumbs), whose code leaves the heap after the boot."""
+
+    def __init__(self, hal, boots):
         self.hal = hal
         self.buf = bytearray(14)
-        prev = self._read()
-        self.prev_phase = prev[0] if prev else None
-        self.prev_uptime = prev[2] if prev else 0
-        self.boots = (prev[1] if prev else 0) + 1
-        cause = hal.reset_cause()
-        if self.prev_phase == REBOOT:
-            cause = "command"            # the reboot command, whatever the chip calls it
-        elif self.prev_phase is not None and self.prev_phase != STOP and cause == "power_on" \
-                and hal.platform == "unix":
-            cause = "hard"               # the process died while running (a kill, a crash)
-        self.cause = cause
+        self.boots = boots
         self.phase = -1
         self.uptime_s = 0
         self.crumb(BOOT)
-
-    def _read(self):
-        b = self.hal.rtc_mem()
-        if not b or len(b) < 14 or crc16(b, 0, 12) != b[12] | b[13] << 8:
-            return None
-        magic, phase, _, boots, uptime = struct.unpack(_FMT, b[:12])
-        if magic != b"QC" or phase >= len(PHASES):
-            return None
-        return phase, boots, uptime
 
     def crumb(self, phase, uptime_s=None):
         """Note the phase the station enters (written only when it changes)."""
@@ -58,18 +42,11 @@ class Health:
             return
         self.phase = phase
         b = self.buf
-        struct.pack_into(_FMT, b, 0, b"QC", phase, 0, self.boots, self.uptime_s)
+        struct.pack_into(FMT, b, 0, b"QC", phase, 0, self.boots, self.uptime_s)
         c = crc16(b, 0, 12)
         b[12] = c & 0xFF
         b[13] = c >> 8
         self.hal.rtc_mem(b)
-
-    def birth_fields(self, cal_versions):
-        """The birth event's own members: reset cause, breadcrumb, boots, calibration versions."""
-        crumb = "none" if self.prev_phase is None else PHASES[self.prev_phase]
-        cal = ",".join('"%s":%d' % (p, v) for p, v in cal_versions.items())
-        return '"reset":"%s","crumb":"%s","boots":%d,"uptime_before":%d,"cal":{%s}' % (
-            self.cause, crumb, self.boots, self.prev_uptime, cal)
 
 
 def health_fields(free, backlog, rssi, uptime_s, errors):

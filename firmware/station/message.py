@@ -25,6 +25,17 @@ class Writer:
         self.mv[n:n + k] = b
         self.n = n + k
 
+    def put_part(self, src, a, b):
+        """Append src[a:b], byte by byte: a slice would be a new object for every piece."""
+        n = self.n
+        if n + b - a > len(self.buf):
+            raise OverflowError("message: %d bytes do not fit %d" % (n + b - a, len(self.buf)))
+        buf = self.buf
+        for i in range(a, b):
+            buf[n] = src[i]
+            n += 1
+        self.n = n
+
     def int(self, i):
         self.put(b"%d" % i)
 
@@ -72,14 +83,14 @@ def put_record(w, slot, layout):
     w.put(b',"d":{')
     rflags = slot[7]
     off = 8
-    keys = layout.keys
-    units = layout.units
+    text = layout.text
+    cuts = layout.cuts
     for k in range(layout.count):
         if k:
             w.put(b",")
-        w.put(keys[k])
+        w.put_part(text, cuts[2 * k], cuts[2 * k + 1])     # "so2":[
         _dec24(w, slot, off)
-        w.put(units[k])
+        w.put_part(text, cuts[2 * k + 1], cuts[2 * k + 2])  # ,"ppb",
         sfn = slot[off + 3] | slot[off + 4] << 8
         n = sfn & 0x7FF
         w.int(sfn >> 14)

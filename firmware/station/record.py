@@ -14,6 +14,8 @@
 # Layout: which parameter each slot column is (and its unit), also written as the header of
 # each backlog segment so old records stay readable after a config change.
 
+from array import array
+
 from bus.modbus_rtu import crc16
 
 NULL = 7
@@ -98,8 +100,21 @@ class Layout:
         self.minmax = minmax
         self.step = 11 if minmax else 5
         self.size = 10 + self.step * self.count
-        self.keys = [b'"' + p.encode() + b'":[' for p in params]
-        self.units = [b',"' + u.encode() + b'",' for u in units]
+        # the JSON around each value, '"so2":[' before and ',"ppb",' after, all in one bytes
+        # object with their bounds in `cuts`: two bytes objects per parameter cost ~64 B each
+        text = bytearray()
+        cuts = array("H", [0])
+        for p, u in zip(params, units):
+            text.extend(b'"')
+            text.extend(p.encode())
+            text.extend(b'":[')
+            cuts.append(len(text))
+            text.extend(b',"')
+            text.extend(u.encode())
+            text.extend(b'",')
+            cuts.append(len(text))
+        self.text = bytes(text)
+        self.cuts = cuts
         body = bytearray(MAGIC)
         body.append(VERSION)
         body.append(1 if minmax else 0)
@@ -118,32 +133,7 @@ class Layout:
         body.append(c >> 8)
         self.header = bytes(body)
         # JSON of one record at most: head, and per parameter key, unit, numbers, punctuation
-        self.json_bytes = 48 + sum(len(k) + len(u) + (40 if minmax else 18)
-                                   for k, u in zip(self.keys, self.units))
-
-
-def header_len(head6):
-    """Total header length from its first 6 bytes; 0 when they are not a segment header."""
-    if len(head6) < 6 or head6[0:2] != MAGIC or head6[2] != VERSION:
-        return 0
-    return head6[4] | head6[5] << 8
-
-
-def layout_of(header):
-    """The Layout a segment header describes, or None when the header is damaged."""
-    n = len(header)
-    if n < 9 or header_len(header) != n or crc16(header, 0, n - 2) != header[n - 2] | \
-            header[n - 1] << 8:
-        return None
-    params = []
-    units = []
-    i = 7
-    for _ in range(header[6]):
-        for out in (params, units):
-            k = header[i]
-            out.append(bytes(header[i + 1:i + 1 + k]).decode())
-            i += 1 + k
-    return Layout(params, units, bool(header[3] & 1))
+        self.json_bytes = 48 + len(self.text) + self.count * (40 if minmax else 18)
 
 
 def close_into(slot, layout, win, cols, expected, offline):

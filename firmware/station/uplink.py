@@ -90,7 +90,13 @@ class Uplink:
         self.held_back = 0           # left unacknowledged (inbox full): redelivered later
         self.will = b'{"v":1,"st":"%s","online":false,"boot":"%s"}' % (st, boot)
         self.keepalive_ms = m["keepalive"] * 1000
-        self.client = None
+        self.client = None           # the MQTT client while connected
+        # one client object for every connect, made here: built anew per connect, its
+        # attribute dict (~300 B) had to be found in whatever holes the heap had by then
+        self.mqtt = Client(st, m["host"], m["port"], m["user"], m["password"], m["keepalive"])
+        self.mqtt.set_last_will(self.status_topic, self.will, True, 1)
+        self.mqtt.set_callback(self.on_message)
+        self.mqtt.link = self
         self.connected = False
         self.attempts = 0            # failed connects in a row
         self.next_try = hal.ticks_ms()
@@ -231,10 +237,7 @@ class Uplink:
         if not hal.net_up():
             self.next_try = hal.ticks_add(now, 2000)
             return
-        c = Client(self.station, m["host"], m["port"], m["user"], m["password"], m["keepalive"])
-        c.set_last_will(self.status_topic, self.will, True, 1)
-        c.set_callback(self.on_message)
-        c.link = self
+        c = self.mqtt
         try:
             c.connect(False)  # persistent session: commands wait at the broker meanwhile
             self.client = c

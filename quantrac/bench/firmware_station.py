@@ -132,15 +132,10 @@ class BenchHal(UnixHal):
 
 
 def build(path):
-    import station.boot as boot
-    from station.app import Station
+    from station.app import build as build_station
 
     hal_pkg.Hal = BenchHal  # what station/boot.py imports from hal
-    st = boot.build_station(path, Station)
-    sys.modules.pop("station.boot", None)
-    boot = None
-    gc.collect()
-    return st
+    return build_station(path)
 
 
 def heap(path, cycles, steady, rom_alloc):

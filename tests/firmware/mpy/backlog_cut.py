@@ -8,7 +8,7 @@ import sys
 
 from hal.common import makedirs
 from mpytest import eq, run
-from station.backlog import Backlog
+from station.backlog_open import open_backlog
 from station.record import Layout, seal, slot_ok, slot_t
 
 T0 = 1763755200
@@ -35,7 +35,7 @@ def record(t):
 
 
 def filled(folder, k):
-    bl = Backlog(folder, LAYOUT, 2048, 4)
+    bl = open_backlog(folder, LAYOUT, 2048, 4)
     for i in range(k):
         bl.append(record(T0 + i))
     segs = bl.segs[:]
@@ -44,7 +44,7 @@ def filled(folder, k):
 
 
 def pending(folder):
-    bl = Backlog(folder, LAYOUT, 2048, 4)
+    bl = open_backlog(folder, LAYOUT, 2048, 4)
     ts = []
     for i in range(len(bl)):
         s = bl.peek(i)

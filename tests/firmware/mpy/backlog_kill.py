@@ -9,13 +9,13 @@
 import json
 import sys
 
-from station.backlog import Backlog
+from station.backlog_open import open_backlog
 from station.record import Layout, put_dec, seal, slot_ok, slot_t
 
 T0 = 1763755200
 LAYOUT = Layout(["so2"], ["ppb"], False)
 folder, mode = sys.argv[1], sys.argv[2]
-bl = Backlog(folder, LAYOUT, 4096, 4)
+bl = open_backlog(folder, LAYOUT, 4096, 4)
 if mode == "check":
     nums = []
     for i in range(len(bl)):

@@ -5,7 +5,7 @@ import os
 
 import vfs
 from mpytest import eq, run
-from station.backlog import Backlog
+from station.backlog_open import open_backlog
 from station.record import Layout, seal, slot_ok, slot_t
 
 T0 = 1763755200
@@ -45,7 +45,7 @@ def test_backlog_on_littlefs():
     vfs.VfsLfs2.mkfs(dev)
     vfs.mount(vfs.VfsLfs2(dev), "/flash")
     try:
-        bl = Backlog("/flash/data", LAYOUT, 16384, 8)
+        bl = open_backlog("/flash/data", LAYOUT, 16384, 8)
         slot = bytearray(LAYOUT.size)
         for i in range(900):
             seal(slot, T0 + 300 * i, 300, 0)
@@ -56,7 +56,7 @@ def test_backlog_on_littlefs():
         bl.close()
         vfs.umount("/flash")
         vfs.mount(vfs.VfsLfs2(dev), "/flash")
-        bl = Backlog("/flash/data", LAYOUT, 16384, 8)
+        bl = open_backlog("/flash/data", LAYOUT, 16384, 8)
         eq((len(bl), bl.dropped), (kept, dropped), "after a remount")
         ts = [slot_t(bl.peek(i)) for i in range(len(bl))]
         eq(ts, [T0 + 300 * (900 - kept + i) for i in range(kept)], "newest kept, in order")

@@ -8,8 +8,8 @@
 import json
 import sys
 
-from station.backlog import Backlog
-from station.boot import columns
+from station.backlog_open import open_backlog
+from station.assemble import columns
 from station.message import Messages
 from station.record import Layout, close_into, seal
 from values.decode import Channel
@@ -47,7 +47,7 @@ for rec in case["records"]:
     if backlog is None or backlog.cur.header != layout.header:
         if backlog is not None:
             backlog.close()
-        backlog = Backlog(sys.argv[2], layout, 65536, 4)
+        backlog = open_backlog(sys.argv[2], layout, 65536, 4)
     backlog.append(slot)
 msgs = Messages(case["station"], case["fw"], case["boot"], 4096)
 payload, count = msgs.build(case["seq"], backlog, len(backlog))

@@ -6,7 +6,7 @@ import json
 
 import config
 from mpytest import Clock, eq, raises, run
-from station.boot import columns
+from station.assemble import columns
 from station.message import Messages, Writer, put_record
 from station.publisher import Publisher
 from station.queue import RamQueue
