@@ -52,27 +52,39 @@ def tls_dir(layout: Layout) -> Path:
     return layout.mosquitto / "tls"
 
 
-def tls_port(layout: Layout) -> int | None:
-    """The TLS listener's port when its certificates are in place, else None (no listener)."""
+def tls_listener(layout: Layout) -> tuple[str, int] | None:
+    """(address, port) the TLS listener binds when its certificates are in place, else None
+    (no listener). The address is loopback unless `station credentials --tls-listen` gave
+    the one the stations reach (0.0.0.0 or the server's own address in the field)."""
     d = tls_dir(layout)
     if not all((d / name).exists() for name in ("ca.crt", "server.crt", "server.key")):
         return None
     try:
-        port = json.loads((d / "listener.json").read_text()).get("port")
+        doc = json.loads((d / "listener.json").read_text())
+        port, bind = doc.get("port"), doc.get("bind", "127.0.0.1")
     except (OSError, ValueError, AttributeError):
         return None
-    return port if isinstance(port, int) and 0 < port < 65536 else None
+    if not (isinstance(port, int) and 0 < port < 65536 and isinstance(bind, str) and bind):
+        return None
+    return bind, port
+
+
+def tls_port(layout: Layout) -> int | None:
+    """The TLS listener's port, None when there is no listener."""
+    found = tls_listener(layout)
+    return found[1] if found else None
 
 
 def _tls_listener(layout: Layout) -> str:
-    port = tls_port(layout)
-    if port is None:
+    found = tls_listener(layout)
+    if found is None:
         return ""
+    bind, port = found
     d = tls_dir(layout)
     return f"""
 # TLS for stations outside the loopback: only clients with a certificate signed by our CA, and
 # still with their password (the ACL keys on the user name, so a certificate alone is no login).
-listener {port} 127.0.0.1
+listener {port} {bind}
 cafile {d / "ca.crt"}
 certfile {d / "server.crt"}
 keyfile {d / "server.key"}

@@ -139,17 +139,23 @@ def new(station_id: str, name: str, profile: str, lat: float, lon: float, statio
               "listener and CA on first use")
 @click.option("--tls-host", "tls_hosts", multiple=True,
               help="name or IP the stations reach the broker by (repeat; with --tls)")
+@click.option("--tls-listen", callback=lambda c, p, v: _listen(v),
+              help="ADDRESS:PORT the TLS listener binds, e.g. 0.0.0.0:8883 in the field "
+                   "(with --tls; kept for later runs); default: a free loopback port")
 @click.option("--wifi-password", envvar="QUANTRAC_WIFI_PASSWORD",
               help="the site's Wi-Fi password, for the board's secrets file")
 @REGISTRY
 @RUN_DIR
 def credentials(station_id: str, rotate: bool, tls: bool, tls_hosts: tuple[str, ...],
+                tls_listen: tuple[str, int] | None,
                 wifi_password: str | None, registry_name: str, run_dir: Path | None) -> None:
     """The station's broker account and its board's secrets file (0600)."""
     from collector.services import credentials as service_credentials
     from collector.services.state import ServicesError
     from quantrac.field import accounts, registry_file, workspace
 
+    if tls_listen and not tls:
+        raise click.UsageError("--tls-listen goes with --tls")
     st = _station(registry_name, station_id)
     lay = accounts.layout(run_dir)
     try:
@@ -158,7 +164,8 @@ def credentials(station_id: str, rotate: bool, tls: bool, tls_hosts: tuple[str, 
         service_credentials.remember_registry(
             lay, path.stem if path.parent == boards.HERE / "registry" else str(path))
         password = accounts.station_password(lay, st.id, rotate)
-        ca = accounts.ensure_tls(lay, tls_hosts or accounts.TLS_HOSTS) if tls else None
+        ca = accounts.ensure_tls(lay, tls_hosts or accounts.TLS_HOSTS, tls_listen) \
+            if tls else None
         change = accounts.apply(lay)
         d = workspace.station_dir(run_dir, st.id)
         secrets = workspace.write_secrets(d, password, wifi_password)
@@ -191,16 +198,30 @@ def _mqtt_target(run_dir: Path | None, host: str | None, port: int | None) -> di
     return {"host": env["QUANTRAC_MQTT_HOST"], "port": port or int(env["QUANTRAC_MQTT_PORT"])}
 
 
-def _tls_port(run_dir: Path | None, host: str | None) -> int:
-    """The run folder's TLS listener for a board on this machine, else MQTT's TLS port."""
-    if host is None:
-        from collector.services import mosquitto
-        from quantrac import paths
+def _tls_port(run_dir: Path | None) -> int:
+    """The port of the run folder's TLS listener (the stations connect to it), else MQTT's
+    TLS port."""
+    from collector.services import mosquitto
+    from quantrac import paths
 
-        port = mosquitto.tls_port(mosquitto.Layout(paths.run_dir(run_dir)))
-        if port:
-            return port
-    return 8883
+    return mosquitto.tls_port(mosquitto.Layout(paths.run_dir(run_dir))) or 8883
+
+
+def _listen(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    import ipaddress
+
+    host, sep, port = value.rpartition(":")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+        if not sep or not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not ADDRESS:PORT with an IP address, e.g. "
+                                 "0.0.0.0:8883", param_hint="--tls-listen") from None
+    return host, number
 
 
 @station.command()
@@ -241,7 +262,7 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
             # config.json, and the board talks to the broker's TLS listener
             mqtt["tls"] = workspace.TLS
             if mqtt_port is None:
-                mqtt["port"] = _tls_port(run_dir, mqtt_host)
+                mqtt["port"] = _tls_port(run_dir)
         cfg = boards.firmware_config(st, uarts, mqtt, sample_s=sample_s, report_s=report_s)
     except (boards.BoardsError, click.BadParameter) as e:
         raise click.ClickException(str(e)) from None

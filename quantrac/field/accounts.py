@@ -43,8 +43,11 @@ def station_password(lay: Layout, station_id: str, rotate: bool = False) -> str:
     return credentials.station_passwords(lay, wanted)[station_id]
 
 
-def ensure_tls(lay: Layout, hosts: tuple[str, ...] = TLS_HOSTS) -> Authority:
-    """CA (kept), broker certificate for `hosts` (renewed when they change), listener port."""
+def ensure_tls(lay: Layout, hosts: tuple[str, ...] = TLS_HOSTS,
+               listen: tuple[str, int] | None = None) -> Authority:
+    """CA (kept), broker certificate for `hosts` (renewed when they change), the listener's
+    address and port: `listen` when given (the field: 0.0.0.0:8883), else the ones kept, else
+    a free loopback port (a bench or a test)."""
     d = mosquitto.tls_dir(lay)
     d.mkdir(parents=True, exist_ok=True)
     ca = Authority.ensure(d / "ca.crt", lay.secrets / "tls-ca.key")
@@ -53,10 +56,11 @@ def ensure_tls(lay: Layout, hosts: tuple[str, ...] = TLS_HOSTS) -> Authority:
     current = read_json(listener)
     if current.get("hosts") != wanted or not (d / "server.crt").exists():
         ca.server(d, list(hosts))
-    port = current.get("port")
-    if not isinstance(port, int) or not ports.is_free(port) and not _ours(lay, port):
+    bind, port = listen if listen else (current.get("bind", ports.HOST), current.get("port"))
+    if listen is None and bind == ports.HOST and (
+            not isinstance(port, int) or not ports.is_free(port) and not _ours(lay, port)):
         port = ports.free_port()
-    listener.write_text(json.dumps({"port": port, "hosts": wanted}) + "\n")
+    listener.write_text(json.dumps({"port": port, "bind": bind, "hosts": wanted}) + "\n")
     return ca
 
 

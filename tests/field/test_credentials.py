@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from collector import services as svc
-from collector.services import credentials, mosquitto
+from collector.services import credentials, mosquitto, ports
 from quantrac.cli import main
 
 NEW = "pq-air-17"
@@ -204,6 +204,22 @@ def test_tls_listener_takes_a_station_with_its_certificate_and_password(stack, r
     again = run("station", "credentials", station, "--tls", "--run-dir", run_dir)
     assert again.exit_code == 0 and "broker restarted" not in again.output
     assert mosquitto.tls_port(mosquitto.Layout(run_dir)) == port
+
+    # the field: the listener on the address the stations reach, kept for later runs
+    bad = run("station", "credentials", station, "--tls", "--tls-listen", "everywhere:8883",
+              "--run-dir", run_dir)
+    assert bad.exit_code == 2 and "ADDRESS:PORT" in bad.output
+    field_port = ports.free_port()
+    moved = run("station", "credentials", station, "--tls", "--tls-listen",
+                f"127.0.0.1:{field_port}", "--run-dir", run_dir)
+    assert moved.exit_code == 0 and "broker restarted" in moved.output, moved.output
+    assert f"listener {field_port} 127.0.0.1" in (run_dir / "mosquitto" / "mosquitto.conf"
+                                                  ).read_text()
+    moved_peer = Peer(host, field_port, station, password, tls=tls)
+    peers.append(moved_peer)
+    assert not moved_peer.refused
+    assert mosquitto.tls_port(mosquitto.Layout(run_dir)) == field_port
+    port = field_port
 
     # the station's build then points its firmware at the TLS listener and the flashed files
     built = run("station", "build", station, "--run-dir", run_dir,
