@@ -30,6 +30,8 @@ class EgovOptions:
                             "certificate (a department's own CA); empty: the system's CAs")
     api_url: str = _opt("", doc="REST endpoint for alerts and hourly indices; empty: none")
     token_url: str = _opt("", doc="OAuth2 token endpoint (client credentials)")
+    api_ca_file: str = _opt("", doc="https: PEM file of the CA that signed the endpoints' "
+                            "certificates (a department's own CA); empty: the system's CAs")
     client_id: str = _opt("", doc="OAuth2 client id")
     scope: str = _opt("", doc="OAuth2 scope; empty: none asked")
     open_data_dir: str = _opt("", doc="daily CSV/JSON files; empty: <folder>/open-data")

@@ -65,12 +65,13 @@ def check(settings: Any, error: type[Exception]) -> None:
         raise error(str(e)) from None
     if o.ftp_url and not o.ftp_url.startswith(("ftp://", "ftps://")):
         raise error(f"[egov] ftp_url = {o.ftp_url!r}: must start with ftp:// or ftps://")
-    if o.ftp_ca_file:
-        try:
-            ssl.create_default_context(cafile=o.ftp_ca_file)
-        except (OSError, ssl.SSLError) as e:
-            raise error(f"[egov] ftp_ca_file = {o.ftp_ca_file!r}: not a readable PEM CA "
-                        f"certificate ({e})") from None
+    for ca, what in ((o.ftp_ca_file, "ftp_ca_file"), (o.api_ca_file, "api_ca_file")):
+        if ca:
+            try:
+                ssl.create_default_context(cafile=ca)
+            except (OSError, ssl.SSLError) as e:
+                raise error(f"[egov] {what} = {ca!r}: not a readable PEM CA certificate "
+                            f"({e})") from None
     if o.api_url and not (o.token_url and o.client_id):
         raise error(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
                     "client credentials)")
@@ -143,7 +144,7 @@ class EgovModule:
 
             deliverers["api"] = RestDeliverer(
                 o.api_url, o.token_url, o.client_id, secrets.get("client_secret", ""),
-                scope=o.scope, timeout_s=o.timeout_s)
+                scope=o.scope, timeout_s=o.timeout_s, ca_file=o.api_ca_file or None)
         self.outbox = Outbox(self.folder / "outbox", tuple(deliverers) or ("none",),
                              max_bytes=o.max_bytes, keep_s=o.keep_days * 86400)
         self.dead = OutboxDeadLetters(self.outbox.path / "dead-letters.jsonl")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -42,7 +43,9 @@ class RestDeliverer:
     name = "api"
 
     def __init__(self, url: str, token_url: str, client_id: str, client_secret: str, *,
-                 scope: str = "", timeout_s: float = 30.0) -> None:
+                 scope: str = "", timeout_s: float = 30.0, ca_file: str | None = None) -> None:
+        """`ca_file`: https only, the CA the endpoints' certificates must chain to (None: the
+        system's CAs)."""
         for what, value in (("api_url", url), ("token_url", token_url)):
             parts = urllib.parse.urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -52,6 +55,7 @@ class RestDeliverer:
         self.url, self.token_url = url, token_url
         self.client_id, self.client_secret, self.scope = client_id, client_secret, scope
         self.timeout_s = timeout_s
+        self._tls = ssl.create_default_context(cafile=ca_file)
         self._token: str | None = None
         self._expires = 0.0
         self.tokens_fetched = 0
@@ -86,7 +90,7 @@ class RestDeliverer:
             "Authorization": f"Bearer {token}", "Idempotency-Key": key,
             "User-Agent": "quantrac-collector"})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._tls) as resp:
                 return resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
@@ -108,7 +112,7 @@ class RestDeliverer:
                      "Accept": "application/json", "Authorization": f"Basic {basic}"})
         where = f"token endpoint {self.token_url}"
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._tls) as resp:
                 doc = json.loads(resp.read())
         except urllib.error.HTTPError as e:
             reason = f"{where}: HTTP {e.code}: {server_message(e.read()) or e.reason}"
@@ -116,7 +120,12 @@ class RestDeliverer:
             raise TokenError(reason, not transient,
                              retry_after_s(e.headers) if transient else None) from None
         except (urllib.error.URLError, OSError) as e:
-            raise TokenError(f"{where}: {getattr(e, 'reason', e)}", False) from None
+            reason = getattr(e, "reason", e)
+            if isinstance(reason, ssl.SSLCertVerificationError):  # config: a person fixes it
+                raise TokenError(f"{where}: the server's certificate does not verify "
+                                 f"({reason.verify_message}); check [egov] api_ca_file and "
+                                 "the host name", True) from None
+            raise TokenError(f"{where}: {reason}", False) from None
         except ValueError as e:
             raise TokenError(f"{where}: answer is not JSON ({e})", True) from None
         token = doc.get("access_token") if isinstance(doc, dict) else None

@@ -34,8 +34,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Http:
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler],
+                 tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files: HTTPS."""
         self.server = _Server(("127.0.0.1", 0), handler)
+        if tls:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -146,7 +154,7 @@ class ApiPeer:
     `accepted`: (key, document) stored, in order; `repeats`: keys seen again."""
 
     def __init__(self, client_id: str = "quantrac", client_secret: str = "pw-123",
-                 expires_in: int = 3600) -> None:
+                 expires_in: int = 3600, tls: tuple[Path, Path] | None = None) -> None:
         self.client_id, self.client_secret, self.expires_in = client_id, client_secret, expires_in
         self.tokens: set[str] = set()
         self.token_requests: list[dict] = []
@@ -176,8 +184,8 @@ class ApiPeer:
             def log_message(self, *args):
                 pass
 
-        self.http = _Http(Handler)
-        base = f"http://127.0.0.1:{self.http.port}"
+        self.http = _Http(Handler, tls)
+        base = f"{'https' if tls else 'http'}://127.0.0.1:{self.http.port}"
         self.url, self.token_url = f"{base}/ingest", f"{base}/token"
 
     def _token(self, headers, body: bytes) -> tuple[int, dict]:

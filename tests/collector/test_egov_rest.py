@@ -79,3 +79,35 @@ def test_wrong_client_credentials_keep_the_documents_for_an_operator(tmp_path):
         box.close()
         api.close()
     assert len(api.accepted) == 1
+
+
+def test_an_https_endpoint_of_the_departments_ca_gets_the_documents(tmp_path):
+    from quantrac.field.tls import Authority
+
+    ca = Authority.ensure(tmp_path / "ca.crt", tmp_path / "ca.key")
+    ca.server(tmp_path, ["127.0.0.1"])
+    api = ApiPeer(tls=(tmp_path / "server.crt", tmp_path / "server.key"))
+    assert api.url.startswith("https://")
+    box = Outbox(tmp_path / "outbox", ("api",))
+    worker = None
+    try:
+        for ca_file, delivered in ((None, False), (str(tmp_path / "ca.crt"), True)):
+            rest = RestDeliverer(api.url, api.token_url, api.client_id, api.client_secret,
+                                 timeout_s=5, ca_file=ca_file)
+            worker = OutboxWorker(box, "api", rest, retry_initial_s=0.05, retry_max_s=0.2)
+            worker.start()
+            if not delivered:  # the system's CAs do not know the department's: kept
+                box.add(docs("pq-air-01", "pq-air-02"))
+                wait_for(lambda w=worker: w.stats()["state"] == "operator", "the operator error")
+                assert "certificate does not verify" in worker.stats()["last_error"]
+                assert box.pending("api") == 2 and api.accepted == []
+            else:
+                wait_for(lambda: box.pending("api") == 0, "both documents over HTTPS")
+            worker.stop()
+            worker = None
+    finally:
+        if worker is not None:
+            worker.stop()
+        box.close()
+        api.close()
+    assert [doc["station"] for _key, doc in api.accepted] == ["pq-air-01", "pq-air-02"]
