@@ -159,16 +159,23 @@ def configure(app, changes):
                     cal[p] = value[p]
             value = cal
         raw[key] = value
-    text = json.dumps(raw)  # what is written: taken before check() merges defaults into raw
+    # The new file is checked exactly as the next boot will read it: written beside
+    # config.json and loaded with secrets.json merged over it (config.json itself holds no
+    # password on a flashed board), then renamed over config.json only if it passes.
+    tmp = app.config_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(raw, f)
+    raw = None
     import config  # noqa: I001 (the checks: loaded for this message only)
 
     try:
-        checked = config.check(raw)  # not a second parse of text: one copy less on the heap
+        checked = config.load(tmp)
     except config.ConfigError as e:
-        raise Refused(str(e)) from None
+        os.remove(tmp)
+        raise Refused(str(e).replace(tmp, app.config_path)) from None
     finally:
         for name in ("config", "defaults"):
             sys.modules.pop(name, None)
-    _write(app.config_path, text)
+    os.rename(tmp, app.config_path)
     app.apply(checked, changes)
     return ',"applied":%s' % _q(sorted(changes)), False

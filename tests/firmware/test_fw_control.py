@@ -79,10 +79,14 @@ def records_after(sub: Subscriber, boot: str, t: float, count: int, timeout: flo
     return got[:count]
 
 
-def test_commands_config_and_calibration(services, sensors, subscriber, operator, launch):
+def test_commands_config_and_calibration(services, sensors, subscriber, operator, launch,
+                                         tmp_path):
     cfg = firmware_config(services, *sensors)
     cfg["clock"] = {"valid_after_s": 8}  # no valid time for the first 8 s after boot
     cfg["health_s"] = 10
+    # as on a flashed board: the password in secrets.json beside config.json, not in it
+    password = cfg["mqtt"].pop("password")
+    (tmp_path / "secrets.json").write_text(json.dumps({"mqtt": {"password": password}}))
     fw = launch(cfg)
     boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
     fw.wait_log(r"clock set: \d+ held records rebased", timeout=30)
@@ -135,6 +139,7 @@ def test_commands_config_and_calibration(services, sensors, subscriber, operator
     r = records_after(subscriber, boot, time.time() + 10, 1)[0]
     assert r["p"] == 10 and r["t"] % 10 == 0
     assert json.loads((fw.dir / "config.json").read_text())["report_s"] == 10
+    assert password not in (fw.dir / "config.json").read_text()  # still only in secrets.json
 
     health = [e for e in of_boot(subscriber.snapshot(), boot, "event") if e["ev"] == "health"]
     assert health, "a health event every health_s"
