@@ -111,6 +111,16 @@ def mqtt_check(cfg, hal, boot, data):
             say("mqtt", where)
             return
         hal.sleep_ms(250)
+    if m.get("tls"):  # as the firmware's boot does: our CA and the station's certificate
+        try:
+            from hal.tls_context import context
+
+            hal.sockets.tls = (context(m["tls"]), m["host"])
+        except (OSError, ValueError) as e:
+            where.update(step="tls", ok=False, why="TLS files in %s/: %r (run `quantrac "
+                         "station credentials --tls`, then flash)" % (m["tls"], e))
+            say("mqtt", where)
+            return
     import umqtt.simple as simple
 
     simple.socket = hal.sockets  # sockets with a timeout (see firmware/station/uplink.py)

@@ -66,8 +66,9 @@ def new_station(registry: Path, station: str = NEW, *extra: str) -> None:
 
 
 def configure(registry: Path, run_dir: Path, build: Path, sim: SimulatedStation,
-              station: str = NEW) -> None:
-    ok("station", "credentials", station, "--registry", registry, "--run-dir", run_dir)
+              station: str = NEW, tls: bool = False) -> None:
+    ok("station", "credentials", station, "--registry", registry, "--run-dir", run_dir,
+       *(["--tls"] if tls else []))
     sim.prepare()  # the simulators run from here on; the board's UARTs open their ptys
     ports = [a for name, p in sim.ports.items() for a in ("--port", f"{name}={p.path}")]
     out = ok("station", "build", station, "--config-only", "--build-root", build, *ports,
@@ -76,11 +77,12 @@ def configure(registry: Path, run_dir: Path, build: Path, sim: SimulatedStation,
 
 
 @pytest.mark.services
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_a_blank_board_is_flashed_and_commissioned_in_one_sitting(
-        stack, run_dir, registry_copy, board, bootloader, firmware_build, sims, tmp_path):
+        stack, run_dir, registry_copy, board, bootloader, firmware_build, sims, tmp_path, tls):
     new_station(registry_copy)
     sim = sims(registry_file.load(registry_copy).get(NEW))
-    configure(registry_copy, run_dir, firmware_build, sim)
+    configure(registry_copy, run_dir, firmware_build, sim, tls=tls)
     # what an older install left on the board: a module this build no longer has, and the
     # source of one it ships compiled (a .py would be imported before the .mpy)
     (board.flash / "values").mkdir()
@@ -100,6 +102,10 @@ def test_a_blank_board_is_flashed_and_commissioned_in_one_sitting(
                 for p in (firmware_build / "esp32").rglob("*") if p.is_file()}
     expected.update({"config.json": sha(station_dir / "config.json"),
                      "secrets.json": sha(station_dir / "secrets.json")})
+    if tls:  # the station's certificate and our CA go on the board, and its config uses them
+        expected.update({f"tls/{n}": sha(station_dir / "tls" / n)
+                         for n in workspace.BOARD_TLS.values()})
+        assert json.loads((station_dir / "config.json").read_text())["mqtt"]["tls"] == "tls"
     on_board = {p.relative_to(board.flash).as_posix(): sha(p)
                 for p in board.flash.rglob("*") if p.is_file() and "data" not in p.parts}
     assert on_board == {**expected, "boot.py": sha(board.flash / "boot.py")}
