@@ -18,10 +18,11 @@ def files(*names: str) -> list[OutboxItem]:
                        {"path": f"PQ01/2026/03/02/AnGiang_PQ_PQ01_{n}.txt"}) for n in names]
 
 
-def start(tmp_path, ftp: FtpPeer, password: str | None = None, timeout_s: float = 2.0):
+def start(tmp_path, ftp: FtpPeer, password: str | None = None, timeout_s: float = 2.0,
+          ca_file: str | None = None):
     box = Outbox(tmp_path / "outbox", ("ftp",))
     deliverer = FtpDeliverer(ftp.url, ftp.user, ftp.password if password is None else password,
-                             timeout_s=timeout_s)
+                             timeout_s=timeout_s, ca_file=ca_file)
     worker = OutboxWorker(box, "ftp", deliverer, retry_initial_s=0.05, retry_max_s=0.2)
     worker.start()
     return box, deliverer, worker
@@ -90,11 +91,7 @@ def ftps_peer(tmp_path) -> tuple[FtpPeer, str]:
 
 def test_ftps_delivers_over_tls_to_a_server_of_the_departments_ca(tmp_path):
     ftp, ca_file = ftps_peer(tmp_path)
-    box = Outbox(tmp_path / "outbox", ("ftp",))
-    worker = OutboxWorker(box, "ftp", FtpDeliverer(ftp.url, ftp.user, ftp.password,
-                                                   timeout_s=5, ca_file=ca_file),
-                          retry_initial_s=0.05, retry_max_s=0.2)
-    worker.start()
+    box, _, worker = start(tmp_path, ftp, timeout_s=5, ca_file=ca_file)
     try:
         box.add(files("20260302100500", "20260302101000"))
         wait_for(lambda: box.pending("ftp") == 0, "both files delivered over FTPS")
@@ -109,11 +106,7 @@ def test_ftps_delivers_over_tls_to_a_server_of_the_departments_ca(tmp_path):
 
 def test_ftps_to_a_server_whose_certificate_does_not_verify_keeps_the_files(tmp_path):
     ftp, _ = ftps_peer(tmp_path)
-    box = Outbox(tmp_path / "outbox", ("ftp",))
-    worker = OutboxWorker(box, "ftp", FtpDeliverer(ftp.url, ftp.user, ftp.password,
-                                                   timeout_s=5),  # the system's CAs only
-                          retry_initial_s=0.05, retry_max_s=0.2)
-    worker.start()
+    box, _, worker = start(tmp_path, ftp, timeout_s=5)  # the system's CAs only
     try:
         box.add(files("20260302100500"))
         wait_for(lambda: worker.stats()["state"] == "operator", "the operator error")
