@@ -314,10 +314,13 @@ class OutboxWorker:
 
     def __init__(self, outbox: Outbox, dest: str, deliverer: Deliverer, *,
                  retry_initial_s: float = 1.0, retry_max_s: float = 300.0,
-                 dead_letters: Path | None = None) -> None:
+                 dead_letters: Path | OutboxDeadLetters | None = None) -> None:
+        """`dead_letters`: a file, or a writer with `add_items` (the alert outputs write
+        theirs like every other alert dead letter); default: the outbox's own file."""
         self.outbox, self.dest, self.deliverer = outbox, dest, deliverer
         self.retry_initial_s, self.retry_max_s = retry_initial_s, retry_max_s
-        self.dead = OutboxDeadLetters(dead_letters or outbox.path / "dead-letters.jsonl")
+        self.dead = dead_letters if isinstance(dead_letters, OutboxDeadLetters) else \
+            OutboxDeadLetters(dead_letters or outbox.path / "dead-letters.jsonl")
         self.delivered = self.refused = 0
         self.state, self.last_error = "ok", ""
         self.retrying_since: float | None = None

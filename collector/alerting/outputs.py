@@ -28,7 +28,14 @@ from typing import Any
 from collector.contracts import Point, Sink, WriteResult
 from collector.dead_letters import DeadLetters
 from collector.metrics import Metrics
-from collector.outbox import Outbox, OutboxError, OutboxItem, OutboxWorker, Outcome
+from collector.outbox import (
+    Outbox,
+    OutboxDeadLetters,
+    OutboxError,
+    OutboxItem,
+    OutboxWorker,
+    Outcome,
+)
 from collector.running_sink import RunningSink
 
 log = logging.getLogger("quantrac.collector.alerts.out")
@@ -55,7 +62,7 @@ class AlertDeadLetters(DeadLetters):
 DURABLE = ("webhook", "email")  # outputs that go through the outbox when there is one
 
 
-class _OutboxDeadLetters(AlertDeadLetters):
+class _OutboxDeadLetters(AlertDeadLetters, OutboxDeadLetters):
     """The outbox worker's refusals, written like every other alert dead letter."""
 
     def add_items(self, items: list[tuple[OutboxItem, str]]) -> None:
@@ -101,8 +108,8 @@ class _DurableOutput:
         self.name = name
         self.outbox = outbox
         self.worker = OutboxWorker(outbox, name, _SinkDeliverer(sink),
-                                   retry_initial_s=retry_initial_s, retry_max_s=retry_max_s)
-        self.worker.dead = _OutboxDeadLetters(dead_letters, name)  # type: ignore[assignment]
+                                   retry_initial_s=retry_initial_s, retry_max_s=retry_max_s,
+                                   dead_letters=_OutboxDeadLetters(dead_letters, name))
 
     def stats(self) -> dict[str, Any]:
         s = self.worker.stats()

@@ -179,10 +179,13 @@ def test_below_min_severity_nothing_is_sent(receiver):
     assert result.accepted == [0] and r.calls == 0
 
 
-def test_the_output_retries_in_the_background_then_dead_letters_a_refusal(receiver, tmp_path):
+@pytest.mark.parametrize("durable", [False, True], ids=["in-memory", "outbox"])
+def test_the_output_retries_in_the_background_then_dead_letters_a_refusal(receiver, tmp_path,
+                                                                          durable):
     r = receiver([500, 500])
     out = AlertOutputs({"webhook": WebhookSink(r.url)}, tmp_path / "adl.jsonl",
-                       retry_initial_s=0.05, retry_max_s=0.1)
+                       retry_initial_s=0.05, retry_max_s=0.1,
+                       outbox_dir=tmp_path / "alert-outbox" if durable else None)
     out.start()
     try:
         out.send([alert()])
