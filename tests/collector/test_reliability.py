@@ -2,8 +2,8 @@
 Mosquitto and InfluxDB in a tmp run folder, so stopping them disturbs no other test).
 
 In each test stations stream data at QoS 1 while something breaks: InfluxDB stopped for
-QUANTRAC_OUTAGE_S seconds (default 20, several retry cycles; `quantrac bench reliability`, to
-come, runs the full 5 minutes), the broker restarted, the collector killed with SIGKILL and
+QUANTRAC_OUTAGE_S seconds (default 300: the five minutes issue 5 asks for; a shorter value
+only for a quick local run), the broker restarted, the collector killed with SIGKILL and
 restarted.
 Afterwards every (station, param) has exactly as many points as messages the broker
 acknowledged: nothing lost, nothing doubled.
@@ -28,7 +28,7 @@ from collector.config import Settings
 from collector.pipeline import Collector
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-OUTAGE_S = float(os.environ.get("QUANTRAC_OUTAGE_S", "20"))
+OUTAGE_S = float(os.environ.get("QUANTRAC_OUTAGE_S", "300"))
 STATIONS = ["pq-air-10", "pq-sea-01"]
 CLI = [sys.executable, "-c", "from quantrac.cli import main; main()"]
 
