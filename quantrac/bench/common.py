@@ -12,6 +12,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -215,3 +217,16 @@ def window_start(days_back: float) -> int:
 def write_json(path: Path | None, doc: dict) -> None:
     if path is not None:
         Path(path).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float = WAIT_S) -> None:
+    """SIGTERM each process still running (a collector then stops cleanly), SIGKILL it if it
+    has not exited within `timeout`."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

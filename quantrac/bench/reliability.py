@@ -148,14 +148,7 @@ def collector_sigkill(env: dict, run: Path, folder: Path, t0: int, stream_s: flo
     finally:
         os.kill(influx, signal.SIGCONT)
         stream.stop()
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        common.stop_processes(procs, 30)
 
 
 def station_outage(env: dict, run: Path, folder: Path, t0: int, stream_s: float,

@@ -9,29 +9,14 @@ import socket
 import uuid
 
 import pytest
-from collector_live import WAIT_S, counts, free_window, publish_many, wait_for
+from collector_live import counts, free_window, publish_many, wait_for
 
 from collector.config import CollectorOptions, Settings
-from collector.pipeline import Collector
 
 pytestmark = pytest.mark.services
 MINE = ["validate", "units", "dedupe", "qc"]  # this stage's chain: points of later stages
 # would make the spool's fill level depend on their output
 
-
-@pytest.fixture
-def collectors():
-    made: list[Collector] = []
-
-    def start(s: Settings) -> Collector:
-        c = Collector(s)
-        made.append(c)
-        c.start()
-        assert c.wait_ready(WAIT_S), "collector never subscribed"
-        return c
-    yield start
-    for c in made:
-        c.stop()
 
 
 def air(station: str, t: int, seq: int, boot: str) -> dict:

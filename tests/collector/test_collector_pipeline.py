@@ -39,21 +39,6 @@ def settings(env: dict, run_dir: Path, client_id: str | None = None) -> Settings
     })
 
 
-@pytest.fixture
-def collectors():
-    """Start collectors through this; each is stopped at the end even if the test fails."""
-    made: list[Collector] = []
-
-    def start(s: Settings) -> Collector:
-        c = Collector(s)
-        made.append(c)
-        c.start()
-        assert c.wait_ready(WAIT_S), "collector never subscribed"
-        return c
-    yield start
-    for c in made:
-        c.stop()
-
 
 def stored(c: Collector, station: str) -> int:
     return c.stats["stations"].get(station, {}).get("readings_stored", 0)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from loopback_peers import ApiPeer, FtpPeer
 
 from collector.config import Settings
 from collector.pipeline import Collector
+from quantrac.bench.common import stop_processes
 
 pytestmark = pytest.mark.services
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -143,14 +143,7 @@ def test_a_killed_collector_resumes_its_outbox_without_loss_or_duplicates(
         run(tmp_path / "run-2.log")
         wait_for(lambda: len(ftp.arrivals) == 12, lambda: f"12 files, got {len(ftp.arrivals)}")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=WAIT_S)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop_processes(procs, WAIT_S)
         ftp.close()
     want = dict(expected_file(code, times[i], i) for i in range(12))
     assert dict(ftp.arrivals) == {f"incoming/{p}": 1 for p in want}

@@ -26,6 +26,7 @@ from station_stream import StationStream
 from collector import services as svc
 from collector.config import Settings
 from collector.pipeline import Collector
+from quantrac.bench.common import stop_processes
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 OUTAGE_S = float(os.environ.get("QUANTRAC_OUTAGE_S", "300"))
@@ -159,11 +160,4 @@ def test_a_collector_killed_with_sigkill_loses_and_doubles_nothing(stack, tmp_pa
     finally:
         os.kill(influx, signal.SIGCONT)
         stream.stop()
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=WAIT_S)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop_processes(procs, WAIT_S)
