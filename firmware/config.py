@@ -6,8 +6,8 @@
 import json
 import os
 
-from defaults import DEFAULTS, REQUIRED
 from bus.frames import FIELDS
+from defaults import DEFAULTS, REQUIRED
 from values.decode import ORDERS, TYPES
 
 
@@ -15,128 +15,139 @@ class ConfigError(ValueError):
     pass
 
 
-_KIND = {int: "a number", float: "a number", str: "a string", dict: "an object", list: "a list"}
+# messages longer than 10 characters: shorter literals would be interned as names (qstrs) and
+# stay on the heap for good, although this module leaves it after boot
+_KIND = {int: " should be a number", float: " should be a number", str: " should be a string",
+         dict: " should be an object", list: " should be a list"}
 
 
-def _fail(where, msg):
-    raise ConfigError("config: " + where + ": " + msg)
+def _fail(path, msg):
+    raise ConfigError("config: %s: %s" % (path, msg))
 
 
-def _is_num(x):
-    return (isinstance(x, int) or isinstance(x, float)) and not isinstance(x, bool)
+def _at(path, key):
+    """The key path of `key` (a name, or a list index) inside `path`."""
+    if isinstance(key, int):
+        return "%s[%d]" % (path, key)
+    return path + "." + key if path else key
 
 
-def merge(given, section, where):
-    """given (a dict from config.json) over DEFAULTS[section]; unknown/missing keys fail."""
+def _is_num(value):
+    return (isinstance(value, int) or isinstance(value, float)) and not isinstance(value, bool)
+
+
+def merge(given, kind, path):
+    """given (a dict from config.json) over DEFAULTS[kind]; unknown/missing keys fail."""
     if not isinstance(given, dict):
-        _fail(where, "must be an object, not " + repr(given))
-    template = DEFAULTS[section]
+        _fail(path, "must be an object, not " + repr(given))
+    template = DEFAULTS[kind]
     for key in given:
         if key not in template:
-            _fail(where + "." + key if where else key,
+            _fail(_at(path, key),
                   "unknown key (known: " + ", ".join(sorted(template)) + ")")
     out = {}
     for key, default in template.items():
-        path = where + "." + key if where else key
+        at = _at(path, key)
         if key not in given:
             if default is REQUIRED:
-                _fail(path, "missing (required)")
+                _fail(at, "missing (required)")
             out[key] = default
             continue
         value = given[key]
         if default is None:  # a number or null
             if value is not None and not _is_num(value):
-                _fail(path, repr(value) + " should be a number or null")
+                _fail(at, repr(value) + " should be a number or null")
         elif default is not REQUIRED:
             if _is_num(default):
                 ok = _is_num(value)
             else:
                 ok = type(value) is type(default)
             if not ok:
-                _fail(path, repr(value) + " should be " + _KIND.get(type(default), "?"))
+                _fail(at, repr(value) + _KIND.get(type(default), " is of the wrong type"))
         out[key] = value
     return out
 
 
-def _int_in(d, key, lo, hi, where):
-    v = d[key]
+def _int_in(cfg, key, lo, hi, path):
+    v = cfg[key]
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        _fail(where + "." + key if where else key,
-              repr(v) + " is not a whole number in " + str(lo) + ".." + str(hi))
+        _fail(_at(path, key), "%r is not a whole number in %d..%d" % (v, lo, hi))
 
 
-def _one_of(d, key, allowed, where):
-    if d[key] not in allowed:
-        _fail(where + "." + key, repr(d[key]) + " is not one of " + ", ".join(allowed))
+def _one_of(cfg, key, values, path):
+    if cfg[key] not in values:
+        _fail(_at(path, key), repr(cfg[key]) + " is not one of " + ", ".join(values))
 
 
-def _name(v, where, limit):
+# _name and _text look at bytes: iterating a str yields one-character strings, and MicroPython
+# interns each distinct one as a qstr that stays on the heap for good.
+def _name(v, path, limit):
     ok = isinstance(v, str) and 1 <= len(v) <= limit
     if ok:
-        for c in v:
-            if not ("a" <= c <= "z" or "0" <= c <= "9" or c in "_-"):
+        for b in v.encode():
+            if not (97 <= b <= 122 or 48 <= b <= 57 or b == 45 or b == 95):  # a-z 0-9 - _
                 ok = False
     if not ok:
-        _fail(where, repr(v) + " is not a lower-case name of 1-" + str(limit) + " characters")
+        _fail(path, "%r is not a lower-case name of 1-%d characters" % (v, limit))
 
 
-def _text(v, where, limit):
+def _text(v, path, limit):
     """A string the encoder can put between JSON quotes as it is."""
     ok = isinstance(v, str) and 1 <= len(v) <= limit
     if ok:
-        for c in v:
-            if not " " <= c <= "~" or c in "\\\"":
+        for b in v.encode():
+            if not 32 <= b <= 126 or b == 34 or b == 92:  # no quote, no backslash
                 ok = False
     if not ok:
-        _fail(where, repr(v) + " is not 1-" + str(limit) + " printable ASCII characters "
-              "without quotes or backslashes")
+        _fail(path, "%r is not 1-%d printable ASCII characters without quotes or backslashes"
+              % (v, limit))
 
 
-def _range(ch, where):
+def _range(ch, path):
     r = ch["range"]
     if not (isinstance(r, list) and len(r) == 2 and _is_num(r[0]) and _is_num(r[1])
             and r[0] < r[1]):
-        _fail(where + ".range", repr(r) + " is not [low, high]")
+        _fail(_at(path, "range"), repr(r) + " is not [low, high]")
 
 
-def _channels(s, where):
+def _channels(s, path):
     chs = s["ch"]
     if not isinstance(chs, list) or not chs:
-        _fail(where + ".ch", "needs at least one channel")
+        _fail(_at(path, "ch"), "needs at least one channel")
     out = []
     for i, given in enumerate(chs):
-        w = where + ".ch[" + str(i) + "]"
+        w = _at(_at(path, "ch"), i)
         ch = merge(given, s["bus"] + "_ch", w)
-        _name(ch["param"], w + ".param", 16)
-        _text(ch["unit"], w + ".unit", 16)
+        _name(ch["param"], _at(w, "param"), 16)
+        _text(ch["unit"], _at(w, "unit"), 16)
         _range(ch, w)
         if s["bus"] == "modbus":
             _int_in(ch, "reg", 0, 0xFFFF, w)
             _int_in(ch, "dec_reg", -1, 0xFFFF, w)
-            _one_of(ch, "type", TYPES, w)
-            _one_of(ch, "order", ORDERS, w)
+            _one_of(ch, "type", TYPES.split(), w)
+            _one_of(ch, "order", ORDERS.split(), w)
             if ch["scale"] == 0:
-                _fail(w + ".scale", "must not be 0")
+                _fail(_at(w, "scale"), "must not be 0")
         else:
-            _one_of(ch, "field", FIELDS[s["frame"]], w)
+            _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
         out.append(ch)
     return out
 
 
-def _sensor(given, i, uarts, seen):
-    w = "sensors[" + str(i) + "]"
+def _sensor(given, idx, uarts, names):
+    w = _at("sensors", idx)
     if not isinstance(given, dict):
         _fail(w, "must be an object")
     bus = given.get("bus")
     if bus not in ("modbus", "stream"):
-        _fail(w + ".bus", repr(bus) + " is not one of modbus, stream")
+        _fail(_at(w, "bus"), repr(bus) + " is not one of modbus, stream")
     s = merge(given, bus, w)
-    _name(s["id"], w + ".id", 16)
-    if s["id"] in seen:
-        _fail(w + ".id", repr(s["id"]) + " appears twice")
-    seen.append(s["id"])
+    _name(s["id"], _at(w, "id"), 16)
+    if s["id"] in names:
+        _fail(_at(w, "id"), repr(s["id"]) + " appears twice")
+    names.append(s["id"])
     if s["uart"] not in uarts:
-        _fail(w + ".uart", repr(s["uart"]) + " is not in uarts (" + ", ".join(uarts) + ")")
+        _fail(_at(w, "uart"), repr(s["uart"]) + " is not in uarts (" + ", ".join(uarts) + ")")
     if bus == "modbus":
         _int_in(s, "addr", 1, 247, w)
         _one_of(s, "fn", (3, 4), w)
@@ -164,12 +175,12 @@ def check(given):
     cfg["mqtt"] = m = merge(cfg["mqtt"], "mqtt", "mqtt")
     for key in ("host", "user", "password"):
         if not isinstance(m[key], str) or not m[key]:
-            _fail("mqtt." + key, "must be a non-empty string")
+            _fail(_at("mqtt", key), "must be a non-empty string")
     _int_in(m, "port", 1, 65535, "mqtt")
     _int_in(m, "keepalive", 0, 65535, "mqtt")
     _int_in(m, "timeout_s", 1, 300, "mqtt")
     if m["tls"] != "":
-        _text(m["tls"], "mqtt.tls", 200)
+        _text(m["tls"], _at("mqtt", "tls"), 200)
     cfg["wifi"] = merge(cfg["wifi"], "wifi", "wifi")
     if cfg["report_s"] // cfg["sample_s"] > 2047:
         _fail("report_s", "at most 2047 samples per period (report_s / sample_s)")
@@ -182,9 +193,9 @@ def check(given):
         _fail("data_dir", "must be a string")
     cfg["clock"] = c = merge(cfg["clock"], "clock", "clock")
     if not _is_num(c["speed"]) or not 1 <= c["speed"] <= 100000:
-        _fail("clock.speed", repr(c["speed"]) + " is not a number in 1..100000")
+        _fail(_at("clock", "speed"), repr(c["speed"]) + " is not a number in 1..100000")
     if c["t0"] is not None and not 1704067200 <= c["t0"] <= 4102444800:
-        _fail("clock.t0", repr(c["t0"]) + " is not an epoch second in 2024..2100 or null")
+        _fail(_at("clock", "t0"), repr(c["t0"]) + " is not an epoch second in 2024..2100 or null")
     _int_in(c, "valid_after_s", 0, 10 ** 9, "clock")
     _int_in(c, "ntp_every_s", 60, 10 ** 7, "clock")
     cfg["backlog"] = b = merge(cfg["backlog"], "backlog", "backlog")
@@ -199,7 +210,7 @@ def check(given):
     if not isinstance(uarts, dict) or not uarts:
         _fail("uarts", "needs at least one uart")
     for name in uarts:
-        w = "uarts." + name
+        w = _at("uarts", name)
         u = uarts[name] = merge(uarts[name], "uart", w)
         _int_in(u, "baud", 300, 1000000, w)
         _int_in(u, "bits", 7, 8, w)
@@ -213,7 +224,7 @@ def check(given):
     for i, s in enumerate(out):
         for other in out:
             if other is not s and other["uart"] == s["uart"] and s["bus"] == "stream":
-                _fail("sensors[" + str(i) + "].uart", "a streaming sensor needs its uart alone; " +
+                _fail(_at(_at("sensors", i), "uart"), "a streaming sensor needs its uart alone; " +
                       repr(s["uart"]) + " also carries " + other["id"])
     params = [ch["param"] for s in out for ch in s["ch"]]
     cfg["cal"] = check_cal(cfg["cal"], params)
@@ -228,7 +239,7 @@ def check_cal(cal, params):
         _fail("cal", "must be an object")
     for p in cal:
         c = cal[p]
-        w = "cal." + p
+        w = _at("cal", p)
         if p not in params:
             _fail(w, "no sensor channel measures " + repr(p))
         if not isinstance(c, dict) or "v" not in c:
@@ -246,14 +257,14 @@ def check_cal(cal, params):
                     break
                 last = pt[0]
             if not ok:
-                _fail(w + ".points", repr(pts) + " is not 2-16 [raw, true] pairs with raw "
+                _fail(_at(w, "points"), repr(pts) + " is not 2-16 [raw, true] pairs with raw "
                       "strictly increasing")
         elif keys and all(k in ("offset", "slope") for k in keys):
             for k in keys:
                 if not _is_num(c[k]):
-                    _fail(w + "." + k, repr(c[k]) + " is not a number")
+                    _fail(_at(w, k), repr(c[k]) + " is not a number")
             if c.get("slope", 1) == 0:
-                _fail(w + ".slope", "must not be 0")
+                _fail(_at(w, "slope"), "must not be 0")
         else:
             _fail(w, "needs offset and/or slope, or points (not " + ", ".join(keys) + ")")
     return cal
@@ -264,13 +275,13 @@ def _read(path):
         with open(path) as f:
             return json.load(f)
     except OSError as e:
-        raise ConfigError("config: cannot read " + path + " (" + str(e) + ")") from None
+        raise ConfigError("config: cannot read %s (%s)" % (path, e)) from None
     except ValueError as e:
-        raise ConfigError("config: " + path + " is not JSON (" + str(e) + ")") from None
+        raise ConfigError("config: %s is not JSON (%s)" % (path, e)) from None
 
 
-def _overlay(base, extra):
-    for key, value in extra.items():
+def _overlay(base, data):
+    for key, value in data.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _overlay(base[key], value)
         else:

@@ -61,14 +61,14 @@ def error(msg):
     _emit(3, msg)
 
 
-def dump(word, obj, level=1):
-    """One line "<time> <level> <word> <obj as JSON>", written to stdout piece by piece: the
+def dump(name, data, level=1):
+    """One line "<time> <level> <name> <data as JSON>", written to stdout piece by piece: the
     station's config is a few KB of JSON, and a boot heap cut up by the config parse has no
     free block that large (the air station failed to boot for want of 2 KB in one piece)."""
     if level >= _level:
         import json
         import sys
 
-        print(stamp(), LEVELS[level], word, end=" ")
-        json.dump(obj, sys.stdout)
+        print(stamp(), LEVELS[level], name, end=" ")
+        json.dump(data, sys.stdout)
         print()

@@ -12,18 +12,21 @@
 PMS = "pms"
 SDS = "sds"
 
-# Field names by data word (pms) or by value (sds), as sensor configs name them.
+# Field names by data word (pms) or by value (sds), as sensor configs name them; .split()
+# gives the list. One string each: a tuple of short literals would intern every name as a
+# qstr, which stays on the heap for good although only the boot looks them up.
 FIELDS = {
-    PMS: ("pm1_cf1", "pm2_5_cf1", "pm10_cf1", "pm1_atm", "pm2_5_atm", "pm10_atm",
-          "n0_3", "n0_5", "n1_0", "n2_5", "n5_0", "n10", "reserved"),
-    SDS: ("pm2_5", "pm10"),
+    PMS: "pm1_cf1 pm2_5_cf1 pm10_cf1 pm1_atm pm2_5_atm pm10_atm n0_3 n0_5 n1_0 n2_5 n5_0 n10 "
+         "reserved",
+    SDS: "pm2_5 pm10",
 }
 PLACES = {PMS: 0, SDS: 1}  # decimal places a field carries
 _SHAPE = {PMS: (0x42, 0x4D, 32), SDS: (0xAA, 0xC0, 10)}
 
 
 def field(frame, kind, idx):
-    """Value of field number idx (an index into FIELDS[kind]) in a whole valid frame."""
+    """Value of field number idx (an index into FIELDS[kind].split()) in a whole valid
+    frame."""
     if kind == PMS:
         return frame[4 + 2 * idx] << 8 | frame[5 + 2 * idx]
     return (frame[2 + 2 * idx] | frame[3 + 2 * idx] << 8) / 10
@@ -65,20 +68,20 @@ class FrameSplitter:
                     self._resync()
         return got
 
-    def _ok_at(self, i):
-        """Whether work[i] is a byte a frame may hold at position i."""
-        b = self.work[i]
-        if i == 0:
+    def _ok_at(self, pos):
+        """Whether work[pos] is a byte a frame may hold at that position."""
+        b = self.work[pos]
+        if pos == 0:
             return b == self.h0
-        if i == 1:
+        if pos == 1:
             return b == self.h1
         if self.pms:
-            if i == 2:
+            if pos == 2:
                 return b == 0
-            if i == 3:
+            if pos == 3:
                 return b == 28
             return True
-        return i != 9 or b == 0xAB
+        return pos != 9 or b == 0xAB
 
     def _sum_ok(self):
         w = self.work

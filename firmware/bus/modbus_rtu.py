@@ -7,10 +7,11 @@
 # length and a good CRC. Nothing here allocates in the success path.
 
 from array import array
+from micropython import const
 
-READ_HOLDING = 3
-READ_INPUT = 4
-WRITE_SINGLE = 6
+_READ_HOLDING = const(3)
+_READ_INPUT = const(4)
+_WRITE_SINGLE = const(6)
 MAX_READ = 125  # registers in one read (the reply must fit 256 bytes)
 
 NEED_MORE = -1
@@ -55,7 +56,7 @@ def _seal(buf, n):
 
 def build_read(buf, addr, fn, reg, count):
     """Read `count` registers from `reg` with function 3 or 4 into buf[0:8]; returns 8."""
-    if fn != READ_HOLDING and fn != READ_INPUT:
+    if fn != _READ_HOLDING and fn != _READ_INPUT:
         raise ValueError("modbus: function %d is not 3 or 4" % fn)
     if not 1 <= count <= MAX_READ:
         raise ValueError("modbus: %d registers is not 1..%d" % (count, MAX_READ))
@@ -71,7 +72,7 @@ def build_read(buf, addr, fn, reg, count):
 def build_write(buf, addr, reg, value):
     """Write one holding register (function 6) into buf[0:8]; returns 8."""
     buf[0] = addr
-    buf[1] = WRITE_SINGLE
+    buf[1] = _WRITE_SINGLE
     buf[2] = reg >> 8
     buf[3] = reg & 0xFF
     buf[4] = (value >> 8) & 0xFF
@@ -81,12 +82,12 @@ def build_write(buf, addr, reg, value):
 
 def reply_len(fn, count):
     """Bytes in a normal reply: address, function, byte count, data, CRC (06 echoes 8 bytes)."""
-    return 8 if fn == WRITE_SINGLE else 5 + 2 * count
+    return 8 if fn == _WRITE_SINGLE else 5 + 2 * count
 
 
-def _crc_ok(buf, i, n):
-    c = crc16(buf, i, i + n - 2)
-    return buf[i + n - 2] == c & 0xFF and buf[i + n - 1] == c >> 8
+def _crc_ok(buf, start, n):
+    c = crc16(buf, start, start + n - 2)
+    return buf[start + n - 2] == c & 0xFF and buf[start + n - 1] == c >> 8
 
 
 def find_reply(buf, n, addr, fn, length):
@@ -106,7 +107,7 @@ def find_reply(buf, n, addr, fn, length):
                 if i + 5 <= n and _crc_ok(buf, i, 5):
                     raise ModbusError(buf[i + 2])
             elif f == fn and i + length <= n:
-                if (fn == WRITE_SINGLE or buf[i + 2] == length - 5) and _crc_ok(buf, i, length):
+                if (fn == _WRITE_SINGLE or buf[i + 2] == length - 5) and _crc_ok(buf, i, length):
                     return i
         i += 1
     return NEED_MORE

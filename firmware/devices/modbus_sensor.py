@@ -8,12 +8,12 @@ from bus.rs485 import BusTimeout, FrameError
 from values.decode import TYPES, WIDTH, Channel
 
 
-def block(chs):
+def block(channels):
     """(first register, count) of the smallest read covering every channel's registers."""
     lo = 0x10000
     hi = -1
-    for ch in chs:
-        last = ch["reg"] + WIDTH[TYPES.index(ch["type"])] - 1
+    for ch in channels:
+        last = ch["reg"] + WIDTH[TYPES.split().index(ch["type"])] - 1
         dec = ch.get("dec_reg", -1)
         lo = min(lo, ch["reg"], dec if dec >= 0 else lo)
         hi = max(hi, last, dec)
@@ -29,8 +29,8 @@ class ModbusSensor:
         self.fn = cfg["fn"]
         base, count = block(cfg["ch"])
         if count > MAX_READ:
-            raise ValueError("sensors " + self.id + ": channels span " + str(count) +
-                             " registers, more than one read (" + str(MAX_READ) + ")")
+            raise ValueError("sensors %s: channels span %d registers, more than one read (%d)"
+                             % (self.id, count, MAX_READ))
         self.req = bytearray(8)
         self.req_len = build_read(self.req, self.addr, self.fn, base, count)
         self.reply_len = reply_len(self.fn, count)
@@ -92,7 +92,7 @@ class ModbusSensor:
 
     def _succeeded(self):
         if not self.online:
-            log.info("sensor " + self.id + " online after " + str(self.fails) + " failed polls")
+            log.info("sensor %s online after %d failed polls" % (self.id, self.fails))
         self.online = True
         self.fails = 0
         self.probe_ms = 0
@@ -102,12 +102,11 @@ class ModbusSensor:
         if self.online and self.fails >= self.offline_after:
             self.online = False
             self.probe_ms = self.offline_min_ms
-            log.warn("sensor " + self.id + " offline (addr " + str(self.addr) + ", " +
-                     self.last_error + ", " + str(self.fails) + " failed polls); probing every " +
-                     str(self.probe_ms // 1000) + " s")
+            log.warn("sensor %s offline (addr %d, %s, %d failed polls); probing every %d s" % (
+                self.id, self.addr, self.last_error, self.fails, self.probe_ms // 1000))
         elif not self.online:
             self.probe_ms = min(self.offline_max_ms, self.probe_ms * 2)
         else:
-            log.debug("sensor " + self.id + " poll failed: " + self.last_error)
+            log.debug("sensor %s poll failed: %s" % (self.id, self.last_error))
         if not self.online:
             self.next_ms = self.hal.ticks_add(now, self.probe_ms)

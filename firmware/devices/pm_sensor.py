@@ -13,11 +13,12 @@
 # window is not wanted anyway, and the splitter resyncs after an overflow.
 
 from array import array
+from micropython import const
 
 import log
 from bus.frames import FIELDS, PLACES, FrameSplitter, field
 
-RING = 8  # frames kept: a window of up to 8 s at one frame per second
+_RING = const(8)  # frames kept: a window of up to 8 s at one frame per second
 
 
 class StreamChannel:
@@ -25,7 +26,7 @@ class StreamChannel:
         self.param = cfg["param"]
         self.unit = cfg["unit"]
         self.rng = cfg["range"]
-        self.idx = FIELDS[kind].index(cfg["field"])
+        self.idx = FIELDS[kind].split().index(cfg["field"])
         self.places = PLACES[kind]
         self.k = -1
         self.dev = None
@@ -43,8 +44,8 @@ class PmSensor:
         self.channels = [StreamChannel(ch, self.kind) for ch in cfg["ch"]]
         n = len(self.channels)
         self.values = [None] * n
-        self.ring = array("f", bytes(4 * RING * n))    # field values, frame by frame
-        self.ring_ms = [0] * RING                      # arrival tick of each, real time
+        self.ring = array("f", bytes(4 * _RING * n))    # field values, frame by frame
+        self.ring_ms = [0] * _RING                      # arrival tick of each, real time
         self.ring_n = 0                                # frames held (<= RING)
         self.ring_at = 0                               # next position to write
         self.window_ms = max(1, cfg.get("sample_s", 5)) * 1000
@@ -79,8 +80,8 @@ class PmSensor:
             self.ring[base] = field(frame, self.kind, ch.idx)
             base += 1
         self.last_ms = self.ring_ms[at] = self.hal.io_ticks_ms()
-        self.ring_at = (at + 1) % RING
-        if self.ring_n < RING:
+        self.ring_at = (at + 1) % _RING
+        if self.ring_n < _RING:
             self.ring_n += 1
 
     def sample(self, now=None):
@@ -93,16 +94,16 @@ class PmSensor:
             if hal.ticks_diff(t, self.warm_at) < 0:
                 return False
             self.warming = False
-            log.info("sensor " + self.id + " warmed up")
+            log.info("sensor %s warmed up" % self.id)
         fresh = self.last_ms is not None and hal.ticks_diff(t, self.last_ms) <= self.stale_ms
         if fresh != self.online:
             self.online = fresh
             if fresh:
-                log.info("sensor " + self.id + " stream online")
+                log.info("sensor %s stream online" % self.id)
             else:
-                log.warn("sensor " + self.id + " stream offline (no valid frame for " +
-                         str(self.stale_ms // 1000) + " s; " + str(self.splitter.bad) +
-                         " bad sums, " + str(self.splitter.skipped) + " bytes skipped)")
+                log.warn("sensor %s stream offline (no valid frame for %d s; %d bad sums, "
+                         "%d bytes skipped)" % (self.id, self.stale_ms // 1000,
+                                                self.splitter.bad, self.splitter.skipped))
         if not fresh:
             self.errors += 1
             return False

@@ -8,38 +8,39 @@ import os
 import select
 import termios
 import time
+from micropython import const
 
 from hal.common import Reboot, Sockets, char_us, makedirs
 
 EPOCH_2024 = 1704067200
 # c_cc indices of VTIME/VMIN on Linux; MicroPython's termios does not name them.
-_VTIME = 5
-_VMIN = 6
+_VTIME = const(5)
+_VMIN = const(6)
 
 
 class Uart:
-    def __init__(self, name, u):
-        if not u["path"]:
-            raise ValueError("uarts." + name + ".path: the unix port needs a pty or tty path")
+    def __init__(self, name, cfg):
+        if not cfg["path"]:
+            raise ValueError("uarts.%s.path: the unix port needs a pty or tty path" % name)
         try:
-            self.f = open(u["path"], "r+b")
+            self.f = open(cfg["path"], "r+b")
         except OSError as e:
-            raise ValueError("uarts." + name + ".path: cannot open " + u["path"] +
-                             " (" + str(e) + ")") from None
+            raise ValueError("uarts.%s.path: cannot open %s (%s)"
+                             % (name, cfg["path"], e)) from None
         fd = self.f.fileno()
         termios.setraw(fd)
         attr = termios.tcgetattr(fd)
         # VMIN 0 / VTIME 0: a read returns what is there, even nothing, so readinto never blocks
         attr[6][_VMIN] = 0
         attr[6][_VTIME] = 0
-        speed = getattr(termios, "B" + str(u["baud"]), None)
+        speed = getattr(termios, "B" + str(cfg["baud"]), None)
         if speed is not None:
             attr[4] = speed
             attr[5] = speed
         termios.tcsetattr(fd, termios.TCSANOW, attr)
         self.name = name
-        self.baud = u["baud"]
-        self.char_us = char_us(u["baud"], u["bits"], u["parity"], u["stop"])
+        self.baud = cfg["baud"]
+        self.char_us = char_us(cfg["baud"], cfg["bits"], cfg["parity"], cfg["stop"])
         self.poller = select.poll()
         self.poller.register(self.f, select.POLLIN)
         self.scratch = bytearray(64)
@@ -50,8 +51,8 @@ class Uart:
         while off < n:
             off += self.f.write(mv[off:n]) or 0
 
-    def readinto(self, mv):
-        return self.f.readinto(mv) or 0
+    def readinto(self, buf):
+        return self.f.readinto(buf) or 0
 
     def wait(self, ms):
         return len(self.poller.poll(ms)) > 0
@@ -116,8 +117,8 @@ class Hal:
         if ms > 0:
             time.sleep_us(int(ms * 1000000 // self._num))  # ms may be float at a float speed
 
-    def uart(self, name, u):
-        port = Uart(name, u)
+    def uart(self, name, cfg):
+        port = Uart(name, cfg)
         self.uarts.append(port)
         return port
 

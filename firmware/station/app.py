@@ -9,12 +9,13 @@
 
 import gc
 import sys
+from micropython import const
 
 import log
 from station import health as H
 
-DRAIN_MESSAGES = 4     # data messages per loop turn: sampling goes on while a backlog drains
-SYNC_RETRY_S = 60      # NTP retry period while the clock is not valid
+_DRAIN_MESSAGES = const(4)  # data messages per loop turn: sampling goes on while a backlog drains
+_SYNC_RETRY_S = const(60)   # NTP retry period while the clock is not valid
 
 
 def unload(name):
@@ -56,7 +57,7 @@ class Station:
             self.health_ms = cfg["health_s"] * 1000
         if "log" in changes:
             log.setup(cfg["log"]["level"], self.hal.epoch)
-        log.info("config applied " + ",".join(changes))
+        log.info("config applied %s" % ",".join(changes))
 
     def errors_list(self):
         """(name, count) of everything that went wrong since boot, for the health event."""
@@ -128,7 +129,7 @@ class Station:
                             self.uplink.close()
                             hal.reset()
                     crumb(H.PUBLISH)
-                    self.publisher.drain(DRAIN_MESSAGES)
+                    self.publisher.drain(_DRAIN_MESSAGES)
                     if self.uplink.connected and hal.ticks_diff(now, health_at) >= 0:
                         health_at = hal.ticks_add(now, self.health_ms)
                         self.uplink.event("health", H.health_fields(
@@ -137,7 +138,7 @@ class Station:
                     if hal.ticks_diff(now, sync_at) >= 0 and hal.net_up():
                         synced = hal.sync_time(self.ntp_host)
                         sync_at = hal.ticks_add(now, self.ntp_ms if synced else
-                                                SYNC_RETRY_S * 1000)
+                                                _SYNC_RETRY_S * 1000)
                     hal.wdt_feed()
                 except (KeyboardInterrupt, SystemExit):
                     raise

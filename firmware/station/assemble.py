@@ -4,13 +4,15 @@
 
 import gc
 import sys
+from micropython import const
 
 import log
 from station import health as H
 from station.app import unload
 
-STREAM_IDLE_MS = 100   # with a streaming sensor: drain its UART at least this often (real ms)
-IDLE_MS = 1000         # longest sleep of the main loop (station ms)
+# with a streaming sensor: drain its UART at least this often (real ms)
+_STREAM_IDLE_MS = const(100)
+_IDLE_MS = const(1000)  # longest sleep of the main loop (station ms)
 
 
 def birth_fields(crumbs, boots, cal_versions):
@@ -32,8 +34,8 @@ def columns(devices, warn=None):
             for i, other in enumerate(cols):
                 if other.param == ch.param:
                     if warn:
-                        warn("config " + ch.param + " comes from " + other.dev.id + " and " +
-                             dev.id + "; records carry " + dev.id + "'s")
+                        warn("config %s comes from %s and %s; records carry %s's" % (
+                            ch.param, other.dev.id, dev.id, dev.id))
                     other.k = -1
                     cols.pop(i)
                     break
@@ -115,6 +117,6 @@ def assemble(Station, cfg, hal, boot, config_path, health, crumbs, devices, stre
     return Station(
         hal=hal, config_path=config_path, health=health, devices=devices, cols=cols,
         backlog=backlog, cal=cal, sampler=sampler, messages=messages, uplink=uplink,
-        publisher=publisher, idle_ms=STREAM_IDLE_MS * hal.speed if streams else IDLE_MS,
+        publisher=publisher, idle_ms=_STREAM_IDLE_MS * hal.speed if streams else _IDLE_MS,
         health_ms=cfg["health_s"] * 1000, ntp_host=cfg["clock"]["ntp_host"],
         ntp_ms=cfg["clock"]["ntp_every_s"] * 1000, wdt_ms=cfg["wdt_s"] * 1000)

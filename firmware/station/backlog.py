@@ -137,23 +137,23 @@ class Backlog:
             self.idx = 0
         self.bound()
 
-    def _find(self, i):
-        """(segment position, index in it) of the i-th oldest unsent record."""
-        if not 0 <= i < len(self):
-            raise IndexError("backlog: no record %d of %d" % (i, len(self)))
+    def _find(self, idx):
+        """(segment position, index in it) of the idx-th oldest unsent record."""
+        if not 0 <= idx < len(self):
+            raise IndexError("backlog: no record %d of %d" % (idx, len(self)))
         j = 0
-        i += self.idx
-        while i >= self.counts[j]:
-            i -= self.counts[j]
+        idx += self.idx
+        while idx >= self.counts[j]:
+            idx -= self.counts[j]
             j += 1
-        return j, i
+        return j, idx
 
-    def layout(self, i):
-        return self.layouts[self._find(i)[0]]
+    def layout(self, idx):
+        return self.layouts[self._find(idx)[0]]
 
-    def peek(self, i):
-        """The i-th oldest unsent record as a view, valid until the next peek."""
-        j, k = self._find(i)
+    def peek(self, idx):
+        """The idx-th oldest unsent record as a view, valid until the next peek."""
+        j, k = self._find(idx)
         seg = self.segs[j]
         if self.rseg != seg:
             if self.rf is not None:

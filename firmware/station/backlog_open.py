@@ -30,13 +30,13 @@ def open_backlog(folder, layout, capacity, segments):
     return bl
 
 
-def _scan(bl, seg):
-    path = bl.path(seg)
+def _scan(backlog, seg):
+    path = backlog.path(seg)
     with open(path, "rb") as f:
         head = f.read(6)
         n = header_len(head)
         header = head + f.read(n - 6) if n > 6 else b""
-        layout = bl.cur if header == bl.cur.header else layout_of(header)
+        layout = backlog.cur if header == backlog.cur.header else layout_of(header)
         if layout is None:
             f.close()
             os.remove(path)  # cut while being created: it never held a record
@@ -45,22 +45,22 @@ def _scan(bl, seg):
         count = (size - n) // layout.size
         sealed = (size - n) % layout.size != 0
         if count:
-            buf = bl.buf(layout.size)
+            buf = backlog.buf(layout.size)
             f.seek(n + (count - 1) * layout.size)
             f.readinto(buf)
             if not slot_ok(buf):
                 count -= 1
                 sealed = True
         if sealed:
-            bl.torn += 1
-    for other in bl.layouts:
+            backlog.torn += 1
+    for other in backlog.layouts:
         if other.header == layout.header:
             layout = other
-    bl.segs.append(seg)
-    bl.counts.append(count)
-    bl.hlens.append(n)
-    bl.layouts.append(layout)
-    bl.sealed = sealed or layout is not bl.cur
+    backlog.segs.append(seg)
+    backlog.counts.append(count)
+    backlog.hlens.append(n)
+    backlog.layouts.append(layout)
+    backlog.sealed = sealed or layout is not backlog.cur
 
 
 def header_len(head6):

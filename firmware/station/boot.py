@@ -112,7 +112,7 @@ def prepare(path):
         try:
             hal.sockets.tls = (tls_context(folder), cfg["mqtt"]["host"])
         except (OSError, ValueError) as e:  # missing or unreadable files: the reason, exit 2
-            log.error("mqtt.tls " + folder + ": " + repr(e))
+            log.error("mqtt.tls %s: %r" % (folder, e))
             hal.close()
             sys.exit(2)
         finally:
@@ -123,7 +123,7 @@ def prepare(path):
         crumbs = boot_crumbs(hal)
         health = H.Health(hal, crumbs[1] + 1)
     except OSError as e:
-        log.error("data_dir " + hal.data_dir + ": " + str(e))
+        log.error("data_dir %s: %s" % (hal.data_dir, e))
         sys.exit(2)
     log.info("boot %s firmware %s station=%s boot=%s reset=%s crumb=%s boots=%d platform=%s" % (
         FIRMWARE, cfg["fw"], cfg["station"], boot_id, crumbs[3],

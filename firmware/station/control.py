@@ -14,10 +14,11 @@
 import json
 import os
 import sys
+from micropython import const
 
 CALIBRATING = "calibrating.json"  # in data_dir: the parameters in calibration mode; read at
 # boot (station/assemble.py), so a reboot during a calibration keeps flagging status 01
-ANSWERED = 8  # ids remembered, so a message the broker delivers twice runs once
+_ANSWERED = const(8)  # ids remembered, so a message the broker delivers twice runs once
 CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
 SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")
 
@@ -30,7 +31,7 @@ def _q(s):
     return json.dumps(s)
 
 
-def handle(app, leaf, payload):
+def handle(station, leaf, payload):
     """(ack fields as a JSON fragment, reboot requested)."""
     ident = None
     try:
@@ -46,19 +47,19 @@ def handle(app, leaf, payload):
             raise Refused("id: must be a string of 1-32 characters")
         if msg.get("v") != 1:
             raise Refused("v: must be 1")
-        for seen, ok in app.answered:
+        for seen, ok in station.answered:
             if seen == ident:  # delivered again (at least once): answered, not run twice
                 return ',"id":%s,"ok":%s,"dup":true' % (_q(ident), _q(ok)), False
-        _fresh(app, msg.get("exp"))
+        _fresh(station, msg.get("exp"))
         if leaf == b"cmd":
-            extra, reboot = command(app, msg)
+            extra, reboot = command(station, msg)
         else:
-            extra, reboot = configure(app, msg.get("set"))
-        _answered(app, ident, True)
+            extra, reboot = configure(station, msg.get("set"))
+        _answered(station, ident, True)
         return ',"id":%s,"ok":true%s' % (_q(ident), extra), reboot
     except Refused as e:
         if ident is not None:
-            _answered(app, ident, False)
+            _answered(station, ident, False)
         return ',"id":%s,"ok":false,"why":%s' % (_q(ident), _q(str(e))), False
     except MemoryError:
         return ',"id":%s,"ok":false,"why":"out of memory, try again"' % _q(ident), False
@@ -72,26 +73,26 @@ def _write(path, text):
     os.rename(tmp, path)
 
 
-def _fresh(app, exp):
+def _fresh(station, exp):
     """Refuse a message past its `exp` (UTC epoch s): one that waited at the broker while the
     station was offline may no longer be wanted. Without a valid clock it cannot be judged."""
     if exp is None:
         return
     if not isinstance(exp, int) or isinstance(exp, bool):
         raise Refused("exp: must be UTC epoch seconds")
-    now = app.hal.epoch()
+    now = station.hal.epoch()
     if now is not None and now > exp:
         raise Refused("expired %d s ago" % (now - exp))
 
 
-def _answered(app, ident, ok):
-    app.answered.append((ident, ok))
-    if len(app.answered) > ANSWERED:
-        app.answered.pop(0)
+def _answered(station, ident, ok):
+    station.answered.append((ident, ok))
+    if len(station.answered) > _ANSWERED:
+        station.answered.pop(0)
 
 
-def _params(app, args):
-    names = [c.param for c in app.cols]
+def _params(station, args):
+    names = [c.param for c in station.cols]
     want = args.get("params", names)
     if not isinstance(want, list) or not want:
         raise Refused("args.params: must be a non-empty list of parameters")
@@ -101,7 +102,7 @@ def _params(app, args):
     return [names.index(p) for p in want]
 
 
-def command(app, msg):
+def command(station, msg):
     cmd = msg.get("cmd")
     args = msg.get("args", {})
     if cmd not in CMDS:
@@ -110,44 +111,44 @@ def command(app, msg):
         raise Refused("args: must be an object")
     extra = ',"cmd":"%s"' % cmd
     if cmd == "ping":
-        return extra + ',"uptime":%d' % app.uptime_s(), False
+        return extra + ',"uptime":%d' % station.uptime_s(), False
     if cmd == "reboot":
         return extra, True
     if cmd in ("cal_start", "cal_stop"):
         on = cmd == "cal_start"
-        win = app.sampler.win
-        ks = _params(app, args)
+        win = station.sampler.win
+        ks = _params(station, args)
         for k in ks:
             win.calibrating[k] = 1 if on else 0
             if on:
                 win.cal_seen[k] = 1
-        _write(app.hal.data_dir + "/" + CALIBRATING,
-               json.dumps([c.param for c in app.cols if win.calibrating[c.k]]))
-        return extra + ',"params":%s' % _q([app.cols[k].param for k in ks]), False
+        _write(station.hal.data_dir + "/" + CALIBRATING,
+               json.dumps([c.param for c in station.cols if win.calibrating[c.k]]))
+        return extra + ',"params":%s' % _q([station.cols[k].param for k in ks]), False
     if cmd == "report_interval":
         s = args.get("s")
         if not isinstance(s, int) or isinstance(s, bool):
             raise Refused("args.s: must be a whole number of seconds")
-        return extra + configure(app, {"report_s": s})[0], False
-    bl = app.backlog
+        return extra + configure(station, {"report_s": s})[0], False
+    bl = station.backlog
     oldest = "null"
     if len(bl):
         s = bl.peek(0)
         oldest = str(s[0] | s[1] << 8 | s[2] << 16 | s[3] << 24)
     return extra + (',"backlog":{"queued":%d,"dropped":%d,"held":%d,"segments":%d,'
                     '"record_bytes":%d,"capacity":%d,"oldest":%s}' % (
-                        len(bl), bl.dropped, len(app.sampler.hold), len(bl.segs),
+                        len(bl), bl.dropped, len(station.sampler.hold), len(bl.segs),
                         bl.cur.size, bl.per_seg * (bl.max_segs - 1), oldest)), False
 
 
-def configure(app, changes):
+def configure(station, changes):
     """Check the config.json that `changes` would make; persist it atomically and apply it."""
     if not isinstance(changes, dict) or not changes:
         raise Refused("set: must be an object with at least one key")
     for key in changes:
         if key not in SETTABLE:
             raise Refused("set.%s: cannot be set remotely (only %s)" % (key, ", ".join(SETTABLE)))
-    with open(app.config_path) as f:
+    with open(station.config_path) as f:
         raw = json.load(f)
     for key, value in changes.items():
         if key == "cal" and isinstance(value, dict):
@@ -162,7 +163,7 @@ def configure(app, changes):
     # The new file is checked exactly as the next boot will read it: written beside
     # config.json and loaded with secrets.json merged over it (config.json itself holds no
     # password on a flashed board), then renamed over config.json only if it passes.
-    tmp = app.config_path + ".tmp"
+    tmp = station.config_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(raw, f)
     raw = None
@@ -172,10 +173,10 @@ def configure(app, changes):
         checked = config.load(tmp)
     except config.ConfigError as e:
         os.remove(tmp)
-        raise Refused(str(e).replace(tmp, app.config_path)) from None
+        raise Refused(str(e).replace(tmp, station.config_path)) from None
     finally:
         for name in ("config", "defaults"):
             sys.modules.pop(name, None)
-    os.rename(tmp, app.config_path)
-    app.apply(checked, changes)
+    os.rename(tmp, station.config_path)
+    station.apply(checked, changes)
     return ',"applied":%s' % _q(sorted(changes)), False

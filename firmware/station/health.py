@@ -7,11 +7,12 @@
 # reports a brownout as power-on and a panic as a hard reset.
 
 import struct
+from micropython import const
 
 from bus.modbus_rtu import crc16
 
 PHASES = ("boot", "sample", "link", "publish", "control", "reboot", "stop", "idle")
-BOOT = 0
+_BOOT = const(0)
 SAMPLE = 1
 LINK = 2
 PUBLISH = 3
@@ -32,7 +33,7 @@ class Health:
         self.boots = boots
         self.phase = -1
         self.uptime_s = 0
-        self.crumb(BOOT)
+        self.crumb(_BOOT)
 
     def crumb(self, phase, uptime_s=None):
         """Note the phase the station enters (written only when it changes)."""

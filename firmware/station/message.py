@@ -17,48 +17,51 @@ class Writer:
         self.mv = memoryview(self.buf)
         self.n = 0
 
-    def put(self, b):
+    def put(self, data):
         n = self.n
-        k = len(b)
+        k = len(data)
         if n + k > len(self.buf):
             raise OverflowError("message: %d bytes do not fit %d" % (n + k, len(self.buf)))
-        self.mv[n:n + k] = b
+        self.mv[n:n + k] = data
         self.n = n + k
 
-    def put_part(self, src, a, b):
-        """Append src[a:b], byte by byte: a slice would be a new object for every piece."""
+    def put_part(self, src, start, stop):
+        """Append src[start:stop], byte by byte: a slice would be a new object for every
+        piece."""
         n = self.n
-        if n + b - a > len(self.buf):
-            raise OverflowError("message: %d bytes do not fit %d" % (n + b - a, len(self.buf)))
+        if n + stop - start > len(self.buf):
+            raise OverflowError("message: %d bytes do not fit %d" % (n + stop - start,
+                                                                      len(self.buf)))
         buf = self.buf
-        for i in range(a, b):
+        for i in range(start, stop):
             buf[n] = src[i]
             n += 1
         self.n = n
 
-    def int(self, i):
-        self.put(b"%d" % i)
+    def int(self, value):
+        self.put(b"%d" % value)
 
-    def dec(self, m, d):
-        """The decimal m / 10**d (d 5: m * 1000, d 6: m * 10**6), trailing zeros trimmed."""
-        if m < 0:
+    def dec(self, value, places):
+        """The decimal value / 10**places (places 5: value * 1000, 6: value * 10**6), trailing
+        zeros trimmed."""
+        if value < 0:
             self.put(b"-")
-            m = -m
-        if d > 4:
-            self.int(m)
-            if m:
-                self.put(_ZEROS[:3 if d == 5 else 6])
+            value = -value
+        if places > 4:
+            self.int(value)
+            if value:
+                self.put(_ZEROS[:3 if places == 5 else 6])
             return
-        p = _POW10[d]
-        self.int(m // p)
-        f = m % p
+        p = _POW10[places]
+        self.int(value // p)
+        f = value % p
         if f:
             while f % 10 == 0:
                 f //= 10
-                d -= 1
+                places -= 1
             digits = b"%d" % f
             self.put(b".")
-            self.put(_ZEROS[:d - len(digits)])
+            self.put(_ZEROS[:places - len(digits)])
             self.put(digits)
 
 

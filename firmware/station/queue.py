@@ -38,11 +38,11 @@ class RamQueue:
         self.count += 1
         return slot
 
-    def peek(self, i):
-        """The i-th oldest record (0 = oldest), as a view valid until the next append/commit."""
-        if not 0 <= i < self.count:
-            raise IndexError("queue: no record %d of %d" % (i, self.count))
-        slot = (self.head + i) % self.slots
+    def peek(self, idx):
+        """The idx-th oldest record (0 = oldest), as a view valid until the next append/commit."""
+        if not 0 <= idx < self.count:
+            raise IndexError("queue: no record %d of %d" % (idx, self.count))
+        slot = (self.head + idx) % self.slots
         off = slot * self.size
         return self.mv[off:off + self.lens[slot]]
 

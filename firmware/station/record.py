@@ -15,19 +15,20 @@
 # each backlog segment so old records stay readable after a config change.
 
 from array import array
+from micropython import const
 
 from bus.modbus_rtu import crc16
 
 NULL = 7
 _POW10 = (1, 10, 100, 1000, 10000)
-_BIG = 0xFFFFF            # largest mantissa magnitude
+_BIG = const(0xFFFFF)  # largest mantissa magnitude
 MAGIC = b"QB"
 VERSION = 1
 
 
-def sig4(x):
+def sig4(value):
     """Decimal places giving 4 significant digits, capped at 4 (float32 channels)."""
-    a = -x if x < 0 else x
+    a = -value if value < 0 else value
     if a >= 1000:
         return 0
     if a >= 100:
@@ -39,22 +40,22 @@ def sig4(x):
     return 4
 
 
-def put_dec(buf, off, x, places):
+def put_dec(buf, off, value, places):
     """Store x (None: null) at buf[off:off+3] with `places` decimals (-1: 4 significant)."""
-    if x is None:
+    if value is None:
         v = NULL << 21
     else:
-        d = sig4(x) if places < 0 else places
-        m = round(x * _POW10[d])
+        d = sig4(value) if places < 0 else places
+        m = round(value * _POW10[d])
         while d and (m > _BIG or m < -_BIG):
             d -= 1
-            m = round(x * _POW10[d])
+            m = round(value * _POW10[d])
         if m > _BIG or m < -_BIG:
             d = 5
-            m = round(x / 1000)
+            m = round(value / 1000)
             if m > _BIG or m < -_BIG:
                 d = 6
-                m = max(-_BIG, min(_BIG, round(x / 1000000)))
+                m = max(-_BIG, min(_BIG, round(value / 1000000)))
         v = d << 21 | (m & 0x1FFFFF)
     buf[off] = v & 0xFF
     buf[off + 1] = v >> 8 & 0xFF
@@ -83,11 +84,11 @@ def slot_t(slot):
     return _u(slot, 0, 4)
 
 
-def seal(slot, t, p, rflags):
+def seal(slot, t, report_s, flags):
     """Fill the record head and the CRC of a slot whose parameters are written."""
     _put(slot, 0, t, 4)
-    _put(slot, 4, p, 3)
-    slot[7] = rflags
+    _put(slot, 4, report_s, 3)
+    slot[7] = flags
     n = len(slot)
     _put(slot, n - 2, crc16(slot, 0, n - 2), 2)
 

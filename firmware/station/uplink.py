@@ -16,7 +16,9 @@
 # Time: keepalive pings and reconnect back-off run on station ticks (the unix fast clock
 # scales them); the wait for a PINGRESP is real time, like every socket timeout.
 
-import umqtt.simple as _simple
+from micropython import const
+
+import umqtt.simple
 from umqtt.simple import MQTTClient, MQTTException
 
 import log
@@ -26,8 +28,8 @@ import log
 LINK_ERRORS = (OSError, MQTTException, AssertionError, IndexError, TypeError, ValueError)
 
 
-INBOX = 2            # commands waiting for the main loop; more wait at the broker
-MAX_INCOMING = 2048  # bytes of a command or config message; longer ones are refused
+_INBOX = const(2)            # commands waiting for the main loop; more wait at the broker
+_MAX_INCOMING = const(2048)  # bytes of a command or config message; longer ones are refused
 
 
 class Client(MQTTClient):
@@ -74,7 +76,7 @@ class Uplink:
         m = cfg["mqtt"]
         st = cfg["station"]
         self.hal = hal
-        self.m = m
+        self.cfg = m
         self.station = st
         self.fw = cfg["fw"]
         self.boot = boot
@@ -105,14 +107,14 @@ class Uplink:
         self.ping_sent = None        # real tick of an unanswered PINGREQ
         self.connects = 0
         self.losses = 0
-        _simple.socket = hal.sockets  # umqtt.simple resolves and opens its socket through this
+        umqtt.simple.socket = hal.sockets  # umqtt.simple resolves and opens its socket through this
 
     def _t(self):
         t = self.hal.epoch()
         return b"null" if t is None else b"%d" % t
 
     def _backoff_ms(self):
-        m = self.m
+        m = self.cfg
         s = m["backoff_min_s"] << min(self.attempts, 16)
         ms = min(s, m["backoff_max_s"]) * 1000
         # 50-100 % of the step: stations that lost the broker together do not return together
@@ -181,7 +183,7 @@ class Uplink:
             p = sock.read(2)
             pid = p[0] << 8 | p[1]
             sz -= 2
-        if sz > MAX_INCOMING:
+        if sz > _MAX_INCOMING:
             while sz > 0:  # keep the stream in step; the message itself is refused
                 sz -= len(sock.read(min(sz, 256)))
             self.refused += 1
@@ -198,42 +200,42 @@ class Uplink:
             self.config_topic else None
         if leaf is None:
             return True
-        if len(self.inbox) >= INBOX:
+        if len(self.inbox) >= _INBOX:
             self.held_back += 1
             return False
         self.inbox.append((leaf, msg))
         return True
 
-    def _subscribe(self, c):
+    def _subscribe(self, client):
         """SUBSCRIBE cmd and config at QoS 1, then wait for the SUBACK (before any publish,
         or umqtt's own PUBACK wait would take the SUBACK for a stray packet)."""
-        pid = c.next_pid()
+        pid = client.next_pid()
         topics = (self.cmd_topic, self.config_topic)
         size = 2 + sum(3 + len(t) for t in topics)
-        c.sock.write(bytes((0x82, size, pid >> 8, pid & 0xFF)))
+        client.sock.write(bytes((0x82, size, pid >> 8, pid & 0xFF)))
         for t in topics:
-            c._send_str(t)
-            c.sock.write(b"\x01")
+            client._send_str(t)
+            client.sock.write(b"\x01")
         while True:
-            op = c.sock.read(1)
+            op = client.sock.read(1)
             if not op:
                 raise OSError("no SUBACK")
             if op[0] == 0x90:
-                resp = c.sock.read(c._recv_len())  # pid, then one return code per topic
+                resp = client.sock.read(client._recv_len())  # pid, then one return code per topic
                 if 0x80 in resp[2:]:
                     raise MQTTException("subscription refused")
                 return
-            if not c.handle(op[0]):
+            if not client.handle(op[0]):
                 raise OSError("unexpected packet 0x%02x before SUBACK" % op[0])
 
-    def event(self, ev, fields):
-        """Publish an event (QoS 1); fields: the event's own members as a JSON fragment."""
+    def event(self, name, data):
+        """Publish an event (QoS 1); data: the event's own members as a JSON fragment."""
         return self.publish(self.event_topic, b'{"v":1,"st":"%s","boot":"%s","ev":"%s","t":%s%s}'
-                            % (self.station, self.boot, ev, self._t(), fields), 1)
+                            % (self.station, self.boot, name, self._t(), data), 1)
 
     def _connect(self, now):
         hal = self.hal
-        m = self.m
+        m = self.cfg
         if not hal.net_up():
             self.next_try = hal.ticks_add(now, 2000)
             return
@@ -267,14 +269,14 @@ class Uplink:
         self.connects += 1
         log.info("mqtt connected to %s:%d as %s" % (m["host"], m["port"], m["user"]))
 
-    def _close_socket(self, c):
-        if c is not None and c.sock is not None:
+    def _close_socket(self, client):
+        if client is not None and client.sock is not None:
             try:
-                c.sock.close()
+                client.sock.close()
             except OSError:
                 pass
 
-    def _drop(self, why, quiet=False):
+    def _drop(self, reason, quiet=False):
         """Close the link and schedule a reconnect; `quiet`: on purpose, not a loss: a
         DISCONNECT first (the broker keeps the session and does not publish the will), and
         the reconnect at once."""
@@ -289,12 +291,12 @@ class Uplink:
         self.attempts = 0
         if quiet:
             self.next_try = self.hal.ticks_ms()
-            log.info("mqtt " + why)
+            log.info("mqtt reconnect: %s" % reason)
             return
         self.losses += 1
         wait = self._backoff_ms()
         self.next_try = self.hal.ticks_add(self.hal.ticks_ms(), wait)
-        log.warn("mqtt link lost (%s); reconnect in %d ms" % (why, wait))
+        log.warn("mqtt link lost (%s); reconnect in %d ms" % (reason, wait))
 
     def publish(self, topic, payload, qos=1, retain=False):
         """True once delivered (PUBACK for QoS 1); False drops the link for a reconnect."""

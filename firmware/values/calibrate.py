@@ -8,10 +8,11 @@
 # travels in the birth and health events, so a record can be traced to the calibration in force.
 
 from array import array
+from micropython import const
 
-NONE = 0
-LINEAR = 1
-POINTS = 2
+_NONE = const(0)
+_LINEAR = const(1)
+_POINTS = const(2)
 
 
 class Calibration:
@@ -34,24 +35,24 @@ class Calibration:
                     flat.append(raw)
                     flat.append(true)
                 self.points[k] = flat
-                self.kind[k] = POINTS
+                self.kind[k] = _POINTS
             else:
                 self.offset[k] = c.get("offset", 0)
                 self.slope[k] = c.get("slope", 1)
-                self.kind[k] = LINEAR
+                self.kind[k] = _LINEAR
 
-    def apply(self, k, x):
-        """The calibrated value of raw sample x of column k (None stays None)."""
+    def apply(self, k, value):
+        """The calibrated value of raw sample `value` of column k (None stays None)."""
         kind = self.kind[k]
-        if x is None or kind == NONE:
-            return x
-        if kind == LINEAR:
-            return x * self.slope[k] + self.offset[k]
+        if value is None or kind == _NONE:
+            return value
+        if kind == _LINEAR:
+            return value * self.slope[k] + self.offset[k]
         pts = self.points[k]
         last = len(pts) - 4
         i = 0
-        while i < last and x > pts[i + 2]:
+        while i < last and value > pts[i + 2]:
             i += 2
         r0 = pts[i]
         t0 = pts[i + 1]
-        return t0 + (x - r0) * (pts[i + 3] - t0) / (pts[i + 2] - r0)
+        return t0 + (value - r0) * (pts[i + 3] - t0) / (pts[i + 2] - r0)

@@ -8,9 +8,11 @@
 
 import struct
 
-TYPES = ("int16", "uint16", "int32", "uint32", "float32")
-ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-WIDTH = (1, 1, 2, 2, 2)  # registers per type, by TYPES index
+# Names as one string each (.split() gives the list): a tuple of short literals would intern
+# every name as a qstr for good, and only the boot looks them up.
+TYPES = "int16 uint16 int32 uint32 float32"
+ORDERS = "ABCD CDAB BADC DCBA"
+WIDTH = (1, 1, 2, 2, 2)  # registers per type, by index in TYPES
 # Wire offset of value bytes A, B, C, D per order; each permutation is its own inverse.
 _WIRE = (b"\x00\x01\x02\x03", b"\x02\x03\x00\x01", b"\x01\x00\x03\x02", b"\x03\x02\x01\x00")
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000)
@@ -18,17 +20,17 @@ _F32_MAX = 3.4028235e38
 _f32 = bytearray(4)  # reordered float bytes; one buffer, so decoding allocates no bytearray
 
 
-def raw(buf, off, t, o):
-    """The register value whose wire bytes start at buf[off]; t, o index TYPES, ORDERS."""
+def raw(buf, off, t, order):
+    """The register value whose wire bytes start at buf[off]; t, order index TYPES, ORDERS."""
     if t < 2:
-        if o >= 2:
+        if order >= 2:
             v = buf[off + 1] << 8 | buf[off]
         else:
             v = buf[off] << 8 | buf[off + 1]
         if t == 0 and v & 0x8000:
             v -= 0x10000
         return v
-    w = _WIRE[o]
+    w = _WIRE[order]
     if t == 4:
         f = _f32
         f[0] = buf[off + w[0]]
@@ -42,17 +44,17 @@ def raw(buf, off, t, o):
     return v
 
 
-def scaled(x, scale, offset, dec):
-    """x * scale / 10**dec + offset, or None when x is NaN/inf or dec is not 0..6."""
-    if not -_F32_MAX <= x <= _F32_MAX:  # NaN fails every comparison
+def scaled(value, scale, offset, dec):
+    """value * scale / 10**dec + offset, or None when value is NaN/inf or dec is not 0..6."""
+    if not -_F32_MAX <= value <= _F32_MAX:  # NaN fails every comparison
         return None
     if dec:
         if dec < 0 or dec >= len(_POW10):
             return None
-        return x * scale / _POW10[dec] + offset
+        return value * scale / _POW10[dec] + offset
     if scale == 1 and offset == 0:
-        return x
-    return x * scale + offset
+        return value
+    return value * scale + offset
 
 
 def places_of(scale):
@@ -78,14 +80,15 @@ class Channel:
         self.rng = cfg["range"]
         self.k = -1
         self.dev = None
-        t = TYPES.index(cfg["type"]) if "type" in cfg else 0
+        t = TYPES.split().index(cfg["type"]) if "type" in cfg else 0
         scale = cfg.get("scale", 1)
         base_places = places_of(scale) if t < 4 else -1
         dec_reg = cfg.get("dec_reg", -1)
         # how to decode, in one tuple: type, word order, byte offset in the register block,
         # offset of the decimal-point register (-1: none), scale, offset, resolution. As seven
         # attributes they would grow every channel's dict from 8 slots to 17 (~150 B more).
-        self.how = (t, ORDERS.index(cfg.get("order", "ABCD")), (cfg.get("reg", base) - base) * 2,
+        o = ORDERS.split().index(cfg.get("order", "ABCD"))
+        self.how = (t, o, (cfg.get("reg", base) - base) * 2,
                     (dec_reg - base) * 2 if dec_reg >= 0 else -1, scale, cfg.get("offset", 0),
                     base_places)
         # -1 asks the encoder for 4 significant digits (a float carries no resolution of its own)

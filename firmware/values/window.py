@@ -9,15 +9,16 @@
 # period), 2 device error (no valid sample at all).
 
 from array import array
+from micropython import const
 
-OUT_OF_RANGE = 1
-INCOMPLETE = 2
+_OUT_OF_RANGE = const(1)
+_INCOMPLETE = const(2)
 OFFLINE = 4
 REBASED = 8     # record-level: time rebased from monotonic ticks (station/sampler.py)
 
-MEASURING = 0
+_MEASURING = const(0)
 CALIBRATING = 1
-DEVICE_ERROR = 2
+_DEVICE_ERROR = const(2)
 
 
 class Windows:
@@ -45,30 +46,30 @@ class Windows:
             self.flags[k] = 0
             self.cal_seen[k] = self.calibrating[k]
 
-    def add(self, k, x):
+    def add(self, k, value):
         """One sample of column k; None (undecodable) or outside [lo, hi] is flagged, dropped."""
-        if x is None or not self.lo[k] <= x <= self.hi[k]:  # NaN fails the comparison too
-            self.flags[k] |= OUT_OF_RANGE
+        if value is None or not self.lo[k] <= value <= self.hi[k]:  # NaN fails the comparison too
+            self.flags[k] |= _OUT_OF_RANGE
             return False
         n = self.n[k]
-        if n == 0 or x < self.mn[k]:
-            self.mn[k] = x
-        if n == 0 or x > self.mx[k]:
-            self.mx[k] = x
+        if n == 0 or value < self.mn[k]:
+            self.mn[k] = value
+        if n == 0 or value > self.mx[k]:
+            self.mx[k] = value
         if n < 0xFFFF:
             self.n[k] = n + 1
-        self.total[k] += x
+        self.total[k] += value
         return True
 
     def close(self, k, expected):
-        """Freeze column k: sets status[k] and the INCOMPLETE flag; the mean or None.
+        """Freeze column k: sets status[k] and the _INCOMPLETE flag; the mean or None.
 
         expected is how many samples a full period holds (report_s // sample_s)."""
         n = self.n[k]
         if n * 4 < expected * 3:
-            self.flags[k] |= INCOMPLETE
+            self.flags[k] |= _INCOMPLETE
         if self.cal_seen[k] or self.calibrating[k]:
             self.status[k] = CALIBRATING
         else:
-            self.status[k] = MEASURING if n else DEVICE_ERROR
+            self.status[k] = _MEASURING if n else _DEVICE_ERROR
         return self.total[k] / n if n else None

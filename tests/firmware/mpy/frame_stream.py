@@ -25,5 +25,5 @@ while pos < len(data):
     if got > 1:
         print(json.dumps({"error": f"{got} frames in one chunk"}))
     if got:
-        print(json.dumps({"frame": [field(sp.frame, kind, n) for n in range(len(FIELDS[kind]))]}))
+        print(json.dumps({"frame": [field(sp.frame, kind, n) for n in range(len(FIELDS[kind].split()))]}))
 print(json.dumps({"frames": sp.frames, "bad": sp.bad, "skipped": sp.skipped}))
