@@ -15,11 +15,16 @@ import json
 import sys
 import time
 
-import hal as hal_pkg
+import hal
+import micropython
 from bus.modbus_rtu import crc16
-from hal.unix import Hal as UnixHal
+from hal.unix import Hal
+from micropython import const
 
-T0 = 1763755200
+_T0 = const(1763755200)
+# Names here are kept few: each new one is interned for good and counts against the station's
+# qstr pools. Hence the JSON keys of each mode's figures in one long string (short literals
+# are interned too) and the arguments named as the station's own code names things.
 
 
 class ModbusWire:
@@ -30,33 +35,34 @@ class ModbusWire:
 
     def __init__(self, hal):
         self.hal = hal
-        self.reply = bytearray(256)
+        self.buf = bytearray(256)  # the reply to the latest request, built in place
         self.n = 0
-        self.cache = {}
 
     def write(self, buf, n):
-        key = bytes(buf[:6])
-        r = self.cache.get(key)
-        if r is None:
-            count = buf[4] << 8 | buf[5]
-            b = bytearray([buf[0], buf[1], 2 * count]) + b"\x01\x00" * count
-            c = crc16(b, 0, len(b))
-            b.append(c & 0xFF)
-            b.append(c >> 8)
-            r = self.cache[key] = bytes(b)
-        self.reply[:len(r)] = r
-        self.n = len(r)
+        count = buf[4] << 8 | buf[5]
+        r = self.buf
+        r[0] = buf[0]
+        r[1] = buf[1]
+        r[2] = 2 * count
+        for i in range(3, 3 + 2 * count, 2):
+            r[i] = 1
+            r[i + 1] = 0
+        end = 3 + 2 * count
+        c = crc16(r, 0, end)
+        r[end] = c & 0xFF
+        r[end + 1] = c >> 8
+        self.n = end + 2
 
-    def readinto(self, mv):
+    def readinto(self, buf):
         k = self.n
-        mv[:k] = self.reply[:k]
+        buf[:k] = self.buf[:k]
         self.n = 0
         return k
 
     def wait(self, ms):
         if self.n:
             return True
-        self.hal.vt += ms
+        self.hal.ticks += ms
         return False
 
     def drain(self):
@@ -67,17 +73,6 @@ class ModbusWire:
         pass
 
 
-def pms_frame():
-    body = bytearray(b"\x42\x4d\x00\x1c")
-    for w in (14, 21, 35, 14, 21, 35, 3000, 900, 200, 30, 5, 1, 0x9700):
-        body.append(w >> 8)
-        body.append(w & 0xFF)
-    s = sum(body)
-    body.append(s >> 8 & 0xFF)
-    body.append(s & 0xFF)
-    return bytes(body)
-
-
 class StreamWire:
     """One frame per second of (virtual) time."""
 
@@ -86,92 +81,101 @@ class StreamWire:
 
     def __init__(self, hal):
         self.hal = hal
-        self.frame = pms_frame()
+        body = bytearray(b"\x42\x4d\x00\x1c")  # a valid pms frame: header, 13 words, sum
+        for w in (14, 21, 35, 14, 21, 35, 3000, 900, 200, 30, 5, 1, 0x9700):
+            body.append(w >> 8)
+            body.append(w & 0xFF)
+        s = sum(body)
+        body.append(s >> 8 & 0xFF)
+        body.append(s & 0xFF)
+        self.frame = bytes(body)
         self.next = 0
 
-    def readinto(self, mv):
-        if self.hal.vt < self.next:
+    def readinto(self, buf):
+        if self.hal.ticks < self.next:
             return 0
-        self.next = self.hal.vt + 1000
-        mv[:32] = self.frame
+        self.next = self.hal.ticks + 1000
+        buf[:32] = self.frame
         return 32
 
     def close(self):
         pass
 
 
-class BenchHal(UnixHal):
+class BenchHal(Hal):
     """The unix HAL with fake wires and one virtual clock for station and bus time."""
 
-    speed = 100      # the loop's stream idle: 10 s of station time per turn (one sample)
     hooks = []       # called at every watchdog feed, i.e. once per loop turn
 
     def __init__(self, cfg=None):
-        UnixHal.__init__(self, cfg)
-        self.speed = 100
-        self.vt = 0
-        self.ticks_ms = self.io_ticks_ms = self._now
-        self.sleep_ms = self.io_sleep_ms = self._sleep
+        Hal.__init__(self, cfg)
+        self.speed = 100  # the loop's stream idle: 10 s of station time per turn (one sample)
+        self.ticks = 0  # virtual ms
+        self.ticks_ms = self.io_ticks_ms = self.now
+        self.sleep_ms = self.io_sleep_ms = self.sleep
 
-    def _now(self):
-        return self.vt
+    def now(self):
+        return self.ticks
 
-    def _sleep(self, ms):
+    def sleep(self, ms):
         if ms > 0:
-            self.vt += ms
+            self.ticks += ms
 
     def epoch(self):
-        return T0 + self.vt // 1000
+        return _T0 + self.ticks // 1000
 
-    def uart(self, name, u):
+    def uart(self, name, cfg):
         return StreamWire(self) if name == "pm" else ModbusWire(self)
 
     def wdt_feed(self):
-        for hook in BenchHal.hooks:
-            hook(self)
+        for f in BenchHal.hooks:
+            f(self)
 
 
 def build(path):
-    from station.app import build as build_station
+    from station.app import build
 
-    hal_pkg.Hal = BenchHal  # what station/boot.py imports from hal
-    return build_station(path)
+    hal.Hal = BenchHal  # what station/boot.py imports from hal
+    return build(path)
 
 
-def heap(path, cycles, steady, rom_alloc):
-    """Live heap figures exclude `rom_alloc`: the ROM image's block (firmware_rom.py)."""
-    out = {"cycles": 0, "boot_live": 0, "peak_live": 0, "steady_start": 0, "end_live": 0,
-           "rom_alloc": rom_alloc}
+def report(keys, values):
+    print(json.dumps(dict(zip(keys.split(), values))))  # noqa: B905 (MicroPython)
+
+
+def heap(path, n, steady, rom):
+    """n sample cycles; live heap figures exclude `rom`: the ROM image's block
+    (firmware_rom.py)."""
     st = build(path)
     gc.collect()
-    out["boot_live"] = gc.mem_alloc() - rom_alloc
+    # cycles, boot live, peak live, steady-state start, end live (the keys' order below)
+    out = [0, gc.mem_alloc() - rom, 0, 0, 0]
 
-    def hook(hal):
+    def feed(_):
         gc.collect()
-        live = gc.mem_alloc() - rom_alloc
-        n = st.sampler.samples
-        out["peak_live"] = max(out["peak_live"], live)
-        if n >= steady and not out["steady_start"]:
-            out["steady_start"] = live
-        if n == steady // 2 and not st.uplink.inbox:  # a command, as if it arrived: its
+        live = gc.mem_alloc() - rom
+        done = st.sampler.samples
+        out[2] = max(out[2], live)
+        if done >= steady and not out[3]:
+            out[3] = live
+        if done == steady // 2 and not st.uplink.inbox:  # a command, as if it arrived: its
             # code is loaded for the answer and dropped, but its names stay interned (qstrs),
             # a one-time cost the steady state starts after
             st.uplink.inbox.append((b"cmd", b'{"v":1,"id":"bench","cmd":"backlog"}'))
-        if n >= cycles:
-            out["end_live"] = live
+        if done >= n:
+            out[4] = live
             raise KeyboardInterrupt
 
-    BenchHal.hooks.append(hook)
+    BenchHal.hooks.append(feed)
     st.run()
-    out["cycles"] = st.sampler.samples
-    out["records"] = st.sampler.records
-    out["published"] = st.publisher.sent
-    out["loop_errors"] = st.errors
-    out["record_bytes"] = st.backlog.cur.size
-    out["per_segment"] = st.backlog.per_seg
-    out["segments"] = st.backlog.max_segs
+    out[0] = st.sampler.samples
+    micropython.qstr_info()  # interned names: firmware.py reads this line
+    b = st.backlog
+    report("cycles boot_live peak_live steady_start end_live rom_alloc records published "
+           "loop_errors record_bytes per_segment segments",
+           out + [rom, st.sampler.records, st.publisher.sent, st.errors, b.cur.size, b.per_seg,
+                  b.max_segs])
     st.hal.close()
-    print(json.dumps(out))
 
 
 def drain(path, records):
@@ -183,27 +187,25 @@ def drain(path, records):
     for i in range(records):  # as a long outage would have left them
         for k in range(8, len(slot) - 2):
             slot[k] = 0
-        seal(slot, T0 - 300 * (records - i), 300, 0)
+        seal(slot, _T0 - 300 * (records - i), 300, 0)
         bl.append(slot)
-    done = {}
+    ms = [time.ticks_ms(), 0]  # connecting is part of draining
 
-    def hook(hal):
+    def feed(_):
         if len(bl) == 0:
-            done["ms"] = time.ticks_diff(time.ticks_ms(), done["start"])
+            ms[1] = time.ticks_diff(time.ticks_ms(), ms[0])
             raise KeyboardInterrupt
 
-    BenchHal.hooks.append(hook)
-    done["start"] = time.ticks_ms()  # connecting is part of draining
+    BenchHal.hooks.append(feed)
     st.run()
     st.hal.close()
-    ms = done.get("ms", 0)
-    print(json.dumps({"records": records, "ms": ms, "messages": st.publisher.sent,
-                      "batch": st.publisher.batch, "left": len(bl)}))
+    report("records ms messages batch left",
+           (records, ms[1], st.publisher.sent, st.publisher.batch, len(bl)))
 
 
-def main(argv, rom_alloc=0):
+def main(argv, rom=0):
     if argv[1] == "heap":
-        heap(argv[2], int(argv[3]), int(argv[4]), rom_alloc)
+        heap(argv[2], int(argv[3]), int(argv[4]), rom)
     else:
         drain(argv[2], int(argv[3]))
 
