@@ -13,8 +13,8 @@ PMS = "pms"
 SDS = "sds"
 
 # Field names by data word (pms) or by value (sds), as sensor configs name them; .split()
-# gives the list. One string each: a tuple of short literals would intern every name as a
-# qstr, which stays on the heap for good although only the boot looks them up.
+# gives the list. One string each: as a tuple, every name would be a 32-byte str object on
+# the heap for as long as this module lives, although only the boot looks them up.
 FIELDS = {
     PMS: "pm1_cf1 pm2_5_cf1 pm10_cf1 pm1_atm pm2_5_atm pm10_atm n0_3 n0_5 n1_0 n2_5 n5_0 n10 "
          "reserved",

@@ -8,8 +8,9 @@
 
 import struct
 
-# Names as one string each (.split() gives the list): a tuple of short literals would intern
-# every name as a qstr for good, and only the boot looks them up.
+# Names as one string each (.split() gives the list): as a tuple, every name would be a
+# 32-byte str object on the heap for as long as this module lives, and only the boot looks
+# them up.
 TYPES = "int16 uint16 int32 uint32 float32"
 ORDERS = "ABCD CDAB BADC DCBA"
 WIDTH = (1, 1, 2, 2, 2)  # registers per type, by index in TYPES
