@@ -34,11 +34,11 @@ class Station:
     """Everything built from the config (build()); the config itself is not kept."""
 
     def __init__(self, **parts):
+        self.answered = []  # (id, ok) of the latest commands (station/control.py)
         for k, v in parts.items():
             setattr(self, k, v)
         self.errors = 0
         self.up_ms = 0
-        self.answered = []  # (id, ok) of the latest commands (station/control.py)
 
     def uptime_s(self):
         return self.up_ms // 1000

@@ -63,6 +63,19 @@ def calibrating(folder, cols, win):
                  ",".join(c.param for c in on))
 
 
+def answered(folder):
+    """The (id, ok) of the commands answered before the reboot (station/control.py), so that
+    one the broker delivers again is recognised; none when the file is missing or bad."""
+    import json
+
+    try:
+        with open(folder + "/answered.json") as f:
+            ids = json.load(f)
+        return [(i, ok) for i, ok in ids if isinstance(i, str) and isinstance(ok, bool)]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
 def station(Station, parts):
     """The Station for what station/boot.py prepare() handed over; exits 2 when the backlog
     folder cannot be used."""
@@ -119,4 +132,5 @@ def assemble(Station, cfg, hal, boot, config_path, health, crumbs, devices, stre
         backlog=backlog, cal=cal, sampler=sampler, messages=messages, uplink=uplink,
         publisher=publisher, idle_ms=_STREAM_IDLE_MS * hal.speed if streams else _IDLE_MS,
         health_ms=cfg["health_s"] * 1000, ntp_host=cfg["clock"]["ntp_host"],
-        ntp_ms=cfg["clock"]["ntp_every_s"] * 1000, wdt_ms=cfg["wdt_s"] * 1000)
+        ntp_ms=cfg["clock"]["ntp_every_s"] * 1000, wdt_ms=cfg["wdt_s"] * 1000,
+        answered=answered(hal.data_dir))

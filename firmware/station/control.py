@@ -9,12 +9,16 @@
 #   config: {"set": {key: value}} with key in SETTABLE; "cal" merges per parameter (a null
 #        removes one). The whole resulting config.json passes config.check or nothing changes.
 #   Both may carry "exp" (UTC epoch s): refused after it. An id answered lately is answered
-#   again with "dup": true and not run again (QoS 1 may deliver twice).
+#   again with "dup": true and not run again (QoS 1 may deliver twice), also after a reboot:
+#   the ids are kept in <data_dir>/answered.json, so a reboot command that the broker
+#   delivers once more (its PUBACK lost) does not reboot the station again.
 
 import json
 import os
 import sys
 from micropython import const
+
+import log
 
 CALIBRATING = "calibrating.json"  # in data_dir: the parameters in calibration mode; read at
 # boot (station/assemble.py), so a reboot during a calibration keeps flagging status 01
@@ -89,6 +93,10 @@ def _answered(station, ident, ok):
     station.answered.append((ident, ok))
     if len(station.answered) > _ANSWERED:
         station.answered.pop(0)
+    try:
+        _write(station.hal.data_dir + "/answered.json", json.dumps(station.answered))
+    except OSError as e:  # answered all the same; only a redelivery after a reboot would run
+        log.warn("answered.json not written: %s" % e)
 
 
 def _params(station, args):

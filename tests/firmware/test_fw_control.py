@@ -199,8 +199,10 @@ def test_commands_sent_while_the_station_is_offline_wait_for_it(
     try:
         fw = Firmware(firmware_config(services, *sensors, port=relay.port), tmp_path)
         boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
+        # its first subscription makes the broker keep what comes for it: not before
+        fw.wait_log(r"mqtt connected", timeout=30)
         operator.send("cmd", {"v": 1, "id": "o-0", "cmd": "ping"})
-        assert ack(subscriber, boot, "o-0")["ok"]  # subscribed
+        assert ack(subscriber, boot, "o-0")["ok"]
 
         relay.cut()
         fw.wait_log(r"mqtt link lost", timeout=30)
@@ -232,6 +234,15 @@ def test_commands_sent_while_the_station_is_offline_wait_for_it(
         fw.wait_log(r"calibration mode kept from before the reboot: co", timeout=30)
         r = records_after(subscriber, reborn, 0, 1)[0]
         assert (r["d"]["co"][2], r["d"]["so2"][2]) == (1, 0)  # still status "01"
+
+        # the broker delivers the reboot again (as after a lost PUBACK): recognised across
+        # the reboot, answered as a duplicate, and the station stays up
+        operator.send("cmd", {"v": 1, "id": "o-5", "cmd": "reboot"})
+        again = ack(subscriber, reborn, "o-5")
+        assert again["ok"] and again["dup"] is True
+        operator.send("cmd", {"v": 1, "id": "o-6", "cmd": "ping"})
+        assert ack(subscriber, reborn, "o-6")["ok"]  # answered by the same boot
+        assert len(set(re.findall(r"boot=([0-9a-f]{8})", fw.log()))) == 2
     finally:
         if fw is not None:
             fw.stop()
