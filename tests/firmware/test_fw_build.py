@@ -62,6 +62,10 @@ def test_the_romfs_image_keeps_the_bytecode_off_the_heap(tmp_path):
 
     build = fwbuild.build("unix", tmp_path)
     assert build.romfs is not None
+    # each module names itself by the path it has on the board (tracebacks, __file__)
+    assert b"/rom/station/app.mpy" in (build.rom_folder / "station" / "app.mpy").read_bytes()
+    flashed = (build.folder / "station" / "app.mpy").read_bytes()
+    assert b"station/app.mpy" in flashed and b"/rom/" not in flashed
     top = sorted({rel.split("/")[0] for rel in build.files} - {"main.py"})
     script = tmp_path / "rom_import.py"
     script.write_text(ROM_IMPORT % top)
