@@ -76,7 +76,8 @@ def _int_in(cfg, key, lo, hi, path):
 
 def _one_of(cfg, key, values, path):
     if cfg[key] not in values:
-        _fail(_at(path, key), repr(cfg[key]) + " is not one of " + ", ".join(values))
+        _fail(_at(path, key), repr(cfg[key]) + " is not one of " +
+              ", ".join([str(v) for v in values]))
 
 
 # _name and _text look at bytes: iterating a str yields one-character strings, and MicroPython

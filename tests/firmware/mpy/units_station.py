@@ -433,12 +433,20 @@ def test_config_errors_name_the_key():
     def wrong_kind(c):
         c["report_s"] = "300"
 
+    def bad_function(c):
+        c["sensors"][0]["fn"] = 5
+
+    def bad_name(c):
+        c["station"] = "PQ air"
+
     for mutate, want in ((drop_host, "mqtt.host: missing"),
                          (unknown, "sensors[0].ch[0].colour: unknown key"),
                          (bad_type, "sensors[0].ch[0].type: 'float64' is not one of"),
                          (bad_field, "sensors[1].ch[0].field: 'pm25'"),
                          (shared, "sensors[1].uart: a streaming sensor needs its uart alone"),
-                         (wrong_kind, "report_s: '300' should be a number")):
+                         (wrong_kind, "report_s: '300' should be a number"),
+                         (bad_function, "sensors[0].fn: 5 is not one of 3, 4"),
+                         (bad_name, "station: 'PQ air' is not a lower-case name")):
         msg = config_error(mutate)
         if want not in msg:
             raise AssertionError(f"{msg!r} does not say {want!r}")
