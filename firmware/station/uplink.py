@@ -107,7 +107,8 @@ class Uplink:
         self.ping_sent = None        # real tick of an unanswered PINGREQ
         self.connects = 0
         self.losses = 0
-        umqtt.simple.socket = hal.sockets  # umqtt.simple resolves and opens its socket through this
+        # umqtt.simple resolves and opens its socket through this
+        umqtt.simple.socket = hal.sockets
 
     def _t(self):
         t = self.hal.epoch()
