@@ -28,6 +28,7 @@ Figures (JSON keys):
   files;
 - qstrs, qstr_pool_bytes, qstrs_before_next_pool: names interned at run time and the pools
   holding them; the next pool (double the last) costs 7 KB at once on this build;
+  bench_qstrs: how many of the names the bench module brought (they stay counted);
 - heap_growth_bytes: live heap at the end minus at the start of the steady state;
 - backlog_bytes_per_record, backlog_days_per_mib (what 1 MiB keeps for certain, at the
   station's report interval), drain_records_per_s (a pre-filled backlog into the broker).
@@ -121,6 +122,7 @@ def _run(build: BenchBuild, heap_k: int, *args: str, timeout: float = 600,
             # the bench module's own bytes, less any qstr pool its import happened to start
             # (the pools hold the station's names too: they stay counted)
             out["bench_code"] = int(code[1]) - (pools[1][1] - pools[0][1])
+            out["bench_qstrs"] = pools[1][0] - pools[0][0]  # names only the bench module adds
         if "MemoryError" in proc.stdout and out.get("loop_errors"):
             return None  # the station caught it and went on: that heap is too small all the same
         return out
@@ -216,6 +218,7 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "heap_boot_bytes": heap["boot_live"] - bench_code,
         "heap_growth_bytes": heap["end_live"] - heap["steady_start"],
         "qstrs": heap["qstrs"], "qstr_pool_bytes": heap["qstr_pool_bytes"],
+        "bench_qstrs": heap["bench_qstrs"],
         "qstrs_before_next_pool": next(n for n in QSTR_POOLS_FULL_AT if n >= heap["qstrs"])
         - heap["qstrs"],
         "heap_goal_bytes": GOAL_HEAP,

@@ -43,8 +43,9 @@ def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
     click.echo(f"  heap required      {r['heap_required_bytes'] / kib:8.1f} KiB  (smallest "
                "-X heapsize that runs, bench code and fragmentation included)")
     click.echo(f"  heap growth        {r['heap_growth_bytes']:8d} B    steady state, end - start")
-    click.echo(f"  interned names     {r['qstrs']:8d}      ({r['qstr_pool_bytes']} B of qstr "
-               f"pools; {r['qstrs_before_next_pool']} more and the next pool doubles them)")
+    click.echo(f"  interned names     {r['qstrs']:8d}      ({r['bench_qstrs']} of them the "
+               f"bench's; {r['qstr_pool_bytes']} B of qstr pools; "
+               f"{r['qstrs_before_next_pool']} more and the next pool doubles them)")
     click.echo(f"  heap peak, no ROM  {r['heap_peak_code_on_heap_bytes'] / kib:8.1f} KiB  "
                "(the .mpy files imported onto the heap instead)")
     click.echo(f"  backlog record     {r['backlog_bytes_per_record']:8d} B    "
