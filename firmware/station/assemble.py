@@ -45,16 +45,22 @@ def columns(devices, warn=None):
     return cols
 
 
-def calibrating(folder, cols, win):
-    """Calibration mode as station/control.py left it before the reboot (a technician's
-    cal_start holds until cal_stop, whatever happens in between)."""
+def read(folder, name):
+    """What station/control.py left in <data_dir>/name (JSON), or None when it is missing or
+    unreadable."""
     import json
 
     try:
-        with open(folder + "/calibrating.json") as f:
-            params = json.load(f)
+        with open(folder + "/" + name) as f:
+            return json.load(f)
     except (OSError, ValueError):
-        return
+        return None
+
+
+def calibrating(folder, cols, win):
+    """Calibration mode as station/control.py left it before the reboot (a technician's
+    cal_start holds until cal_stop, whatever happens in between)."""
+    params = read(folder, "calibrating.json")
     on = [c for c in cols if isinstance(params, list) and c.param in params]
     for c in on:
         win.calibrating[c.k] = win.cal_seen[c.k] = 1
@@ -66,13 +72,10 @@ def calibrating(folder, cols, win):
 def answered(folder):
     """The (id, ok) of the commands answered before the reboot (station/control.py), so that
     one the broker delivers again is recognised; none when the file is missing or bad."""
-    import json
-
     try:
-        with open(folder + "/answered.json") as f:
-            ids = json.load(f)
-        return [(i, ok) for i, ok in ids if isinstance(i, str) and isinstance(ok, bool)]
-    except (OSError, ValueError, TypeError):
+        return [(i, ok) for i, ok in read(folder, "answered.json")
+                if isinstance(i, str) and isinstance(ok, bool)]
+    except (ValueError, TypeError):  # not a list of pairs (None included)
         return []
 
 
