@@ -1,9 +1,10 @@
 """Replay dead letters after a fix (a registry that lacked a parameter, a dropped shard with a
 field-type conflict, a validator bug), and mark each replayed entry in the sidecar file.
 
-- A refused message is re-published to its original topic at QoS 1, as the station that owns
-  the topic (the station's password from `QUANTRAC_STATION_SECRETS`, so the broker ACL is the
-  same as for the board), and goes through the running collector like any other message: if it
+- A refused message is re-published to its original topic at QoS 1 by the broker's `replay`
+  account (`QUANTRAC_MQTT_REPLAY_USER`: it may publish station data, status and event, and
+  nothing else; a station's own login works only under the station's own client id, which
+  belongs to the board), and goes through the running collector like any other message: if it
   is still wrong, it comes back as a new dead letter with the new reason.
 - A reading the database refused is re-ingested: written straight to InfluxDB with the
   collector's write user.
@@ -56,9 +57,14 @@ def replay(path: Path, env: dict[str, str], entries: list[dict],
                                    f"topic {e.get('topic')!r} is not a station topic"))
         else:
             messages.setdefault(parts[0], []).append((e, payload))
-    secrets = _station_secrets(env) if messages else {}
-    for station, items in messages.items():
-        results.extend(_publish(env, station, secrets.get(station), items, timeout_s))
+    known = _stations(env) if messages else set()
+    for station in [st for st in messages if st not in known]:
+        results += [_result(e, "mqtt", False, f"no broker account for station {station!r} (not "
+                                              "in the registry, or `quantrac services up` not "
+                                              "rerun)") for e, _ in messages.pop(station)]
+    if messages:
+        results.extend(_publish(env, [it for items in messages.values() for it in items],
+                                timeout_s))
     if readings:
         results.extend(_ingest(env, readings))
     now = time.time()
@@ -71,22 +77,23 @@ def _result(e: dict, how: str, ok: bool, text: str) -> dict:
     return {"id": e["id"], "digest": e["digest"], "how": how, "ok": ok, "result": text}
 
 
-def _station_secrets(env: dict[str, str]) -> dict[str, str]:
+def _stations(env: dict[str, str]) -> set[str]:
+    """The stations the broker has accounts for (only their ids: replay never logs in as one)."""
     try:
-        return json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())
-    except (KeyError, OSError, ValueError):
-        return {}
+        return set(json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text()))
+    except (KeyError, OSError, ValueError, TypeError):
+        return set()
 
 
-def _publish(env: dict[str, str], station: str, password: str | None,
-             items: list[tuple[dict, bytes]], timeout_s: float) -> list[dict]:
-    if password is None:
-        return [_result(e, "mqtt", False, f"no credentials for station {station!r} (not in "
-                                          "the registry, or `quantrac services up` not rerun)")
-                for e, _ in items]
+def _publish(env: dict[str, str], items: list[tuple[dict, bytes]],
+             timeout_s: float) -> list[dict]:
+    user, password = env.get("QUANTRAC_MQTT_REPLAY_USER"), env.get("QUANTRAC_MQTT_REPLAY_PASSWORD")
+    if not user or not password:
+        return [_result(e, "mqtt", False, "services.env has no replay account (run `quantrac "
+                                          "services up` to add it)") for e, _ in items]
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"{station}-replay-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(station, password)
+                         client_id=f"{user}-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(user, password)
     try:
         client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
     except (OSError, KeyError, ValueError) as e:

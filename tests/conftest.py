@@ -22,10 +22,11 @@ def session_run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def services(session_run_dir):
-    """Real Mosquitto + InfluxDB (+ v2-write proxy) for the whole test session; the env dict."""
+    """Real Mosquitto + InfluxDB (+ v2-write proxy) for the whole test session; the env dict.
+    A throwaway stack: it has the `bench` account, which publishes as any station."""
     from collector import services as svc
 
-    env = svc.up(session_run_dir)
+    env = svc.up(session_run_dir, bench=True)
     try:
         yield env
     finally:

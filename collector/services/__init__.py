@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from collector.services import credentials, influxdb, mosquitto, ports, procs
+from collector.services import credentials, dynsec, influxdb, mosquitto, ports, procs
 from collector.services.state import (
     ENV_KEYS,
     Layout,
@@ -27,7 +27,8 @@ from collector.services.state import (
 )
 from quantrac import paths
 
-__all__ = ["ENV_KEYS", "ServicesError", "down", "load_env", "log_paths", "status", "up"]
+__all__ = ["ENV_KEYS", "ServicesError", "broker_accounts", "down", "load_env", "log_paths",
+           "restart_mosquitto", "status", "up"]
 
 PROXY = "v2proxy"
 ORDER = (mosquitto.NAME, influxdb.NAME, PROXY)  # start order; `down` goes backwards
@@ -79,20 +80,61 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _mosquitto(layout: Layout, record: dict, users: dict[str, str], taken: set[int]) -> dict:
+def _mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted, taken: set[int],
+               bench: bool) -> dict:
     rec = record.get(mosquitto.NAME) or {}
     if _alive(rec):
-        if mosquitto.write_files(layout, rec["port"], users):
-            mosquitto.reload(rec["pid"])  # accounts, ACL or settings changed since its start
+        conf = mosquitto.conf_path(layout)
+        before = conf.read_text() if conf.exists() else ""
+        if mosquitto.write_conf(layout, rec["port"]):
+            if mosquitto.needs_restart(layout, before):
+                restart_mosquitto(layout, record, accounts)
+            else:
+                mosquitto.reload(rec["pid"])  # settings SIGHUP rereads
+        mosquitto.apply_accounts(layout, rec["port"], accounts)
+        rec["bench"] = bench
         taken.add(rec["port"])
         return rec
 
     def launch(chosen: dict[str, int]):
-        mosquitto.write_files(layout, chosen["port"], users)
+        mosquitto.write_conf(layout, chosen["port"])
+        mosquitto.write_accounts(layout, accounts)
         return (mosquitto.argv(layout), mosquitto.log_path(layout),
                 lambda: ports.accepts(chosen["port"]))
 
-    return _ensure(layout, record, mosquitto.NAME, ("port",), taken, launch)
+    rec = _ensure(layout, record, mosquitto.NAME, ("port",), taken, launch)
+    rec["bench"] = bench
+    return rec
+
+
+def restart_mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted) -> None:
+    """Stop the broker (it saves its sessions), write its accounts, start it on the same port:
+    for what a SIGHUP does not apply (a new listener, the accounts plugin itself)."""
+    rec = record[mosquitto.NAME]
+    procs.stop(rec["pid"], rec["argv"])
+    mosquitto.write_accounts(layout, accounts)
+    log = mosquitto.log_path(layout)
+    since = procs.log_size(log)
+    argv = mosquitto.argv(layout)
+    pid = procs.start(argv, log, cwd=log.parent)
+    rec.update(pid=pid, argv=argv)
+    write_json(layout.record, record)  # `down` finds the new pid even if the wait fails
+    tls = mosquitto.tls_port(layout)
+    procs.wait_ready(mosquitto.NAME, pid, argv, log,
+                     lambda: ports.accepts(rec["port"]) and (tls is None or ports.accepts(tls)),
+                     since)
+
+
+def broker_accounts(layout: Layout, stations: dict[str, str], bench: bool) -> dynsec.Wanted:
+    """Every broker account of this run folder: the services' and `stations` (id → password)."""
+    pw = credentials.service_passwords(layout)
+    services = {credentials.MQTT_ADMIN_USER: pw["mqtt_admin"],
+                credentials.MQTT_COLLECTOR_USER: pw["mqtt_collector"],
+                credentials.MQTT_OPERATOR_USER: pw["mqtt_operator"],
+                credentials.MQTT_REPLAY_USER: pw["mqtt_replay"]}
+    if bench:
+        services[credentials.MQTT_BENCH_USER] = pw["mqtt_bench"]
+    return mosquitto.wanted(services, stations)
 
 
 def _influxdb(layout: Layout, record: dict, taken: set[int]) -> dict:
@@ -125,19 +167,24 @@ def _proxy(layout: Layout, record: dict, upstream: str, taken: set[int]) -> str:
     return influxdb.url(_ensure(layout, record, PROXY, ("port",), taken, launch)["port"])
 
 
-def up(run_dir: Path | str | None = None) -> dict[str, str]:
-    """Start whatever is not running; write services.env; return its KEY → value dict."""
+def up(run_dir: Path | str | None = None, bench: bool | None = None) -> dict[str, str]:
+    """Start whatever is not running; write services.env; return its KEY → value dict.
+
+    `bench`: also the `bench` broker account, which may publish as any station: only for a
+    bench's (or the tests') own throwaway stack, never the network's. None keeps what the run
+    folder was started with (no bench account in a new one).
+    """
     layout = _layout(run_dir)
     with locked(layout):
         record = read_json(layout.record)
+        if bench is None:
+            bench = bool((record.get(mosquitto.NAME) or {}).get("bench"))
         pw = credentials.service_passwords(layout)
         # the registries decide the broker accounts (credentials.registries)
         stations = credentials.station_passwords(layout,
                                                  credentials.registry_station_ids(layout))
-        mqtt_users = {credentials.MQTT_COLLECTOR_USER: pw["mqtt_collector"],
-                      credentials.MQTT_OPERATOR_USER: pw["mqtt_operator"], **stations}
         taken: set[int] = set()
-        mq = _mosquitto(layout, record, mqtt_users, taken)
+        mq = _mosquitto(layout, record, broker_accounts(layout, stations, bench), taken, bench)
         ix = _influxdb(layout, record, taken)
         base = influxdb.url(ix["port"])
         writer = (credentials.INFLUX_WRITE_USER, pw["influx_writer"])
@@ -153,6 +200,8 @@ def up(run_dir: Path | str | None = None) -> dict[str, str]:
             "QUANTRAC_MQTT_COLLECTOR_PASSWORD": pw["mqtt_collector"],
             "QUANTRAC_MQTT_OPERATOR_USER": credentials.MQTT_OPERATOR_USER,
             "QUANTRAC_MQTT_OPERATOR_PASSWORD": pw["mqtt_operator"],
+            "QUANTRAC_MQTT_REPLAY_USER": credentials.MQTT_REPLAY_USER,
+            "QUANTRAC_MQTT_REPLAY_PASSWORD": pw["mqtt_replay"],
             "QUANTRAC_INFLUX_URL": base,
             "QUANTRAC_INFLUX_WRITE_URL": write_url,
             "QUANTRAC_INFLUX_DB": influxdb.DATABASE,
@@ -164,6 +213,9 @@ def up(run_dir: Path | str | None = None) -> dict[str, str]:
             "QUANTRAC_INFLUX_ADMIN_PASSWORD": admin[1],
             "QUANTRAC_STATION_SECRETS": str(layout.station_secrets),
         }
+        if bench:
+            env["QUANTRAC_MQTT_BENCH_USER"] = credentials.MQTT_BENCH_USER
+            env["QUANTRAC_MQTT_BENCH_PASSWORD"] = pw["mqtt_bench"]
         text = format_env(env)
         if not layout.env.exists() or layout.env.read_text() != text:
             write_private(layout.env, text)

@@ -3,31 +3,28 @@
 Service passwords live in `secrets/passwords.json`, station passwords in `secrets/stations.json`
 (station id → password, what each board's secrets file holds). Both are read back on every
 `up`, so a password never changes under a running client; only missing ones are generated.
+The broker stores them hashed (collector/services/dynsec.py).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 
 from collector.services.state import Layout, ServicesError, read_json, write_json
 
 # Login names; the passwords behind them are generated.
+MQTT_ADMIN_USER = "broker-admin"  # changes the broker's accounts; nothing else
 MQTT_COLLECTOR_USER = "collector"
 MQTT_OPERATOR_USER = "operator"
+MQTT_REPLAY_USER = "replay"  # `collector dead-letters replay` re-publishing station messages
+MQTT_BENCH_USER = "bench"  # only on a bench's own stack (`services.up(..., bench=True)`)
 INFLUX_ADMIN_USER = "admin"
 INFLUX_WRITE_USER = "writer"
 INFLUX_READ_USER = "reader"
-SERVICE_ACCOUNTS = ("mqtt_collector", "mqtt_operator", "influx_admin", "influx_writer",
-                    "influx_reader")
-RESERVED_MQTT_USERS = (MQTT_COLLECTOR_USER, MQTT_OPERATOR_USER)
-
-# Mosquitto 2.0's own password format: $7$<iterations>$<base64 salt>$<base64 PBKDF2-SHA512>,
-# checked against what `mosquitto_passwd` 2.0.11 writes (12-byte salt, 101 iterations).
-MOSQUITTO_ITERATIONS = 101
-MOSQUITTO_SALT_BYTES = 12
+SERVICE_ACCOUNTS = ("mqtt_admin", "mqtt_collector", "mqtt_operator", "mqtt_replay",
+                    "mqtt_bench", "influx_admin", "influx_writer", "influx_reader")
+RESERVED_MQTT_USERS = (MQTT_ADMIN_USER, MQTT_COLLECTOR_USER, MQTT_OPERATOR_USER,
+                       MQTT_REPLAY_USER, MQTT_BENCH_USER)
 
 
 def new_password() -> str:
@@ -108,22 +105,3 @@ def registry_station_ids(layout: Layout) -> list[str]:
                 "from that file to drop those accounts") from None
         ids.update(reg.ids())
     return sorted(ids)
-
-
-def mosquitto_hash(password: str, salt: bytes | None = None,
-                   iterations: int = MOSQUITTO_ITERATIONS) -> str:
-    salt = salt if salt is not None else secrets.token_bytes(MOSQUITTO_SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def mosquitto_hash_matches(password: str, hashed: str) -> bool:
-    """Whether a `$7$` password-file hash is `password` (so an unchanged entry is kept)."""
-    parts = hashed.split("$")
-    if len(parts) != 5 or parts[1] != "7" or not parts[2].isdigit():
-        return False
-    try:
-        salt = base64.b64decode(parts[3], validate=True)
-    except ValueError:
-        return False
-    return hmac.compare_digest(mosquitto_hash(password, salt, int(parts[2])), hashed)

@@ -15,12 +15,15 @@ ENV_KEYS = (
     "QUANTRAC_MQTT_HOST", "QUANTRAC_MQTT_PORT",
     "QUANTRAC_MQTT_COLLECTOR_USER", "QUANTRAC_MQTT_COLLECTOR_PASSWORD",
     "QUANTRAC_MQTT_OPERATOR_USER", "QUANTRAC_MQTT_OPERATOR_PASSWORD",
+    "QUANTRAC_MQTT_REPLAY_USER", "QUANTRAC_MQTT_REPLAY_PASSWORD",
     "QUANTRAC_INFLUX_URL", "QUANTRAC_INFLUX_WRITE_URL", "QUANTRAC_INFLUX_DB",
     "QUANTRAC_INFLUX_WRITE_USER", "QUANTRAC_INFLUX_WRITE_PASSWORD",
     "QUANTRAC_INFLUX_READ_USER", "QUANTRAC_INFLUX_READ_PASSWORD",
     "QUANTRAC_INFLUX_ADMIN_USER", "QUANTRAC_INFLUX_ADMIN_PASSWORD",
     "QUANTRAC_STATION_SECRETS",
 )
+# Only on a bench's own stack (`services.up(..., bench=True)`).
+BENCH_ENV_KEYS = ("QUANTRAC_MQTT_BENCH_USER", "QUANTRAC_MQTT_BENCH_PASSWORD")
 
 
 class ServicesError(RuntimeError):
@@ -103,13 +106,13 @@ def write_json(path: Path, doc: dict) -> None:
 
 def format_env(env: dict[str, str]) -> str:
     missing = [k for k in ENV_KEYS if k not in env]
-    extra = [k for k in env if k not in ENV_KEYS]
+    extra = [k for k in env if k not in ENV_KEYS and k not in BENCH_ENV_KEYS]
     if missing or extra:
         raise ServicesError(f"services.env keys: missing {missing}, unexpected {extra}")
     for key, value in env.items():
         if "\n" in str(value) or "\r" in str(value):
             raise ServicesError(f"services.env: {key} holds a line break")
-    return "".join(f"{k}={env[k]}\n" for k in ENV_KEYS)
+    return "".join(f"{k}={env[k]}\n" for k in (*ENV_KEYS, *BENCH_ENV_KEYS) if k in env)
 
 
 def parse_env(path: Path) -> dict[str, str]:

@@ -61,7 +61,7 @@ def private_stack() -> Iterator[tuple[dict[str, str], Path]]:
 
     run_dir = Path(tempfile.mkdtemp(prefix="quantrac-bench-"))
     try:
-        env = svc.up(run_dir / "run")
+        env = svc.up(run_dir / "run", bench=True)
         yield env, run_dir
     finally:
         try:
@@ -79,9 +79,14 @@ def params_of(station: str) -> dict[str, str]:
     return boards.registry().get(station).params()
 
 
-def station_password(env: dict[str, str], station: str) -> str:
-    secret = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
-    return secret["password"] if isinstance(secret, dict) else secret
+def bench_login(env: dict[str, str]) -> tuple[str, str]:
+    """The bench's own broker account (it may publish as any station; a station's login is
+    bound to the station's own client id, which belongs to the board)."""
+    try:
+        return env["QUANTRAC_MQTT_BENCH_USER"], env["QUANTRAC_MQTT_BENCH_PASSWORD"]
+    except KeyError:
+        raise BenchError("no bench account: the stack was not started by `private_stack`"
+                         ) from None
 
 
 def record(station: str, t: int, k: int, status: int = 0,
@@ -132,8 +137,8 @@ def publish_all(env: dict[str, str], messages: list[dict], timeout: float = 600.
                     done.set()
 
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                        client_id=f"{st}-bench-{uuid.uuid4().hex[:6]}")
-        c.username_pw_set(st, station_password(env, st))
+                        client_id=f"bench-{st}-{uuid.uuid4().hex[:6]}")
+        c.username_pw_set(*bench_login(env))
         c.max_inflight_messages_set(1000)
         c.max_queued_messages_set(0)
         c.on_publish = on_publish

@@ -80,8 +80,8 @@ def _queryable(env: dict, t: int) -> bool:
 def probe(env: dict, seconds: float, t0: int, alerts: AlertWatch) -> dict:
     params = common.params_of(PROBE)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"{PROBE}-probe-{uuid.uuid4().hex[:6]}")
-    client.username_pw_set(PROBE, common.station_password(env, PROBE))
+                         client_id=f"bench-{PROBE}-probe-{uuid.uuid4().hex[:6]}")
+    client.username_pw_set(*common.bench_login(env))
     client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
     client.loop_start()
     boot, stored, alerted, missed = uuid.uuid4().hex[:8], [], [], 0

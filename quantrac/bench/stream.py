@@ -18,7 +18,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from quantrac.bench.common import station_password
+from quantrac.bench.common import bench_login
 
 PARAMS = {"air": {"so2": [12.5, "ppb", 0, 30, 0], "pm10": [35.1, "ug/m3", 0, 28, 0],
                   "temp": [29.5, "degC", 0, 30, 0]},
@@ -44,8 +44,9 @@ class StationStream:
     def start(self) -> StationStream:
         for st in self.stations:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                            client_id=f"{st}-stream-{uuid.uuid4().hex[:6]}", clean_session=False)
-            c.username_pw_set(st, station_password(self.env, st))
+                            client_id=f"bench-{st}-stream-{uuid.uuid4().hex[:6]}",
+                            clean_session=False)
+            c.username_pw_set(*bench_login(self.env))
             c.max_inflight_messages_set(100)
             c.max_queued_messages_set(0)
             c.reconnect_delay_set(0.2, 1)

@@ -1,10 +1,10 @@
-"""A station's broker account: its password, the broker's password file and ACL, the TLS listener.
+"""A station's broker account: its password, the broker's accounts, the TLS listener.
 
 Station passwords live where `quantrac services up` keeps them (`secrets/stations.json` in the
 run folder) and reach Mosquitto only hashed, through the same code `up` uses
-(`collector.services.mosquitto.write_files`). A running broker rereads accounts and ACL on SIGHUP;
-a new listener needs a restart, which keeps its port and pid record so `services down` still
-stops it.
+(`collector.services.broker_accounts`). A running broker takes account changes over its
+dynamic-security control topic; a new listener needs a restart, which keeps its port and pid
+record so `services down` still stops it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector import services
 from collector.services import credentials, mosquitto, ports, procs
 from collector.services.state import Layout, locked, read_json, write_json
 from quantrac import paths
@@ -70,49 +71,27 @@ def _ours(lay: Layout, port: int) -> bool:
 
 
 def apply(lay: Layout) -> BrokerChange:
-    """Write password file, ACL and conf for every stored account; reload or restart the broker."""
+    """Bring the broker to every stored account: over its control topic while it runs, with a
+    restart when its listeners changed (a SIGHUP does not open or close one)."""
     with locked(lay):
         record = read_json(lay.record)
         rec = record.get(mosquitto.NAME)
         if not rec or not rec.get("port"):
             return BrokerChange("not set up", f"no broker was ever started in {lay.root}; "
                                 "`quantrac services up` creates it with this account")
-        pw = credentials.service_passwords(lay)
-        users = {credentials.MQTT_COLLECTOR_USER: pw["mqtt_collector"],
-                 credentials.MQTT_OPERATOR_USER: pw["mqtt_operator"],
-                 **read_json(lay.station_secrets)}
-        before = _listeners(mosquitto.conf_path(lay))
-        changed = mosquitto.write_files(lay, rec["port"], users)
+        wanted = services.broker_accounts(lay, read_json(lay.station_secrets),
+                                          bool(rec.get("bench")))
+        conf = mosquitto.conf_path(lay)
+        before = conf.read_text() if conf.exists() else ""
+        mosquitto.write_conf(lay, rec["port"])
         if not procs.running(rec.get("pid"), rec.get("argv")):
+            mosquitto.write_accounts(lay, wanted)
             return BrokerChange("written", "the broker is not running; it starts with these "
                                 "accounts at the next `quantrac services up`")
-        if _listeners(mosquitto.conf_path(lay)) != before:
-            _restart(lay, record, rec)  # SIGHUP does not open or close listeners
+        if mosquitto.needs_restart(lay, before):
+            services.restart_mosquitto(lay, record, wanted)
             return BrokerChange("restarted", f"pid {rec['pid']}, TLS port "
                                 f"{mosquitto.tls_port(lay)}")
-        if changed:
-            mosquitto.reload(rec["pid"])
-            return BrokerChange("reloaded", f"pid {rec['pid']} reread its accounts and ACL")
-        return BrokerChange("reloaded", "nothing changed")
-
-
-def _listeners(conf: Path) -> list[str]:
-    try:
-        text = conf.read_text()
-    except FileNotFoundError:
-        return []
-    return [line for line in text.splitlines() if line.startswith("listener ")]
-
-
-def _restart(lay: Layout, record: dict, rec: dict) -> None:
-    procs.stop(rec["pid"], rec["argv"])
-    log = mosquitto.log_path(lay)
-    since = procs.log_size(log)
-    argv = mosquitto.argv(lay)
-    pid = procs.start(argv, log, cwd=log.parent)
-    rec.update(pid=pid, argv=argv)
-    write_json(lay.record, record)  # `services down` finds the new pid even if the wait fails
-    tls = mosquitto.tls_port(lay)
-    procs.wait_ready(mosquitto.NAME, pid, argv, log,
-                     lambda: ports.accepts(rec["port"]) and (tls is None or ports.accepts(tls)),
-                     since)
+        changes = mosquitto.apply_accounts(lay, rec["port"], wanted)
+        return BrokerChange("reloaded", f"pid {rec['pid']}: {changes} account changes"
+                            if changes else "nothing changed")

@@ -8,7 +8,6 @@ import json
 import random
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
@@ -43,12 +42,17 @@ def message(station: str, t: int, seq: int | None = None, **params) -> dict:
             "seq": next(SEQ) if seq is None else seq, "r": [{"t": t, "p": 300, "d": d}]}
 
 
+def bench_login(env: dict) -> tuple[str, str]:
+    """The test stack's `bench` account: it publishes as any station (a station's own login
+    only works under the station's own client id, which a running board may hold)."""
+    return env["QUANTRAC_MQTT_BENCH_USER"], env["QUANTRAC_MQTT_BENCH_PASSWORD"]
+
+
 def publish(env: dict, station: str, payloads: list[bytes | dict], kind: str = "data") -> None:
-    """Publish at QoS 1 as the station itself to its `kind` topic; wait for every PUBACK."""
-    password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
+    """Publish at QoS 1 to the station's `kind` topic; wait for every PUBACK."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                          client_id=f"{station}-t-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(station, password)
+    client.username_pw_set(*bench_login(env))
     client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
     client.loop_start()
     try:
@@ -65,10 +69,9 @@ def publish(env: dict, station: str, payloads: list[bytes | dict], kind: str = "
 def publish_many(env: dict, station: str, payloads: list[bytes | dict],
                  kind: str = "data") -> None:
     """Publish fast at QoS 1 (many in flight) and return once the broker acknowledged all."""
-    password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                          client_id=f"{station}-m-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(station, password)
+    client.username_pw_set(*bench_login(env))
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))

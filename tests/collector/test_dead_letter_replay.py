@@ -96,7 +96,7 @@ def test_replay_reports_what_it_cannot_replay_and_leaves_it_pending(services, se
     (tmp_path / "services.env").write_text((session_run_dir / "services.env").read_text())
     res = cli("replay", "--run-dir", str(tmp_path))
     assert res.exit_code == 1
-    assert "#1  FAILED (mqtt): no credentials for station 'zz-unknown-9'" in res.output
+    assert "#1  FAILED (mqtt): no broker account for station 'zz-unknown-9'" in res.output
     assert "#2  FAILED (mqtt): topic 'elsewhere' is not a station topic" in res.output
     assert "#3  FAILED (-): nothing to replay" in res.output and "0 replayed, 3 failed" in \
         res.output

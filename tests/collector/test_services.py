@@ -28,6 +28,8 @@ from influxdb_client.rest import ApiException
 
 import boards
 from collector import services as svc
+from collector.services.credentials import RESERVED_MQTT_USERS
+from collector.services.state import BENCH_ENV_KEYS
 from quantrac.cli import main as cli
 
 WAIT_S = 30.0
@@ -97,9 +99,14 @@ class Peer:
 
     def __init__(self, env: dict, user: str | None, password: str | None,
                  client_id: str | None = None, clean_session: bool = True) -> None:
+        # A station logs in only under its own id; a service under any id of its own.
+        default = user if user and user not in RESERVED_MQTT_USERS else f"t-{uuid.uuid4().hex[:12]}"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"t-{uuid.uuid4().hex[:12]}",
+                                  client_id=client_id or default,
                                   clean_session=clean_session, protocol=mqtt.MQTTv311)
+        self.disconnects = 0
+        self.client.on_disconnect = lambda *_a: setattr(self, "disconnects",
+                                                        self.disconnects + 1)
         if user is not None:
             self.client.username_pw_set(user, password)
         self.connack = threading.Event()
@@ -183,7 +190,8 @@ def test_second_up_starts_nothing_and_keeps_ports_pids_and_passwords(services, s
 def test_env_file_and_station_secrets_are_private_and_complete(services, session_run_dir):
     env_file = session_run_dir / "services.env"
     keys = [line.split("=", 1)[0] for line in env_file.read_text().splitlines()]
-    assert keys == list(svc.ENV_KEYS)
+    # the session's stack is a throwaway one: it has the bench account too
+    assert keys == [*svc.ENV_KEYS, *BENCH_ENV_KEYS]
     secrets = Path(services["QUANTRAC_STATION_SECRETS"])
     for path in (env_file, secrets):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -34,8 +34,12 @@ class Peer:
                  tls: dict | None = None) -> None:
         import paho.mqtt.client as mqtt
 
+        from collector.services.credentials import RESERVED_MQTT_USERS
+
+        # A station logs in only under its own id; a service under any id of its own.
+        station = user if user and user not in RESERVED_MQTT_USERS else None
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"t-{uuid.uuid4().hex[:12]}")
+                                  client_id=station or f"t-{uuid.uuid4().hex[:12]}")
         if user is not None:
             self.client.username_pw_set(user, password)
         if tls:

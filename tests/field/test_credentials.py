@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from collector import services as svc
-from collector.services import credentials, mosquitto, ports
+from collector.services import dynsec, mosquitto, ports
 from quantrac.cli import main
 
 NEW = "pq-air-17"
@@ -68,10 +68,10 @@ def test_a_new_station_logs_in_at_once_and_only_as_itself(stack, run_dir, regist
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     password = secrets_of(run_dir, NEW)["mqtt"]["password"]
     assert json.loads(Path(stack["QUANTRAC_STATION_SECRETS"]).read_text())[NEW] == password
-    passwd = (run_dir / "mosquitto" / "passwd").read_text()
-    assert password not in passwd
-    entry = dict(line.split(":", 1) for line in passwd.splitlines())[NEW]
-    assert credentials.mosquitto_hash_matches(password, entry)
+    accounts = (run_dir / "mosquitto" / "dynamic-security.json").read_text()
+    assert password not in accounts
+    entry = next(c for c in json.loads(accounts)["clients"] if c["username"] == NEW)
+    assert dynsec.password_matches(password, entry) and entry["clientid"] == NEW
 
     collector = peer(stack, stack["QUANTRAC_MQTT_COLLECTOR_USER"],
                      stack["QUANTRAC_MQTT_COLLECTOR_PASSWORD"], peers)

@@ -9,7 +9,6 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
 
 import network_day
 import paho.mqtt.client as mqtt
@@ -112,8 +111,8 @@ def pipeline_data(dashboard_db, tmp_path_factory):
     finally:
         sim.stop()
         collector.stop()
-        secrets = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())
-        _clear_retained(env, [f"quantrac/v1/{LIVE}/status"], LIVE, secrets[LIVE])
+        _clear_retained(env, [f"quantrac/v1/{LIVE}/status"], env["QUANTRAC_MQTT_BENCH_USER"],
+                        env["QUANTRAC_MQTT_BENCH_PASSWORD"])
         _clear_retained(env, [f"quantrac/v1/alerts/{st}" for st in (*network_day.STATIONS,
                                                                    LIVE)],
                         env["QUANTRAC_MQTT_COLLECTOR_USER"],

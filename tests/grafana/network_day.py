@@ -24,7 +24,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
@@ -144,14 +143,14 @@ def _station(st: str, p: Plan):
 
 
 def publish(env: dict[str, str], p: Plan, timeout: float = 60.0) -> int:
-    """Send every station's messages at QoS 1 as that station; waits for every PUBACK.
-    Status messages are not retained here, so nothing is left on the broker."""
-    secrets = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())
+    """Send every station's messages at QoS 1 by the test stack's bench account (it publishes
+    as any station); waits for every PUBACK. Status messages are not retained here, so nothing
+    is left on the broker."""
     sent = 0
     for st, messages in p.messages.items():
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                         client_id=f"{st}-grafana-{uuid.uuid4().hex[:6]}")
-        c.username_pw_set(st, secrets[st])
+        c.username_pw_set(env["QUANTRAC_MQTT_BENCH_USER"], env["QUANTRAC_MQTT_BENCH_PASSWORD"])
         c.max_inflight_messages_set(100)
         c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
         c.loop_start()

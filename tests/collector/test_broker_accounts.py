@@ -1,0 +1,97 @@
+"""The broker as an attacker holding one station's flash would try it: that station's password
+may log in only under the station's own client id, so it can neither take over the collector's
+persistent session (and the readings queued in it) nor another station's (and its queued
+commands); nothing larger than the largest legitimate message gets through; the tools that
+publish station messages do it with accounts of their own, which may do nothing else."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from test_services import collector_login, peers, station_password, wait_for  # noqa: F401
+
+import boards
+from collector.services import mosquitto
+
+
+def operator_login(env: dict) -> tuple[str, str]:
+    return env["QUANTRAC_MQTT_OPERATOR_USER"], env["QUANTRAC_MQTT_OPERATOR_PASSWORD"]
+
+
+@pytest.mark.services
+def test_a_station_password_takes_over_no_other_session(services, peers):  # noqa: F811
+    env = services
+    a, b = boards.registry().ids()[:2]
+    mark = uuid.uuid4().hex
+    session = f"quantrac-collector-{mark[:8]}"
+    offline = peers(env, *collector_login(env), client_id=session, clean_session=False)
+    assert not offline.subscribe("quantrac/v1/#")[0].is_failure
+    offline.close()
+    board_b = peers(env, b, station_password(env, b), clean_session=False)
+    assert board_b.client._client_id.decode() == b
+    assert not board_b.subscribe(f"quantrac/v1/{b}/cmd")[0].is_failure
+    board_b.close()
+    live = peers(env, *collector_login(env))
+    live.subscribe("quantrac/v1/#")
+
+    board_a = peers(env, a, station_password(env, a))
+    board_a.publish(f"quantrac/v1/{a}/data", f"{mark}-reading")
+    board_a.close()
+    peers(env, *operator_login(env)).publish(f"quantrac/v1/{b}/cmd", f"{mark}-command")
+    wait_for(lambda: f"{mark}-reading".encode() in live.payloads(), what="the live reading")
+
+    for stolen in (session, "quantrac-collector", "quantrac-collector-alerts", b):
+        attacker = peers(env, a, station_password(env, a), client_id=stolen,
+                         clean_session=False)
+        assert not attacker.accepted, f"station {a} logged in as {stolen!r}"
+    assert live.disconnects == 0, "the live collector was kicked off"
+
+    back = peers(env, *collector_login(env), client_id=session, clean_session=False)
+    assert back.session_present
+    wait_for(lambda: f"{mark}-reading".encode() in back.payloads(),
+             what="the reading queued for the collector's session")
+    board_b = peers(env, b, station_password(env, b), clean_session=False)
+    assert board_b.session_present
+    wait_for(lambda: f"{mark}-command".encode() in board_b.payloads(),
+             what="the command queued for station b")
+
+
+@pytest.mark.services
+def test_replay_and_bench_accounts_publish_station_messages_and_nothing_else(services,
+                                                                            peers):  # noqa: F811
+    env = services
+    a = boards.registry().ids()[0]
+    mark = uuid.uuid4().hex
+    operator = peers(env, *operator_login(env))
+    operator.subscribe("quantrac/v1/#")
+    board = peers(env, a, station_password(env, a))
+    board.subscribe(f"quantrac/v1/{a}/cmd")
+    for key in ("REPLAY", "BENCH"):
+        tool = peers(env, env[f"QUANTRAC_MQTT_{key}_USER"], env[f"QUANTRAC_MQTT_{key}_PASSWORD"])
+        assert tool.accepted
+        tool.publish(f"quantrac/v1/{a}/data", f"{mark}-{key}-data")
+        tool.publish(f"quantrac/v1/{a}/cmd", f"{mark}-{key}-forged")
+        tool.publish(f"quantrac/v1/alerts/{a}", f"{mark}-{key}-forged")
+        wait_for(lambda k=key: f"{mark}-{k}-data".encode() in operator.payloads(),
+                 what=f"the {key} account's station message")
+    time.sleep(0.5)  # the forged ones would have arrived with or before the data
+    forged = {p for p in operator.payloads() | board.payloads() if b"forged" in p}
+    assert not forged
+
+
+@pytest.mark.services
+def test_a_payload_over_the_packet_limit_reaches_no_subscriber(services, peers):  # noqa: F811
+    env = services
+    a = boards.registry().ids()[0]
+    listener = peers(env, *collector_login(env))
+    listener.subscribe(f"quantrac/v1/{a}/#")
+    board = peers(env, a, station_password(env, a))
+    board.client.publish(f"quantrac/v1/{a}/data", b"x" * (30 << 20), qos=1)
+    wait_for(lambda: board.disconnects > 0, timeout=60, what="the broker to drop the sender")
+    largest = b"{" + b" " * (mosquitto.MAX_PACKET_BYTES - 2048) + b"}"
+    board = peers(env, a, station_password(env, a))
+    board.publish(f"quantrac/v1/{a}/data", largest)  # the largest legitimate size still passes
+    wait_for(lambda: largest in listener.payloads(), what="the largest legitimate message")
+    assert max(len(p) for p in listener.payloads()) < mosquitto.MAX_PACKET_BYTES
