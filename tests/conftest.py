@@ -6,13 +6,22 @@ would be.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+
+# Every process this test session starts inherits this mark (daemons included: our services
+# copy the environment), so the end of the session finds whatever is still running, even a
+# daemon init adopted after its starter exited.
+SESSION_MARK = f"QUANTRAC_TEST_SESSION={uuid.uuid4().hex}"
+os.environ["QUANTRAC_TEST_SESSION"] = SESSION_MARK.split("=", 1)[1]
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +102,51 @@ def leaves_nothing_behind(session_run_dir):
         time.sleep(0.1)
     assert not procs, f"test left processes running: {procs}"
     assert not threads, f"test left threads running: {[t.name for t in threads]}"
+
+
+def _marked_processes(basetemp: str | None) -> dict[int, str]:
+    """Live processes other than this one that carry this session's mark in their environment,
+    or that run from (or name) a folder under pytest's base temp folder."""
+    found, me = {}, os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+            try:
+                marked = SESSION_MARK.encode() in (entry / "environ").read_bytes()
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                marked, cwd = False, ""
+        except (OSError, IndexError):
+            continue
+        if marked or basetemp and (basetemp in cmdline or cwd.startswith(basetemp)):
+            found[int(entry.name)] = f"{cmdline}  (cwd {cwd})"
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After every fixture's teardown: nothing the suite started may still run. Whatever does
+    is named, stopped, and fails the run."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = str(factory.getbasetemp()) if factory and factory._basetemp else None
+    deadline = time.monotonic() + 5
+    while (left := _marked_processes(basetemp)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # a daemon told to stop a moment ago may still be exiting
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"the test run left {len(left)} processes running (now stopped):",
+             *(f"  pid {pid}: {what}" for pid, what in sorted(left.items()))]
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if reporter:
+        reporter.write_sep("=", "processes left running", red=True)
+        reporter.write_line("\n".join(lines))
+    else:
+        print("\n".join(lines))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -33,6 +33,9 @@ __all__ = ["ENV_KEYS", "ServicesError", "broker_accounts", "down", "load_env", "
 PROXY = "v2proxy"
 ORDER = (mosquitto.NAME, influxdb.NAME, PROXY)  # start order; `down` goes backwards
 START_ATTEMPTS = 3  # a freshly picked port can be taken by someone else before the bind
+# Run as the services account when started as root (procs.py says why); the loopback-only
+# write proxy runs our own Python from the checkout, which that account may not reach.
+UNPRIVILEGED = (mosquitto.NAME, influxdb.NAME)
 
 
 def _layout(run_dir: Path | str | None) -> Layout:
@@ -40,7 +43,11 @@ def _layout(run_dir: Path | str | None) -> Layout:
 
 
 def _alive(rec: dict | None) -> bool:
-    return bool(rec) and procs.running(rec.get("pid"), rec.get("argv"))
+    return bool(rec) and procs.running(rec.get("pid"), rec.get("argv"), rec.get("cwd"))
+
+
+def _stop(rec: dict) -> bool:
+    return procs.stop(rec.get("pid"), rec.get("argv"), cwd=rec.get("cwd"))
 
 
 def _ensure(layout: Layout, record: dict, name: str, port_keys: tuple[str, ...],
@@ -61,8 +68,10 @@ def _ensure(layout: Layout, record: dict, name: str, port_keys: tuple[str, ...],
                   for k in port_keys}
         argv, log, ready = launch(chosen)
         since = procs.log_size(log)
-        pid = procs.start(argv, log, cwd=log.parent, env=_child_env())
-        record[name] = {"pid": pid, "argv": argv, "log": str(log), **chosen}
+        daemon = name in UNPRIVILEGED
+        pid = procs.start(argv, log, cwd=log.parent, env=_child_env(), unprivileged=daemon)
+        record[name] = {"pid": pid, "argv": argv, "log": str(log), "cwd": str(log.parent),
+                        **chosen}
         write_json(layout.record, record)  # so `down` finds it even if the wait fails
         try:
             procs.wait_ready(name, pid, argv, log, ready, since)
@@ -111,13 +120,13 @@ def restart_mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted) -> 
     """Stop the broker (it saves its sessions), write its accounts, start it on the same port:
     for what a SIGHUP does not apply (a new listener, the accounts plugin itself)."""
     rec = record[mosquitto.NAME]
-    procs.stop(rec["pid"], rec["argv"])
+    _stop(rec)
     mosquitto.write_accounts(layout, accounts)
     log = mosquitto.log_path(layout)
     since = procs.log_size(log)
     argv = mosquitto.argv(layout)
-    pid = procs.start(argv, log, cwd=log.parent)
-    rec.update(pid=pid, argv=argv)
+    pid = procs.start(argv, log, cwd=log.parent, unprivileged=True)
+    rec.update(pid=pid, argv=argv, cwd=str(log.parent))
     write_json(layout.record, record)  # `down` finds the new pid even if the wait fails
     tls = mosquitto.tls_port(layout)
     procs.wait_ready(mosquitto.NAME, pid, argv, log,
@@ -151,7 +160,7 @@ def _proxy(layout: Layout, record: dict, upstream: str, taken: set[int]) -> str:
     if influxdb.serves_v2_write(upstream):
         rec = record.pop(PROXY, None)
         if rec:
-            procs.stop(rec.get("pid"), rec.get("argv"))  # a server upgrade made it redundant
+            _stop(rec)  # a server upgrade made it redundant
         return upstream
     log = layout.proxy / "v2proxy.log"
 
@@ -163,7 +172,7 @@ def _proxy(layout: Layout, record: dict, upstream: str, taken: set[int]) -> str:
 
     rec = record.get(PROXY) or {}
     if _alive(rec) and upstream not in rec["argv"]:
-        procs.stop(rec["pid"], rec["argv"])  # the server moved to another port
+        _stop(rec)  # the server moved to another port
     return influxdb.url(_ensure(layout, record, PROXY, ("port",), taken, launch)["port"])
 
 
@@ -230,7 +239,7 @@ def down(run_dir: Path | str | None = None) -> list[str]:
         stopped = []
         for name in reversed(ORDER):
             rec = record.get(name)
-            if rec and procs.stop(rec.get("pid"), rec.get("argv")):
+            if rec and _stop(rec):
                 stopped.append(name)
             if rec:
                 rec["pid"] = None  # the ports stay recorded: the next `up` reuses them

@@ -1,14 +1,22 @@
 """Daemons we start: launch in their own session, know them again by pid + command line, stop them.
 
 A pid alone is not proof: after a reboot or a crash the number may belong to anything. A process
-counts as ours only while /proc/<pid>/cmdline equals the argv we started it with, which names a
-config file inside our run folder, so `down` can never signal a stranger.
+counts as ours only while /proc/<pid>/cmdline equals the argv we started it with and its working
+directory is the folder we started it in (inside our run folder), so `down` can never signal a
+stranger.
+
+Started as root, the daemons run as the unprivileged system account `DAEMON_ACCOUNT` (made by
+scripts/setup), which owns their folders: with the TLS listener on 0.0.0.0 a root broker would
+face the network. They are started inside their folder with relative paths, so the account
+needs no right on the folders above the run folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -17,6 +25,7 @@ from pathlib import Path
 
 from collector.services.state import ServicesError
 
+DAEMON_ACCOUNT = "quantrac"
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
@@ -34,6 +43,41 @@ class StartFailed(ServicesError):
         self.log_text = log_text
 
 
+def daemon_user() -> str:
+    """Who the daemons run as: the services account when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return getpass.getuser()
+    try:
+        pwd.getpwnam(DAEMON_ACCOUNT)
+    except KeyError:
+        raise ServicesError(
+            f"started as root, the services run as the system account {DAEMON_ACCOUNT!r}, "
+            "which does not exist: run scripts/setup (or `useradd --system --no-create-home "
+            f"--shell /usr/sbin/nologin {DAEMON_ACCOUNT}`)") from None
+    return DAEMON_ACCOUNT
+
+
+def hand_over(folder: Path) -> None:
+    """Give a daemon's folder (and all in it) to the account it runs as, when that is not us."""
+    user = daemon_user()
+    if user == getpass.getuser():
+        return
+    account = pwd.getpwnam(user)
+    folder.chmod(0o700)  # its config, accounts and data are the daemon's alone
+    for root, dirs, files in os.walk(folder):
+        for name in (root, *(os.path.join(root, n) for n in dirs + files)):
+            st = os.lstat(name)
+            if (st.st_uid, st.st_gid) != (account.pw_uid, account.pw_gid):
+                os.lchown(name, account.pw_uid, account.pw_gid)
+
+
+def _cwd(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
+
+
 def cmdline(pid: int) -> list[str] | None:
     """The argv of a live process; None when there is none (or it is a zombie, whose is empty)."""
     try:
@@ -43,8 +87,8 @@ def cmdline(pid: int) -> list[str] | None:
     return raw.rstrip(b"\0").decode(errors="replace").split("\0") if raw else None
 
 
-def running(pid: object, argv: object) -> bool:
-    """Whether `pid` is alive and still the process we started with `argv`."""
+def running(pid: object, argv: object, cwd: object = None) -> bool:
+    """Whether `pid` is alive and still the process we started with `argv` (in `cwd`)."""
     if not isinstance(pid, int) or pid <= 0 or not isinstance(argv, list):
         return False
     child = _children.get(pid)
@@ -56,17 +100,25 @@ def running(pid: object, argv: object) -> bool:
             return True
         del _children[pid]
         return False
-    return cmdline(pid) == argv
+    return cmdline(pid) == argv and (cwd is None or _cwd(pid) == str(cwd))
 
 
-def start(argv: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None) -> int:
-    """Start a daemon in its own session (a Ctrl-C in the starting terminal does not reach it)."""
+def start(argv: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None,
+          unprivileged: bool = False) -> int:
+    """Start a daemon in its own session (a Ctrl-C in the starting terminal does not reach it);
+    `unprivileged`: as `daemon_user()` (Popen changes user after it entered `cwd`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    as_user: dict = {}
+    if unprivileged and (user := daemon_user()) != getpass.getuser():
+        account = pwd.getpwnam(user)
+        as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        env = {**(env if env is not None else os.environ), "HOME": str(cwd), "USER": user,
+               "LOGNAME": user}
     with open(log, "ab") as out:
         try:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT, cwd=cwd, env=env,
-                                     start_new_session=True, close_fds=True)
+                                     start_new_session=True, close_fds=True, **as_user)
         except OSError as e:
             raise ServicesError(f"cannot run {argv[0]}: {e}") from None
     _children[child.pid] = child
@@ -133,17 +185,17 @@ def _reap(pid: int) -> None:
             child.wait(STOP_TIMEOUT_S)
 
 
-def stop(pid: object, argv: object, timeout: float = STOP_TIMEOUT_S) -> bool:
+def stop(pid: object, argv: object, timeout: float = STOP_TIMEOUT_S, cwd: object = None) -> bool:
     """SIGTERM (then SIGKILL after `timeout`) a process we started; False if it was not running."""
     if not isinstance(pid, int):
         return False
-    if not running(pid, argv):
+    if not running(pid, argv, cwd):
         _reap(pid)
         return False
     _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     killed = False
-    while running(pid, argv):
+    while running(pid, argv, cwd):
         if time.monotonic() > deadline:
             if killed:
                 raise ServicesError(f"pid {pid} ({argv[0]}) survived SIGKILL for {timeout:.0f} s")

@@ -67,7 +67,8 @@ def ensure_tls(lay: Layout, hosts: tuple[str, ...] = TLS_HOSTS,
 
 def _ours(lay: Layout, port: int) -> bool:
     rec = read_json(lay.record).get(mosquitto.NAME) or {}
-    return procs.running(rec.get("pid"), rec.get("argv")) and mosquitto.tls_port(lay) == port
+    return procs.running(rec.get("pid"), rec.get("argv"), rec.get("cwd")) and \
+        mosquitto.tls_port(lay) == port
 
 
 def apply(lay: Layout) -> BrokerChange:
@@ -84,7 +85,7 @@ def apply(lay: Layout) -> BrokerChange:
         conf = mosquitto.conf_path(lay)
         before = conf.read_text() if conf.exists() else ""
         mosquitto.write_conf(lay, rec["port"])
-        if not procs.running(rec.get("pid"), rec.get("argv")):
+        if not procs.running(rec.get("pid"), rec.get("argv"), rec.get("cwd")):
             mosquitto.write_accounts(lay, wanted)
             return BrokerChange("written", "the broker is not running; it starts with these "
                                 "accounts at the next `quantrac services up`")

@@ -10,6 +10,7 @@ import base64
 import http.client
 import json
 import os
+import pwd
 import signal
 import stat
 import subprocess
@@ -28,6 +29,7 @@ from influxdb_client.rest import ApiException
 
 import boards
 from collector import services as svc
+from collector.services import procs
 from collector.services.credentials import RESERVED_MQTT_USERS
 from collector.services.state import BENCH_ENV_KEYS
 from quantrac.cli import main as cli
@@ -422,3 +424,20 @@ def test_cli_status_up_and_down(services, session_run_dir, tmp_path):
     assert result.exit_code == 1 and "down" in result.output
     result = runner.invoke(cli, ["services", "down", "--run-dir", str(empty)])
     assert result.exit_code == 0 and "nothing was running" in result.output
+
+
+@pytest.mark.services
+def test_daemons_started_as_root_run_as_the_services_account(services, session_run_dir):
+    if os.geteuid() != 0:
+        pytest.skip("started by a normal user, the daemons run as that user")
+    account = pwd.getpwnam(procs.DAEMON_ACCOUNT)
+    record = json.loads((session_run_dir / "services.json").read_text())
+    for name in ("mosquitto", "influxdb"):
+        status = Path(f"/proc/{record[name]['pid']}/status").read_text()
+        uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+        assert set(map(int, uids)) == {account.pw_uid}, f"{name} runs as uid {uids}"
+        folder = session_run_dir / name
+        assert folder.stat().st_uid == account.pw_uid
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    # pytest's own tmp folders above the run folder are 0700 root: the daemons need no way in
+    assert any(stat.S_IMODE(p.stat().st_mode) & 0o005 == 0 for p in session_run_dir.parents)
