@@ -37,6 +37,10 @@ AUTOSAVE_INTERVAL_S = 60
 # fill the collector's disk (the broker disconnects the sender; nobody receives it).
 MAX_PACKET_BYTES = 131_072
 ADMIN_ROLE = "admin"
+# A station's second login, for `quantrac station commission`'s check from the board: same
+# password and rights, its own client id, so the check never touches the session (and queued
+# commands) of the station's own id. A '.' cannot occur in a station id.
+COMMISSION_SUFFIX = ".commission"
 CONTROL = f"{dynsec.CONTROL_TOPIC.rsplit('/', 1)[0]}/#"
 PLUGIN_NAME = "mosquitto_dynamic_security.so"
 
@@ -208,8 +212,9 @@ def wanted(services: dict[str, str], stations: dict[str, str]) -> dynsec.Wanted:
     accounts = {name: dynsec.Account(pw, ADMIN_ROLE if name == credentials.MQTT_ADMIN_USER
                                      else name)
                 for name, pw in services.items()}
-    accounts.update({sid: dynsec.Account(pw, f"station-{sid}", clientid=sid)
-                     for sid, pw in stations.items()})
+    for sid, pw in stations.items():
+        for login in (sid, sid + COMMISSION_SUFFIX):
+            accounts[login] = dynsec.Account(pw, f"station-{sid}", clientid=login)
     all_roles = roles(sorted(stations))
     used = {a.role for a in accounts.values()}
     return dynsec.Wanted({r: acls for r, acls in all_roles.items() if r in used}, accounts)

@@ -104,7 +104,10 @@ def progress(doc: dict) -> str:
 
 
 def onboard_code(params: dict) -> str:
-    return f"PARAMS = {params!r}\n" + ONBOARD.read_text()
+    from collector.services.mosquitto import COMMISSION_SUFFIX
+
+    return (f"PARAMS = {params!r}\nCOMMISSION_SUFFIX = {COMMISSION_SUFFIX!r}\n" +
+            ONBOARD.read_text())
 
 
 class DeliveryWatch:

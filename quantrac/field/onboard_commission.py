@@ -15,6 +15,8 @@ import gc
 import json
 
 PARAMS = globals().get("PARAMS", {})
+# set by quantrac/field/commission.py from collector.services.mosquitto, which makes the account
+COMMISSION_SUFFIX = globals().get("COMMISSION_SUFFIX", ".commission")
 
 
 def say(kind, doc):
@@ -124,8 +126,11 @@ def mqtt_check(cfg, hal, boot, data):
     import umqtt.simple as simple
 
     simple.socket = hal.sockets  # sockets with a timeout (see firmware/station/uplink.py)
-    c = simple.MQTTClient(cfg["station"] + "-commission", m["host"], m["port"], m["user"],
-                          m["password"], keepalive=30)
+    # The board's own login is bound to the station id, whose persistent session holds the
+    # station's queued commands: the check logs in as the station's commissioning account
+    # (same password, its own client id) so it neither wipes nor consumes them.
+    login = m["user"] + COMMISSION_SUFFIX
+    c = simple.MQTTClient(login, m["host"], m["port"], login, m["password"], keepalive=30)
     try:
         c.connect()
     except Exception as e:  # noqa: BLE001

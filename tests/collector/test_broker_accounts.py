@@ -13,7 +13,7 @@ import pytest
 from test_services import collector_login, peers, station_password, wait_for  # noqa: F401
 
 import boards
-from collector.services import mosquitto
+from collector.services import dynsec, mosquitto
 
 
 def operator_login(env: dict) -> tuple[str, str]:
@@ -42,10 +42,11 @@ def test_a_station_password_takes_over_no_other_session(services, peers):  # noq
     peers(env, *operator_login(env)).publish(f"quantrac/v1/{b}/cmd", f"{mark}-command")
     wait_for(lambda: f"{mark}-reading".encode() in live.payloads(), what="the live reading")
 
-    for stolen in (session, "quantrac-collector", "quantrac-collector-alerts", b):
-        attacker = peers(env, a, station_password(env, a), client_id=stolen,
-                         clean_session=False)
-        assert not attacker.accepted, f"station {a} logged in as {stolen!r}"
+    for login in (a, a + mosquitto.COMMISSION_SUFFIX):
+        for stolen in (session, "quantrac-collector", "quantrac-collector-alerts", b, a + "x"):
+            attacker = peers(env, login, station_password(env, a), client_id=stolen,
+                             clean_session=False)
+            assert not attacker.accepted, f"{login} logged in as {stolen!r}"
     assert live.disconnects == 0, "the live collector was kicked off"
 
     back = peers(env, *collector_login(env), client_id=session, clean_session=False)
@@ -95,3 +96,29 @@ def test_a_payload_over_the_packet_limit_reaches_no_subscriber(services, peers):
     board.publish(f"quantrac/v1/{a}/data", largest)  # the largest legitimate size still passes
     wait_for(lambda: largest in listener.payloads(), what="the largest legitimate message")
     assert max(len(p) for p in listener.payloads()) < mosquitto.MAX_PACKET_BYTES
+
+
+def test_account_changes_are_the_smallest_set_of_commands():
+    stations = {"pq-air-01": "pw1", "pq-air-02": "pw2"}
+    services = {"broker-admin": "a", "collector": "c"}
+    first = mosquitto.wanted(services, stations)
+    current = dynsec.render(first)
+    assert dynsec.commands(current, first) == []  # nothing changed: nobody is touched
+
+    rotated = mosquitto.wanted(services, {**stations, "pq-air-02": "new"})
+    assert [(c["command"], c["username"]) for c in dynsec.commands(current, rotated)] == [
+        ("setClientPassword", "pq-air-02"), ("setClientPassword", "pq-air-02.commission")]
+
+    removed = mosquitto.wanted(services, {"pq-air-01": "pw1"})
+    cmds = dynsec.commands(current, removed)
+    assert {(c["command"], c.get("username") or c.get("rolename")) for c in cmds} == {
+        ("deleteClient", "pq-air-02"), ("deleteClient", "pq-air-02.commission"),
+        ("deleteRole", "station-pq-air-02")}
+
+    added = mosquitto.wanted(services, {**stations, "pq-air-03": "pw3"})
+    cmds = dynsec.commands(current, added)
+    assert cmds[0] == {"command": "createRole", "rolename": "station-pq-air-03"}
+    made = [c for c in cmds if c["command"] == "createClient"]
+    assert [(c["username"], c["clientid"]) for c in made] == [
+        ("pq-air-03", "pq-air-03"), ("pq-air-03.commission", "pq-air-03.commission")]
+    assert all(c["password"] == "pw3" for c in made)
