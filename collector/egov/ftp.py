@@ -5,7 +5,8 @@ the server (SIZE, or NLST where SIZE is not implemented) whether the file is alr
 with the right size, and counts it delivered if so. That covers the upload whose answer was
 lost (a timeout, a crash between the server's reply and the outbox cursor). A file is stored
 as `<name><temp_suffix>` and then renamed, so the department never picks up half a file and
-a file under its final name is always whole.
+a file under its final name is always whole. Plain `ftp://` sends the login in clear text: it
+is refused unless the server is this machine or the operator opted in (`ftp_allow_plain`).
 
 | server answer                                     | outcome                                 |
 |---------------------------------------------------|-----------------------------------------|
@@ -26,6 +27,7 @@ import ssl
 from urllib.parse import unquote, urlsplit
 
 from collector.outbox import OutboxItem, Outcome
+from collector.safe_transport import is_loopback
 
 log = logging.getLogger("quantrac.collector.egov.ftp")
 CONNECTION_ERRORS = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply,
@@ -51,13 +53,20 @@ class FtpDeliverer:
 
     def __init__(self, url: str, user: str, password: str, *, passive: bool = True,
                  temp_suffix: str = ".tmp", timeout_s: float = 30.0,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, allow_plain: bool = False) -> None:
         """`ca_file`: ftps only, the CA the server's certificate must chain to (None: the
-        system's CAs). The certificate must also name the URL's host."""
+        system's CAs). The certificate must also name the URL's host. `allow_plain`: ftp://
+        to a host other than this machine (the login in clear text), else refused."""
         parts = urlsplit(url)
         if parts.scheme not in ("ftp", "ftps") or not parts.hostname:
             raise ValueError(f"[egov] ftp_url = {url!r}: must be ftp://host[:port]/folder or "
                              "ftps://…")
+        if parts.scheme == "ftp" and not is_loopback(parts.hostname):
+            if not allow_plain:
+                raise ValueError(f"[egov] ftp_url = {url!r}: plain FTP sends the login in clear "
+                                 "text; use ftps:// or set [egov] ftp_allow_plain = true")
+            log.warning("[egov] ftp_url = %r: plain FTP (ftp_allow_plain): the login and the "
+                        "files cross the network in clear text", url)
         self.url = f"{parts.scheme}://{parts.hostname}:{parts.port or 21}"
         self.tls = parts.scheme == "ftps"
         self.host, self.port = parts.hostname, parts.port or 21

@@ -28,6 +28,8 @@ class EgovOptions:
     ftp_temp_suffix: str = _opt(".tmp", doc="upload under name+suffix, then rename")
     ftp_ca_file: str = _opt("", doc="ftps: PEM file of the CA that signed the server's "
                             "certificate (a department's own CA); empty: the system's CAs")
+    ftp_allow_plain: bool = _opt(False, doc="allow ftp:// to a server other than this "
+                                 "machine: the login and files in clear text")
     api_url: str = _opt("", doc="REST endpoint for alerts and hourly indices; empty: none")
     token_url: str = _opt("", doc="OAuth2 token endpoint (client credentials)")
     api_ca_file: str = _opt("", doc="https: PEM file of the CA that signed the endpoints' "

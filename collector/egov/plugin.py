@@ -24,9 +24,11 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import boards
+from collector import safe_transport
 from collector.contracts import Point, Reading
 from collector.egov import datafile, messages, opendata
 from collector.outbox import Outbox, OutboxDeadLetters, OutboxFull, OutboxItem, OutboxWorker
@@ -65,6 +67,10 @@ def check(settings: Any, error: type[Exception]) -> None:
         raise error(str(e)) from None
     if o.ftp_url and not o.ftp_url.startswith(("ftp://", "ftps://")):
         raise error(f"[egov] ftp_url = {o.ftp_url!r}: must start with ftp:// or ftps://")
+    if o.ftp_url and not o.ftp_allow_plain and plain_ftp(o.ftp_url):
+        raise error(f"[egov] ftp_url = {o.ftp_url!r}: plain FTP sends the login and the files "
+                    "in clear text; use ftps://, or set [egov] ftp_allow_plain = true if the "
+                    "department's server has no TLS")
     for ca, what in ((o.ftp_ca_file, "ftp_ca_file"), (o.api_ca_file, "api_ca_file")):
         if ca:
             try:
@@ -75,15 +81,22 @@ def check(settings: Any, error: type[Exception]) -> None:
     if o.api_url and not (o.token_url and o.client_id):
         raise error(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
                     "client credentials)")
-    for url, what in ((o.api_url, "api_url"), (o.token_url, "token_url")):
-        if url and not url.startswith(("http://", "https://")):
-            raise error(f"[egov] {what} = {url!r}: not an http(s) URL")
+    for url, what, carries in ((o.api_url, "api_url", "the bearer token"),
+                               (o.token_url, "token_url", "the client secret")):
+        if url and (problem := safe_transport.https_url(f"[egov] {what}", url, carries)):
+            raise error(problem)
     for f in o.open_data_formats:
         if f not in opendata.FORMATS:
             raise error(f"[egov] open_data_formats: {f!r} is not one of csv, json")
     for lang in o.open_data_langs:
         if lang not in opendata.LANGS:
             raise error(f"[egov] open_data_langs: {lang!r} is not one of vi, en")
+
+
+def plain_ftp(url: str) -> bool:
+    """ftp:// to a host other than this machine: the login crosses the network in clear."""
+    parts = urlsplit(url)
+    return parts.scheme == "ftp" and not safe_transport.is_loopback(parts.hostname)
 
 
 def secrets_path(settings: Any) -> Path:
@@ -138,7 +151,7 @@ class EgovModule:
             deliverers["ftp"] = FtpDeliverer(
                 o.ftp_url, o.ftp_user, secrets.get("ftp_password", ""), passive=o.ftp_passive,
                 temp_suffix=o.ftp_temp_suffix, timeout_s=o.timeout_s,
-                ca_file=o.ftp_ca_file or None)
+                ca_file=o.ftp_ca_file or None, allow_plain=o.ftp_allow_plain)
         if o.api_url:
             from collector.egov.rest import RestDeliverer
 

@@ -3,11 +3,14 @@ JSON with an OAuth2 client-credentials token (RFC 6749 §4.4), one outbox item p
 
 Each request carries `Idempotency-Key: <item key>`, so a request repeated after a lost answer
 is recognised by the receiver. The token is fetched with HTTP Basic client authentication,
-kept until 30 s before it expires, and fetched again once when the endpoint answers 401.
+kept until 30 s before it expires, and fetched again once when the endpoint answers 401. Both
+URLs are https (http only to a loopback host), and a redirect is never followed: it would send
+the token or the client secret to the host `Location` names (collector/safe_transport.py).
 
 | endpoint answer                        | outcome                                            |
 |----------------------------------------|----------------------------------------------------|
 | 2xx; 409 (the key is known already)    | delivered                                          |
+| 3xx from either endpoint (a redirect)  | not followed: kept, retried, operator error        |
 | 401 after a fresh token, 403           | kept, retried, logged as operator error            |
 | 408, 425, 429, 5xx, timeout, no link   | kept, retried with back-off (Retry-After honoured) |
 | any other 4xx                          | refused: dead letter with the server's reason      |
@@ -25,6 +28,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from collector import safe_transport
 from collector.outbox import OutboxItem, Outcome
 from collector.sinks.influxdb.plugin import retry_after_s, server_message
 
@@ -46,16 +50,16 @@ class RestDeliverer:
                  scope: str = "", timeout_s: float = 30.0, ca_file: str | None = None) -> None:
         """`ca_file`: https only, the CA the endpoints' certificates must chain to (None: the
         system's CAs)."""
-        for what, value in (("api_url", url), ("token_url", token_url)):
-            parts = urllib.parse.urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"[egov] {what} = {value!r}: not an http(s) URL")
+        for what, value, carries in (("api_url", url, "the bearer token"),
+                                     ("token_url", token_url, "the client secret")):
+            if error := safe_transport.https_url(f"[egov] {what}", value, carries):
+                raise ValueError(error)
         if not client_id:
             raise ValueError("[egov] client_id: empty; the token endpoint needs it")
         self.url, self.token_url = url, token_url
         self.client_id, self.client_secret, self.scope = client_id, client_secret, scope
         self.timeout_s = timeout_s
-        self._tls = ssl.create_default_context(cafile=ca_file)
+        self._http = safe_transport.opener(ssl.create_default_context(cafile=ca_file))
         self._token: str | None = None
         self._expires = 0.0
         self.tokens_fetched = 0
@@ -72,6 +76,9 @@ class RestDeliverer:
                 return Outcome.retry(f"{self.url}: {answer.decode(errors='replace')}")
             if 200 <= status < 300 or status == 409:
                 return Outcome.ok()
+            if safe_transport.is_redirect(status):
+                return Outcome.retry(safe_transport.redirect_error(
+                    self.url, status, headers, "[egov] api_url"), operator=True)
             reason = f"{self.url}: HTTP {status}: {server_message(answer) or 'no reason given'}"
             if status == 401 and not refreshed:
                 log.info("%s: token refused (401); fetching a new one", self.url)
@@ -90,7 +97,7 @@ class RestDeliverer:
             "Authorization": f"Bearer {token}", "Idempotency-Key": key,
             "User-Agent": "quantrac-collector"})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._tls) as resp:
+            with self._http.open(req, timeout=self.timeout_s) as resp:
                 return resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
@@ -112,9 +119,12 @@ class RestDeliverer:
                      "Accept": "application/json", "Authorization": f"Basic {basic}"})
         where = f"token endpoint {self.token_url}"
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._tls) as resp:
+            with self._http.open(req, timeout=self.timeout_s) as resp:
                 doc = json.loads(resp.read())
         except urllib.error.HTTPError as e:
+            if safe_transport.is_redirect(e.code):
+                raise TokenError(safe_transport.redirect_error(
+                    where, e.code, e.headers, "[egov] token_url"), True) from None
             reason = f"{where}: HTTP {e.code}: {server_message(e.read()) or e.reason}"
             transient = e.code in RETRY_STATUS or e.code >= 500
             raise TokenError(reason, not transient,

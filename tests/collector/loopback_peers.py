@@ -1,7 +1,8 @@
 """Real servers on free loopback ports for the camera and e-gov tests: an FTP server
 (pyftpdlib) that can be stopped and started again on its port, an e-government REST endpoint
 with an OAuth2 token endpoint that injects 500s, stalls, token expiry and refusals, an IP
-camera serving JPEGs behind digest (or basic) authentication, and a webhook receiver.
+camera serving JPEGs behind digest (or basic) authentication, a webhook receiver, and a
+recorder that answers anything (a redirect, or the host a redirect points to).
 
 Each peer runs its own threads and `close()` stops them all (the tests' leftover check)."""
 
@@ -320,3 +321,39 @@ class Webhook:
 
     def close(self) -> None:
         self.http.close()
+
+
+class HttpRecorder:
+    """Any HTTP request, recorded (method, path, headers, body) and answered `status` with
+    `headers`: a receiver that redirects (302 + Location), or the host a redirect names."""
+
+    def __init__(self, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status, self.headers = status, dict(headers or {})
+        self.requests: list[dict] = []
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                peer.requests.append({"method": self.command, "path": self.path,
+                                      "headers": dict(self.headers), "body": body})
+                data = b'{"ok": true}'
+                self.send_response(peer.status)
+                for k, v in peer.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_HEAD = _any  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.http = _Http(Handler)
+        self.url = f"http://127.0.0.1:{self.http.port}"
+
+    def close(self) -> None:
+        self.http.close()
+

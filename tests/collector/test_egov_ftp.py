@@ -1,14 +1,17 @@
 """Data files to a real FTP server (pyftpdlib) on loopback through the outbox: an upload whose
 answer is lost is checked on the server and not sent again; a refusal is kept with the
-server's reply; a wrong password keeps the files for an operator."""
+server's reply; a wrong password keeps the files for an operator; plain FTP to another machine
+is refused when the config is loaded unless the operator opts in."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from collector_live import wait_for
 from loopback_peers import FtpPeer
 
+from collector.config import ConfigError, Settings
 from collector.egov.ftp import FtpDeliverer
 from collector.outbox import Outbox, OutboxItem, OutboxWorker
 
@@ -116,3 +119,22 @@ def test_ftps_to_a_server_whose_certificate_does_not_verify_keeps_the_files(tmp_
         worker.stop()
         box.close()
         ftp.close()
+
+
+def test_plain_ftp_to_another_machine_needs_the_operator_to_opt_in(tmp_path, caplog):
+    env = {"QUANTRAC_MQTT_HOST": "127.0.0.1", "QUANTRAC_MQTT_PORT": "1883",
+           "QUANTRAC_MQTT_COLLECTOR_USER": "c", "QUANTRAC_MQTT_COLLECTOR_PASSWORD": "p",
+           "QUANTRAC_INFLUX_WRITE_URL": "http://127.0.0.1:8086", "QUANTRAC_INFLUX_DB": "q",
+           "QUANTRAC_INFLUX_WRITE_USER": "w", "QUANTRAC_INFLUX_WRITE_PASSWORD": "p"}
+    egov = {"enabled": True, "ftp_url": "ftp://ftp.donre.angiang.gov.vn/incoming",
+            "ftp_user": "donre", "open_data_formats": []}
+    with pytest.raises(ConfigError, match=r"\[egov\] ftp_url = 'ftp://ftp\.donre\.angiang\.gov\.vn/"
+                       r"incoming': plain FTP sends the login .* ftp_allow_plain = true"):
+        Settings.from_env(env, tmp_path, {"egov": egov})
+    with pytest.raises(ValueError, match="plain FTP sends the login in clear text"):
+        FtpDeliverer(egov["ftp_url"], "donre", "pw")
+    for ok in ({**egov, "ftp_allow_plain": True}, {**egov, "ftp_url": "ftps://ftp.donre.vn/in"},
+               {**egov, "ftp_url": "ftp://127.0.0.1:2121/incoming"}):
+        assert Settings.from_env(env, tmp_path, {"egov": ok}).egov.ftp_url == ok["ftp_url"]
+    FtpDeliverer(egov["ftp_url"], "donre", "pw", allow_plain=True)
+    assert "plain FTP (ftp_allow_plain)" in caplog.text  # said once more at start

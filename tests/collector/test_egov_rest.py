@@ -1,17 +1,26 @@
 """Alerts and indices to the e-government endpoint through the outbox, against a real HTTP
 server on loopback that answers 500s, stalls past the client's timeout, lets the OAuth2 token
 expire and refuses a document with a reason: every document arrives once, in order; the
-refused one is in the dead letters with the server's reason."""
+refused one is in the dead letters with the server's reason. A redirect from either endpoint
+is not followed: the documents stay in the outbox and the host it names gets nothing; plain
+http to another machine is refused when the config is loaded."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from collector_live import wait_for
-from loopback_peers import ApiPeer
+from loopback_peers import ApiPeer, HttpRecorder
 
+from collector.config import ConfigError, Settings
 from collector.egov.rest import RestDeliverer
 from collector.outbox import Outbox, OutboxItem, OutboxWorker
+
+ENV = {"QUANTRAC_MQTT_HOST": "127.0.0.1", "QUANTRAC_MQTT_PORT": "1883",
+       "QUANTRAC_MQTT_COLLECTOR_USER": "c", "QUANTRAC_MQTT_COLLECTOR_PASSWORD": "p",
+       "QUANTRAC_INFLUX_WRITE_URL": "http://127.0.0.1:8086", "QUANTRAC_INFLUX_DB": "q",
+       "QUANTRAC_INFLUX_WRITE_USER": "w", "QUANTRAC_INFLUX_WRITE_PASSWORD": "p"}
 
 
 def docs(*stations: str) -> list[OutboxItem]:
@@ -111,3 +120,53 @@ def test_an_https_endpoint_of_the_departments_ca_gets_the_documents(tmp_path):
         box.close()
         api.close()
     assert [doc["station"] for _key, doc in api.accepted] == ["pq-air-01", "pq-air-02"]
+
+
+@pytest.mark.parametrize("endpoint, status", [("api_url", 302), ("token_url", 302),
+                                              ("api_url", 307), ("token_url", 303)])
+def test_a_redirect_keeps_the_documents_and_the_host_it_names_gets_nothing(tmp_path, endpoint,
+                                                                          status):
+    api, elsewhere = ApiPeer(), HttpRecorder()
+    target = f"{elsewhere.url}/{'ingest' if endpoint == 'api_url' else 'token'}"
+    redirecting = HttpRecorder(status, {"Location": target})
+    urls = {"api_url": api.url, "token_url": api.token_url, endpoint: f"{redirecting.url}/x"}
+    box = Outbox(tmp_path, ("api",))
+    rest = RestDeliverer(urls["api_url"], urls["token_url"], api.client_id, api.client_secret,
+                         timeout_s=2)
+    worker = OutboxWorker(box, "api", rest, retry_initial_s=0.05, retry_max_s=0.1)
+    worker.start()
+    try:
+        box.add(docs("pq-air-01"))
+        wait_for(lambda: len(redirecting.requests) >= 2 or box.pending("api") == 0,
+                 "a few attempts")
+        stats = worker.stats()
+        assert stats["state"] == "operator"
+        assert f"HTTP {status} redirect to {target}" in stats["last_error"]
+        assert f"[egov] {endpoint}" in stats["last_error"]
+        assert box.pending("api") == 1 and api.accepted == []
+        assert not (tmp_path / "dead-letters.jsonl").exists()  # kept, not refused
+        assert {r["method"] for r in redirecting.requests} == {"POST"}
+        rest.url, rest.token_url = api.url, api.token_url  # the operator fixes the URL
+        wait_for(lambda: box.pending("api") == 0, "delivery once the operator set the URL")
+    finally:
+        worker.stop()
+        box.close()
+        for peer in (api, elsewhere, redirecting):
+            peer.close()
+    assert elsewhere.requests == []  # neither the token, the secret nor the document went there
+    assert [doc["station"] for _, doc in api.accepted] == ["pq-air-01"]
+
+
+@pytest.mark.parametrize("key, url", [("api_url", "http://egov.angiang.gov.vn/ingest"),
+                                      ("token_url", "http://10.1.2.3/oauth/token")])
+def test_plain_http_to_another_machine_is_refused_at_load(tmp_path, key, url):
+    good = {"api_url": "https://egov.angiang.gov.vn/ingest",
+            "token_url": "https://egov.angiang.gov.vn/oauth/token"}
+    egov = {"enabled": True, "client_id": "quantrac", "open_data_formats": [], **good}
+    with pytest.raises(ConfigError, match=rf"\[egov\] {key} = '{url}': plain http would send"):
+        Settings.from_env(ENV, tmp_path, {"egov": {**egov, key: url}})
+    loopback = {"api_url": "http://127.0.0.1:8080/ingest", "token_url": "http://localhost/t"}
+    assert Settings.from_env(ENV, tmp_path, {"egov": {**egov, **loopback}}).egov.api_url
+    bad = {**good, key: url}
+    with pytest.raises(ValueError, match=rf"\[egov\] {key} = '{url}': plain http"):
+        RestDeliverer(bad["api_url"], bad["token_url"], "quantrac", "s")
