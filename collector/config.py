@@ -312,9 +312,11 @@ def _check_cross(s: Settings) -> None:
     check_derived(s, ConfigError)  # aggregate before indices and alerts; rules, mutes
     from collector.camera.plugin import check as check_camera
     from collector.egov.plugin import check as check_egov
+    from collector.sinks.notify.plugin import check as check_notify
 
     check_camera(s, ConfigError)  # registry camera objects, snapshot_urls
     check_egov(s, ConfigError)  # URLs, file-name codes, symbols
+    check_notify(s, ConfigError)  # no SMTP login in clear text
 
 
 def read_env_file(path: Path) -> dict[str, str]:

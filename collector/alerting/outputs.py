@@ -92,7 +92,8 @@ class _SinkDeliverer:
             return Outcome.ok()
         if result.rejected:
             return Outcome.refuse(result.rejected[0][1])
-        return Outcome.retry(result.error or "not delivered", result.retry_after)
+        return Outcome.retry(result.error or "not delivered", result.retry_after,
+                             result.operator)
 
     def close(self) -> None:
         close = getattr(self.sink, "close", None)

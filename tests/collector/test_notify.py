@@ -1,6 +1,8 @@
 """Webhook and e-mail notifiers against real local servers (http.server, a small stdlib SMTP
-server): delivered, retried on 5xx / 4xx SMTP / no connection, refused for good into the alert
-dead letters, and the background outputs that never block the collector."""
+server with STARTTLS): delivered, retried on 5xx / 4xx SMTP / no connection, refused for good
+into the alert dead letters, and the background outputs that never block the collector. A
+webhook that redirects keeps its alerts and the host it names gets nothing; an SMTP server
+whose certificate the configured CA did not sign (or not for its name) gets no login."""
 
 from __future__ import annotations
 
@@ -8,14 +10,19 @@ import email
 import json
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from collector_live import wait_for
+from loopback_peers import HttpRecorder
 
 from collector.alerting.outputs import AlertOutputs
+from collector.config import ConfigError, Settings
 from collector.contracts import Point
 from collector.dead_letters import read
 from collector.sinks.notify.plugin import EmailSink, WebhookSink
@@ -71,33 +78,62 @@ class Receiver:
 
 
 class SmtpServer:
-    """Just enough SMTP to receive mail; `rcpt` and `data` set the answers to RCPT and DATA."""
+    """Just enough SMTP to receive mail; `rcpt` and `data` set the answers to RCPT and DATA.
+    With `tls` (certificate, key): STARTTLS and AUTH PLAIN; `logins` has each AUTH line
+    received and whether it came over TLS, `handshakes` each STARTTLS's outcome."""
 
-    def __init__(self, rcpt: bytes = b"250 OK", data: bytes = b"250 OK") -> None:
+    def __init__(self, rcpt: bytes = b"250 OK", data: bytes = b"250 OK",
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.rcpt, self.data = rcpt, data
         self.messages: list[email.message.EmailMessage] = []
+        self.logins: list[tuple[bytes, bool]] = []
+        self.handshakes: list[str] = []
         me = self
+        context = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                w = self.wfile.write
+                secure = False
+
+                def w(data: bytes) -> None:
+                    self.request.sendall(data)
+
                 w(b"220 test ESMTP\r\n")
-                for line in self.rfile:
+                lines = self.rfile
+                while line := lines.readline():  # `lines` changes after STARTTLS
                     cmd = line.strip().upper()
                     if cmd.startswith((b"EHLO", b"HELO")):
-                        w(b"250 test\r\n")
+                        offers = [b"STARTTLS"] if context and not secure else []
+                        offers += [b"AUTH PLAIN"] if context else []
+                        w(b"".join(b"250-" + x + b"\r\n" for x in [b"test", *offers[:-1]])
+                          + b"250 " + (offers or [b"test"])[-1] + b"\r\n")
+                    elif cmd == b"STARTTLS" and context:
+                        w(b"220 go ahead\r\n")
+                        try:
+                            self.request = context.wrap_socket(self.request, server_side=True)
+                        except (ssl.SSLError, OSError) as e:
+                            me.handshakes.append(f"failed: {e}")
+                            return
+                        me.handshakes.append("ok")
+                        secure, lines = True, self.request.makefile("rb")
+                    elif cmd.startswith(b"AUTH"):
+                        me.logins.append((line.strip(), secure))
+                        w(b"235 accepted\r\n")
                     elif cmd.startswith(b"RCPT"):
                         w(me.rcpt + b"\r\n")
                     elif cmd == b"DATA":
                         w(b"354 end with .\r\n")
-                        lines = []
-                        for body in self.rfile:
+                        got = []
+                        for body in iter(lines.readline, b""):
                             if body == b".\r\n":
                                 break
-                            lines.append(body[1:] if body.startswith(b"..") else body)
+                            got.append(body[1:] if body.startswith(b"..") else body)
                         if me.data.startswith(b"250"):
                             me.messages.append(email.message_from_bytes(
-                                b"".join(lines), policy=policy.default))
+                                b"".join(got), policy=policy.default))
                         w(me.data + b"\r\n")
                     elif cmd == b"QUIT":
                         w(b"221 bye\r\n")
@@ -297,3 +333,82 @@ def test_webhook_alerts_wait_in_the_outbox_across_a_restart(receiver, tmp_path):
                                             "refused": 0, "waiting": 0}
     finally:
         again.stop(timeout_s=1)
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["in-memory", "outbox"])
+def test_a_webhook_that_redirects_keeps_its_alerts_and_the_host_it_names_gets_nothing(
+        receiver, tmp_path, durable):
+    elsewhere = HttpRecorder()
+    redirecting = HttpRecorder(302, {"Location": f"{elsewhere.url}/hook"})
+    out = AlertOutputs({"webhook": WebhookSink(f"{redirecting.url}/alerts", timeout_s=2)},
+                       tmp_path / "adl.jsonl", retry_initial_s=0.05, retry_max_s=0.1,
+                       outbox_dir=tmp_path / "alert-outbox" if durable else None)
+    out.start()
+    try:
+        out.send([alert()])
+        deadline = time.monotonic() + 20
+        while len(redirecting.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stats = out.stats()["webhook"]
+        assert stats["state"] == "operator" and stats["waiting"] == 1
+        assert f"HTTP 302 redirect to {elsewhere.url}/hook" in stats["last_error"]
+        assert "[sinks.notify] webhook_url" in stats["last_error"]
+        assert {r["method"] for r in redirecting.requests} == {"POST"}
+    finally:
+        out.stop(timeout_s=0.5)
+        redirecting.close()
+        elsewhere.close()
+    assert elsewhere.requests == [] and not (tmp_path / "adl.jsonl").exists()
+
+
+def tls_server(tmp_path: Path, name: str, ca: str, hosts: list[str]) -> tuple[Path, Path]:
+    """A server certificate for `hosts` signed by the CA `ca` (made once per folder)."""
+    from quantrac.field.tls import Authority
+
+    folder = tmp_path / name
+    folder.mkdir()
+    Authority.ensure(tmp_path / f"{ca}.crt", tmp_path / f"{ca}.key").server(folder, hosts)
+    return folder / "server.crt", folder / "server.key"
+
+
+def test_email_logs_in_only_to_a_server_the_configured_ca_signed_for_its_name(smtp, tmp_path):
+    department = str(tmp_path / "department-ca.crt")
+    good = smtp(tls=tls_server(tmp_path, "good", "department-ca", ["127.0.0.1"]))
+    other_ca = smtp(tls=tls_server(tmp_path, "other", "someone-elses-ca", ["127.0.0.1"]))
+    wrong_name = smtp(tls=tls_server(tmp_path, "name", "department-ca", ["smtp.example.org"]))
+
+    def send(server: SmtpServer):
+        return EmailSink("127.0.0.1", server.port, recipients=("ops@example.org",),
+                         starttls=True, user="quantrac", password="smtp-secret",
+                         timeout_s=5, ca_file=department).write([alert()])
+
+    delivered = send(good)
+    assert delivered.accepted == [0] and len(good.messages) == 1
+    assert good.logins == [(good.logins[0][0], True)]  # the login went over TLS
+    for server, why in ((other_ca, ""), (wrong_name, "IP address mismatch")):
+        result = send(server)
+        assert result.accepted == [] and result.rejected == [] and result.operator
+        assert "the server's certificate does not verify" in result.error
+        assert why in result.error and "smtp_ca_file" in result.error
+        assert server.logins == [] and server.messages == []
+        wait_for(lambda s=server: s.handshakes, "the server to see the handshake end")
+        assert server.handshakes[0].startswith("failed")
+
+
+def test_an_smtp_login_without_starttls_is_refused_at_load(tmp_path):
+    env = {"QUANTRAC_MQTT_HOST": "127.0.0.1", "QUANTRAC_MQTT_PORT": "1883",
+           "QUANTRAC_MQTT_COLLECTOR_USER": "c", "QUANTRAC_MQTT_COLLECTOR_PASSWORD": "p",
+           "QUANTRAC_INFLUX_WRITE_URL": "http://127.0.0.1:8086", "QUANTRAC_INFLUX_DB": "q",
+           "QUANTRAC_INFLUX_WRITE_USER": "w", "QUANTRAC_INFLUX_WRITE_PASSWORD": "p"}
+    notify = {"smtp_host": "smtp.angiang.gov.vn", "smtp_to": ["ops@example.org"],
+              "smtp_user": "quantrac"}
+    with pytest.raises(ConfigError, match=r"\[sinks.notify\] smtp_user = 'quantrac': the login "
+                       r"would go in clear text; set smtp_starttls = true"):
+        Settings.from_env(env, tmp_path, {"sinks": {"notify": notify}})
+    with pytest.raises(ValueError, match="the login would go in clear text"):
+        EmailSink("127.0.0.1", 25, recipients=("a@b.c",), user="quantrac")
+    ok = Settings.from_env(env, tmp_path, {"sinks": {"notify": {**notify, "smtp_starttls": True}}})
+    assert ok.notify.smtp_starttls
+    with pytest.raises(ConfigError, match=r"smtp_ca_file = '/nonexistent.pem': not a readable"):
+        Settings.from_env(env, tmp_path, {"sinks": {"notify": {
+            **notify, "smtp_starttls": True, "smtp_ca_file": "/nonexistent.pem"}}})

@@ -6,6 +6,7 @@ its own thread, collector/alerting/outputs.py) owns retrying and dead letters:
 | webhook answer                        | result                                             |
 |---------------------------------------|----------------------------------------------------|
 | 2xx                                   | delivered                                          |
+| 3xx (a redirect: not followed)        | kept, retried, logged as operator error            |
 | 408, 425, 429, 5xx, timeout, no link  | kept, retried in order with back-off (Retry-After) |
 | other 4xx                             | refused: alert-dead-letters.jsonl, not retried     |
 
@@ -14,7 +15,10 @@ its own thread, collector/alerting/outputs.py) owns retrying and dead letters:
 | accepted                              | delivered                                          |
 | 4xx, disconnect, timeout, no link     | kept, retried                                      |
 | 5xx, every recipient refused          | refused: alert-dead-letters.jsonl                  |
+| no STARTTLS, certificate not verified | kept, retried, logged as operator error (no login) |
 
+STARTTLS checks the server's certificate (the system's CAs, or `smtp_ca_file`) and the host
+name; the login is only ever sent after it, so a login without STARTTLS is a config error.
 Alerts below `min_severity` are passed over (counted as delivered). Stdlib only.
 """
 
@@ -24,12 +28,14 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 import time
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from typing import Any
 
+from collector import safe_transport
 from collector.alerting.engine import SEVERITIES
 from collector.contracts import Point, WriteResult
 from collector.sinks.influxdb.plugin import retry_after_s, server_message
@@ -39,6 +45,8 @@ RETRY_STATUS = (408, 425, 429)
 EVENT_VI = {"open": "Cảnh báo", "update": "Cập nhật cảnh báo", "close": "Hết cảnh báo"}
 EVENT_EN = {"open": "Alert", "update": "Alert update", "close": "Recovered"}
 PASSWORD_ENV = "QUANTRAC_SMTP_PASSWORD"
+LOGIN_NEEDS_TLS = ("[sinks.notify] smtp_user = {user!r}: the login would go in clear text; "
+                   "set smtp_starttls = true (the server's certificate is checked)")
 
 
 def wanted(p: Point, min_severity: str) -> bool:
@@ -54,6 +62,7 @@ class WebhookSink:
         self.url = url
         self.timeout_s = timeout_s
         self.min_severity = min_severity
+        self._http = safe_transport.opener()
 
     def write(self, items: list[Point]) -> WriteResult:
         result = WriteResult()
@@ -66,10 +75,15 @@ class WebhookSink:
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": "quantrac-collector"})
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as answer:
+                with self._http.open(req, timeout=self.timeout_s) as answer:
                     answer.read()
                 result.accepted.append(i)
             except urllib.error.HTTPError as e:
+                if safe_transport.is_redirect(e.code):  # this one and the later ones wait
+                    result.error = safe_transport.redirect_error(
+                        self.url, e.code, e.headers, "[sinks.notify] webhook_url")
+                    result.operator = True
+                    return result
                 msg = f"{self.url}: HTTP {e.code}: {server_message(e.read()) or e.reason}"
                 if e.code in RETRY_STATUS or e.code >= 500:
                     result.retry_after, result.error = retry_after_s(e.headers), msg
@@ -107,9 +121,14 @@ class EmailSink:
     def __init__(self, host: str, port: int = 25, *, sender: str = "quantrac@localhost",
                  recipients: tuple[str, ...] = (), starttls: bool = False, user: str = "",
                  password: str = "", timeout_s: float = 10.0,
-                 min_severity: str = "warning") -> None:
+                 min_severity: str = "warning", ca_file: str | None = None) -> None:
+        """`ca_file`: the CA the server's STARTTLS certificate must chain to (None: the
+        system's CAs)."""
         if not recipients:
             raise ValueError("[sinks.notify] smtp_to: no recipients for e-mail alerts")
+        if user and not starttls:
+            raise ValueError(LOGIN_NEEDS_TLS.format(user=user))
+        self.tls = ssl.create_default_context(cafile=ca_file) if starttls else None
         self.host, self.port = host, port
         self.sender, self.recipients = sender, tuple(recipients)
         self.starttls, self.user, self.password = starttls, user, password
@@ -126,9 +145,17 @@ class EmailSink:
         where = f"smtp://{self.host}:{self.port}"
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
-                if self.starttls:
-                    smtp.starttls()
-                if self.user:
+                if self.tls is not None:
+                    try:
+                        smtp.starttls(context=self.tls)
+                    except ssl.SSLCertVerificationError as e:
+                        return self._operator(smtp, result, f"{where}: the server's certificate "
+                                              f"does not verify ({e.verify_message}); check "
+                                              "[sinks.notify] smtp_ca_file and smtp_host")
+                    except smtplib.SMTPNotSupportedError:
+                        return self._operator(smtp, result,
+                                              f"{where}: the server offers no STARTTLS")
+                if self.user:  # only ever after a verified STARTTLS (see __init__)
                     smtp.login(self.user, self.password)
                 for i in todo:
                     try:
@@ -152,6 +179,29 @@ class EmailSink:
         result.accepted.sort()
         return result
 
+    @staticmethod
+    def _operator(smtp: smtplib.SMTP, result: WriteResult, error: str) -> WriteResult:
+        """Kept for a person to fix: no login and no message went out. The connection is
+        dropped, not ended with QUIT, which would go over it unencrypted."""
+        smtp.close()
+        result.error, result.operator = error, True
+        return result
+
+
+def check(settings: Any, error: type[Exception]) -> None:
+    """Refuse at load a login that would go out in clear text, an unreadable CA file."""
+    o = settings.notify
+    if not o.smtp_host:
+        return
+    if o.smtp_user and not o.smtp_starttls:
+        raise error(LOGIN_NEEDS_TLS.format(user=o.smtp_user))
+    if o.smtp_ca_file:
+        try:
+            ssl.create_default_context(cafile=o.smtp_ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise error(f"[sinks.notify] smtp_ca_file = {o.smtp_ca_file!r}: not a readable "
+                        f"PEM CA certificate ({e})") from None
+
 
 def build_webhook(settings: Any) -> WebhookSink | None:
     o = settings.notify
@@ -167,4 +217,4 @@ def build_email(settings: Any) -> EmailSink | None:
     return EmailSink(o.smtp_host, o.smtp_port, sender=o.smtp_from, recipients=o.smtp_to,
                      starttls=o.smtp_starttls, user=o.smtp_user,
                      password=os.environ.get(PASSWORD_ENV, ""), timeout_s=o.timeout_s,
-                     min_severity=o.min_severity)
+                     min_severity=o.min_severity, ca_file=o.smtp_ca_file or None)
