@@ -28,6 +28,8 @@ class CameraOptions:
                                        "that failed this recently")
     retention_days: float = _opt(30.0, 0, 3650, "images older than this are deleted")
     max_bytes: int = _opt(10 << 30, 1 << 20, 1 << 44, "disk the images may use")
+    ca_file: str = _opt("", doc="https/rtsps cameras: PEM file of the CA that signed their "
+                        "certificates; empty: the system's CAs")
     ffmpeg: str = _opt("ffmpeg", doc="ffmpeg for RTSP cameras")
     retry_initial_s: float = _opt(1.0, 0.01, 3600, "first back-off of the InfluxDB points")
     retry_max_s: float = _opt(300.0, 0.01, 86400, "longest back-off")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from collector.camera.capture import AUTHS, CameraSpec, CaptureError, capture
 from collector.camera.store import SnapshotStore
 from collector.contracts import Point
 from collector.outbox import Outbox, OutboxError, OutboxItem, OutboxWorker, Outcome
+from collector.safe_transport import is_loopback
 
 log = logging.getLogger("quantrac.collector.camera")
 PRUNE_EVERY_S = 600.0
@@ -106,12 +108,32 @@ def load_secrets(path: Path) -> dict[str, dict[str, str]]:
     return doc
 
 
+def plain_http(specs: dict[str, CameraSpec]) -> list[str]:
+    """A warning for each camera reached over plain http on the network (not loopback)."""
+    out = []
+    for st, spec in sorted(specs.items()):
+        parts = urlsplit(spec.snapshot_url or "")
+        if parts.scheme != "http" or is_loopback(parts.hostname):
+            continue
+        what = "its password (basic auth) and images" if spec.auth == "basic" and spec.user \
+            else "its images"
+        out.append(f"camera {st}: {spec.snapshot_url} is plain http: {what} cross the LAN "
+                   "unencrypted, readable by anyone on it; use https if the camera offers it")
+    return out
+
+
 def check(settings: Any, error: type[Exception]) -> None:
     o = settings.camera
     if not o.enabled:
         return
     if o.default_auth not in AUTHS:
         raise error(f"[camera] default_auth = {o.default_auth!r}: one of {', '.join(AUTHS)}")
+    if o.ca_file:
+        try:
+            ssl.create_default_context(cafile=o.ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise error(f"[camera] ca_file = {o.ca_file!r}: not a readable PEM CA certificate "
+                        f"({e})") from None
     try:
         cameras(settings, load_secrets(secrets_path(settings)))
     except ValueError as e:
@@ -156,8 +178,9 @@ class CameraModule:
                  points: OutboxWorker | None = None, interval_s: float = 3600.0,
                  on_alerts: bool = True, timeout_s: float = 10.0,
                  skip_after_failure_s: float = 300.0, public_url: str = "",
-                 ffmpeg: str = "ffmpeg") -> None:
+                 ffmpeg: str = "ffmpeg", tls: ssl.SSLContext | None = None) -> None:
         self.cams = {st: _Camera(spec) for st, spec in specs.items()}
+        self.tls = tls
         self.store, self.points = store, points
         self.interval_s, self.on_alerts, self.timeout_s = interval_s, on_alerts, timeout_s
         self.skip_after_failure_s, self.ffmpeg = skip_after_failure_s, ffmpeg
@@ -247,7 +270,7 @@ class CameraModule:
         started, now = time.monotonic(), time.time()
         t = int(now)
         try:
-            data = capture(cam.spec, self.timeout_s, self.ffmpeg)
+            data = capture(cam.spec, self.timeout_s, self.ffmpeg, self.tls)
         except CaptureError as e:
             cam.latency_s = round(time.monotonic() - started, 3)
             cam.reachable, cam.failed_at, cam.last_error = False, now, str(e)
@@ -335,6 +358,8 @@ def build(settings: Any, outputs: Any) -> Any:
     if not specs:
         log.warning("camera: enabled, but no registry station has a camera")
         return outputs
+    for warning in plain_http(specs):
+        log.warning("%s", warning)
     from collector.sinks.influxdb.plugin import InfluxSink
 
     tz = ZoneInfo(boards.registry(settings.collector.registry).timezone)
@@ -348,5 +373,6 @@ def build(settings: Any, outputs: Any) -> Any:
                                                max_bytes=o.max_bytes),
                           points=worker, interval_s=o.interval_s, on_alerts=o.on_alerts,
                           timeout_s=o.timeout_s, skip_after_failure_s=o.skip_after_failure_s,
-                          public_url=o.public_url, ffmpeg=o.ffmpeg)
+                          public_url=o.public_url, ffmpeg=o.ffmpeg,
+                          tls=ssl.create_default_context(cafile=o.ca_file or None))
     return SnapshotOutputs(outputs, module)

@@ -1,8 +1,9 @@
 """Real servers on free loopback ports for the camera and e-gov tests: an FTP server
 (pyftpdlib) that can be stopped and started again on its port, an e-government REST endpoint
 with an OAuth2 token endpoint that injects 500s, stalls, token expiry and refusals, an IP
-camera serving JPEGs behind digest (or basic) authentication, a webhook receiver, and a
-recorder that answers anything (a redirect, or the host a redirect points to).
+camera serving JPEGs behind digest (or basic) authentication, an RTSP camera behind digest
+authentication, a webhook receiver, and a recorder that answers anything (a redirect, or the
+host a redirect points to).
 
 Each peer runs its own threads and `close()` stops them all (the tests' leftover check)."""
 
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import socketserver
 import threading
 import time
 import urllib.request
@@ -246,7 +248,8 @@ class CameraPeer:
     authentication; `served` counts the images handed out."""
 
     def __init__(self, user: str = "admin", password: str = "cam-pw", auth: str = "digest",
-                 realm: str = "IP Camera") -> None:
+                 realm: str = "IP Camera", tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files: HTTPS."""
         self.user, self.password, self.auth, self.realm = user, password, auth, realm
         self.images: list[bytes] = []
         self.refused = 0
@@ -276,8 +279,8 @@ class CameraPeer:
             def log_message(self, *args):
                 pass
 
-        self.http = _Http(Handler)
-        self.url = f"http://127.0.0.1:{self.http.port}/snapshot"
+        self.http = _Http(Handler, tls)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.http.port}/snapshot"
 
     def _allowed(self, header: str, method: str, uri: str) -> bool:
         if self.auth == "basic":
@@ -357,3 +360,121 @@ class HttpRecorder:
     def close(self) -> None:
         self.http.close()
 
+
+class RtspCameraPeer:
+    """An IP camera's RTSP server (RFC 2326, TCP interleaved): OPTIONS, DESCRIBE, SETUP, PLAY,
+    TEARDOWN, all but OPTIONS behind digest authentication (no qop, as cameras do); after PLAY
+    one JPEG as an interleaved RTP packet on channel 0. `frames`: the JPEGs sent; `requests`:
+    (method, uri, authorised); `refused`: requests answered 401."""
+
+    def __init__(self, user: str = "admin", password: str = "cam-pw",
+                 realm: str = "IP Camera", tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files: rtsps://, TLS from the first byte."""
+        self.user, self.password, self.realm = user, password, realm
+        self.frames: list[bytes] = []
+        self.handshakes: list[str] = []
+        self.requests: list[tuple[str, str, bool]] = []
+        self.refused = 0
+        peer = self
+
+        context = None
+        if tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+
+        class Handler(socketserver.StreamRequestHandler):
+            def setup(self):
+                self.tls_ok = True
+                if context is not None:
+                    try:
+                        self.request = context.wrap_socket(self.request, server_side=True)
+                        peer.handshakes.append("ok")
+                    except OSError as e:  # ssl.SSLError too
+                        self.tls_ok = False
+                        peer.handshakes.append(f"failed: {e}")
+                super().setup()
+
+            def handle(self):
+                if not self.tls_ok:
+                    return
+                nonce = secrets.token_hex(8)
+                while True:
+                    line = self.rfile.readline().decode()
+                    if not line:
+                        return
+                    method, uri, _ = line.split(" ", 2)
+                    head = {}
+                    while (h := self.rfile.readline().decode().strip()):
+                        k, _, v = h.partition(":")
+                        head[k.strip().lower()] = v.strip()
+                    self.rfile.read(int(head.get("content-length", 0)))
+                    ok = method == "OPTIONS" or peer._allowed(
+                        head.get("authorization", ""), method, uri, nonce)
+                    peer.requests.append((method, uri, ok))
+                    if not ok:
+                        peer.refused += 1
+                        self.answer(head, "401 Unauthorized", [
+                            f'WWW-Authenticate: Digest realm="{peer.realm}", nonce="{nonce}"'])
+                        continue
+                    if not self.serve(method, head):
+                        return
+
+            def answer(self, head, status, lines=(), body=b""):
+                text = "".join(f"{x}\r\n" for x in (f"RTSP/1.0 {status}",
+                                                    f"CSeq: {head.get('cseq', '0')}", *lines,
+                                                    f"Content-Length: {len(body)}"))
+                self.wfile.write(text.encode() + b"\r\n" + body)
+
+            def serve(self, method, head) -> bool:
+                base = f"{peer.url}/"
+                if method == "OPTIONS":
+                    self.answer(head, "200 OK", ["Public: DESCRIBE, SETUP, PLAY, TEARDOWN"])
+                elif method == "DESCRIBE":
+                    sdp = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n"
+                           b"m=video 0 RTP/AVP 26\r\na=control:trackID=1\r\n")
+                    self.answer(head, "200 OK", [f"Content-Base: {base}",
+                                                 "Content-Type: application/sdp"], sdp)
+                elif method == "SETUP":
+                    self.answer(head, "200 OK", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1",
+                                                 "Session: 5e55;timeout=60"])
+                elif method == "PLAY":
+                    self.answer(head, "200 OK", ["Session: 5e55"])
+                    frame = jpeg(100 + len(peer.frames))
+                    peer.frames.append(frame)
+                    rtp = bytes([0x80, 26, 0, 1]) + bytes(8) + frame
+                    self.wfile.write(b"$\x00" + len(rtp).to_bytes(2, "big") + rtp)
+                else:  # TEARDOWN
+                    self.answer(head, "200 OK")
+                    return False
+                return True
+
+        self.server = _TcpServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"{'rtsps' if tls else 'rtsp'}://127.0.0.1:{self.port}/stream1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _allowed(self, header: str, method: str, uri: str, nonce: str) -> bool:
+        if not header.startswith("Digest "):
+            return False
+        f = urllib.request.parse_keqv_list(urllib.request.parse_http_list(header[7:]))
+
+        def md5(s: str) -> str:
+            return hashlib.md5(s.encode()).hexdigest()
+
+        ha1 = md5(f"{self.user}:{self.realm}:{self.password}")
+        want = md5(f"{ha1}:{nonce}:{md5(f'{method}:{uri}')}")
+        return (f.get("username"), f.get("nonce"), f.get("uri"), f.get("response")) == \
+            (self.user, nonce, uri, want)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class _TcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = False  # server_close() joins the connection threads
+    allow_reuse_address = True

@@ -1,7 +1,8 @@
 """Station cameras against a camera stand-in on loopback (JPEGs behind digest or basic auth):
 snapshots stored by station and date, clear errors for a wrong password, an answer that is not
-a JPEG or an RTSP camera without ffmpeg, retention, and an alert's webhook notification
-carrying its snapshot through the real alert outputs."""
+a JPEG or an RTSP camera without ffmpeg, retention, an alert's webhook notification carrying
+its snapshot through the real alert outputs, and the start-up warning for a camera reached
+over plain http on the network."""
 
 from __future__ import annotations
 
@@ -181,3 +182,25 @@ def test_the_module_folders_follow_the_plugin_conventions(name):
     assert (folder / "plugin.py").is_file()
     assert sample in (folder / "README.md").read_text()
     assert sample in (folder.parent / "sample.toml").read_text()
+
+
+def test_a_camera_over_plain_http_on_the_network_is_a_warning_at_start(tmp_path, caplog):
+    from collector.alerting.outputs import AlertOutputs
+    from collector.camera.plugin import build
+
+    secrets = tmp_path / "cams.json"
+    secrets.write_text('{"*": {"user": "admin", "password": "x"}}')
+    s = Settings.from_env(ENV, tmp_path, {"camera": {
+        "enabled": True, "secrets": str(secrets),
+        "snapshot_urls": ["pq-air-15=http://127.0.0.1:8080/snap",
+                          "pq-air-04=https://10.20.1.14/onvif/snapshot"]}})
+    caplog.set_level("WARNING", logger="quantrac.collector.camera")
+    outputs = build(s, AlertOutputs({}, tmp_path / "adl.jsonl"))
+    outputs.stop(1)
+    said = [r.getMessage() for r in caplog.records if "plain http" in r.getMessage()]
+    # the registry's cameras at 10.20.x.x: pq-air-01 (digest), pq-ww-01 (basic)
+    assert any(m.startswith("camera pq-air-01: http://10.20.1.11/onvif/snapshot?profile=1 is "
+                            "plain http") for m in said), said
+    (basic,) = [m for m in said if "basic auth" in m]
+    assert "its password (basic auth) and images cross the LAN unencrypted" in basic
+    assert not [m for m in said if "pq-air-15" in m or "pq-air-04" in m]  # loopback, https
