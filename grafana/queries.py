@@ -16,6 +16,8 @@ from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard
 
+from collector.retention import shipped as shipped_retention
+
 DATASOURCE_TYPE = "influxdb"
 DATASOURCE_UID = "quantrac-influxdb"  # the provisioned data source (grafana/provisioning/)
 RESULT_FORMATS = ("time_series", "table", "logs")
@@ -129,6 +131,13 @@ def ident(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def source(measurement: str) -> str:
+    """The FROM of a measurement: qualified with its retention policy when that is not the
+    database's default (collector/retention.json), since Grafana's unqualified query reads the
+    default policy only."""
+    return shipped_retention().qualified(measurement)
+
+
 def text(value: str) -> str:
     """A single-quoted InfluxQL string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -155,7 +164,7 @@ def select(fields: Iterable[str], measurement: str, where: Iterable[str] = (),
     """One SELECT; `where` clauses are ANDed with `when`, the dashboard's `$timeFilter`
     unless a panel needs its own window (`since("30d")`) or none."""
     conds = [*where, when] if when else list(where)
-    q = f"SELECT {', '.join(fields)} FROM {ident(measurement)}"
+    q = f"SELECT {', '.join(fields)} FROM {source(measurement)}"
     if conds:
         q += " WHERE " + " AND ".join(conds)
     if group_by:
@@ -188,6 +197,6 @@ def by_time(interval: str = INTERVAL) -> str:
 
 def show_tag_values(key: str, measurement: str = "reading", where: Iterable[str] = ()) -> str:
     """A template variable's query: the values of one tag."""
-    q = f"SHOW TAG VALUES FROM {ident(measurement)} WITH KEY = {ident(key)}"
+    q = f"SHOW TAG VALUES FROM {source(measurement)} WITH KEY = {ident(key)}"
     conds = list(where)
     return q + (" WHERE " + " AND ".join(conds) if conds else "")

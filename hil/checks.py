@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from collector.retention import shipped as shipped_retention
 from hil import watch
 from hil.scenario import Check, Scenario
 from quantrac import influxql
@@ -58,8 +59,9 @@ def _window(check: Check, ctx: Context) -> tuple[float, float]:
 
 def _rows(ctx: Context, measurement: str, where: dict[str, str], a: float, b: float) -> list:
     cond = " AND ".join(f'"{k}" = {_q(v)}' for k, v in where.items())
-    q = (f'SELECT * FROM "{measurement}" WHERE {cond} AND time >= {int(a)}s '
-         f'AND time <= {int(b)}s')
+    # aqi, wqi and alert live outside the default retention policy (collector/retention.json)
+    q = (f'SELECT * FROM {shipped_retention().qualified(measurement)} WHERE {cond} '
+         f'AND time >= {int(a)}s AND time <= {int(b)}s')
     return influxql.rows(influxql.query(ctx.env, q))
 
 

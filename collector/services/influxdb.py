@@ -14,12 +14,14 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from collector import retention as retention_data
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError
 
 NAME = "influxdb"
 DATABASE = "quantrac"
 HTTP_TIMEOUT_S = 10.0
+COPY_TIMEOUT_S = 3600.0  # copying years of aggregates into their own policy, once
 
 
 def binary() -> str:
@@ -90,10 +92,10 @@ def write_conf(layout: Layout, http_port: int, rpc_port: int) -> None:
 
 
 def _request(base: str, method: str, path: str, body: bytes | None = None,
-             auth: tuple[str, str] | None = None, headers: dict | None = None
-             ) -> tuple[int, bytes]:
+             auth: tuple[str, str] | None = None, headers: dict | None = None,
+             timeout: float = HTTP_TIMEOUT_S) -> tuple[int, bytes]:
     u = urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=HTTP_TIMEOUT_S)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     hdrs = dict(headers or {})
     if auth:
         hdrs["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
@@ -120,11 +122,13 @@ def serves_v2_write(base: str) -> bool:
     return status != 404
 
 
-def query(base: str, q: str, auth: tuple[str, str] | None = None) -> tuple[int, dict]:
+def query(base: str, q: str, auth: tuple[str, str] | None = None,
+          timeout: float = HTTP_TIMEOUT_S) -> tuple[int, dict]:
     """Run InfluxQL (POST /query); (HTTP status, JSON answer)."""
     status, body = _request(base, "POST", "/query", body=urlencode({"q": q}).encode(),
                             auth=auth,
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            timeout=timeout)
     try:
         doc = json.loads(body or b"{}")
     except json.JSONDecodeError:
@@ -149,8 +153,9 @@ def _error(doc: dict) -> str | None:
     return None
 
 
-def _admin_query(base: str, q: str, admin: tuple[str, str]) -> dict:
-    status, doc = query(base, q, admin)
+def _admin_query(base: str, q: str, admin: tuple[str, str],
+                 timeout: float = HTTP_TIMEOUT_S) -> dict:
+    status, doc = query(base, q, admin, timeout)
     err = _error(doc)
     if status != 200 or err:
         raise ServicesError(f"InfluxDB at {base}: {q.split(' WITH PASSWORD')[0]!r} "
@@ -184,12 +189,81 @@ def _users(base: str, admin: tuple[str, str], data_dir: Path) -> set[str]:
 
 def bootstrap(base: str, admin: tuple[str, str], writer: tuple[str, str],
               reader: tuple[str, str], data_dir: Path, database: str = DATABASE) -> None:
-    """Admin (first time), the database, the writer with WRITE and the reader with READ."""
+    """Admin (first time), the database and its retention policies, the writer with WRITE and
+    the reader with READ."""
     users = _users(base, admin, data_dir)
     _admin_query(base, f"CREATE DATABASE {quote_ident(database)}", admin)
+    apply_retention(base, admin, database)
     for (name, password), right in ((writer, "WRITE"), (reader, "READ")):
         if name not in users:
             _admin_query(base, f"CREATE USER {quote_ident(name)} WITH PASSWORD "
                                f"{quote_string(password)}", admin)
         _admin_query(base, f"GRANT {right} ON {quote_ident(database)} TO {quote_ident(name)}",
                      admin)
+
+
+def _rows(doc: dict) -> list[list]:
+    series = (doc.get("results") or [{}])[0].get("series") or [{}]
+    return series[0].get("values") or []
+
+
+def retention_policies(base: str, admin: tuple[str, str], database: str = DATABASE
+                       ) -> dict[str, tuple[float | None, bool]]:
+    """policy name → (duration in seconds or None for INF, whether it is the default)."""
+    doc = _admin_query(base, f"SHOW RETENTION POLICIES ON {quote_ident(database)}", admin)
+    out = {}
+    for name, duration, _shard, _replicas, default in _rows(doc):
+        seconds = retention_data.duration_s(duration)  # the server shows INF as "0s"
+        out[name] = (seconds or None, bool(default))
+    return out
+
+
+def apply_retention(base: str, admin: tuple[str, str], database: str = DATABASE,
+                    rules: retention_data.Retention | None = None) -> list[str]:
+    """Create or alter every policy of collector/retention.json on `database` (safe to
+    repeat); what was created or changed, as `name duration`.
+
+    A policy created here for the first time receives the points its measurements left in
+    the default policy before it existed (a database from before the split), so no chart
+    loses its history; later writes go to it directly.
+    """
+    rules = rules or retention_data.shipped()
+    have = retention_policies(base, admin, database)
+    db = quote_ident(database)
+    changed, created = [], []
+    for p in rules.policies.values():
+        spec = f"DURATION {p.duration}" + (" DEFAULT" if p.default else "")
+        if p.name not in have:
+            _admin_query(base, f"CREATE RETENTION POLICY {quote_ident(p.name)} ON {db} {spec} "
+                               "REPLICATION 1", admin)
+            created.append(p.name)
+        elif have[p.name] != (p.seconds, p.default):
+            _admin_query(base, f"ALTER RETENTION POLICY {quote_ident(p.name)} ON {db} {spec}",
+                         admin)
+        else:
+            continue
+        changed.append(f"{p.name} {p.duration}")
+    default = next(name for name, (_, is_default) in have.items() if is_default) \
+        if any(d for _, d in have.values()) else None
+    for name in created:
+        if default and name != default:
+            _copy_from(base, admin, database, default, name,
+                       sorted(m for m, rp in rules.measurements.items() if rp == name))
+    return changed
+
+
+def _copy_from(base: str, admin: tuple[str, str], database: str, source: str, target: str,
+               measurements: list[str]) -> None:
+    db = quote_ident(database)
+    for m in measurements:
+        src = f"{db}.{quote_ident(source)}.{quote_ident(m)}"
+        if not _rows(_admin_query(base, f"SELECT * FROM {src} LIMIT 1", admin)):
+            continue
+        q = f"SELECT * INTO {db}.{quote_ident(target)}.{quote_ident(m)} FROM {src} GROUP BY *"
+        status, doc = query(base, q, admin, COPY_TIMEOUT_S)
+        err = _error(doc)
+        if status != 200 or err:
+            raise ServicesError(
+                f"InfluxDB at {base}: copying {m!r} from policy {source!r} into its new policy "
+                f"{target!r} answered {status}: {err}. The policy exists now; run this as the "
+                f"admin to finish: {q}")

@@ -78,12 +78,12 @@ def test_an_hour_above_the_limit_gives_mean_aqi_and_an_alert_everywhere(services
         publish(env, STATION, records(h0, 12, 200.0))
 
         where = f"station = '{STATION}' AND param = 'so2' AND period = '1h' AND time = {end}s"
-        wait_for(lambda: one(env, f"SELECT * FROM mean WHERE {where}"), "the hourly mean")
-        m = one(env, f"SELECT * FROM mean WHERE {where}")
+        wait_for(lambda: one(env, f"SELECT * FROM derived.mean WHERE {where}"), "the hourly mean")
+        m = one(env, f"SELECT * FROM derived.mean WHERE {where}")
         assert (m["n"], m["expected"], m["complete"], m["unit"]) == (12, 12, True, "ug/Nm3")
         assert m["value"] == pytest.approx(SO2_UG + 0.5 * 64.07 / 24.45, rel=1e-3)
 
-        alert_q = (f"SELECT * FROM alert WHERE station = '{STATION}' "
+        alert_q = (f"SELECT * FROM derived.alert WHERE station = '{STATION}' "
                    f"AND rule = 'qcvn05.so2.1h' AND time = {end}s")
         wait_for(lambda: one(env, alert_q), "the alert point")
         a = one(env, alert_q)
@@ -91,7 +91,7 @@ def test_an_hour_above_the_limit_gives_mean_aqi_and_an_alert_everywhere(services
             ("open", "warning", 350.0, "ug/Nm3")
         assert "vượt giới hạn 350 µg/Nm³" in a["text"]
 
-        hour_aqi = (f"SELECT * FROM aqi WHERE station = '{STATION}' AND period = 'hour' "
+        hour_aqi = (f"SELECT * FROM derived.aqi WHERE station = '{STATION}' AND period = 'hour' "
                     f"AND time = {end}s")
         wait_for(lambda: one(env, hour_aqi), "the hourly AQI")
         assert one(env, hour_aqi)["sub_so2"] == 144  # 100 + 50 × (524.8 − 350) / 200
@@ -107,15 +107,16 @@ def test_an_hour_above_the_limit_gives_mean_aqi_and_an_alert_everywhere(services
         # The station backfills the hour before: 8 records first (an incomplete mean) ...
         earlier = f"station = '{STATION}' AND param = 'pm10' AND period = '1h' AND time = {h0}s"
         publish(env, STATION, records(h0 - H, 8, 10.0))
-        wait_for(lambda: one(env, f"SELECT * FROM mean WHERE {earlier}"), "the earlier mean")
-        first = one(env, f"SELECT * FROM mean WHERE {earlier}")
+        wait_for(lambda: one(env, f"SELECT * FROM derived.mean WHERE {earlier}"),
+                 "the earlier mean")
+        first = one(env, f"SELECT * FROM derived.mean WHERE {earlier}")
         assert (first["n"], first["complete"]) == (8, False)
         # ... then the other 4: the same hour's mean is recomputed and now complete, and the
         # hourly AQI after it gains its PM NowCast (two hours of PM10)
         publish(env, STATION, records(h0 - H, 4, 10.0, first=8))
-        wait_for(lambda: one(env, f"SELECT * FROM mean WHERE {earlier}")["n"] == 12,
+        wait_for(lambda: one(env, f"SELECT * FROM derived.mean WHERE {earlier}")["n"] == 12,
                  "the earlier hour's mean recomputed")
-        assert one(env, f"SELECT * FROM mean WHERE {earlier}")["complete"] is True
+        assert one(env, f"SELECT * FROM derived.mean WHERE {earlier}")["complete"] is True
         wait_for(lambda: "aqi" in (one(env, hour_aqi) or {}) and
                  one(env, hour_aqi)["aqi"] is not None, "the AQI with PM NowCast")
         got = one(env, hour_aqi)

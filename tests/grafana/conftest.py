@@ -17,6 +17,7 @@ import pytest
 import boards
 from collector.config import Settings, with_options
 from collector.pipeline import Collector
+from collector.services import influxdb
 from hil.station import SimulatedStation
 from quantrac import influxql
 
@@ -47,6 +48,8 @@ def dashboard_db(services):
     try:
         _admin(env, f'GRANT WRITE ON "{db}" TO "{env["QUANTRAC_INFLUX_WRITE_USER"]}"')
         _admin(env, f'GRANT READ ON "{db}" TO "{env["QUANTRAC_INFLUX_READ_USER"]}"')
+        influxdb.apply_retention(env["QUANTRAC_INFLUX_URL"], (env["QUANTRAC_INFLUX_ADMIN_USER"],
+                                 env["QUANTRAC_INFLUX_ADMIN_PASSWORD"]), db)
         yield env
     finally:
         _admin(env, f'DROP DATABASE "{db}"')
@@ -62,7 +65,7 @@ def _ready(env: dict[str, str], plan: network_day.Plan) -> list[str]:
         got = one(f"SELECT last(\"status\") FROM reading WHERE station = '{st}'")
         if not got or got[0]["time"] != plan.end:
             missing.append(f"{st} readings up to {plan.end}")
-    if not one("SELECT * FROM alert WHERE \"state\" = 'open' AND rule = 'qcvn05.so2.1h' "
+    if not one("SELECT * FROM derived.alert WHERE \"state\" = 'open' AND rule = 'qcvn05.so2.1h' "
                f"AND station = '{network_day.AIR}'"):
         missing.append("the open SO2 alert")
     if not one(f"SELECT * FROM device WHERE station = '{LIVE}' AND message = 'health'"):

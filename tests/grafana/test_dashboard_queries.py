@@ -64,7 +64,8 @@ def test_open_alerts_are_the_ones_still_open(pipeline_data):
     assert ("pq-air-15", "qcvn05.so2.1h") in rules
     assert ("pq-ww-02", "qcvn14.nh4.1h") in rules
     closed = influxql.rows(influxql.query(
-        env, "SELECT \"state\" FROM alert WHERE rule = 'qcvn05.so2.1h' AND event = 'close'"))
+        env, "SELECT \"state\" FROM derived.alert WHERE rule = 'qcvn05.so2.1h' "
+             "AND event = 'close'"))
     assert closed, "the first SO2 episode should have closed its alert"
 
 

@@ -120,7 +120,8 @@ def _limit_panels(doc: dict) -> dict[tuple[str, str], list]:
     out = {}
     for p in _panels(doc):
         q = p.get("targets", [{}])[0].get("query", "")
-        m = re.search(r"FROM \"mean\" WHERE .*\"param\" = '(\w+)' AND \"period\" = '(\w+)'", q)
+        m = re.search(r"FROM \"derived\".\"mean\" WHERE .*\"param\" = '(\w+)' "
+                      r"AND \"period\" = '(\w+)'", q)
         if m:
             steps = p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
             out[m.groups()] = [(s["value"], s["color"]) for s in steps]
@@ -169,7 +170,7 @@ def test_every_time_series_dashboard_carries_the_alert_annotation():
             (a,) = doc["annotations"]["list"]
             target = a["target"]
             assert target["textColumn"] == ("text" if lang == "vi" else "text_en")
-            assert 'FROM "alert"' in target["query"] and "$timeFilter" in target["query"]
+            assert 'FROM "derived"."alert"' in target["query"] and "$timeFilter" in target["query"]
 
 
 def test_the_wall_fills_twelve_screens_with_whole_panels():

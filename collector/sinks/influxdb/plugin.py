@@ -29,8 +29,10 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from collector.contracts import Reading, WriteResult
-from collector.sinks.influxdb.line_protocol import line
+from collector.contracts import Point, Reading, WriteResult
+from collector.retention import Retention
+from collector.retention import shipped as shipped_retention
+from collector.sinks.influxdb.line_protocol import MEASUREMENT, line
 
 log = logging.getLogger("quantrac.collector.influxdb")
 
@@ -78,35 +80,46 @@ class InfluxSink:
     name = "influxdb"
 
     def __init__(self, url: str, db: str, user: str, password: str, *,
-                 retention: str = "autogen", timeout_s: float = 10.0) -> None:
+                 retention: Retention | None = None, timeout_s: float = 10.0) -> None:
         self.url = url
-        self.bucket = f"{db}/{retention}"
+        self.db = db
+        self.retention = retention or shipped_retention()
         self._client = InfluxDBClient(url=url, token=f"{user}:{password}", org="-",
                                       timeout=int(timeout_s * 1000))
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
+    def _bucket(self, policy: str) -> str:
+        return f"{self.db}/{policy}"
+
     def write(self, readings: list[Reading]) -> WriteResult:
         result = WriteResult()
-        lines: list[str] = []
-        idx: list[int] = []
+        # one request per retention policy (collector/retention.json): readings stay in the
+        # default one, means, indices and alerts go to the one kept for good
+        batches: dict[str, tuple[list[str], list[int]]] = {}
         for i, r in enumerate(readings):
             try:
-                lines.append(line(r))
-                idx.append(i)
+                text = line(r)
             except (ValueError, TypeError) as e:
                 result.rejected.append((i, f"not writable: {e}"))
+                continue
+            measurement = r.measurement if isinstance(r, Point) else MEASUREMENT
+            lines, idx = batches.setdefault(self._bucket(self.retention.policy(measurement)),
+                                            ([], []))
+            lines.append(text)
+            idx.append(i)
         try:
-            self._write(lines, idx, result)
+            for bucket, (lines, idx) in batches.items():
+                self._write(bucket, lines, idx, result)
         except _Stop as stop:
             result.retry_after = stop.retry_after
             result.error = stop.error
             result.operator = stop.operator
         return result
 
-    def _write(self, lines: list[str], idx: list[int], result: WriteResult) -> None:
+    def _write(self, bucket: str, lines: list[str], idx: list[int], result: WriteResult) -> None:
         if not lines:
             return
-        outcome, message = self._post(lines)
+        outcome, message = self._post(bucket, lines)
         if outcome == "ok":
             result.accepted.extend(idx)
         elif len(lines) == 1:
@@ -114,13 +127,13 @@ class InfluxSink:
         else:
             # 400/422/413: halve until the refused lines are isolated (see the module doc)
             half = len(lines) // 2
-            self._write(lines[:half], idx[:half], result)
-            self._write(lines[half:], idx[half:], result)
+            self._write(bucket, lines[:half], idx[:half], result)
+            self._write(bucket, lines[half:], idx[half:], result)
 
-    def _post(self, lines: list[str]) -> tuple[str, str]:
+    def _post(self, bucket: str, lines: list[str]) -> tuple[str, str]:
         """("ok", "") or ("split", message); raises _Stop when the rest must wait."""
         try:
-            self._api.write(bucket=self.bucket, org="-", record="\n".join(lines).encode("utf-8"),
+            self._api.write(bucket=bucket, org="-", record="\n".join(lines).encode("utf-8"),
                             write_precision=WritePrecision.S)
             return "ok", ""
         except ApiException as e:
