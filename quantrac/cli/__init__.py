@@ -30,6 +30,10 @@ GROUPS = {
     "export": ("quantrac.cli.export", "export", "Open-data CSV/JSON for any date range."),
     "grafana": ("quantrac.cli.grafana", "grafana",
                 "Build and push the operations-room dashboards."),
+    "backup": ("quantrac.cli.backup", "backup",
+               "Back up the run folder: database, secrets, spool, alert state."),
+    "restore": ("quantrac.cli.backup", "restore",
+                "Restore a backup into a fresh run folder."),
 }
 
 
