@@ -253,7 +253,7 @@ def _clear(run: Path, areas: dict[str, areas_mod.Area]) -> None:
         for p in areas_mod.roots(area):
             if p.is_dir() and not p.is_symlink():
                 for child in p.iterdir():
-                    if child.name in areas_mod.SKIP_NAMES:
+                    if child.name == areas_mod.COLLECTOR_LOG:
                         continue  # the collector's log outlives a restore
                     if child.is_dir() and not child.is_symlink():
                         shutil.rmtree(child)
@@ -319,9 +319,9 @@ def restore(src: Path | str, run_dir: Path | str | None = None,
                               "before restoring (`systemctl stop quantrac-collector`)")
     warnings = []
     here = database.version()
-    if here != doc["versions"].get("influxd"):
-        warnings.append(f"the backup was made with {doc['versions'].get('influxd')!r}, this "
-                        f"server is {here!r}")
+    made_with = doc.get("versions", {}).get("influxd")
+    if here != made_with:
+        warnings.append(f"the backup was made with {made_with!r}, this server is {here!r}")
     if was_running:
         svc.down(run)
     if force:

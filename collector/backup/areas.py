@@ -29,7 +29,8 @@ RUN_INCLUDES = ("secrets", "mosquitto/tls", "mosquitto/mosquitto.db",
                 "mosquitto/dynamic-security.json", "field")
 BROKER_DB = "mosquitto/mosquitto.db"
 # Files that say something runs or is half-written: a restored copy would mislead or block.
-SKIP_NAMES = frozenset({"lock", "status.json", "collector.log"})
+COLLECTOR_LOG = "collector.log"
+SKIP_NAMES = frozenset({"lock", "status.json", COLLECTOR_LOG})
 # Copied before the rest of their area: a cursor or a processor state saved after the
 # segments it refers to were copied could point past them (see collector/backup/README.md).
 FIRST_NAMES = ("state.json",)

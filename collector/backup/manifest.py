@@ -119,6 +119,12 @@ def read(folder: Path) -> dict[str, Any]:
     for rel, mode in doc["dirs"].items():
         safe_rel(rel, f"{path}: dirs")
         mode_of(mode, f"{path}: dirs.{rel}")
+    db = doc["database"]
+    safe_rel(db.get("folder"), f"{path}: database.folder")
+    if not isinstance(db.get("name"), str) or not db["name"]:
+        raise BackupError(f"{path}: database.name is missing")
+    if not isinstance(doc.get("versions", {}), dict):
+        raise BackupError(f"{path}: versions must be an object")
     return doc
 
 

@@ -77,8 +77,8 @@ def restore(src: Path, run_dir: Path | None, config_file: Path | None, force: bo
     except (bk.BackupError, ServicesError, OSError) as e:
         raise click.ClickException(str(e)) from e
     made = done["backup"]
-    click.echo(f"restored:  {src} (made {made['created']} from {made['run_dir']} on "
-               f"{made['host']}) into {done['run_dir']}")
+    click.echo(f"restored:  {src} (made {made.get('created', '?')} from "
+               f"{made.get('run_dir', '?')} on {made.get('host', '?')}) into {done['run_dir']}")
     click.echo(f"database:  {done['database']}, {done['measurements']} measurements")
     click.echo(f"state:     {done['files']} files, modes as they were")
     for w in done["warnings"]:

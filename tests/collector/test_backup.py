@@ -242,6 +242,12 @@ def test_a_manifest_cannot_send_a_file_out_of_the_run_folder(made, tmp_path):
     assert result.exit_code == 1 and "leaves the backup folder" in result.output
     assert not (tmp_path / "outside.json").exists() and untouched(run2)
 
+    del doc["files"]["run/../../outside.json"]
+    doc["database"]["folder"] = "/var/lib"
+    (evil / "manifest.json").write_text(json.dumps(doc))
+    result = cli("restore", str(evil), "--run-dir", str(run2))
+    assert result.exit_code == 1 and "database.folder: '/var/lib' leaves" in result.output
+
 
 def test_a_run_folder_with_data_is_replaced_only_with_force(made, tmp_path):
     """The original run folder holds data: a restore into it is refused and changes nothing;
