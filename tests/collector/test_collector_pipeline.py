@@ -221,7 +221,7 @@ def test_the_collector_reconnects_by_itself_after_the_broker_restarts(tmp_path, 
     from collector import services as svc
 
     run_dir = tmp_path / "run"
-    env = svc.up(run_dir)
+    env = svc.up(run_dir, bench=True)  # publishes through the bench account
     c = None
     try:
         station = "pq-sea-02"

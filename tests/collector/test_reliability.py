@@ -38,7 +38,7 @@ CLI = [sys.executable, "-c", "from quantrac.cli import main; main()"]
 def stack(tmp_path):
     """A private Mosquitto + InfluxDB (+ proxy); (env, run_dir). Stopped at the end."""
     run_dir = tmp_path / "run"
-    env = svc.up(run_dir)
+    env = svc.up(run_dir, bench=True)  # its stations publish through the bench account
     try:
         yield env, run_dir
     finally:
