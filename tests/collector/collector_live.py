@@ -129,3 +129,24 @@ def influxql(env: dict, q: str) -> list[dict]:
 def points(env: dict, station: str, t: int) -> dict[str, dict]:
     rows = influxql(env, f"SELECT * FROM reading WHERE station = '{station}' AND time = {t}s")
     return {r["param"]: r for r in rows}
+
+
+def retained_alert(env: dict, station: str) -> dict | None:
+    """Subscribe as the operator, as a dashboard would, and read the station's retained alert."""
+    got: list[bytes] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=f"op-t-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(env["QUANTRAC_MQTT_OPERATOR_USER"],
+                           env["QUANTRAC_MQTT_OPERATOR_PASSWORD"])
+    client.on_message = lambda c, u, m: got.append(m.payload) if m.retain else None
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"quantrac/v1/alerts/{station}", 1)
+    client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return json.loads(got[-1]) if got else None

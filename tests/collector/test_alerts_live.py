@@ -11,9 +11,8 @@ import secrets
 import time
 import uuid
 
-import paho.mqtt.client as mqtt
 import pytest
-from collector_live import WAIT_S, influxql, publish, wait_for
+from collector_live import WAIT_S, influxql, publish, retained_alert, wait_for
 from loopback_peers import Webhook
 
 from collector.config import Settings
@@ -33,27 +32,6 @@ def records(start: int, count: int, so2_ppb: float, first: int = 0) -> list[dict
                     "d": {"so2": [so2_ppb + (i % 3) * 0.5, "ppb", 0, 30, 0],
                           "pm10": [40.0 + i % 2, "ug/m3", 0, 28, 0]}}]}
             for i in range(first, first + count)]
-
-
-def retained_alert(env: dict) -> dict | None:
-    """Subscribe as the operator, as a dashboard would, and read the retained alert."""
-    got: list[bytes] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"op-t-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(env["QUANTRAC_MQTT_OPERATOR_USER"],
-                           env["QUANTRAC_MQTT_OPERATOR_PASSWORD"])
-    client.on_message = lambda c, u, m: got.append(m.payload) if m.retain else None
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"quantrac/v1/alerts/{STATION}", 1)
-    client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
-    client.loop_start()
-    try:
-        deadline = time.monotonic() + 5
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return json.loads(got[-1]) if got else None
 
 
 def one(env: dict, q: str) -> dict | None:
@@ -100,7 +78,7 @@ def test_an_hour_above_the_limit_gives_mean_aqi_and_an_alert_everywhere(services
         sent = next(b for b in hook.bodies if b["rule"] == "qcvn05.so2.1h")
         assert (sent["st"], sent["state"], sent["t"], sent["id"]) == \
             (STATION, "open", end, a["id"])
-        retained = retained_alert(env)
+        retained = retained_alert(env, STATION)
         assert retained is not None and retained["id"] == a["id"]
         assert {"rule": "qcvn05.so2.1h", "id": a["id"], "since": end} in retained["open"]
 

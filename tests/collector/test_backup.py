@@ -15,10 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
-from collector_live import WAIT_S, publish, wait_for
+from collector_live import WAIT_S, publish, retained_alert, wait_for
 
 from collector import services as svc
 from collector.config import Settings
@@ -77,26 +76,6 @@ def open_alerts_state(run: Path) -> dict[str, dict]:
     return {k: v for k, v in doc["alerts"]["alerts"].items() if v["status"] == "open"}
 
 
-def retained_alert(env: dict) -> dict | None:
-    got: list[bytes] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"op-b-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(env["QUANTRAC_MQTT_OPERATOR_USER"],
-                           env["QUANTRAC_MQTT_OPERATOR_PASSWORD"])
-    client.on_message = lambda c, u, m: got.append(m.payload) if m.retain else None
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"quantrac/v1/alerts/{STATION}", 1)
-    client.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
-    client.loop_start()
-    try:
-        deadline = time.monotonic() + 5
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return json.loads(got[-1]) if got else None
-
-
 def untouched(run: Path) -> bool:
     return not run.exists() or not any(run.iterdir())
 
@@ -129,7 +108,7 @@ def made(tmp_path_factory):
         finally:
             c.stop()  # its alert state saved: an exact copy needs the collector stopped
         before = {"counts": point_counts(env), "series": series(env),
-                  "alerts": open_alerts_db(env), "retained": retained_alert(env),
+                  "alerts": open_alerts_db(env), "retained": retained_alert(env, STATION),
                   "state": open_alerts_state(run)}
         result = cli("backup", str(dest), "--run-dir", str(run))
         assert result.exit_code == 0, result.output
@@ -156,7 +135,8 @@ def test_a_restore_into_a_fresh_run_folder_has_every_series_and_every_open_alert
         assert series(env2) == before["series"]
         assert open_alerts_db(env2) == before["alerts"]
         assert open_alerts_state(run2) == before["state"]
-        assert retained_alert(env2) == before["retained"]  # the broker's persistence came too
+        # the broker's persistence came too
+        assert retained_alert(env2, STATION) == before["retained"]
         # the restored secrets are the original ones: the same users log in
         assert env2["QUANTRAC_INFLUX_WRITE_PASSWORD"] == \
             svc.load_env(run1)["QUANTRAC_INFLUX_WRITE_PASSWORD"]
