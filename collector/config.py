@@ -66,6 +66,10 @@ class CollectorOptions:
     queue_size: int = opt(10000, 1, 10_000_000, "messages held between source and worker")
     data_dir: str = opt("", doc="spool, processor state, dead letters; empty: <run_dir>/collector")
     dead_letters: str = opt("", doc="dead-letter file; empty: <data_dir>/dead-letters.jsonl")
+    dead_letters_max_bytes: int = opt(256 << 20, 64 << 10, 1 << 40,
+                                      "disk the dead-letter file may use")
+    max_payload_bytes: int = opt(131072, 1024, 256 << 20,
+                                 "longer messages are refused before they are decoded")
     state_interval_s: float = opt(5.0, 0, 3600, "how often processor state is saved")
     stop_timeout_s: float = opt(10.0, 0, 3600, "how long stop() keeps retrying a write")
     summary_interval_s: float = opt(60.0, 1, 86400, "period of the one-line log summary")
@@ -288,6 +292,11 @@ def _check_cross(s: Settings) -> None:
     if s.spool.max_bytes < 4 * s.spool.segment_bytes:
         raise ConfigError(f"[spool] max_bytes = {s.spool.max_bytes}: must be at least 4 × "
                           f"segment_bytes ({4 * s.spool.segment_bytes})")
+    c = s.collector  # a refused message's line is at most twice its payload, plus the reason
+    if c.dead_letters_max_bytes < 4 * (2 * c.max_payload_bytes + 4096):
+        raise ConfigError(f"[collector] dead_letters_max_bytes = {c.dead_letters_max_bytes}: "
+                          f"must hold 4 refused messages of max_payload_bytes "
+                          f"({4 * (2 * c.max_payload_bytes + 4096)})")
     if s.mqtt.reconnect_min_s > s.mqtt.reconnect_max_s:
         raise ConfigError(f"[sources.mqtt] reconnect_min_s = {s.mqtt.reconnect_min_s!r}: "
                           f"must not exceed reconnect_max_s = {s.mqtt.reconnect_max_s!r}")

@@ -155,6 +155,8 @@ def summary(snap: dict) -> str:
     spool = snap.get("spool")
     spooled = (f", spool {spool['bytes']} bytes{' HIGH' if spool['high_water'] else ''}"
                f"{' FULL' if t.get('spool_full') else ''}") if spool else ""
+    if (snap.get("dead_letters") or {}).get("full"):
+        spooled += ", dead letters FULL (not acknowledging)"
     return (f"{t['messages']} messages, {t['readings_stored']} readings stored, "
             f"{t['duplicates']} duplicates, "
             f"{t['rejected']} rejected{' (' + reasons + ')' if reasons else ''}{spooled}, "

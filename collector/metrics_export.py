@@ -86,6 +86,19 @@ def prometheus(doc: dict[str, Any]) -> str:
                [({}, spool.get("max_bytes", 0))])
         metric(q + "spool_pending_bytes", "gauge", "Spooled bytes a sink has not written yet.",
                [({"consumer": c}, v) for c, v in sorted(spool.get("pending_bytes", {}).items())])
+    metric(q + "spool_full", "gauge", "1 while acknowledgements stop for a full spool.",
+           [({}, float(bool(t.get("spool_full"))))])
+    dead = s.get("dead_letters") or {}
+    if dead:
+        metric(q + "dead_letter_bytes", "gauge", "Bytes in the dead-letter file.",
+               [({}, dead.get("bytes", 0))])
+        metric(q + "dead_letter_max_bytes", "gauge", "Dead-letter file capacity.",
+               [({}, dead.get("max_bytes", 0))])
+        metric(q + "dead_letters_full", "gauge", "1 while acknowledgements stop because the "
+               "dead letters hold only refused readings and failed messages.",
+               [({}, float(bool(dead.get("full"))))])
+        metric(q + "dead_letters_evicted_total", "counter", "Replayed, discarded or refused-"
+               "input dead letters dropped to make room.", [({}, dead.get("evicted", 0))])
     stations = s.get("stations", {})
     st = "quantrac_station_"
     metric(st + "last_seen_timestamp_seconds", "gauge", "When a station's last message arrived.",
@@ -130,6 +143,10 @@ def points(doc: dict[str, Any]) -> list[Point]:
         total["spool_pending_bytes"] = int(readers.get("influxdb", 0))
         if "egov" in readers:
             total["spool_pending_bytes_egov"] = int(readers["egov"])
+    dead = s.get("dead_letters") or {}
+    if dead:
+        total["dead_letter_bytes"] = int(dead.get("bytes", 0))
+        total["dead_letters_full"] = bool(dead.get("full"))
     out = [Point(MEASUREMENT, {"scope": "total"}, total, now)]
     completeness = doc.get("completeness", {})
     for station, v in sorted(s.get("stations", {}).items()):

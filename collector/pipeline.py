@@ -7,11 +7,12 @@ dead letters + spool, fsync'd → ack) and spool → drain thread → RunningSin
                           dead-letters.jsonl (fsync) ─▶ ack     RunningSink ─▶ InfluxDB
 
 A message is acknowledged to the broker only once it is durable: its readings appended and
-fsync'd to the spool, or the message itself written to the dead-letter file. Until then the
-broker keeps it in the collector's persistent session. The drain writes the spool to InfluxDB
-oldest first and moves its cursor only after the database has the readings, so a database
-outage, a broker restart or a SIGKILL loses nothing, and a redelivered reading overwrites
-itself (same series, same time) instead of adding a point.
+fsync'd to the spool, or the message itself written to the dead-letter file (one over
+`max_payload_bytes` as a digest and its head). Until then, and while the spool or the dead
+letters are full, the broker keeps it in the collector's persistent session. The drain writes
+the spool to InfluxDB oldest first and moves its cursor only after the database has the
+readings, so a database outage, a broker restart or a SIGKILL loses nothing, and a redelivered
+reading overwrites itself (same series, same time) instead of adding a point.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from collector.alerting.outputs import build as alert_outputs
 from collector.config import Settings
 from collector.contracts import Batch, Envelope, Rejected, topic_parts
-from collector.dead_letters import DeadLetters
+from collector.dead_letter_store import DeadLettersFull, DeadLetterStore
 from collector.drain import SpoolDrain, StoredListener
 from collector.integrations import integrations, spool_consumers
 from collector.metrics import Metrics
 from collector.metrics_export import build as metrics_exporter
+from collector.processors.validate.plugin import oversized
 from collector.running_sink import RunningSink
 from collector.spool import Listener, Spool, SpoolError, SpoolFull
 from collector.stages import PROCESSORS, influx_sink, mqtt_source
@@ -48,13 +51,15 @@ class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.dead_letters = DeadLetters(settings.dead_letters)
         self.processors = [PROCESSORS[name](settings) for name in settings.collector.processors]
         sp = settings.spool
         self.spool = Spool(settings.spool_dir, max_bytes=sp.max_bytes,
                            segment_bytes=sp.segment_bytes, high_water=sp.high_water,
                            consumers=spool_consumers(settings))
         try:
+            c = settings.collector  # after the spool: its lock names the usual mistake
+            self.dead_letters = DeadLetterStore(settings.dead_letters, c.dead_letters_max_bytes,
+                                                c.max_payload_bytes)
             self.state = StateStore(settings.state_file)
             self._restore()
             self.source = mqtt_source(settings, self.metrics)
@@ -65,6 +70,8 @@ class Collector:
                                     retry_max_s=opts.retry_max_s)
         except BaseException:
             self.spool.close()
+            if hasattr(self, "dead_letters"):
+                self.dead_letters.close()
             raise
         self.drain = SpoolDrain(self.spool, self.sink, batch_size=opts.batch_size,
                                 flush_interval_s=opts.flush_interval_s)
@@ -73,6 +80,8 @@ class Collector:
         self._stopping = threading.Event()
         self._deadline = float("inf")
         self._worker: threading.Thread | None = None
+        self._held: list[Envelope] = []  # a batch waiting for dead-letter room, unacked
+        self._waiting = False
         self._closed = False
         self._last_save = time.monotonic()
         self._batch_bytes = max(1 << 16, sp.segment_bytes // 16)
@@ -125,6 +134,7 @@ class Collector:
         self.drain.stop(max(0.0, self._deadline - time.monotonic()))
         self.sink.sink.close()
         self.spool.close()
+        self.dead_letters.close()
         log.info("collector stopped: %s", self.metrics.snapshot()["totals"])
 
     @property
@@ -138,6 +148,7 @@ class Collector:
         snap["queued"] = self._queue.qsize()
         snap["buffered"] = self.sink.buffered
         snap["spool"] = self.spool.stats()
+        snap["dead_letters"] = self.dead_letters.stats()
         return snap
 
     def add_stored_listener(self, listener: StoredListener) -> None:
@@ -168,6 +179,11 @@ class Collector:
     def _run(self) -> None:
         while True:
             self._tick()
+            if self._dead_letters_full():
+                if self._stopping.is_set():
+                    return  # what is held or queued stays with the broker
+                self._stopping.wait(RETRY_APPEND_S)
+                continue
             try:
                 first = self._queue.get(timeout=0.1)
             except queue.Empty:
@@ -182,40 +198,71 @@ class Collector:
                 except queue.Empty:
                     break
                 size += len(envs[-1].payload)
-            try:
-                self._handle(envs)
-            except Exception:  # a bug here must not stop collection; the batch stays unacked
-                log.exception("could not handle %d messages; left unacknowledged", len(envs))
+            self._safely(self._handle, envs)
+
+    def _dead_letters_full(self) -> bool:
+        """True while the dead-letter store has no room: nothing is acknowledged meanwhile.
+        Once it has, the batch that found it full goes first."""
+        if not (self._held or self.dead_letters.full):
+            return False
+        if not self.dead_letters.room():
+            if not self._waiting:
+                self._waiting = True
+                log.error("dead letters full: no longer acknowledging; the broker keeps the "
+                          "messages until `quantrac collector dead-letters replay` or "
+                          "`discard` makes room")
+            return True
+        self._waiting = False
+        log.info("dead letters have room again; acknowledging resumes")
+        held, self._held = self._held, []
+        self._safely(self._handle_data, held)
+        return False
+
+    def _safely(self, handle: Callable[[list[Envelope]], None], envs: list[Envelope]) -> None:
+        try:
+            handle(envs)
+        except Exception:  # a bug here must not stop collection; the batch stays unacked
+            log.exception("could not handle %d messages; left unacknowledged", len(envs))
 
     def _handle(self, envs: list[Envelope]) -> None:
         data: list[Envelope] = []
         control: list[Envelope] = []
+        limit = self.settings.collector.max_payload_bytes
         for env in envs:
             parts = topic_parts(env.topic)
             kind = parts[1] if parts else "other"
             self.metrics.received(parts[0] if parts else None, kind)
-            if kind in ("status", "event"):
+            if kind in ("status", "event") and len(env.payload) <= limit:
                 self._note(parts[0], kind, env)
                 control.append(env)
             else:
                 data.append(env)  # `validate` refuses what is not a station data topic
         self._handle_control(control)
-        if not data:
-            return
-        batch, processed = self._process(data)
+        if data:
+            self._handle_data(data)
+
+    def _handle_data(self, data: list[Envelope]) -> None:
+        """Data messages, and any message over max_payload_bytes: refused by its length
+        before anything decodes it, kept in dead letters as a digest and its first bytes."""
+        big = [oversized(env, self.settings.collector.max_payload_bytes) for env in data]
+        small = [env for env, r in zip(data, big, strict=True) if r is None]
+        batch, processed = self._process(small) if small else (Batch([]), True)
+        batch.rejected[:0] = [r for r in big if r is not None]
         to_ack, refused_ok = data, [r.envelope for r in batch.rejected]
         if batch.rejected:
-            for r in batch.rejected:
-                log.warning("rejected %s: %s", r.envelope.topic, r.reason)
-                self.metrics.rejected(r.cls)
             try:
                 self.dead_letters.add(batch.rejected)
+            except DeadLettersFull as e:  # logged by the store. What went in is acked; the
+                kept = batch.rejected[:e.written]  # rest waits, unacked, remembered nowhere
+                self._rejected(kept)
+                self._held = _without(data, kept)
+                self._ack([r.envelope for r in kept])
+                return
             except OSError as e:
                 log.error("dead-letter file %s not writable (%s): %d rejected messages stay "
                           "unacknowledged", self.dead_letters.path, e, len(batch.rejected))
-                refused = {id(r.envelope) for r in batch.rejected}
-                to_ack = [env for env in data if id(env) not in refused]
-                refused_ok = []
+                to_ack, refused_ok = _without(data, batch.rejected), []
+            self._rejected(batch.rejected)
         if not self._append(batch):
             # stopping before the spool took it: only the dead-lettered messages are acked,
             # the rest stays with the broker and nothing of it is remembered
@@ -231,6 +278,11 @@ class Collector:
         if time.monotonic() - self._last_save >= self.settings.collector.state_interval_s:
             self._save_state()
         self._ack(to_ack)
+
+    def _rejected(self, rejected: list[Rejected]) -> None:
+        for r in rejected:
+            log.warning("rejected %s: %s", r.envelope.topic, r.reason)
+            self.metrics.rejected(r.cls)
 
     def _handle_control(self, envs: list[Envelope]) -> None:
         """Status and events → `device` points (when that stage is in the chain), spooled
@@ -341,3 +393,8 @@ class Collector:
             except Exception:
                 log.exception("ack failed for %s", env.topic)
         self.metrics.acked(len(envs))
+
+
+def _without(envs: list[Envelope], rejected: list[Rejected]) -> list[Envelope]:
+    gone = {id(r.envelope) for r in rejected}
+    return [env for env in envs if id(env) not in gone]

@@ -51,7 +51,10 @@ def replay(path: Path, env: dict[str, str], entries: list[dict],
         if "reading" in e or "point" in e:
             readings.append(e)
         elif payload is None:
-            results.append(_result(e, "-", False, "nothing to replay (no payload or reading)"))
+            results.append(_result(e, "-", False, "nothing to replay (no payload or reading)"
+                                   if "payload_sha256" not in e else "nothing to replay: "
+                                   "only the sha256 and first bytes of this oversized payload "
+                                   "were kept"))
         elif parts is None:
             results.append(_result(e, "mqtt", False,
                                    f"topic {e.get('topic')!r} is not a station topic"))

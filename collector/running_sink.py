@@ -5,7 +5,9 @@ read from the spool, whose cursor moves when it is done. A group's callback runs
 every item in it is stored or, refused by the sink for good, written to the dead-letter file.
 Nothing is dropped: an item the sink cannot take now stays here, retried with a growing
 back-off, until it is stored or the collector stops; then its cursor has not moved and the
-spool hands it out again on the next start.
+spool hands it out again on the next start. A refused item the dead-letter store has no room
+for stays the same way (the sink state says why) until an operator's replay or discard frees
+some.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from collector.contracts import Reading, Sink, WriteResult
+from collector.dead_letter_store import DeadLettersFull
 from collector.dead_letters import DeadLetters
 from collector.metrics import Metrics
 
@@ -47,6 +50,7 @@ class RunningSink:
         self._buffered = 0
         self._oldest: float | None = None
         self._give_up_at: float | None = None
+        self._held = ""  # why refused readings wait here instead of in the dead letters
         self._wake = threading.Event()
 
     @property
@@ -123,10 +127,10 @@ class RunningSink:
             attempt += 1
             delay = max(result.retry_after or 0.0,
                         min(self.retry_max_s, self.retry_initial_s * 2 ** (attempt - 1)))
-            error = result.error or "sink kept readings without saying why"
-            outcome = "operator" if result.operator else "retry"
-            self._metrics.write(outcome, error)
-            (log.error if result.operator else log.warning)(
+            error = result.error or self._held or "sink kept readings without saying why"
+            operator = result.operator or bool(self._held)
+            self._metrics.write("operator" if operator else "retry", error)
+            (log.error if operator else log.warning)(
                 "%s: keeping %d unwritten readings, retry %d in %.1f s: %s%s", self.name,
                 len(pending), attempt, delay, error,
                 " (needs an operator: check the sink's credentials and database)"
@@ -150,9 +154,14 @@ class RunningSink:
                 stored.append(chunk[pending[n]][1])
         refused = list({n: reason for n, reason in result.rejected
                         if 0 <= n < len(pending) and n not in settled}.items())
+        self._held = ""
         if refused:
             try:
                 self._dead.add_readings([(chunk[pending[n]][1], reason) for n, reason in refused])
+            except DeadLettersFull as e:  # the rest stays here and in the spool, not dropped
+                self._held = (f"{len(refused) - e.written} refused readings kept until there "
+                              f"is room: {e}")
+                refused = refused[:e.written]
             except OSError as e:
                 log.error("%s: dead-letter file %s not writable (%s); %d refused readings kept",
                           self.name, self._dead.path, e, len(refused))

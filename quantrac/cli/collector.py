@@ -1,5 +1,5 @@
-"""`quantrac collector …`: run the collector on the run folder's services; list and replay dead
-letters."""
+"""`quantrac collector …`: run the collector on the run folder's services; list, replay and
+discard dead letters."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
     """Collect until SIGINT/SIGTERM: MQTT -> validate, units, dedupe, QC -> spool -> InfluxDB;
     rejects to dead letters."""
     from collector import config
+    from collector.dead_letter_store import DeadLettersLocked
     from collector.spool import SpoolError
 
     folder = _run_dir(run_dir)
@@ -50,7 +51,7 @@ def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
     handlers = _logging(log_level.upper(), folder / "collector" / "collector.log")
     try:
         _collect(settings)
-    except SpoolError as e:
+    except (SpoolError, DeadLettersLocked) as e:
         raise click.ClickException(str(e)) from e
     finally:
         for handler in handlers:
@@ -113,6 +114,14 @@ def _when(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + "Z" if t else "?"
 
 
+def _done_note(done: dict | None) -> str:
+    if not done:
+        return ""
+    if done.get("how") == "discarded":
+        return f"  (discarded {_when(done.get('time'))})"
+    return f"  (replayed {_when(done.get('time'))} via {done.get('how')})"
+
+
 RUN_DIR_HELP = "Run folder (default: QUANTRAC_RUN_DIR or .run/)."
 CONFIG_HELP = "TOML options file, when it moves the dead-letter file."
 
@@ -127,7 +136,8 @@ CONFIG_HELP = "TOML options file, when it moves the dead-letter file."
 @click.pass_context
 def dead_letters(ctx: click.Context, run_dir: str | None, config_file: str | None, limit: int,
                  pending: bool) -> None:
-    """List refused messages: id, time, topic, reason (and when they were replayed)."""
+    """List refused messages: id, time, topic, reason (and when they were replayed or
+    discarded)."""
     ctx.obj = {"run_dir": run_dir, "config_file": config_file}
     if ctx.invoked_subcommand is not None:
         return
@@ -139,8 +149,7 @@ def dead_letters(ctx: click.Context, run_dir: str | None, config_file: str | Non
         click.echo(f"no {'pending ' if pending else ''}dead letters in {path}")
         return
     for e in entries:
-        done = e.get("replayed")
-        note = f"  (replayed {_when(done.get('time'))} via {done.get('how')})" if done else ""
+        note = _done_note(e.get("replayed"))
         click.echo(f"#{e['id']}  {_when(e.get('time'))}  {e.get('topic', '')}  "
                    f"[{e.get('class', '')}] {e.get('reason', '')}{note}")
 
@@ -189,6 +198,41 @@ def replay_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
     click.echo(f"{len(results) - failed} replayed, {failed} failed")
     if failed:
         raise SystemExit(1)
+
+
+@dead_letters.command("discard")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help=RUN_DIR_HELP)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help=CONFIG_HELP)
+@click.option("--id", "ids", type=int, multiple=True, help="This entry (repeatable).")
+@click.option("--class", "classes", multiple=True,
+              help="Entries of this reason class, e.g. sink (repeatable).")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.pass_context
+def discard_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
+                ids: tuple[int, ...], classes: tuple[str, ...], yes: bool) -> None:
+    """Give up pending entries for good: marked discarded, the running collector drops them
+    when it needs room (a full store stops acknowledging until replay or discard frees it)."""
+    from collector.dead_letters import mark_replayed, read
+
+    if not ids and not classes:
+        raise click.UsageError("name what to discard: --id N or --class C (repeatable)")
+    parent = ctx.obj or {}
+    path = _dead_letter_path(_run_dir(run_dir or parent.get("run_dir")),
+                             config_file or parent.get("config_file"))
+    entries = [e for e in read(path, pending_only=True)
+               if (not ids or e["id"] in ids) and (not classes or e.get("class") in classes)]
+    if not entries:
+        click.echo(f"nothing to discard in {path}")
+        return
+    sink = sum(e.get("class") == "sink" for e in entries)
+    warn = f" ({sink} readings the database refused: they will never be stored)" if sink else ""
+    if not yes and not click.confirm(f"discard {len(entries)} dead letters{warn}?"):
+        raise SystemExit(1)
+    now = time.time()
+    mark_replayed(path, [{"id": e["id"], "digest": e["digest"], "time": now, "how": "discarded",
+                          "result": "discarded by an operator"} for e in entries])
+    click.echo(f"{len(entries)} discarded")
 
 
 @collector.command()

@@ -1,7 +1,8 @@
 """`quantrac collector status`: what the running collector last wrote to
 `<data_dir>/status.json` (every `[metrics] interval_s`), as a table: per station when it was
 last heard from, its newest record, how complete its last full hour was, and its open alerts;
-then the spool, the broker and database links, and the alert outputs."""
+then the spool, the dead letters (and whether acknowledgements stopped), the broker and
+database links, and the alert outputs."""
 
 from __future__ import annotations
 
@@ -78,6 +79,15 @@ def render(doc: dict[str, Any], now: float | None = None) -> list[str]:
         lines.append(f"spool: {_size(spool.get('bytes', 0))} of {_size(spool.get('max_bytes', 0))}"
                      f", {_size(pending)} not yet in the database{others}"
                      f"{' (HIGH WATER)' if spool.get('high_water') else ''}")
+    dead = s.get("dead_letters") or {}
+    if dead:
+        lines.append(f"dead letters: {_size(dead.get('bytes', 0))} of "
+                     f"{_size(dead.get('max_bytes', 0))}, {dead.get('evicted', 0)} dropped to "
+                     "make room" + (" (FULL: not acknowledging until replayed or discarded, "
+                                    "see quantrac collector dead-letters)"
+                                    if dead.get("full") else ""))
+    if s.get("totals", {}).get("spool_full"):
+        lines.append("spool FULL: not acknowledging until the database catches up")
     for name, o in sorted((doc.get("alert_outputs") or {}).items()):
         lines.append(f"alert output {name}: {o.get('state')}, {o.get('delivered')} delivered, "
                      f"{o.get('waiting')} waiting, {o.get('refused')} refused"

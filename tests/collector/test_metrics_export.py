@@ -140,3 +140,21 @@ def test_quantrac_collector_status_shows_stations_completeness_alerts_and_spool(
 def test_status_without_a_running_collector_says_so(tmp_path):
     res = CliRunner().invoke(main, ["collector", "status", "--run-dir", str(tmp_path)])
     assert res.exit_code == 1 and "is the collector running?" in res.output
+
+
+def test_a_full_dead_letter_store_shows_in_the_metrics_the_points_and_the_status(tmp_path):
+    now = time.time()
+    fake = fake_collector(tmp_path, now)
+    fake.stats["dead_letters"] = {"bytes": 65400, "max_bytes": 65536, "full": True,
+                                  "evicted": 12}
+    ex = Exporter(fake)
+    ex.tick(now)
+    lines = set(prometheus(ex.doc).splitlines())
+    assert {"quantrac_collector_dead_letters_full 1.0", "quantrac_collector_dead_letter_bytes "
+            "65400.0", "quantrac_collector_dead_letters_evicted_total 12.0",
+            "quantrac_collector_spool_full 0.0"} <= lines
+    total = points(ex.doc)[0].fields
+    assert total["dead_letters_full"] is True and total["dead_letter_bytes"] == 65400
+    text = "\n".join(render(ex.doc, now=now))
+    assert ("dead letters: 63.9 KB of 64.0 KB, 12 dropped to make room (FULL: not "
+            "acknowledging until replayed or discarded") in text

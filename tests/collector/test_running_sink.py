@@ -6,6 +6,7 @@ InfluxDB never answers 503 on cue.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -114,3 +115,49 @@ def test_an_empty_group_completes_at_once(make):
     done = []
     running.add([], lambda: done.append(True))
     assert done == [True] and running.buffered == 0
+
+
+def test_refused_readings_the_full_dead_letters_cannot_take_are_kept_not_dropped(
+        server, tmp_path):
+    """The store is full of earlier refusals: the new ones stay here (the spool keeps them
+    too), the sink state says why, and they land in the dead letters once there is room."""
+    from click.testing import CliRunner
+
+    from collector.dead_letter_store import DeadLettersFull, DeadLetterStore
+    from quantrac.cli import main
+
+    path = tmp_path / "collector" / "dead-letters.jsonl"
+    dead = DeadLetterStore(path, 64 << 10)
+    sink = InfluxSink(server.url, "quantrac", "w", "p", timeout_s=5)
+    try:
+        with pytest.raises(DeadLettersFull):
+            for i in range(1000):
+                dead.add_readings([(readings(1, i)[0], "refused earlier")])
+        earlier = len(read(path))
+        server.answer = lambda lines: (400, {}, b'{"error":"field type conflict"}')
+        metrics = Metrics()
+        running = RunningSink(sink, dead, metrics, retry_initial_s=0.01, retry_max_s=0.05)
+        done = []
+        running.add(readings(3, 5000, param="no2"), lambda: done.append(True))
+        flushed = []
+        worker = threading.Thread(target=lambda: flushed.append(running.flush()))
+        worker.start()
+        try:
+            deadline = time.monotonic() + 30
+            while metrics.snapshot()["sink"]["state"] != "operator":
+                assert time.monotonic() < deadline, "the sink never said it waits"
+                time.sleep(0.01)
+            assert "3 refused readings kept until there is room" in \
+                metrics.snapshot()["sink"]["last_error"]
+            assert done == [] and running.buffered == 3 and len(read(path)) == earlier
+            res = CliRunner().invoke(main, ["collector", "dead-letters", "discard", "--run-dir",
+                                            str(tmp_path), "--class", "sink", "--yes"])
+            assert res.exit_code == 0, res.output
+        finally:
+            running.give_up_after(30)
+            worker.join()
+        assert flushed == [True] and done == [True] and running.buffered == 0
+        assert [e["reading"]["param"] for e in read(path)] == ["no2"] * 3
+    finally:
+        sink.close()
+        dead.close()

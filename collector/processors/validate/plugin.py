@@ -21,6 +21,7 @@ import fastjsonschema
 
 import boards
 from collector.contracts import QC_NOT_EVALUATED, Batch, Envelope, Reading, Rejected, topic_parts
+from collector.dead_letters import HEAD_BYTES
 from quantrac.paths import PROTOCOL_SCHEMA
 
 log = logging.getLogger("quantrac.collector.validate")
@@ -179,6 +180,17 @@ def _overflow(arr: list, where: str) -> str:
             except Invalid as e:
                 return e.reason
     return f"{where}: a number is too large"
+
+
+def oversized(env: Envelope, limit: int) -> Rejected | None:
+    """A message longer than `limit` bytes, refused by its length alone: checked before
+    anything decodes it, and before any stage sees it (status and event too)."""
+    n = len(env.payload)
+    if n <= limit:
+        return None
+    return Rejected(env, f"payload of {n} bytes is over the limit of {limit} bytes "
+                         "([collector] max_payload_bytes): only its sha256 and first "
+                         f"{HEAD_BYTES} bytes are kept", "size")
 
 
 class ValidateProcessor:
