@@ -189,7 +189,10 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
     out: dict[str, list[dynsec.Acl]] = {
         ADMIN_ROLE: [(t, CONTROL) for t in ("publishClientSend", "publishClientReceive",
                                             "subscribePattern")],
+        # `$share/<group>/…`: Mosquitto 2.0.11's plugin checks a shared subscription with its
+        # prefix (collectors in one share group split the stream).
         credentials.MQTT_COLLECTOR_USER: [("subscribePattern", f"{PREFIX}/#"),
+                                          ("subscribePattern", f"$share/+/{PREFIX}/#"),
                                           ("publishClientSend", f"{PREFIX}/alerts/#")],
         credentials.MQTT_OPERATOR_USER: [
             ("subscribePattern", "#"), ("subscribePattern", "$SYS/#"),
