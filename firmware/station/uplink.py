@@ -2,10 +2,9 @@
 # status with a matching last will, the birth event once per boot, keepalive, and reconnects
 # with jittered exponential back-off. What to send is the publisher's business.
 #
-# Built on umqtt.simple with three repairs: its socket comes from the HAL and keeps a timeout
-# (umqtt waits for CONNACK/PUBACK with blocking reads and no timeout); its packet id wraps
-# 65535 -> 1 instead of running into invalid ids; incoming bytes (PINGRESP, late PUBACKs,
-# commands) are consumed here so a dead half-open connection is noticed by its missing
+# The packets themselves (umqtt.simple and our repairs to it, the SUBSCRIBE, reading what
+# arrives, PUBACKs) are station/mqtt.py's. What has arrived (PINGRESP, late PUBACKs, commands)
+# is read on every service(), so a dead half-open connection is noticed by its missing
 # PINGRESP. The station subscribes to its own `cmd` and `config` topics at QoS 1 in a
 # persistent session (clean session off): the broker keeps what the operator sends while the
 # station is away and delivers it at the next connect. What arrives waits in .inbox for
@@ -18,56 +17,10 @@
 
 from micropython import const
 
-import umqtt.simple
-from umqtt.simple import MQTTClient, MQTTException
-
 import log
-
-# What a broken or closing link raises inside umqtt.simple (it checks the protocol with assert
-# and indexes reads that come back empty).
-LINK_ERRORS = (OSError, MQTTException, AssertionError, IndexError, TypeError, ValueError)
-
+from station.mqtt import LINK_ERRORS, Client
 
 _INBOX = const(2)            # commands waiting for the main loop; more wait at the broker
-_MAX_INCOMING = const(2048)  # bytes of a command or config message; longer ones are refused
-
-
-class Client(MQTTClient):
-    """umqtt.simple's client with a packet id that wraps 65535 -> 1 (0 is not a valid id),
-    and its own reading of what arrives while umqtt waits for a PUBACK: umqtt would swallow
-    a PINGRESP without a trace (the link then looks dead) and needs a callback for PUBLISH."""
-
-    link = None   # the Uplink: told about PINGRESPs and given commands
-    pong = False  # a PINGRESP arrived during a publish
-
-    def handle(self, op):
-        """A PINGRESP or PUBLISH whose first byte `op` was read; False for anything else."""
-        if op == 0xD0:
-            self.sock.read(1)
-            self.pong = True
-        elif op & 0xF0 == 0x30 and self.link is not None:
-            self.link._incoming_publish(self.sock, op)
-        else:
-            return False
-        return True
-
-    def wait_msg(self):
-        res = self.sock.read(1)
-        self.sock.setblocking(True)
-        if res is None:
-            return None
-        if res == b"":
-            raise OSError(-1)
-        return None if self.handle(res[0]) else res[0]
-
-    def publish(self, topic, msg, retain=False, qos=0):
-        if self.pid >= 0xFFFF:
-            self.pid = 0
-        return super().publish(topic, msg, retain, qos)
-
-    def next_pid(self):
-        self.pid = 1 if self.pid >= 0xFFFF else self.pid + 1
-        return self.pid
 
 
 class Uplink:
@@ -93,12 +46,14 @@ class Uplink:
         self.will = b'{"v":1,"st":"%s","online":false,"boot":"%s"}' % (st, boot)
         self.keepalive_ms = m["keepalive"] * 1000
         self.client = None           # the MQTT client while connected
+        import umqtt.simple  # a local name: no global for one assignment
+
+        umqtt.simple.socket = hal.sockets  # umqtt.simple opens its socket through this
         # one client object for every connect, made here: built anew per connect, its
         # attribute dict (~300 B) had to be found in whatever holes the heap had by then
         self.mqtt = Client(st, m["host"], m["port"], m["user"], m["password"], m["keepalive"])
         self.mqtt.set_last_will(self.status_topic, self.will, True, 1)
         self.mqtt.set_callback(self.on_message)
-        self.mqtt.link = self
         self.connected = False
         self.attempts = 0            # failed connects in a row
         self.next_try = hal.ticks_ms()
@@ -107,8 +62,6 @@ class Uplink:
         self.ping_sent = None        # real tick of an unanswered PINGREQ
         self.connects = 0
         self.losses = 0
-        # umqtt.simple resolves and opens its socket through this
-        umqtt.simple.socket = hal.sockets
 
     def _t(self):
         t = self.hal.epoch()
@@ -135,7 +88,8 @@ class Uplink:
                        quiet=True)
             return
         try:
-            self._read_incoming()
+            if self.client.check_msg():
+                self.ping_sent = None
             if self.keepalive_ms:
                 if self.ping_sent is not None:
                     if hal.ticks_diff(hal.io_ticks_ms(), self.ping_sent) > self.keepalive_ms:
@@ -147,56 +101,14 @@ class Uplink:
         except LINK_ERRORS as e:
             self._drop(repr(e))
 
-    def _read_incoming(self):
-        c = self.client
-        sock = c.sock
-        while True:
-            sock.setblocking(False)
-            try:
-                b = sock.read(1)
-            finally:
-                sock.setblocking(True)
-            if b is None:
-                break
-            if b == b"":
-                raise OSError("connection closed by broker")
-            op = b[0]
-            if op == 0x40:          # a PUBACK that came after its publish gave up
-                sock.read(3)
-            elif op == 0x90:        # a SUBACK (remaining length, then that many bytes)
-                sock.read(c._recv_len())
-            elif not c.handle(op):
-                raise OSError("unexpected packet 0x%02x" % op)
-        if c.pong:
-            c.pong = False
-            self.ping_sent = None
-
-    def _incoming_publish(self, sock, op):
-        """A PUBLISH from the broker (a command or config); PUBACK when it asks for one."""
-        c = self.client
-        sz = c._recv_len()
-        k = sock.read(2)
-        k = k[0] << 8 | k[1]
-        topic = sock.read(k)
-        sz -= k + 2
-        pid = 0
-        if op & 6:
-            p = sock.read(2)
-            pid = p[0] << 8 | p[1]
-            sz -= 2
-        if sz > _MAX_INCOMING:
-            while sz > 0:  # keep the stream in step; the message itself is refused
-                sz -= len(sock.read(min(sz, 256)))
+    def on_message(self, topic, msg):
+        """The client's callback: keep a command or config for the main loop; False when the
+        inbox is full and the message must stay with the broker. msg None: too long to take,
+        refused (and acknowledged)."""
+        if msg is None:
             self.refused += 1
             log.warn("mqtt message on %s too long, refused" % topic.decode())
-        elif not self.on_message(topic, sock.read(sz) if sz else b""):
-            return  # no PUBACK: the broker keeps it for the next connection
-        if op & 6 == 2:
-            sock.write(b"\x40\x02" + bytes((pid >> 8, pid & 0xFF)))
-
-    def on_message(self, topic, msg):
-        """umqtt's callback too: keep a command or config for the main loop; False when the
-        inbox is full and the message must stay with the broker."""
+            return True
         leaf = b"cmd" if topic == self.cmd_topic else b"config" if topic == \
             self.config_topic else None
         if leaf is None:
@@ -206,28 +118,6 @@ class Uplink:
             return False
         self.inbox.append((leaf, msg))
         return True
-
-    def _subscribe(self, client):
-        """SUBSCRIBE cmd and config at QoS 1, then wait for the SUBACK (before any publish,
-        or umqtt's own PUBACK wait would take the SUBACK for a stray packet)."""
-        pid = client.next_pid()
-        topics = (self.cmd_topic, self.config_topic)
-        size = 2 + sum(3 + len(t) for t in topics)
-        client.sock.write(bytes((0x82, size, pid >> 8, pid & 0xFF)))
-        for t in topics:
-            client._send_str(t)
-            client.sock.write(b"\x01")
-        while True:
-            op = client.sock.read(1)
-            if not op:
-                raise OSError("no SUBACK")
-            if op[0] == 0x90:
-                resp = client.sock.read(client._recv_len())  # pid, then one return code per topic
-                if 0x80 in resp[2:]:
-                    raise MQTTException("subscription refused")
-                return
-            if not client.handle(op[0]):
-                raise OSError("unexpected packet 0x%02x before SUBACK" % op[0])
 
     def event(self, name, data):
         """Publish an event (QoS 1); data: the event's own members as a JSON fragment."""
@@ -255,7 +145,7 @@ class Uplink:
                           b'"fw":"%s",%s}' % (self.station, self.boot, self._t(), self.fw,
                                               self.birth), False, 1)
                 self.birth_sent = True
-            self._subscribe(c)
+            c.subscribe(self.cmd_topic, self.config_topic)
         except LINK_ERRORS as e:
             self.attempts += 1
             self._close_socket(c)

@@ -24,8 +24,9 @@ def test_build_compiles_every_module_for_both_targets(tmp_path):
     for target in ("esp32", "unix"):
         files = sizes[target]["files"]
         assert "main.py" in files and "umqtt/simple.mpy" in files
-        assert {"station/app.mpy", "station/backlog.mpy", "bus/modbus_rtu.mpy",
-                "hal/esp32.mpy", "config.mpy"} <= set(files)
+        assert {"station/app.mpy", "station/backlog.mpy", "station/uplink.mpy",
+                "station/mqtt.mpy", "bus/modbus_rtu.mpy", "hal/esp32.mpy",
+                "config.mpy"} <= set(files)
         assert not any(f.endswith(".py") for f in files if f != "main.py")
         assert sizes[target]["total_bytes"] == sum(files.values())
         for rel in files:
@@ -49,7 +50,8 @@ if sys.argv[2] == 'rom':
     a = gc.mem_alloc()
     assert sorted(os.listdir('/rom')) == %r, os.listdir('/rom')
 import station.app, station.sampler, station.uplink, station.publisher, config
-assert station.app.__file__.startswith('/rom/' if sys.argv[2] == 'rom' else '.'), station.app.__file__
+for m in (station.app, station.mqtt):
+    assert m.__file__.startswith('/rom/' if sys.argv[2] == 'rom' else '.'), m.__file__
 gc.collect()
 print(gc.mem_alloc() - a)
 """

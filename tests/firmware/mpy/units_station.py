@@ -8,11 +8,12 @@ import config
 from mpytest import Clock, eq, raises, run
 from station.assemble import columns
 from station.message import Messages, Writer, put_record
+from station.mqtt import Client
 from station.publisher import Publisher
 from station.queue import RamQueue
 from station.record import Layout, put_dec, seal, slot_ok
 from station.sampler import Sampler
-from station.uplink import Client
+from umqtt.simple import MQTTException
 from values.calibrate import Calibration
 from values.decode import Channel
 
@@ -347,7 +348,7 @@ def test_commands_are_taken_from_the_link_and_acknowledged():
     up = uplink()
     c = Client("st-1", "127.0.0.1")
     c.sock = ByteSocket(b"")
-    c.link = up
+    c.set_callback(up.on_message)
     up.client = c
     up.connected = True
     topic = b"quantrac/v1/st-1/cmd"
@@ -367,7 +368,7 @@ def test_pingresp_during_a_publish_is_not_lost():
     up = uplink(keepalive=10)
     c = Client("st-1", "127.0.0.1")
     c.sock = ByteSocket(b"\xd0\x00\x40\x02\x00\x01")  # PINGRESP first, then the PUBACK
-    c.link = up
+    c.set_callback(up.on_message)
     up.client = c
     up.connected = True
     up.ping_sent = 0
@@ -375,6 +376,40 @@ def test_pingresp_during_a_publish_is_not_lost():
     up.hal.ms = 10001  # past keepalive since the ping: without its PINGRESP the link is dead
     up.service(10001)
     eq((up.connected, up.ping_sent), (True, 10001), "the PINGRESP counted; the next ping out")
+
+
+def test_a_message_too_long_is_refused_and_the_stream_stays_in_step():
+    up = uplink()
+    c = Client("st-1", "127.0.0.1")
+    c.sock = ByteSocket(b"")
+    c.set_callback(up.on_message)
+    up.client = c
+    up.connected = True
+    topic = b"quantrac/v1/st-1/cmd"
+    body = b"x" * 2049
+    rest = 2 + len(topic) + 2 + len(body)  # 2073: a two-byte remaining length
+    c.sock.inp += bytes((0x32, rest & 0x7F | 0x80, rest >> 7, 0, len(topic))) + topic + \
+        b"\x00\x05" + body
+    ok = b'{"v":1,"id":"c-2","cmd":"ping"}'
+    c.sock.inp += bytes((0x32, 2 + len(topic) + 2 + len(ok), 0, len(topic))) + topic + \
+        b"\x00\x06" + ok
+    up.service(0)
+    eq((up.refused, up.inbox), (1, [(b"cmd", ok)]), "refused, the next one taken")
+    eq(bytes(c.sock.out), b"\x40\x02\x00\x05\x40\x02\x00\x06", "both acknowledged")
+    eq(up.connected, True, "link kept")
+
+
+def test_subscribe_sends_every_topic_at_qos1_in_one_packet():
+    c = Client("st-1", "127.0.0.1")
+    c.sock = ByteSocket(b"\xd0\x00\x90\x04\x00\x01\x01\x01")  # a PINGRESP, then the SUBACK
+    c.pid = 65535
+    c.subscribe(b"a/cmd", b"a/config")
+    eq(bytes(c.sock.out), b"\x82\x15\x00\x01\x00\x05a/cmd\x01\x00\x08a/config\x01",
+       "SUBSCRIBE, packet id wrapped to 1")
+    eq((c.pid, c.pong), (1, True), "pid; the PINGRESP before the SUBACK kept")
+    c.sock = ByteSocket(b"\x90\x04\x00\x02\x01\x80")
+    e = raises(MQTTException, c.subscribe, b"a/cmd", b"a/config")
+    eq(str(e), "subscription refused", "a refused topic")
 
 
 def test_packet_id_wraps_to_one():
