@@ -141,6 +141,43 @@ class WriteResult:
         return cls(accepted=list(range(n)))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """The answer for one item delivered whole (an outbox item): delivered, refused for good
+    (`refused` says why; dead-lettered, not retried), or kept (`error`; again after
+    `retry_after` or the back-off; `operator`: only a person fixes it, e.g. credentials).
+    The same three answers as a WriteResult's, for an item instead of indices."""
+
+    delivered: bool = False
+    refused: str = ""
+    error: str = ""
+    retry_after: float | None = None
+    operator: bool = False
+
+    @classmethod
+    def ok(cls) -> Outcome:
+        return cls(delivered=True)
+
+    @classmethod
+    def refuse(cls, reason: str) -> Outcome:
+        return cls(refused=reason)
+
+    @classmethod
+    def retry(cls, error: str, after: float | None = None, operator: bool = False) -> Outcome:
+        return cls(error=error, retry_after=after, operator=operator)
+
+    @classmethod
+    def of(cls, result: WriteResult, n: int, kept: str) -> Outcome:
+        """A sink's answer for the `n` readings or points of one item: delivered when it
+        stored them all, refused when it settled them all and refused some, else kept
+        (`kept` when the sink said nothing)."""
+        if len(set(result.accepted)) >= n:
+            return cls.ok()
+        if result.rejected and len(result.accepted) + len(result.rejected) >= n:
+            return cls.refuse("; ".join(reason for _, reason in result.rejected))
+        return cls.retry(result.error or kept, result.retry_after, result.operator)
+
+
 Emit = Callable[[Envelope], None]
 
 

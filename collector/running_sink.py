@@ -22,6 +22,7 @@ from collector.contracts import Reading, Sink, WriteResult
 from collector.dead_letter_store import DeadLettersFull
 from collector.dead_letters import DeadLetters
 from collector.metrics import Metrics
+from collector.retry import Backoff
 
 log = logging.getLogger("quantrac.collector.sink")
 
@@ -125,8 +126,8 @@ class RunningSink:
                 self._metrics.write("ok")
                 return True
             attempt += 1
-            delay = max(result.retry_after or 0.0,
-                        min(self.retry_max_s, self.retry_initial_s * 2 ** (attempt - 1)))
+            delay = Backoff(self.retry_initial_s, self.retry_max_s).delay(attempt,
+                                                                          result.retry_after)
             error = result.error or self._held or "sink kept readings without saying why"
             operator = result.operator or bool(self._held)
             self._metrics.write("operator" if operator else "retry", error)

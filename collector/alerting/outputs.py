@@ -87,13 +87,7 @@ class _SinkDeliverer:
         self.sink = sink
 
     def deliver(self, item: OutboxItem) -> Outcome:
-        result = self.sink.write([_point(item.body)])
-        if result.accepted:
-            return Outcome.ok()
-        if result.rejected:
-            return Outcome.refuse(result.rejected[0][1])
-        return Outcome.retry(result.error or "not delivered", result.retry_after,
-                             result.operator)
+        return Outcome.of(self.sink.write([_point(item.body)]), 1, "not delivered")
 
     def close(self) -> None:
         close = getattr(self.sink, "close", None)

@@ -148,12 +148,7 @@ class InfluxPoints:
 
     def deliver(self, item: OutboxItem) -> Outcome:
         points = [Point(d["measurement"], d["tags"], d["fields"], d["time"]) for d in item.body]
-        r = self.sink.write(points)
-        if len(r.accepted) == len(points):
-            return Outcome.ok()
-        if r.rejected and len(r.accepted) + len(r.rejected) == len(points):
-            return Outcome.refuse("; ".join(reason for _, reason in r.rejected))
-        return Outcome.retry(r.error or "database kept the points", r.retry_after, r.operator)
+        return Outcome.of(self.sink.write(points), len(points), "database kept the points")
 
     def close(self) -> None:
         self.sink.close()

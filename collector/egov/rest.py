@@ -30,7 +30,8 @@ from typing import Any
 
 from collector import safe_transport
 from collector.outbox import OutboxItem, Outcome
-from collector.sinks.influxdb.plugin import retry_after_s, server_message
+from collector.retry import retry_after_s
+from collector.sinks.influxdb.plugin import server_message
 
 log = logging.getLogger("quantrac.collector.egov.rest")
 RETRY_STATUS = (408, 425, 429)

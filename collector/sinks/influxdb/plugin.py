@@ -19,10 +19,8 @@ series and time overwrites itself.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import time
 
 import urllib3
 from influxdb_client import InfluxDBClient, WritePrecision
@@ -32,6 +30,7 @@ from influxdb_client.rest import ApiException
 from collector.contracts import Point, Reading, WriteResult
 from collector.retention import Retention
 from collector.retention import shipped as shipped_retention
+from collector.retry import retry_after_s
 from collector.sinks.influxdb.line_protocol import MEASUREMENT, line
 
 log = logging.getLogger("quantrac.collector.influxdb")
@@ -57,23 +56,6 @@ def server_message(body: object) -> str:
     if isinstance(doc, dict):
         text = str(doc.get("message") or doc.get("error") or text)
     return text[:500]
-
-
-def retry_after_s(headers: object) -> float:
-    """Seconds from a Retry-After header (delta or HTTP date); 0 when absent or unreadable."""
-    value = None
-    if headers is not None and hasattr(headers, "get"):
-        value = headers.get("Retry-After") or headers.get("retry-after")
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return 0.0
 
 
 class InfluxSink:

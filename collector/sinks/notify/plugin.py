@@ -38,7 +38,8 @@ from typing import Any
 from collector import safe_transport
 from collector.alerting.engine import SEVERITIES
 from collector.contracts import Point, WriteResult
-from collector.sinks.influxdb.plugin import retry_after_s, server_message
+from collector.retry import retry_after_s
+from collector.sinks.influxdb.plugin import server_message
 
 log = logging.getLogger("quantrac.collector.notify")
 RETRY_STATUS = (408, 425, 429)
