@@ -11,12 +11,18 @@ counted alone.
 5,000-line batches straight to InfluxDB's /write; (c) paho callback → json.loads →
 influxdb-client synchronous write per message, on a subset (it is slow); (d) the Quantrac
 collector, default chain (validate, units, dedupe, qc, aggregate, indices, alerts, device) and
-spool on, timed until every reading is written.
+spool on, timed until every reading is written; (e) Node-RED, as its users build this job:
+mqtt in (QoS 1, persistent session) → json → function (records → points) → influxdb batch;
+(e2) the same with a join (500 messages or 0.5 s) before the function. e and e2 are timed from
+their connect until every message's write was answered; they acknowledge each message on
+arrival (no durable ack), and neither validates nor quality-checks anything
+(quantrac/bench/nodered.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import urllib.parse
@@ -27,7 +33,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from quantrac.bench import common
+from collector.services.state import ServicesError
+from quantrac.bench import common, nodered_install
+from quantrac.bench import nodered as nodered_peer
 
 TOPIC = "quantrac/v1/+/data"
 LINE_BATCH = 5000
@@ -187,16 +195,45 @@ def collector(env: dict, folder: Path, msgs: list[dict], timeout: float) -> dict
         c.stop()
 
 
+def nodered(env: dict, msgs: list[dict], red: tuple[str, Path], batched: bool,
+            timeout: float) -> dict:
+    """Node-RED (e, or e2 with a join) draining the same backlog from its persistent session."""
+    kinds = {st: common.boards.registry().get(st).kind for st in {m["st"] for m in msgs}}
+    cid = f"bench-nodered-{uuid.uuid4().hex[:6]}"
+    _session(env, cid)
+    common.publish_all(env, msgs)
+    return nodered_peer.drain(*red, env, cid, len(msgs), kinds, batched, timeout)
+
+
+def _window_days(messages: int, n_stations: int, records: int) -> float:
+    """Days between the variants' windows: each window's span plus more than one 7-day shard
+    group, so no two variants share a shard (e and e2 write `value`/`status` as floats, the
+    others as integers; one shard cannot hold both types)."""
+    span = math.ceil(messages / n_stations) * records * 300 / 86400
+    return max(10.0, span + 8)
+
+
 def run(messages: int = 20_000, naive_messages: int = 2_000, records: int = 1,
         n_stations: int = 26, say: Callable[[str], None] = print,
-        timeout: float = 1800.0) -> dict:
+        timeout: float = 1800.0, with_nodered: bool = True) -> dict:
     sts = common.stations(n_stations)
     variants = {"a": messages, "b": messages, "c": min(naive_messages, messages), "d": messages}
     result: dict = {"machine": common.machine(), "stations": len(sts), "records": records,
-                    "variants": {}}
+                    "variants": {}, "nodered_skipped": None}
+    red = None
+    if with_nodered:
+        try:
+            red = nodered_install.ensure(say)
+            variants.update(e=messages, e2=messages)
+        except nodered_install.Unavailable as e:
+            result["nodered_skipped"] = str(e)
+            say(f"ingest (e, e2): Node-RED skipped: {e}")
+    else:
+        result["nodered_skipped"] = "not asked for (--no-nodered)"
+    gap = _window_days(messages, len(sts), records)
     with common.private_stack() as (env, folder):
         for i, (name, n) in enumerate(variants.items()):
-            msgs = make_messages(n, sts, common.window_start(60 + 10 * i), records)
+            msgs = make_messages(n, sts, common.window_start(60 + gap * i), records)
             readings = sum(common.readings_in(m) for m in msgs)
             say(f"ingest ({name}): {n} messages, {readings} readings")
             if name == "a":
@@ -205,8 +242,17 @@ def run(messages: int = 20_000, naive_messages: int = 2_000, records: int = 1,
                 r = raw_writes(env, msgs)
             elif name == "c":
                 r = naive(env, msgs, timeout)
-            else:
+            elif name == "d":
                 r = collector(env, folder / "collector", msgs, timeout)
+            else:
+                assert red is not None
+                try:
+                    r = nodered(env, msgs, red, name == "e2", timeout)
+                except (common.BenchError, ServicesError) as ex:
+                    # The peer failing is no reason to throw away a-d: say why, keep them.
+                    result["nodered_skipped"] = f"({name}) failed: {ex}"
+                    say(f"ingest ({name}): Node-RED failed: {ex}")
+                    break
             t_from, t_to = _span(msgs)
             want = common.expected(msgs)
             got = common.counts(env, t_from, t_to) if name != "a" else want
@@ -220,23 +266,35 @@ def run(messages: int = 20_000, naive_messages: int = 2_000, records: int = 1,
     result["ratio_vs_raw_writes"] = v["d"]["readings_per_s"] / v["b"]["readings_per_s"]
     result["lost"] = v["d"]["lost"]
     result["duplicated"] = v["d"]["duplicated"]
+    e, e2 = v.get("e"), v.get("e2")
+    result["nodered_msgs_per_s"] = e["msgs_per_s"] if e else None
+    result["nodered_lost"] = e["lost"] if e else None
+    result["nodered_batched_msgs_per_s"] = e2["msgs_per_s"] if e2 else None
+    result["nodered_batched_lost"] = e2["lost"] if e2 else None
+    result["ratio_vs_nodered"] = v["d"]["msgs_per_s"] / e2["msgs_per_s"] if e2 else None
     return result
 
 
 LABELS = {"a": "paho subscriber, counting only (ceiling)",
           "b": "raw line protocol, 5,000-line batches (ceiling)",
           "c": "naive: paho -> json -> sync write per message",
-          "d": "Quantrac collector, full chain + spool"}
+          "d": "Quantrac collector, full chain + spool",
+          "e": "Node-RED, one influxdb batch write per message",
+          "e2": "Node-RED with a join (500 msgs or 0.5 s)"}
+# What e and e2 leave out, printed under their rows so their speed is read with it.
+NODERED_CAVEAT = ["e, e2: each message acked on arrival (no durable ack: a crash or a failed",
+                  "write loses it); no validation, no QC, units, dedupe, aggregates, indices",
+                  "or alerts"]
 
 
 def table(r: dict) -> list[str]:
     m = r["machine"]
     out = [f"bench ingest: {r['stations']} stations, {r['records']} record(s) per message; "
            f"{m['nproc']} CPUs, {m['cpu']}, {m['ram_gib']} GiB",
-           f"  {'variant':50} {'messages':>8} {'msgs/s':>9} {'readings/s':>11} {'lost':>6}"]
+           f"  {'variant':51} {'messages':>8} {'msgs/s':>9} {'readings/s':>11} {'lost':>6}"]
     for k, v in r["variants"].items():
         lost = "-" if k == "a" else str(v["lost"])
-        out.append(f"  ({k}) {LABELS[k]:46} {v['messages']:8d} {v['msgs_per_s']:9.0f} "
+        out.append(f"  {f'({k})':4} {LABELS[k]:46} {v['messages']:8d} {v['msgs_per_s']:9.0f} "
                    f"{v['readings_per_s']:11.0f} {lost:>6}")
     if r["variants"]["c"]["messages"] < r["variants"]["d"]["messages"]:
         out.append(f"  (c) ran on a subset of {r['variants']['c']['messages']} messages "
@@ -245,4 +303,13 @@ def table(r: dict) -> list[str]:
                f"{r['ratio_vs_naive']:.1f} (goal >= 20)   d/b readings "
                f"{r['ratio_vs_raw_writes']:.2f}   lost {r['lost']}   duplicated "
                f"{r['duplicated']}")
+    if r.get("ratio_vs_nodered") is not None:
+        e = r["variants"]["e"]
+        failed = f" ({e['writes_failed']} of its {e['writes']} writes failed)" \
+            if e["writes_failed"] else ""
+        out.append(f"  d/e2 {r['ratio_vs_nodered']:.2f}   e lost {r['nodered_lost']}{failed}   "
+                   f"e2 lost {r['nodered_batched_lost']}")
+        out.extend(f"  {line}" for line in NODERED_CAVEAT)
+    if r.get("nodered_skipped"):
+        out.append(f"  (e, e2) Node-RED skipped: {r['nodered_skipped']}")
     return out

@@ -89,14 +89,18 @@ def _stack_bench(run: object, table: object, json_path: Path | None, **kw: objec
 @click.option("--records", type=click.IntRange(1, 256), default=1, show_default=True,
               help="5-minute records per message.")
 @click.option("--stations", type=click.IntRange(1, 26), default=26, show_default=True)
+@click.option("--nodered/--no-nodered", default=True, show_default=True,
+              help="Also run Node-RED (e, e2), installed once into a cache folder.")
 def ingest(json_path: Path | None, messages: int, naive_messages: int, records: int,
-           stations: int) -> None:
-    """(a) counting subscriber, (b) raw batch writes, (c) naive pipeline, (d) the collector:
-    msgs/s, readings/s, d/a, d/c, and whether d stored every reading."""
+           stations: int, nodered: bool) -> None:
+    """(a) counting subscriber, (b) raw batch writes, (c) naive pipeline, (d) the collector,
+    (e) Node-RED per message, (e2) Node-RED with a join: msgs/s, readings/s, d/a, d/c, d/e2,
+    and what each lost."""
     from quantrac.bench import ingest as mod
 
     _stack_bench(mod.run, mod.table, json_path, messages=messages,
-                 naive_messages=naive_messages, records=records, n_stations=stations)
+                 naive_messages=naive_messages, records=records, n_stations=stations,
+                 with_nodered=nodered)
 
 
 @bench.command()
