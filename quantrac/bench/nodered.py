@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +20,9 @@ from collector.services import ports, procs
 from quantrac.bench import common, nodered_flow
 
 READY_TIMEOUT_S = 90.0  # Node-RED loads every core node first: seconds on a busy machine
+# Node-RED answers between two of its callbacks: under 20,000 writes in flight that can take
+# seconds, and the clock stops at the first answer that shows them all done.
+PROGRESS_TIMEOUT_S = 30.0
 # Log lines after which the flow will never start (a node type not installed, a bad flow).
 FLOW_FAILED = ("Waiting for missing types", "\nError: ")
 
@@ -96,13 +98,18 @@ class NodeRed:
 
     def progress(self) -> dict:
         """Messages whose write was answered (ok) or failed, writes, a few error texts."""
-        with urllib.request.urlopen(self._url(nodered_flow.PROGRESS_PATH), timeout=5) as r:
+        with urllib.request.urlopen(self._url(nodered_flow.PROGRESS_PATH),
+                                    timeout=PROGRESS_TIMEOUT_S) as r:
             return json.loads(r.read())
 
     def connect(self) -> None:
         req = urllib.request.Request(self._url(nodered_flow.CONNECT_PATH), b"", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            r.read()
+        try:
+            with urllib.request.urlopen(req, timeout=PROGRESS_TIMEOUT_S) as r:
+                r.read()
+        except OSError as e:
+            raise common.BenchError(f"Node-RED did not take the connect request: {e}; last "
+                                    f"lines of its log:\n{self.log_tail()}") from e
 
     def log_tail(self) -> str:
         return procs.log_tail(self.log, lines=10)
@@ -117,14 +124,19 @@ def drain(node: str, red_js: Path, env: dict[str, str], client_id: str, n: int,
 
         def handled() -> bool:
             nonlocal last
-            last = nr.progress()
+            if not procs.running(nr.pid, nr.argv):
+                raise common.BenchError("Node-RED exited")
+            try:
+                last = nr.progress()
+            except OSError:  # its one thread busy with a pile of writes: ask again
+                return False
             return last["messages_ok"] + last["messages_failed"] >= n
 
         t0 = time.monotonic()
         nr.connect()
         try:
             common.wait_for(handled, f"Node-RED to write {n} messages", timeout)
-        except (common.BenchError, OSError, urllib.error.URLError) as e:
+        except common.BenchError as e:
             raise common.BenchError(f"{e}; Node-RED's progress: {last}; last lines of its "
                                     f"log:\n{nr.log_tail()}") from e
         secs = time.monotonic() - t0
