@@ -28,6 +28,7 @@ from pathlib import Path
 
 from collector.contracts import Rejected
 from collector.dead_letters import DeadLetters, digest, entry, gap_of, replayed_path, replays
+from collector.log.files import fsync_dir
 
 log = logging.getLogger("quantrac.collector.dead_letters")
 KEEP_CLASSES = (b"sink", b"internal")
@@ -182,7 +183,7 @@ class DeadLetterStore(DeadLetters):
             os.fsync(dst.fileno())
             size = dst.tell()
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         self.evicted += dropped
         log.warning("dead letters: %d entries dropped to make room (replayed or discarded ones, "
                     "then refused input, oldest first); %d -> %d of %d bytes", dropped,
@@ -250,14 +251,6 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return st.st_size, st.st_mtime_ns
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _lock(path: Path) -> int:
