@@ -8,34 +8,23 @@ the value, so a typo in a config file stops the collector at start instead of at
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlparse
 
-from collector.camera.options import CameraOptions
-from collector.egov.options import EgovOptions
-from collector.metrics_export import MetricsOptions
-from collector.processors.aggregate.options import AggregateOptions
-from collector.processors.alerts.options import AlertsOptions
-from collector.processors.dedupe.options import DedupeOptions
-from collector.processors.indices.options import IndicesOptions
-from collector.processors.qc.options import QcOptions
-from collector.processors.units.options import UnitsOptions
-from collector.processors.validate.options import ValidateOptions
-from collector.sinks.influxdb.options import InfluxOptions
-from collector.sinks.mqtt_alerts.options import MqttAlertsOptions
-from collector.sinks.notify.options import NotifyOptions
-from collector.sources.mqtt.options import MqttOptions
+from collector import plugins
+from collector.plugins import ConfigError, Env, Plugin
 
-KNOWN_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts",
-                    "device")
+__all__ = ["CollectorOptions", "ConfigError", "Settings", "SpoolOptions", "build", "load",
+           "with_options"]
+# the default chain: an option's default, like the rest of sample.toml; any registered
+# processor may be named in [collector] processors
 DEFAULT_PROCESSORS = ("validate", "units", "dedupe", "qc", "aggregate", "indices", "alerts",
                       "device")
-MQTT_PROTOCOLS = ("3.1.1", "5")
 ENV_KEYS = {
     "mqtt_host": "QUANTRAC_MQTT_HOST",
     "mqtt_port": "QUANTRAC_MQTT_PORT",
@@ -47,10 +36,6 @@ ENV_KEYS = {
     "influx_write_password": "QUANTRAC_INFLUX_WRITE_PASSWORD",
 }
 SECRET_FIELDS = ("mqtt_password", "influx_write_password")
-
-
-class ConfigError(ValueError):
-    """A setting is missing or outside what the collector accepts; the message names it."""
 
 
 def opt(default: Any, lo: float | None = None, hi: float | None = None, doc: str = "") -> Any:
@@ -73,6 +58,8 @@ class CollectorOptions:
     state_interval_s: float = opt(5.0, 0, 3600, "how often processor state is saved")
     stop_timeout_s: float = opt(10.0, 0, 3600, "how long stop() keeps retrying a write")
     summary_interval_s: float = opt(60.0, 1, 86400, "period of the one-line log summary")
+    plugins: tuple[str, ...] = opt((), doc="modules of your own plugins, dotted names")
+    plugin_paths: tuple[str, ...] = opt((), doc="folders searched first for those modules")
 
 
 @dataclass(frozen=True)
@@ -84,36 +71,15 @@ class SpoolOptions:
     high_water: float = opt(0.8, 0.1, 1.0, "share of max_bytes that raises the alert")
 
 
-SECTIONS: dict[str, type] = {
-    "collector": CollectorOptions,
-    "spool": SpoolOptions,
-    "sources.mqtt": MqttOptions,
-    "processors.validate": ValidateOptions,
-    "processors.units": UnitsOptions,
-    "processors.dedupe": DedupeOptions,
-    "processors.qc": QcOptions,
-    "processors.aggregate": AggregateOptions,
-    "processors.indices": IndicesOptions,
-    "processors.alerts": AlertsOptions,
-    "sinks.influxdb": InfluxOptions,
-    "sinks.mqtt_alerts": MqttAlertsOptions,
-    "sinks.notify": NotifyOptions,
-    "metrics": MetricsOptions,
-    "camera": CameraOptions,
-    "egov": EgovOptions,
-}
-ATTRS = {"collector": "collector", "spool": "spool", "sources.mqtt": "mqtt",
-         "processors.validate": "validate", "processors.units": "units",
-         "processors.dedupe": "dedupe", "processors.qc": "qc", "sinks.influxdb": "influxdb",
-         "processors.aggregate": "aggregate", "processors.indices": "indices",
-         "processors.alerts": "alerts", "sinks.mqtt_alerts": "mqtt_alerts",
-         "sinks.notify": "notify", "metrics": "metrics", "camera": "camera", "egov": "egov"}
-TOP_TABLES = ("collector", "spool", "metrics", "camera", "egov")
+CORE: dict[str, type] = {"collector": CollectorOptions, "spool": SpoolOptions}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the collector runs from. Build with `Settings.from_env` or `load`."""
+    """Everything the collector runs from. Build with `Settings.from_env` or `load`.
+
+    `settings.<plugin name>` is that plugin's options (`settings.mqtt`, `settings.qc`, …);
+    `settings.env_for(name)` the environment that plugin is built with."""
 
     mqtt_host: str
     mqtt_port: int
@@ -126,20 +92,21 @@ class Settings:
     run_dir: Path
     collector: CollectorOptions = CollectorOptions()
     spool: SpoolOptions = SpoolOptions()
-    mqtt: MqttOptions = MqttOptions()
-    validate: ValidateOptions = ValidateOptions()
-    units: UnitsOptions = UnitsOptions()
-    dedupe: DedupeOptions = DedupeOptions()
-    qc: QcOptions = QcOptions()
-    influxdb: InfluxOptions = InfluxOptions()
-    aggregate: AggregateOptions = AggregateOptions()
-    indices: IndicesOptions = IndicesOptions()
-    alerts: AlertsOptions = AlertsOptions()
-    mqtt_alerts: MqttAlertsOptions = MqttAlertsOptions()
-    notify: NotifyOptions = NotifyOptions()
-    metrics: MetricsOptions = MetricsOptions()
-    camera: CameraOptions = CameraOptions()
-    egov: EgovOptions = EgovOptions()
+    options: Mapping[str, Any] = field(default_factory=dict)  # plugin name → its options
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when no field has the name: a plugin's options
+        if not name.startswith("_"):
+            options = self.__dict__.get("options", {})
+            if name in options:
+                return options[name]
+        raise AttributeError(f"Settings has no {name!r} (plugins: "
+                             f"{', '.join(self.__dict__.get('options', {}))})")
+
+    @property
+    def plugins(self) -> dict[str, Plugin]:
+        """The plugins these settings know: built in, and named by [collector] plugins."""
+        return plugins.catalog(self.collector.plugins, self.collector.plugin_paths)
 
     @property
     def data_dir(self) -> Path:
@@ -156,6 +123,21 @@ class Settings:
     @property
     def state_file(self) -> Path:
         return self.data_dir / "state.json"
+
+    def env_for(self, name: str) -> Env:
+        """The environment plugin `name` is checked and built with: connections, folders, the
+        chain, and the options of the plugins it `reads`."""
+        plugin = self.plugins[name]
+        return Env(run_dir=self.run_dir, data_dir=self.data_dir, registry=self.collector.registry,
+                   chain=tuple(self.collector.processors),
+                   **{k: getattr(self, k) for k in ENV_KEYS},
+                   services=lambda: services_env(self.run_dir),
+                   peers=MappingProxyType({p: self.options[p] for p in plugin.reads}))
+
+    def build(self, name: str, *args: Any) -> Any:
+        """Plugin `name` built from its options and environment (`args`: what a service
+        wraps)."""
+        return self.plugins[name].build(self.options[name], self.env_for(name), *args)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], run_dir: str | Path,
@@ -176,9 +158,8 @@ class Settings:
         if url.scheme not in ("http", "https") or not url.netloc:
             raise ConfigError(f"services.env: {ENV_KEYS['influx_write_url']}="
                               f"{conn['influx_write_url']!r} is not an http(s) URL")
-        groups = _options(options or {})
-        settings = cls(run_dir=Path(run_dir), **conn, **groups)
-        _check_cross(settings)
+        settings = cls(run_dir=Path(run_dir), **conn, **_options(options or {}))
+        _check(settings)
         return settings
 
     def describe(self) -> list[str]:
@@ -190,15 +171,12 @@ class Settings:
         lines.append(f"run_dir = {self.run_dir}")
         lines.append(f"data_dir = {self.data_dir}")
         lines.append(f"dead_letters = {self.dead_letters}")
-        for section, cls in SECTIONS.items():
-            group = getattr(self, _attr(section))
-            for f in fields(cls):
-                lines.append(f"{section}.{f.name} = {_show(getattr(group, f.name))}")
+        groups = [*((t, getattr(self, t)) for t in CORE),
+                  *((p.table, self.options[p.name]) for p in self.plugins.values())]
+        for table, group in groups:
+            for f in fields(group):
+                lines.append(f"{table}.{f.name} = {_show(getattr(group, f.name))}")
         return lines
-
-
-def _attr(section: str) -> str:
-    return ATTRS[section]
 
 
 def data_dir(run_dir: Path, opts: CollectorOptions) -> Path:
@@ -218,24 +196,35 @@ def _show(value: Any) -> str:
 
 
 def _options(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """TOML tables → option dataclasses, refusing unknown tables and keys by name."""
-    tables: dict[str, Mapping[str, Any]] = {}
-    for top, body in doc.items():
-        if top in TOP_TABLES:
-            tables[top] = body
-            continue
-        if top not in ("sources", "processors", "sinks") or not isinstance(body, Mapping):
-            raise ConfigError(f"[{top}]: unknown table (known: {', '.join(SECTIONS)})")
-        for name, sub in body.items():
-            section = f"{top}.{name}"
-            if section not in SECTIONS:
-                raise ConfigError(f"[{section}]: unknown table (known: {', '.join(SECTIONS)})")
-            tables[section] = sub
-    out: dict[str, Any] = {}
-    for section, values in tables.items():
+    """TOML tables → the core option groups and every known plugin's options (defaults for
+    a table not given), refusing unknown tables and keys by name."""
+    def table(section: str, values: Any) -> Mapping[str, Any]:
         if not isinstance(values, Mapping):
             raise ConfigError(f"[{section}]: must be a table, got {values!r}")
-        out[_attr(section)] = build(SECTIONS[section], values, section)
+        return values
+
+    out: dict[str, Any] = {}
+    for top, cls in CORE.items():
+        out[top] = build(cls, table(top, doc.get(top, {})), top)
+    known = plugins.catalog(out["collector"].plugins, out["collector"].plugin_paths)
+    by_table = {p.table: p for p in known.values()}
+    tables = [*CORE, *by_table]
+    given: dict[str, Any] = {}
+    for top, body in doc.items():
+        if top in CORE:
+            continue
+        if top in by_table:
+            given[top] = body
+        elif top in ("sources", "processors", "sinks") and isinstance(body, Mapping):
+            for name, sub in body.items():
+                section = f"{top}.{name}"
+                if section not in by_table:
+                    raise ConfigError(f"[{section}]: unknown table (known: {', '.join(tables)})")
+                given[section] = sub
+        else:
+            raise ConfigError(f"[{top}]: unknown table (known: {', '.join(tables)})")
+    out["options"] = {p.name: build(p.options, table(t, given.get(t, {})), t)
+                      for t, p in by_table.items()}
     return out
 
 
@@ -272,60 +261,51 @@ def build(cls: type, values: Mapping[str, Any], section: str) -> Any:
     return cls(**kwargs)
 
 
-def _check_cross(s: Settings) -> None:
-    for name in s.collector.processors:
-        if name not in KNOWN_PROCESSORS:
+def _check(s: Settings) -> None:
+    """The collector's own options, the chain's order, then each plugin's `check` (a
+    processor's only when it is in the chain)."""
+    c, known = s.collector, s.plugins
+    chain = list(c.processors)
+    processors = [p for p in known.values() if p.kind == "processor"]
+    for name in chain:
+        if name not in known or known[name].kind != "processor":
             raise ConfigError(f"[collector] processors: {name!r} is not a processor "
-                              f"(known: {', '.join(KNOWN_PROCESSORS)})")
-    if "validate" not in s.collector.processors[:1]:
-        raise ConfigError(f"[collector] processors = {list(s.collector.processors)!r}: "
-                          "'validate' must come first (it turns messages into readings)")
-    if len(set(s.collector.processors)) != len(s.collector.processors):
-        raise ConfigError(f"[collector] processors = {list(s.collector.processors)!r}: "
-                          "a processor appears twice")
-    if s.mqtt.protocol not in MQTT_PROTOCOLS:
-        raise ConfigError(f"[sources.mqtt] protocol = {s.mqtt.protocol!r}: must be one of "
-                          f"{', '.join(MQTT_PROTOCOLS)}")
-    if s.mqtt.share_group and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", s.mqtt.share_group):
-        raise ConfigError(f"[sources.mqtt] share_group = {s.mqtt.share_group!r}: must be 1-64 "
-                          "letters, digits, '_', '.' or '-'")
+                              f"(known: {', '.join(p.name for p in processors)})")
+    for p in processors:
+        if p.first and p.name not in chain[:1]:
+            raise ConfigError(f"[collector] processors = {chain!r}: {p.name!r} must come "
+                              f"first ({p.first})")
+    if len(set(chain)) != len(chain):
+        raise ConfigError(f"[collector] processors = {chain!r}: a processor appears twice")
+    for name in chain:
+        for before in known[name].after:
+            if before not in chain or chain.index(before) > chain.index(name):
+                raise ConfigError(f"[collector] processors = {chain!r}: {name!r} needs "
+                                  f"{before!r} before it")
     if s.spool.max_bytes < 4 * s.spool.segment_bytes:
         raise ConfigError(f"[spool] max_bytes = {s.spool.max_bytes}: must be at least 4 × "
                           f"segment_bytes ({4 * s.spool.segment_bytes})")
-    c = s.collector  # a refused message's line is at most twice its payload, plus the reason
+    # a refused message's line is at most twice its payload, plus the reason
     if c.dead_letters_max_bytes < 4 * (2 * c.max_payload_bytes + 4096):
         raise ConfigError(f"[collector] dead_letters_max_bytes = {c.dead_letters_max_bytes}: "
                           f"must hold 4 refused messages of max_payload_bytes "
                           f"({4 * (2 * c.max_payload_bytes + 4096)})")
-    if s.mqtt.reconnect_min_s > s.mqtt.reconnect_max_s:
-        raise ConfigError(f"[sources.mqtt] reconnect_min_s = {s.mqtt.reconnect_min_s!r}: "
-                          f"must not exceed reconnect_max_s = {s.mqtt.reconnect_max_s!r}")
-    if s.influxdb.retry_initial_s > s.influxdb.retry_max_s:
-        raise ConfigError(f"[sinks.influxdb] retry_initial_s = {s.influxdb.retry_initial_s!r}: "
-                          f"must not exceed retry_max_s = {s.influxdb.retry_max_s!r}")
     import boards
 
     try:
-        boards.registry(s.collector.registry)
+        boards.registry(c.registry)
     except boards.BoardsError as e:
-        raise ConfigError(f"[collector] registry = {s.collector.registry!r}: {e}") from None
-    if "qc" in s.collector.processors:
-        from collector.processors.qc.limits import LimitsError, registry_limits
-
+        raise ConfigError(f"[collector] registry = {c.registry!r}: {e}") from None
+    for p in known.values():
+        if p.check is None or (p.kind == "processor" and p.name not in chain):
+            continue
         try:
-            registry_limits(s.collector.registry, s.qc.limits or None)
-        except LimitsError as e:
-            raise ConfigError(f"[processors.qc] limits = {s.qc.limits!r}: {e}") from None
-    from collector.processors.alerts.options import check_derived
-
-    check_derived(s, ConfigError)  # aggregate before indices and alerts; rules, mutes
-    from collector.camera.plugin import check as check_camera
-    from collector.egov.plugin import check as check_egov
-    from collector.sinks.notify.plugin import check as check_notify
-
-    check_camera(s, ConfigError)  # registry camera objects, snapshot_urls
-    check_egov(s, ConfigError)  # URLs, file-name codes, symbols
-    check_notify(s, ConfigError)  # no SMTP login in clear text
+            p.check(s.options[p.name], s.env_for(p.name))
+        except ConfigError:
+            raise
+        except ValueError as e:
+            text = str(e)
+            raise ConfigError(text if text.startswith("[") else f"[{p.table}] {text}") from None
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -369,21 +349,37 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 
 def load(run_dir: str | Path, config_file: str | Path | None = None) -> Settings:
-    """Settings for a run folder, with options from `config_file` (TOML) when given."""
+    """Settings for a run folder, with options from `config_file` (TOML) when given; a
+    relative `plugin_paths` entry is relative to the file's folder."""
     run_dir = Path(run_dir)
     options = load_toml(Path(config_file)) if config_file else {}
+    c = options.get("collector")
+    if config_file and isinstance(c, Mapping) and isinstance(c.get("plugin_paths"), list):
+        here = Path(config_file).resolve().parent
+        options = {**options, "collector": {**c, "plugin_paths": [
+            str(here / p) if isinstance(p, str) else p for p in c["plugin_paths"]]}}
     return Settings.from_env(services_env(run_dir), run_dir, options)
 
 
 def with_options(settings: Settings, **groups: Mapping[str, Any]) -> Settings:
-    """A copy with some options changed, e.g. `with_options(s, mqtt={"client_id": "x"})`."""
-    names = {_attr(k): k for k in SECTIONS}
-    changes = {}
+    """A copy with some options changed, e.g. `with_options(s, mqtt={"client_id": "x"})`:
+    `collector`, `spool` or a plugin's name."""
+    known = settings.plugins
+    changes: dict[str, Any] = {}
+    options = dict(settings.options)
     for attr, values in groups.items():
-        if attr not in names:
-            raise ConfigError(f"{attr}: not an option group (known: {', '.join(names)})")
-        current = dataclasses.asdict(getattr(settings, attr))
-        changes[attr] = build(SECTIONS[names[attr]], {**current, **values}, names[attr])
-    out = dataclasses.replace(settings, **changes)
-    _check_cross(out)
+        if attr in CORE:
+            current = dataclasses.asdict(getattr(settings, attr))
+            changes[attr] = build(CORE[attr], {**current, **values}, attr)
+        elif attr in known:
+            current = dataclasses.asdict(options[attr])
+            options[attr] = build(known[attr].options, {**current, **values}, known[attr].table)
+        else:
+            raise ConfigError(f"{attr}: not an option group (known: "
+                              f"{', '.join([*CORE, *known])})")
+    out = dataclasses.replace(settings, **changes, options=options)
+    if "collector" in changes:  # plugins it now names get their defaults
+        out = dataclasses.replace(out, options={
+            **{n: p.options() for n, p in out.plugins.items()}, **options})
+    _check(out)
     return out

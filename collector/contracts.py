@@ -202,7 +202,11 @@ class Processor(Protocol):
       `<data_dir>/state.json` (only ever state whose batches are already in the spool) and
       hands back at the next start;
     - `commit(batch)`: the batch's readings are durable in the spool. A stage that must not
-      remember a batch the pipeline could still abandon (dedupe) records it here.
+      remember a batch the pipeline could still abandon (dedupe) records it here;
+    - `tick(now, stats) -> list[Point]`: called about once a second between batches, for what
+      only time shows (a station gone silent); the points are spooled like a batch's;
+    - `close()`: the collector is stopping (after the last `state()`); release what it holds.
+    A stage is built by its plugin record (collector/plugins.py), `name` being its name.
     """
 
     def process(self, batch: Batch) -> Batch:

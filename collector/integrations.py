@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.camera.plugin import build as with_cameras
-from collector.egov.plugin import EgovModule, spool_consumers
-from collector.egov.plugin import build as egov_module
+from collector.config import Settings
+from collector.egov.plugin import EgovModule
+from collector.egov.plugin import spool_consumers as egov_consumers
 
 __all__ = ["Integrations", "integrations", "spool_consumers"]
+
+
+def spool_consumers(settings: Settings) -> tuple[str, ...]:
+    """The spool's cursors: the database's, and the e-gov module's when enabled."""
+    return ("influxdb", *egov_consumers(settings.egov))
 
 
 class Integrations:
@@ -49,9 +54,9 @@ class Integrations:
         return out
 
 
-def integrations(settings: Any, outputs: Any, spool: Any) -> Any:
+def integrations(settings: Settings, outputs: Any, spool: Any) -> Any:
     """The alert outputs with the camera module in front and the e-gov module beside them,
     each only when enabled."""
-    outputs = with_cameras(settings, outputs)
-    egov = egov_module(settings, spool)
+    outputs = settings.build("camera", outputs)
+    egov = settings.build("egov", spool)
     return outputs if egov is None else Integrations(outputs, egov)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.contracts import Point
+from collector.plugins import Env, Plugin, register
 
 log = logging.getLogger("quantrac.collector.metrics")
 MEASUREMENT = "collector"
@@ -249,10 +250,9 @@ def _handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def build(collector: Any) -> Exporter:
-    o = collector.settings.metrics
-    return Exporter(collector, o.listen, o.interval_s, o.influx,
-                    collector.settings.data_dir / "status.json")
+def build(o: MetricsOptions, env: Env, collector: Any) -> Exporter:
+    """The exporter of `collector`'s stats (its `stats`, processors and outputs)."""
+    return Exporter(collector, o.listen, o.interval_s, o.influx, env.data_dir / "status.json")
 
 
 @dataclass(frozen=True)
@@ -264,3 +264,6 @@ class MetricsOptions:
     interval_s: float = field(default=10.0, metadata={
         "lo": 1, "hi": 3600, "doc": "how often metrics, status.json and points are refreshed"})
     influx: bool = field(default=True, metadata={"doc": "write `collector` points"})
+
+
+register(Plugin("service", "metrics", MetricsOptions, build))

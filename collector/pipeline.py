@@ -24,18 +24,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from collector.alerting.outputs import build as alert_outputs
 from collector.config import Settings
 from collector.contracts import Batch, Envelope, Rejected, topic_parts
 from collector.dead_letter_store import DeadLettersFull, DeadLetterStore
 from collector.drain import SpoolDrain, StoredListener
 from collector.integrations import integrations, spool_consumers
 from collector.metrics import Metrics
-from collector.metrics_export import build as metrics_exporter
 from collector.processors.validate.plugin import oversized
 from collector.running_sink import RunningSink
 from collector.spool import Listener, Spool, SpoolError, SpoolFull
-from collector.stages import PROCESSORS, influx_sink, mqtt_source
+from collector.stages import alert_outputs, influx_sink, mqtt_source, processors
 from collector.state_store import StateStore
 
 log = logging.getLogger("quantrac.collector")
@@ -51,7 +49,7 @@ class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.processors = [PROCESSORS[name](settings) for name in settings.collector.processors]
+        self.processors = processors(settings)
         sp = settings.spool
         self.spool = Spool(settings.spool_dir, max_bytes=sp.max_bytes,
                            segment_bytes=sp.segment_bytes, high_water=sp.high_water,
@@ -86,7 +84,7 @@ class Collector:
         self._last_save = time.monotonic()
         self._batch_bytes = max(1 << 16, sp.segment_bytes // 16)
         self.outputs = integrations(settings, alert_outputs(settings), self.spool)  # camera, e-gov
-        self.exporter = metrics_exporter(self)
+        self.exporter = settings.build("metrics", self)
         self._next_tick = 0.0
         pending = self.spool.pending_bytes("influxdb")
         if pending:
@@ -129,6 +127,11 @@ class Collector:
             self._worker.join()
             self.source.stop()
         self._save_state()
+        for p in self.processors:
+            try:
+                getattr(p, "close", lambda: None)()
+            except Exception:  # one stage's cleanup must not keep the rest open
+                log.exception("%s: close failed", p.name)
         self.exporter.stop()
         self.outputs.stop(max(1.0, self._deadline - time.monotonic()))
         self.drain.stop(max(0.0, self._deadline - time.monotonic()))

@@ -1,68 +1,37 @@
-"""How each part of the collector is built from the settings: the processor stages by name,
-the MQTT source and the InfluxDB sink. Imports are lazy, so a chain without a stage never loads
-its plugin."""
+"""How each part of the collector is built from the settings, through the plugin registry
+(collector/plugins.py): the processor chain in config order, the MQTT source, the InfluxDB
+sink and the alert outputs. Each plugin builds from its own options and its environment."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-
+from collector.alerting.outputs import AlertOutputs
 from collector.config import Settings
 from collector.contracts import Processor, Sink, Source
 from collector.metrics import Metrics
 
-
-def _validate(s: Settings) -> Processor:
-    from collector.processors.validate.plugin import ValidateProcessor
-
-    return ValidateProcessor(s.collector.registry, s.validate.max_future_s)
+SOURCE, DATABASE = "mqtt", "influxdb"  # the source the worker reads, the sink the spool drains
 
 
-def _units(s: Settings) -> Processor:
-    from collector.processors.units.plugin import UnitsProcessor
-
-    return UnitsProcessor(s.collector.registry, s.units.keep_raw)
-
-
-def _dedupe(s: Settings) -> Processor:
-    from collector.processors.dedupe.plugin import DedupeProcessor
-
-    d = s.dedupe
-    return DedupeProcessor(d.boots_per_station, d.ranges_per_boot, d.forget_after_s)
-
-
-def _qc(s: Settings) -> Processor:
-    from collector.processors.qc.plugin import QcProcessor
-
-    return QcProcessor(s.collector.registry, s.qc.limits, s.qc.history_size)
-
-
-def _derived(name: str) -> Callable[[Settings], Processor]:
-    """aggregate, indices, alerts: each plugin module has `build(settings)`."""
-    def make(s: Settings) -> Processor:
-        return importlib.import_module(f"collector.processors.{name}.plugin").build(s)
-    return make
-
-
-PROCESSORS: dict[str, Callable[[Settings], Processor]] = {
-    "validate": _validate, "units": _units, "dedupe": _dedupe, "qc": _qc,
-    **{name: _derived(name) for name in ("aggregate", "indices", "alerts", "device")}}
+def processors(s: Settings) -> list[Processor]:
+    return [s.build(name) for name in s.collector.processors]
 
 
 def mqtt_source(s: Settings, metrics: Metrics) -> Source:
-    from collector.sources.mqtt.plugin import MqttSource
-
-    m = s.mqtt
-    return MqttSource(s.mqtt_host, s.mqtt_port, s.mqtt_user, s.mqtt_password,
-                      client_id=m.client_id, topics=m.topics, qos=m.qos,
-                      keepalive_s=m.keepalive_s, reconnect_min_s=m.reconnect_min_s,
-                      reconnect_max_s=m.reconnect_max_s, protocol=m.protocol,
-                      share_group=m.share_group, session_expiry_s=m.session_expiry_s,
-                      metrics=metrics)
+    return s.build(SOURCE, metrics)
 
 
 def influx_sink(s: Settings) -> Sink:
-    from collector.sinks.influxdb.plugin import InfluxSink
+    return s.build(DATABASE)
 
-    return InfluxSink(s.influx_write_url, s.influx_db, s.influx_write_user,
-                      s.influx_write_password, timeout_s=s.influxdb.timeout_s)
+
+def alert_outputs(s: Settings) -> AlertOutputs:
+    """Every output plugin's sinks (retained MQTT, webhook, e-mail, …), each on its own
+    thread, when the chain makes alerts; their outbox retries as `[sinks.notify]` says."""
+    sinks: dict[str, Sink] = {}
+    if "alerts" in s.collector.processors:
+        for p in s.plugins.values():
+            if p.kind == "output":
+                sinks.update(s.build(p.name))
+    return AlertOutputs(sinks, s.data_dir / "alert-dead-letters.jsonl",
+                        retry_initial_s=s.notify.retry_initial_s,
+                        retry_max_s=s.notify.retry_max_s, outbox_dir=s.data_dir / "alert-outbox")

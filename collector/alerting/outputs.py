@@ -21,7 +21,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,24 +248,3 @@ class AlertOutputs:
         out.update({d.name: d.stats() for d in self._durable})
         return out
 
-
-def build(settings: Any, factories: dict[str, Callable[[Any], Sink | None]] | None = None
-          ) -> AlertOutputs:
-    """The outputs whose factory returns a sink for these settings (None: not configured);
-    without `factories`: retained MQTT, webhook and e-mail."""
-    if factories is None:
-        from collector.sinks.mqtt_alerts.plugin import build as mqtt
-        from collector.sinks.notify.plugin import build_email, build_webhook
-
-        factories = {"mqtt_alerts": mqtt, "webhook": build_webhook, "email": build_email}
-    if "alerts" not in settings.collector.processors:
-        factories = {}
-    outputs = {}
-    for name, make in factories.items():
-        sink = make(settings)
-        if sink is not None:
-            outputs[name] = sink
-    return AlertOutputs(outputs, settings.data_dir / "alert-dead-letters.jsonl",
-                        retry_initial_s=settings.notify.retry_initial_s,
-                        retry_max_s=settings.notify.retry_max_s,
-                        outbox_dir=settings.data_dir / "alert-outbox")

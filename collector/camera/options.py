@@ -1,4 +1,4 @@
-"""[camera] options (read by collector/config.py; defaults in sample.toml)."""
+"""[camera] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

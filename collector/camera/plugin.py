@@ -32,9 +32,11 @@ from zoneinfo import ZoneInfo
 
 import boards
 from collector.camera.capture import AUTHS, CameraSpec, CaptureError, capture
+from collector.camera.options import CameraOptions
 from collector.camera.store import SnapshotStore
 from collector.contracts import Point
 from collector.outbox import Outbox, OutboxError, OutboxItem, OutboxWorker, Outcome
+from collector.plugins import Env, Plugin, register
 from collector.safe_transport import is_loopback
 
 log = logging.getLogger("quantrac.collector.camera")
@@ -68,10 +70,10 @@ def _registry_camera(station: boards.Station, default_auth: str) -> dict[str, An
     return {"snapshot_url": url, "rtsp": rtsp, "auth": auth}
 
 
-def cameras(settings: Any, secrets: dict[str, dict[str, str]] | None = None
+def cameras(o: CameraOptions, env: Env, secrets: dict[str, dict[str, str]] | None = None
             ) -> dict[str, CameraSpec]:
     """station → camera, from the registry and `[camera] snapshot_urls`."""
-    o, reg = settings.camera, boards.registry(settings.collector.registry)
+    reg = boards.registry(env.registry)
     found = {s.id: c for s in reg.stations if (c := _registry_camera(s, o.default_auth))}
     for entry in o.snapshot_urls:
         station, sep, url = entry.partition("=")
@@ -91,9 +93,8 @@ def cameras(settings: Any, secrets: dict[str, dict[str, str]] | None = None
             for st, c in found.items()}
 
 
-def secrets_path(settings: Any) -> Path:
-    o = settings.camera
-    return Path(o.secrets) if o.secrets else settings.run_dir / "secrets" / "cameras.json"
+def secrets_path(o: CameraOptions, env: Env) -> Path:
+    return Path(o.secrets) if o.secrets else env.run_dir / "secrets" / "cameras.json"
 
 
 def load_secrets(path: Path) -> dict[str, dict[str, str]]:
@@ -122,22 +123,18 @@ def plain_http(specs: dict[str, CameraSpec]) -> list[str]:
     return out
 
 
-def check(settings: Any, error: type[Exception]) -> None:
-    o = settings.camera
+def check(o: CameraOptions, env: Env) -> None:
     if not o.enabled:
         return
     if o.default_auth not in AUTHS:
-        raise error(f"[camera] default_auth = {o.default_auth!r}: one of {', '.join(AUTHS)}")
+        raise ValueError(f"[camera] default_auth = {o.default_auth!r}: one of {', '.join(AUTHS)}")
     if o.ca_file:
         try:
             ssl.create_default_context(cafile=o.ca_file)
         except (OSError, ssl.SSLError) as e:
-            raise error(f"[camera] ca_file = {o.ca_file!r}: not a readable PEM CA certificate "
+            raise ValueError(f"[camera] ca_file = {o.ca_file!r}: not a readable PEM CA certificate "
                         f"({e})") from None
-    try:
-        cameras(settings, load_secrets(secrets_path(settings)))
-    except ValueError as e:
-        raise error(str(e)) from None
+    cameras(o, env, load_secrets(secrets_path(o, env)))
 
 
 class InfluxPoints:
@@ -343,13 +340,12 @@ class SnapshotOutputs:
         return {**self.inner.stats(), "camera": self.camera.stats()}
 
 
-def build(settings: Any, outputs: Any) -> Any:
-    """`outputs` with the camera module in front when `[camera] enabled` and a station has a
-    camera; else `outputs` itself."""
-    o = settings.camera
+def build(o: CameraOptions, env: Env, outputs: Any) -> Any:
+    """`outputs` (the alert outputs) with the camera module in front when `[camera] enabled`
+    and a station has a camera; else `outputs` itself."""
     if not o.enabled:
         return outputs
-    specs = cameras(settings, load_secrets(secrets_path(settings)))
+    specs = cameras(o, env, load_secrets(secrets_path(o, env)))
     if not specs:
         log.warning("camera: enabled, but no registry station has a camera")
         return outputs
@@ -357,11 +353,11 @@ def build(settings: Any, outputs: Any) -> Any:
         log.warning("%s", warning)
     from collector.sinks.influxdb.plugin import InfluxSink
 
-    tz = ZoneInfo(boards.registry(settings.collector.registry).timezone)
-    folder = Path(o.folder) if o.folder else settings.data_dir / "camera"
-    sink = InfluxSink(settings.influx_write_url, settings.influx_db, settings.influx_write_user,
-                      settings.influx_write_password, timeout_s=settings.influxdb.timeout_s)
-    box = Outbox(settings.data_dir / "camera-outbox", ("influxdb",), keep_s=86400)
+    tz = ZoneInfo(boards.registry(env.registry).timezone)
+    folder = Path(o.folder) if o.folder else env.data_dir / "camera"
+    sink = InfluxSink(env.influx_write_url, env.influx_db, env.influx_write_user,
+                      env.influx_write_password, timeout_s=env.peer("influxdb").timeout_s)
+    box = Outbox(env.data_dir / "camera-outbox", ("influxdb",), keep_s=86400)
     worker = OutboxWorker(box, "influxdb", InfluxPoints(sink), retry_initial_s=o.retry_initial_s,
                           retry_max_s=o.retry_max_s)
     module = CameraModule(specs, SnapshotStore(folder, tz, retention_days=o.retention_days,
@@ -371,3 +367,6 @@ def build(settings: Any, outputs: Any) -> Any:
                           public_url=o.public_url, ffmpeg=o.ffmpeg,
                           tls=ssl.create_default_context(cafile=o.ca_file or None))
     return SnapshotOutputs(outputs, module)
+
+
+register(Plugin("service", "camera", CameraOptions, build, check, reads=("influxdb",)))

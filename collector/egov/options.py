@@ -1,4 +1,4 @@
-"""[egov] options (read by collector/config.py; defaults in sample.toml)."""
+"""[egov] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

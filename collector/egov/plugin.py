@@ -31,7 +31,9 @@ import boards
 from collector import safe_transport
 from collector.contracts import Point, Reading
 from collector.egov import datafile, messages, opendata
+from collector.egov.options import EgovOptions
 from collector.outbox import Outbox, OutboxDeadLetters, OutboxFull, OutboxItem, OutboxWorker
+from collector.plugins import Env, Plugin, register
 from collector.spool_format import write_atomic
 
 log = logging.getLogger("quantrac.collector.egov")
@@ -41,34 +43,30 @@ OPEN_DATA_CHECK_S = 60.0
 OPEN_DATA_RETRY_S = 300.0
 
 
-def spool_consumers(settings: Any) -> tuple[str, ...]:
-    """The spool's consumers: the database, and this module when enabled."""
-    return ("influxdb", CONSUMER) if settings.egov.enabled else ("influxdb",)
+def spool_consumers(o: EgovOptions) -> tuple[str, ...]:
+    """The spool cursors this module reads with: its own when enabled."""
+    return (CONSUMER,) if o.enabled else ()
 
 
-def naming(settings: Any) -> datafile.Naming:
-    o, reg = settings.egov, boards.registry(settings.collector.registry)
+def naming(o: EgovOptions, env: Env) -> datafile.Naming:
+    reg = boards.registry(env.registry)
     return datafile.Naming(
         o.province or datafile.ascii_code(reg.province) or "Province",
         o.facility or datafile.ascii_code(reg.network), ZoneInfo(reg.timezone),
         datafile.parse_codes(o.station_codes, reg.ids()))
 
 
-def check(settings: Any, error: type[Exception]) -> None:
+def check(o: EgovOptions, env: Env) -> None:
     """Refuse at load what would fail later: bad URLs, codes, symbols, formats."""
-    o = settings.egov
     if not o.enabled:
         return
-    try:
-        naming(settings)
-        datafile.load_symbols(o.symbols or None)
-        load_secrets(secrets_path(settings))
-    except ValueError as e:  # DataFileError too
-        raise error(str(e)) from None
+    naming(o, env)
+    datafile.load_symbols(o.symbols or None)
+    load_secrets(secrets_path(o, env))
     if o.ftp_url and not o.ftp_url.startswith(("ftp://", "ftps://")):
-        raise error(f"[egov] ftp_url = {o.ftp_url!r}: must start with ftp:// or ftps://")
+        raise ValueError(f"[egov] ftp_url = {o.ftp_url!r}: must start with ftp:// or ftps://")
     if o.ftp_url and not o.ftp_allow_plain and plain_ftp(o.ftp_url):
-        raise error(f"[egov] ftp_url = {o.ftp_url!r}: plain FTP sends the login and the files "
+        raise ValueError(f"[egov] ftp_url = {o.ftp_url!r}: plain FTP sends the login and the files "
                     "in clear text; use ftps://, or set [egov] ftp_allow_plain = true if the "
                     "department's server has no TLS")
     for ca, what in ((o.ftp_ca_file, "ftp_ca_file"), (o.api_ca_file, "api_ca_file")):
@@ -76,21 +74,21 @@ def check(settings: Any, error: type[Exception]) -> None:
             try:
                 ssl.create_default_context(cafile=ca)
             except (OSError, ssl.SSLError) as e:
-                raise error(f"[egov] {what} = {ca!r}: not a readable PEM CA certificate "
+                raise ValueError(f"[egov] {what} = {ca!r}: not a readable PEM CA certificate "
                             f"({e})") from None
     if o.api_url and not (o.token_url and o.client_id):
-        raise error(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
+        raise ValueError(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
                     "client credentials)")
     for url, what, carries in ((o.api_url, "api_url", "the bearer token"),
                                (o.token_url, "token_url", "the client secret")):
         if url and (problem := safe_transport.https_url(f"[egov] {what}", url, carries)):
-            raise error(problem)
+            raise ValueError(problem)
     for f in o.open_data_formats:
         if f not in opendata.FORMATS:
-            raise error(f"[egov] open_data_formats: {f!r} is not one of csv, json")
+            raise ValueError(f"[egov] open_data_formats: {f!r} is not one of csv, json")
     for lang in o.open_data_langs:
         if lang not in opendata.LANGS:
-            raise error(f"[egov] open_data_langs: {lang!r} is not one of vi, en")
+            raise ValueError(f"[egov] open_data_langs: {lang!r} is not one of vi, en")
 
 
 def plain_ftp(url: str) -> bool:
@@ -99,9 +97,8 @@ def plain_ftp(url: str) -> bool:
     return parts.scheme == "ftp" and not safe_transport.is_loopback(parts.hostname)
 
 
-def secrets_path(settings: Any) -> Path:
-    o = settings.egov
-    return Path(o.secrets) if o.secrets else settings.run_dir / "secrets" / "egov.json"
+def secrets_path(o: EgovOptions, env: Env) -> Path:
+    return Path(o.secrets) if o.secrets else env.run_dir / "secrets" / "egov.json"
 
 
 def load_secrets(path: Path) -> dict[str, str]:
@@ -128,22 +125,22 @@ def due_days(now: float, last: date | None, tz: ZoneInfo, delay_s: float,
     return [first + timedelta(days=i) for i in range((today - first).days)]
 
 
-def build(settings: Any, spool: Any, env: dict[str, str] | None = None) -> EgovModule | None:
-    return EgovModule(settings, spool, env) if settings.egov.enabled else None
+def build(o: EgovOptions, env: Env, spool: Any) -> EgovModule | None:
+    """The module reading `spool` with its own cursor, when `[egov] enabled`."""
+    return EgovModule(o, env, spool) if o.enabled else None
 
 
 class EgovModule:
-    def __init__(self, settings: Any, spool: Any, env: dict[str, str] | None = None) -> None:
-        o = self.options = settings.egov
-        self.settings, self.spool, self._env = settings, spool, env
-        self.registry = boards.registry(settings.collector.registry)
+    def __init__(self, o: EgovOptions, env: Env, spool: Any) -> None:
+        self.options, self.env, self.spool = o, env, spool
+        self.registry = boards.registry(env.registry)
         self.tz = ZoneInfo(self.registry.timezone)
-        self.naming = naming(settings)
+        self.naming = naming(o, env)
         self.symbols = datafile.load_symbols(o.symbols or None)
-        self.folder = Path(o.folder) if o.folder else settings.data_dir / "egov"
+        self.folder = Path(o.folder) if o.folder else env.data_dir / "egov"
         self.open_data_dir = Path(o.open_data_dir) if o.open_data_dir else \
             self.folder / "open-data"
-        secrets = load_secrets(secrets_path(settings))
+        secrets = load_secrets(secrets_path(o, env))
         deliverers: dict[str, Any] = {}
         if o.ftp_url:
             from collector.egov.ftp import FtpDeliverer
@@ -301,12 +298,12 @@ class EgovModule:
     def produce_open_data(self, day: date) -> bool:
         """Write every station's files for `day`; False (logged) when InfluxDB failed."""
         try:
-            env = self._env or self._services_env()
+            services = dict(self.env.services())  # read now: the read login may change
             n = 0
             for station in self.registry.stations:
                 if self._stop.is_set():
                     return False
-                n += len(opendata.write_day(env, station, day, self.open_data_dir, self.tz,
+                n += len(opendata.write_day(services, station, day, self.open_data_dir, self.tz,
                                             self.symbols, self.options.open_data_formats,
                                             self.options.open_data_langs))
         except Exception as e:
@@ -320,7 +317,5 @@ class EgovModule:
         log.info("egov: open data for %s: %d files in %s", day, n, self.open_data_dir)
         return True
 
-    def _services_env(self) -> dict[str, str]:
-        from collector.config import services_env
 
-        return services_env(self.settings.run_dir)
+register(Plugin("service", "egov", EgovOptions, build, check))

@@ -75,10 +75,8 @@ def test_the_registry_names_its_province_for_the_egov_files():
     from collector.egov.plugin import naming
 
     assert boards.registry().province == "An Giang"
-    settings = SimpleNamespace(
-        collector=SimpleNamespace(registry="phu-quoc"),
-        egov=SimpleNamespace(province="", facility="", station_codes=()))
-    assert naming(settings).province == "AnGiang"
+    options = SimpleNamespace(province="", facility="", station_codes=())
+    assert naming(options, SimpleNamespace(registry="phu-quoc")).province == "AnGiang"
 
 
 def test_a_province_that_is_not_text_is_refused_naming_the_key(monkeypatch):

@@ -157,7 +157,7 @@ def test_cameras_come_from_the_registry_and_the_config_with_secrets_apart(tmp_pa
         "snapshot_urls": ["pq-air-15=http://127.0.0.1:8080/snap"]}})
     from collector.camera.plugin import load_secrets
 
-    found = cameras(s, load_secrets(secrets))
+    found = cameras(s.camera, s.env_for("camera"), load_secrets(secrets))
     assert found["pq-air-01"] == CameraSpec(
         "pq-air-01", "http://10.20.1.11/onvif/snapshot?profile=1", "digest", None, "admin", "x")
     assert found["pq-sea-01"].rtsp == "rtsp://10.20.4.11:554/stream1"
@@ -195,7 +195,7 @@ def test_a_camera_over_plain_http_on_the_network_is_a_warning_at_start(tmp_path,
         "snapshot_urls": ["pq-air-15=http://127.0.0.1:8080/snap",
                           "pq-air-04=https://10.20.1.14/onvif/snapshot"]}})
     caplog.set_level("WARNING", logger="quantrac.collector.camera")
-    outputs = build(s, AlertOutputs({}, tmp_path / "adl.jsonl"))
+    outputs = build(s.camera, s.env_for("camera"), AlertOutputs({}, tmp_path / "adl.jsonl"))
     outputs.stop(1)
     said = [r.getMessage() for r in caplog.records if "plain http" in r.getMessage()]
     # the registry's cameras at 10.20.x.x: pq-air-01 (digest), pq-ww-01 (basic)

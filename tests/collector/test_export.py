@@ -6,6 +6,7 @@ arguments get a clear error."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import random
@@ -108,7 +109,8 @@ def test_the_egov_module_writes_each_day_in_both_languages_and_formats(services,
     d1, _ = days
     settings = Settings.from_env(services, tmp_path, {"egov": {
         "enabled": True, "open_data_dir": str(tmp_path / "open-data")}})
-    module = EgovModule(settings, spool=None, env=services)
+    env = dataclasses.replace(settings.env_for("egov"), services=lambda: services)
+    module = EgovModule(settings.egov, env, spool=None)
     try:
         assert module.produce_open_data(d1)
     finally:

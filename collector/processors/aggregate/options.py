@@ -1,4 +1,4 @@
-"""[processors.aggregate] options (read by collector/config.py; defaults in sample.toml)."""
+"""[processors.aggregate] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

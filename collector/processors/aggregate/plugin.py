@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import boards
 from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of
+from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import (
     DAY_HOURS,
     ROLLING_HOURS,
@@ -29,6 +30,7 @@ from collector.processors.aggregate.means import (
     rolling_8h,
     valid,
 )
+from collector.processors.aggregate.options import AggregateOptions
 
 log = logging.getLogger("quantrac.collector.aggregate")
 STATE_VERSION = 1
@@ -194,8 +196,10 @@ def _point(key: Key, kind: str, period: str, end: int, m: Mean,
                                "period": period}, fields, end)
 
 
-def build(settings: Any) -> AggregateProcessor:
-    o = settings.aggregate
-    return AggregateProcessor(settings.collector.registry,
+def build(o: AggregateOptions, env: Env) -> AggregateProcessor:
+    return AggregateProcessor(env.registry,
                               Completeness(o.hour_fraction, o.rolling_8h_hours, o.day_hours),
                               o.keep_hours)
+
+
+register(Plugin("processor", "aggregate", AggregateOptions, build))

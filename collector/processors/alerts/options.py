@@ -1,9 +1,8 @@
-"""[processors.alerts] options (read by collector/config.py; defaults in sample.toml)."""
+"""[processors.alerts] options (the plugin registers them; defaults in sample.toml)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,22 +35,3 @@ def check(opts: AlertsOptions, registry: str) -> None:
             parse_mute(m, tz)
         except ValueError as e:
             raise ValueError(f"mutes: {e}") from None
-
-
-def check_derived(s: Any, error: type[Exception] = ValueError) -> None:
-    """The derived stages' settings; `error` (config's ConfigError) names the table, the key
-    and the value."""
-    chain = list(s.collector.processors)
-    for name in ("indices", "alerts"):
-        if name in chain and ("aggregate" not in chain
-                              or chain.index("aggregate") > chain.index(name)):
-            raise error(f"[collector] processors = {chain!r}: {name!r} needs "
-                        "'aggregate' before it")
-    if "alerts" in chain:
-        try:
-            check(s.alerts, s.collector.registry)
-        except ValueError as e:
-            raise error(f"[processors.alerts] {e}") from None
-    if s.notify.min_severity not in ("info", "warning", "critical"):
-        raise error(f"[sinks.notify] min_severity = {s.notify.min_severity!r}: must be "
-                    "info, warning or critical")

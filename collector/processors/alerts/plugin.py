@@ -28,7 +28,9 @@ from collector.alerting import messages, rules
 from collector.alerting.engine import Alerts, Observation, Rule, Transition, parse_mute
 from collector.alerting.units import to_unit
 from collector.contracts import Batch, Point, topic_parts
+from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import needed
+from collector.processors.alerts.options import AlertsOptions, check
 
 log = logging.getLogger("quantrac.collector.alerts")
 STATE_VERSION = 1
@@ -188,7 +190,15 @@ def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
     return values[0]
 
 
-def build(settings: Any) -> AlertsProcessor:
-    o = settings.alerts
-    return AlertsProcessor(settings.collector.registry, o.rules, o.mutes,
-                           settings.aggregate.hour_fraction, o.tick_s)
+def build(o: AlertsOptions, env: Env) -> AlertsProcessor:
+    # an hour's mean is complete for alerts when it is for the aggregate stage
+    return AlertsProcessor(env.registry, o.rules, o.mutes, env.peer("aggregate").hour_fraction,
+                           o.tick_s)
+
+
+def _check(o: AlertsOptions, env: Env) -> None:
+    check(o, env.registry)
+
+
+register(Plugin("processor", "alerts", AlertsOptions, build, _check, after=("aggregate",),
+                reads=("aggregate",)))

@@ -1,4 +1,4 @@
-"""[processors.dedupe] options (read by collector/config.py; defaults in sample.toml)."""
+"""[processors.dedupe] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

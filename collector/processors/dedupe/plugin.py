@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 from collector.contracts import Batch
+from collector.plugins import Env, Plugin, register
+from collector.processors.dedupe.options import DedupeOptions
 from collector.processors.dedupe.seen import SeenSet
 
 log = logging.getLogger("quantrac.collector.dedupe")
@@ -69,3 +71,10 @@ class DedupeProcessor:
             log.info("dedupe: %d boots restored", self.seen.restore(state))
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             log.warning("dedupe: saved state unreadable (%s); starting empty", e)
+
+
+def build(opts: DedupeOptions, env: Env) -> DedupeProcessor:
+    return DedupeProcessor(opts.boots_per_station, opts.ranges_per_boot, opts.forget_after_s)
+
+
+register(Plugin("processor", "dedupe", DedupeOptions, build))

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import boards
 from collector.contracts import Batch, Envelope, Point, topic_parts
+from collector.plugins import Env, Plugin, register
 from collector.processors.device.messages import DeviceMessageError, parse
 
 log = logging.getLogger("quantrac.collector.device")
@@ -103,5 +105,13 @@ class DeviceProcessor:
         return None
 
 
-def build(settings: Any) -> DeviceProcessor:
-    return DeviceProcessor(settings.collector.registry)
+def build(opts: DeviceOptions, env: Env) -> DeviceProcessor:
+    return DeviceProcessor(env.registry)
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """[processors.device]: none yet."""
+
+
+register(Plugin("processor", "device", DeviceOptions, build))

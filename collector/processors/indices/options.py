@@ -1,4 +1,4 @@
-"""[processors.indices] options (read by collector/config.py; defaults in sample.toml)."""
+"""[processors.indices] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

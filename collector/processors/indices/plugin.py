@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 import boards
 from collector.contracts import HOUR_S, Batch, Point
 from collector.domain import aqi, wqi
+from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import DAY_HOURS, ROLLING_HOURS, day_start
+from collector.processors.indices.options import IndicesOptions
 from collector.processors.units.convert import UnitError, to_canonical
 
 log = logging.getLogger("quantrac.collector.indices")
@@ -176,5 +178,8 @@ def _aqi_point(station: str, period: str, end: int, res: aqi.AqiResult,
     return Point("aqi", {"station": station, "period": period}, fields, end)
 
 
-def build(settings: Any) -> IndicesProcessor:
-    return IndicesProcessor(settings.collector.registry, settings.indices.keep_hours)
+def build(opts: IndicesOptions, env: Env) -> IndicesProcessor:
+    return IndicesProcessor(env.registry, opts.keep_hours)
+
+
+register(Plugin("processor", "indices", IndicesOptions, build, after=("aggregate",)))

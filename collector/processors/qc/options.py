@@ -1,4 +1,4 @@
-"""[processors.qc] options (read by collector/config.py; defaults in sample.toml)."""
+"""[processors.qc] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import boards
 from collector.contracts import Batch, Reading
+from collector.plugins import Env, Plugin, register
 from collector.processors.qc.checks import FAILING, Flat, Limits, Point, evaluate
 from collector.processors.qc.limits import registry_limits
+from collector.processors.qc.options import QcOptions
 from collector.processors.units.convert import canonical_unit, factor
 
 log = logging.getLogger("quantrac.collector.qc")
@@ -115,3 +117,19 @@ class QcProcessor:
             self._series[(station, param)] = s
             kept += 1
         log.info("qc: history restored for %d series", kept)
+
+
+def build(opts: QcOptions, env: Env) -> QcProcessor:
+    return QcProcessor(env.registry, opts.limits, opts.history_size)
+
+
+def check(opts: QcOptions, env: Env) -> None:
+    from collector.processors.qc.limits import LimitsError
+
+    try:
+        registry_limits(env.registry, opts.limits or None)
+    except LimitsError as e:
+        raise ValueError(f"limits = {opts.limits!r}: {e}") from None
+
+
+register(Plugin("processor", "qc", QcOptions, build, check))

@@ -1,4 +1,4 @@
-"""[processors.units] options (read by collector/config.py; defaults in sample.toml)."""
+"""[processors.units] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

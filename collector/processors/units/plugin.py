@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import boards
 from collector.contracts import Batch
+from collector.plugins import Env, Plugin, register
 from collector.processors.units.convert import UnitError, factor
+from collector.processors.units.options import UnitsOptions
 
 
 class UnitsProcessor:
@@ -37,3 +39,10 @@ class UnitsProcessor:
             r.min = None if r.min is None else r.min * k
             r.max = None if r.max is None else r.max * k
         return batch
+
+
+def build(opts: UnitsOptions, env: Env) -> UnitsProcessor:
+    return UnitsProcessor(env.registry, opts.keep_raw)
+
+
+register(Plugin("processor", "units", UnitsOptions, build))

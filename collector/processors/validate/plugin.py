@@ -17,6 +17,8 @@ from functools import cache
 import boards
 from collector.contracts import QC_NOT_EVALUATED, Batch, Envelope, Reading, Rejected, topic_parts
 from collector.dead_letters import HEAD_BYTES
+from collector.plugins import Env, Plugin, register
+from collector.processors.validate.options import ValidateOptions
 from collector.processors.validate.refusals import Invalid, decode
 
 __all__ = ["Invalid", "ValidateProcessor", "oversized", "validate"]
@@ -110,3 +112,11 @@ class ValidateProcessor:
                 log.exception("validator failed on %s", env.topic)
                 batch.rejected.append(Rejected(env, f"validator error: {e!r}", "internal"))
         return batch
+
+
+def build(opts: ValidateOptions, env: Env) -> ValidateProcessor:
+    return ValidateProcessor(env.registry, opts.max_future_s)
+
+
+register(Plugin("processor", "validate", ValidateOptions, build,
+                first="it turns messages into readings"))

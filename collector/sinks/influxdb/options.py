@@ -1,4 +1,4 @@
-"""[sinks.influxdb] options (read by collector/config.py; defaults in sample.toml)."""
+"""[sinks.influxdb] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

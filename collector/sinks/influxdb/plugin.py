@@ -28,10 +28,12 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from collector.contracts import Point, Reading, WriteResult
+from collector.plugins import Env, Plugin, register
 from collector.retention import Retention
 from collector.retention import shipped as shipped_retention
 from collector.retry import retry_after_s
 from collector.sinks.influxdb.line_protocol import MEASUREMENT, line
+from collector.sinks.influxdb.options import InfluxOptions
 
 log = logging.getLogger("quantrac.collector.influxdb")
 
@@ -135,3 +137,17 @@ class InfluxSink:
     def close(self) -> None:
         self._api.close()
         self._client.close()
+
+
+def build(o: InfluxOptions, env: Env) -> InfluxSink:
+    return InfluxSink(env.influx_write_url, env.influx_db, env.influx_write_user,
+                      env.influx_write_password, timeout_s=o.timeout_s)
+
+
+def check(o: InfluxOptions, env: Env) -> None:
+    if o.retry_initial_s > o.retry_max_s:
+        raise ValueError(f"retry_initial_s = {o.retry_initial_s!r}: must not exceed "
+                         f"retry_max_s = {o.retry_max_s!r}")
+
+
+register(Plugin("sink", "influxdb", InfluxOptions, build, check))

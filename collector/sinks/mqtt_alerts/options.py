@@ -1,4 +1,4 @@
-"""[sinks.mqtt_alerts] options (read by collector/config.py; defaults in sample.toml)."""
+"""[sinks.mqtt_alerts] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

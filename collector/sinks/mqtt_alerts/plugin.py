@@ -12,11 +12,12 @@ import json
 import logging
 import threading
 import time
-from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from collector.contracts import Point, WriteResult
+from collector.plugins import Env, Plugin, register
+from collector.sinks.mqtt_alerts.options import MqttAlertsOptions
 
 log = logging.getLogger("quantrac.collector.mqtt_alerts")
 TOPIC = "quantrac/v1/alerts/{station}"
@@ -93,11 +94,15 @@ class MqttAlertSink:
             self._client.loop_stop()
 
 
-def build(settings: Any) -> MqttAlertSink | None:
-    o = settings.mqtt_alerts
+def build(o: MqttAlertsOptions, env: Env) -> dict[str, MqttAlertSink]:
+    """The retained-alert output, unless switched off; its client id follows the source's."""
     if not o.enabled:
-        return None
-    return MqttAlertSink(settings.mqtt_host, settings.mqtt_port, settings.mqtt_user,
-                         settings.mqtt_password, client_id=o.client_id or
-                         f"{settings.mqtt.client_id}-alerts", qos=o.qos, timeout_s=o.timeout_s)
+        return {}
+    return {"mqtt_alerts": MqttAlertSink(
+        env.mqtt_host, env.mqtt_port, env.mqtt_user, env.mqtt_password,
+        client_id=o.client_id or f"{env.peer('mqtt').client_id}-alerts", qos=o.qos,
+        timeout_s=o.timeout_s)}
+
+
+register(Plugin("output", "mqtt_alerts", MqttAlertsOptions, build, reads=("mqtt",)))
 

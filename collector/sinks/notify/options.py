@@ -1,4 +1,4 @@
-"""[sinks.notify] options (read by collector/config.py; defaults in sample.toml)."""
+"""[sinks.notify] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

@@ -33,13 +33,14 @@ import time
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
-from typing import Any
 
 from collector import safe_transport
 from collector.alerting.engine import SEVERITIES
 from collector.contracts import Point, WriteResult
+from collector.plugins import Env, Plugin, register
 from collector.retry import retry_after_s
 from collector.sinks.influxdb.plugin import server_message
+from collector.sinks.notify.options import NotifyOptions
 
 log = logging.getLogger("quantrac.collector.notify")
 RETRY_STATUS = (408, 425, 429)
@@ -189,33 +190,36 @@ class EmailSink:
         return result
 
 
-def check(settings: Any, error: type[Exception]) -> None:
+def check(o: NotifyOptions, env: Env) -> None:
     """Refuse at load a login that would go out in clear text, an unreadable CA file."""
-    o = settings.notify
+    if o.min_severity not in ("info", "warning", "critical"):
+        raise ValueError(f"min_severity = {o.min_severity!r}: must be info, warning or "
+                         "critical")
     if not o.smtp_host:
         return
     if o.smtp_user and not o.smtp_starttls:
-        raise error(LOGIN_NEEDS_TLS.format(user=o.smtp_user))
+        raise ValueError(LOGIN_NEEDS_TLS.format(user=o.smtp_user))
     if o.smtp_ca_file:
         try:
             ssl.create_default_context(cafile=o.smtp_ca_file)
         except (OSError, ssl.SSLError) as e:
-            raise error(f"[sinks.notify] smtp_ca_file = {o.smtp_ca_file!r}: not a readable "
-                        f"PEM CA certificate ({e})") from None
+            raise ValueError(f"smtp_ca_file = {o.smtp_ca_file!r}: not a readable PEM CA "
+                             f"certificate ({e})") from None
 
 
-def build_webhook(settings: Any) -> WebhookSink | None:
-    o = settings.notify
-    if not o.webhook_url:
-        return None
-    return WebhookSink(o.webhook_url, timeout_s=o.timeout_s, min_severity=o.min_severity)
+def build(o: NotifyOptions, env: Env) -> dict[str, WebhookSink | EmailSink]:
+    """The webhook and the e-mail output, each when configured."""
+    out: dict[str, WebhookSink | EmailSink] = {}
+    if o.webhook_url:
+        out["webhook"] = WebhookSink(o.webhook_url, timeout_s=o.timeout_s,
+                                     min_severity=o.min_severity)
+    if o.smtp_host:
+        out["email"] = EmailSink(o.smtp_host, o.smtp_port, sender=o.smtp_from,
+                                 recipients=o.smtp_to, starttls=o.smtp_starttls,
+                                 user=o.smtp_user, password=os.environ.get(PASSWORD_ENV, ""),
+                                 timeout_s=o.timeout_s, min_severity=o.min_severity,
+                                 ca_file=o.smtp_ca_file or None)
+    return out
 
 
-def build_email(settings: Any) -> EmailSink | None:
-    o = settings.notify
-    if not o.smtp_host:
-        return None
-    return EmailSink(o.smtp_host, o.smtp_port, sender=o.smtp_from, recipients=o.smtp_to,
-                     starttls=o.smtp_starttls, user=o.smtp_user,
-                     password=os.environ.get(PASSWORD_ENV, ""), timeout_s=o.timeout_s,
-                     min_severity=o.min_severity, ca_file=o.smtp_ca_file or None)
+register(Plugin("output", "notify", NotifyOptions, build, check))

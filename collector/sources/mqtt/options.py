@@ -1,4 +1,4 @@
-"""[sources.mqtt] options (read by collector/config.py; defaults in sample.toml)."""
+"""[sources.mqtt] options (registered by the plugin; defaults in sample.toml)."""
 
 from __future__ import annotations
 

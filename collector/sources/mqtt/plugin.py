@@ -11,6 +11,7 @@ own thread reads the socket and reconnects with a growing delay; `emit` runs in 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -21,9 +22,12 @@ from paho.mqtt.properties import Properties
 
 from collector.contracts import Emit, Envelope
 from collector.metrics import Metrics
+from collector.plugins import Env, Plugin, register
+from collector.sources.mqtt.options import MqttOptions
 
 log = logging.getLogger("quantrac.collector.mqtt")
 
+PROTOCOLS = ("3.1.1", "5")
 
 class MqttSource:
     name = "mqtt"
@@ -147,3 +151,26 @@ class MqttSource:
                 self._emit(env)
         except Exception:  # never let an error kill paho's network thread; no ack follows
             log.exception("could not hand over message %s", msg.mid)
+
+
+def build(m: MqttOptions, env: Env, metrics: Metrics) -> MqttSource:
+    return MqttSource(env.mqtt_host, env.mqtt_port, env.mqtt_user, env.mqtt_password,
+                      client_id=m.client_id, topics=m.topics, qos=m.qos,
+                      keepalive_s=m.keepalive_s, reconnect_min_s=m.reconnect_min_s,
+                      reconnect_max_s=m.reconnect_max_s, protocol=m.protocol,
+                      share_group=m.share_group, session_expiry_s=m.session_expiry_s,
+                      metrics=metrics)
+
+
+def check(m: MqttOptions, env: Env) -> None:
+    if m.protocol not in PROTOCOLS:
+        raise ValueError(f"protocol = {m.protocol!r}: must be one of {', '.join(PROTOCOLS)}")
+    if m.share_group and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", m.share_group):
+        raise ValueError(f"share_group = {m.share_group!r}: must be 1-64 letters, digits, "
+                         "'_', '.' or '-'")
+    if m.reconnect_min_s > m.reconnect_max_s:
+        raise ValueError(f"reconnect_min_s = {m.reconnect_min_s!r}: must not exceed "
+                         f"reconnect_max_s = {m.reconnect_max_s!r}")
+
+
+register(Plugin("source", "mqtt", MqttOptions, build, check))
