@@ -29,7 +29,7 @@ from hil.fastclock import FastClock
 from hil.modbus_slave import ModbusSlave
 from hil.pm_stream import PmStream
 from hil.ports import Port, PtyPort
-from quantrac import paths
+from quantrac_common import paths
 
 HEAP = "heapsize=256k"  # as tests/firmware/fw_station.py runs the station (source, not .mpy)
 STOP_WAIT_S = 5.0

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 from collector.services.state import write_private
-from quantrac import paths
 from quantrac.field.tls import write_private_bytes
+from quantrac_common import paths
 
 CONFIG = "config.json"
 SECRETS = "secrets.json"
