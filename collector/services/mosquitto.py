@@ -19,11 +19,9 @@ from pathlib import Path
 from collector.services import credentials, dynsec, procs
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError
+from quantrac_common.protocol import PREFIX, STATION_READS, STATION_WRITES
 
 NAME = "mosquitto"
-PREFIX = "quantrac/v1"
-STATION_WRITES = ("data", "status", "event")
-STATION_READS = ("cmd", "config")
 
 # Limits sized so a long collector outage loses nothing (see the comments in the conf).
 MAX_QUEUED_MESSAGES = 1_000_000

@@ -17,9 +17,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from collector.contracts import Point, WriteResult
+from quantrac_common.protocol import PREFIX
 
 log = logging.getLogger("quantrac.collector.mqtt_alerts")
-TOPIC = "quantrac/v1/alerts/{station}"
+TOPIC = PREFIX + "/alerts/{station}"
 
 
 class MqttAlertSink:
