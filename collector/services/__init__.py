@@ -23,9 +23,9 @@ from collector.services.state import (
     parse_env,
     read_json,
     write_json,
-    write_private,
 )
 from quantrac_common import paths
+from quantrac_common.files import write_private
 
 __all__ = ["ENV_KEYS", "ServicesError", "broker_accounts", "down", "load_env", "log_paths",
            "restart_mosquitto", "status", "up"]
