@@ -33,7 +33,7 @@ def module_constant(path: Path, name: str) -> object:
 
 def topic_leaves() -> tuple[dict[str, str], set[str], set[str]]:
     """From the firmware: {attribute: leaf} for every `self.<attr> = (prefix + "<leaf>")…`,
-    the prefixes it spells, and the attributes a function named *subscribe* sends."""
+    the prefixes it spells, and the attributes passed to a `….subscribe(…)` call."""
     leaves: dict[str, str] = {}
     prefixes: set[str] = set()
     subscribed: set[str] = set()
@@ -50,8 +50,9 @@ def topic_leaves() -> tuple[dict[str, str], set[str], set[str]]:
                             and isinstance(sub.right, ast.Constant)
                             and isinstance(sub.right.value, str)):
                         leaves[node.targets[0].attr] = sub.right.value
-            if isinstance(node, ast.FunctionDef) and "subscribe" in node.name:
-                subscribed |= {a.attr for a in ast.walk(node) if isinstance(a, ast.Attribute)}
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "subscribe"):
+                subscribed |= {a.attr for a in node.args if isinstance(a, ast.Attribute)}
     return leaves, prefixes, subscribed
 
 
