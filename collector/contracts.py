@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-TOPIC_PREFIX = "quantrac/v1/"
-TOPIC = re.compile(r"^quantrac/v1/([a-z0-9][a-z0-9-]{1,31})/(data|status|event)$")
+from quantrac_common.protocol import PREFIX, STATION_WRITES
+
+TOPIC = re.compile(rf"^{re.escape(PREFIX)}/([a-z0-9][a-z0-9-]{{1,31}})/"
+                   rf"({'|'.join(STATION_WRITES)})$")
 
 # Quality flag values (QARTOD, docs/influxdb-schema.md); the qc processor sets them, a chain
 # without it leaves NOT_EVALUATED.

@@ -19,6 +19,7 @@ from typing import Any
 
 from collector.contracts import Point
 from collector.plugins import Env, Plugin, register
+from quantrac_common.files import write_atomic
 
 log = logging.getLogger("quantrac.collector.metrics")
 MEASUREMENT = "collector"
@@ -165,10 +166,8 @@ def points(doc: dict[str, Any]) -> list[Point]:
 
 
 def write_status(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    # rewritten every few seconds and only ever read for display: no disk flush each time
+    write_atomic(path, json.dumps(doc, default=str), fsync=False)
 
 
 class Exporter:

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantrac_common.influxql import quote_ident
+
 FILE = Path(__file__).with_name("retention.json")
 UNITS_S = {"ns": 1e-9, "u": 1e-6, "µ": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600,
            "d": 86400, "w": 604800}
@@ -61,12 +63,8 @@ class Retention:
         FROM clause needs, since an unqualified name reads only the default policy."""
         rp = self.policy(measurement)
         if rp == self.default:
-            return ident(measurement)
-        return f"{ident(rp)}.{ident(measurement)}"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return quote_ident(measurement)
+        return f"{quote_ident(rp)}.{quote_ident(measurement)}"
 
 
 def duration_s(text: str) -> float | None:

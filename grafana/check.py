@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from quantrac import influxql
+from quantrac_common import influxql
 
 MAX_DATA_POINTS = 1000  # about the width of a panel on one screen, in pixels
 ROUND_S = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800,

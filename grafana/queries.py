@@ -18,6 +18,10 @@ from grafana_foundation_sdk.models import dashboard
 
 from collector.retention import shipped as shipped_retention
 
+# the query vocabulary the builders import from here: `ident(tag)`, `text(value)`
+from quantrac_common.influxql import quote_ident as ident
+from quantrac_common.influxql import quote_string as text
+
 DATASOURCE_TYPE = "influxdb"
 DATASOURCE_UID = "quantrac-influxdb"  # the provisioned data source (grafana/provisioning/)
 RESULT_FORMATS = ("time_series", "table", "logs")
@@ -126,21 +130,11 @@ TIME_FILTER = "$timeFilter"
 INTERVAL = "$__interval"
 
 
-def ident(name: str) -> str:
-    """A double-quoted InfluxQL identifier."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def source(measurement: str) -> str:
     """The FROM of a measurement: qualified with its retention policy when that is not the
     database's default (collector/retention.json), since Grafana's unqualified query reads the
     default policy only."""
     return shipped_retention().qualified(measurement)
-
-
-def text(value: str) -> str:
-    """A single-quoted InfluxQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def is_(tag: str, value: str) -> str:

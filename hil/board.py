@@ -24,7 +24,7 @@ from hil import scenario as scenarios
 from hil.ports import Port, SerialPort
 from hil.runner import ScenarioResult, ScenarioRun
 from hil.station import SimulatedStation
-from quantrac import paths
+from quantrac_common import paths
 
 REPL_BAUD = 115200
 DEPLOY_TIMEOUT_S = 300

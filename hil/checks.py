@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from collector.retention import shipped as shipped_retention
 from hil import watch
 from hil.scenario import Check, Scenario
-from quantrac import influxql
+from quantrac_common import influxql
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,6 @@ def qc_bit(name: str) -> int:
     return by_name[name]
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _window(check: Check, ctx: Context) -> tuple[float, float]:
     sc = ctx.scenario
     a, b = check.spec.get("between", (sc.start, sc.end + sc.report_s))
@@ -58,7 +54,8 @@ def _window(check: Check, ctx: Context) -> tuple[float, float]:
 
 
 def _rows(ctx: Context, measurement: str, where: dict[str, str], a: float, b: float) -> list:
-    cond = " AND ".join(f'"{k}" = {_q(v)}' for k, v in where.items())
+    cond = " AND ".join(f"{influxql.quote_ident(k)} = {influxql.quote_string(v)}"
+                        for k, v in where.items())
     # aqi, wqi and alert live outside the default retention policy (collector/retention.json)
     q = (f'SELECT * FROM {shipped_retention().qualified(measurement)} WHERE {cond} '
          f'AND time >= {int(a)}s AND time <= {int(b)}s')

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from hil.runner import ScenarioResult
+from quantrac_common.files import write_atomic
 
 
 def document(results: list[ScenarioResult], started: float, firmware: str,
@@ -31,10 +31,7 @@ def document(results: list[ScenarioResult], started: float, firmware: str,
 
 def write(doc: dict, path: Path) -> None:
     """Atomically, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
 def table(results: list[ScenarioResult], verbose: bool = False) -> str:

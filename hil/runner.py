@@ -83,10 +83,11 @@ def create_database(env: dict, db: str, run_dir: Path) -> dict:
 
 def drop_database(env: dict, db: str) -> None:
     from collector.services import influxdb
+    from quantrac_common.influxql import quote_ident
 
     admin = (env["QUANTRAC_INFLUX_ADMIN_USER"], env["QUANTRAC_INFLUX_ADMIN_PASSWORD"])
     status, doc = influxdb.query(env["QUANTRAC_INFLUX_URL"],
-                                 f"DROP DATABASE {influxdb.quote_ident(db)}", admin)
+                                 f"DROP DATABASE {quote_ident(db)}", admin)
     if status != 200:
         log.warning("could not drop database %s: %s %s", db, status, doc)
 

@@ -29,7 +29,8 @@ from hil.fastclock import FastClock
 from hil.modbus_slave import ModbusSlave
 from hil.pm_stream import PmStream
 from hil.ports import Port, PtyPort
-from quantrac import paths
+from quantrac_common import paths
+from quantrac_common.files import write_private
 
 HEAP = "heapsize=256k"  # as tests/firmware/fw_station.py runs the station (source, not .mpy)
 STOP_WAIT_S = 5.0
@@ -200,13 +201,8 @@ class SimulatedStation:
 
     def _write_config(self) -> dict:
         config = self.build_config()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.config_path.with_suffix(".json.tmp")
         # The file holds the station's MQTT password, like a board's secrets file.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(config, f, indent=1)
-        os.replace(tmp, self.config_path)
+        write_private(self.config_path, json.dumps(config, indent=1))
         return config
 
     def command(self) -> list[str]:

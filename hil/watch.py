@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
-PREFIX = "quantrac/v1"
+from quantrac_common.protocol import PREFIX
+
 CONNECT_TIMEOUT_S = 10.0
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boards
-from quantrac import influxql
+from quantrac_common import influxql
 
 
 @dataclass

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quantrac.paths import FIRMWARE, MPY_DEPS, ROOT
+from quantrac_common.paths import FIRMWARE, MPY_DEPS, ROOT
 
 BUILD = ROOT / "build" / "firmware"
 TARGETS = {"esp32": ["-march=xtensawin"], "unix": []}

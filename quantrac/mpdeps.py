@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from quantrac.paths import FIRMWARE, MPY_DEPS
+from quantrac_common.paths import FIRMWARE, MPY_DEPS
 
 
 class DepsError(RuntimeError):

@@ -29,7 +29,7 @@ from collector.backup import database, manifest
 from collector.backup.manifest import BackupError
 from collector.services import influxdb, mosquitto
 from collector.services.state import Layout, ServicesError, read_json
-from quantrac import paths
+from quantrac_common import paths
 
 __all__ = ["BackupError", "backup", "restore"]
 

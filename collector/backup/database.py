@@ -20,6 +20,7 @@ from collector.backup.manifest import BackupError
 from collector.services import influxdb
 from collector.services.ports import HOST
 from collector.services.state import ServicesError
+from quantrac_common.influxql import quote_ident
 
 FOLDER = "influxdb"  # inside the backup
 TIMEOUT_S = 6 * 3600.0  # years of readings; a stuck tool still ends
@@ -79,23 +80,23 @@ def _values(doc: dict) -> list[list]:
 
 
 def measurements(base: str, admin: tuple[str, str], database: str) -> list[str]:
-    doc = _q(base, admin, f"SHOW MEASUREMENTS ON {influxdb.quote_ident(database)}")
+    doc = _q(base, admin, f"SHOW MEASUREMENTS ON {quote_ident(database)}")
     return sorted(row[0] for row in _values(doc))
 
 
 def policies(base: str, admin: tuple[str, str], database: str) -> dict[str, str]:
     """policy → duration as the server shows it (`INF` where it shows 0s)."""
-    doc = _q(base, admin, f"SHOW RETENTION POLICIES ON {influxdb.quote_ident(database)}")
+    doc = _q(base, admin, f"SHOW RETENTION POLICIES ON {quote_ident(database)}")
     return {row[0]: "INF" if row[1] == "0s" else row[1] for row in _values(doc)}
 
 
 def holds_series(base: str, admin: tuple[str, str], database: str) -> bool:
-    doc = _q(base, admin, f"SHOW SERIES ON {influxdb.quote_ident(database)} LIMIT 1")
+    doc = _q(base, admin, f"SHOW SERIES ON {quote_ident(database)} LIMIT 1")
     return bool(_values(doc))
 
 
 def drop(base: str, admin: tuple[str, str], database: str) -> None:
     try:
-        _q(base, admin, f"DROP DATABASE {influxdb.quote_ident(database)}")
+        _q(base, admin, f"DROP DATABASE {quote_ident(database)}")
     except ServicesError as e:
         raise BackupError(str(e)) from None

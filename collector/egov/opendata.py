@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import boards
 from collector.egov.datafile import Symbols
 from collector.spool_format import write_atomic
-from quantrac import influxql
+from quantrac_common import influxql
 
 FORMATS = ("csv", "json")
 LANGS = ("vi", "en")

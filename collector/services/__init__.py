@@ -1,6 +1,6 @@
 """The project's own Mosquitto, InfluxDB and v2-write proxy, started on free loopback ports.
 
-Everything lives in one run folder (`quantrac.paths.run_dir()`): configs, data, logs,
+Everything lives in one run folder (`quantrac_common.paths.run_dir()`): configs, data, logs,
 `services.json` (what runs, with pids and ports) and `services.env` (what clients need).
 `up` starts only what is not running (a service that died comes back on its old port when
 that is still free) and `down` stops only processes it started.
@@ -23,9 +23,9 @@ from collector.services.state import (
     parse_env,
     read_json,
     write_json,
-    write_private,
 )
-from quantrac import paths
+from quantrac_common import paths
+from quantrac_common.files import write_private
 
 __all__ = ["ENV_KEYS", "ServicesError", "broker_accounts", "down", "load_env", "log_paths",
            "restart_mosquitto", "status", "up"]

@@ -18,6 +18,7 @@ from collector import retention as retention_data
 from collector.services import procs
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError
+from quantrac_common.influxql import quote_ident, quote_string
 
 NAME = "influxdb"
 DATABASE = "quantrac"
@@ -138,14 +139,6 @@ def query(base: str, q: str, auth: tuple[str, str] | None = None,
     except json.JSONDecodeError:
         doc = {"error": body.decode(errors="replace")[:200]}
     return status, doc
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _error(doc: dict) -> str | None:

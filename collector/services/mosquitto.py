@@ -19,11 +19,10 @@ from pathlib import Path
 from collector.services import credentials, dynsec, procs
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError
+from quantrac_common.files import write_atomic
+from quantrac_common.protocol import PREFIX, STATION_READS, STATION_WRITES
 
 NAME = "mosquitto"
-PREFIX = "quantrac/v1"
-STATION_WRITES = ("data", "status", "event")
-STATION_READS = ("cmd", "config")
 
 # Limits sized so a long collector outage loses nothing (see the comments in the conf).
 MAX_QUEUED_MESSAGES = 1_000_000
@@ -229,12 +228,7 @@ def _replace(path: Path, text: str, mode: int) -> bool:
             return False
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(fd, mode)
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=mode)
     return True
 
 

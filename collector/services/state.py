@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from quantrac_common.files import read_json_object, write_private
 
 # Exactly the keys docs/architecture.md lists, in that order.
 ENV_KEYS = (
@@ -73,31 +74,10 @@ class Layout:
         return self.root / "proxy"
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, readable by the owner only (0600) from the start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an older tmp file may have been created with wider rights
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def read_json(path: Path) -> dict:
-    """The JSON object in `path`, or {} when the file does not exist yet."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ServicesError(f"{path}: not JSON ({e}); remove it to start afresh") from None
-    if not isinstance(doc, dict):
-        raise ServicesError(f"{path}: expected a JSON object, found {type(doc).__name__}")
-    return doc
+    """A run-folder record (services.json, passwords.json, …): {} before the first write, a
+    ServicesError naming the file when it holds anything but a JSON object."""
+    return read_json_object(path, ServicesError)
 
 
 def write_json(path: Path, doc: dict) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 import boards
-from quantrac import influxql
+from quantrac_common import influxql
 
 WAIT_S = 60.0
 # A plausible value per parameter (station units), so QC sees ordinary data.

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import boards
 from quantrac import fwbuild
-from quantrac.paths import ROOT
+from quantrac_common.paths import ROOT
 
 STATION = "pq-air-01"
 SCRIPT = Path(__file__).with_name("firmware_station.py")

@@ -36,9 +36,9 @@ import boards
 from hil.fastclock import FastClock
 from hil.modbus_rtu import crc16
 from hil.station import SimulatedStation, StationSetupError
-from quantrac import influxql
 from quantrac.bench import common
 from quantrac.bench.relay import TcpRelay
+from quantrac_common import influxql
 
 STATION = "pq-air-02"  # no other fault streams as it
 SPEED = 100            # a sample cycle (3 Modbus sensors, real-time bus I/O) takes ~0.35 s

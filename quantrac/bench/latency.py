@@ -25,9 +25,9 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from quantrac import influxql
 from quantrac.bench import common
 from quantrac.bench.stream import StationStream
+from quantrac_common import influxql
 
 PROBE = "pq-air-01"
 NOMINAL_PERIOD_S = 300.0  # each station reports once every 5 minutes

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from quantrac import paths
+from quantrac_common import paths
 
 if TYPE_CHECKING:
     from collector.config import Settings

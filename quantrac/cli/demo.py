@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from quantrac import paths
+from quantrac_common import paths
 
 
 @click.command()

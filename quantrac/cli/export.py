@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from quantrac import paths
+from quantrac_common import paths
 
 MAX_DAYS = 3660
 
@@ -48,7 +48,7 @@ def export(stations: tuple[str, ...], first: str, last: str | None, fmt: str, la
     import boards
     from collector.config import ConfigError, services_env
     from collector.egov import datafile, opendata
-    from quantrac.influxql import QueryError
+    from quantrac_common.influxql import QueryError
 
     start, end = _day(first, "--from"), _day(last or first, "--to")
     if end < start:

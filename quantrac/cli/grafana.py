@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from quantrac import paths
+from quantrac_common import paths
 
 LANG_CHOICES = ("vi", "en", "all")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from quantrac import paths
+from quantrac_common import paths
 
 
 def _scenarios(names: tuple[str, ...], run_all: bool, speed: float | None, folder: Path | None):

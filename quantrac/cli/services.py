@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from quantrac import paths
+from quantrac_common import paths
 
 RUN_DIR_HELP = "Run folder (default: $QUANTRAC_RUN_DIR or .run/ in the checkout)."
 

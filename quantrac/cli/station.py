@@ -202,7 +202,7 @@ def _tls_port(run_dir: Path | None) -> int:
     """The port of the run folder's TLS listener (the stations connect to it), else MQTT's
     TLS port."""
     from collector.services import mosquitto
-    from quantrac import paths
+    from quantrac_common import paths
 
     return mosquitto.tls_port(mosquitto.Layout(paths.run_dir(run_dir))) or 8883
 

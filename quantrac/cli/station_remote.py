@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from quantrac.cli.station import REGISTRY, RUN_DIR, _station
+from quantrac_common.protocol import CMDS, SETTABLE
 
 NOT_ANSWERED = 3
 DURATION = re.compile(r"(\d+)\s*([smhd]?)")
@@ -79,8 +80,7 @@ def _send(run_dir: Path | None, station_id: str, kind: str, body: dict, expire_i
 @click.command("cmd")
 @click.argument("station_id")
 @click.argument("name", metavar="COMMAND",
-                type=click.Choice(["ping", "reboot", "cal_start", "cal_stop", "report_interval",
-                                   "backlog"]))
+                type=click.Choice(CMDS))
 @click.option("--param", "params", multiple=True,
               help="cal_start/cal_stop: a parameter (repeat); default every parameter")
 @click.option("--seconds", type=click.IntRange(1, 86400), help="report_interval: the new one")
@@ -129,7 +129,6 @@ def configure(station_id: str, settings: tuple[str, ...], expire_in: int, wait_s
     VALUE is JSON (report_s=60, 'cal={"so2": {"v": 2, "offset": 1.5}}', 'cal={"so2": null}',
     'log={"level": "debug"}'). The station checks the whole result and keeps its old config
     if anything is wrong."""
-    from quantrac.field.command import SETTABLE
 
     st = _station(registry_name, station_id)
     changes: dict = {}

@@ -16,8 +16,8 @@ from pathlib import Path
 from collector import services
 from collector.services import credentials, mosquitto, ports, procs
 from collector.services.state import Layout, locked, read_json, write_json
-from quantrac import paths
 from quantrac.field.tls import Authority
+from quantrac_common import paths
 
 TLS_HOSTS = ("127.0.0.1", "localhost")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from quantrac import paths
 from quantrac.field import workspace
+from quantrac_common import paths
 
 BUILD_ROOT = paths.ROOT / "build" / "firmware"  # quantrac.fwbuild.BUILD: <root>/<target>/
 CODE_SUFFIXES = (".py", ".mpy")

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 
-from collector.services.mosquitto import PREFIX
+from quantrac_common.protocol import PREFIX
 
-CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
-SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")  # firmware/station/control.py
 CONNECT_TIMEOUT_S = 10.0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from collector.services.state import write_private
+from quantrac_common.files import write_private
 
 CA_DAYS = 3650
 LEAF_DAYS = 825  # the longest server certificate clients accept; re-credential well within it
@@ -100,11 +99,3 @@ class Authority:
     def ca_der(self) -> bytes:
         return self.cert.public_bytes(DER)
 
-
-def write_private_bytes(path: Path, data: bytes) -> None:
-    """Binary variant of write_private (0600 from the start)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(data)

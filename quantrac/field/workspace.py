@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from collector.services.state import write_private
-from quantrac import paths
-from quantrac.field.tls import write_private_bytes
+from quantrac_common import paths
+from quantrac_common.files import write_private
 
 CONFIG = "config.json"
 SECRETS = "secrets.json"
@@ -58,7 +57,7 @@ def write_client_tls(directory: Path, ca_der: bytes, cert_der: bytes, key_der: b
     d.mkdir(parents=True, exist_ok=True)
     (d / BOARD_TLS["ca"]).write_bytes(ca_der)
     (d / BOARD_TLS["cert"]).write_bytes(cert_der)
-    write_private_bytes(d / BOARD_TLS["key"], key_der)
+    write_private(d / BOARD_TLS["key"], key_der)
     return d
 
 

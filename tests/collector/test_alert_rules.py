@@ -15,7 +15,7 @@ import boards
 from collector.alerting import rules
 from collector.contracts import Batch, Envelope, Point, Reading
 from collector.processors.alerts.plugin import AlertsProcessor
-from quantrac.paths import PROTOCOL_SCHEMA
+from quantrac_common.paths import PROTOCOL_SCHEMA
 
 H = 3600
 T = 1763755200

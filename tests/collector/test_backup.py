@@ -24,9 +24,9 @@ from collector.config import Settings
 from collector.pipeline import Collector
 from collector.services import influxdb
 from collector.services.state import Layout
-from quantrac import influxql
 from quantrac.cli import main
 from quantrac.field import accounts
+from quantrac_common import influxql
 
 pytestmark = pytest.mark.services
 STATION = "pq-air-05"

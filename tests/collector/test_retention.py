@@ -14,7 +14,7 @@ from collector import retention
 from collector.contracts import Point, Reading
 from collector.services import influxdb
 from collector.sinks.influxdb.plugin import InfluxSink
-from quantrac import influxql, paths
+from quantrac_common import influxql, paths
 
 SHIPPED = retention.shipped()
 

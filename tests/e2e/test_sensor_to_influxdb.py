@@ -19,7 +19,7 @@ import boards
 from collector.config import Settings, with_options
 from collector.pipeline import Collector
 from hil.station import SimulatedStation
-from quantrac import influxql
+from quantrac_common import influxql
 
 pytestmark = pytest.mark.services
 

@@ -20,7 +20,7 @@ from test_fw_broker import STATION, station_password
 import boards
 from collector.config import Settings, with_options
 from collector.pipeline import Collector
-from quantrac import influxql
+from quantrac_common import influxql
 from quantrac.bench.relay import TcpRelay
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

@@ -19,7 +19,7 @@ from collector.config import Settings, with_options
 from collector.pipeline import Collector
 from collector.services import influxdb
 from hil.station import SimulatedStation
-from quantrac import influxql
+from quantrac_common import influxql
 
 LIVE = network_day.LIVE
 WAIT_S = 120

@@ -13,8 +13,8 @@ from grafana import build, check, facts
 from grafana.builders import overview
 from grafana.labels import LANGS
 from grafana.provisioning import gazetteer
-from quantrac import influxql
 from quantrac.cli import main
+from quantrac_common import influxql
 
 pytestmark = pytest.mark.services
 

@@ -22,7 +22,7 @@ import boards
 from hil.modbus_slave import ModbusSlave
 from hil.pm_stream import PmStream
 from hil.station import HEAP, SimulatedStation, StationSetupError
-from quantrac import paths
+from quantrac_common import paths
 
 ORDERS = {"ABCD": minimalmodbus.BYTEORDER_BIG, "CDAB": minimalmodbus.BYTEORDER_LITTLE_SWAP,
           "BADC": minimalmodbus.BYTEORDER_BIG_SWAP, "DCBA": minimalmodbus.BYTEORDER_LITTLE}

@@ -18,9 +18,10 @@ import paho.mqtt.client as mqtt
 from collector.contracts import Point, WriteResult
 from collector.plugins import Env, Plugin, register
 from collector.sinks.mqtt_alerts.options import MqttAlertsOptions
+from quantrac_common.protocol import PREFIX
 
 log = logging.getLogger("quantrac.collector.mqtt_alerts")
-TOPIC = "quantrac/v1/alerts/{station}"
+TOPIC = PREFIX + "/alerts/{station}"
 
 
 class MqttAlertSink:

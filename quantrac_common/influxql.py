@@ -1,4 +1,5 @@
-"""InfluxQL over HTTP with the read-only user: what dashboards, the demo and tests query with.
+"""InfluxQL over HTTP with the read-only user: what dashboards, the demo and tests query with;
+and the quoting every statement we build uses.
 
 Every InfluxDB version serves `/query`, so reads never depend on the write API's version.
 """
@@ -13,6 +14,16 @@ import urllib.request
 
 class QueryError(RuntimeError):
     pass
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted identifier (database, policy, measurement, tag, field, user)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(text: str) -> str:
+    """A single-quoted string literal (a tag value, a password)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def query(env: dict[str, str], q: str, *, user: str | None = None, password: str | None = None,

@@ -1,0 +1,12 @@
+"""The protocol-v1 names the firmware spells too (docs/protocol.md): topics, commands and the
+keys a station lets an operator set. The MicroPython side cannot import this module, so
+tests/suite/test_shared_values.py reads the firmware's source and keeps the two equal.
+"""
+
+from __future__ import annotations
+
+PREFIX = "quantrac/v1"  # every topic is PREFIX/<station>/<leaf>, alerts PREFIX/alerts/<station>
+STATION_WRITES = ("data", "status", "event")  # leaves a station publishes
+STATION_READS = ("cmd", "config")  # leaves a station subscribes to (from the operator)
+CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
+SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")  # `config` {"set": {key: …}}
