@@ -33,16 +33,20 @@ from collector.running_sink import RunningSink
 from collector.spool import Listener, Spool
 from collector.stages import PROCESSORS, influx_sink, mqtt_source
 from collector.state_store import StateStore
+from collector.workers.slicing import Slice
 
 log = logging.getLogger("quantrac.collector")
 
 
 class Collector:
     """`start()`, `stop()`, `stats` (a snapshot, see `Metrics.snapshot`); hooks:
-    `add_stored_listener(fn(touched))`, `add_spool_listener(fn(spool_stats))`."""
+    `add_stored_listener(fn(touched))`, `add_spool_listener(fn(spool_stats))`. With `slice_`
+    (one worker of several) every part with an `own(stations, leader)` hook is told which
+    stations are this process's, before anything starts."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, slice_: Slice | None = None) -> None:
         self.settings = settings
+        self.slice = slice_  # a worker of several: its stations (workers/slicing.py)
         self.metrics = Metrics()
         self.processors = [PROCESSORS[name](settings) for name in settings.collector.processors]
         sp = settings.spool
@@ -71,6 +75,11 @@ class Collector:
         self._closed = False
         self.outputs = integrations(settings, alert_outputs(settings), self.spool)  # camera, e-gov
         self.exporter = metrics_exporter(self)
+        if slice_ is not None:  # parts that look at every station look at this worker's only
+            for part in (*self.processors, self.outputs):
+                own = getattr(part, "own", None)
+                if own is not None:
+                    own(slice_.stations, slice_.leader)
         self.loop = IngestLoop(self)
         pending = self.spool.pending_bytes("influxdb")
         if pending:
