@@ -127,3 +127,17 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_loses_nothing(services, s
     finally:
         stream.stop()
         stop_processes([proc], WAIT_S)
+
+
+def test_a_worker_judges_only_its_own_stations_silence():
+    """Every worker knows the whole registry; offline alerts for a station it does not own
+    would be raised once per worker, for a station another worker hears from."""
+    from collector.processors.alerts.plugin import AlertsProcessor
+
+    mine = frozenset(per_worker(2, each=3)[:3])
+    p = AlertsProcessor("phu-quoc")
+    p.own(mine, leader=False)
+    later = p.started + 10 * 86400  # every station silent for ten days
+    p.tick(later, {})  # pending
+    opened = {pt.station for pt in p.tick(later + 3600, {}) if pt.measurement == "alert"}
+    assert opened == set(mine)
