@@ -147,14 +147,8 @@ class IngestLoop:
         data: list[Envelope] = []
         control: list[Envelope] = []
         limit = self.settings.collector.max_payload_bytes
-        owned = self.c.slice.owns if self.c.slice is not None else None
         for env in envs:
             parts = topic_parts(env.topic)
-            if owned is not None and parts and not owned(parts[0]):
-                # a subscription kept by the session from before a re-slice: the station's
-                # owner has its own copy of the message
-                self._ack([env])
-                continue
             kind = parts[1] if parts else "other"
             self.c.metrics.received(parts[0] if parts else None, kind)
             if kind in ("status", "event") and len(env.payload) <= limit:
