@@ -33,6 +33,12 @@ class Integrations:
     def names(self) -> list[str]:
         return [*self.outputs.names, *(f"egov_{d}" for d in self.egov.workers), "egov_open_data"]
 
+    def own(self, stations: frozenset[str], leader: bool) -> None:
+        for part in (self.outputs, self.egov):
+            own = getattr(part, "own", None)
+            if own is not None:
+                own(stations, leader)
+
     def start(self) -> None:
         self.outputs.start()
         self.egov.start()

@@ -315,6 +315,11 @@ class SnapshotOutputs:
     def names(self) -> list[str]:
         return [*self.inner.names, "camera"]
 
+    def own(self, stations: frozenset[str], leader: bool) -> None:
+        """One worker of several: only its stations' cameras (their alerts arise here; the
+        schedule photographs each camera once, in its owner)."""
+        self.camera.cams = {st: c for st, c in self.camera.cams.items() if st in stations}
+
     def start(self) -> None:
         self.inner.start()
         self.camera.start()

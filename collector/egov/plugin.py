@@ -177,6 +177,12 @@ class EgovModule:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def own(self, stations: frozenset[str], leader: bool) -> None:
+        """One worker of several: its spool holds only its stations' files and alerts; the
+        open data (every station's day, read from InfluxDB) is written by the leader alone."""
+        if not leader:
+            self._threads = [t for t in self._threads if t.name != "quantrac-egov-open-data"]
+
     def start(self) -> None:
         for w in self.workers.values():
             w.start()

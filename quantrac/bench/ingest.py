@@ -10,12 +10,13 @@ counted alone.
 (a) paho subscriber that only counts messages; (b) the same readings as line protocol in
 5,000-line batches straight to InfluxDB's /write; (c) paho callback → json.loads →
 influxdb-client synchronous write per message, on a subset (it is slow); (d) the Quantrac
-collector, default chain (validate, units, dedupe, qc, aggregate, indices, alerts, device) and
-spool on, timed until every reading is written; (e) Node-RED, as its users build this job:
-mqtt in (QoS 1, persistent session) → json → function (records → points) → influxdb batch;
-(e2) the same with a join (500 messages or 0.5 s) before the function. e and e2 are timed from
-their connect until every message's write was answered; they acknowledge each message on
-arrival (no durable ack), and neither validates nor quality-checks anything
+collector as `quantrac collector run --workers auto` (one worker per core, each owning a slice
+of the stations), default chain (validate, units, dedupe, qc, aggregate, indices, alerts,
+device) and spool on, timed until every reading is written; (e) Node-RED, as its users build
+this job: mqtt in (QoS 1, persistent session) → json → function (records → points) → influxdb
+batch; (e2) the same with a join (500 messages or 0.5 s) before the function. e and e2 are
+timed from their connect until every message's write was answered; they acknowledge each
+message on arrival (no durable ack), and neither validates nor quality-checks anything
 (quantrac/bench/nodered.py).
 """
 
@@ -170,29 +171,28 @@ def naive(env: dict, msgs: list[dict], timeout: float) -> dict:
 
 
 def collector(env: dict, folder: Path, msgs: list[dict], timeout: float) -> dict:
-    """The real Collector, default chain and spool; timed from start until every reading of
-    the backlog is written to the database."""
-    from collector.config import Settings
-    from collector.pipeline import Collector
+    """`quantrac collector run --workers auto` (data in `folder`, services in private_stack's),
+    default chain and spool; timed from its first session's connect until every reading of
+    the backlog is in the database."""
+    from quantrac.bench.collector_proc import collector_process, first_connect, write_config
 
-    settings = Settings.from_env(env, folder, common.collector_options(
-        f"bench-collector-{uuid.uuid4().hex[:6]}"))
-    first = Collector(settings)  # creates the persistent session, then goes away
-    first.start()
-    first.stop()
+    config = write_config(folder / "collector.toml", folder / "data",
+                          f"bench-collector-{uuid.uuid4().hex[:6]}")
+    run = folder.parent / "run"  # common.private_stack: the services run there
+    with collector_process(run, config, folder / "first.log"):
+        pass  # creates the persistent sessions, then goes away
     common.publish_all(env, msgs)
-    want = sum(common.readings_in(m) for m in msgs)
-    c = Collector(settings)
-    t0 = time.monotonic()
-    c.start()
-    try:
-        common.wait_for(lambda: c.stats["totals"]["readings_stored"] >= want
-                        and c.stats["totals"]["acked"] >= len(msgs),
+    want, (t_from, t_to) = sum(common.readings_in(m) for m in msgs), _span(msgs)
+    log = folder / "run.log"
+    with collector_process(run, config, log):
+        common.wait_for(lambda: sum(common.counts(env, t_from, t_to).values()) >= want,
                         "the collector to store the backlog", timeout)
-        secs = time.monotonic() - t0
-        return {"seconds": secs, "rejected": c.stats["totals"]["rejected"]}
-    finally:
-        c.stop()
+        secs = time.time() - first_connect(log)
+        common.wait_for(lambda: (folder / "data" / "status.json").exists(), "its status")
+        time.sleep(1.5)  # one more status refresh
+        status = json.loads((folder / "data" / "status.json").read_text())
+    return {"seconds": secs, "rejected": status["stats"]["totals"]["rejected"],
+            "workers": len(status.get("workers", [])) or 1}
 
 
 def nodered(env: dict, msgs: list[dict], red: tuple[str, Path], batched: bool,

@@ -9,6 +9,8 @@ acknowledged its message, and afterwards every (station, param) in the window is
 - InfluxDB restart: the database stopped for `outage_s` (the spool takes it) and started;
 - collector SIGKILL: `quantrac collector run` killed while the database hangs (SIGSTOP), so its
   spool holds acknowledged readings the database has not seen; then started again;
+- one worker of several SIGKILLed: `collector run --workers 2` while the database hangs,
+  worker 1 killed, restarted by the supervisor on its own session (`quantrac.bench.worker_kill`);
 - station outage: one station's 3 days of 5-minute records arrive late, 16 per message as its
   backlog drains them, and the first messages again (a station that lost its PUBACKs resends
   with the same boot and seq), while the others stream live;
@@ -33,6 +35,7 @@ from pathlib import Path
 from quantrac.bench import common
 from quantrac.bench.firmware_kill import firmware_sigkill
 from quantrac.bench.stream import StationStream
+from quantrac.bench.worker_kill import worker_sigkill
 
 STATIONS = ["pq-air-10", "pq-sea-01"]
 CLI = [sys.executable, "-c", "from quantrac.cli import main; main()"]
@@ -180,6 +183,8 @@ FAULTS: dict[str, Callable[..., dict]] = {
     "broker restart": broker_restart,
     "InfluxDB restart": influxdb_restart,
     "collector SIGKILL": collector_sigkill,
+    "one worker of several SIGKILLed mid-stream":
+        lambda env, run, *a: worker_sigkill(env, run, *a, influx_pid=_pid(run, "influxdb")),
     "firmware SIGKILL during a backlog write": firmware_sigkill,
     "3-day station outage": station_outage,
 }

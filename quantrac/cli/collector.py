@@ -4,18 +4,12 @@ discard dead letters."""
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from quantrac_common import paths
-
-if TYPE_CHECKING:
-    from collector.config import Settings
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -36,64 +30,41 @@ def collector() -> None:
               help="TOML options file (layout: collector/sample.toml).")
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO",
               show_default=True)
-def run(run_dir: str | None, config_file: str | None, log_level: str) -> None:
+@click.option("--workers", default="1", show_default=True,
+              help="Worker processes, each owning a slice of the stations; auto: one per core.")
+def run(run_dir: str | None, config_file: str | None, log_level: str, workers: str) -> None:
     """Collect until SIGINT/SIGTERM: MQTT -> validate, units, dedupe, QC -> spool -> InfluxDB;
     rejects to dead letters."""
     from collector import config
     from collector.dead_letter_store import DeadLettersLocked
     from collector.spool import SpoolError
+    from collector.workers.slicing import count_of, usable_count
 
     folder = _run_dir(run_dir)
     try:
+        count = count_of(workers)
         settings = config.load(folder, config_file)
-    except config.ConfigError as e:
+    except (config.ConfigError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     handlers = _logging(log_level.upper(), folder / "collector" / "collector.log")
     try:
-        _collect(settings)
+        count = usable_count(settings.collector.registry, count)
+        if count == 1:
+            from collector.workers.run import run_collector
+
+            run_collector(settings)
+        else:
+            from collector.workers.supervisor import Supervisor
+
+            code = Supervisor(settings, folder, config_file, count, log_level.upper()).run()
+            if code:
+                raise SystemExit(code)
     except (SpoolError, DeadLettersLocked) as e:
         raise click.ClickException(str(e)) from e
     finally:
         for handler in handlers:
             logging.getLogger().removeHandler(handler)
             handler.close()
-
-
-def _collect(settings: Settings) -> None:
-    """Run one collector until a signal (or its worker dies: exit status 1)."""
-    from collector.metrics import summary
-    from collector.pipeline import Collector
-
-    log = logging.getLogger("quantrac.collector")
-    log.info("quantrac collector starting; effective config:")
-    for line in settings.describe():
-        log.info("  %s", line)
-    c = Collector(settings)  # opens (locks) the spool: SpoolError when another holds it
-    done = threading.Event()
-
-    def _signal(signum, frame) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        done.set()
-
-    old = {s: signal.signal(s, _signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        c.start()
-        interval = settings.collector.summary_interval_s
-        next_summary = time.monotonic() + interval
-        while not done.wait(min(1.0, max(0.0, next_summary - time.monotonic()))):
-            if not c.running:
-                log.error("collector worker ended unexpectedly; exiting")
-                break
-            if time.monotonic() >= next_summary:
-                log.info("summary: %s", summary(c.stats))
-                next_summary += interval
-    finally:
-        c.stop()
-        log.info("final: %s", summary(c.stats))
-        for s, handler in old.items():
-            signal.signal(s, handler)
-    if not done.is_set():
-        raise SystemExit(1)
 
 
 def _dead_letter_path(folder: Path, config_file: str | None) -> Path:
@@ -256,12 +227,6 @@ def status(run_dir: str | None, config_file: str | None, as_json: bool) -> None:
 
 def _logging(level: str, log_file: Path) -> list[logging.Handler]:
     """Log to stderr and `log_file`; the handlers, for `run` to remove when it ends."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    root.setLevel(level)
-    handlers = [logging.StreamHandler(), logging.FileHandler(log_file, encoding="utf-8")]
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-    return handlers
+    from collector.workers.run import setup_logging
+
+    return setup_logging(level, log_file)

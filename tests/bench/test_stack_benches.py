@@ -54,12 +54,14 @@ def test_reliability_loses_and_doubles_nothing_through_every_fault(tmp_path):
             "--firmware-kills", "4")
     names = [f["name"] for f in r["faults"]]
     assert names == ["broker restart", "InfluxDB restart", "collector SIGKILL",
+                     "one worker of several SIGKILLed mid-stream",
                      "firmware SIGKILL during a backlog write", "3-day station outage"]
     for f in r["faults"]:
         assert set(f) >= {"name", "sent", "stored", "lost", "duplicated"}
         assert f["stored"] == f["sent"] and f["lost"] == 0 and f["duplicated"] == 0, f
         if f.get("unit") != "records":
             assert f["sent"] > 50, f
-    fw = r["faults"][3]  # counted in records: every run appended one before it was killed
+    assert r["faults"][3]["restarts"] == 1, r["faults"][3]
+    fw = r["faults"][4]  # counted in records: every run appended one before it was killed
     assert fw["kills"] == 4 and fw["boots"] == 5 and fw["sent"] >= 4, fw
     assert fw["points"] == 9 * fw["sent"] and fw["unexpected"] == 0, fw

@@ -107,6 +107,12 @@ class AlertsProcessor:
                         out += self._one(station, rule, Observation(int(now), value))
         return out
 
+    def own(self, stations: frozenset[str], leader: bool) -> None:
+        """One worker of several: judge only these stations' silence (another worker judges
+        the rest); the collector-wide rules in the leader only."""
+        self.rules = {st: r for st, r in self.rules.items()
+                      if st in stations or (leader and st == rules.COLLECTOR)}
+
     def state(self) -> dict[str, Any]:
         return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data}
 

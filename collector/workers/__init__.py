@@ -1,0 +1,1 @@
+"""Station-sliced worker processes: `quantrac collector run --workers N` (README.md)."""
