@@ -3,7 +3,7 @@
 A source emits `Envelope`s (raw MQTT messages with the token that acknowledges them); the
 processor chain turns a `Batch` of envelopes into `Reading`s and `Rejected`s; a sink stores
 readings and answers each write with a `WriteResult`. Delivery (batching, retry, dead letters,
-acks) is the wrappers' job (`running_sink.py`, `pipeline.py`), never a plugin's.
+acks) is the wrappers' job (`delivery/running_sink.py`, `pipeline.py`), never a plugin's.
 """
 
 from __future__ import annotations

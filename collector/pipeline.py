@@ -23,11 +23,11 @@ import time
 
 from collector.config import Settings
 from collector.dead_letter_store import DeadLetterStore
-from collector.drain import SpoolDrain, StoredListener
+from collector.delivery.integrations import integrations, spool_consumers
+from collector.delivery.running_sink import RunningSink
+from collector.delivery.spool_drain import SpoolDrain, StoredListener
 from collector.ingest_loop import IngestLoop
-from collector.integrations import integrations, spool_consumers
 from collector.metrics import Metrics
-from collector.running_sink import RunningSink
 from collector.spool import Listener, Spool
 from collector.stages import alert_outputs, influx_sink, mqtt_source, processors
 from collector.state_store import StateStore

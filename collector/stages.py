@@ -4,9 +4,9 @@ sink and the alert outputs. Each plugin builds from its own options and its envi
 
 from __future__ import annotations
 
-from collector.alerting.outputs import AlertOutputs
 from collector.config import Settings
 from collector.contracts import Processor, Sink, Source
+from collector.delivery.alert_outputs import AlertOutputs
 from collector.metrics import Metrics
 
 SOURCE, DATABASE = "mqtt", "influxdb"  # the source the worker reads, the sink the spool drains

@@ -1,2 +1,2 @@
 """Alert rules as data, evaluated by pure functions (`engine`), rendered into texts, payloads
-and points (`messages`); `outputs` delivers them in the background."""
+and points (`messages`); collector/delivery/alert_outputs.py delivers them in the background."""

@@ -35,9 +35,9 @@ from collector.camera.capture import AUTHS, CameraSpec, CaptureError, capture
 from collector.camera.options import CameraOptions
 from collector.camera.store import SnapshotStore
 from collector.contracts import Point
-from collector.outbox import Outbox, OutboxError, OutboxItem, OutboxWorker, Outcome
+from collector.delivery.outbox import Outbox, OutboxError, OutboxItem, OutboxWorker, Outcome
+from collector.delivery.safe_transport import is_loopback
 from collector.plugins import Env, Plugin, register
-from collector.safe_transport import is_loopback
 
 log = logging.getLogger("quantrac.collector.camera")
 PRUNE_EVERY_S = 600.0

@@ -26,8 +26,8 @@ import posixpath
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from collector.outbox import OutboxItem, Outcome
-from collector.safe_transport import is_loopback
+from collector.delivery.outbox import OutboxItem, Outcome
+from collector.delivery.safe_transport import is_loopback
 
 log = logging.getLogger("quantrac.collector.egov.ftp")
 CONNECTION_ERRORS = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply,

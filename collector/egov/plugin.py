@@ -28,11 +28,17 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import boards
-from collector import safe_transport
 from collector.contracts import Point, Reading
+from collector.delivery import safe_transport
+from collector.delivery.outbox import (
+    Outbox,
+    OutboxDeadLetters,
+    OutboxFull,
+    OutboxItem,
+    OutboxWorker,
+)
 from collector.egov import datafile, messages, opendata
 from collector.egov.options import EgovOptions
-from collector.outbox import Outbox, OutboxDeadLetters, OutboxFull, OutboxItem, OutboxWorker
 from collector.plugins import Env, Plugin, register
 from collector.spool_format import write_atomic
 

@@ -5,7 +5,7 @@ Each request carries `Idempotency-Key: <item key>`, so a request repeated after 
 is recognised by the receiver. The token is fetched with HTTP Basic client authentication,
 kept until 30 s before it expires, and fetched again once when the endpoint answers 401. Both
 URLs are https (http only to a loopback host), and a redirect is never followed: it would send
-the token or the client secret to the host `Location` names (collector/safe_transport.py).
+the token or the client secret to the host `Location` names (collector/delivery/safe_transport.py).
 
 | endpoint answer                        | outcome                                            |
 |----------------------------------------|----------------------------------------------------|
@@ -28,9 +28,9 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from collector import safe_transport
-from collector.outbox import OutboxItem, Outcome
-from collector.retry import retry_after_s
+from collector.delivery import safe_transport
+from collector.delivery.backoff import retry_after_s
+from collector.delivery.outbox import OutboxItem, Outcome
 from collector.sinks.influxdb.plugin import server_message
 
 log = logging.getLogger("quantrac.collector.egov.rest")

@@ -18,12 +18,12 @@ import pytest
 from collector_live import wait_for
 from loopback_peers import CameraPeer, Webhook
 
-from collector.alerting.outputs import AlertOutputs
 from collector.camera.capture import CameraSpec, CaptureError, capture
 from collector.camera.plugin import CameraModule, SnapshotOutputs, cameras
 from collector.camera.store import SnapshotStore
 from collector.config import ConfigError, Settings
 from collector.contracts import Point
+from collector.delivery.alert_outputs import AlertOutputs
 from collector.sinks.notify.plugin import WebhookSink
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -185,8 +185,8 @@ def test_the_module_folders_follow_the_plugin_conventions(name):
 
 
 def test_a_camera_over_plain_http_on_the_network_is_a_warning_at_start(tmp_path, caplog):
-    from collector.alerting.outputs import AlertOutputs
     from collector.camera.plugin import build
+    from collector.delivery.alert_outputs import AlertOutputs
 
     secrets = tmp_path / "cams.json"
     secrets.write_text('{"*": {"user": "admin", "password": "x"}}')

@@ -12,8 +12,8 @@ from collector_live import wait_for
 from loopback_peers import FtpPeer
 
 from collector.config import ConfigError, Settings
+from collector.delivery.outbox import Outbox, OutboxItem, OutboxWorker
 from collector.egov.ftp import FtpDeliverer
-from collector.outbox import Outbox, OutboxItem, OutboxWorker
 
 
 def files(*names: str) -> list[OutboxItem]:

@@ -10,7 +10,7 @@ import threading
 import pytest
 from collector_live import wait_for
 
-from collector.outbox import (
+from collector.delivery.outbox import (
     Outbox,
     OutboxError,
     OutboxFull,

@@ -14,8 +14,8 @@ from collector_live import wait_for
 from loopback_peers import ApiPeer, HttpRecorder
 
 from collector.config import ConfigError, Settings
+from collector.delivery.outbox import Outbox, OutboxItem, OutboxWorker
 from collector.egov.rest import RestDeliverer
-from collector.outbox import Outbox, OutboxItem, OutboxWorker
 
 ENV = {"QUANTRAC_MQTT_HOST": "127.0.0.1", "QUANTRAC_MQTT_PORT": "1883",
        "QUANTRAC_MQTT_COLLECTOR_USER": "c", "QUANTRAC_MQTT_COLLECTOR_PASSWORD": "p",

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from collector.contracts import Reading
+from collector.delivery.outbox import Outbox, OutboxItem
 from collector.log.format import HEADER
-from collector.outbox import Outbox, OutboxItem
 from collector.spool import Spool
 
 MASKS = (0x01, 0xFF)  # in a header: one bit (a length off by one), and the whole byte

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from collector.alerting.outputs import AlertOutputs
 from collector.contracts import QC_GOOD, Batch, Point, Reading
+from collector.delivery.alert_outputs import AlertOutputs
 from collector.metrics_export import Exporter, points, prometheus
 from collector.processors.aggregate.plugin import AggregateProcessor
 from collector.processors.alerts.plugin import AlertsProcessor

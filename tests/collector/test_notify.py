@@ -21,10 +21,10 @@ import pytest
 from collector_live import wait_for
 from loopback_peers import HttpRecorder
 
-from collector.alerting.outputs import AlertOutputs
 from collector.config import ConfigError, Settings
 from collector.contracts import Point
 from collector.dead_letters import read
+from collector.delivery.alert_outputs import AlertOutputs
 from collector.sinks.notify.plugin import EmailSink, WebhookSink
 
 T = 1763755200

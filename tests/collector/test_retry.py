@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collector.contracts import Outcome, WriteResult
-from collector.retry import Backoff, retry_after_s
+from collector.delivery.backoff import Backoff, retry_after_s
 
 
 def test_the_back_off_doubles_to_its_cap_and_never_undercuts_retry_after():

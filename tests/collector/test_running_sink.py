@@ -14,8 +14,8 @@ from collector_http_script import ScriptedWriteServer
 
 from collector.contracts import Reading
 from collector.dead_letters import DeadLetters, read
+from collector.delivery.running_sink import RunningSink
 from collector.metrics import Metrics
-from collector.running_sink import RunningSink
 from collector.sinks.influxdb.plugin import InfluxSink
 
 

@@ -28,10 +28,10 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from collector.contracts import Point, Reading, WriteResult
+from collector.delivery.backoff import retry_after_s
 from collector.plugins import Env, Plugin, register
 from collector.retention import Retention
 from collector.retention import shipped as shipped_retention
-from collector.retry import retry_after_s
 from collector.sinks.influxdb.line_protocol import MEASUREMENT, line
 from collector.sinks.influxdb.options import InfluxOptions
 

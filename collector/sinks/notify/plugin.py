@@ -1,7 +1,7 @@
 """Alert points → people: a webhook (HTTP POST of the JSON payload) and e-mail (SMTP).
 
 Each sink answers a write with a `WriteResult`; the alert output around it (a RunningSink on
-its own thread, collector/alerting/outputs.py) owns retrying and dead letters:
+its own thread, collector/delivery/alert_outputs.py) owns retrying and dead letters:
 
 | webhook answer                        | result                                             |
 |---------------------------------------|----------------------------------------------------|
@@ -34,11 +34,11 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 
-from collector import safe_transport
 from collector.alerting.engine import SEVERITIES
 from collector.contracts import Point, WriteResult
+from collector.delivery import safe_transport
+from collector.delivery.backoff import retry_after_s
 from collector.plugins import Env, Plugin, register
-from collector.retry import retry_after_s
 from collector.sinks.influxdb.plugin import server_message
 from collector.sinks.notify.options import NotifyOptions
 

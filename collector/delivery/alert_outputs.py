@@ -6,10 +6,10 @@ the collector or another output. Alerts reach the outputs only after their point
 with the batch.
 
 The outputs that reach people (webhook, e-mail) are durable when the collector gives them an
-outbox folder (`<data_dir>/alert-outbox`, collector/outbox.py): an alert is on disk (fsync'd)
-before `send()` returns, each output delivers its own copy oldest first, and what a stop, a
-crash or a long receiver outage leaves undelivered goes out after the next start, once (the
-alert's id, event and time are the idempotency key). The retained MQTT alert needs no outbox:
+outbox folder (`<data_dir>/alert-outbox`, collector/delivery/outbox.py): an alert is on disk
+(fsync'd) before `send()` returns, each output delivers its own copy oldest first, and what a
+stop, a crash or a long receiver outage leaves undelivered goes out after the next start, once
+(the alert's id, event and time are the idempotency key). The retained MQTT alert needs no outbox:
 the next transition republishes the station's whole alert state. An output without an outbox
 keeps its alerts in memory: at `stop()` it retries for the stop timeout, then logs what it
 could not send.
@@ -26,8 +26,7 @@ from typing import Any
 
 from collector.contracts import Point, Sink, WriteResult
 from collector.dead_letters import DeadLetters
-from collector.metrics import Metrics
-from collector.outbox import (
+from collector.delivery.outbox import (
     Outbox,
     OutboxDeadLetters,
     OutboxError,
@@ -35,7 +34,8 @@ from collector.outbox import (
     OutboxWorker,
     Outcome,
 )
-from collector.running_sink import RunningSink
+from collector.delivery.running_sink import RunningSink
+from collector.metrics import Metrics
 
 log = logging.getLogger("quantrac.collector.alerts.out")
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from collector.contracts import Reading, Sink, WriteResult
 from collector.dead_letter_store import DeadLettersFull
 from collector.dead_letters import DeadLetters
+from collector.delivery.backoff import Backoff
 from collector.metrics import Metrics
-from collector.retry import Backoff
 
 log = logging.getLogger("quantrac.collector.sink")
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from collector.contracts import Reading, touched_hours
-from collector.running_sink import RunningSink
+from collector.delivery.running_sink import RunningSink
 from collector.spool import Spool
 
 log = logging.getLogger("quantrac.collector.drain")

@@ -14,9 +14,9 @@ On disk, under one folder, the collector's segmented log (collector/log/README.m
 `add` writes new items with one fsync and skips a key the outbox already holds, so the same
 cycle file or alert is never queued twice. Each destination has a worker thread
 (`OutboxWorker`) that delivers the oldest item, retries with the shared back-off
-(collector/retry.py) for as long as it takes, and moves the destination's cursor only after the
-receiver has it. Segments every destination has passed are kept `keep_s` more (their keys still
-count as known), then deleted.
+(collector/delivery/backoff.py) for as long as it takes, and moves the destination's cursor only
+after the receiver has it. Segments every destination has passed are kept `keep_s` more (their
+keys still count as known), then deleted.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from typing import Any, Protocol
 
 from collector.contracts import Outcome
 from collector.dead_letters import DeadLetters
+from collector.delivery.backoff import Backoff
 from collector.log import LogError, SegmentLog, cursors, frame
 from collector.log.format import HEADER
-from collector.retry import Backoff
 
 log = logging.getLogger("quantrac.collector.outbox")
 SUFFIX = ".log"
@@ -223,7 +223,7 @@ class OutboxDeadLetters(DeadLetters):
 
 class OutboxWorker:
     """One destination's delivery thread: oldest first, one item at a time, the shared back-off
-    (collector/retry.py) from `retry_initial_s` to `retry_max_s` or the receiver's
+    (collector/delivery/backoff.py) from `retry_initial_s` to `retry_max_s` or the receiver's
     Retry-After."""
 
     def __init__(self, outbox: Outbox, dest: str, deliverer: Deliverer, *,
