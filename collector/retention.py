@@ -11,11 +11,11 @@ default policy, as InfluxDB itself would put it.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantrac_common.files import load_json_object
 from quantrac_common.influxql import quote_ident
 
 FILE = Path(__file__).with_name("retention.json")
@@ -132,13 +132,7 @@ def parse(doc: object, where: str = "retention") -> Retention:
 
 def load(path: Path | str = FILE) -> Retention:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RetentionError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RetentionError(f"{path}: not JSON ({e})") from None
-    return parse(doc, str(path))
+    return parse(load_json_object(path, RetentionError), str(path))
 
 
 @functools.cache

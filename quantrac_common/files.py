@@ -57,3 +57,17 @@ def read_json_object(path: Path, error: type[Exception] = JsonFileError) -> dict
     if not isinstance(doc, dict):
         raise error(f"{path}: expected a JSON object, found {type(doc).__name__}")
     return doc
+
+
+def load_json_object(path: Path, error: type[Exception] = JsonFileError) -> dict:
+    """The JSON object a data file (rules, limits, retention) must hold; a missing file, one
+    that is not JSON or not an object raises `error` naming the file."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path}: not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise error(f"{path}: must be a JSON object")
+    return doc

@@ -10,7 +10,6 @@ file and the key.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -19,6 +18,7 @@ from typing import Any
 
 import boards
 from collector.alerting.engine import SEVERITIES, SIGNALS, Rule
+from quantrac_common.files import load_json_object
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 PERIODS = ("1h", "8h", "24h")
@@ -50,14 +50,7 @@ def _num(x: Any) -> bool:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RulesError(f"{path}: not JSON ({e})") from None
-    _need(isinstance(doc, dict), str(path), "must be a JSON object")
-    return doc
+    return load_json_object(path, RulesError)
 
 
 def _check_bound(value: Any, where: str) -> None:

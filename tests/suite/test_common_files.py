@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from collector.services.state import ServicesError, read_json
-from quantrac_common.files import JsonFileError, read_json_object, write_atomic, write_private
+from quantrac_common.files import (
+    JsonFileError,
+    load_json_object,
+    read_json_object,
+    write_atomic,
+    write_private,
+)
 
 
 def test_a_write_replaces_the_whole_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -41,3 +47,16 @@ def test_reading_a_json_object(tmp_path: Path) -> None:
     # the services' records say so in their own error, which the CLI reports without a trace
     with pytest.raises(ServicesError, match=r"services\.json: expected a JSON object"):
         read_json(bad)
+
+
+def test_a_data_file_must_exist_and_hold_an_object(tmp_path: Path) -> None:
+    class RulesError(ValueError):
+        pass
+
+    with pytest.raises(RulesError, match=r"rules\.json: no such file"):
+        load_json_object(tmp_path / "rules.json", RulesError)
+    (tmp_path / "rules.json").write_text('["a"]')
+    with pytest.raises(RulesError, match=r"rules\.json: must be a JSON object"):
+        load_json_object(tmp_path / "rules.json", RulesError)
+    (tmp_path / "rules.json").write_text('{"rules": []}')
+    assert load_json_object(tmp_path / "rules.json", RulesError) == {"rules": []}

@@ -8,7 +8,6 @@ file and the key.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import fields
@@ -17,6 +16,7 @@ from typing import Any
 
 import boards
 from collector.processors.qc.checks import Limits
+from quantrac_common.files import load_json_object
 
 LIMITS_PATH = Path(__file__).resolve().parent / "limits.json"
 BOUNDS = ("fail", "suspect")
@@ -66,14 +66,7 @@ def check_entry(entry: Any, where: str) -> dict[str, Any]:
 def load(path: Path | str | None = None) -> dict[str, Any]:
     """The limits document, every entry checked; `path` None means the bundled limits.json."""
     path = Path(path) if path else LIMITS_PATH
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LimitsError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LimitsError(f"{path}: not JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise LimitsError(f"{path}: must be a JSON object")
+    doc = load_json_object(path, LimitsError)
     for key in doc:
         if key not in TOP:
             raise LimitsError(f"{path}: {key}: unknown key (known: {', '.join(TOP)})")
