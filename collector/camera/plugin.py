@@ -36,7 +36,7 @@ from collector.camera.options import CameraOptions
 from collector.camera.store import SnapshotStore
 from collector.contracts import Point
 from collector.delivery.outbox import Outbox, OutboxError, OutboxItem, OutboxWorker, Outcome
-from collector.delivery.safe_transport import is_loopback
+from collector.delivery.safe_transport import check_ca_file, is_loopback
 from collector.plugins import Env, Plugin, register
 
 log = logging.getLogger("quantrac.collector.camera")
@@ -129,11 +129,7 @@ def check(o: CameraOptions, env: Env) -> None:
     if o.default_auth not in AUTHS:
         raise ValueError(f"[camera] default_auth = {o.default_auth!r}: one of {', '.join(AUTHS)}")
     if o.ca_file:
-        try:
-            ssl.create_default_context(cafile=o.ca_file)
-        except (OSError, ssl.SSLError) as e:
-            raise ValueError(f"[camera] ca_file = {o.ca_file!r}: not a readable PEM CA certificate "
-                        f"({e})") from None
+        check_ca_file("[camera] ca_file", o.ca_file)
     cameras(o, env, load_secrets(secrets_path(o, env)))
 
 

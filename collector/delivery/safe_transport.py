@@ -64,3 +64,12 @@ def redirect_error(url: str, status: int, headers: Any, key: str) -> str:
     where = (headers.get("Location") if headers is not None else None) or "nowhere"
     return (f"{url}: HTTP {status} redirect to {where}: not followed (a redirect is never "
             f"followed with credentials or a POST); set {key} to the address that answers")
+
+
+def check_ca_file(key: str, path: str) -> None:
+    """Refuse at load a CA file (`key` names the option) that TLS could not verify with, rather
+    than at the first delivery."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as e:
+        raise ValueError(f"{key} = {path!r}: not a readable PEM CA certificate ({e})") from None

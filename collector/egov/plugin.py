@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -77,11 +76,7 @@ def check(o: EgovOptions, env: Env) -> None:
                     "department's server has no TLS")
     for ca, what in ((o.ftp_ca_file, "ftp_ca_file"), (o.api_ca_file, "api_ca_file")):
         if ca:
-            try:
-                ssl.create_default_context(cafile=ca)
-            except (OSError, ssl.SSLError) as e:
-                raise ValueError(f"[egov] {what} = {ca!r}: not a readable PEM CA certificate "
-                            f"({e})") from None
+            safe_transport.check_ca_file(f"[egov] {what}", ca)
     if o.api_url and not (o.token_url and o.client_id):
         raise ValueError(f"[egov] api_url = {o.api_url!r}: needs token_url and client_id (OAuth2 "
                     "client credentials)")

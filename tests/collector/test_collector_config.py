@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -139,3 +140,19 @@ def test_sample_toml_lists_every_option_with_its_real_default(tmp_path):
         assert set(table) == {f.name for f in dataclasses.fields(cls)}, section
         built = config.build(cls, table, section)
         assert built == cls(), f"[{section}] defaults in sample.toml differ from the code"
+
+
+@pytest.mark.parametrize("options, key", [
+    ({"camera": {"enabled": True, "ca_file": "{ca}"}}, "[camera] ca_file"),
+    ({"sinks": {"notify": {"smtp_host": "mail.example", "smtp_ca_file": "{ca}"}}},
+     "[sinks.notify] smtp_ca_file"),
+    ({"egov": {"enabled": True, "ftp_ca_file": "{ca}"}}, "[egov] ftp_ca_file"),
+    ({"egov": {"enabled": True, "api_ca_file": "{ca}"}}, "[egov] api_ca_file"),
+])
+def test_a_ca_file_tls_cannot_use_is_refused_at_load(tmp_path, options, key):
+    ca = tmp_path / "department-ca.pem"
+    ca.write_text("not a certificate\n")
+    options = json.loads(json.dumps(options).replace("{ca}", str(ca)))
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env(ENV, tmp_path, options)
+    assert f"{key} = {str(ca)!r}: not a readable PEM CA certificate" in str(e.value)

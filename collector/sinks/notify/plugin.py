@@ -200,11 +200,7 @@ def check(o: NotifyOptions, env: Env) -> None:
     if o.smtp_user and not o.smtp_starttls:
         raise ValueError(LOGIN_NEEDS_TLS.format(user=o.smtp_user))
     if o.smtp_ca_file:
-        try:
-            ssl.create_default_context(cafile=o.smtp_ca_file)
-        except (OSError, ssl.SSLError) as e:
-            raise ValueError(f"smtp_ca_file = {o.smtp_ca_file!r}: not a readable PEM CA "
-                             f"certificate ({e})") from None
+        safe_transport.check_ca_file("smtp_ca_file", o.smtp_ca_file)
 
 
 def build(o: NotifyOptions, env: Env) -> dict[str, WebhookSink | EmailSink]:
