@@ -7,20 +7,13 @@ from pathlib import Path
 
 import click
 
+from quantrac.cli.collector_status import size_text
 from quantrac.cli.services import run_dir_option
 
 config_option = click.option(
     "--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None, help="The collector's TOML config, when it moves data_dir or the e-gov and "
                        "camera folders (the same file `collector run` is given).")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 @click.command()
@@ -47,7 +40,7 @@ def backup(dest: Path, run_dir: Path | None, config_file: Path | None) -> None:
     click.echo(f"backup:    {dest} (manifest.json lists {len(doc['files'])} files)")
     click.echo(f"database:  {doc['database']['name']}, {len(doc['database']['measurements'])} "
                f"measurements, policies {', '.join(doc['database']['retention_policies'])} "
-               f"({_size(db)})")
+               f"({size_text(db)})")
     click.echo(f"state:     {len(state)} files from {', '.join(doc['areas'])}")
     click.echo(f"broker:    {doc['broker']}")
     if doc["collector_running"]:

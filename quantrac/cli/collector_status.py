@@ -38,7 +38,8 @@ def _ago(t: float | None, now: float) -> str:
     return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
+    """Bytes as a person reads them: 812 B, 3.4 MB."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -68,7 +69,7 @@ def render(doc: dict[str, Any], now: float | None = None) -> list[str]:
     # each spool reader has its own backlog; only the database's is "not yet in the database"
     readers = spool.get("pending_bytes") or {}
     pending = readers.get("influxdb", 0)
-    others = "".join(f", {_size(v)} not yet sent by {c}" for c, v in sorted(readers.items())
+    others = "".join(f", {size_text(v)} not yet sent by {c}" for c, v in sorted(readers.items())
                      if c != "influxdb")
     lines.append(
         f"collector pid {doc.get('pid')}, up {int(s.get('uptime_s', 0))} s, status from "
@@ -76,13 +77,14 @@ def render(doc: dict[str, Any], now: float | None = None) -> list[str]:
         f"{'connected' if s.get('source', {}).get('connected') else 'DISCONNECTED'}, "
         f"database {s.get('sink', {}).get('state', '?')}")
     if spool:
-        lines.append(f"spool: {_size(spool.get('bytes', 0))} of {_size(spool.get('max_bytes', 0))}"
-                     f", {_size(pending)} not yet in the database{others}"
+        lines.append(f"spool: {size_text(spool.get('bytes', 0))} of "
+                     f"{size_text(spool.get('max_bytes', 0))}"
+                     f", {size_text(pending)} not yet in the database{others}"
                      f"{' (HIGH WATER)' if spool.get('high_water') else ''}")
     dead = s.get("dead_letters") or {}
     if dead:
-        lines.append(f"dead letters: {_size(dead.get('bytes', 0))} of "
-                     f"{_size(dead.get('max_bytes', 0))}, {dead.get('evicted', 0)} dropped to "
+        lines.append(f"dead letters: {size_text(dead.get('bytes', 0))} of "
+                     f"{size_text(dead.get('max_bytes', 0))}, {dead.get('evicted', 0)} dropped to "
                      "make room" + (" (FULL: not acknowledging until replayed or discarded, "
                                     "see quantrac collector dead-letters)"
                                     if dead.get("full") else ""))

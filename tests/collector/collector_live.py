@@ -150,3 +150,12 @@ def retained_alert(env: dict, station: str) -> dict | None:
         client.disconnect()
         client.loop_stop()
     return json.loads(got[-1]) if got else None
+
+
+def assert_exactly_once(env: dict, stream) -> None:
+    """Every message a StationStream sent is in the database once (counted by InfluxQL)."""
+    want = stream.expected()
+    assert sum(want.values()) > 100, "the stream hardly ran"
+    wait_for(lambda: counts(env, stream.t0, stream.t_last) == want,
+             lambda: f"every message stored once: got {counts(env, stream.t0, stream.t_last)}, "
+                     f"want {want}", timeout=120)

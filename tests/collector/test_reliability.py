@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from collector_live import WAIT_S, counts, wait_for
+from collector_live import WAIT_S, assert_exactly_once, counts, wait_for
 from station_stream import StationStream
 
 from collector import services as svc
@@ -56,14 +56,6 @@ def options(client_id: str) -> dict:
                                  "reconnect_max_s": 1.0}},
             "sinks": {"influxdb": {"retry_initial_s": 0.2, "retry_max_s": 2.0,
                                    "timeout_s": 3.0, "flush_interval_s": 0.1}}}
-
-
-def assert_exactly_once(env: dict, stream: StationStream) -> None:
-    want = stream.expected()
-    assert sum(want.values()) > 100, "the stream hardly ran"
-    wait_for(lambda: counts(env, stream.t0, stream.t_last) == want,
-             lambda: f"every message stored once: got {counts(env, stream.t0, stream.t_last)}, "
-                     f"want {want}", timeout=120)
 
 
 def test_influxdb_down_for_a_while_loses_and_doubles_nothing(stack, tmp_path):

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from collector_live import WAIT_S, counts, free_window, wait_for
+from collector_live import WAIT_S, assert_exactly_once, counts, free_window, wait_for
 from station_stream import StationStream
 
 import boards
@@ -62,14 +62,6 @@ def status(tmp_path: Path) -> dict:
         return {}
 
 
-def exactly_once(env: dict, stream: StationStream) -> None:
-    want = stream.expected()
-    assert sum(want.values()) > 100, "the stream hardly ran"
-    wait_for(lambda: counts(env, stream.t0, stream.t_last) == want,
-             lambda: f"every message stored once: got {counts(env, stream.t0, stream.t_last)}, "
-                     f"want {want}", timeout=60)
-
-
 def test_two_workers_store_every_reading_of_every_station_once(services, session_run_dir,
                                                                tmp_path):
     env, stations = services, per_worker(2)
@@ -81,7 +73,7 @@ def test_two_workers_store_every_reading_of_every_station_once(services, session
         stream.start()
         wait_for(lambda: stream.sent() > 400, "the stream to run")
         stream.stop()
-        exactly_once(env, stream)
+        assert_exactly_once(env, stream)
         # each worker saw its own stations only, through its own data folder
         for w in range(2):
             doc = json.loads((tmp_path / "data" / f"worker-{w}" / "status.json").read_text())
@@ -123,7 +115,7 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_loses_nothing(services, s
         sent = stream.sent()
         wait_for(lambda: stream.sent() > sent + 200, "more data after the restart")
         stream.stop()
-        exactly_once(env, stream)
+        assert_exactly_once(env, stream)
     finally:
         stream.stop()
         stop_processes([proc], WAIT_S)
