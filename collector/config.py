@@ -8,6 +8,7 @@ the value, so a typo in a config file stops the collector at start instead of at
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -103,9 +104,10 @@ class Settings:
         raise AttributeError(f"Settings has no {name!r} (plugins: "
                              f"{', '.join(self.__dict__.get('options', {}))})")
 
-    @property
+    @functools.cached_property
     def plugins(self) -> dict[str, Plugin]:
-        """The plugins these settings know: built in, and named by [collector] plugins."""
+        """The plugins these settings know: built in, and named by [collector] plugins (looked
+        up once: env_for, build and describe ask for every plugin)."""
         return plugins.catalog(self.collector.plugins, self.collector.plugin_paths)
 
     @property

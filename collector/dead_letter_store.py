@@ -28,7 +28,7 @@ from pathlib import Path
 
 from collector.contracts import Rejected
 from collector.dead_letters import DeadLetters, digest, entry, gap_of, replayed_path, replays
-from collector.log.files import fsync_dir
+from quantrac_common.files import fsync_dir
 
 log = logging.getLogger("quantrac.collector.dead_letters")
 KEEP_CLASSES = (b"sink", b"internal")

@@ -168,8 +168,3 @@ def catalog(modules: Iterable[str] = (), paths: Iterable[str | Path] = ()
                               "(it must call collector.plugins.register)")
         names += found
     return {n: _REGISTRY[n] for n in dict.fromkeys(names)}
-
-
-def get(name: str) -> Plugin:
-    builtins()
-    return _REGISTRY[name]

@@ -11,11 +11,8 @@ import json
 import operator
 
 from collector.contracts import Point, Reading
-from collector.log.files import fsync_dir, write_atomic
-from collector.log.format import HEADER
 
-__all__ = ["FIELDS", "HEADER", "SUFFIX", "Item", "decode", "encode", "fsync_dir",
-           "write_atomic"]
+__all__ = ["FIELDS", "SUFFIX", "Item", "decode", "encode"]
 
 SUFFIX = ".seg"
 FIELDS = ("station", "kind", "param", "unit", "time", "value", "status", "qc", "qc_bits", "n",

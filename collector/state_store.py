@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from collector.spool_format import write_atomic
+from quantrac_common.files import write_atomic
 
 log = logging.getLogger("quantrac.collector.state")
 

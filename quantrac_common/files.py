@@ -33,11 +33,16 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None,
         os.close(fd)
     os.replace(tmp, path)
     if fsync:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the rename itself
-        finally:
-            os.close(dir_fd)
+        fsync_dir(path.parent)  # the rename itself
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a new file, a rename) survive a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_private(path: Path, data: bytes | str) -> None:

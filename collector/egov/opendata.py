@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import boards
 from collector.egov.datafile import Symbols
-from collector.spool_format import write_atomic
 from quantrac_common import influxql
+from quantrac_common.files import write_atomic
 
 FORMATS = ("csv", "json")
 LANGS = ("vi", "en")

@@ -39,7 +39,7 @@ from collector.delivery.outbox import (
 from collector.egov import datafile, messages, opendata
 from collector.egov.options import EgovOptions
 from collector.plugins import Env, Plugin, register
-from collector.spool_format import write_atomic
+from quantrac_common.files import write_atomic
 
 log = logging.getLogger("quantrac.collector.egov")
 CONSUMER = "egov"

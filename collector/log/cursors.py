@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from collector.log.files import write_atomic
+from quantrac_common.files import write_atomic
 
 Position = tuple[int, int]  # (segment number, byte offset)
 

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.log.files import fsync_dir
 from collector.log.format import HEADER, holds, resync
 from collector.log.recovery import Scan, corrupt_copy, scan
+from quantrac_common.files import fsync_dir
 
 
 class LogError(RuntimeError):

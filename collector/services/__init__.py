@@ -28,7 +28,7 @@ from quantrac_common import paths
 from quantrac_common.files import write_private
 
 __all__ = ["ENV_KEYS", "ServicesError", "broker_accounts", "down", "load_env", "log_paths",
-           "restart_mosquitto", "status", "up"]
+           "restart_mosquitto", "status", "sync_running_broker", "up"]
 
 PROXY = "v2proxy"
 ORDER = (mosquitto.NAME, influxdb.NAME, PROXY)  # start order; `down` goes backwards
@@ -93,14 +93,7 @@ def _mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted, taken: set
                bench: bool) -> dict:
     rec = record.get(mosquitto.NAME) or {}
     if _alive(rec):
-        conf = mosquitto.conf_path(layout)
-        before = conf.read_text() if conf.exists() else ""
-        if mosquitto.write_conf(layout, rec["port"]):
-            if mosquitto.needs_restart(layout, before):
-                restart_mosquitto(layout, record, accounts)
-            else:
-                mosquitto.reload(rec["pid"])  # settings SIGHUP rereads
-        mosquitto.apply_accounts(layout, rec["port"], accounts)
+        sync_running_broker(layout, record, accounts)
         rec["bench"] = bench
         taken.add(rec["port"])
         return rec
@@ -116,6 +109,21 @@ def _mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted, taken: set
     return rec
 
 
+def sync_running_broker(layout: Layout, record: dict, accounts: dynsec.Wanted) -> int | None:
+    """Bring the running broker to its conf and `accounts`: a restart for what a SIGHUP does
+    not apply (None), else a SIGHUP when the conf changed and the account changes over the
+    control topic (how many)."""
+    rec = record[mosquitto.NAME]
+    conf = mosquitto.conf_path(layout)
+    before = conf.read_text() if conf.exists() else ""
+    if mosquitto.write_conf(layout, rec["port"]):
+        if mosquitto.needs_restart(layout, before):
+            restart_mosquitto(layout, record, accounts)
+            return None
+        mosquitto.reload(rec["pid"])  # settings SIGHUP rereads
+    return mosquitto.apply_accounts(layout, rec["port"], accounts)
+
+
 def restart_mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted) -> None:
     """Stop the broker (it saves its sessions), write its accounts, start it on the same port:
     for what a SIGHUP does not apply (a new listener, the accounts plugin itself)."""
@@ -125,7 +133,7 @@ def restart_mosquitto(layout: Layout, record: dict, accounts: dynsec.Wanted) -> 
     log = mosquitto.log_path(layout)
     since = procs.log_size(log)
     argv = mosquitto.argv(layout)
-    pid = procs.start(argv, log, cwd=log.parent, unprivileged=True)
+    pid = procs.start(argv, log, cwd=log.parent, env=_child_env(), unprivileged=True)
     rec.update(pid=pid, argv=argv, cwd=str(log.parent))
     write_json(layout.record, record)  # `down` finds the new pid even if the wait fails
     tls = mosquitto.tls_port(layout)

@@ -93,7 +93,7 @@ def write_conf(layout: Layout, http_port: int, rpc_port: int) -> None:
     for sub in ("meta", "data", "wal"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     conf_path(layout).write_text(render_conf(layout, http_port, rpc_port))
-    procs.hand_over(d)
+    procs.hand_over(d, (conf_path(layout), *(d / sub for sub in ("meta", "data", "wal"))))
 
 
 def _request(base: str, method: str, path: str, body: bytes | None = None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from collector.services import credentials, dynsec, procs
 from collector.services.ports import HOST
-from collector.services.state import Layout, ServicesError
+from collector.services.state import Layout, ServicesError, read_json
 from quantrac_common.files import write_atomic
 from quantrac_common.protocol import PREFIX, STATION_READS, STATION_WRITES
 
@@ -234,14 +234,7 @@ def _replace(path: Path, text: str, mode: int) -> bool:
 
 def current_accounts(layout: Layout) -> dict:
     """The plugin's file as it is now ({} before the first start)."""
-    try:
-        doc = json.loads(dynsec_path(layout).read_text())
-    except FileNotFoundError:
-        return {}
-    except ValueError as e:
-        raise ServicesError(f"{dynsec_path(layout)}: not JSON ({e}); stop the broker and "
-                            "remove it: `services up` writes it anew") from None
-    return doc if isinstance(doc, dict) else {}
+    return read_json(dynsec_path(layout))
 
 
 def write_conf(layout: Layout, port: int) -> bool:

@@ -57,13 +57,19 @@ def daemon_user() -> str:
     return DAEMON_ACCOUNT
 
 
-def hand_over(folder: Path) -> None:
-    """Give a daemon's folder (and all in it) to the account it runs as, when that is not us."""
+def hand_over(folder: Path, only: tuple[Path, ...] = ()) -> None:
+    """Give a daemon's folder (and all in it) to the account it runs as, when that is not us.
+    `only`: once the folder is the account's, just these paths (what we wrote since), so a
+    database of years is not walked at every start."""
     user = daemon_user()
     if user == getpass.getuser():
         return
     account = pwd.getpwnam(user)
     folder.chmod(0o700)  # its config, accounts and data are the daemon's alone
+    if only and folder.stat().st_uid == account.pw_uid:
+        for path in only:
+            os.lchown(path, account.pw_uid, account.pw_gid)
+        return
     for root, dirs, files in os.walk(folder):
         for name in (root, *(os.path.join(root, n) for n in dirs + files)):
             st = os.lstat(name)

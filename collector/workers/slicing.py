@@ -41,9 +41,6 @@ class Slice:
     def leader(self) -> bool:
         return self.index == 0
 
-    def owns(self, station: str) -> bool:
-        return station in self.stations
-
 
 def slice_of(registry: str, index: int, count: int) -> Slice:
     if not 0 <= index < count:

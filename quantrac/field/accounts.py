@@ -82,17 +82,14 @@ def apply(lay: Layout) -> BrokerChange:
                                 "`quantrac services up` creates it with this account")
         wanted = services.broker_accounts(lay, read_json(lay.station_secrets),
                                           bool(rec.get("bench")))
-        conf = mosquitto.conf_path(lay)
-        before = conf.read_text() if conf.exists() else ""
-        mosquitto.write_conf(lay, rec["port"])
         if not procs.running(rec.get("pid"), rec.get("argv"), rec.get("cwd")):
+            mosquitto.write_conf(lay, rec["port"])
             mosquitto.write_accounts(lay, wanted)
             return BrokerChange("written", "the broker is not running; it starts with these "
                                 "accounts at the next `quantrac services up`")
-        if mosquitto.needs_restart(lay, before):
-            services.restart_mosquitto(lay, record, wanted)
+        changes = services.sync_running_broker(lay, record, wanted)
+        if changes is None:
             return BrokerChange("restarted", f"pid {rec['pid']}, TLS port "
                                 f"{mosquitto.tls_port(lay)}")
-        changes = mosquitto.apply_accounts(lay, rec["port"], wanted)
         return BrokerChange("reloaded", f"pid {rec['pid']}: {changes} account changes"
                             if changes else "nothing changed")

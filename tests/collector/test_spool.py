@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from collector.contracts import Point, Reading
+from collector.log.format import HEADER
 from collector.spool import Spool, SpoolError, SpoolFull
-from collector.spool_format import HEADER
 
 KiB = 1 << 10
 
