@@ -171,7 +171,9 @@ class EgovModule:
                                                   name="quantrac-egov-open-data"))
         self._state_path = self.folder / "state.json"
         self._newest: dict[str, int] = {}
-        self._held: dict[tuple[str, str, int], Point] = {}
+        # (measurement, station, period, time): an hour's AQI and the day's AQI that ends with
+        # it (the last hour before local midnight) share a time, and must not replace each other
+        self._held: dict[tuple[str, str, str, int], Point] = {}
         self._open: dict[str, Any] = {"last_day": None, "last_error": "", "files": 0}
         self._load_state()
         self.read_items = 0
@@ -244,8 +246,8 @@ class EgovModule:
                                               self.naming.station(p.station), self.tz)
                 out.append(OutboxItem("api", key, doc))
             elif p.measurement in ("aqi", "wqi"):
-                self._held[(p.measurement, p.station, p.time)] = p  # the latest wins
-        for k, p in sorted(self._held.items(), key=lambda kv: kv[0][2]):
+                self._held[_held_key(p)] = p  # the latest wins
+        for k, p in sorted(self._held.items(), key=lambda kv: kv[0][3]):
             if p.time <= self._newest.get(p.station, 0):  # its hour's records are all in
                 del self._held[k]
                 got = messages.index_doc(p, self.registry.network,
@@ -268,7 +270,8 @@ class EgovModule:
             doc = json.loads(self._state_path.read_text(encoding="utf-8"))
             self._newest = {str(k): int(v) for k, v in doc.get("newest", {}).items()}
             for m, tags, fields, t in doc.get("held", []):
-                self._held[(m, tags["station"], int(t))] = Point(m, tags, fields, int(t))
+                held = Point(m, tags, fields, int(t))
+                self._held[_held_key(held)] = held
             self._open["last_day"] = doc.get("open_data_day")
         except FileNotFoundError:
             pass
@@ -326,3 +329,7 @@ class EgovModule:
 
 
 register(Plugin("service", "egov", EgovOptions, build, check))
+
+
+def _held_key(p: Point) -> tuple[str, str, str, int]:
+    return p.measurement, p.station, p.tags.get("period", ""), p.time
