@@ -170,3 +170,34 @@ def test_plain_http_to_another_machine_is_refused_at_load(tmp_path, key, url):
     bad = {**good, key: url}
     with pytest.raises(ValueError, match=rf"\[egov\] {key} = '{url}': plain http"):
         RestDeliverer(bad["api_url"], bad["token_url"], "quantrac", "s")
+
+
+def test_the_last_hours_aqi_before_local_midnight_is_sent_beside_the_days(tmp_path):
+    # The day's AQI ends with its last hour: both points share a time and a station; the
+    # hour's must not be replaced by the day's while it waits for its hour's records.
+    from collector.config import Settings
+    from collector.contracts import Point, Reading
+    from collector.egov.plugin import EgovModule
+
+    env = {"QUANTRAC_MQTT_HOST": "127.0.0.1", "QUANTRAC_MQTT_PORT": "1883",
+           "QUANTRAC_MQTT_COLLECTOR_USER": "c", "QUANTRAC_MQTT_COLLECTOR_PASSWORD": "p",
+           "QUANTRAC_INFLUX_WRITE_URL": "http://127.0.0.1:1", "QUANTRAC_INFLUX_DB": "quantrac",
+           "QUANTRAC_INFLUX_WRITE_USER": "w", "QUANTRAC_INFLUX_WRITE_PASSWORD": "p"}
+    secret = tmp_path / "egov-secrets.json"
+    secret.write_text(json.dumps({"client_secret": "s"}))
+    settings = Settings.from_env(env, tmp_path, {"egov": {
+        "enabled": True, "secrets": str(secret), "api_url": "http://127.0.0.1:1/api",
+        "token_url": "http://127.0.0.1:1/token", "client_id": "c", "open_data_formats": []}})
+    module = EgovModule(settings.egov, settings.env_for("egov"), spool=None)
+    midnight, st = 1796576400, "pq-air-16"  # 00:00 in Ho Chi Minh City
+    hour = Point("aqi", {"station": st, "period": "hour"},
+                 {"aqi": 144, "band": "poor", "dominant": "so2", "complete": True}, midnight)
+    day = Point("aqi", {"station": st, "period": "day"}, {"complete": True, "sub_so2": 90},
+                midnight)
+    reading = Reading(station=st, kind="air", param="so2", unit="ug/Nm3", time=midnight,
+                      value=524.1, status=0)
+    try:
+        keys = [it.key for it in module.convert([hour, day, reading])]
+    finally:
+        module.stop()
+    assert [k for k in keys if k.startswith(f"aqi/{st}/{midnight}/")], keys
