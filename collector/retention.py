@@ -56,7 +56,8 @@ class Retention:
 
     def policy(self, measurement: str) -> str:
         """The policy `measurement` is written to and read from."""
-        return self.measurements.get(measurement, self.default)
+        rp = self.measurements.get(measurement)
+        return self.default if rp is None else rp  # `default` walks the policies: only if needed
 
     def qualified(self, measurement: str) -> str:
         """`"measurement"`, or `"policy"."measurement"` outside the default policy: what a

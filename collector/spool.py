@@ -26,6 +26,10 @@ from collector.spool_format import SUFFIX, Item, decode, encode
 log = logging.getLogger("quantrac.collector.spool")
 
 LOW_WATER_GAP = 0.1  # hysteresis: "back to normal" only this far below high_water
+# Items the sinks may read from memory instead of decoding the segment again: what the worker
+# appended and no consumer has stored yet, up to this many (a long database outage falls back
+# to reading the segments, as after a restart).
+TAIL_ITEMS = 200_000
 
 Listener = Callable[[dict], None]
 __all__ = ["Listener", "Position", "Spool", "SpoolError", "SpoolFull"]
@@ -59,6 +63,10 @@ class Spool:
         self._listeners: list[Listener] = []
         self._high = False
         self.appended = 0  # readings appended since open
+        # (segment, offset) → (end, items) of records appended since open, oldest first: the
+        # same items the file holds, so a sink that keeps up never decodes what was just encoded
+        self._tail: dict[Position, tuple[int, list[Item]]] = {}
+        self._tail_items = 0
         try:
             self._cursors = {c: self._load_cursor(c) for c in consumers}
             self._drop_consumed()
@@ -76,9 +84,10 @@ class Spool:
         now; SpoolError when they never could; OSError from the disk (nothing written)."""
         if not items:
             return
-        blobs = [frame(p, n) for p, n in self._records(items)]
+        records = self._records(items)
+        blobs = [frame(p, len(part)) for p, part in records]
         try:
-            self._log.append(blobs)
+            refs = self._log.append(blobs)
         except LogFull as e:
             raise SpoolFull(e.needed, e.used, e.max_bytes) from None
         except LogError:
@@ -88,13 +97,17 @@ class Spool:
             self.appended += len(items)
             for c in self._depth:
                 self._depth[c] += len(items)
+            if self._tail_items + len(items) <= TAIL_ITEMS:
+                for (n, off, end), (_payload, part) in zip(refs, records, strict=True):
+                    self._tail[(n, off)] = (end, part)
+                self._tail_items += len(items)
         self._check_level()
 
-    def _records(self, items: list[Item]) -> list[tuple[bytes, int]]:
-        """(payload, item count): one, or halves until each fits in half a segment."""
+    def _records(self, items: list[Item]) -> list[tuple[bytes, list[Item]]]:
+        """(payload, its items): one, or halves until each fits in half a segment."""
         payload = encode(items)
         if len(payload) <= self.segment_bytes // 2 or len(items) == 1:
-            return [(payload, len(items))]
+            return [(payload, list(items))]
         half = len(items) // 2
         return self._records(items[:half]) + self._records(items[half:])
 
@@ -122,18 +135,33 @@ class Spool:
                 break
             if n > seg:
                 seg, off = n, 0
-            for rec in self._log.records(n, off, ends[n]):
+            off = self._read_segment(n, off, ends[n], out, max_readings)
+        return out, (seg, off)
+
+    def _read_segment(self, n: int, off: int, end: int, out: list[Item],
+                      max_readings: int) -> int:
+        """Whole records of segment n from `off` into `out` until `end` or `max_readings`:
+        from the tail in memory where it has them, else decoded from the file. Where the
+        reading stopped."""
+        while off < end and len(out) < max_readings:
+            with self._cond:
+                cached = self._tail.get((n, off))
+            if cached is not None:
+                off = cached[0]
+                out.extend(cached[1])
+                continue
+            for rec in self._log.records(n, off, end):
                 off = rec.end
                 try:
                     out.extend(decode(rec.payload))
                 except (ValueError, TypeError, KeyError) as e:
                     self._log.quarantine(n, rec.offset, rec.end, f"is undecodable ({e})")
                     continue
-                if len(out) >= max_readings:
+                if len(out) >= max_readings or (n, off) in self._tail:
                     break
             else:
-                off = max(off, ends[n])
-        return out, (seg, off)
+                off = max(off, end)
+        return off
 
     def advance(self, consumer: str, pos: Position, items: int = 0) -> None:
         """`consumer` has stored everything before `pos` (`items` readings and points since
@@ -152,6 +180,11 @@ class Spool:
 
     def _drop_consumed(self) -> None:
         oldest = min(self._cursors.values(), default=(self._log.segments[-1], 0))
+        while self._tail:
+            pos = next(iter(self._tail))
+            if pos >= oldest:
+                break
+            self._tail_items -= len(self._tail.pop(pos)[1])
         for n in [n for n in self._log.segments[:-1] if n < oldest[0]]:
             self._log.drop(n)
 

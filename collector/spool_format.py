@@ -2,13 +2,16 @@
 
 A reading is the list of its FIELDS, a point {"p": [measurement, tags, fields, time, note]}
 (JSON keeps 1 and 1.0 apart, so an integer field stays an integer). The framing around it
-(length, count, CRC) is the log's (collector/log/format.py).
+(length, count, CRC) is the log's (collector/log/format.py). msgspec writes and reads it: the
+same JSON as the standard library's, several times faster (the worker encodes every batch).
 """
 
 from __future__ import annotations
 
 import json
 import operator
+
+import msgspec
 
 from collector.contracts import Point, Reading
 
@@ -20,13 +23,13 @@ FIELDS = ("station", "kind", "param", "unit", "time", "value", "status", "qc", "
 
 Item = Reading | Point
 _ROW = operator.attrgetter(*FIELDS)  # a tuple, written as the same JSON list
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_ENCODER = msgspec.json.Encoder()
 
 
 def encode(items: list[Item]) -> bytes:
-    return _COMPACT.encode([_ROW(r) if isinstance(r, Reading) else
+    return _ENCODER.encode([_ROW(r) if isinstance(r, Reading) else
                             {"p": [r.measurement, r.tags, r.fields, r.time, r.note]}
-                            for r in items]).encode()
+                            for r in items])
 
 
 def _reading(row: list) -> Reading:
@@ -39,5 +42,10 @@ def _reading(row: list) -> Reading:
 
 
 def decode(payload: bytes) -> list[Item]:
-    return [_reading(row) if isinstance(row, list) else Point(*row["p"])
-            for row in json.loads(payload)]
+    try:
+        rows = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        # a record written by the standard library before msgspec may hold NaN or Infinity,
+        # which it wrote and strict JSON parsers refuse
+        rows = json.loads(payload)
+    return [_reading(row) if isinstance(row, list) else Point(*row["p"]) for row in rows]

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from quantrac_common.files import write_atomic
 
 log = logging.getLogger("quantrac.collector.state")
@@ -41,4 +43,5 @@ class StateStore:
 
     def save(self, states: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps(states, separators=(",", ":")).encode())
+        # msgspec: the same JSON several times faster; the whole chain's state is a few MB
+        write_atomic(self.path, msgspec.json.encode(states))

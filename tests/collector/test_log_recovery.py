@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from collector import spool as spool_module
 from collector.contracts import Reading
 from collector.delivery.outbox import Outbox, OutboxItem
 from collector.log.format import HEADER
@@ -132,9 +133,40 @@ def test_a_flipped_byte_anywhere_in_an_outbox_loses_only_the_item_it_hit(tmp_pat
             again.close()
 
 
-def test_damage_found_after_open_is_set_aside_too(tmp_path, caplog):
-    """A disk fault under a running collector: the reader quarantines the record it cannot
-    read, not the rest of the segment."""
+def test_a_sink_that_keeps_up_reads_the_appended_items_from_memory(tmp_path):
+    """What the worker just appended reaches the sink from memory, equal to what the segment
+    holds (the same items a restarted collector decodes from the file), so a record damaged
+    on disk while still in memory is delivered whole rather than lost."""
+    spool = Spool(tmp_path / "s", max_bytes=1 << 20)
+    try:
+        for i in range(3):
+            spool.append(readings(2, 2 * i))
+        (seg,) = (tmp_path / "s").glob("*.seg")
+        spans = record_spans(seg.read_bytes())
+        with open(seg, "r+b") as f:
+            f.seek(spans[1][0] + 2)
+            f.write(b"\x7f")
+        assert drain(spool) == readings(6)
+        assert spool.stats()["quarantined"] == {"records": 0, "bytes": 0}
+    finally:
+        spool.close()
+    again = Spool(tmp_path / "t", max_bytes=1 << 20)
+    try:
+        again.append(readings(4))
+        items, pos = again.read("influxdb", 10)
+        assert [type(r) for r in items] == [Reading] * 4
+        again.close()
+        again = Spool(tmp_path / "t", max_bytes=1 << 20)  # a restart: decoded from the file
+        assert again.read("influxdb", 10) == (items, pos)
+    finally:
+        again.close()
+
+
+def test_damage_found_after_open_is_set_aside_too(tmp_path, caplog, monkeypatch):
+    """A disk fault under a running collector, in records the spool no longer holds in memory
+    (a long database outage): the reader quarantines the record it cannot read, not the rest
+    of the segment."""
+    monkeypatch.setattr(spool_module, "TAIL_ITEMS", 0)
     spool = Spool(tmp_path / "s", max_bytes=1 << 20)
     try:
         for i in range(3):
