@@ -73,8 +73,8 @@ def touched_hours(readings: list[Reading]) -> set[tuple[str, str, int]]:
     return {(r.station, r.param, hour_of(r.time)) for r in readings}
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs a setattr call per field, and
+class Point:            # the chain builds several points per message
     """A derived measurement for the database: an aggregate, an index, an alert, a self-metric
     (docs/influxdb-schema.md). `note` rides along for sinks other than the database (an alert's
     protocol payload) and is never stored."""

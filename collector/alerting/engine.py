@@ -58,7 +58,9 @@ class Rule:
         return above, below
 
 
-@dataclass(frozen=True)
+# Observation and State are never changed after they are made (step returns new ones), but are
+# not frozen: a frozen __init__ costs a setattr call per field, and every reading makes both.
+@dataclass
 class Observation:
     t: int
     value: float
@@ -66,7 +68,7 @@ class Observation:
     level: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class State:
     status: str = "ok"  # ok | pending | open
     since: int | None = None  # when the breach began
@@ -193,7 +195,7 @@ class Alerts:
         self.states: dict[tuple[str, str], State] = {}
 
     def muted(self, station: str, rule_id: str, t: int) -> bool:
-        return any(m.covers(station, rule_id, t) for m in self.mutes)
+        return bool(self.mutes) and any(m.covers(station, rule_id, t) for m in self.mutes)
 
     def observe(self, station: str, rule: Rule, obs: Observation) -> Transition | None:
         key = (station, rule.id)
@@ -203,8 +205,8 @@ class Alerts:
         return tr
 
     def open_at(self, station: str) -> dict[str, State]:
-        return {rule: s for (st, rule), s in sorted(self.states.items())
-                if st == station and s.status == "open"}
+        return dict(sorted((rule, s) for (st, rule), s in self.states.items()
+                           if st == station and s.status == "open"))
 
     def state(self) -> dict[str, Any]:
         return {f"{st}|{rule}": s.to_json() for (st, rule), s in self.states.items()

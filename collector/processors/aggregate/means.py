@@ -37,7 +37,7 @@ class Completeness:
             raise ValueError(f"day_hours {self.day_hours!r} is not 1..24")
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen (a setattr call per field): several are made per record
 class Mean:
     """One period's mean: `value` None when nothing valid; `n` valid parts of `expected`."""
 

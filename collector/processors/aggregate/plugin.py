@@ -41,15 +41,23 @@ Key = tuple[str, str, str]  # station, param, unit
 class _Series:
     """One (station, param, unit): records by hour start, and the hourly means they give."""
 
-    __slots__ = ("kind", "hours", "means")
+    __slots__ = ("kind", "hours", "means", "_newest")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.hours: dict[int, dict[int, tuple[float | None, bool]]] = {}
         self.means: dict[int, Mean] = {}
+        self._newest: int | None = None  # max(hours), kept as hours are added: asked per record
+
+    def add(self, h: int, t: int, record: tuple[float | None, bool]) -> None:
+        if not self.hours or h > self.newest():
+            self._newest = h
+        self.hours.setdefault(h, {})[t] = record
 
     def newest(self) -> int:
-        return max(self.hours)
+        if self._newest is None:
+            self._newest = max(self.hours)
+        return self._newest
 
 
 class AggregateProcessor:
@@ -80,7 +88,7 @@ class AggregateProcessor:
                 continue
             if s is None:
                 s = self.series[key] = _Series(r.kind)
-            s.hours.setdefault(h, {})[int(r.time)] = _record(r)
+            s.add(h, int(r.time), _record(r))
             touched.setdefault(key, set()).add(h)
         if old:
             self.too_old += old

@@ -55,7 +55,7 @@ class Limits:
     max_gap_s: int = 3600
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen (a setattr call per field): next_flat makes one per reading
 class Flat:
     """The series' current run of unchanged values: since when, at what value, last time."""
 
@@ -84,7 +84,7 @@ def status_bits(status: int, station_flags: int) -> int:
     return bits
 
 
-def recent(history: Sequence[Point], t: int, max_gap_s: int) -> list[Point]:
+def recent(history: Sequence[Point], t: int, max_gap_s: int) -> Sequence[Point]:
     """The history points before `t` that form an unbroken run up to it (no gap between
     consecutive points, nor between the last one and `t`, longer than max_gap_s)."""
     end = bisect_left(history, (t, float("-inf")))
@@ -95,7 +95,7 @@ def recent(history: Sequence[Point], t: int, max_gap_s: int) -> list[Point]:
             break
         start -= 1
         nxt = before
-    return list(history[start:end])
+    return history[start:end]
 
 
 def spike_bit(x: float, before: Sequence[Point], lim: Limits) -> int:

@@ -22,6 +22,7 @@ from collector.processors.units.convert import canonical_unit, factor
 
 log = logging.getLogger("quantrac.collector.qc")
 STATE_VERSION = 1
+NO_LIMITS = Limits()
 
 
 class _Series:
@@ -50,7 +51,7 @@ class QcProcessor:
         return batch
 
     def check(self, r: Reading) -> None:
-        lim = self.limits.get(r.station, {}).get(r.param) or Limits()
+        lim = self.limits.get(r.station, {}).get(r.param) or NO_LIMITS
         native, canonical = self._values(r)
         series = self._series.get((r.station, r.param))
         if series is None:
