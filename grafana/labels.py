@@ -107,6 +107,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "thúc tại thời điểm đó.",
                    "Red line: the {regulation} limit ({limit}). Each point is the {period} mean "
                    "ending at that time."),
+    "mean.provisional": ("Điểm của ngày chưa kết thúc là ước tính tạm thời (provisional); "
+                         "giới hạn 24 giờ chỉ được đánh giá khi cả ngày đã kết thúc "
+                         "(daily_limit).",
+                         "The point of a day still in progress is a provisional running "
+                         "estimate; the 24-hour limit is judged on the finished day only "
+                         "(daily_limit)."),
     "mean.nolimit": ("{regulation} không quy định giới hạn cho thông số này.",
                      "{regulation} sets no limit for this parameter."),
     "limit.max": ("tối đa {value} {unit}", "at most {value} {unit}"),
