@@ -17,6 +17,7 @@ from collector.contracts import Batch, Point
 from collector.domain import aqi, aqi_health
 from collector.egov import messages as egov
 from collector.processors.alerts.plugin import AlertsProcessor
+from collector.sinks.notify import plugin as notify
 from grafana import build
 from quantrac.cli import main
 
@@ -114,6 +115,8 @@ def test_an_aqi_alert_carries_them_in_payload_point_and_texts():
     assert f"Nhóm người nhạy cảm: {POOR_SENSITIVE_VI}" in a.note["text_vi"]
     assert f"Sensitive groups: {POOR_SENSITIVE_EN}" in a.note["text_en"]
     assert "General public: People with symptoms" in a.note["text_en"]
+    mail = notify.message(a, "quantrac@localhost", ("so@example.org",)).get_content()
+    assert "colour: #ff7e00" in mail and f"Nhóm người nhạy cảm: {POOR_SENSITIVE_VI}" in mail
 
 
 def test_the_egov_index_document_carries_them_and_keeps_its_key():
