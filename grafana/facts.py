@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import boards
 from collector.alerting import rules as alert_rules
-from collector.domain import aqi, wqi
+from collector.domain import aqi, aqi_health, wqi
 
 AIR_KINDS = ("air",)
 
@@ -41,6 +41,11 @@ def aqi_bands() -> tuple[Band, ...]:
         out.append(Band(b.key, lower, b.vi, b.en, hex_colour(b.rgb)))
         lower = b.max + 1
     return tuple(out)
+
+
+def aqi_advice(key: str) -> dict:
+    """The band's colour, health message and recommended activities (Decision 1459)."""
+    return aqi_health.of_band(key)
 
 
 def wqi_classes() -> tuple[Band, ...]:

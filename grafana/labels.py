@@ -92,6 +92,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "aqi.daily.table": ("VN_AQI ngày và chất ô nhiễm chính",
                         "Daily VN_AQI and dominant pollutant"),
     "aqi.sub": ("Chỉ số phụ VN_AQI theo giờ", "Hourly VN_AQI sub-indices"),
+    "aqi.advice": ("VN_AQI giờ gần nhất: ảnh hưởng sức khỏe và khuyến nghị",
+                   "Latest hourly VN_AQI: health effects and recommended activities"),
+    "aqi.advice.desc": ("Bảng 4 và 5, Quyết định 1459/QĐ-TCMT",
+                        "Decision 1459/QD-TCMT of the Vietnam Environment Administration, "
+                        "Tables 4 and 5"),
+    "col.health": ("Ảnh hưởng tới sức khỏe", "Health effects"),
+    "col.general": ("Người bình thường", "General public"),
+    "col.sensitive": ("Nhóm người nhạy cảm", "Sensitive groups"),
     "wqi.current": ("VN_WQI giờ gần nhất (tham khảo)", "Latest hourly VN_WQI (indicative)"),
     "wqi.sub": ("Chỉ số phụ VN_WQI theo giờ", "Hourly VN_WQI sub-indices"),
     "mean": ("{param} trung bình {period}", "{period} mean {param}"),
@@ -99,6 +107,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "thúc tại thời điểm đó.",
                    "Red line: the {regulation} limit ({limit}). Each point is the {period} mean "
                    "ending at that time."),
+    "mean.provisional": ("Điểm của ngày chưa kết thúc là ước tính tạm thời (provisional); "
+                         "giới hạn 24 giờ chỉ được đánh giá khi cả ngày đã kết thúc "
+                         "(daily_limit).",
+                         "The point of a day still in progress is a provisional running "
+                         "estimate; the 24-hour limit is judged on the finished day only "
+                         "(daily_limit)."),
     "mean.nolimit": ("{regulation} không quy định giới hạn cho thông số này.",
                      "{regulation} sets no limit for this parameter."),
     "limit.max": ("tối đa {value} {unit}", "at most {value} {unit}"),

@@ -59,6 +59,16 @@ def band_mappings(bands: Sequence[facts.Band], lang: str) -> list[dm.ValueMap]:
                          for i, b in enumerate(bands)})]
 
 
+def advice_mappings(part: str, lang: str) -> list[dm.ValueMap]:
+    """Band key → its health message (`health`) or recommended activities (`general`,
+    `sensitive`) of Decision 1459 (collector/domain/tables/vn_aqi_1459_health.json), on the
+    band's colour; a text the reference lacks shows as missing, never invented."""
+    missing = {"vi": "(thiếu văn bản trong tài liệu tham chiếu)",
+               "en": "(text missing from the reference)"}[lang]
+    return text_mappings((b.key, facts.aqi_advice(b.key)[part][lang] or missing, b.colour)
+                         for b in facts.aqi_bands())
+
+
 def text_mappings(items: Iterable[tuple[str, str, str | None]]) -> list[dm.ValueMap]:
     """(value, shown text, colour or None) → one value mapping."""
     return [dm.ValueMap({v: dm.ValueMappingResult(text=txt, color=c, index=i)

@@ -101,6 +101,8 @@ class Transition:
     side: str | None
     limit: float | None
     level: str | None
+    # a day judged again (days.py): {"revision", "reason", "previous", "day"}
+    correction: dict[str, Any] | None = None
 
 
 def breach(rule: Rule, value: float, t: int) -> tuple[str, float] | None:

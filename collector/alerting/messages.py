@@ -8,7 +8,7 @@ from typing import Any
 
 from collector.alerting.engine import State, Transition
 from collector.contracts import Point
-from collector.domain import aqi
+from collector.domain import aqi, aqi_health
 
 MEASUREMENT = "alert"
 STATE = {"open": "open", "update": "open", "close": "closed"}
@@ -48,9 +48,32 @@ def texts(tr: Transition, names: dict[str, Any]) -> dict[str, str]:
             "regulation": rule.regulation, "level": _level(tr.level, lang)}
         try:
             out[lang] = chosen.get(lang, "").format_map(values)
+            if tr.correction is not None:
+                out[lang] += ". " + _correction(rule.texts, tr.correction, values, lang)
+            if (advice := _advice(tr)) is not None:  # every published AQI says what it means
+                out[lang] += ". " + aqi_health.sentence(advice, lang)
         except (KeyError, ValueError, IndexError) as e:  # a province's template with a typo
             out[lang] = f"{tr.station} {rule.id} {tr.event} {values['value']} ({e!r} in text)"
     return out
+
+
+def _advice(tr: Transition) -> dict[str, Any] | None:
+    """The AQI band's colour and messages (Decision 1459) for an AQI rule's transition."""
+    if tr.rule.signal != "aqi" or tr.level is None:
+        return None
+    try:
+        return aqi_health.of_band(tr.level)
+    except ValueError:
+        return None
+
+
+def _correction(templates: dict[str, Any], c: dict[str, Any], values: dict[str, str],
+                lang: str) -> str:
+    """Why a day's judgement changed: said in the alert itself, so nobody reads a late
+    alert about a finished day as a new exceedance of today."""
+    text = templates.get("correction", {}).get(lang, "")
+    return text.format_map({**values, "day": c["day"], "revision": c["revision"],
+                            "previous": number(c.get("previous"))})
 
 
 def payload(tr: Transition, text: dict[str, str], open_now: dict[str, State]) -> dict[str, Any]:
@@ -67,6 +90,11 @@ def payload(tr: Transition, text: dict[str, str], open_now: dict[str, State]) ->
         doc["period"] = rule.period
     if tr.level is not None:
         doc["level"] = tr.level
+    if tr.correction is not None:
+        doc["correction"] = dict(tr.correction)
+    if (advice := _advice(tr)) is not None:
+        doc["colour"] = advice["colour"]
+        doc["advice"] = advice
     doc["open"] = [{"rule": r, "id": s.id, "since": s.since} for r, s in open_now.items()]
     return doc
 
@@ -79,5 +107,12 @@ def point(tr: Transition, text: dict[str, str], doc: dict[str, Any]) -> Point:
         "unit": rule.unit, "text": text["vi"], "text_en": text["en"], "id": tr.id}
     if tr.limit is not None:
         fields["limit"] = float(tr.limit)
+    if (colour := doc.get("colour")) is not None:
+        fields["colour"] = colour
+    if tr.correction is not None:
+        fields["correction"] = tr.correction["reason"]
+        fields["revision"] = int(tr.correction["revision"])
+        if tr.correction.get("previous") is not None:
+            fields["previous"] = float(tr.correction["previous"])
     tags = {"station": tr.station, "rule": rule.id, "severity": rule.severity}
     return Point(MEASUREMENT, tags, fields, tr.t, note=doc)

@@ -133,6 +133,9 @@ def load(folder: Path | str | None = None) -> RuleSet:
             t = texts.get(group, {}).get(event, {})
             _need(isinstance(t.get("vi"), str) and isinstance(t.get("en"), str),
                   f"{top}: texts.{group}.{event}", "needs vi and en")
+    t = texts.get("correction", {})
+    _need(isinstance(t.get("vi"), str) and isinstance(t.get("en"), str),
+          f"{top}: texts.correction", "needs vi and en")
     return RuleSet(defaults, regulations, rules, doc.get("names", {}), doc.get("units", {}),
                    doc.get("periods", {}), texts)
 
@@ -183,7 +186,8 @@ def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
             unit=lim["unit"], hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
             pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
             param=lim["param"], period=lim["period"], regulation=reg["regulation"],
-            steps=steps, texts={g: rs.texts[g] for g in ("limit_above", "limit_below")}))
+            steps=steps,
+            texts={g: rs.texts[g] for g in ("limit_above", "limit_below", "correction")}))
     return out, warnings
 
 

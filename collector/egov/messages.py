@@ -5,7 +5,8 @@ its idempotency key. Pure functions.
      "network": "phu-quoc", "station": "pq-air-01", "station_code": "PQ01",
      "time": "2025-11-22T04:00:00+07:00", "t": 1763758800, "alert": {…protocol-v1 alert…}}
     {"type": "aqi", "key": "aqi/pq-air-01/1763758800/3f9a1c2b7d", "period": "hour",
-     "aqi": 144, "band": "poor", "dominant": "so2", "sub": {"so2": 144, "pm10": 41}, …}
+     "aqi": 144, "band": "poor", "dominant": "so2", "sub": {"so2": 144, "pm10": 41},
+     "colour": "#ff7e00", "advice": {"health": {"vi": …, "en": …}, "general": …, "sensitive": …}, …}
     {"type": "wqi", "key": …, "wqi": 87, "class": "good", "indicative": true,
      "sub": {"ph": 100.0, "do": 75.0, "nh4": 100.0}, …}
 
@@ -24,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.contracts import Point
+from collector.domain import aqi_health
 
 
 def local_time(t: int, tz: ZoneInfo) -> str:
@@ -59,6 +61,11 @@ def index_doc(p: Point, network: str, code: str,
     digest = hashlib.sha1(json.dumps([main, sub], sort_keys=True).encode()).hexdigest()[:10]
     key = f"{kind}/{p.station}/{p.time}/{digest}"
     doc = _base(kind, key, p, network, code, tz)
+    extra: dict[str, Any] = {}
     if kind == "aqi":
         doc["period"] = "hour"
-    return key, {**doc, **main, "sub": sub}
+        # what the band means travels with the number (Decision 1459, Bảng 3); from the
+        # value, so the key (the values' digest) is unchanged
+        advice = aqi_health.of_aqi(float(p.fields["aqi"]))  # type: ignore[arg-type]
+        extra = {"colour": advice["colour"], "advice": advice}
+    return key, {**doc, **main, "sub": sub, **extra}

@@ -6,7 +6,9 @@ A day holds the records stamped after its local midnight up to and including the
 (record times mark the END of their period, as for the daily means). Files:
 `<out>/<station>/<yyyy>/<station>_<yyyy-mm-dd>_<lang>.<csv|json>`, written atomically; a
 station-day without readings gets no file. Every reading is included with its device status
-and QC flag (1 good, 3 suspect, 4 fail, 9 missing): users filter, nothing is hidden.
+and QC flag (1 good, 3 suspect, 4 fail, 9 missing): users filter, nothing is hidden. The JSON
+file of an air station's day with a daily VN_AQI carries it under `aqi`, with the band's
+colour, health message and recommended activities in the file's language.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
+from collector.domain import aqi_health
 from collector.egov.datafile import Symbols
+from collector.retention import shipped
 from quantrac_common import influxql
 from quantrac_common.files import write_atomic
 
@@ -85,12 +89,35 @@ def render_csv(cells: list[list[Any]], lang: str) -> str:
     return "\ufeff" + buf.getvalue()
 
 
+def fetch_day_aqi(env: dict[str, str], station: str, until: int,
+                  timeout: float = 60.0) -> dict[str, Any] | None:
+    """The station's daily VN_AQI for the local day ending at `until`, if one was computed."""
+    q = (f'SELECT "aqi", "dominant" FROM {shipped().qualified("aqi")} WHERE '
+         f'"station" = \'{station}\' AND "period" = \'day\' AND time = {until}s')
+    for r in influxql.rows(influxql.query(env, q, timeout=timeout)):
+        if r.get("aqi") is not None:
+            return {"aqi": int(r["aqi"]), "dominant": r.get("dominant")}
+    return None
+
+
+def day_aqi(found: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The day's AQI as published: the number, the band's colour, its health message and
+    the recommended activities (Decision 1459, Bảng 3 to 5) in the file's language."""
+    advice = aqi_health.of_aqi(found["aqi"])
+    return {**found, "band": advice["band"], "label": advice["label"][lang],
+            "colour": advice["colour"],
+            **{part: advice[part][lang] for part in aqi_health.PARTS},
+            "missing": [m for m in advice["missing"] if m.endswith("." + lang)]}
+
+
 def render_json(cells: list[list[Any]], station: boards.Station, day: date, lang: str,
-                tz: ZoneInfo) -> str:
+                tz: ZoneInfo, aqi: dict[str, Any] | None = None) -> str:
     doc = {"station": {"id": station.id, "name": station.name, "kind": station.kind,
                        "lat": station.lat, "lon": station.lon},
            "date": day.isoformat(), "timezone": str(tz), "lang": lang, "about": ABOUT[lang],
            "keys": list(KEYS), "columns": list(HEADERS[lang]), "rows": cells}
+    if aqi is not None:
+        doc["aqi"] = day_aqi(aqi, lang)
     return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -108,15 +135,17 @@ def write_day(env: dict[str, str], station: boards.Station, day: date, out: Path
     for lang in langs:
         if lang not in LANGS:
             raise ValueError(f"language {lang!r}: must be one of {', '.join(LANGS)}")
-    rows = fetch(env, station.id, *day_bounds(day, tz))
+    after, until = day_bounds(day, tz)
+    rows = fetch(env, station.id, after, until)
     if not rows:
         return []
+    aqi = fetch_day_aqi(env, station.id, until) if "json" in formats else None
     cells = table(rows, station.id, tz, symbols)
     written = []
     for lang in langs:
         for fmt in formats:
             text = (render_csv(cells, lang) if fmt == "csv"
-                    else render_json(cells, station, day, lang, tz))
+                    else render_json(cells, station, day, lang, tz, aqi))
             path = file_path(out, station.id, day, lang, fmt)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text.encode("utf-8"))

@@ -5,12 +5,15 @@ its QCVN limit for each averaging period; the readings and the sensors' status."
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
 
 from grafana import detail, facts, frame
 from grafana.labels import t
 from grafana.panels import (
     Flow,
+    advice_mappings,
     band_mappings,
     band_thresholds,
     big,
@@ -65,12 +68,32 @@ def index_row(d: db.Dashboard, group: facts.Group, lang: str, flow: Flow) -> Non
                  .with_override(*override("dominant", mappings=pollutant_mappings(),
                                           display_name=t("col.dominant", lang)))
                  .with_override(*override("aqi", display_name=t("col.aqi", lang))))
+    d.with_panel(advice_table(t("aqi.advice", lang), lang, hour, flow.place(24, 6)))
     subs = [p for p in facts.aqi_params() if p in group.params]
     sub_q = select([agg("last", f"sub_{p}", facts.param_name(p)) for p in subs], "aqi", hour,
                    [by_time("1h")], fill="none")
     d.with_panel(with_thresholds(
         series(t("aqi.sub", lang), [target(sub_q)], flow.place(24, 8)).min(0),
         band_thresholds(bands), cm.GraphThresholdsStyleMode.DASHED))
+
+
+def advice_table(title: str, lang: str, where: list[str], grid: dm.GridPos) -> table.Panel:
+    """The latest AQI's band with its health message and the recommended activities for the
+    general public and sensitive groups (Decision 1459, Bảng 3 asks every channel for them),
+    by value mappings on the band key: the texts are data, not stored with each point."""
+    parts = ("health", "general", "sensitive")
+    q = select([agg("last", "aqi", "aqi"), agg("last", "band", "band"),
+                *(agg("last", "band", part) for part in parts)], "aqi", where)
+    p = (grid_table(title, [target(q, table_format=True)], grid, t("aqi.advice.desc", lang),
+                    transformations=[transform("organize", excludeByName={"Time": True})])
+         .with_override(*override("aqi", display_name=t("col.aqi", lang)))
+         .with_override(*override("band", mappings=band_mappings(facts.aqi_bands(), lang),
+                                  display_name=t("col.band", lang)))
+         .with_override(*colour_cells("band")))
+    for part in parts:
+        p = p.with_override(*override(part, mappings=advice_mappings(part, lang),
+                                      display_name=t(f"col.{part}", lang)))
+    return p
 
 
 def dashboard(group: facts.Group, lang: str) -> db.Dashboard:

@@ -13,10 +13,12 @@ from grafana_foundation_sdk.models import geomap as geomap_model
 from grafana import facts, frame
 from grafana.labels import t
 from grafana.panels import (
+    advice_mappings,
     band_mappings,
     band_thresholds,
     big,
     grid_table,
+    override,
     pos,
     series,
     target,
@@ -24,6 +26,8 @@ from grafana.panels import (
     with_thresholds,
 )
 from grafana.queries import agg, by_time, ident, is_, matches_var, select, since
+
+ADVICE = ("health", "general", "sensitive")  # Decision 1459, Bảng 4 and 5
 
 GAZETTEER = "public/gazetteer/quantrac-{network}.json"  # written by `quantrac grafana build`
 STATION_FILTER = [matches_var("kind"), matches_var("station")]
@@ -41,7 +45,9 @@ def gazetteer_path() -> str:
 
 def latest_aqi(where: list[str] | None = None) -> str:
     return select([agg("last", "aqi", "aqi"), agg("last", "band", "band"),
-                   agg("last", "dominant", "dominant")], "aqi",
+                   agg("last", "dominant", "dominant"),
+                   # shown by band (advice_mappings): what the AQI means for health
+                   *(agg("last", "band", part) for part in ADVICE)], "aqi",
                   [is_("period", "hour"), *_filter(where)],
                   [ident("station")])
 
@@ -77,7 +83,7 @@ def station_map(lang: str, grid: dm.GridPos, where: list[str] | None = None) -> 
     lat = round(sum(s.lat for s in stations) / len(stations), 4)
     lon = round(sum(s.lon for s in stations) / len(stations), 4)
     aqi_bands, wqi_classes = facts.aqi_bands(), facts.wqi_classes()
-    return (geomap.Panel().title(t("map", lang)).description(t("map.desc", lang))
+    p = (geomap.Panel().title(t("map", lang)).description(t("map.desc", lang))
             .datasource(frame.datasource()).grid_pos(grid)
             .with_target(target(latest_aqi(where), "A", table_format=True))
             .with_target(target(latest_wqi(where), "B", table_format=True))
@@ -101,6 +107,10 @@ def station_map(lang: str, grid: dm.GridPos, where: list[str] | None = None) -> 
             .with_override(dm.MatcherConfig(id_val="byName", options="class"), [
                 dm.DynamicConfigValue(id_val="mappings",
                                       value=band_mappings(wqi_classes, lang))]))
+    for part in ADVICE:
+        p = p.with_override(*override(part, mappings=advice_mappings(part, lang),
+                                      display_name=t(f"col.{part}", lang)))
+    return p
 
 
 def aqi_tiles(lang: str, grid: dm.GridPos, where: list[str] | None = None):

@@ -12,6 +12,7 @@ import sys
 import click
 
 from collector.domain import aqi as vn_aqi
+from collector.domain import aqi_health
 from collector.domain import wqi as vn_wqi
 
 BAD_INPUT = 2
@@ -51,7 +52,10 @@ def aqi(period: str) -> None:
     \b
     Input:  {"pm2_5": [..., 32.0], "o3": [..., 95.5], "no2": [...]}
             params so2, co, no2, o3, pm10, pm2_5; oldest hour first, null where missing.
-    Output: {"aqi": 75, "dominant": "pm2_5", "sub": {"pm2_5": 75, ...}}
+    Output: {"aqi": 75, "dominant": "pm2_5", "sub": {"pm2_5": 75, ...}, "band": "moderate",
+             "colour": "#ffff00", "advice": {"health": {"vi", "en"}, "general": {...},
+             "sensitive": {...}, ...}}: the band's colour, health message and recommended
+             activities (Decision 1459, Bảng 4 and 5); null without an AQI.
     """
     means = _object(_stdin_json(), '{"pm2_5": [12.0, null, 30.5]}')
     compute = vn_aqi.hourly_aqi if period == "hour" else vn_aqi.daily_aqi
@@ -61,7 +65,11 @@ def aqi(period: str) -> None:
         raise click.ClickException(str(e)) from e
     except ValueError as e:
         _fail(str(e))
-    click.echo(json.dumps({"aqi": res.aqi, "dominant": res.dominant, "sub": res.sub}))
+    advice = None if res.aqi is None else aqi_health.of_aqi(res.aqi)
+    click.echo(json.dumps({"aqi": res.aqi, "dominant": res.dominant, "sub": res.sub,
+                           "band": advice and advice["band"],
+                           "colour": advice and advice["colour"], "advice": advice},
+                          ensure_ascii=False))
 
 
 @index.command()

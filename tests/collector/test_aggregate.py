@@ -121,6 +121,17 @@ def test_the_daily_mean_is_the_local_day_and_needs_18_complete_hours(agg):
     assert ("24h", DAY) in before and ("24h", DAY + 24 * H) not in before
 
 
+def test_a_days_mean_is_provisional_until_the_stations_records_pass_its_end(agg):
+    for i in range(24):
+        got = run(agg, hour(DAY + i * H, [float(i)] * 12))
+        assert got[("24h", DAY + 24 * H)]["provisional"] is True  # a running estimate
+    # the first record of the next day: the finished day's mean is written again, final
+    after = run(agg, [reading(DAY + 24 * H + 300, 1.0)])
+    d = after[("24h", DAY + 24 * H)]
+    assert (d["provisional"], d["n"], d["complete"]) == (False, 24, True)
+    assert after[("24h", DAY + 48 * H)]["provisional"] is True
+
+
 def test_records_older_than_the_window_are_not_aggregated(agg):
     run(agg, hour(T, [10.0] * 12))
     got = run(agg, [reading(T - 49 * H + 300, 99.0)])

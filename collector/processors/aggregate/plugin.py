@@ -78,6 +78,7 @@ class AggregateProcessor:
 
     def process(self, batch: Batch) -> Batch:
         touched: dict[Key, set[int]] = {}
+        before: dict[Key, int] = {}  # each touched series' newest hour before this batch
         old = 0
         for r in batch.readings:
             key = (r.station, r.param, r.unit)
@@ -88,6 +89,8 @@ class AggregateProcessor:
                 continue
             if s is None:
                 s = self.series[key] = _Series(r.kind)
+            if key not in before and s.hours:
+                before[key] = s.newest()
             s.add(h, int(r.time), _record(r))
             touched.setdefault(key, set()).add(h)
         if old:
@@ -95,7 +98,10 @@ class AggregateProcessor:
             log.info("%d records older than the %d-hour window: stored, not aggregated",
                      old, self.keep_s // HOUR_S)
         for key, hours in touched.items():
-            batch.points.extend(self._recompute(key, self.series[key], hours))
+            s = self.series[key]
+            if key in before and day_start(before[key], self.tz) < day_start(s.newest(), self.tz):
+                hours = hours | {before[key]}  # that day is over: its mean no longer provisional
+            batch.points.extend(self._recompute(key, s, hours))
             self._evict(self.series[key])
         return batch
 
@@ -175,8 +181,10 @@ class AggregateProcessor:
                                           rolling_8h(s.means, end, self.rule))
             start = day_start(h, self.tz)
             if start >= floor and ("24h", start) not in out:
-                out[("24h", start)] = _point(key, s.kind, "24h", start + DAY_HOURS * HOUR_S,
-                                             daily(s.means, start, self.rule))
+                end = start + DAY_HOURS * HOUR_S
+                out[("24h", start)] = _point(key, s.kind, "24h", end,
+                                             daily(s.means, start, self.rule),
+                                             {"provisional": newest < end})
         return list(out.values())
 
     def _evict(self, s: _Series) -> None:
@@ -193,7 +201,7 @@ def _record(r: Reading) -> tuple[float | None, bool]:
 
 
 def _point(key: Key, kind: str, period: str, end: int, m: Mean,
-           extra: dict[str, int] | None = None) -> Point:
+           extra: dict[str, int | bool] | None = None) -> Point:
     station, param, unit = key
     fields: dict[str, float | int | bool | str] = {}
     if m.value is not None:

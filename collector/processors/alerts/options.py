@@ -15,6 +15,9 @@ class AlertsOptions:
         "doc": "maintenance windows: '<station glob> <rule glob> <start> <end>'"})
     tick_s: float = field(default=10.0, metadata={
         "lo": 0.5, "hi": 3600, "doc": "how often offline and collector rules are judged"})
+    day_grace_s: float = field(default=7200.0, metadata={
+        "lo": 0, "hi": 7 * 86400,
+        "doc": "a local day's 24 h limits are judged this long after its midnight"})
 
 
 def check(opts: AlertsOptions, registry: str) -> None:

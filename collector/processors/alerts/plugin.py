@@ -30,6 +30,7 @@ from collector.alerting.units import to_unit
 from collector.contracts import Batch, Point, topic_parts
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import needed
+from collector.processors.alerts import daily
 from collector.processors.alerts.options import AlertsOptions, check
 
 log = logging.getLogger("quantrac.collector.alerts")
@@ -42,7 +43,7 @@ class AlertsProcessor:
 
     def __init__(self, registry: str = "phu-quoc", rules_dir: str = "",
                  mutes: tuple[str, ...] = (), hour_fraction: float = 0.75,
-                 tick_s: float = 10.0) -> None:
+                 tick_s: float = 10.0, day_grace_s: float = 7200) -> None:
         reg = boards.registry(registry)
         rs = rules.load(rules_dir or None)
         self.rules, warnings = rules.for_registry(rs, registry)
@@ -50,6 +51,9 @@ class AlertsProcessor:
             log.warning("alerts: %s", w)
         tz = ZoneInfo(reg.timezone)
         self.alerts = Alerts(tuple(parse_mute(m, tz) for m in mutes))
+        self.days = daily.DailyJudge(int(day_grace_s), tz, {
+            st: r.window_s for st, rs_ in self.rules.items() for r in rs_
+            if r.signal == "offline"})
         self.hour_fraction = hour_fraction
         self.tick_s = tick_s
         self.names: dict[str, Any] = {
@@ -59,6 +63,7 @@ class AlertsProcessor:
         for station, rs_ in self.rules.items():
             for r in rs_:
                 self._index.setdefault((station, r.signal, r.param, r.period), []).append(r)
+        self._by_id = {(st, r.id): r for st, rs_ in self.rules.items() for r in rs_}
         self.started = time.time()
         self._next_tick = 0.0
         self.last_data: dict[str, float] = {}
@@ -82,6 +87,7 @@ class AlertsProcessor:
                                                bool(p.fields.get("complete", True)),
                                                level=str(p.fields.get("band"))))
         for r in sorted(batch.readings, key=lambda r: r.time):
+            self.days.records(r.station, r.time)
             out += self._judge(r.station, "status", r.param, "",
                                Observation(r.time, float(r.status == DEVICE_ERROR)))
         batch.points.extend(out)
@@ -92,7 +98,7 @@ class AlertsProcessor:
         if now < self._next_tick:
             return []
         self._next_tick = now + self.tick_s
-        out: list[Point] = []
+        out: list[Point] = self._days(now)
         seen = stats.get("stations", {})
         for station, station_rules in self.rules.items():
             for rule in station_rules:
@@ -114,7 +120,8 @@ class AlertsProcessor:
                       if st in stations or (leader and st == rules.COLLECTOR)}
 
     def state(self) -> dict[str, Any]:
-        return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data}
+        return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data,
+                "days": self.days.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         try:
@@ -122,6 +129,8 @@ class AlertsProcessor:
                 raise ValueError(f"state version {state.get('v')!r}, expected {STATE_VERSION}")
             self.alerts.restore(state["alerts"])
             self.last_data = {str(k): float(v) for k, v in state["last_data"].items()}
+            if "days" in state:  # absent in a state saved before days were judged whole
+                self.days.restore(state["days"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             log.warning("alerts: saved state unreadable (%s); starting with no open alerts", e)
             self.alerts.restore({})
@@ -146,6 +155,9 @@ class AlertsProcessor:
                 if x is None:
                     self._warn(station, rule, p.tags.get("unit", ""))
                     continue
+                if period == daily.PERIOD:  # judged once the day is over: see tick()
+                    self.days.note(station, rule, p.time, x, bool(p.fields.get("complete")))
+                    continue
                 out += self._one(station, rule,
                                  Observation(p.time, x, bool(p.fields.get("complete"))))
         records, expected = p.fields.get("records"), p.fields.get("expected")
@@ -154,6 +166,18 @@ class AlertsProcessor:
             complete = records >= needed(expected, self.hour_fraction)
             out += self._judge(station, "qc_fail", param, "",
                                Observation(p.time, share, complete))
+        return out
+
+    def _days(self, now: float) -> list[Point]:
+        """Days now over (or changed by late records): a `daily_limit` point each, and the
+        alert transitions they cause."""
+        out: list[Point] = []
+        for due in self.days.due(now, self.last_data, self.started):
+            rule = self._by_id.get((due.station, due.rule))
+            if rule is None:  # a rule gone from the rules folder since the state was saved
+                continue
+            out.append(daily.point(rule, due, self.days.tz))
+            out += [self._point(tr) for tr in daily.judge(self.alerts, rule, due, self.days.tz)]
         return out
 
     def _judge(self, station: str, signal: str, param: str, period: str,
@@ -199,7 +223,7 @@ def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
 def build(o: AlertsOptions, env: Env) -> AlertsProcessor:
     # an hour's mean is complete for alerts when it is for the aggregate stage
     return AlertsProcessor(env.registry, o.rules, o.mutes, env.peer("aggregate").hour_fraction,
-                           o.tick_s)
+                           o.tick_s, o.day_grace_s)
 
 
 def _check(o: AlertsOptions, env: Env) -> None:

@@ -108,7 +108,7 @@ def message(p: Point, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
                       f" {doc.get('st', '')} {doc.get('rule', '')}")
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(doc.get("t", 0))))
     details = [f"{k}: {doc[k]}" for k in ("st", "rule", "severity", "value", "limit", "unit",
-                                            "period", "level", "id") if k in doc]
+                                            "period", "level", "colour", "id") if k in doc]
     snap = doc.get("snapshot")
     if isinstance(snap, dict):  # the camera module's reference, or why there is none
         details.append(f"snapshot: {snap.get('url') or snap.get('path') or snap.get('error')}")
