@@ -280,6 +280,7 @@ def resolve(doc: dict[str, Any], dept: Department, column: str | None,
                 got[bound] = None
                 continue
             x, why = _value(off.get(bound), column, flow)
+            whys.add(why)
             if x is not None:
                 got[bound], used_dept = x, True
                 sources.add(f"{off['source']} (department)")
@@ -299,6 +300,9 @@ def resolve(doc: dict[str, Any], dept: Department, column: str | None,
                 used_fallback = True
                 sources.add(fb["regulation"])
                 letters.append(_letter(fb.get("confidence"), column, "not stated"))
+        if "no design flow" in whys:
+            problems.append(f"{text} tiers {param} {period} by design flow: the registry "
+                            "gives the station no design_flow_m3d")
         lo, hi = got.get("min"), got.get("max")
         rule_id = f"{doc['id']}.{param}.{period}"
         if lo is None and hi is None:
@@ -307,9 +311,6 @@ def resolve(doc: dict[str, Any], dept: Department, column: str | None,
             if "no column" in whys and column not in named:
                 problems.append(f"{text} has no column {column!r} for {param} {period}")
                 continue
-            if "no design flow" in whys:
-                problems.append(f"{text} tiers {param} {period} by design flow: the registry "
-                                "gives the station no design_flow_m3d")
             status, label, conf, source = "not found", f"{text}: value not found, no fallback", \
                 NOT_FOUND, ""
         elif used_fallback:

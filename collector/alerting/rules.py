@@ -11,6 +11,7 @@ file and the key.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -148,6 +149,20 @@ def applied(rs: RuleSet, station: boards.Station, params: set[str] | None = None
     got, problems = regs.resolve(reg, rs.department, station.column,
                                  None if flow is None else float(flow), params)
     return got, [f"station {station.id}: {p}" for p in problems]
+
+
+def transition_warnings(rs: RuleSet, stations: Iterable[boards.Station],
+                        today: date | None = None) -> list[str]:
+    """Stations assigned to a superseded rule set past its transition end (or one whose
+    successor gives no transition end)."""
+    today = today or date.today()
+    out = []
+    for st in stations:
+        w = regs.transition_warning(st.id, rs.regulations.get(st.regulation), rs.regulations,
+                                    rs.department, today)
+        if w:
+            out.append(w)
+    return out
 
 
 def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
