@@ -29,8 +29,8 @@ COLLECTOR = "collector"  # the pseudo-station of the collector's own alerts
 
 # how a limit carried over from a superseded regulation reads in alerts ({regulation} in the
 # texts); defaults.json `labels` may reword it
-LABELS = {"fallback": {"vi": "{source}, tạm áp dụng trong khi chờ văn bản {regulation}",
-                       "en": "{source}, applied pending the {regulation} text"}}
+LABELS = {"fallback": {"vi": "{source} (tạm áp dụng, chờ văn bản {regulation})",
+                       "en": "{source} (pending the {regulation} text)"}}
 
 
 class RulesError(ValueError):

@@ -87,8 +87,10 @@ def test_a_fallback_alert_says_where_its_limit_comes_from():
     (a,) = [p for p in stage.process(Batch([], points=[mean])).points
             if p.measurement == "alert"]
     assert a.tags["rule"] == "qcvn14_2025.tss.1h"
-    assert "QCVN 14:2008/BTNMT, applied pending the QCVN 14:2025/BTNMT text" in a.note["text_en"]
-    assert "chờ văn bản QCVN 14:2025/BTNMT" in a.note["text_vi"]
+    assert "above the QCVN 14:2008/BTNMT (pending the QCVN 14:2025/BTNMT text) limit of " \
+        "100 mg/L" in a.note["text_en"]
+    assert "của QCVN 14:2008/BTNMT (tạm áp dụng, chờ văn bản QCVN 14:2025/BTNMT)" in \
+        a.note["text_vi"]
 
 
 def test_the_departments_official_numbers_win_tiered_by_design_flow(tmp_path):
