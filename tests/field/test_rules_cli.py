@@ -90,6 +90,15 @@ def test_station_build_warns_about_a_rule_set_past_its_transition_end(run_dir, r
     assert ok.exit_code == 0 and "warning" not in ok.stderr
 
 
+def test_station_build_names_a_broken_regulations_json_but_still_builds(run_dir,
+                                                                       firmware_build):
+    (run_dir / "regulations.json").write_text("{not json")
+    res = run("station", "build", "pq-ww-02", "--config-only", "--build-root", firmware_build,
+              "--run-dir", run_dir, "--mqtt-host", "10.0.0.2", "--mqtt-port", 1883)
+    assert res.exit_code == 0, res.output
+    assert f"warning: regulations: {run_dir / 'regulations.json'}: not JSON" in res.stderr
+
+
 @pytest.mark.services
 def test_services_up_warns_about_a_rule_set_past_its_transition_end(stack, run_dir,
                                                                     registry_copy):
