@@ -83,7 +83,12 @@ def report(st: boards.Station, run_dir: Path | None, department: Path | None,
                     "source": doc["source"], "effective": regs.effective(doc, rs.department),
                     "transition_end": regs.transition_end(doc, rs.department),
                     "replaces": doc["replaces"],
-                    "superseded_by": doc.get("superseded_by") or None}
+                    "superseded_by": doc.get("superseded_by") or None,
+                    # how sure the dates are, and why (QCVN 01-1:2024's sources disagree)
+                    "effective_confidence": doc.get("effective_confidence"),
+                    "transition_confidence": doc.get("transition_confidence"),
+                    "notes": [doc[k] for k in ("effective_note", "transition_note", "note")
+                              if doc.get(k)]}
     limited = {a.param for a in got}
     return {
         "station": st.id, "name": st.name, "kind": st.kind, "regulation": st.regulation,
@@ -107,8 +112,12 @@ def _table(doc: dict[str, Any]) -> list[str]:
     lines = [head]
     rs = doc["rule_set"]
     if rs:
-        lines.append(f"rule set: {rs['regulation']}, in force since {rs['effective']}, "
-                     f"transition end {rs['transition_end']}"
+        def sure(key: str) -> str:
+            return f" ({rs[key]})" if rs[key] else ""
+
+        lines.append(f"rule set: {rs['regulation']}, in force since {rs['effective']}"
+                     f"{sure('effective_confidence')}, transition end {rs['transition_end']}"
+                     f"{sure('transition_confidence')}"
                      + (f", replaces {', '.join(rs['replaces'])}" if rs["replaces"] else "")
                      + (f", superseded by {rs['superseded_by']}" if rs["superseded_by"] else ""))
     if doc["department_file"]:

@@ -24,7 +24,7 @@ def test_rules_show_lists_each_parameters_limit_rule_and_confidence(run_dir):
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert "QCVN 14:2025/BTNMT column B, design flow 5000 m3/day" in lines[0]
-    assert "in force since 2025-09-01, transition end 2031-12-31" in lines[1]
+    assert "in force since 2025-09-01 (A), transition end 2031-12-31 (C)" in lines[1]
     tss = next(line for line in lines if line.startswith("tss "))
     assert tss.split()[:6] == ["tss", "1h", "<=", "100", "mg/L", "qcvn14_2025.tss.1h"]
     assert tss.split()[6] == "B" and tss.endswith(FALLBACK)
@@ -39,6 +39,9 @@ def test_rules_show_lists_each_parameters_limit_rule_and_confidence(run_dir):
     assert (by["do"]["min"], by["do"]["status"], by["do"]["source"]) == \
         (6, "fallback", "QCVN 08-MT:2015/BTNMT")
     assert doc["warnings"] == [] and doc["department_file"] is None
+    tap = json.loads(run("rules", "show", "pq-tap-01", "--json", "--run-dir", run_dir).output)
+    assert tap["rule_set"]["effective_confidence"] == "C"  # the sources disagree: it says so
+    assert any("2025-07-01 (aquaco.vn) or 2025-01-01" in n for n in tap["rule_set"]["notes"])
 
 
 def test_official_numbers_in_the_run_folders_regulations_json_apply_without_a_release(run_dir):
