@@ -90,6 +90,8 @@ def report(st: boards.Station, run_dir: Path | None, department: Path | None,
                     "notes": [doc[k] for k in ("effective_note", "transition_note", "note")
                               if doc.get(k)]}
     limited = {a.param for a in got}
+    # what the regulation limits that this station does not measure (COD at an outfall)
+    unmeasured = sorted({a.param for a in rules.applied(rs, st)[0]} - set(params))
     return {
         "station": st.id, "name": st.name, "kind": st.kind, "regulation": st.regulation,
         "column": st.column, "design_flow_m3d": st.raw.get("design_flow_m3d"),
@@ -100,6 +102,7 @@ def report(st: boards.Station, run_dir: Path | None, department: Path | None,
                     "confidence": a.confidence, "label": a.label, "note": a.note}
                    for a in got],
         "no_limit": sorted(p for p in params if p not in limited),
+        "not_measured": unmeasured,
         "warnings": warnings + rules.transition_warnings(rs, [st]),
     }
 
@@ -133,6 +136,9 @@ def _table(doc: dict[str, Any]) -> list[str]:
               for r in rows]
     for p in doc["no_limit"]:
         lines.append(f"{p}: no limit in {doc['regulation']}")
+    if doc["not_measured"]:
+        lines.append(f"limited by {doc['regulation']} but not measured here: "
+                     + ", ".join(doc["not_measured"]))
     lines += [f"warning: {w}" for w in doc["warnings"]]
     return lines
 

@@ -46,7 +46,7 @@ def test_water_stations_get_their_regulation_and_column():
     # QCVN 10:2023 Bảng 2 (ven bờ) has one NH4+ limit; DO is the 2015 fallback by use
     assert sea_fish["qcvn10_2023.nh4.1h"] == (None, 0.1) == sea_bath["qcvn10_2023.nh4.1h"]
     assert sea_fish["qcvn10_2023.do.1h"] == (5, None) and sea_bath["qcvn10_2023.do.1h"] == (4, None)
-    assert limits("pq-tap-01") == {"qcvn01-1_2024.ph.1h": (6.0, 8.5)}
+    assert limits("pq-tap-01")["qcvn01-1_2024.ph.1h"] == (6.0, 8.5)  # the 2018 fallback
     assert limits("pq-tap-02") == {
         "qcvn08_2023.ph.1h": (6.5, 8.5), "qcvn08_2023.do.1h": (6, None),
         "qcvn08_2023.tss.1h": (None, 25), "qcvn08_2023.nh4.1h": (None, 0.3)}

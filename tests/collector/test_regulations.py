@@ -181,3 +181,15 @@ def test_a_station_on_a_rule_set_past_its_transition_end_is_warned_about(tmp_pat
     (w,) = rules.transition_warnings(rs, [sea], date(2026, 12, 6))
     assert "superseded by QCVN 10:2023/BTNMT" in w and "transition end is not found" in w
     assert rules.transition_warnings(rs, boards.registry().stations, date(2026, 12, 6)) == []
+
+
+def test_tap_water_turbidity_and_chlorine_carry_the_2018_values_never_the_unverified_2024():
+    st = boards.registry().get("pq-tap-01")
+    got, _ = rules.applied(rules.load(), st, {"turbidity", "chlorine"})
+    by = {a.param: a for a in got}
+    assert (by["turbidity"].max, by["turbidity"].unit, by["turbidity"].status) == \
+        (2, "NTU", "fallback")
+    # 0.1–0.5 is what one doubtful source claims for 2024; it is shown, never applied
+    assert (by["chlorine"].min, by["chlorine"].max, by["chlorine"].source) == \
+        (0.2, 1.0, "QCVN 01-1:2018/BYT")
+    assert by["chlorine"].label == "limit from QCVN 01-1:2018/BYT, pending QCVN 01-1:2024/BYT text"

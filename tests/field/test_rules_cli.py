@@ -29,6 +29,12 @@ def test_rules_show_lists_each_parameters_limit_rule_and_confidence(run_dir):
     assert tss.split()[:6] == ["tss", "1h", "<=", "100", "mg/L", "qcvn14_2025.tss.1h"]
     assert tss.split()[6] == "B" and tss.endswith(FALLBACK)
     assert "do: no limit in QCVN 14:2025/BTNMT" in lines
+    doc = json.loads(run("rules", "show", "pq-ww-01", "--json", "--run-dir", run_dir).output)
+    # every parameter the rule set limits is either listed with its limit or said unmeasured
+    assert {x["param"] for x in doc["limits"]} | set(doc["not_measured"]) == \
+        {"ph", "tss", "nh4", "cod"}
+    if doc["not_measured"]:
+        assert f"not measured here: {', '.join(doc['not_measured'])}" in res.output
     res = run("rules", "show", "pq-tap-02", "--json", "--run-dir", run_dir)
     doc = json.loads(res.output)
     by = {x["param"]: x for x in doc["limits"]}
