@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
-KINDS = ("air", "tap_water", "wastewater", "sea_water")
+KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
 FRAME_FAMILIES = ("pms", "sds")
@@ -156,6 +156,11 @@ def registry(name: str = "phu-quoc") -> Registry:
               f"{s.get('kind')!r} is not one of {', '.join(KINDS)}")
         _need(-90 <= s.get("lat", 999) <= 90 and -180 <= s.get("lon", 999) <= 180, w,
               "lat/lon out of range")
+        flow = s.get("design_flow_m3d")
+        # the permit's total design capacity picks a wastewater limit's flow tier
+        _need(flow is None or (isinstance(flow, int | float) and not isinstance(flow, bool)
+                               and flow > 0), w + ".design_flow_m3d",
+              f"{flow!r} is not a flow in m3/day > 0")
         prof = profile(s.get("profile", ""))
         _need(prof.get("kind") == s["kind"], w + ".profile",
               f"profile {s.get('profile')!r} is for {prof.get('kind')!r}, station is {s['kind']!r}")

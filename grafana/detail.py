@@ -44,6 +44,9 @@ def mean_panel(group: facts.Group, param: str, period: str, unit: str, lang: str
     else:
         desc = t("mean.limit", lang, regulation=group.regulation,
                  limit=limit_text(limit, lang), period=facts.period_name(period, lang))
+        if limit.fallback:  # the reference found no value: say whose number the line is
+            desc += " " + t("mean.fallback", lang, source=limit.fallback,
+                            regulation=group.regulation)
     if period == "24h":  # the day in progress is a running estimate, never judged
         desc += " " + t("mean.provisional", lang)
     p = series(title, [target(mean_query(param, period))], flow.place(12, 7),

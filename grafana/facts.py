@@ -87,6 +87,7 @@ class Limit:
     above: float | None
     below: float | None
     later: tuple[tuple[str, float | None, float | None], ...] = ()
+    fallback: str = ""  # the superseded regulation the value comes from, when it is a fallback
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,14 @@ def _limits(station: boards.Station, params: set[str], tz: ZoneInfo) -> tuple[Li
     import datetime
 
     rs, _ = alert_rules.regulation_rules(rule_set(), station, params, tz)
+    sources = {a.rule_id: a.source for a in alert_rules.applied(rule_set(), station, params)[0]
+               if a.status == "fallback"}
     out = []
     for r in rs:
         later = tuple((datetime.datetime.fromtimestamp(t, tz).date().isoformat(), a, b)
                       for t, a, b in r.steps)
-        out.append(Limit(r.param, r.period, r.unit, r.above, r.below, later))
+        out.append(Limit(r.param, r.period, r.unit, r.above, r.below, later,
+                         sources.get(r.id, "")))
     return tuple(out)
 
 

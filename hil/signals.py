@@ -60,8 +60,14 @@ SEA: dict[str, tuple[str, float, float]] = {
 WASTEWATER: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 27.5, 33.0), "ph": ("pH", 6.5, 7.8), "do": ("mg/L", 1.5, 5.0),
     "tss": ("mg/L", 10.0, 48.0), "nh4": ("mg/L", 0.5, 4.5)}
-MEDIA = {"air": AIR, "water": WATER, "tap": TAP, "sea": SEA, "wastewater": WASTEWATER}
-KIND_MEDIUM = {"air": "air", "tap_water": "tap", "sea_water": "sea", "wastewater": "wastewater"}
+# a supply reservoir's raw water (pq-tap-02): inside QCVN 08:2023 level A
+RAW: dict[str, tuple[str, float, float]] = {
+    "temp": ("degC", 26.0, 31.0), "ph": ("pH", 6.8, 7.8), "do": ("mg/L", 6.5, 8.0),
+    "tss": ("mg/L", 3.0, 20.0), "nh4": ("mg/L", 0.02, 0.25)}
+MEDIA = {"air": AIR, "water": WATER, "tap": TAP, "sea": SEA, "wastewater": WASTEWATER,
+         "raw": RAW}
+KIND_MEDIUM = {"air": "air", "tap_water": "tap", "sea_water": "sea", "wastewater": "wastewater",
+               "surface_water": "raw"}
 
 
 class UnknownSignal(KeyError):

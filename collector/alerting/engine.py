@@ -44,6 +44,9 @@ class Rule:
     param: str = ""
     period: str = ""
     regulation: str = ""
+    # {"vi", "en"}: what {regulation} reads in texts when the limit is another regulation's
+    # value carried as a fallback ("QCVN 14:2008/BTNMT, applied pending the … text")
+    basis: dict[str, str] = field(default_factory=dict, compare=False)
     window_s: int = 0  # offline: silence that counts as offline
     path: str = ""  # stat: dotted path into the collector's stats
     per: str = ""  # stat: when set, the value is path / per in % (spool bytes of max bytes)

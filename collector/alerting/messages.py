@@ -45,7 +45,7 @@ def texts(tr: Transition, names: dict[str, Any]) -> dict[str, str]:
             "period": names.get("periods", {}).get(rule.period, {}).get(lang, rule.period),
             "value": number(tr.value), "limit": number(tr.limit),
             "unit": names.get("units", {}).get(rule.unit, rule.unit),
-            "regulation": rule.regulation, "level": _level(tr.level, lang)}
+            "regulation": rule.basis.get(lang, rule.regulation), "level": _level(tr.level, lang)}
         try:
             out[lang] = chosen.get(lang, "").format_map(values)
             if tr.correction is not None:

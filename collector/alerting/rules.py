@@ -11,18 +11,26 @@ file and the key.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import boards
+from collector.alerting import regulations as regs
 from collector.alerting.engine import SEVERITIES, SIGNALS, Rule
 from quantrac_common.files import load_json_object
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 PERIODS = ("1h", "8h", "24h")
 COLLECTOR = "collector"  # the pseudo-station of the collector's own alerts
+
+
+# how a limit carried over from a superseded regulation reads in alerts ({regulation} in the
+# texts); defaults.json `labels` may reword it
+LABELS = {"fallback": {"vi": "{source} (tạm áp dụng, chờ văn bản {regulation})",
+                       "en": "{source} (pending the {regulation} text)"}}
 
 
 class RulesError(ValueError):
@@ -38,6 +46,8 @@ class RuleSet:
     units: dict[str, str]
     periods: dict[str, dict[str, str]]
     texts: dict[str, dict[str, dict[str, str]]]
+    department: regs.Department = regs.Department()
+    labels: dict[str, dict[str, str]] = field(default_factory=lambda: dict(LABELS))
 
 
 def _need(cond: bool, where: str, msg: str) -> None:
@@ -51,41 +61,6 @@ def _num(x: Any) -> bool:
 
 def _read(path: Path) -> dict[str, Any]:
     return load_json_object(path, RulesError)
-
-
-def _check_bound(value: Any, where: str) -> None:
-    ok = _num(value) or (isinstance(value, dict) and bool(value)
-                         and all(isinstance(k, str) and _num(v) for k, v in value.items()))
-    _need(ok, where, f"{value!r} is not a number or {{column: number}}")
-
-
-def _check_regulation(doc: dict[str, Any], where: str) -> None:
-    for key in ("id", "regulation"):
-        _need(isinstance(doc.get(key), str) and bool(doc[key]), f"{where}: {key}", "missing")
-    limits = doc.get("limits")
-    _need(isinstance(limits, list) and bool(limits), f"{where}: limits", "must be a list")
-    for i, lim in enumerate(limits):
-        w = f"{where}: limits[{i}]"
-        _need(isinstance(lim, dict), w, "must be an object")
-        _need(isinstance(lim.get("param"), str), f"{w}.param", "missing")
-        _need(lim.get("period") in PERIODS, f"{w}.period",
-              f"{lim.get('period')!r} is not one of {', '.join(PERIODS)}")
-        _need(isinstance(lim.get("unit"), str), f"{w}.unit", "missing")
-        _need("min" in lim or "max" in lim, w, "needs min or max")
-        for bound in ("min", "max"):
-            if bound in lim:
-                _check_bound(lim[bound], f"{w}.{bound}")
-        if "hysteresis" in lim:
-            _need(_num(lim["hysteresis"]) and lim["hysteresis"] >= 0, f"{w}.hysteresis",
-                  f"{lim['hysteresis']!r} is not a number >= 0")
-        for day, change in lim.get("from", {}).items():
-            try:
-                date.fromisoformat(day)
-            except ValueError:
-                raise RulesError(f"{w}.from: {day!r} is not a date (YYYY-MM-DD)") from None
-            _need(isinstance(change, dict) and set(change) <= {"min", "max"}
-                  and all(_num(v) for v in change.values()), f"{w}.from.{day}",
-                  "must be {\"min\"|\"max\": number}")
 
 
 def _check_rule(r: Any, where: str) -> None:
@@ -107,8 +82,9 @@ def _check_rule(r: Any, where: str) -> None:
         _need(isinstance(r.get("path"), str) and bool(r["path"]), f"{where}.path", "missing")
 
 
-def load(folder: Path | str | None = None) -> RuleSet:
-    """The rule set in `folder` (default: the shipped collector/rules/), every file checked."""
+def load(folder: Path | str | None = None, department: Path | str | None = None) -> RuleSet:
+    """The rule set in `folder` (default: the shipped collector/rules/), every file checked;
+    with the official numbers of the department's file (`department`, when it exists)."""
     folder = Path(folder) if folder else RULES_DIR
     top = folder / "defaults.json"
     doc = _read(top)
@@ -118,7 +94,10 @@ def load(folder: Path | str | None = None) -> RuleSet:
     regulations: dict[str, dict[str, Any]] = {}
     for name in doc.get("regulations", []):
         reg = _read(folder / name)
-        _check_regulation(reg, str(folder / name))
+        try:
+            regs.check_rule_set(reg, str(folder / name))
+        except regs.RegulationError as e:
+            raise RulesError(str(e)) from None
         regulations[reg["regulation"]] = reg
     rules = doc.get("rules", [])
     _need(isinstance(rules, list), f"{top}: rules", "must be a list")
@@ -136,14 +115,17 @@ def load(folder: Path | str | None = None) -> RuleSet:
     t = texts.get("correction", {})
     _need(isinstance(t.get("vi"), str) and isinstance(t.get("en"), str),
           f"{top}: texts.correction", "needs vi and en")
+    try:
+        dept = regs.load_department(Path(department) if department else None, regulations,
+                                    _read)
+    except regs.RegulationError as e:
+        raise RulesError(str(e)) from None
+    labels = {**LABELS, **doc.get("labels", {})}
+    for key, t in labels.items():
+        _need(isinstance(t, dict) and all(isinstance(t.get(x), str) for x in ("vi", "en")),
+              f"{top}: labels.{key}", "needs vi and en")
     return RuleSet(defaults, regulations, rules, doc.get("names", {}), doc.get("units", {}),
-                   doc.get("periods", {}), texts)
-
-
-def _pick(bound: Any, column: str | None) -> float | None:
-    if isinstance(bound, dict):
-        return None if column is None or column not in bound else float(bound[column])
-    return None if bound is None else float(bound)
+                   doc.get("periods", {}), texts, dept, labels)
 
 
 def _local_midnight(day: str, tz: tzinfo) -> int:
@@ -158,34 +140,63 @@ def _hysteresis(spec: dict[str, Any], defaults: dict[str, Any], *limits: float |
     return min(present) * pct / 100 if present else 0.0
 
 
-def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
-                     tz: tzinfo) -> tuple[list[Rule], list[str]]:
-    """Limit rules for one station from its regulation and column; and warnings."""
+def applied(rs: RuleSet, station: boards.Station, params: set[str] | None = None,
+            ) -> tuple[list[regs.Applied], list[str]]:
+    """Which limit applies to each parameter of a station, from which rule, how sure; and
+    warnings (no rules file, no such column, no design flow for a tiered limit)."""
     reg = rs.regulations.get(station.regulation)
     if reg is None:
         return [], [f"station {station.id}: no rules file for regulation "
                     f"{station.regulation!r}: no limit alerts"]
+    flow = station.raw.get("design_flow_m3d")
+    got, problems = regs.resolve(reg, rs.department, station.column,
+                                 None if flow is None else float(flow), params)
+    return got, [f"station {station.id}: {p}" for p in problems]
+
+
+def transition_warnings(rs: RuleSet, stations: Iterable[boards.Station],
+                        today: date | None = None) -> list[str]:
+    """Stations assigned to a superseded rule set past its transition end (or one whose
+    successor gives no transition end)."""
+    today = today or date.today()
+    out = []
+    for st in stations:
+        w = regs.transition_warning(st.id, rs.regulations.get(st.regulation), rs.regulations,
+                                    rs.department, today)
+        if w:
+            out.append(w)
+    return out
+
+
+def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
+                     tz: tzinfo) -> tuple[list[Rule], list[str]]:
+    """Limit rules for one station from its regulation and column; and warnings."""
+    got, warnings = applied(rs, station, params)
+    reg = rs.regulations.get(station.regulation, {})
     k = float(station.raw.get("k_factor", 1.0))
-    out, warnings = [], []
-    for lim in reg["limits"]:
-        if lim["param"] not in params:
+    out = []
+    for a in got:
+        if a.status == "not found":
             continue
-        lo, hi = _pick(lim.get("min"), station.column), _pick(lim.get("max"), station.column)
-        if lo is None and hi is None:
-            warnings.append(f"station {station.id}: {reg['regulation']} has no column "
-                            f"{station.column!r} for {lim['param']} {lim['period']}")
-            continue
-        scale = k if reg.get("k_factor") and lim.get("k_factor", True) else 1.0
-        lo, hi = (None if lo is None else lo * scale), (None if hi is None else hi * scale)
+        lim = a.spec
+        # K multiplies the numbers of a file that says so (QCVN 14:2008), never a fallback's
+        # or a department's
+        scale = k if (a.status == "in force" and reg.get("k_factor")
+                      and lim.get("k_factor", True)) else 1.0
+        lo, hi = (None if a.min is None else a.min * scale), \
+            (None if a.max is None else a.max * scale)
         steps = tuple((_local_midnight(day, tz),
                        hi if "max" not in ch else ch["max"] * scale,
                        lo if "min" not in ch else ch["min"] * scale)
                       for day, ch in sorted(lim.get("from", {}).items()))
+        basis = {} if a.status != "fallback" else {
+            lang: t.format(source=a.source, regulation=a.regulation)
+            for lang, t in rs.labels["fallback"].items()}
         out.append(Rule(
-            id=f"{reg['id']}.{lim['param']}.{lim['period']}", signal="mean", above=hi, below=lo,
-            unit=lim["unit"], hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
+            id=a.rule_id, signal="mean", above=hi, below=lo,
+            unit=a.unit, hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
             pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
-            param=lim["param"], period=lim["period"], regulation=reg["regulation"],
+            param=a.param, period=a.period, regulation=a.regulation, basis=basis,
             steps=steps,
             texts={g: rs.texts[g] for g in ("limit_above", "limit_below", "correction")}))
     return out, warnings

@@ -26,7 +26,8 @@ from collector.dead_letters import replayed_path
 from collector.egov.options import EgovOptions
 
 RUN_INCLUDES = ("secrets", "mosquitto/tls", "mosquitto/mosquitto.db",
-                "mosquitto/dynamic-security.json", "field")
+                "mosquitto/dynamic-security.json", "field",
+                "regulations.json")  # the department's official limits (collector/rules)
 BROKER_DB = "mosquitto/mosquitto.db"
 # Files that say something runs or is half-written: a restored copy would mislead or block.
 COLLECTOR_LOG = "collector.log"

@@ -1,9 +1,11 @@
 """VN_WQI (Decision 1460/QĐ-TCMT): sub-indices, DO saturation, group formula, classes.
 
 Pure functions over measured values. Breakpoints, the DO saturation polynomial, the
-sufficiency rule and the classes are data in `tables/vn_wqi_1460.json` (confidence B/C), so
-a province can correct them without a release. Only parameters with a sub-index table can be
-given; with pH, DO and NH4 alone the result is an *indicative* WQI and says so.
+data-sufficiency rule (unverified, so data), the kinds of station it applies to (surface
+water) and the classes are data in `tables/vn_wqi_1460.json` (confidence B/C), so a province
+can correct them without a release. Only parameters with a sub-index table can be given; with
+pH, DO and NH4 alone the official VN_WQI is not computed and the index of what is at hand is
+*indicative*, in its own field.
 """
 
 from __future__ import annotations
@@ -60,13 +62,22 @@ class WqiTable:
     classes: tuple[WqiClass, ...]
     source: str
     confidence: str
+    applies_to_kinds: tuple[str, ...] = ("surface_water",)
+    sufficiency_basis: str = ""
 
 
 @dataclass(frozen=True)
 class WqiResult:
+    """`wqi`/`cls`: the official VN_WQI, only when the data-sufficiency rule is met (status
+    "computed"); otherwise None with `why`, and the index of the parameters at hand in
+    `indicative`/`indicative_cls` (never to be published as VN_WQI)."""
+
     wqi: int | None
     cls: str | None
-    indicative: bool
+    status: str  # "computed" | "not_computed"
+    why: str
+    indicative: int | None
+    indicative_cls: str | None
     sub: dict[str, float]
 
 
@@ -109,6 +120,9 @@ def parse_table(doc: dict, where: str = "vn_wqi_1460.json") -> WqiTable:
     _need(isinstance(trange, list) and len(trange) == 2 and all(_number(x) for x in trange)
           and trange[0] < trange[1], f"{where}: do_saturation.temp_range_c",
           f"{trange!r} is not [low, high]")
+    kinds = doc.get("applies_to_kinds", ["surface_water"])
+    _need(isinstance(kinds, list) and all(isinstance(k, str) for k in kinds),
+          f"{where}: applies_to_kinds", f"{kinds!r} is not a list of station kinds")
     official = doc.get("official_parameters", {})
     _need(all(isinstance(official.get(g), list) for g in GROUPS),
           f"{where}: official_parameters", f"needs a list for each of {', '.join(GROUPS)}")
@@ -132,7 +146,8 @@ def parse_table(doc: dict, where: str = "vn_wqi_1460.json") -> WqiTable:
                     official={g: tuple(official[g]) for g in GROUPS},
                     min_groups=suff["min_groups"], min_group_iv=suff["min_group_iv"],
                     classes=tuple(classes), source=doc.get("source", ""),
-                    confidence=doc.get("confidence", ""))
+                    confidence=doc.get("confidence", ""),
+                    applies_to_kinds=tuple(kinds), sufficiency_basis=str(suff.get("basis", "")))
 
 
 @cache
@@ -245,12 +260,36 @@ def check_values(values: Mapping[str, object], table: WqiTable | None = None) ->
         raise ValueError("do: needs temp (°C) to convert to % saturation")
 
 
+def refusal(kind: str, table: WqiTable | None = None) -> str | None:
+    """Why VN_WQI is not computed at all for a station of `kind` (None: it applies)."""
+    t = table or default_table()
+    if kind in t.applies_to_kinds:
+        return None
+    return (f"VN_WQI (Decision 1460) is for surface water only ({', '.join(t.applies_to_kinds)}"
+            f"); a {kind.replace('_', ' ')} station gets none, neither official nor "
+            "indicative")
+
+
+def _insufficient(members: Mapping[str, list[float]], t: WqiTable) -> str:
+    """Why the data-sufficiency rule is not met ("" when it is)."""
+    iv = len(members.get("IV", []))
+    if len(members) >= t.min_groups and iv >= t.min_group_iv:
+        return ""
+    have = ", ".join(sorted(members)) or "none"
+    return (f"data sufficiency not met: needs at least {t.min_groups} of the 5 groups with "
+            f"group IV among them and at least {t.min_group_iv} group IV parameters; have "
+            f"{len(members)} group(s) ({have}) and {iv} group IV parameter(s)"
+            + (f" [rule: {t.sufficiency_basis}]" if t.sufficiency_basis else ""))
+
+
 def wqi(values: Mapping[str, float | None], table: WqiTable | None = None) -> WqiResult:
-    """VN_WQI of one set of values: {"ph", "do" mg/L, "temp" °C, "nh4" mg/L as N, …}.
+    """VN_WQI of one set of surface-water values: {"ph", "do" mg/L, "temp" °C, "nh4" mg/L
+    as N, …}.
 
     `None` marks a parameter not measured. `sub` holds each sub-index (rounded to 2 places,
-    the WQI uses the exact ones). The WQI is indicative unless the table's sufficiency rule
-    is met, which pH, DO and NH4 alone never meet.
+    the index uses the exact ones). The official VN_WQI is computed only when the table's
+    data-sufficiency rule is met (pH, DO and NH4 alone never meet it); otherwise it is
+    "not_computed" with the reason, and the index of the parameters at hand is `indicative`.
     """
     t = table or default_table()
     check_values(values, t)
@@ -265,9 +304,12 @@ def wqi(values: Mapping[str, float | None], table: WqiTable | None = None) -> Wq
     # group I is pH alone; group IV is the arithmetic mean of its sub-indices
     groups = {g: sum(v) / len(v) for g, v in members.items()}
     value = combine(groups)
-    indicative = (len(members) < t.min_groups
-                  or len(members.get("IV", [])) < t.min_group_iv)
     rounded = {k: round(s, 2) for k, s in sub.items()}
+    why = _insufficient(members, t)
     if value is None:
-        return WqiResult(None, None, indicative, rounded)
-    return WqiResult(round_half_up(value), wqi_class(value, t)[0], indicative, rounded)
+        why = why or "no group IV parameter"
+        return WqiResult(None, None, "not_computed", why, None, None, rounded)
+    index, cls = round_half_up(value), wqi_class(value, t)[0]
+    if why:
+        return WqiResult(None, None, "not_computed", why, index, cls, rounded)
+    return WqiResult(index, cls, "computed", "", None, None, rounded)

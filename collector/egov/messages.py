@@ -7,8 +7,11 @@ its idempotency key. Pure functions.
     {"type": "aqi", "key": "aqi/pq-air-01/1763758800/3f9a1c2b7d", "period": "hour",
      "aqi": 144, "band": "poor", "dominant": "so2", "sub": {"so2": 144, "pm10": 41},
      "colour": "#ff7e00", "advice": {"health": {"vi": …, "en": …}, "general": …, "sensitive": …}, …}
-    {"type": "wqi", "key": …, "wqi": 87, "class": "good", "indicative": true,
+    {"type": "wqi", "key": …, "wqi": 87, "class": "good", "status": "computed",
      "sub": {"ph": 100.0, "do": 75.0, "nh4": 100.0}, …}
+
+A `wqi` point without the official `wqi` field (status not_computed: only an indicative
+value, or a station VN_WQI does not apply to) is never sent.
 
 An alert's key is its id and event (an `update` adds its time), so each transition is sent
 once. An index's key ends with a digest of its values: the same hour recomputed with the same

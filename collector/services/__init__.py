@@ -271,6 +271,11 @@ def status(run_dir: Path | str | None = None) -> list[dict]:
     return rows
 
 
+def registries(run_dir: Path | str | None = None) -> list[str]:
+    """The registries (names or files) whose stations have broker accounts here."""
+    return credentials.registries(_layout(run_dir))
+
+
 def load_env(run_dir: Path | str | None = None) -> dict[str, str]:
     """services.env as a dict (what `up` returned last); clear error if `up` never ran."""
     return parse_env(_layout(run_dir).env)

@@ -52,9 +52,14 @@ def latest_aqi(where: list[str] | None = None) -> str:
                   [ident("station")])
 
 
+# The network's surface-water stations measure too few VN_WQI groups for the official index
+# (Decision 1460's data-sufficiency rule), so what is shown is the indicative one, labelled so.
+WQI_FIELD, WQI_CLASS = "indicative_wqi", "indicative_class"
+
+
 def latest_wqi(where: list[str] | None = None) -> str:
-    return select([agg("last", "wqi", "wqi"), agg("last", "class", "class")], "wqi",
-                  _filter(where), [ident("station")])
+    return select([agg("last", WQI_FIELD, WQI_FIELD), agg("last", WQI_CLASS, WQI_CLASS)],
+                  "wqi", _filter(where), [ident("station")])
 
 
 def open_alerts_count(where: list[str] | None = None) -> str:
@@ -91,20 +96,20 @@ def station_map(lang: str, grid: dm.GridPos, where: list[str] | None = None) -> 
             .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(True))
             .basemap(cb.MapLayerOptions().type("default").name("Basemap"))
             .layers([_layer(t("layer.aqi", lang), "A", "aqi"),
-                     _layer(t("layer.wqi", lang), "B", "wqi")])
+                     _layer(t("layer.wqi", lang), "B", WQI_FIELD)])
             .tooltip(geomap.TooltipOptions().mode(geomap_model.TooltipMode.DETAILS))
             .with_override(dm.MatcherConfig(id_val="byName", options="aqi"), [
                 dm.DynamicConfigValue(id_val="thresholds",
                                       value=band_thresholds(aqi_bands).build()),
                 dm.DynamicConfigValue(id_val="color", value={"mode": "thresholds"})])
-            .with_override(dm.MatcherConfig(id_val="byName", options="wqi"), [
+            .with_override(dm.MatcherConfig(id_val="byName", options=WQI_FIELD), [
                 dm.DynamicConfigValue(id_val="thresholds",
                                       value=band_thresholds(wqi_classes).build()),
                 dm.DynamicConfigValue(id_val="color", value={"mode": "thresholds"})])
             .with_override(dm.MatcherConfig(id_val="byName", options="band"), [
                 dm.DynamicConfigValue(id_val="mappings",
                                       value=band_mappings(aqi_bands, lang))])
-            .with_override(dm.MatcherConfig(id_val="byName", options="class"), [
+            .with_override(dm.MatcherConfig(id_val="byName", options=WQI_CLASS), [
                 dm.DynamicConfigValue(id_val="mappings",
                                       value=band_mappings(wqi_classes, lang))]))
     for part in ADVICE:
@@ -122,7 +127,7 @@ def aqi_tiles(lang: str, grid: dm.GridPos, where: list[str] | None = None):
 
 
 def wqi_tiles(lang: str, grid: dm.GridPos, where: list[str] | None = None):
-    q = select([agg("last", "wqi")], "wqi", _filter(where),
+    q = select([agg("last", WQI_FIELD)], "wqi", _filter(where),
                [by_time("1h"), ident("station")], fill="none")
     return big(t("wqi.now", lang), [target(q, alias="$tag_station")], grid,
                band_thresholds(facts.wqi_classes()))
@@ -161,7 +166,8 @@ def station_table(lang: str, grid: dm.GridPos, where: list[str] | None = None):
 def hourly(lang: str, index: str, grid: dm.GridPos, where: list[str] | None = None):
     bands = facts.aqi_bands() if index == "aqi" else facts.wqi_classes()
     cond = [is_("period", "hour")] if index == "aqi" else []
-    q = select([agg("last", index)], index, [*cond, *_filter(where)],
+    q = select([agg("last", "aqi" if index == "aqi" else WQI_FIELD)], index,
+               [*cond, *_filter(where)],
                [by_time("1h"), ident("station")], fill="none")
     p = series(t(f"{index}.hourly", lang), [target(q, alias="$tag_station")], grid)
     return with_thresholds(p.min(0), band_thresholds(bands), cm.GraphThresholdsStyleMode.AREA)

@@ -24,6 +24,8 @@ GROUPS = {
                "Probe, read and address RS-485 sensors from the laptop."),
     "index": ("quantrac.cli.index", "index",
               "VN_AQI and VN_WQI from given means, to check a number by hand."),
+    "rules": ("quantrac.cli.rules", "rules",
+              "Regulation limits per station: which applies, from which rule, how sure."),
     "bench": ("quantrac.cli.bench", "bench", "Benchmarks that print ratios measured in one run."),
     "hil": ("quantrac.cli.hil", "hil",
             "Hardware-in-the-loop scenarios on the unix port or a real board."),

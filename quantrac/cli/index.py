@@ -73,14 +73,39 @@ def aqi(period: str) -> None:
 
 
 @index.command()
-def wqi() -> None:
-    """VN_WQI (Decision 1460) from one set of values on stdin.
+@click.option("--station", "station_id",
+              help="the registry station the values are from: VN_WQI is refused unless it "
+                   "watches surface water (default: the values are surface water)")
+@click.option("--registry", "registry_name", default="phu-quoc", show_default=True,
+              help="registry name under boards/registry, or a path to a registry .json file")
+def wqi(station_id: str | None, registry_name: str) -> None:
+    """VN_WQI (Decision 1460) from one set of surface-water values on stdin.
 
     \b
     Input:  {"ph": 7.2, "do": 6.1, "temp": 28.5, "nh4": 0.2}
             do in mg/L (needs temp in °C), nh4 in mg/L as N; null where not measured.
-    Output: {"wqi": 97, "class": "very_good", "indicative": true, "sub": {"ph": 100.0, ...}}
+    Output: {"wqi": null, "status": "not_computed", "why": "data sufficiency not met: …",
+             "indicative": 97, "indicative_class": "very_good", "class": null,
+             "sub": {"ph": 100.0, ...}}
+            `wqi` is the official index, only when the data-sufficiency rule is met;
+            `indicative` is the index of the parameters at hand, never published as VN_WQI.
+    A tap, waste or sea-water station (--station) is refused with the reason.
     """
+    kind = "surface_water"
+    if station_id:
+        import boards
+        from quantrac.field import registry_file
+
+        try:
+            kind = registry_file.load(registry_name).get(station_id).kind
+        except (registry_file.RegistryError, boards.BoardsError) as e:
+            raise click.ClickException(str(e)) from None
+    try:
+        refused = vn_wqi.refusal(kind)
+    except vn_wqi.WqiTableError as e:
+        raise click.ClickException(str(e)) from e
+    if refused:
+        raise click.ClickException(f"{station_id}: {refused}")
     values = _object(_stdin_json(), '{"ph": 7.2, "do": 6.1, "temp": 28.5, "nh4": 0.2}')
     try:
         res = vn_wqi.wqi(values)
@@ -88,5 +113,8 @@ def wqi() -> None:
         raise click.ClickException(str(e)) from e
     except ValueError as e:
         _fail(str(e))
-    click.echo(json.dumps({"wqi": res.wqi, "class": res.cls, "indicative": res.indicative,
-                           "sub": res.sub}))
+    out = {"wqi": res.wqi, "status": res.status, "why": res.why, "indicative": res.indicative,
+           "class": res.cls, "indicative_class": res.indicative_cls, "sub": res.sub}
+    if station_id:
+        out["station"] = station_id
+    click.echo(json.dumps(out, ensure_ascii=False))

@@ -42,6 +42,23 @@ def up(run_dir: Path | None) -> None:
     if env["QUANTRAC_INFLUX_WRITE_URL"] != env["QUANTRAC_INFLUX_URL"]:
         click.echo(f"v2 write:     {env['QUANTRAC_INFLUX_WRITE_URL']} (proxy to the 1.x server)")
     click.echo(f"stations:     {env['QUANTRAC_STATION_SECRETS']}")
+    _rule_warnings(where)
+
+
+def _rule_warnings(where: Path) -> None:
+    """Stations on a regulation past its transition end, in every registry with accounts."""
+    import boards
+    from collector import services as svc
+    from quantrac.cli import rules
+    from quantrac.field import registry_file
+
+    stations: dict[str, boards.Station] = {}
+    for loc in svc.registries(where):
+        try:
+            stations.update((s.id, s) for s in registry_file.load(loc).stations)
+        except (registry_file.RegistryError, boards.BoardsError):
+            continue  # up() already refused a registry it cannot read
+    rules.echo_warnings(rules.transition_warnings(list(stations.values()), where))
 
 
 @services.command()

@@ -247,6 +247,9 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
     from quantrac.field import bundle, workspace
 
     st = _station(registry_name, station_id)
+    from quantrac.cli import rules
+
+    rules.echo_warnings(rules.transition_warnings([st], run_dir))
     board = boards.profile(st.profile)["board"]
     uarts = {name: dict(u) for name, u in boards.pins(board)["uarts"].items()}
     try:

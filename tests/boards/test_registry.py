@@ -14,7 +14,7 @@ def test_phu_quoc_network_has_the_programme_stations():
     reg = boards.registry()
     kinds = [s.kind for s in reg.stations]
     assert (kinds.count("air"), kinds.count("tap_water"), kinds.count("wastewater"),
-            kinds.count("sea_water")) == (16, 4, 4, 2)
+            kinds.count("sea_water"), kinds.count("surface_water")) == (16, 3, 4, 2, 1)
     for s in reg.stations:  # all on the island
         assert 10.0 < s.lat < 10.46 and 103.82 < s.lon < 104.1, s.id
 
@@ -90,6 +90,44 @@ def test_a_province_that_is_not_text_is_refused_naming_the_key(monkeypatch):
     boards.registry.cache_clear()
     try:
         with pytest.raises(boards.BoardsError, match=r"phu-quoc\.json: province: 7"):
+            boards.registry("phu-quoc")
+    finally:
+        monkeypatch.undo()
+        boards.registry.cache_clear()
+
+
+def test_each_domestic_water_station_has_the_kind_profile_and_rule_of_its_water():
+    reg = boards.registry()
+    raw = reg.get("pq-tap-02")  # Hồ Cửa Cạn: the raw-water source, surface water
+    assert (raw.kind, raw.profile, raw.regulation, raw.column) == \
+        ("surface_water", "raw-water", "QCVN 08:2023/BTNMT", "A")
+    for sid in ("pq-tap-01", "pq-tap-03", "pq-tap-04"):  # treatment plants, network
+        st = reg.get(sid)
+        assert (st.kind, st.regulation) == ("tap_water", "QCVN 01-1:2024/BYT"), sid
+
+
+def test_every_outfall_records_its_design_flow_and_no_k_factor():
+    for s in boards.registry().stations:
+        if s.kind == "wastewater":
+            assert s.regulation == "QCVN 14:2025/BTNMT" and "k_factor" not in s.raw, s.id
+            assert s.raw["design_flow_m3d"] > 0, s.id
+
+
+def test_a_design_flow_that_is_not_a_positive_number_is_refused_naming_the_key(monkeypatch):
+    real = boards._read
+
+    def bad_flow(path):
+        doc = real(path)
+        if path.parent.name == "registry":
+            doc["stations"] = [{**s, "design_flow_m3d": "5000 m3"} if s["id"] == "pq-ww-02"
+                               else s for s in doc["stations"]]
+        return doc
+
+    monkeypatch.setattr(boards, "_read", bad_flow)
+    boards.registry.cache_clear()
+    try:
+        with pytest.raises(boards.BoardsError,
+                           match=r"stations\[\d+\]\.design_flow_m3d: '5000 m3' is not a flow"):
             boards.registry("phu-quoc")
     finally:
         monkeypatch.undo()

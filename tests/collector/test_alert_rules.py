@@ -38,18 +38,23 @@ def test_air_stations_get_qcvn05_for_each_averaging_period_of_what_they_measure(
 
 
 def test_water_stations_get_their_regulation_and_column():
-    assert limits("pq-ww-01") == {"qcvn14.ph.1h": (5, 9), "qcvn14.tss.1h": (None, 100),
-                                  "qcvn14.nh4.1h": (None, 10)}  # column B
-    assert limits("pq-ww-03")["qcvn14.tss.1h"] == (None, 50)  # column A
+    # QCVN 14:2025 values are not found: the 2008 column values apply, without K
+    assert limits("pq-ww-01") == {"qcvn14_2025.ph.1h": (5, 9), "qcvn14_2025.tss.1h": (None, 100),
+                                  "qcvn14_2025.nh4.1h": (None, 10)}  # column B
+    assert limits("pq-ww-03")["qcvn14_2025.tss.1h"] == (None, 50)  # column A
     sea_fish, sea_bath = limits("pq-sea-02"), limits("pq-sea-01")
-    assert sea_fish["qcvn10.nh4.1h"] == (None, 0.1) and sea_bath["qcvn10.nh4.1h"] == (None, 0.5)
-    assert sea_fish["qcvn10.do.1h"] == (5, None) and sea_bath["qcvn10.do.1h"] == (4, None)
-    assert limits("pq-tap-01") == {"qcvn01-1.ph.1h": (6.0, 8.5)}
+    # QCVN 10:2023 Bảng 2 (ven bờ) has one NH4+ limit; DO is the 2015 fallback by use
+    assert sea_fish["qcvn10_2023.nh4.1h"] == (None, 0.1) == sea_bath["qcvn10_2023.nh4.1h"]
+    assert sea_fish["qcvn10_2023.do.1h"] == (5, None) and sea_bath["qcvn10_2023.do.1h"] == (4, None)
+    assert limits("pq-tap-01")["qcvn01-1_2024.ph.1h"] == (6.0, 8.5)  # the 2018 fallback
+    assert limits("pq-tap-02") == {
+        "qcvn08_2023.ph.1h": (6.5, 8.5), "qcvn08_2023.do.1h": (6, None),
+        "qcvn08_2023.tss.1h": (None, 25), "qcvn08_2023.nh4.1h": (None, 0.3)}
 
 
-def test_wastewater_limits_are_multiplied_by_the_k_factor_except_ph():
+def test_qcvn14_2008_limits_are_multiplied_by_the_k_factor_except_ph():
     st = boards.registry().get("pq-ww-01")
-    st = dataclasses.replace(st, raw={**st.raw, "k_factor": 1.2})
+    st = dataclasses.replace(st, regulation="QCVN 14:2008/BTNMT", raw={**st.raw, "k_factor": 1.2})
     got, warnings = rules.regulation_rules(rules.load(), st, set(st.params()), VN)
     by = {r.id: (r.below, r.above) for r in got}
     assert by["qcvn14.tss.1h"] == (None, pytest.approx(120)) and warnings == []
@@ -59,7 +64,7 @@ def test_wastewater_limits_are_multiplied_by_the_k_factor_except_ph():
 def test_a_station_whose_column_or_regulation_has_no_limits_is_warned_about():
     st = dataclasses.replace(boards.registry().get("pq-sea-01"), column="spa")
     got, warnings = rules.regulation_rules(rules.load(), st, set(st.params()), VN)
-    assert {r.id for r in got} == {"qcvn10.ph.1h", "qcvn10.tss.1h"}
+    assert {r.id for r in got} == {"qcvn10_2023.ph.1h", "qcvn10_2023.nh4.1h"}
     assert any("no column 'spa' for do" in w for w in warnings)
     st = dataclasses.replace(st, regulation="QCVN 99:2030")
     assert rules.regulation_rules(rules.load(), st, set(), VN)[1] == [
@@ -82,7 +87,13 @@ def test_pm2_5_limit_tightens_on_2026_01_01_local_time():
     ("qcvn05_2023.json", lambda d: d["limits"][0].update(period="2h"),
      "qcvn05_2023.json: limits[0].period: '2h' is not one of 1h, 8h, 24h"),
     ("qcvn14_2008.json", lambda d: d["limits"][1].update(max={"A": "fifty"}),
-     "limits[1].max: {'A': 'fifty'} is not a number or {column: number}"),
+     "limits[1].max.A: 'fifty' is not a number or 'not found'"),
+    ("qcvn14_2025.json", lambda d: d["limits"][1]["fallback"].update(max={"A": "not found"}),
+     "limits[1].fallback.max.A: 'not found' is not a number or a list"),
+    ("qcvn14_2025.json", lambda d: d.update(transition_end="end of 2031"),
+     "transition_end: 'end of 2031' is not a date"),
+    ("qcvn10_2023.json", lambda d: d["limits"][0].update(confidence="high"),
+     "limits[0].confidence: 'high' is not one of A, B, C"),
     ("qcvn05_2023.json", lambda d: d["limits"][-1].update({"from": {"2026-13-01": {"max": 1}}}),
      "from: '2026-13-01' is not a date"),
 ])
@@ -145,10 +156,10 @@ def test_no_alert_on_an_incomplete_mean(stage):
 def test_water_minimum_and_the_open_list(stage):
     # (24 h limits are judged on whole days: test_alert_days.py)
     (b,) = judge(stage, [mean("pq-sea-02", "do", "mg/L", "1h", T, 4.5, kind="sea_water")])
-    assert b.tags["rule"] == "qcvn10.do.1h" and b.note["limit"] == 5.0
+    assert b.tags["rule"] == "qcvn10_2023.do.1h" and b.note["limit"] == 5.0
     assert "thấp hơn mức tối thiểu 5 mg/L" in b.note["text_vi"]
     (c,) = judge(stage, [mean("pq-sea-02", "nh4", "mg/L", "1h", T, 0.3, kind="sea_water")])
-    assert [o["rule"] for o in c.note["open"]] == ["qcvn10.do.1h", "qcvn10.nh4.1h"]
+    assert [o["rule"] for o in c.note["open"]] == ["qcvn10_2023.do.1h", "qcvn10_2023.nh4.1h"]
 
 
 def test_qc_failure_rate_of_an_hour(stage):

@@ -84,6 +84,11 @@ def mode(p: Path) -> int:
     return p.stat().st_mode & 0o777
 
 
+DEPARTMENT = {"regulations": {"QCVN 14:2025/BTNMT": {"limits": [
+    {"param": "tss", "period": "1h", "unit": "mg/L", "max": {"B": 60}, "confidence": "A",
+     "source": "TT 05/2025/TT-BTNMT Bảng 1"}]}}}
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     """A run folder with TLS certificates, readings, derived points and an open alert, its
@@ -92,6 +97,7 @@ def made(tmp_path_factory):
     top = tmp_path_factory.mktemp("backup")
     run, dest = top / "run1", top / "backup"
     accounts.ensure_tls(Layout(run))  # our CA and the broker's certificate: state to keep
+    (run / "regulations.json").write_text(json.dumps(DEPARTMENT))  # official numbers entered
     try:
         env = svc.up(run, bench=True)
         c = Collector(Settings.from_env(env, run, {
@@ -146,6 +152,7 @@ def test_a_restore_into_a_fresh_run_folder_has_every_series_and_every_open_alert
         assert (run2 / "mosquitto/tls" / name).read_bytes() == \
             (run1 / "mosquitto/tls" / name).read_bytes()
     assert (run2 / "secrets/tls-ca.key").read_bytes() == (run1 / "secrets/tls-ca.key").read_bytes()
+    assert json.loads((run2 / "regulations.json").read_text()) == DEPARTMENT
 
 
 def test_secrets_stay_private_in_the_backup_and_after_the_restore(made, tmp_path):

@@ -84,25 +84,49 @@ def test_daily_aqi_of_the_local_day():
     assert d["dominant"] == "pm10" and d["band"] == "moderate"
 
 
-def test_indicative_wqi_of_a_water_station_matches_the_worked_example():
+def test_indicative_wqi_of_a_surface_water_station_matches_the_worked_example():
     c = Chain()
-    got = c.run(readings("pq-sea-01", "sea_water", T, {
+    got = c.run(readings("pq-tap-02", "surface_water", T, {
         "ph": (8.75, "pH"), "temp": (25.0, "degC"), "do": (6.1317, "mg/L"),
         "nh4": (0.45, "mg/L")}))
     w = got[("wqi", "", T + H)]
-    assert (w["wqi"], w["class"], w["indicative"]) == (52, "medium", True)
+    # too few groups for the official index: not computed, the value only as indicative
+    assert "wqi" not in w and "class" not in w
+    assert (w["status"], w["indicative_wqi"], w["indicative_class"]) == \
+        ("not_computed", 52, "medium")
+    assert w["why"].startswith("data sufficiency not met")
     assert (w["sub_ph"], w["sub_nh4"]) == (75.0, 62.5) and w["sub_do"] == pytest.approx(75, abs=0.1)
+    # so the e-gov outbox has nothing to send as VN_WQI
+    from zoneinfo import ZoneInfo
+
+    from collector.contracts import Point
+    from collector.egov.messages import index_doc
+
+    point = Point("wqi", {"station": "pq-tap-02"}, w, T + H)
+    assert index_doc(point, "phu-quoc", "PQ", ZoneInfo("Asia/Ho_Chi_Minh")) is None
+
+
+@pytest.mark.parametrize("station, kind", [("pq-sea-01", "sea_water"),
+                                           ("pq-tap-01", "tap_water"),
+                                           ("pq-ww-01", "wastewater")])
+def test_no_wqi_at_all_for_sea_tap_or_waste_water(station, kind):
+    got = Chain().run(readings(station, kind, T, {
+        "ph": (8.75, "pH"), "temp": (25.0, "degC"), "do": (6.1317, "mg/L"),
+        "nh4": (0.45, "mg/L")}))
+    assert got == {}
 
 
 def test_without_temperature_do_is_left_out_and_without_group_iv_there_is_no_wqi():
     c = Chain()
-    got = c.run(readings("pq-sea-02", "sea_water", T, {"ph": (7.0, "pH"), "do": (6.0, "mg/L")}))
+    got = c.run(readings("pq-tap-02", "surface_water", T, {"ph": (7.0, "pH"),
+                                                           "do": (6.0, "mg/L")}))
     assert got == {}
-    got = c.run(readings("pq-sea-02", "sea_water", T + H, {"ph": (7.0, "pH"),
-                                                          "do": (6.0, "mg/L"),
-                                                          "nh4": (0.2, "mg/L")}))
+    got = c.run(readings("pq-tap-02", "surface_water", T + H, {"ph": (7.0, "pH"),
+                                                               "do": (6.0, "mg/L"),
+                                                               "nh4": (0.2, "mg/L")}))
     w = got[("wqi", "", T + 2 * H)]
-    assert set(w) == {"wqi", "class", "indicative", "sub_ph", "sub_nh4"} and w["wqi"] == 100
+    assert set(w) == {"status", "why", "indicative_wqi", "indicative_class", "sub_ph",
+                      "sub_nh4"} and w["indicative_wqi"] == 100
 
 
 def test_state_round_trip():

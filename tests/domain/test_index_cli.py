@@ -53,8 +53,30 @@ def test_aqi_without_pm_is_null():
 
 def test_wqi_of_a_river_station():
     doc = {"ph": 8.75, "do": DO_SAT_25 * 0.75, "temp": 25, "nh4": 0.45}
-    assert ok(["wqi"], doc) == {"wqi": 52, "class": "medium", "indicative": True,
-                                "sub": {"ph": 75.0, "do": 75.0, "nh4": 62.5}}
+    got = ok(["wqi"], doc)
+    assert got == {"wqi": None, "status": "not_computed", "why": got["why"], "indicative": 52,
+                   "class": None, "indicative_class": "medium",
+                   "sub": {"ph": 75.0, "do": 75.0, "nh4": 62.5}}
+    assert got["why"].startswith("data sufficiency not met")
+
+
+def test_wqi_of_the_raw_water_station_is_not_computed_with_the_indicative_value():
+    doc = {"ph": 7.2, "do": DO_SAT_25, "temp": 25, "nh4": 0.1}
+    got = ok(["wqi", "--station", "pq-tap-02"], doc)
+    assert (got["wqi"], got["status"], got["indicative"], got["station"]) == \
+        (None, "not_computed", 100, "pq-tap-02")
+    assert "have 2 group(s) (I, IV) and 2 group IV parameter(s)" in got["why"]
+
+
+@pytest.mark.parametrize("station, kind", [
+    ("pq-tap-01", "tap water"), ("pq-tap-03", "tap water"), ("pq-tap-04", "tap water"),
+    ("pq-ww-01", "wastewater"), ("pq-sea-01", "sea water")])
+def test_wqi_for_a_tap_waste_or_sea_water_station_is_refused_with_the_reason(station, kind):
+    res = run(["wqi", "--station", station], '{"ph": 7.2, "nh4": 0.1}')
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr == (f"Error: {station}: VN_WQI (Decision 1460) is for surface water "
+                          f"only (surface_water); a {kind} station gets none, neither "
+                          "official nor indicative\n")
 
 
 @pytest.mark.parametrize(("args", "stdin", "message"), [
@@ -87,8 +109,10 @@ def test_the_examples_in_docs_indices_md():
     assert index_of(["aqi"], hourly) == {"aqi": 55, "dominant": "pm2_5",
                                    "sub": {"no2": 30, "o3": 30, "pm2_5": 55}}
     river = {"ph": 8.75, "do": 6.13, "temp": 25, "nh4": 0.45}
-    assert ok(["wqi"], river) == {"wqi": 52, "class": "medium", "indicative": True,
-                                  "sub": {"ph": 75.0, "do": 74.98, "nh4": 62.5}}
+    got = ok(["wqi"], river)
+    assert (got["wqi"], got["status"], got["indicative"], got["indicative_class"]) == \
+        (None, "not_computed", 52, "medium")
+    assert got["sub"] == {"ph": 75.0, "do": 74.98, "nh4": 62.5}
     res = run(["aqi"], '{"pm10": [100, -5]}')
     assert res.exit_code == 2 and res.stderr == "Error: pm10[1]: -5 is negative\n"
     res = run(["wqi"], '{"ph": 7, "bod5": 3}')

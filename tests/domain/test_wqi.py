@@ -61,20 +61,28 @@ def test_full_wqi_by_hand():
     # pH 8.75 -> 75; DO 75 % of saturation at 25 °C -> 75; NH4 0.45 -> 62.5
     # group IV = (75 + 62.5)/2 = 68.75; WQI = 75/100 × 68.75 = 51.5625 -> 52, medium
     res = wqi({"ph": 8.75, "do": DO_SAT_25 * 0.75, "temp": 25, "nh4": 0.45})
-    assert res == WqiResult(wqi=52, cls="medium", indicative=True,
+    assert res == WqiResult(wqi=None, cls=None, status="not_computed", why=res.why,
+                            indicative=52, indicative_cls="medium",
                             sub={"ph": 75.0, "do": 75.0, "nh4": 62.5})
+    # 2 groups (I, IV) and 2 group IV parameters: below the data-sufficiency rule
+    assert res.why.startswith("data sufficiency not met: needs at least 3 of the 5 groups")
+    assert "have 2 group(s) (I, IV) and 2 group IV parameter(s)" in res.why
+    assert "unverified against the signed text" in res.why
 
 
-def test_clean_water_is_very_good_but_still_indicative():
+def test_clean_water_is_very_good_but_only_indicative():
     res = wqi({"ph": 7.2, "do": DO_SAT_25, "temp": 25, "nh4": 0.1})
-    assert (res.wqi, res.cls, res.indicative) == (100, "very_good", True)
+    assert (res.wqi, res.status, res.indicative, res.indicative_cls) == \
+        (None, "not_computed", 100, "very_good")
 
 
 def test_missing_group_i_counts_as_100_and_no_group_iv_means_no_wqi():
     res = wqi({"do": DO_SAT_25 * 0.75, "temp": 25, "nh4": 0.45})
-    assert res.wqi == 69  # 68.75
-    assert wqi({"ph": 7.0}) == WqiResult(None, None, True, {"ph": 100.0})
-    assert wqi({"ph": 7.0, "nh4": None, "do": None, "temp": 28}).wqi is None
+    assert res.indicative == 69  # 68.75
+    none = wqi({"ph": 7.0})
+    assert (none.wqi, none.indicative, none.status, none.sub) == \
+        (None, None, "not_computed", {"ph": 100.0})
+    assert wqi({"ph": 7.0, "nh4": None, "do": None, "temp": 28}).indicative is None
 
 
 def test_group_formula_missing_groups():
@@ -103,7 +111,7 @@ def test_classes_and_colours_at_their_edges(value, key, rgb):
 def test_heavily_polluted_water():
     # pH 5 -> 10, DO 10 % -> 10, NH4 6 -> 10: 10/100 × 10 = 1
     res = wqi({"ph": 5.0, "do": DO_SAT_25 * 0.1, "temp": 25, "nh4": 6.0})
-    assert (res.wqi, res.cls) == (1, "heavily_polluted")
+    assert (res.indicative, res.indicative_cls) == (1, "heavily_polluted")
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -125,13 +133,23 @@ def _doc() -> dict:
     return json.loads(w.TABLE_PATH.read_text(encoding="utf-8"))
 
 
-def test_sufficiency_rule_is_data():
+def test_sufficiency_rule_is_data_and_decides_the_official_index():
     doc = _doc()
+    assert doc["sufficiency"]["verified"] is False  # marked so until the signed text is read
     doc["sufficiency"] = {"min_groups": 2, "min_group_iv": 2}
     table = w.parse_table(doc)
     values = {"ph": 7.0, "do": DO_SAT_25, "temp": 25, "nh4": 0.1}
-    assert wqi(values, table).indicative is False
-    assert wqi({"ph": 7.0, "nh4": 0.1}, table).indicative is True
+    met = wqi(values, table)
+    assert (met.wqi, met.cls, met.status, met.why, met.indicative) == \
+        (100, "very_good", "computed", "", None)
+    short = wqi({"ph": 7.0, "nh4": 0.1}, table)
+    assert (short.wqi, short.status, short.indicative) == (None, "not_computed", 100)
+
+
+def test_vn_wqi_applies_to_surface_water_only():
+    assert w.refusal("surface_water") is None
+    for kind in ("tap_water", "wastewater", "sea_water", "air"):
+        assert "VN_WQI (Decision 1460) is for surface water only" in w.refusal(kind)
 
 
 def test_a_broken_table_names_the_key():

@@ -32,7 +32,7 @@ import boards
 
 STEP = 300
 AIR = "pq-air-15"
-WATER = ("pq-tap-04", "pq-ww-02", "pq-ww-04", "pq-sea-01", "pq-sea-02")
+WATER = ("pq-tap-04", "pq-tap-02", "pq-ww-02", "pq-ww-04", "pq-sea-01", "pq-sea-02")
 NH4_HIGH = "pq-ww-02"  # QCVN 14 column B: NH4 at most 10 mg/L
 STATIONS = (AIR, *WATER)
 LIVE = "pq-air-16"  # a simulated station (unix-port firmware): real status, birth and health
@@ -95,7 +95,8 @@ def _air(t: int, p: Plan) -> dict[str, list]:
 
 
 def _water(st: str, t: int, p: Plan) -> dict[str, list]:
-    nh4 = 0.05 + _wave(t, 24, 0.01) if st.startswith("pq-sea") else 2 + _wave(t, 24, 0.5)
+    clean = st.startswith("pq-sea") or st == "pq-tap-02"  # the raw-water source: NH4 <= 0.3
+    nh4 = 0.05 + _wave(t, 24, 0.01) if clean else 2 + _wave(t, 24, 0.5)
     if st == NH4_HIGH and p.end - t < 3 * H:
         nh4 = 15 + _wave(t, 3, 0.5)
     ph = 7.2 + _wave(t, 24, 0.2)

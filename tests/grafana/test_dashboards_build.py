@@ -77,9 +77,10 @@ def test_the_round_trip_catches_what_the_models_do_not_know():
 def test_the_expected_dashboards_exist_in_both_languages():
     uids = {d["uid"] for d in DOCS["vi"]}
     assert uids == {"quantrac-overview", "quantrac-air", "quantrac-alerts", "quantrac-quality",
-                    "quantrac-wall", "quantrac-water-qcvn01-1", "quantrac-water-qcvn14-a",
-                    "quantrac-water-qcvn14-b", "quantrac-water-qcvn10-bathing",
-                    "quantrac-water-qcvn10-aquaculture"}
+                    "quantrac-wall", "quantrac-water-qcvn01-1_2024",
+                    "quantrac-water-qcvn08_2023-a", "quantrac-water-qcvn14_2025-a",
+                    "quantrac-water-qcvn14_2025-b", "quantrac-water-qcvn10_2023-bathing",
+                    "quantrac-water-qcvn10_2023-aquaculture"}
     assert {d["uid"] for d in DOCS["en"]} == {f"{u}-en" for u in uids}
     for vi, en in zip(DOCS["vi"], DOCS["en"], strict=True):
         assert [p["type"] for p in vi["panels"]] == [p["type"] for p in en["panels"]]
@@ -140,18 +141,55 @@ def test_air_limits_are_the_rule_files_numbers_for_each_averaging_period():
 
 
 def test_water_limits_follow_the_station_class_column():
-    doc = json.loads((RULES / "qcvn14_2008.json").read_text())
-    for column, uid in (("A", "quantrac-water-qcvn14-a"), ("B", "quantrac-water-qcvn14-b")):
+    # QCVN 14:2025 values are not found: the lines are the QCVN 14:2008 fallback's, labelled
+    doc = json.loads((RULES / "qcvn14_2025.json").read_text())
+    for column, uid in (("A", "quantrac-water-qcvn14_2025-a"),
+                        ("B", "quantrac-water-qcvn14_2025-b")):
         panels = _limit_panels(_by_uid("en", uid + "-en"))
         for lim in doc["limits"]:
+            if (lim["param"], lim["period"]) not in panels:
+                assert "fallback" not in lim  # COD: not found, no fallback, not measured
+                continue
+            fb = lim["fallback"]
             steps = panels[(lim["param"], lim["period"])]
-            high = lim["max"][column] if isinstance(lim["max"], dict) else lim["max"]
-            assert (float(high), "red") in steps
-            if "min" in lim:  # pH: red below the minimum, clear from it on
-                assert steps[0] == (None, "red") and (float(lim["min"]), "transparent") in steps
-    sea = _limit_panels(_by_uid("vi", "quantrac-water-qcvn10-aquaculture"))
+            assert (float(fb["max"][column]), "red") in steps
+            if "min" in fb:  # pH: red below the minimum, clear from it on
+                assert steps[0] == (None, "red") and \
+                    (float(fb["min"][column]), "transparent") in steps
+    sea = _limit_panels(_by_uid("vi", "quantrac-water-qcvn10_2023-aquaculture"))
     assert sea[("do", "1h")] == [(None, "red"), (5.0, "transparent")]
     assert (0.1, "red") in sea[("nh4", "1h")]
+
+
+def test_a_fallback_limit_says_whose_number_it_is():
+    doc = _by_uid("en", "quantrac-water-qcvn14_2025-b-en")
+    tss = next(p for p in _panels(doc) if "'tss' AND \"period\" = '1h'" in
+               p.get("targets", [{}])[0].get("query", ""))
+    assert "Limit from QCVN 14:2008/BTNMT, pending QCVN 14:2025/BTNMT text." in \
+        tss["description"]
+    raw = _by_uid("en", "quantrac-water-qcvn08_2023-a-en")
+    nh4 = next(p for p in _panels(raw) if "'nh4' AND \"period\" = '1h'" in
+               p.get("targets", [{}])[0].get("query", ""))
+    assert "pending" not in nh4["description"]  # QCVN 08:2023's own value
+
+
+def test_vn_wqi_is_on_the_surface_water_dashboard_only_and_labelled_indicative():
+    for doc in DOCS["en"]:
+        queries = json.dumps([t.get("query", "") for p in _panels(doc)
+                              for t in p.get("targets", [])])
+        if doc["uid"].startswith("quantrac-water-"):
+            assert ('FROM \\"derived\\".\\"wqi\\"' in queries) == \
+                (doc["uid"] == "quantrac-water-qcvn08_2023-a-en"), doc["uid"]
+    raw = {p["title"]: p for p in _panels(_by_uid("en", "quantrac-water-qcvn08_2023-a-en"))}
+    assert '"indicative_wqi"' in raw["Latest hourly indicative VN_WQI"]["targets"][0]["query"]
+    official = raw["Official VN_WQI (Decision 1460)"]
+    assert 'last("status")' in official["targets"][0]["query"]
+    assert official["options"]["textMode"] == "value"
+    assert 'last("wqi")' in raw["Hourly VN_WQI, indicative (surface water)"]["targets"][0][
+        "query"]  # the official index beside the indicative one, once the data suffice
+    assert 'last("why")' in raw["Why no official VN_WQI"]["targets"][0]["query"]
+    overview = json.dumps(_by_uid("en", "quantrac-overview-en"))
+    assert 'last(\\"wqi\\")' not in overview and "indicative_wqi" in overview
 
 
 def test_station_variables_and_gazetteer_come_from_the_registry():
@@ -159,7 +197,7 @@ def test_station_variables_and_gazetteer_come_from_the_registry():
     keys = [g["key"] for g in json.loads(
         (build.HERE / "provisioning" / "gazetteer" / "quantrac-phu-quoc.json").read_text())]
     assert keys == reg.ids()
-    ww_b = _by_uid("vi", "quantrac-water-qcvn14-b")["templating"]["list"][0]
+    ww_b = _by_uid("vi", "quantrac-water-qcvn14_2025-b")["templating"]["list"][0]
     wanted = sorted(s.id for s in reg.stations if s.kind == "wastewater" and s.column == "B")
     assert f"/^({'|'.join(wanted)})$/" in ww_b["query"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -11,6 +12,9 @@ class AlertsOptions:
 
     rules: str = field(default="", metadata={
         "doc": "rules folder (defaults.json + regulation files); empty: collector/rules/"})
+    department: str = field(default="", metadata={
+        "doc": "the department's official numbers and dates (collector/rules/README.md); "
+               "empty: regulations.json in the run folder, when it exists"})
     mutes: tuple[str, ...] = field(default=(), metadata={
         "doc": "maintenance windows: '<station glob> <rule glob> <start> <end>'"})
     tick_s: float = field(default=10.0, metadata={
@@ -20,7 +24,13 @@ class AlertsOptions:
         "doc": "a local day's 24 h limits are judged this long after its midnight"})
 
 
-def check(opts: AlertsOptions, registry: str) -> None:
+def department_file(opts: AlertsOptions, run_dir: Path) -> Path:
+    from collector.alerting.regulations import OVERRIDE_FILE
+
+    return Path(opts.department) if opts.department else Path(run_dir) / OVERRIDE_FILE
+
+
+def check(opts: AlertsOptions, registry: str, run_dir: Path | None = None) -> None:
     """ValueError naming the option when the rules folder or a mute window cannot be used."""
     from zoneinfo import ZoneInfo
 
@@ -29,9 +39,15 @@ def check(opts: AlertsOptions, registry: str) -> None:
     from collector.alerting.engine import parse_mute
 
     try:
-        rules.for_registry(rules.load(opts.rules or None), registry)
+        rs = rules.load(opts.rules or None)
     except rules.RulesError as e:
         raise ValueError(f"rules = {opts.rules!r}: {e}") from None
+    try:
+        if run_dir is not None or opts.department:
+            rs = rules.load(opts.rules or None, department_file(opts, run_dir or Path(".")))
+        rules.for_registry(rs, registry)
+    except rules.RulesError as e:
+        raise ValueError(f"department = {opts.department!r}: {e}") from None
     tz = ZoneInfo(boards.registry(registry).timezone)
     for m in opts.mutes:
         try:

@@ -31,7 +31,7 @@ from collector.contracts import Batch, Point, topic_parts
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import needed
 from collector.processors.alerts import daily
-from collector.processors.alerts.options import AlertsOptions, check
+from collector.processors.alerts.options import AlertsOptions, check, department_file
 
 log = logging.getLogger("quantrac.collector.alerts")
 STATE_VERSION = 1
@@ -43,9 +43,10 @@ class AlertsProcessor:
 
     def __init__(self, registry: str = "phu-quoc", rules_dir: str = "",
                  mutes: tuple[str, ...] = (), hour_fraction: float = 0.75,
-                 tick_s: float = 10.0, day_grace_s: float = 7200) -> None:
+                 tick_s: float = 10.0, day_grace_s: float = 7200,
+                 department: str = "") -> None:
         reg = boards.registry(registry)
-        rs = rules.load(rules_dir or None)
+        rs = rules.load(rules_dir or None, department or None)
         self.rules, warnings = rules.for_registry(rs, registry)
         for w in warnings:
             log.warning("alerts: %s", w)
@@ -223,11 +224,11 @@ def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
 def build(o: AlertsOptions, env: Env) -> AlertsProcessor:
     # an hour's mean is complete for alerts when it is for the aggregate stage
     return AlertsProcessor(env.registry, o.rules, o.mutes, env.peer("aggregate").hour_fraction,
-                           o.tick_s, o.day_grace_s)
+                           o.tick_s, o.day_grace_s, str(department_file(o, env.run_dir)))
 
 
 def _check(o: AlertsOptions, env: Env) -> None:
-    check(o, env.registry)
+    check(o, env.registry, env.run_dir)
 
 
 register(Plugin("processor", "alerts", AlertsOptions, build, _check, after=("aggregate",),

@@ -1,4 +1,4 @@
-"""Hourly `mean` points → `aqi` (VN_AQI, Decision 1459) and `wqi` (indicative VN_WQI, 1460).
+"""Hourly `mean` points → `aqi` (VN_AQI, Decision 1459) and `wqi` (VN_WQI, 1460).
 
 Runs after the aggregate stage and reads the 1-hour means it appended to the batch. It keeps
 each station's complete hourly means for `keep_hours` (an incomplete hour counts as missing,
@@ -7,7 +7,9 @@ the way the decision treats a missing hour). When an hour changes it recomputes:
 - air: the hourly AQI of that hour and of the 11 after it (their NowCast includes it), and the
   daily AQI of its local day and of the next one when the hour is within the 7 hours that
   lead into it (the O3 8-hour means);
-- water: the indicative WQI of that hour from pH, DO (with the water temperature) and NH4.
+- surface water only (Decision 1460; none for tap, waste or sea water): the VN_WQI of that
+  hour from pH, DO (with the water temperature) and NH4: the official `wqi` when the
+  data-sufficiency rule is met, else `status=not_computed` with `why` and `indicative_wqi`.
 
 Gas means are converted to µg/Nm³ first; the maths is `collector/domain/aqi.py` and `wqi.py`.
 """
@@ -51,6 +53,8 @@ class IndicesProcessor:
                 continue
             station, param = p.tags["station"], p.tags["param"]
             kind = p.tags.get("kind", "")
+            if kind != "air" and wqi.refusal(kind) is not None:
+                continue  # VN_WQI is for surface water: none for tap, waste or sea water
             wanted = aqi.PARAMS if kind == "air" else WQI_INPUTS
             if param not in wanted:
                 continue
@@ -153,10 +157,16 @@ class IndicesProcessor:
             except ValueError as e:  # a mean outside the decision's ranges (pH 15, 60 °C)
                 log.warning("indices: %s hour %d: no WQI (%s)", station, h + HOUR_S, e)
                 continue
-            if res.wqi is None:
+            if res.wqi is None and res.indicative is None:
                 continue
-            fields: dict[str, float | int | bool | str] = {
-                "wqi": int(res.wqi), "class": str(res.cls), "indicative": bool(res.indicative)}
+            fields: dict[str, float | int | bool | str] = {"status": res.status}
+            if res.wqi is not None:  # the official index: only with sufficient data
+                fields.update(wqi=int(res.wqi), **{"class": str(res.cls)})
+            else:
+                # its own fields, so nothing reading `wqi` (e-gov, dashboards) takes it for
+                # the official index; not `indicative`, which older databases hold as a bool
+                fields.update(why=res.why, indicative_wqi=int(res.indicative),
+                              indicative_class=str(res.indicative_cls))
             fields.update({f"sub_{k}": float(v) for k, v in res.sub.items()})
             out.append(Point("wqi", {"station": station}, fields, h + HOUR_S))
         return out
