@@ -11,7 +11,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import median
 
 from collector.contracts import QC_FAIL, QC_GOOD, QC_MISSING, QC_SUSPECT
 
@@ -101,7 +100,9 @@ def recent(history: Sequence[Point], t: int, max_gap_s: int) -> Sequence[Point]:
 def spike_bit(x: float, before: Sequence[Point], lim: Limits) -> int:
     if lim.spike is None or len(before) < SPIKE_MIN_HISTORY:
         return 0
-    base = median(v for _, v in before[-lim.spike_window:])
+    values = sorted([v for _, v in before[-lim.spike_window:]])  # statistics.median, unchecked
+    half = len(values) // 2
+    base = values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2
     return SPIKE if abs(x - base) > lim.spike else 0
 
 
