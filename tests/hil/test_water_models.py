@@ -46,3 +46,27 @@ def test_a_fault_free_day_stays_inside_the_limits_and_moves(medium, param, low, 
            for s in range(4) for i in range(288 * 2)]
     assert low <= min(day) and max(day) <= high
     assert max(day) - min(day) > 0.05 * (high - low)  # a signal, not a flat line (QC)
+
+
+def test_the_y511_simulator_shows_its_error_code_in_the_high_byte_of_0x2604():
+    slave = ModbusSlave(boards.catalog()["yosemitech-y511"], 1)
+    slave.pin("turbidity", 0.5)
+    assert slave.registers(0x2602, 3)[2] == 0x0000
+    slave.set_error("turbidity", 3)
+    assert slave.registers(0x2602, 3)[2] == 0x0300
+    with pytest.raises(ValueError, match="does not fit mask 0xff00"):
+        slave.set_error("turbidity", 256)
+    slave.set_error("turbidity", 0)
+    assert slave.registers(0x2602, 3)[2] == 0x0000
+
+
+def test_the_loader_names_a_bad_error_register(tmp_path):
+    good = boards.catalog()["yosemitech-y511"]
+    for change, says in (({"error_mask": 0}, "error_mask: 0 is not 1..65535"),
+                         ({"error_register": -1}, "error_register: -1 is not 0..65535")):
+        ch = {**good["channels"][0], **change}
+        with pytest.raises(boards.BoardsError, match=says):
+            boards._check_model({**good, "channels": [ch]}, "boards/catalog/x.json")
+    ch = {k: v for k, v in good["channels"][0].items() if k != "error_register"}
+    with pytest.raises(boards.BoardsError, match="error_mask: needs an error_register"):
+        boards._check_model({**good, "channels": [ch]}, "boards/catalog/x.json")
