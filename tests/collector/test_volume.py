@@ -111,3 +111,18 @@ def test_only_flow_gives_a_volume():
     agg = AggregateProcessor("phu-quoc")
     readings = [flow(DAY + 300 * (i + 1), 7.0, param="ph", unit="pH") for i in range(24)]
     assert volumes(agg.process(Batch([], readings=readings)).points) == {}
+
+
+def test_a_flowmeter_in_a_unit_without_a_conversion_stops_the_stage_at_start(monkeypatch):
+    import boards
+
+    real = boards.Station.params
+
+    def params(self):
+        p = real(self)
+        return {**p, "flow": "gal/min"} if "flow" in p else p
+
+    monkeypatch.setattr(boards.Station, "params", params)
+    with pytest.raises(ValueError, match="station pq-ww-01 reports flow in 'gal/min'; the "
+                                         "daily volume needs one of m3/h, L/s, m3/s"):
+        AggregateProcessor("phu-quoc")
