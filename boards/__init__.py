@@ -59,6 +59,12 @@ def _check_model(m: dict, where: str) -> dict:
             if ch["type"] in ("int32", "uint32", "float32"):
                 _need(ch.get("order") in WORD_ORDERS, w + ".order",
                       f"{ch.get('order')!r} is not one of {', '.join(WORD_ORDERS)}")
+            for key, lo in (("error_register", 0), ("error_mask", 1)):
+                v = ch.get(key, lo)
+                _need(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= 0xFFFF,
+                      f"{w}.{key}", f"{v!r} is not {lo}..65535")
+            _need("error_mask" not in ch or "error_register" in ch, w + ".error_mask",
+                  "needs an error_register")
         else:
             _need(isinstance(ch.get("field"), str), w + ".field", "missing")
     if m["bus"] == "modbus":
@@ -208,6 +214,7 @@ def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
                     ("param", ch["param"]), ("unit", ch["unit"]), ("reg", ch["register"]),
                     ("type", ch["type"]), ("order", ch.get("order")), ("scale", ch.get("scale")),
                     ("offset", ch.get("offset")), ("dec_reg", ch.get("decimals_register")),
+                    ("err_reg", ch.get("error_register")), ("err_mask", ch.get("error_mask")),
                     ("range", ch["range"])) if v is not None}
                 for ch in spec["channels"]]
         else:

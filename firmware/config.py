@@ -125,6 +125,8 @@ def _channels(s, path):
         if s["bus"] == "modbus":
             _int_in(ch, "reg", 0, 0xFFFF, w)
             _int_in(ch, "dec_reg", -1, 0xFFFF, w)
+            _int_in(ch, "err_reg", -1, 0xFFFF, w)
+            _int_in(ch, "err_mask", 1, 0xFFFF, w)
             _one_of(ch, "type", TYPES.split(), w)
             _one_of(ch, "order", ORDERS.split(), w)
             if ch["scale"] == 0:

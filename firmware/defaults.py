@@ -103,6 +103,8 @@ DEFAULTS = {
         "scale": 1,
         "offset": 0,
         "dec_reg": -1,              # register holding a decimal-point count, -1: none
+        "err_reg": -1,              # register whose bits in err_mask flag a bad value, -1: none
+        "err_mask": 0xFFFF,         # e.g. 0xFF00: an error byte in the high byte (Yosemitech)
         "range": REQUIRED,          # [low, high]; samples outside are discarded and flagged
     },
     "stream": {

@@ -129,6 +129,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "limit.max": ("tối đa {value} {unit}", "at most {value} {unit}"),
     "limit.min": ("tối thiểu {value} {unit}", "at least {value} {unit}"),
     "limit.from": ("; từ {date}: {limit}", "; from {date}: {limit}"),
+    "volume": ("Lượng nước thải xả theo ngày", "Daily discharge volume"),
+    "volume.about": ("Tổng lưu lượng trung bình từng giờ × 1 giờ trong ngày (giờ Việt Nam, "
+                     "0 h đến 24 h); giờ thiếu số liệu được bù bằng lưu lượng trung bình của "
+                     "ngày. Điểm đặt tại nửa đêm kết thúc ngày.",
+                     "Sum of the hourly mean flows × 1 h over the local day (Vietnam time, "
+                     "midnight to midnight); hours without data are filled at the day's mean "
+                     "flow. Each point sits at the midnight that ends its day."),
     "readings": ("Số liệu đo: {param}", "Readings: {param}"),
     "status.timeline": ("Trạng thái thiết bị đo (00, 01, 02)", "Sensor status (00, 01, 02)"),
     "status.0": ("00 Đang đo", "00 Measuring"),

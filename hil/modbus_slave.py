@@ -8,7 +8,8 @@ Encoding, per catalog channel (the inverse of what a master decodes):
 `decimals_register` when it has one (the device tells the master where its decimal point is),
 else 0. Integer types round raw to the nearest integer; float32 sends raw as an IEEE-754 float.
 32-bit values go out in the channel's word order: ABCD big-endian, CDAB word-swapped, BADC
-bytes swapped within each word, DCBA fully little-endian.
+bytes swapped within each word, DCBA fully little-endian. A channel's `error_register` holds
+the code `set_error()` gave it (0: no error), shifted into the bits of its `error_mask`.
 """
 
 from __future__ import annotations
@@ -121,17 +122,21 @@ class ModbusSlave:
         self.decimals = {p: _default_decimals(ch) for p, ch in self.channels.items()
                          if "decimals_register" in ch}
         self.pinned: dict[str, float] = {}
+        self.error_codes: dict[str, int] = {}  # param -> the code its error register shows
         self.faults: Faults | None = None  # hil.faults.FaultSet: value and wire faults
         self.requests = 0  # requests addressed to us with a good CRC
         self.exceptions = 0
         self._lock = threading.Lock()
-        # register -> (param, word index) or (param, -1) for a decimals register
+        # register -> (param, word index), (param, -1) for a decimals register or (param, -2)
+        # for an error register
         self._map: dict[int, tuple[str, int]] = {}
         for p, ch in self.channels.items():
             for i in range(words(ch)):
                 self._claim(ch["register"] + i, (p, i))
             if "decimals_register" in ch:
                 self._claim(ch["decimals_register"], (p, -1))
+            if "error_register" in ch:
+                self._claim(ch["error_register"], (p, -2))
 
     def _claim(self, reg: int, slot: tuple[str, int]) -> None:
         if reg in self._map:
@@ -152,6 +157,18 @@ class ModbusSlave:
         encode(ch, value, self.decimals.get(param, 0))  # refuse what the wire cannot carry
         with self._lock:
             self.pinned[param] = float(value)
+
+    def set_error(self, param: str, code: int) -> None:
+        """Show `code` in param's error register (0 clears it), as the transmitter reports a
+        fault of its own (a fouled optic, a stuck wiper) while still answering."""
+        mask = self._channel(param).get("error_mask", 0xFFFF)
+        if "error_register" not in self._channel(param):
+            raise KeyError(f"{self.name}: {param} has no error register")
+        shift = (mask & -mask).bit_length() - 1
+        if not 0 <= code << shift <= mask or (code << shift) & ~mask:
+            raise ValueError(f"{self.name}: error code {code} does not fit mask {mask:#06x}")
+        with self._lock:
+            self.error_codes[param] = code << shift
 
     def unpin(self, param: str | None = None) -> None:
         with self._lock:
@@ -189,6 +206,9 @@ class ModbusSlave:
         out = []
         for reg in range(address, address + count):
             param, word = self._map[reg]
+            if word == -2:
+                out.append(self.error_codes.get(param, 0))
+                continue
             if word < 0:
                 out.append(self.decimals[param])
                 continue
@@ -211,7 +231,7 @@ class ModbusSlave:
             self.address = value
             return
         slot = self._map.get(address)
-        if slot is None or slot[1] >= 0:
+        if slot is None or slot[1] != -1:
             raise rtu.ModbusError(rtu.ILLEGAL_DATA_ADDRESS,
                                   f"{self.name} register {address} is not writable")
         if not 0 <= value <= MAX_DECIMALS:

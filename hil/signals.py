@@ -11,8 +11,10 @@ a test can pin exact numbers and two runs with one seed see the same day. Shapes
 - water: temperature 27–31 °C, pH 7.0–8.2 and DO 5–8 mg/L rising with daylight, TSS 5–60 mg/L
   with the 12.42 h tide and rain pulses, NH4-N 0.05–0.5 mg/L with a morning discharge.
 - per registry kind (`medium_of`): tap water clear and steady (pH 7.0–7.4, TSS < 5 mg/L,
-  NH4 < 0.1), coastal sea water alkaline and tidal (pH 8.0–8.3, DO 5.6–7.6, NH4 < 0.08),
-  treatment-plant effluent with the town's morning and evening load (TSS 16–44, NH4 1–3.5).
+  NH4 < 0.1, turbidity 0.2–1.2 NTU, free chlorine 0.4–0.65 mg/L), coastal sea water alkaline
+  and tidal (pH 8.0–8.3, DO 5.6–7.6, NH4 < 0.08, salinity 30–33.3 PSU freshened by rain,
+  conductivity 1.53 mS/cm per PSU), treatment-plant effluent with the town's morning and
+  evening load (TSS 16–44, NH4 1–3.5, COD 26–60 mg/L, flow 26–125 m3/h).
 
 Units are those of the boards/ catalog channels.
 """
@@ -53,13 +55,16 @@ WATER: dict[str, tuple[str, float, float]] = {
 # fault-free day raises no flag and no alert.
 TAP: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 26.0, 31.0), "ph": ("pH", 6.8, 7.8), "do": ("mg/L", 6.0, 8.0),
-    "tss": ("mg/L", 0.3, 5.0), "nh4": ("mg/L", 0.01, 0.15)}
+    "tss": ("mg/L", 0.3, 5.0), "nh4": ("mg/L", 0.01, 0.15),
+    "turbidity": ("NTU", 0.05, 1.8), "chlorine": ("mg/L", 0.25, 0.95)}
 SEA: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 27.0, 31.5), "ph": ("pH", 7.8, 8.35), "do": ("mg/L", 5.3, 8.0),
-    "tss": ("mg/L", 3.0, 45.0), "nh4": ("mg/L", 0.01, 0.09)}
+    "tss": ("mg/L", 3.0, 45.0), "nh4": ("mg/L", 0.01, 0.09),
+    "conductivity": ("mS/cm", 40.0, 56.0), "salinity": ("PSU", 26.0, 36.0)}
 WASTEWATER: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 27.5, 33.0), "ph": ("pH", 6.5, 7.8), "do": ("mg/L", 1.5, 5.0),
-    "tss": ("mg/L", 10.0, 48.0), "nh4": ("mg/L", 0.5, 4.5)}
+    "tss": ("mg/L", 10.0, 48.0), "nh4": ("mg/L", 0.5, 4.5),
+    "cod": ("mg/L", 15.0, 70.0), "flow": ("m3/h", 15.0, 130.0)}
 # a supply reservoir's raw water (pq-tap-02): inside QCVN 08:2023 level A
 RAW: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 26.0, 31.0), "ph": ("pH", 6.8, 7.8), "do": ("mg/L", 6.5, 8.0),
@@ -204,20 +209,29 @@ def _kind_water(param: str, t: float, seed: int, medium: str) -> float:
                  "ph": 7.15 + 0.15 * warm + 0.05 * n,
                  "do": 7.0 + 0.4 * warm - 0.1 * wet + 0.1 * n,
                  "tss": 1.2 + 1.5 * wet + 0.3 * n,
-                 "nh4": 0.04 + 0.02 * morning + 0.005 * n}
+                 "nh4": 0.04 + 0.02 * morning + 0.005 * n,
+                 "turbidity": 0.3 + 0.8 * wet + 0.08 * n,
+                 # chlorine decays as the morning demand draws older water through the mains
+                 "chlorine": 0.6 - 0.15 * morning + 0.05 * n}
     elif medium == "sea":
+        salinity = 32.8 + 0.4 * tide - 3.0 * wet + 0.1 * n  # rain runoff freshens the coast
         shape = {"temp": 28.3 + 1.8 * warm - 0.4 * wet + 0.1 * n,
                  "ph": 8.05 + 0.12 * warm + 0.03 * tide + 0.02 * n,
                  "do": 5.9 + 1.6 * warm - 0.2 * wet + 0.1 * n,
                  "tss": 7.0 + 10.0 * tide + 14.0 * wet + 1.5 * n,
-                 "nh4": 0.03 + 0.02 * morning + 0.02 * wet + 0.005 * n}
+                 "nh4": 0.03 + 0.02 * morning + 0.02 * wet + 0.005 * n,
+                 "salinity": salinity,
+                 # at 25 degC, near S = 33: C25 ~ 1.53 mS/cm per PSU (UNESCO PSS-78, linearised)
+                 "conductivity": 1.53 * salinity}
     else:  # a treatment plant's effluent follows the town: morning and evening load
         load = min(1.0, _bump(h, 8.0, 1.5) + _bump(h, 19.0, 1.5))
         shape = {"temp": 29.0 + 2.0 * warm + 0.15 * n,
                  "ph": 7.0 + 0.3 * warm + 0.08 * n,
                  "do": 2.5 + 1.5 * warm + 0.2 * n,
                  "tss": 18.0 + 14.0 * load + 10.0 * wet + 2.0 * n,
-                 "nh4": 1.2 + 2.0 * load + 0.2 * n}
+                 "nh4": 1.2 + 2.0 * load + 0.2 * n,
+                 "cod": 28.0 + 25.0 * load + 5.0 * wet + 2.0 * n,
+                 "flow": 30.0 + 70.0 * load + 20.0 * wet + 4.0 * n}
     if param not in shape:
         raise UnknownSignal(f"no {medium} signal for {param!r}; known: {', '.join(shape)}")
     return shape[param]

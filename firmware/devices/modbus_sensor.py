@@ -15,8 +15,9 @@ def block(channels):
     for ch in channels:
         last = ch["reg"] + WIDTH[TYPES.split().index(ch["type"])] - 1
         dec = ch.get("dec_reg", -1)
-        lo = min(lo, ch["reg"], dec if dec >= 0 else lo)
-        hi = max(hi, last, dec)
+        err = ch.get("err_reg", -1)
+        lo = min(lo, ch["reg"], dec if dec >= 0 else lo, err if err >= 0 else lo)
+        hi = max(hi, last, dec, err)
     return lo, hi - lo + 1
 
 

@@ -1,5 +1,5 @@
 # Register words -> numbers: int16/uint16/int32/uint32/float32 in four word orders, then
-# scale, offset and a decimal-point register.
+# scale, offset and a decimal-point register; an error register (bits under a mask) voids it.
 #
 # Word orders use Telegraf's vocabulary: the letters name the value's big-endian bytes
 # A B C D in the order they arrive on the wire. ABCD big-endian, CDAB word-swapped (cheap
@@ -85,19 +85,25 @@ class Channel:
         scale = cfg.get("scale", 1)
         base_places = places_of(scale) if t < 4 else -1
         dec_reg = cfg.get("dec_reg", -1)
+        err_reg = cfg.get("err_reg", -1)
         # how to decode, in one tuple: type, word order, byte offset in the register block,
-        # offset of the decimal-point register (-1: none), scale, offset, resolution. As seven
-        # attributes they would grow every channel's dict from 8 slots to 17 (~150 B more).
+        # offset of the decimal-point register (-1: none), scale, offset, resolution, offset
+        # of the error register (-1: none) and its mask. As nine attributes they would grow
+        # every channel's dict from 8 slots to 17 (~150 B more).
         o = ORDERS.split().index(cfg.get("order", "ABCD"))
         self.how = (t, o, (cfg.get("reg", base) - base) * 2,
                     (dec_reg - base) * 2 if dec_reg >= 0 else -1, scale, cfg.get("offset", 0),
-                    base_places)
+                    base_places, (err_reg - base) * 2 if err_reg >= 0 else -1,
+                    cfg.get("err_mask", 0xFFFF))
         # -1 asks the encoder for 4 significant digits (a float carries no resolution of its own)
         self.places = base_places
 
     def decode(self, buf, off):
-        """This channel's value from the register block at buf[off:], or None when undecodable."""
-        t, o, at, dec_at, scale, offset, base_places = self.how
+        """This channel's value from the register block at buf[off:], or None when undecodable
+        or when the device flags it in its error register (a transmitter's own fault code)."""
+        t, o, at, dec_at, scale, offset, base_places, err_at, err_mask = self.how
+        if err_at >= 0 and (buf[off + err_at] << 8 | buf[off + err_at + 1]) & err_mask:
+            return None
         dec = 0
         if dec_at >= 0:
             dec = buf[off + dec_at] << 8 | buf[off + dec_at + 1]

@@ -1,8 +1,10 @@
 """Water station detail, one dashboard per regulation column (tap water, surface water,
 wastewater A and B, sea water by use): for surface water only (Decision 1460), the official
 hourly VN_WQI when the data suffice, else the indicative one and why, with its sub-indices;
-pH, DO, TSS and NH4 hourly means against the station class limits (a fallback limit says
-whose number it is); the readings and the sensors' status."""
+pH, DO, TSS and NH4 (tap water: turbidity and free chlorine; wastewater: COD and flow; sea
+water: conductivity and salinity) hourly means against the station class limits (a fallback
+limit says whose number it is); an outfall's daily discharge volume; the readings and the
+sensors' status."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
 
 from collector.domain import wqi
+from collector.processors.aggregate.volume import FLOW_PARAM, VOLUME_PARAM
 from grafana import detail, facts, frame
 from grafana.labels import has, t
 from grafana.panels import (
@@ -23,9 +26,11 @@ from grafana.panels import (
     text_mappings,
     with_thresholds,
 )
-from grafana.queries import agg, by_time, select
+from grafana.queries import agg, by_time, col, is_, select
 
-SHOWN = ("ph", "do", "tss", "nh4", "temp")  # hourly means shown, limited or not
+# hourly means shown, limited or not, where the group's stations measure them
+SHOWN = ("ph", "do", "tss", "nh4", "temp", "turbidity", "chlorine", "cod", "flow",
+         "conductivity", "salinity")
 WQI_SUBS = ("ph", "do", "nh4")
 
 
@@ -75,6 +80,18 @@ def index_row(d: db.Dashboard, lang: str, flow: Flow) -> None:
                  .min(0).max(100))
 
 
+def volume_panel(d: db.Dashboard, group: facts.Group, lang: str, flow: Flow) -> None:
+    """The daily discharge volume (the collector's `mean` param `volume`, period `24h`) of an
+    outfall whose stations measure flow: what a permit's m³/day and the flow tiers speak of."""
+    if not any(FLOW_PARAM in s.params() for s in group.stations):
+        return
+    q = select([col("value", t("volume", lang))], "mean",
+               [detail.STATION, is_("param", VOLUME_PARAM), is_("period", "24h")])
+    d.with_panel(series(t("volume", lang), [target(q)], flow.place(12, 7),
+                        unit="suffix: m³", description=t("volume.about", lang), bars=True,
+                        legend=False))
+
+
 def dashboard(group: facts.Group, lang: str) -> db.Dashboard:
     d = (frame.dashboard(group.slug, title(group, lang), lang, time_from="now-7d")
          .with_variable(frame.station_var(lang, group.ids, multi=False))
@@ -83,6 +100,7 @@ def dashboard(group: facts.Group, lang: str) -> db.Dashboard:
     if any(wqi.refusal(k) is None for k in group.kinds):  # Decision 1460: surface water only
         index_row(d, lang, flow)
     detail.add_limits(d, group, lang, flow, SHOWN)
+    volume_panel(d, group, lang, flow)
     detail.add_readings(d, lang, flow)
     return d
 

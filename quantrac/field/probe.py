@@ -149,11 +149,25 @@ def read(line: Line, model_name: str, address: int | None = None,
     for ch in m["channels"]:
         lo, hi = ch["range"]
         try:
+            code = _error_code(inst, ch, mb["function"])
+            if code:
+                out.append(Reading(ch["param"], None, ch["unit"], lo, hi,
+                                   why=f"the transmitter reports error code {code:#06x} in "
+                                       f"register {ch['error_register']}"))
+                continue
             out.append(Reading(ch["param"], _channel(inst, ch, mb["function"]), ch["unit"],
                                lo, hi))
         except minimalmodbus.ModbusException as e:
             out.append(Reading(ch["param"], None, ch["unit"], lo, hi, why=str(e)))
     return out
+
+
+def _error_code(inst: minimalmodbus.Instrument, ch: dict, fn: int) -> int:
+    """The channel's error register under its mask (0: no error, or no such register)."""
+    if "error_register" not in ch:
+        return 0
+    return inst.read_register(ch["error_register"], 0, functioncode=fn) & \
+        ch.get("error_mask", 0xFFFF)
 
 
 def _fits(inst: minimalmodbus.Instrument, m: dict) -> bool:

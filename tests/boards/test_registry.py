@@ -8,6 +8,10 @@ import boards
 
 AIR_PARAMS = {"so2", "co", "no2", "o3", "pm10", "tsp", "temp", "rh", "pressure"}
 WATER_PARAMS = {"ph", "do", "tss", "nh4", "temp"}
+KIND_PARAMS = {"tap_water": WATER_PARAMS | {"turbidity", "chlorine"},
+               "wastewater": WATER_PARAMS | {"cod", "flow"},
+               "sea_water": WATER_PARAMS | {"conductivity", "salinity"},
+               "surface_water": WATER_PARAMS}  # the raw-water source: the common probes
 
 
 def test_phu_quoc_network_has_the_programme_stations():
@@ -22,9 +26,14 @@ def test_phu_quoc_network_has_the_programme_stations():
 def test_every_station_carries_its_kind_parameters_in_native_units():
     for s in boards.registry().stations:
         params = s.params()
-        assert set(params) == (AIR_PARAMS if s.kind == "air" else WATER_PARAMS), s.id
+        assert set(params) == (AIR_PARAMS if s.kind == "air" else KIND_PARAMS[s.kind]), s.id
     air = boards.registry().get("pq-air-01").params()
     assert air["so2"] == "ppb" and air["co"] == "ppm" and air["pm10"] == "ug/m3"
+    tap, ww = boards.registry().get("pq-tap-01").params(), boards.registry().get("pq-ww-01")
+    assert (tap["turbidity"], tap["chlorine"]) == ("NTU", "mg/L")
+    assert (ww.params()["cod"], ww.params()["flow"]) == ("mg/L", "m3/h")
+    sea = boards.registry().get("pq-sea-01").params()
+    assert (sea["conductivity"], sea["salinity"]) == ("mS/cm", "PSU")
 
 
 def test_firmware_config_resolves_addresses_and_per_station_overrides():

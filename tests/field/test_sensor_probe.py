@@ -83,3 +83,15 @@ def test_setting_an_address_uses_the_catalog_register(line):
     res = run("sensor", "set-address", "--port", line, "--model", "qt-gas4-ec",
               "--address", 1, "--new-address", 7)
     assert res.exit_code != 0 and "modbus.address_register" in res.output
+
+
+def test_a_transmitter_reporting_its_own_error_code_shows_no_value_and_the_code():
+    slave = ModbusSlave(boards.catalog()["yosemitech-y511"], 1)
+    slave.pin("turbidity", 0.75)
+    with PtyPort() as port, ModbusBus(port, [slave]):
+        res = run("sensor", "read", "--port", port.path, "--model", "yosemitech-y511")
+        assert res.exit_code == 0 and re.search(r"turbidity +0\.75 NTU", res.output), res.output
+        slave.set_error("turbidity", 3)
+        res = run("sensor", "read", "--port", port.path, "--model", "yosemitech-y511")
+    assert res.exit_code == 1 and "NO VALUE" in res.output, res.output
+    assert "error code 0x0300 in register 9732" in res.output, res.output

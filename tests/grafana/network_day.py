@@ -102,11 +102,28 @@ def _water(st: str, t: int, p: Plan) -> dict[str, list]:
     ph = 7.2 + _wave(t, 24, 0.2)
     if 12 * H < p.end - t <= 14 * H:
         ph = 9.6 + _wave(t, 3, 0.05)  # above every water regulation's pH range
-    return {"ph": [round(ph, 3), "pH", 0, 30, 0],
-            "temp": [round(29 + _wave(t, 24, 1), 2), "degC", 0, 30, 0],
-            "do": [round(6.5 + _wave(t, 24, 0.5, 1), 3), "mg/L", 0, 30, 0],
-            "tss": [round(20 + _wave(t, 24, 5, 2), 2), "mg/L", 0, 30, 0],
-            "nh4": [round(nh4, 4), "mg/L", 0, 30, 0]}
+    d = {"ph": [round(ph, 3), "pH", 0, 30, 0],
+         "temp": [round(29 + _wave(t, 24, 1), 2), "degC", 0, 30, 0],
+         "do": [round(6.5 + _wave(t, 24, 0.5, 1), 3), "mg/L", 0, 30, 0],
+         "tss": [round(20 + _wave(t, 24, 5, 2), 2), "mg/L", 0, 30, 0],
+         "nh4": [round(nh4, 4), "mg/L", 0, 30, 0]}
+    d.update(_water_kind(st, t))
+    return d
+
+
+def _water_kind(st: str, t: int) -> dict[str, list]:
+    """The parameters only one kind of water station measures (its profile's extra probes)."""
+    kind = boards.registry().get(st).kind
+    if kind == "surface_water":
+        return {}  # the raw-water source (pq-tap-02): the common probes only
+    if kind == "tap_water":
+        return {"turbidity": [round(0.4 + _wave(t, 24, 0.1), 3), "NTU", 0, 30, 0],
+                "chlorine": [round(0.5 + _wave(t, 24, 0.1, 1), 3), "mg/L", 0, 30, 0]}
+    if st.startswith("pq-ww"):
+        return {"cod": [round(40 + _wave(t, 24, 10, 1), 2), "mg/L", 0, 30, 0],
+                "flow": [round(60 + _wave(t, 24, 30, 2), 2), "m3/h", 0, 30, 0]}
+    return {"conductivity": [round(50 + _wave(t, 12.42, 1), 3), "mS/cm", 0, 30, 0],
+            "salinity": [round(32.7 + _wave(t, 12.42, 0.6), 3), "PSU", 0, 30, 0]}
 
 
 def _station(st: str, p: Plan):

@@ -147,8 +147,8 @@ def test_water_limits_follow_the_station_class_column():
                         ("B", "quantrac-water-qcvn14_2025-b")):
         panels = _limit_panels(_by_uid("en", uid + "-en"))
         for lim in doc["limits"]:
-            if (lim["param"], lim["period"]) not in panels:
-                assert "fallback" not in lim  # COD: not found, no fallback, not measured
+            if "fallback" not in lim:  # COD: not found and no fallback: a panel, no limit line
+                assert "red" not in {c for _, c in panels.get((lim["param"], lim["period"]), [])}
                 continue
             fb = lim["fallback"]
             steps = panels[(lim["param"], lim["period"])]

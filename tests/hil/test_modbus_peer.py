@@ -31,6 +31,11 @@ PINS = {
     "qt-ph-485": {"ph": 7.85, "temp": 29.47},
     "qt-do-opt": {"do": 6.83},
     "qt-tss-485": {"tss": 37.5},
+    "yosemitech-y511": {"turbidity": 0.75},
+    "qt-cl2-485": {"chlorine": 0.45},
+    "qt-cod-uv": {"cod": 48.25},
+    "qt-flow-em": {"flow": 86.5},
+    "qt-ec-485": {"conductivity": 51.234, "salinity": 33.41},
 }
 
 # Every register type in every word order, plus an offset, beyond what the catalog uses today.

@@ -31,6 +31,14 @@ from collector.processors.aggregate.means import (
     valid,
 )
 from collector.processors.aggregate.options import AggregateOptions
+from collector.processors.aggregate.volume import (
+    FLOW_PARAM,
+    M3H_PER,
+    VOLUME_PARAM,
+    VOLUME_UNIT,
+    Volume,
+    daily_volume,
+)
 
 log = logging.getLogger("quantrac.collector.aggregate")
 STATE_VERSION = 1
@@ -71,6 +79,11 @@ class AggregateProcessor:
         self.keep_s = int(keep_hours) * HOUR_S
         self.expected = {s.id: expected_per_hour(boards.profile(s.profile).get("report_s", 300))
                          for s in reg.stations}
+        for s in reg.stations:
+            unit = s.params().get(FLOW_PARAM)
+            if unit is not None and unit not in M3H_PER:
+                raise ValueError(f"aggregate: station {s.id} reports {FLOW_PARAM} in {unit!r}; "
+                                 f"the daily volume needs one of {', '.join(M3H_PER)}")
         self.series: dict[Key, _Series] = {}
         self.too_old = 0
 
@@ -185,6 +198,9 @@ class AggregateProcessor:
                 out[("24h", start)] = _point(key, s.kind, "24h", end,
                                              daily(s.means, start, self.rule),
                                              {"provisional": newest < end})
+                if key[1] == FLOW_PARAM and key[2] in M3H_PER:
+                    out[("volume", start)] = _volume_point(
+                        station, s.kind, end, daily_volume(s.means, start, key[2], self.rule))
         return list(out.values())
 
     def _evict(self, s: _Series) -> None:
@@ -210,6 +226,16 @@ def _point(key: Key, kind: str, period: str, end: int, m: Mean,
     fields.update(extra or {})
     return Point(MEASUREMENT, {"station": station, "kind": kind, "param": param, "unit": unit,
                                "period": period}, fields, end)
+
+
+def _volume_point(station: str, kind: str, end: int, v: Volume) -> Point:
+    """The day's discharge volume, beside the day's mean flow: param `volume`, unit `m3`."""
+    fields: dict[str, float | int | bool | str] = {}
+    if v.value is not None:
+        fields["value"] = float(v.value)
+    fields.update(measured=float(v.measured), n=v.n, expected=v.expected, complete=v.complete)
+    return Point(MEASUREMENT, {"station": station, "kind": kind, "param": VOLUME_PARAM,
+                               "unit": VOLUME_UNIT, "period": "24h"}, fields, end)
 
 
 def build(o: AggregateOptions, env: Env) -> AggregateProcessor:

@@ -1,5 +1,6 @@
 # Decodes register cases computed by CPython. argv[1]: one JSON case per line,
-# {"type", "order", "wire" (hex of the register bytes), "scale", "offset", "dec_reg"?};
+# {"type", "order", "wire" (hex of the register bytes), "scale", "offset", "dec_reg"?,
+# "err_reg"?, "err_mask"?};
 # prints one JSON line per case: the decoded value (null when undecodable).
 
 import json
@@ -13,6 +14,7 @@ with open(sys.argv[1]) as f:
         c = json.loads(line)
         cfg = {"param": "x", "unit": "u", "reg": 0, "type": c["type"], "order": c["order"],
                "scale": c["scale"], "offset": c["offset"], "range": [0, 1]}
-        if "dec_reg" in c:
-            cfg["dec_reg"] = c["dec_reg"]
+        for key in ("dec_reg", "err_reg", "err_mask"):
+            if key in c:
+                cfg[key] = c[key]
         print(json.dumps(Channel(cfg, 0).decode(unhexlify(c["wire"]), 0)))
