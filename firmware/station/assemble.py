@@ -45,6 +45,18 @@ def columns(devices, warn=None):
     return cols
 
 
+def header(cols, minmax, report_s, nb):
+    """The record layout's header for these columns: each value's code from its channel's
+    range and resolution (station/record.py encoding())."""
+    from station.record import encoding, header
+
+    encs = []
+    for c in cols:
+        how = getattr(c, "how", None)  # a decimal-point register changes places at run time
+        encs.append(encoding(c.rng[0], c.rng[1], c.places, how is not None and how[3] >= 0))
+    return header([c.param for c in cols], [c.unit for c in cols], minmax, encs, report_s, nb)
+
+
 def read(folder, name):
     """What station/control.py left in <data_dir>/name (JSON), or None when it is missing or
     unreadable."""
@@ -96,12 +108,13 @@ def assemble(Station, cfg, hal, boot, config_path, health, crumbs, devices, stre
     messages, uplink, publisher."""
     from station.backlog_open import open_backlog
     from station.message import Messages
-    from station.record import Layout
+    from station.record import Layout, n_bits
     from values.calibrate import Calibration
 
     cols = columns(devices, log.warn)
     b = cfg["backlog"]
-    layout = Layout([c.param for c in cols], [c.unit for c in cols], b["minmax"])
+    layout = Layout(header(cols, b["minmax"], cfg["report_s"],
+                           n_bits(cfg["report_s"] // cfg["sample_s"])))
     backlog = open_backlog(hal.data_dir, layout, b["bytes"], b["segments"])
     open_backlog = None
     unload("station.backlog_open")  # boot-only: recovery runs once

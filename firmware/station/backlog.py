@@ -28,10 +28,8 @@ class Backlog:
         self.cur = layout     # the layout of new records
         self.seg_bytes = capacity // segments
         self.max_segs = segments
-        self.per_seg = (self.seg_bytes - len(layout.header)) // layout.size
-        if self.per_seg < 1:
-            raise ValueError("backlog: %d bytes in %d segments hold no %d-byte record" % (
-                capacity, segments, layout.size))
+        self.per_seg = 0
+        self._fit(layout)
         self.segs = []        # segment numbers, oldest first; the cursor is in segs[0]
         self.counts = []      # whole records in each
         self.hlens = []       # header length of each
@@ -45,6 +43,12 @@ class Backlog:
         self.rseg = -1
         self.bufs = {}        # slot size -> read buffer
         # what is on flash already is read by station/backlog_open.py open_backlog()
+
+    def _fit(self, layout):
+        self.per_seg = (self.seg_bytes - len(layout.header)) // layout.size
+        if self.per_seg < 1:
+            raise ValueError("backlog: %d bytes in %d segments hold no %d-byte record" % (
+                self.seg_bytes * self.max_segs, self.max_segs, layout.size))
 
     def path(self, seg):
         return "%s/backlog/%08d.seg" % (self.dir, seg)
@@ -110,8 +114,15 @@ class Backlog:
     def __len__(self):
         return sum(self.counts) - self.idx
 
-    def append(self, slot):
-        """Store one sealed record (len(slot) == layout.size); returns once it is on flash."""
+    def append(self, slot, layout=None):
+        """Store one sealed record written with `layout` (default: the current one); returns
+        once it is on flash. A record of another layout (a new report interval, a record
+        held from before it) starts a segment with that layout's header."""
+        if layout is not None and layout is not self.cur:
+            if layout.header != self.cur.header:
+                self._fit(layout)
+                self.sealed = True
+            self.cur = layout
         if self.sealed or self.counts[-1] >= self.per_seg:
             self._new_segment()
         elif self.wf is None:

@@ -13,7 +13,7 @@ from array import array
 
 import log
 from station.queue import RamQueue
-from station.record import close_into, seal
+from station.record import NB_MAX, close_into, n_bits, seal
 from values.window import REBASED, Windows
 
 
@@ -29,8 +29,11 @@ class Sampler:
         self.win = Windows([c.rng for c in cols])
         self.slot = bytearray(layout.size)
         self.offline = bytearray(len(cols))
-        self.hold = RamQueue(cfg["backlog"]["hold"], layout.size)
+        # room for the widest n a report interval change can ask for: a held record keeps
+        # the layout it was closed with, and the hold is allocated once, at boot
+        self.hold = RamQueue(cfg["backlog"]["hold"], layout.size_at(NB_MAX))
         self.hold_ticks = array("l", [0] * cfg["backlog"]["hold"])  # tick each was closed at
+        self.hold_lays = [layout] * cfg["backlog"]["hold"]         # and its layout
         self.sample_ms = cfg["sample_s"] * 1000
         self.set_report(cfg["report_s"])
         self.next_sample = hal.ticks_ms()
@@ -45,10 +48,21 @@ class Sampler:
         self.report_s = report_s
         self.expected = report_s * 1000 // self.sample_ms
         self.period_end = None      # realigned at the next step with a valid clock
+        self._relayout()
 
     def set_sample(self, sample_s):
         self.sample_ms = sample_s * 1000
         self.expected = self.report_s // sample_s
+        self._relayout()
+
+    def _relayout(self):
+        """Records carry p and the width of n in their layout (station/record.py): a new
+        interval gets a layout of its own, and the backlog a new segment for it."""
+        lay = self.layout
+        nb = n_bits(self.expected)
+        if lay.p != self.report_s or lay.nb != nb:
+            self.layout = lay.retimed(self.report_s, nb)
+            self.slot = bytearray(self.layout.size)
 
     def due_in(self, now):
         """Station ms until the next sample tick (0 when due)."""
@@ -126,12 +140,14 @@ class Sampler:
             q = self.hold
             if len(q) == q.slots:
                 log.warn("clock not set: hold full, oldest held record dropped")
-            seal(slot, 0, self.report_s, 0)
-            self.hold_ticks[q.append(slot)] = now
+            seal(slot, 0)
+            i = q.append(slot)
+            self.hold_ticks[i] = now
+            self.hold_lays[i] = self.layout
             log.info("record held tick=%d held=%d" % (now, len(q)))
         else:
-            seal(slot, end, self.report_s, 0)
-            self._append(slot, end, "")
+            seal(slot, end)
+            self._append(slot, self.layout, end, "")
         self.records += 1
         gc.collect()
 
@@ -143,11 +159,11 @@ class Sampler:
             slot = q.peek(0)
             age_s = self.hal.ticks_diff(now, self.hold_ticks[q.head]) // 1000
             end = t - age_s
-            seal(slot, end, slot[4] | slot[5] << 8 | slot[6] << 16, REBASED)
-            self._append(slot, end, " rebased")
+            seal(slot, end, REBASED)
+            self._append(slot, self.hold_lays[q.head], end, " rebased")
             q.commit(1)
 
-    def _append(self, slot, end, how):
-        self.backlog.append(slot)
+    def _append(self, slot, layout, end, how):
+        self.backlog.append(slot, layout)
         log.info("record t=%d params=%d bytes=%d queued=%d%s" % (
             end, len(self.cols), len(slot), len(self.backlog), how))
