@@ -7,6 +7,7 @@ here imports firmware code into CPython.
 from __future__ import annotations
 
 import json
+import struct
 import random
 import signal
 import subprocess
@@ -77,3 +78,71 @@ def test_power_cut_at_every_byte_of_a_record(tmp_path):
 def test_backlog_on_littlefs(tmp_path):
     out = run_mpy("backlog_lfs.py")
     assert "PASS" in out and "FAIL" not in out, out
+
+
+# ---- a station updated in the field: the old record format on flash ---------------------------
+
+def crc16(data: bytes) -> int:
+    c = 0xFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+    return c
+
+
+def v1_header(params: list[tuple[str, str]], minmax: bool = False) -> bytes:
+    """A format 1 segment header as firmware/station/record_v1.py documents it."""
+    body = bytearray(b"QB") + bytes([1, 1 if minmax else 0, 0, 0, len(params)])
+    for name, unit in params:
+        body += bytes([len(name)]) + name.encode() + bytes([len(unit)]) + unit.encode()
+    struct.pack_into("<H", body, 4, len(body) + 2)
+    return bytes(body) + struct.pack("<H", crc16(body))
+
+
+def v1_slot(t: int, p: int, rflags: int, cols: list[tuple]) -> bytes:
+    """cols: (m, d, status, flags, n) per parameter; d 7 is null, the value m / 10**d."""
+    body = bytearray(struct.pack("<I", t) + struct.pack("<I", p)[:3] + bytes([rflags]))
+    for m, d, status, flags, n in cols:
+        v = d << 21 | (m & 0x1FFFFF)
+        body += struct.pack("<I", v)[:3] + struct.pack("<H", status << 14 | flags << 11 | n)
+    return bytes(body) + struct.pack("<H", crc16(body))
+
+
+def test_a_backlog_in_the_old_format_drains_after_an_update(tmp_path):
+    # what the firmware before the compact records left: two segments of 5-minute records,
+    # the first two already sent (cursor), 3 dropped earlier; the last record torn by the
+    # power cut of the update
+    folder = tmp_path / "data"
+    (folder / "backlog").mkdir(parents=True)
+    t0 = 1763755200
+    header = v1_header([("so2", "ppb"), ("temp", "degC")])
+    values = [((1235 + i, 1, 0, 0, 30), (-3105, 2, 0, 2, 20)) for i in range(10)]
+    values[4] = ((0, 7, 2, 4, 0), (2150, 2, 1, 0, 30))  # so2 offline, temp calibrating
+    slots = [v1_slot(t0 + 300 * i, 300, 8 if i == 7 else 0, list(c))
+             for i, c in enumerate(values)]
+    (folder / "backlog" / "00000007.seg").write_bytes(header + b"".join(slots[:6]))
+    (folder / "backlog" / "00000008.seg").write_bytes(header + b"".join(slots[6:]) +
+                                                      v1_slot(t0 + 3000, 300, 0, [(1, 0, 0, 0, 1)] * 2)[:9])
+    cursor = struct.pack("<III", 7, 2, 3)
+    (folder / "backlog" / "cursor").write_bytes(cursor + struct.pack("<H", crc16(cursor)))
+
+    out = run_mpy("backlog_v1.py", str(folder), "3").splitlines()
+    summary = json.loads(out[-1])
+    msgs = [json.loads(x) for x in out if x.startswith('{"v"')]
+    records = [r for m in msgs for r in m["r"]]
+    assert summary == {"found": [8, 3, 1], "left": 0, "corrupt": 0}
+    old = records[:8]
+    assert [r["t"] for r in old] == [t0 + 300 * i for i in range(2, 10)]  # none lost, in order
+    assert all(r["p"] == 300 for r in records)
+    for i, r in enumerate(old, start=2):
+        if i == 4:
+            assert r["d"] == {"so2": [None, "ppb", 2, 0, 4], "temp": [21.5, "degC", 1, 30, 0]}
+        else:
+            assert r["d"] == {"so2": [(1235 + i) / 10, "ppb", 0, 30, 8 if i == 7 else 0],
+                              "temp": [-31.05, "degC", 0, 20, 2 | (8 if i == 7 else 0)]}
+    # then the new firmware's own records, in the new format, after the old ones
+    assert [r["t"] for r in records[8:]] == [t0 + 30000, t0 + 30300]
+    assert records[8]["d"] == {"so2": [12.5, "ppb", 0, 30, 0], "temp": [21.25, "degC", 0, 30, 0]}
+    assert records[9]["d"]["so2"][0] == 13.5
+    assert len(msgs) >= 4  # in several messages, a reboot after the first
