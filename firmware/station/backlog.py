@@ -28,8 +28,10 @@ class Backlog:
         self.cur = layout     # the layout of new records
         self.seg_bytes = capacity // segments
         self.max_segs = segments
-        self.per_seg = 0
-        self._fit(layout)
+        self.per_seg = (self.seg_bytes - len(layout.header)) // layout.size
+        if self.per_seg < 1:
+            raise ValueError("backlog: %d bytes in %d segments hold no %d-byte record" % (
+                capacity, segments, layout.size))
         self.segs = []        # segment numbers, oldest first; the cursor is in segs[0]
         self.counts = []      # whole records in each
         self.hlens = []       # header length of each
@@ -43,12 +45,6 @@ class Backlog:
         self.rseg = -1
         self.bufs = {}        # slot size -> read buffer
         # what is on flash already is read by station/backlog_open.py open_backlog()
-
-    def _fit(self, layout):
-        self.per_seg = (self.seg_bytes - len(layout.header)) // layout.size
-        if self.per_seg < 1:
-            raise ValueError("backlog: %d bytes in %d segments hold no %d-byte record" % (
-                self.seg_bytes * self.max_segs, self.max_segs, layout.size))
 
     def path(self, seg):
         return "%s/backlog/%08d.seg" % (self.dir, seg)
@@ -120,7 +116,7 @@ class Backlog:
         held from before it) starts a segment with that layout's header."""
         if layout is not None and layout is not self.cur:
             if layout.header != self.cur.header:
-                self._fit(layout)
+                self.per_seg = max(1, (self.seg_bytes - len(layout.header)) // layout.size)
                 self.sealed = True
             self.cur = layout
         if self.sealed or self.counts[-1] >= self.per_seg:

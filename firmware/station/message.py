@@ -3,7 +3,13 @@
 # status,n,flags(,min,max)]}},…]}. Numbers come out of the slots' decimals as digits, never
 # through float formatting, so they print exactly as stored and trailing zeros are trimmed.
 
-from station.record import DEC24, FIXED, NULL, SIG4_SIGNED, VERSION, get_bits, slot_ok
+from micropython import const
+
+from station.record import VERSION, get_bits, slot_ok
+
+_FIXED = const(0)  # column value codes (station/record.py)
+_SIG4S = const(2)
+_DEC24 = const(3)
 
 _POW10 = (1, 10, 100, 1000, 10000)
 _ZEROS = b"0000000"
@@ -65,30 +71,20 @@ class Writer:
             self.put(digits)
 
 
-def put_dec24(w, v):
-    """Append the dec24 v (station/record.py dec24())."""
-    d = v >> 21
-    if d == NULL:
-        w.put(b"null")
-        return
-    m = v & 0x1FFFFF
-    if m & 0x100000:
-        m -= 0x200000
-    w.dec(m, d)
-
-
 def _value(w, layout, k, c):
     """Append column k's value code c (station/record.py)."""
-    kind = layout.kind[k]
-    if c == (1 << layout.w[k]) - 1:
+    enc = layout.enc
+    kind = enc[3 * k]
+    if c == (1 << enc[3 * k + 2]) - 1:
         w.put(b"null")
-    elif kind == FIXED:
-        w.dec(c + layout.low[k], layout.places[k])
-    elif kind == DEC24:
-        put_dec24(w, c)
+    elif kind == _FIXED:
+        w.dec(c + layout.low[k], enc[3 * k + 1])
+    elif kind == _DEC24:  # bits 21-23 d, 0-20 a signed mantissa (station/record.py dec24)
+        m = c & 0x1FFFFF
+        w.dec(m - 0x200000 if m & 0x100000 else m, c >> 21)
     else:
         neg = 0
-        if kind == SIG4_SIGNED:
+        if kind == _SIG4S:
             neg = c & 1
             c >>= 1
         w.dec(-(c % 10000) if neg else c % 10000, c // 10000)
@@ -118,7 +114,7 @@ def put_record(w, slot, layout):
         cal = get_bits(slot, pos + nb, 1)
         flags = get_bits(slot, pos + nb + 1, 3)
         pos += nb + 4
-        bits = layout.w[k]
+        bits = layout.enc[3 * k + 2]
         if n:
             _value(w, layout, k, get_bits(slot, pos, bits))
         else:

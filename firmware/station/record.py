@@ -35,16 +35,16 @@ from micropython import const
 
 from bus.modbus_rtu import crc16
 
-NULL = 7          # dec24 d of a null
+_NULL = const(7)  # dec24 d of a null
 _POW10 = (1, 10, 100, 1000, 10000)
 _BIG = const(0xFFFFF)  # largest dec24 mantissa magnitude
 MAGIC = b"QB"
 VERSION = 2
-FIXED = 0
-SIG4 = 1
-SIG4_SIGNED = 2
-DEC24 = 3
-NB_MAX = 12       # n bits when report_s / sample_s is at its largest (2047)
+# value codes (station/assemble.py encoding(); station/message.py reads them by number)
+_FIXED = const(0)
+_SIG4S = const(2)  # signed; 1 is SIG4 unsigned
+_DEC24 = const(3)
+_NB_MAX = const(12)  # n bits when report_s / sample_s is at its largest (2047)
 _HEAD = const(33)  # t and the REBASED bit
 
 
@@ -67,7 +67,7 @@ def dec24(value, places):
     bits 21-23 d, bits 0-20 a signed mantissa m; m / 10**d (d 0-4), m * 1000 (5),
     m * 10**6 (6); d 7 is null."""
     if value is None:
-        return NULL << 21
+        return _NULL << 21
     d = sig4(value) if places < 0 else places
     m = round(value * _POW10[d])
     while d and (m > _BIG or m < -_BIG):
@@ -80,7 +80,7 @@ def dec24(value, places):
             d = 6
             m = round(value / 1000000)
             if m > _BIG or m < -_BIG:
-                return NULL << 21  # beyond +-1e12: never clamped to a wrong number
+                return _NULL << 21  # beyond +-1e12: never clamped to a wrong number
     return d << 21 | (m & 0x1FFFFF)
 
 
@@ -89,66 +89,7 @@ def n_bits(expected):
     b = 1
     while (1 << b) - 1 < 2 * expected + 1:
         b += 1
-    return min(b, NB_MAX)
-
-
-def encoding(lo, hi, places, dynamic):
-    """(kind, P, w, low code) of a column with range [lo, hi] and `places` decimals (-1: a
-    float32 channel); dynamic: a decimal-point register may change the places at run time
-    (up to 4), so the codes leave a margin for a mean rounded at fewer places."""
-    if places < 0:
-        top = max(-lo, hi)
-        if top < 9999.5:
-            kind = SIG4_SIGNED if lo < 0 else SIG4
-            span = 50000 * (2 if lo < 0 else 1)
-            w = 1
-            while (1 << w) - 1 < span:
-                w += 1
-            return kind, 0, w, 0
-        return DEC24, 0, 24, 0
-    p = 4 if dynamic else min(4, places + 1)
-    margin = _POW10[p] if dynamic else 0
-    low = round(lo * _POW10[p]) - margin
-    span = round(hi * _POW10[p]) + margin - low + 1  # value codes; one more is null
-    w = 1
-    while (1 << w) < span + 1 and w <= 24:
-        w += 1
-    if w > 24 or not -0x3FFFFFFF <= low <= 0x3FFFFFFF:
-        return DEC24, 0, 24, 0
-    return FIXED, p, w, low
-
-
-def header(params, units, minmax, encs, p, nb):
-    """The segment header of a layout: "QB", 2, flags (bit 0: min/max), u16 total length,
-    count, nb, p u24, per column (len, name, len, unit, kind, P, w, low i32), CRC-16."""
-    body = bytearray(MAGIC)
-    body.append(VERSION)
-    body.append(1 if minmax else 0)
-    body.append(0)
-    body.append(0)          # total header length, set below
-    body.append(len(params))
-    body.append(nb)
-    _append(body, p, 3)
-    for i in range(len(params)):
-        for s in (params[i], units[i]):
-            body.append(len(s))
-            body.extend(s.encode())
-        kind, places, w, low = encs[i]
-        body.append(kind)
-        body.append(places)
-        body.append(w)
-        _append(body, low & 0xFFFFFFFF, 4)
-    n = len(body) + 2
-    body[4] = n & 0xFF
-    body[5] = n >> 8
-    _append(body, crc16(body, 0, len(body)), 2)
-    return bytes(body)
-
-
-def _append(buf, v, k):
-    for _ in range(k):
-        buf.append(v & 0xFF)
-        v >>= 8
+    return b if b < _NB_MAX else _NB_MAX
 
 
 def _u(buf, off, k):
@@ -201,10 +142,6 @@ def slot_ok(slot):
     return n > 6 and crc16(slot, 0, n - 2) == slot[n - 2] | slot[n - 1] << 8
 
 
-def slot_t(slot):
-    return _u(slot, 0, 4)
-
-
 def seal(slot, t, flags=0):
     """Fill the record head (t, the REBASED flag 8) and the CRC of a slot whose columns are
     written."""
@@ -230,11 +167,10 @@ class Layout:
         # object with their bounds in `cuts`: two bytes objects per parameter cost ~64 B each
         text = bytearray()
         cuts = array("H", [0])
-        self.kind = bytearray(count)
-        self.places = bytearray(count)
-        self.w = bytearray(count)
-        self.low = array("l", [0] * count)
+        self.enc = enc = bytearray(3 * count)  # kind, places (P), bits (w) of each column
+        self.low = array("i", bytes(4 * count))  # 4 bytes on every port
         i = 11
+        bits = _HEAD
         for k in range(count):
             n = head[i]
             text.extend(b'"')
@@ -248,24 +184,18 @@ class Layout:
             text.extend(b'",')
             cuts.append(len(text))
             i += 1 + n
-            self.kind[k] = head[i]
-            self.places[k] = head[i + 1]
-            self.w[k] = head[i + 2]
+            enc[3 * k] = head[i]
+            enc[3 * k + 1] = head[i + 1]
+            enc[3 * k + 2] = head[i + 2]
+            bits += head[i + 2] * (3 if self.minmax else 1) + 4
             low = _u(head, i + 3, 4)
             self.low[k] = low - 0x100000000 if low & 0x80000000 else low
             i += 7
         self.text = bytes(text)
         self.cuts = cuts
-        self.size = self.size_at(self.nb)
+        self.size = (bits + self.nb * count + 7) // 8 + 2
         # JSON of one record at most: head, and per parameter key, unit, numbers, punctuation
         self.json_bytes = 48 + len(self.text) + count * (40 if self.minmax else 18)
-
-    def size_at(self, nb):
-        """Slot bytes with nb bits for each n."""
-        bits = _HEAD
-        for k in range(self.count):
-            bits += nb + 4 + self.w[k] * (3 if self.minmax else 1)
-        return (bits + 7) // 8 + 2
 
     def retimed(self, p, nb):
         """The same columns for report interval p with nb-bit counts (a new segment)."""
@@ -283,17 +213,18 @@ def _code(layout, k, value, q, lo, hi):
     """Column k's code of value at q decimals; -1 when it is outside [lo, hi] or NaN."""
     if not lo <= value <= hi:  # NaN fails the comparison too
         return -1
-    kind = layout.kind[k]
-    null = (1 << layout.w[k]) - 1
-    if kind == FIXED:
-        p = layout.places[k]
+    enc = layout.enc
+    kind = enc[3 * k]
+    null = (1 << enc[3 * k + 2]) - 1
+    if kind == _FIXED:
+        p = enc[3 * k + 1]
         if q > p or q < 0:
             q = p
         c = round(value * _POW10[q]) * _POW10[p - q] - layout.low[k]
         return c if 0 <= c < null else -1
-    if kind == DEC24:
+    if kind == _DEC24:
         c = dec24(value, q)
-        return -1 if c >> 21 == NULL else c
+        return -1 if c >> 21 == _NULL else c
     a = -value if value < 0 else value
     d = sig4(a)
     m = round(a * _POW10[d])
@@ -303,7 +234,7 @@ def _code(layout, k, value, q, lo, hi):
     if m > 9999:
         return -1
     c = d * 10000 + m
-    if kind == SIG4_SIGNED:
+    if kind == _SIG4S:
         c = c * 2 + (1 if value < 0 and m else 0)
     return c if c < null else -1
 
@@ -323,7 +254,7 @@ def close_into(slot, layout, win, cols, expected, offline):
         if offline[k]:
             win.flags[k] |= 4
         n = win.n[k]
-        w = layout.w[k]
+        w = layout.enc[3 * k + 2]
         null = (1 << w) - 1
         places = cols[k].places
         lo = win.lo[k]

@@ -13,9 +13,16 @@
 
 from array import array
 
-from station.message import put_dec24
-
 VERSION = 1
+
+
+def put_dec24(w, v):
+    """Append the dec24 v (station/record.py dec24()) to the message Writer w."""
+    if v >> 21 == 7:
+        w.put(b"null")
+        return
+    m = v & 0x1FFFFF
+    w.dec(m - 0x200000 if m & 0x100000 else m, v >> 21)
 
 
 class Layout1:

@@ -9,8 +9,8 @@ import sys
 from hal.common import makedirs
 from mpytest import eq, run
 from station.backlog_open import open_backlog
-from layouts import layout
-from station.record import seal, slot_ok, slot_t
+from layouts import layout, slot_t
+from station.record import seal, slot_ok
 
 T0 = 1763755200
 LAYOUT = layout(["so2", "temp"], ["ppb", "degC"])

@@ -10,8 +10,8 @@ import json
 import sys
 
 from station.backlog_open import open_backlog
-from layouts import layout
-from station.record import seal, slot_ok, slot_t
+from layouts import layout, slot_t
+from station.record import seal, slot_ok
 
 T0 = 1763755200
 LAYOUT = layout(["so2"], ["ppb"])

@@ -9,7 +9,7 @@ import json
 import sys
 
 from station.backlog_open import open_backlog
-from station.assemble import columns, header
+from station.assemble import columns, layout_header
 from station.message import Messages
 from station.record import Layout, close_into, n_bits, seal
 from values.decode import Channel
@@ -34,7 +34,7 @@ for rec in case["records"]:
         ch.places = c["places"]
         devices.append(Device(f"d{i}", [ch], not c["offline"]))
     cols = columns(devices)
-    layout = Layout(header(cols, case["minmax"], rec["p"], n_bits(rec["expected"])))
+    layout = Layout(layout_header(cols, case["minmax"], rec["p"], n_bits(rec["expected"])))
     win = Windows([c.rng for c in cols])
     for dev in devices:
         ch = dev.channels[0]

@@ -3,21 +3,27 @@
 # Fakes stand only where hardware would be: a byte-buffer socket and a clock.
 
 import json
+import sys
 
 import config
 from mpytest import Clock, eq, raises, run
 from station.assemble import columns
 from layouts import layout
-from station.message import Messages, Writer, put_dec24, put_record
+from station.message import Messages, Writer, put_record
 from station.mqtt import Client
 from station.publisher import Publisher
-from station.queue import RamQueue
+from station.queue import Hold
 from station.record import close_into, dec24, seal, slot_ok
+from station.record_v1 import put_dec24
 from station.sampler import Sampler
 from umqtt.simple import MQTTException
 from values.calibrate import Calibration
 from values.decode import Channel
 from values.window import Windows
+
+# data_dir of the stations here (the sampler's hold file): the scratch folder the CPython side
+# passes, else /tmp
+Clock.data_dir = next((a for a in sys.argv[1:] if not a.startswith("test_")), "/tmp")
 
 # ---- record slots and their JSON ---------------------------------------------------------------
 
@@ -37,17 +43,28 @@ def test_decimals_print_as_stored():
         eq(dec_json(x, p), want, f"{x!r} with {p} places")
 
 
-class RamBacklog(RamQueue):
-    """A RamQueue with the backlog's layout(i) and dropped counter (the publisher's view)."""
+class RamBacklog:
+    """The backlog's queue contract in RAM (the publisher's and the sampler's view of it):
+    append / peek / commit / len / layout / dropped."""
 
     def __init__(self, n, layout):
-        RamQueue.__init__(self, n, layout.size_at(12))
         self.lay = layout
         self.lays = []
+        self.recs = []
+        self.dropped = 0
+
+    def __len__(self):
+        return len(self.recs)
 
     def append(self, slot, layout=None):
         self.lays.append(layout or self.lay)
-        return RamQueue.append(self, slot)
+        self.recs.append(bytearray(slot))
+
+    def peek(self, i):
+        return self.recs[i]
+
+    def commit(self, k):
+        del self.recs[:k]
 
     def layout(self, i):
         return self.lay
@@ -111,7 +128,7 @@ def test_values_round_trip_at_the_declared_precision():
              (300, 1100, 1, False), (0, 10000, 1, False), (0, 1000, 0, False),
              (0, 999.9, 1, False), (0, 14, 0, True), (0, 1e9, 0, False), (0, 5e4, -1, False)]
     lay = layout(["c%d" % i for i in range(len(specs))], ["u"] * len(specs), True, specs)
-    eq([lay.kind[k] for k in range(len(specs))], [1, 2, 0, 0, 0, 0, 0, 0, 3, 3], "kinds")
+    eq([lay.enc[3 * k] for k in range(len(specs))], [1, 2, 0, 0, 0, 0, 0, 0, 3, 3], "kinds")
     for dec_places in (0, 1, 2, 4):   # a decimal-point register's places (column 7)
         for pick in (0, 1, 2, 3):
             xs = []
@@ -164,17 +181,24 @@ def test_n_saturates_and_status_follows():
     eq(got["c"], [5, "u", 0, 2, 2], "2 of 3: incomplete")
 
 
-def test_queue_order_overflow_and_commit():
-    q = RamQueue(3, 16)
+def test_hold_order_overflow_and_commit():
+    path = Clock.data_dir + "/held-test"
+    q = Hold(path, 3, 16)
     for i in range(5):
-        q.append(b"r%d" % i)
+        q.append(b"r%d" % i, 0x3FFFFFF0 + i, i)
     eq(len(q), 3, "bounded")
     eq(q.dropped, 2, "oldest dropped")
     eq([bytes(q.peek(i)) for i in range(3)], [b"r2", b"r3", b"r4"], "oldest first")
+    eq((q.tick, q.lay), (0x3FFFFFF4, 4), "each with its tick and layout")
     q.commit(2)
     eq(bytes(q.peek(0)), b"r4", "after commit")
     raises(OverflowError, q.append, b"x" * 17)
     raises(IndexError, q.peek, 1)
+    q.commit(1)
+    raises(OSError, open, path)  # empty: the file is gone
+    q.append(b"again")
+    eq(Hold(path, 3, 16).count, 0, "a new boot starts with an empty hold")
+    raises(OSError, open, path)
 
 
 class Dev:
