@@ -7,13 +7,13 @@ here imports firmware code into CPython.
 from __future__ import annotations
 
 import json
-import struct
 import random
 import signal
 import subprocess
 import time
 
 from fw_harness import HEAP, MICROPYTHON, MPY_TESTS, mpy_env, run_mpy
+from v1_backlog import v1_cursor, v1_header, v1_slot
 
 KILLS = 100
 
@@ -82,33 +82,6 @@ def test_backlog_on_littlefs(tmp_path):
 
 # ---- a station updated in the field: the old record format on flash ---------------------------
 
-def crc16(data: bytes) -> int:
-    c = 0xFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
-    return c
-
-
-def v1_header(params: list[tuple[str, str]], minmax: bool = False) -> bytes:
-    """A format 1 segment header as firmware/station/record_v1.py documents it."""
-    body = bytearray(b"QB") + bytes([1, 1 if minmax else 0, 0, 0, len(params)])
-    for name, unit in params:
-        body += bytes([len(name)]) + name.encode() + bytes([len(unit)]) + unit.encode()
-    struct.pack_into("<H", body, 4, len(body) + 2)
-    return bytes(body) + struct.pack("<H", crc16(body))
-
-
-def v1_slot(t: int, p: int, rflags: int, cols: list[tuple]) -> bytes:
-    """cols: (m, d, status, flags, n) per parameter; d 7 is null, the value m / 10**d."""
-    body = bytearray(struct.pack("<I", t) + struct.pack("<I", p)[:3] + bytes([rflags]))
-    for m, d, status, flags, n in cols:
-        v = d << 21 | (m & 0x1FFFFF)
-        body += struct.pack("<I", v)[:3] + struct.pack("<H", status << 14 | flags << 11 | n)
-    return bytes(body) + struct.pack("<H", crc16(body))
-
-
 def test_a_backlog_in_the_old_format_drains_after_an_update(tmp_path):
     # what the firmware before the compact records left: two segments of 5-minute records,
     # the first two already sent (cursor), 3 dropped earlier; the last record torn by the
@@ -124,8 +97,7 @@ def test_a_backlog_in_the_old_format_drains_after_an_update(tmp_path):
     (folder / "backlog" / "00000007.seg").write_bytes(header + b"".join(slots[:6]))
     (folder / "backlog" / "00000008.seg").write_bytes(header + b"".join(slots[6:]) +
                                                       v1_slot(t0 + 3000, 300, 0, [(1, 0, 0, 0, 1)] * 2)[:9])
-    cursor = struct.pack("<III", 7, 2, 3)
-    (folder / "backlog" / "cursor").write_bytes(cursor + struct.pack("<H", crc16(cursor)))
+    (folder / "backlog" / "cursor").write_bytes(v1_cursor(7, 2, 3))
 
     out = run_mpy("backlog_v1.py", str(folder), "3").splitlines()
     summary = json.loads(out[-1])
