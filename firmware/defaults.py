@@ -45,7 +45,8 @@ DEFAULTS = {
         "msg_bytes": 2048,          # message buffer (at least one record always fits; 2 KB
                                     # carry ~8 air-station records: 60 days drain in ~2,200
                                     # messages, and 2 KB more heap stays free for TLS)
-        "hold": 24,                 # records kept in RAM while the clock is not valid yet
+        "hold": 24,                 # records held (a ring file on flash, <data_dir>/held)
+                                    # while the clock is not valid yet
     },
     "mqtt": {
         "host": REQUIRED,

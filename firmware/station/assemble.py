@@ -45,6 +45,74 @@ def columns(devices, warn=None):
     return cols
 
 
+_POW10 = (1, 10, 100, 1000, 10000)
+
+
+def encoding(lo, hi, places, dynamic):
+    """(kind, P, w, low code) of a record column with range [lo, hi] and `places` decimals
+    (-1: a float32 channel), station/record.py's value codes; dynamic: a decimal-point
+    register may change the places at run time (up to 4), so the codes leave a margin for a
+    mean rounded at fewer places."""
+    if places < 0:
+        if max(-lo, hi) < 9999.5:  # SIG4 (1), signed (2): d * 10000 + m, a sign bit
+            span = 100000 if lo < 0 else 50000
+            w = 1
+            while (1 << w) - 1 < span:
+                w += 1
+            return 2 if lo < 0 else 1, 0, w, 0
+        return 3, 0, 24, 0      # DEC24
+    p = 4 if dynamic else min(4, places + 1)
+    margin = _POW10[p] if dynamic else 0
+    low = round(lo * _POW10[p]) - margin
+    span = round(hi * _POW10[p]) + margin - low + 1  # value codes; one more is null
+    w = 1
+    while (1 << w) < span + 1 and w <= 24:
+        w += 1
+    if w > 24 or not -0x3FFFFFFF <= low <= 0x3FFFFFFF:
+        return 3, 0, 24, 0
+    return 0, p, w, low         # FIXED
+
+
+def header(params, units, minmax, encs, p, nb):
+    """A record layout's segment header: "QB", 2, flags (bit 0: min/max), u16 total length,
+    count, nb, p u24, per column (len, name, len, unit, kind, P, w, low i32), CRC-16."""
+    from bus.modbus_rtu import crc16
+    from station.record import MAGIC, VERSION
+
+    body = bytearray(MAGIC)
+    body.append(VERSION)
+    body.append(1 if minmax else 0)
+    body.append(0)
+    body.append(0)          # total header length, set below
+    body.append(len(params))
+    body.append(nb)
+    body.extend(bytes((p & 0xFF, p >> 8 & 0xFF, p >> 16)))
+    for i in range(len(params)):
+        for name in (params[i], units[i]):
+            body.append(len(name))
+            body.extend(name.encode())
+        kind, places, w, low = encs[i]
+        body.extend(bytes((kind, places, w)))
+        low &= 0xFFFFFFFF
+        body.extend(bytes((low & 0xFF, low >> 8 & 0xFF, low >> 16 & 0xFF, low >> 24)))
+    n = len(body) + 2
+    body[4] = n & 0xFF
+    body[5] = n >> 8
+    c = crc16(body, 0, len(body))
+    body.extend(bytes((c & 0xFF, c >> 8)))
+    return bytes(body)
+
+
+def layout_header(cols, minmax, report_s, nb):
+    """The record layout's header for these columns: each value's code from its channel's
+    range and resolution."""
+    encs = []
+    for c in cols:
+        how = getattr(c, "how", None)  # a decimal-point register changes places at run time
+        encs.append(encoding(c.rng[0], c.rng[1], c.places, how is not None and how[3] >= 0))
+    return header([c.param for c in cols], [c.unit for c in cols], minmax, encs, report_s, nb)
+
+
 def read(folder, name):
     """What station/control.py left in <data_dir>/name (JSON), or None when it is missing or
     unreadable."""
@@ -96,12 +164,13 @@ def assemble(Station, cfg, hal, boot, config_path, health, crumbs, devices, stre
     messages, uplink, publisher."""
     from station.backlog_open import open_backlog
     from station.message import Messages
-    from station.record import Layout
+    from station.record import Layout, n_bits
     from values.calibrate import Calibration
 
     cols = columns(devices, log.warn)
     b = cfg["backlog"]
-    layout = Layout([c.param for c in cols], [c.unit for c in cols], b["minmax"])
+    layout = Layout(layout_header(cols, b["minmax"], cfg["report_s"],
+                                  n_bits(cfg["report_s"] // cfg["sample_s"])))
     backlog = open_backlog(hal.data_dir, layout, b["bytes"], b["segments"])
     open_backlog = None
     unload("station.backlog_open")  # boot-only: recovery runs once

@@ -110,8 +110,15 @@ class Backlog:
     def __len__(self):
         return sum(self.counts) - self.idx
 
-    def append(self, slot):
-        """Store one sealed record (len(slot) == layout.size); returns once it is on flash."""
+    def append(self, slot, layout=None):
+        """Store one sealed record written with `layout` (default: the current one); returns
+        once it is on flash. A record of another layout (a new report interval, a record
+        held from before it) starts a segment with that layout's header."""
+        if layout is not None and layout is not self.cur:
+            if layout.header != self.cur.header:
+                self.per_seg = max(1, (self.seg_bytes - len(layout.header)) // layout.size)
+                self.sealed = True
+            self.cur = layout
         if self.sealed or self.counts[-1] >= self.per_seg:
             self._new_segment()
         elif self.wf is None:

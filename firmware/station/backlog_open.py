@@ -65,7 +65,7 @@ def _scan(backlog, seg):
 
 def header_len(head6):
     """Total header length from its first 6 bytes; 0 when they are not a segment header."""
-    if len(head6) < 6 or head6[0:2] != MAGIC or head6[2] != VERSION:
+    if len(head6) < 6 or head6[0:2] != MAGIC or not 1 <= head6[2] <= VERSION:
         return 0
     return head6[4] | head6[5] << 8
 
@@ -76,12 +76,8 @@ def layout_of(header):
     if n < 9 or header_len(header) != n or crc16(header, 0, n - 2) != header[n - 2] | \
             header[n - 1] << 8:
         return None
-    params = []
-    units = []
-    i = 7
-    for _ in range(header[6]):
-        for out in (params, units):
-            k = header[i]
-            out.append(bytes(header[i + 1:i + 1 + k]).decode())
-            i += 1 + k
-    return Layout(params, units, bool(header[3] & 1))
+    if header[2] == 1:  # written by a firmware before the compact records: drained as is
+        from station.record_v1 import Layout1
+
+        return Layout1(header)
+    return Layout(header)

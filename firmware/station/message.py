@@ -3,7 +3,13 @@
 # status,n,flags(,min,max)]}},…]}. Numbers come out of the slots' decimals as digits, never
 # through float formatting, so they print exactly as stored and trailing zeros are trimmed.
 
-from station.record import NULL, slot_ok
+from micropython import const
+
+from station.record import VERSION, get_bits, slot_ok
+
+_FIXED = const(0)  # column value codes (station/record.py)
+_SIG4S = const(2)
+_DEC24 = const(3)
 
 _POW10 = (1, 10, 100, 1000, 10000)
 _ZEROS = b"0000000"
@@ -65,49 +71,69 @@ class Writer:
             self.put(digits)
 
 
-def _dec24(w, slot, off):
-    v = slot[off] | slot[off + 1] << 8 | slot[off + 2] << 16
-    d = v >> 21
-    if d == NULL:
+def _value(w, layout, k, c):
+    """Append column k's value code c (station/record.py)."""
+    enc = layout.enc
+    kind = enc[3 * k]
+    if c == (1 << enc[3 * k + 2]) - 1:
         w.put(b"null")
-        return
-    m = v & 0x1FFFFF
-    if m & 0x100000:
-        m -= 0x200000
-    w.dec(m, d)
+    elif kind == _FIXED:
+        w.dec(c + layout.low[k], enc[3 * k + 1])
+    elif kind == _DEC24:  # bits 21-23 d, 0-20 a signed mantissa (station/record.py dec24)
+        m = c & 0x1FFFFF
+        w.dec(m - 0x200000 if m & 0x100000 else m, c >> 21)
+    else:
+        neg = 0
+        if kind == _SIG4S:
+            neg = c & 1
+            c >>= 1
+        w.dec(-(c % 10000) if neg else c % 10000, c // 10000)
 
 
 def put_record(w, slot, layout):
     """Append the JSON of one slot written with `layout`."""
+    if layout.version != VERSION:
+        layout.put(w, slot)   # an older format (station/record_v1.py)
+        return
     w.put(b'{"t":')
     w.int(slot[0] | slot[1] << 8 | slot[2] << 16 | slot[3] << 24)
     w.put(b',"p":')
-    w.int(slot[4] | slot[5] << 8 | slot[6] << 16)
+    w.int(layout.p)
     w.put(b',"d":{')
-    rflags = slot[7]
-    off = 8
+    rflags = 8 if slot[4] & 1 else 0
+    pos = 33
+    nb = layout.nb
     text = layout.text
     cuts = layout.cuts
+    minmax = layout.minmax
     for k in range(layout.count):
         if k:
             w.put(b",")
         w.put_part(text, cuts[2 * k], cuts[2 * k + 1])     # "so2":[
-        _dec24(w, slot, off)
+        n = get_bits(slot, pos, nb)
+        cal = get_bits(slot, pos + nb, 1)
+        flags = get_bits(slot, pos + nb + 1, 3)
+        pos += nb + 4
+        bits = layout.enc[3 * k + 2]
+        if n:
+            _value(w, layout, k, get_bits(slot, pos, bits))
+        else:
+            w.put(b"null")
         w.put_part(text, cuts[2 * k + 1], cuts[2 * k + 2])  # ,"ppb",
-        sfn = slot[off + 3] | slot[off + 4] << 8
-        n = sfn & 0x7FF
-        w.int(sfn >> 14)
+        w.int(1 if cal else 0 if n else 2)
         w.put(b",")
         w.int(n)
         w.put(b",")
-        w.int(sfn >> 11 & 7 | rflags)
-        if layout.minmax and n:
-            w.put(b",")
-            _dec24(w, slot, off + 5)
-            w.put(b",")
-            _dec24(w, slot, off + 8)
+        w.int(flags | rflags)
+        pos += bits
+        if minmax:
+            if n:
+                w.put(b",")
+                _value(w, layout, k, get_bits(slot, pos, bits))
+                w.put(b",")
+                _value(w, layout, k, get_bits(slot, pos + bits, bits))
+            pos += 2 * bits
         w.put(b"]")
-        off += layout.step
     w.put(b"}}")
 
 

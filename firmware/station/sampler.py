@@ -9,11 +9,10 @@
 # periods align to wall-clock multiples of report_s again.
 
 import gc
-from array import array
 
 import log
-from station.queue import RamQueue
-from station.record import close_into, seal
+from station.queue import Hold
+from station.record import close_into, n_bits, seal
 from values.window import REBASED, Windows
 
 
@@ -29,8 +28,12 @@ class Sampler:
         self.win = Windows([c.rng for c in cols])
         self.slot = bytearray(layout.size)
         self.offline = bytearray(len(cols))
-        self.hold = RamQueue(cfg["backlog"]["hold"], layout.size)
-        self.hold_ticks = array("l", [0] * cfg["backlog"]["hold"])  # tick each was closed at
+        # slots with room for the widest n a report interval change can ask for: a held
+        # record keeps the layout it was closed with
+        held = cfg["backlog"]["hold"]
+        self.hold = Hold(hal.data_dir + "/held", held,
+                         layout.retimed(layout.p, n_bits(2047)).size)
+        self.lays = [layout]  # the layouts of the held records, by their index in the hold
         self.sample_ms = cfg["sample_s"] * 1000
         self.set_report(cfg["report_s"])
         self.next_sample = hal.ticks_ms()
@@ -45,8 +48,17 @@ class Sampler:
         self.report_s = report_s
         self.expected = report_s * 1000 // self.sample_ms
         self.period_end = None      # realigned at the next step with a valid clock
+        # records carry p and the width of n in their layout (station/record.py): a new
+        # interval gets a layout of its own, and the backlog a new segment for it
+        lay = self.layout
+        nb = n_bits(self.expected)
+        if lay.p != report_s or lay.nb != nb:
+            self.layout = lay.retimed(report_s, nb)
+            self.slot = bytearray(self.layout.size)
 
     def set_sample(self, sample_s):
+        """A new sampling interval; set_report() follows (Station.apply), which takes the
+        samples a period expects into the record layout."""
         self.sample_ms = sample_s * 1000
         self.expected = self.report_s // sample_s
 
@@ -126,12 +138,14 @@ class Sampler:
             q = self.hold
             if len(q) == q.slots:
                 log.warn("clock not set: hold full, oldest held record dropped")
-            seal(slot, 0, self.report_s, 0)
-            self.hold_ticks[q.append(slot)] = now
+            seal(slot, 0)
+            if self.lays[-1] is not self.layout:
+                self.lays.append(self.layout)
+            q.append(slot, now, len(self.lays) - 1)
             log.info("record held tick=%d held=%d" % (now, len(q)))
         else:
-            seal(slot, end, self.report_s, 0)
-            self._append(slot, end, "")
+            seal(slot, end)
+            self._append(slot, self.layout, end, "")
         self.records += 1
         gc.collect()
 
@@ -141,13 +155,14 @@ class Sampler:
         log.info("clock set: %d held records rebased" % len(q))
         while len(q):
             slot = q.peek(0)
-            age_s = self.hal.ticks_diff(now, self.hold_ticks[q.head]) // 1000
+            age_s = self.hal.ticks_diff(now, q.tick) // 1000
             end = t - age_s
-            seal(slot, end, slot[4] | slot[5] << 8 | slot[6] << 16, REBASED)
-            self._append(slot, end, " rebased")
+            seal(slot, end, REBASED)
+            self._append(slot, self.lays[q.lay], end, " rebased")
             q.commit(1)
+        self.lays = [self.layout]
 
-    def _append(self, slot, end, how):
-        self.backlog.append(slot)
+    def _append(self, slot, layout, end, how):
+        self.backlog.append(slot, layout)
         log.info("record t=%d params=%d bytes=%d queued=%d%s" % (
             end, len(self.cols), len(slot), len(self.backlog), how))

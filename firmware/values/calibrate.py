@@ -20,10 +20,15 @@ class Calibration:
         """cal: the config's "cal" dict; params: the parameter of each record column."""
         n = len(params)
         self.kind = bytearray(n)
+        self.versions = {}
+        # most stations calibrate nothing: then the per-column tables are not made at all
+        # (25 B a column), apply() only ever looks at kind
+        self.offset = self.slope = self.points = None
+        if not any(p in cal for p in params):
+            return
         self.offset = array("d", bytes(8 * n))
         self.slope = array("d", [1.0] * n)
         self.points = [None] * n          # array("d", [raw0, true0, raw1, true1, ...])
-        self.versions = {}
         for k, p in enumerate(params):
             c = cal.get(p)
             if c is None:

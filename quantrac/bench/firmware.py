@@ -2,8 +2,14 @@
 
 Runs the unix-port .mpy build (quantrac/fwbuild.py) of the real firmware through
 quantrac/bench/firmware_station.py: byte-level fake UARTs and a virtual clock, so 10,000
-sample cycles of the nine-parameter air station take seconds, and a real loopback Mosquitto
+sample cycles of the fullest air station take seconds, and a real loopback Mosquitto
 (collector.services on a private run folder) taking its QoS 1 messages.
+
+The fullest air station (fullest_air.json, bench-only data) is the air-standard profile plus
+every channel planned for it: PM1, PM2.5 and PM10 from the particulate frame, five noise
+channels; a parameter the profile already carries is not added twice. The heap run and the
+goals are judged on it; each shipped profile (boards/profiles) is booted once more for its own
+record size and days per MiB, at its own report interval.
 
 The station runs as it is deployed: its modules from a ROMFS image (firmware_rom.py), so
 their bytecode and string data stay out of the heap as they stay in flash on a board (each
@@ -31,7 +37,9 @@ Figures (JSON keys):
   bench_qstrs: how many of the names the bench module brought (they stay counted);
 - heap_growth_bytes: live heap at the end minus at the start of the steady state;
 - backlog_bytes_per_record, backlog_days_per_mib (what 1 MiB keeps for certain, at the
-  station's report interval), drain_records_per_s (a pre-filled backlog into the broker).
+  station's report interval), drain_records_per_s (a pre-filled backlog into the broker);
+- profiles: per shipped profile and the fullest one: params, report_s, record_bytes,
+  records_per_mib, days_per_mib; backlog_goal_met: every one keeps >= 60 days per MiB.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ from quantrac import fwbuild
 from quantrac_common.paths import ROOT
 
 STATION = "pq-air-01"
+FULLEST = Path(__file__).with_name("fullest_air.json")
+GOAL_DAYS = 60  # Circular 10/2021: a datalogger keeps 60 days
 SCRIPT = Path(__file__).with_name("firmware_station.py")
 ROM_LAUNCHER = Path(__file__).with_name("firmware_rom.py")
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
@@ -132,18 +142,72 @@ def _run(build: BenchBuild, heap_k: int, *args: str, timeout: float = 600,
                      f"{proc.stderr[-2000:]}")
 
 
-def _config(env: dict[str, str], folder: Path, report_s: int) -> Path:
-    password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[STATION]
+def fullest(cfg: dict) -> dict:
+    """The air station's firmware config with every channel fullest_air.json plans for it
+    (none twice: a parameter already carried stays as the profile has it)."""
+    spec = json.loads(FULLEST.read_text())
+    have = {ch["param"] for s in cfg["sensors"] for ch in s["ch"]}
+    for add in spec["add"]:
+        sensor = next((s for s in cfg["sensors"] if s["id"] == add["sensor"]), None)
+        if sensor is None:
+            if "new" not in add:
+                raise BenchError(f"{FULLEST.name}: no sensor {add['sensor']!r} in "
+                                 f"{spec['base_profile']}")
+            sensor = {**add["new"], "ch": []}
+            cfg["sensors"].append(sensor)
+        for ch in add["ch"]:
+            if ch["param"] not in have:
+                sensor["ch"].append(dict(ch))
+                have.add(ch["param"])
+    return cfg
+
+
+def _config(env: dict[str, str], folder: Path, station: str = STATION,
+            full: bool = False) -> Path:
+    """config.json for `station` at its profile's intervals (the fullest air station with
+    `full`), in `folder`."""
+    password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
     password = password["password"] if isinstance(password, dict) else password
     cfg = boards.firmware_config(
-        boards.registry().get(STATION), {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
+        boards.registry().get(station), {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
         {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
-         "user": STATION, "password": password, "keepalive": 600},
-        sample_s=10, report_s=report_s)
+         "user": station, "password": password, "keepalive": 600})
+    cfg["uarts"] = {k: v for k, v in cfg["uarts"].items()
+                    if any(s["uart"] == k for s in cfg["sensors"])}
+    if full:
+        cfg = fullest(cfg)
     cfg["log"] = {"level": "warn"}
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.json"
     path.write_text(json.dumps(cfg))
     return path
+
+
+def density(figures: dict, cfg: Path) -> dict:
+    """Backlog density from a run's figures: what the default 1 MiB bound keeps for certain
+    (all segment files but the one being replaced when the oldest goes)."""
+    report_s = json.loads(cfg.read_text())["report_s"]
+    per_mib = figures["per_segment"] * (figures["segments"] - 1)
+    return {"params": figures["params"], "report_s": report_s,
+            "record_bytes": figures["record_bytes"], "records_per_mib": per_mib,
+            "days_per_mib": round(per_mib * report_s / 86400, 2)}
+
+
+def profile_densities(build: BenchBuild, env: dict[str, str], tmp: Path) -> dict[str, dict]:
+    """Each shipped profile's record size and days per MiB: one registry station of it
+    booted for one sample cycle."""
+    out = {}
+    for path in sorted((boards.HERE / "profiles").glob("*.json")):
+        station = next((s.id for s in boards.registry().stations if s.profile == path.stem),
+                       None)
+        if station is None:
+            continue
+        cfg = _config(env, tmp / "profiles" / path.stem, station)
+        figures = _run(build, 512, "heap", str(cfg), "1", "1")
+        if figures is None:
+            raise BenchError(f"{path.stem}: MemoryError in 512 KiB")
+        out[path.stem] = density(figures, cfg)
+    return out
 
 
 def required_heap(build: BenchBuild, config: Path, lo_k: int = 32, hi_k: int = 512) -> int:
@@ -175,9 +239,10 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
             "starting a private broker")
         env = services.up(tmp_path / "run")
         try:
+            say("bench: each shipped profile's record ...")
+            profiles = profile_densities(build, env, tmp_path)
             work = tmp_path / "heap"
-            work.mkdir()
-            config = _config(env, work, 300)
+            config = _config(env, work, full=True)
             say("bench: finding the smallest heap that runs the air station ...")
             need_k = required_heap(build, config)
             for p in sorted((work / "data").rglob("*"), reverse=True):
@@ -194,20 +259,22 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
             say("bench: the same with the modules imported from files ...")
             files = _run(build, 512, "heap", str(config), str(max(cycles // 10, 300)),
                          str(max(cycles // 100, 100)), from_files=True)
+            full = density(heap, config)
+            sample_s = json.loads(config.read_text())["sample_s"]
             work = tmp_path / "drain"
-            work.mkdir()
-            config = _config(env, work, 300)
+            config = _config(env, work, full=True)
             say(f"bench: draining {drain_records} backlog records into the broker ...")
             drain = _run(build, 512, "drain", str(config), str(drain_records))
         finally:
             services.down(tmp_path / "run")
-    # records the default 1 MiB bound keeps for certain: all segment files but the one being
-    # replaced when the oldest goes
-    per_mib = heap["per_segment"] * (heap["segments"] - 1)
     bench_code = heap["bench_code"]
     peak = heap["peak_live"] - bench_code
+    name = json.loads(FULLEST.read_text())["name"]
+    profiles[name] = full
     return {
-        "station": STATION, "params": 9, "sample_s": 10, "report_s": 300,
+        "station": f"{STATION} as {name}", "params": full["params"],
+        "sample_s": sample_s,
+        "report_s": full["report_s"],
         "heap_limit_bytes": heap_k * 1024,
         "heap_required_bytes": need_k * 1024,
         "heap_peak_bytes": peak,
@@ -226,10 +293,13 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "sample_cycles": heap["cycles"], "records": heap["records"],
         "messages_published": heap["published"], "loop_errors": heap["loop_errors"],
         "cycles_per_s": round(heap["cycles"] / heap_s, 1),
-        "backlog_bytes_per_record": heap["record_bytes"],
-        "backlog_records_per_mib": per_mib,
-        "backlog_bytes_per_record_effective": round(MIB / per_mib, 2),
-        "backlog_days_per_mib": round(per_mib * 300 / 86400, 2),
+        "backlog_bytes_per_record": full["record_bytes"],
+        "backlog_records_per_mib": full["records_per_mib"],
+        "backlog_bytes_per_record_effective": round(MIB / full["records_per_mib"], 2),
+        "backlog_days_per_mib": full["days_per_mib"],
+        "backlog_goal_days": GOAL_DAYS,
+        "backlog_goal_met": all(p["days_per_mib"] >= GOAL_DAYS for p in profiles.values()),
+        "profiles": profiles,
         "drain_records": drain["records"], "drain_messages": drain["messages"],
         "drain_batch": drain["batch"],
         "drain_records_per_s": round(drain["records"] / max(drain["ms"], 1) * 1000, 1),

@@ -53,15 +53,32 @@ RECORD = re.compile(r"record t=(\d+) ")
 TORN = re.compile(r"boot ready .* torn=(\d+)")
 
 
+def slot_size(header: bytes) -> int:
+    """Bytes of one record slot of a segment with this header (firmware/README.md "The
+    backlog": format 1, 10 + 5 B a parameter; format 2, a bit stream sized by the codes)."""
+    minmax = header[3] & 1
+    if header[2] == 1:
+        return 10 + (11 if minmax else 5) * header[6]
+    nb = header[7]
+    bits = 33
+    i = 11
+    for _ in range(header[6]):
+        i += 1 + header[i]  # name
+        i += 1 + header[i]  # unit
+        bits += nb + 4 + header[i + 2] * (3 if minmax else 1)
+        i += 7              # kind, P, w, low
+    return (bits + 7) // 8 + 2
+
+
 def backlog_times(folder: Path) -> set[int]:
     """Record times of every whole slot (good CRC) in the backlog's segment files."""
     out: set[int] = set()
     for seg in sorted(folder.glob("*.seg")):
         data = seg.read_bytes()
-        if len(data) < 7 or data[:2] != b"QB":
+        head = data[4] | data[5] << 8 if len(data) >= 6 else 0
+        if len(data) < 7 or data[:2] != b"QB" or len(data) < head:
             continue  # a header cut short: a segment that never held a record
-        head = data[4] | data[5] << 8
-        size = 10 + (11 if data[3] & 1 else 5) * data[6]
+        size = slot_size(data[:head])
         for off in range(head, len(data) - size + 1, size):
             slot = data[off:off + size]
             if crc16(slot[:-2]) == int.from_bytes(slot[-2:], "little"):

@@ -172,9 +172,9 @@ def heap(path, n, steady, rom):
     micropython.qstr_info()  # interned names: firmware.py reads this line
     b = st.backlog
     report("cycles boot_live peak_live steady_start end_live rom_alloc records published "
-           "loop_errors record_bytes per_segment segments",
+           "loop_errors record_bytes per_segment segments params",
            out + [rom, st.sampler.records, st.publisher.sent, st.errors, b.cur.size, b.per_seg,
-                  b.max_segs])
+                  b.max_segs, len(st.cols)])
     st.hal.close()
 
 
@@ -187,7 +187,7 @@ def drain(path, records):
     for i in range(records):  # as a long outage would have left them
         for k in range(8, len(slot) - 2):
             slot[k] = 0
-        seal(slot, _T0 - 300 * (records - i), 300, 0)
+        seal(slot, _T0 - 300 * (records - i))
         bl.append(slot)
     ms = [time.ticks_ms(), 0]  # connecting is part of draining
 

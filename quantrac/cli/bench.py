@@ -22,7 +22,8 @@ def bench() -> None:
               show_default=True, help="Backlog records pre-filled for the drain run.")
 def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
     """Station heap (peak, growth) under -X heapsize, backlog bytes per record and days per
-    MiB, backlog drain rate into a loopback broker; the nine-parameter air station."""
+    MiB (each shipped profile and the fullest air station), backlog drain rate into a loopback
+    broker; heap and drain on the fullest air station (quantrac/bench/fullest_air.json)."""
     from quantrac.bench import firmware as fwbench
     from quantrac.fwbuild import BuildError
 
@@ -51,7 +52,11 @@ def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
     click.echo(f"  backlog record     {r['backlog_bytes_per_record']:8d} B    "
                f"({r['backlog_bytes_per_record_effective']} B with segment headers)")
     click.echo(f"  backlog per MiB    {r['backlog_days_per_mib']:8.2f} days "
-               f"({r['backlog_records_per_mib']} records; goal 60 days)")
+               f"({r['backlog_records_per_mib']} records; goal {r['backlog_goal_days']} days: "
+               f"{'met' if r['backlog_goal_met'] else 'NOT met'} by every profile below)")
+    for name, p in r["profiles"].items():
+        click.echo(f"    {name:16s} {p['days_per_mib']:8.2f} days  {p['params']:2d} parameters, "
+                   f"{p['record_bytes']} B a record every {p['report_s']} s")
     click.echo(f"  drain rate         {r['drain_records_per_s']:8.1f} records/s  "
                f"({r['drain_records']} records in {r['drain_messages']} messages)")
     click.echo(f"  loop errors        {r['loop_errors']:8d}")

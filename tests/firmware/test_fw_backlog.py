@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from fw_harness import HEAP, MICROPYTHON, MPY_TESTS, mpy_env, run_mpy
+from v1_backlog import v1_cursor, v1_header, v1_slot
 
 KILLS = 100
 
@@ -77,3 +78,43 @@ def test_power_cut_at_every_byte_of_a_record(tmp_path):
 def test_backlog_on_littlefs(tmp_path):
     out = run_mpy("backlog_lfs.py")
     assert "PASS" in out and "FAIL" not in out, out
+
+
+# ---- a station updated in the field: the old record format on flash ---------------------------
+
+def test_a_backlog_in_the_old_format_drains_after_an_update(tmp_path):
+    # what the firmware before the compact records left: two segments of 5-minute records,
+    # the first two already sent (cursor), 3 dropped earlier; the last record torn by the
+    # power cut of the update
+    folder = tmp_path / "data"
+    (folder / "backlog").mkdir(parents=True)
+    t0 = 1763755200
+    header = v1_header([("so2", "ppb"), ("temp", "degC")])
+    values = [((1235 + i, 1, 0, 0, 30), (-3105, 2, 0, 2, 20)) for i in range(10)]
+    values[4] = ((0, 7, 2, 4, 0), (2150, 2, 1, 0, 30))  # so2 offline, temp calibrating
+    slots = [v1_slot(t0 + 300 * i, 300, 8 if i == 7 else 0, list(c))
+             for i, c in enumerate(values)]
+    (folder / "backlog" / "00000007.seg").write_bytes(header + b"".join(slots[:6]))
+    (folder / "backlog" / "00000008.seg").write_bytes(header + b"".join(slots[6:]) +
+                                                      v1_slot(t0 + 3000, 300, 0, [(1, 0, 0, 0, 1)] * 2)[:9])
+    (folder / "backlog" / "cursor").write_bytes(v1_cursor(7, 2, 3))
+
+    out = run_mpy("backlog_v1.py", str(folder), "3").splitlines()
+    summary = json.loads(out[-1])
+    msgs = [json.loads(x) for x in out if x.startswith('{"v"')]
+    records = [r for m in msgs for r in m["r"]]
+    assert summary == {"found": [8, 3, 1], "left": 0, "corrupt": 0}
+    old = records[:8]
+    assert [r["t"] for r in old] == [t0 + 300 * i for i in range(2, 10)]  # none lost, in order
+    assert all(r["p"] == 300 for r in records)
+    for i, r in enumerate(old, start=2):
+        if i == 4:
+            assert r["d"] == {"so2": [None, "ppb", 2, 0, 4], "temp": [21.5, "degC", 1, 30, 0]}
+        else:
+            assert r["d"] == {"so2": [(1235 + i) / 10, "ppb", 0, 30, 8 if i == 7 else 0],
+                              "temp": [-31.05, "degC", 0, 20, 2 | (8 if i == 7 else 0)]}
+    # then the new firmware's own records, in the new format, after the old ones
+    assert [r["t"] for r in records[8:]] == [t0 + 30000, t0 + 30300]
+    assert records[8]["d"] == {"so2": [12.5, "ppb", 0, 30, 0], "temp": [21.25, "degC", 0, 30, 0]}
+    assert records[9]["d"]["so2"][0] == 13.5
+    assert len(msgs) >= 4  # in several messages, a reboot after the first

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fw_harness import registers, validator, wire_bytes
 from fw_station import Subscriber
+from v1_backlog import v1_cursor, v1_header, v1_slot
 
 import boards
 from quantrac.bench.relay import TcpRelay
@@ -74,7 +75,7 @@ def of_boot(msgs: list, boot: str, leaf: str) -> list[dict]:
 
 def test_station_publishes_valid_records(services, sensors, subscriber, launch):
     cfg = firmware_config(services, *sensors)
-    cfg["backlog"] = {"minmax": True}  # min and max travel too (they double the record size)
+    cfg["backlog"] = {"minmax": True}  # min and max travel too (two more values a parameter)
     fw = launch(cfg)
     boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
     fw.wait_log(r"mqtt connected", timeout=30)
@@ -181,3 +182,42 @@ def test_a_dead_sensor_does_not_delay_the_others(services, sensors, subscriber, 
         # one sample per second of the period for the live sensors: none was held up
         assert r["d"]["so2"][3] == REPORT_S and r["d"]["so2"][4] == 0, r
         assert r["d"]["pm10"][3] == REPORT_S, r
+
+
+def test_an_updated_station_sends_what_its_old_firmware_left(services, sensors, subscriber,
+                                                             launch, tmp_path):
+    # the data folder as the firmware before the compact records left it: 6 records of the
+    # nine-parameter air station (format 1), the first already sent
+    old = [("so2", "ppb"), ("co", "ppm"), ("no2", "ppb"), ("o3", "ppb"), ("temp", "degC"),
+           ("rh", "%"), ("pressure", "hPa"), ("tsp", "ug/m3"), ("pm10", "ug/m3")]
+    t0 = int(time.time()) // 300 * 300 - 6 * 300
+    backlog = tmp_path / "data" / "backlog"
+    backlog.mkdir(parents=True)
+    cols = [(125, 1, 0, 0, 30), (4, 1, 0, 0, 30), (2125, 2, 0, 0, 30), (30, 0, 0, 0, 30),
+            (-215, 1, 0, 0, 30), (805, 1, 0, 0, 30), (101325, 2, 0, 0, 30), (1234, 1, 0, 2, 20),
+            (0, 7, 2, 4, 0)]
+    (backlog / "00000001.seg").write_bytes(
+        v1_header(old) + b"".join(v1_slot(t0 + 300 * i, 300, 0, cols) for i in range(6)))
+    (backlog / "cursor").write_bytes(v1_cursor(1, 1, 0))
+    fw = launch(firmware_config(services, *sensors))
+    boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
+    assert fw.wait_log(r"boot ready .* backlog=(\d+)").group(1) == "5"
+
+    def olds(msgs):
+        return [r for m in of_boot(msgs, boot, "data") for r in m["r"] if r["t"] < t0 + 1800]
+
+    got = olds(subscriber.wait_for(lambda m: len(olds(m)) >= 5, timeout=60))
+    assert [r["t"] for r in got] == [t0 + 300 * i for i in range(1, 6)], fw.log()
+    want = {"so2": [12.5, "ppb", 0, 30, 0], "co": [0.4, "ppm", 0, 30, 0],
+            "no2": [21.25, "ppb", 0, 30, 0], "o3": [30, "ppb", 0, 30, 0],
+            "temp": [-21.5, "degC", 0, 30, 0], "rh": [80.5, "%", 0, 30, 0],
+            "pressure": [1013.25, "hPa", 0, 30, 0], "tsp": [123.4, "ug/m3", 0, 20, 2],
+            "pm10": [None, "ug/m3", 2, 0, 4]}
+    assert all(r["p"] == 300 and r["d"] == want for r in got)
+    for msg in of_boot(subscriber.snapshot(), boot, "data"):
+        check_data(msg)
+    # and the new firmware's own records after them, in its own layout
+    msgs = subscriber.wait_for(lambda m: any(r["p"] == REPORT_S for d in of_boot(m, boot, "data")
+                                             for r in d["r"]), timeout=30)
+    new = [r for d in of_boot(msgs, boot, "data") for r in d["r"] if r["p"] == REPORT_S]
+    assert set(new[0]["d"]) == {"so2", "co", "no2", "o3", "pm10"}

@@ -102,7 +102,9 @@ def test_commands_config_and_calibration(services, sensors, subscriber, operator
 
     operator.send("cmd", {"v": 1, "id": "c-2", "cmd": "backlog"})
     a = ack(subscriber, boot, "c-2")
-    assert a["ok"] and a["backlog"]["record_bytes"] == 10 + 5 * 5
+    # format 2: t 4 B, then per parameter 8 bits of n (5 samples a period: 4 bits), status
+    # and flags, the 4 gases' 4 significant digits in 16 bits, pm10's 0.1 in 14; CRC 2 B
+    assert a["ok"] and a["backlog"]["record_bytes"] == 4 + (1 + 5 * 8 + 4 * 16 + 14 + 7) // 8 + 2
     assert a["backlog"]["capacity"] > 17280 and a["backlog"]["dropped"] == 0
 
     before = (fw.dir / "config.json").read_text()

@@ -34,10 +34,11 @@ UNIT_TESTS = [(script, name) for script in UNIT_SCRIPTS
 
 
 @pytest.fixture(scope="module")
-def unit_results() -> dict[tuple[str, str], tuple[str, str]]:
+def unit_results(tmp_path_factory) -> dict[tuple[str, str], tuple[str, str]]:
     results = {}
+    scratch = tmp_path_factory.mktemp("mpy")  # data_dir of the scripts' stations (the hold)
     for script in UNIT_SCRIPTS:
-        for line in run_mpy(script).splitlines():
+        for line in run_mpy(script, str(scratch)).splitlines():
             m = re.match(r"(PASS|FAIL) (test_\w+)(?::\s*(.*))?$", line)
             if m:
                 results[script, m[2]] = (m[1], m[3] or "")

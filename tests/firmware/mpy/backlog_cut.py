@@ -9,10 +9,11 @@ import sys
 from hal.common import makedirs
 from mpytest import eq, run
 from station.backlog_open import open_backlog
-from station.record import Layout, seal, slot_ok, slot_t
+from layouts import layout, slot_t
+from station.record import seal, slot_ok
 
 T0 = 1763755200
-LAYOUT = Layout(["so2", "temp"], ["ppb", "degC"], False)
+LAYOUT = layout(["so2", "temp"], ["ppb", "degC"])
 ROOT = sys.argv[1]
 _n = [0]
 
@@ -26,11 +27,9 @@ def fresh():
 
 def record(t):
     slot = bytearray(LAYOUT.size)
-    for i in range(8, LAYOUT.size - 2):
+    for i in range(5, LAYOUT.size - 2):
         slot[i] = (t + i) & 0xFF
-    slot[10] = 0xE0  # null means: d = 7 in the top bits
-    slot[15] = 0xE0
-    seal(slot, t, 300, 0)
+    seal(slot, t)
     return slot
 
 

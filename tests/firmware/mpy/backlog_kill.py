@@ -10,10 +10,11 @@ import json
 import sys
 
 from station.backlog_open import open_backlog
-from station.record import Layout, put_dec, seal, slot_ok, slot_t
+from layouts import layout, slot_t
+from station.record import seal, slot_ok
 
 T0 = 1763755200
-LAYOUT = Layout(["so2"], ["ppb"], False)
+LAYOUT = layout(["so2"], ["ppb"])
 folder, mode = sys.argv[1], sys.argv[2]
 bl = open_backlog(folder, LAYOUT, 4096, 4)
 if mode == "check":
@@ -27,10 +28,9 @@ else:
     slot = bytearray(LAYOUT.size)
     print("ready")
     while True:
-        put_dec(slot, 8, n / 10, 1)
-        slot[11] = 1
-        slot[12] = 0
-        seal(slot, T0 + n, 300, 0)
+        for i in range(5, LAYOUT.size - 2):
+            slot[i] = (n + i) & 0xFF
+        seal(slot, T0 + n)
         bl.append(slot)
         print("A", n)
         n += 1

@@ -6,11 +6,15 @@ import os
 import vfs
 from mpytest import eq, run
 from station.backlog_open import open_backlog
-from station.record import Layout, seal, slot_ok, slot_t
+from layouts import layout, slot_t
+from station.record import seal, slot_ok
 
 T0 = 1763755200
-LAYOUT = Layout(["so2", "co", "no2", "o3", "temp", "rh", "pressure", "tsp", "pm10"],
-                ["ppb", "ppm", "ppb", "ppb", "degC", "%", "hPa", "ug/m3", "ug/m3"], False)
+LAYOUT = layout(["so2", "co", "no2", "o3", "temp", "rh", "pressure", "tsp", "pm10"],
+                ["ppb", "ppm", "ppb", "ppb", "degC", "%", "hPa", "ug/m3", "ug/m3"], False,
+                [(0, 2000, -1, False), (0, 100, -1, False), (0, 2000, -1, False),
+                 (0, 1000, -1, False), (-40, 80, 1, False), (0, 100, 1, False),
+                 (300, 1100, 1, False), (0, 10000, 1, False), (0, 1000, 0, False)])
 
 
 class RamFlash:
@@ -48,7 +52,7 @@ def test_backlog_on_littlefs():
         bl = open_backlog("/flash/data", LAYOUT, 16384, 8)
         slot = bytearray(LAYOUT.size)
         for i in range(900):
-            seal(slot, T0 + 300 * i, 300, 0)
+            seal(slot, T0 + 300 * i)
             bl.append(slot)
         bl.commit(10)
         kept, dropped = len(bl), bl.dropped

@@ -9,9 +9,9 @@ import json
 import sys
 
 from station.backlog_open import open_backlog
-from station.assemble import columns
+from station.assemble import columns, layout_header
 from station.message import Messages
-from station.record import Layout, close_into, seal
+from station.record import Layout, close_into, n_bits, seal
 from values.decode import Channel
 from values.window import Windows
 
@@ -34,7 +34,7 @@ for rec in case["records"]:
         ch.places = c["places"]
         devices.append(Device(f"d{i}", [ch], not c["offline"]))
     cols = columns(devices)
-    layout = Layout([c.param for c in cols], [c.unit for c in cols], case["minmax"])
+    layout = Layout(layout_header(cols, case["minmax"], rec["p"], n_bits(rec["expected"])))
     win = Windows([c.rng for c in cols])
     for dev in devices:
         ch = dev.channels[0]
@@ -43,7 +43,7 @@ for rec in case["records"]:
                 win.add(ch.k, x)
     slot = bytearray(layout.size)
     close_into(slot, layout, win, cols, rec["expected"], [0 if c.dev.online else 1 for c in cols])
-    seal(slot, rec["t"], rec["p"], 0)
+    seal(slot, rec["t"])
     if backlog is None or backlog.cur.header != layout.header:
         if backlog is not None:
             backlog.close()

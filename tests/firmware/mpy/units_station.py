@@ -3,28 +3,33 @@
 # Fakes stand only where hardware would be: a byte-buffer socket and a clock.
 
 import json
+import sys
 
 import config
 from mpytest import Clock, eq, raises, run
 from station.assemble import columns
+from layouts import layout
 from station.message import Messages, Writer, put_record
 from station.mqtt import Client
 from station.publisher import Publisher
-from station.queue import RamQueue
-from station.record import Layout, put_dec, seal, slot_ok
+from station.queue import Hold
+from station.record import close_into, dec24, seal, slot_ok
+from station.record_v1 import put_dec24
 from station.sampler import Sampler
 from umqtt.simple import MQTTException
 from values.calibrate import Calibration
 from values.decode import Channel
+from values.window import Windows
+
+# data_dir of the stations here (the sampler's hold file): the scratch folder the CPython side
+# passes, else /tmp
+Clock.data_dir = next((a for a in sys.argv[1:] if not a.startswith("test_")), "/tmp")
 
 # ---- record slots and their JSON ---------------------------------------------------------------
 
 def dec_json(x, places):
-    slot = bytearray(3)
-    put_dec(slot, 0, x, places)
     w = Writer(32)
-    from station.message import _dec24
-    _dec24(w, slot, 0)
+    put_dec24(w, dec24(x, places))
     return bytes(w.mv[:w.n])
 
 
@@ -33,55 +38,167 @@ def test_decimals_print_as_stored():
              (0.012345, -1, b"0.0123"), (7, 0, b"7"), (-3.05, 2, b"-3.05"), (1013.25, 2,
              b"1013.25"), (None, 2, b"null"), (99999.9, 1, b"99999.9"), (2.5e9, 0,
              b"2500000000"), (-123456789, 0, b"-123457000"), (0.0001, 4, b"0.0001"),
-             (20.25, -1, b"20.25"), (0.75, -1, b"0.75"))
+             (20.25, -1, b"20.25"), (0.75, -1, b"0.75"), (3e12, 0, b"null"))
     for x, p, want in cases:
         eq(dec_json(x, p), want, f"{x!r} with {p} places")
 
 
-class RamBacklog(RamQueue):
-    """A RamQueue with the backlog's layout(i) and dropped counter (the publisher's view)."""
+class RamBacklog:
+    """The backlog's queue contract in RAM (the publisher's and the sampler's view of it):
+    append / peek / commit / len / layout / dropped."""
 
     def __init__(self, n, layout):
-        RamQueue.__init__(self, n, layout.size)
         self.lay = layout
+        self.lays = []
+        self.recs = []
+        self.dropped = 0
+
+    def __len__(self):
+        return len(self.recs)
+
+    def append(self, slot, layout=None):
+        self.lays.append(layout or self.lay)
+        self.recs.append(bytearray(slot))
+
+    def peek(self, i):
+        return self.recs[i]
+
+    def commit(self, k):
+        del self.recs[:k]
 
     def layout(self, i):
         return self.lay
 
 
-def test_slot_crc_and_json():
-    lay = Layout(["so2", "pm10"], ["ppb", "ug/m3"], True)
+class Col:
+    def __init__(self, places):
+        self.places = places
+
+
+def closed(lay, specs, samples, places=None, expected=30, offline=None, cal=()):
+    """One slot of `lay` from samples per column (a window with each spec's range)."""
+    win = Windows([(s[0], s[1]) for s in specs])
+    for k in cal:
+        win.calibrating[k] = 1
+    win.reset()
+    for k, xs in enumerate(samples):
+        for x in xs:
+            win.add(k, x)
     slot = bytearray(lay.size)
-    put_dec(slot, 8, 12.35, 2)
-    slot[11] = 2 & 0xFF
-    slot[12] = 0
-    put_dec(slot, 13, 12.3, 1)
-    put_dec(slot, 16, 12.4, 1)
-    put_dec(slot, 19, None, 0)
-    slot[22] = 0
-    slot[23] = 2 << 6 | 6 << 3
-    seal(slot, 1763755200, 300, 8)
-    eq(slot_ok(slot), True, "sealed")
+    cols = [Col(p) for p in (places or [s[2] for s in specs])]
+    close_into(slot, lay, win, cols, expected, offline or bytearray(len(specs)))
+    return slot, win
+
+
+def as_json(slot, lay):
     w = Writer(lay.json_bytes)
     put_record(w, slot, lay)
-    eq(json.loads(bytes(w.mv[:w.n])), {"t": 1763755200, "p": 300, "d": {
-        "so2": [12.35, "ppb", 0, 2, 8, 12.3, 12.4], "pm10": [None, "ug/m3", 2, 0, 14]}},
+    return json.loads(bytes(w.mv[:w.n]))
+
+
+def test_slot_crc_and_json():
+    specs = [(0, 2000, -1, False), (0, 1000, 0, False)]
+    lay = layout(["so2", "pm10"], ["ppb", "ug/m3"], True, specs)
+    slot, _ = closed(lay, specs, [[12.3, 12.4], []], offline=b"\x00\x01")
+    seal(slot, 1763755200, 8)
+    eq(slot_ok(slot), True, "sealed")
+    eq(as_json(slot, lay), {"t": 1763755200, "p": 300, "d": {
+        "so2": [12.35, "ppb", 0, 2, 10, 12.3, 12.4], "pm10": [None, "ug/m3", 2, 0, 14]}},
        "record (rebased flag on every parameter)")
-    slot[9] ^= 1
+    slot[5] ^= 1
     eq(slot_ok(slot), False, "a flipped bit fails the CRC")
 
 
-def test_queue_order_overflow_and_commit():
-    q = RamQueue(3, 16)
+def test_compact_slot_size():
+    # the fullest air profile's columns (quantrac/bench/firmware.py FULLEST): 4 gases as
+    # float32, temp/rh/pressure and tsp at 0.1, pm1/pm2_5/pm10 whole ug/m3, 5 noise at 0.1 dB
+    specs = ([(0, 2000, -1, False), (0, 100, -1, False), (0, 2000, -1, False),
+              (0, 1000, -1, False), (-40, 80, 1, False), (0, 100, 1, False),
+              (300, 1100, 1, False), (0, 10000, 1, False)] + [(0, 1000, 0, False)] * 3 +
+             [(30, 130, 1, False)] * 5)
+    lay = layout(["p%d" % i for i in range(16)], ["u"] * 16, False, specs, 300, 6)
+    eq(lay.size, 57, "16 parameters at 300 s / 10 s")
+    eq(lay.retimed(300, 12).size, 69, "the same with the widest n (2047 samples a period)")
+
+
+def test_values_round_trip_at_the_declared_precision():
+    # every value prints as the version 1 record (dec24 at the same decimals) printed it:
+    # the range edges, just inside them, and values between
+    specs = [(0, 2000, -1, False), (-50, 50, -1, False), (-40, 80, 1, False),
+             (300, 1100, 1, False), (0, 10000, 1, False), (0, 1000, 0, False),
+             (0, 999.9, 1, False), (0, 14, 0, True), (0, 1e9, 0, False), (0, 5e4, -1, False)]
+    lay = layout(["c%d" % i for i in range(len(specs))], ["u"] * len(specs), True, specs)
+    eq([lay.enc[3 * k] for k in range(len(specs))], [1, 2, 0, 0, 0, 0, 0, 0, 3, 3], "kinds")
+    for dec_places in (0, 1, 2, 4):   # a decimal-point register's places (column 7)
+        for pick in (0, 1, 2, 3):
+            xs = []
+            for lo, hi, places, _ in specs:
+                xs.append((lo, hi, lo + (hi - lo) * 0.123456789, lo + (hi - lo) / 3)[pick])
+            places = [s[2] for s in specs]
+            places[7] = dec_places
+            slot, _ = closed(lay, specs, [[x] for x in xs], places, expected=1)
+            seal(slot, 1763755200)
+            got = as_json(slot, lay)["d"]
+            for k, x in enumerate(xs):
+                p = places[k]
+                want = json.loads(dec_json(x, min(4, p + 1) if p >= 0 else -1))
+                eq(got["c%d" % k][0], want, f"column {k} mean {x!r} ({p} places)")
+                want = json.loads(dec_json(x, p))
+                eq(got["c%d" % k][5:], [want, want], f"column {k} min/max {x!r}")
+                eq(got["c%d" % k][1:5], ["u", 0, 1, 0], f"column {k} flags")
+
+
+def test_out_of_range_and_nan_are_null_and_flagged_never_wrapped():
+    # the window drops such samples before they reach a mean; here one wider than the
+    # layout lets them through, to see what the record does with them
+    specs = [(0, 100, 1, False)] * 2 + [(0, 2000, -1, False), (-40, 80, 1, False)]
+    lay = layout(["a", "b", "c", "d"], ["u"] * 4, True, specs)
+    win = Windows([(-1e30, 1e30)] * 4)
+    for k, x in enumerate((100.01, 1e6, float("nan"), -40.2)):
+        win.add(k, x)
+    if win.n[2] == 0:  # the window refuses NaN: put it in as a mean would carry it
+        win.n[2] = 1
+        win.total[2] = float("nan")
+        win.mn[2] = win.mx[2] = float("nan")
+    slot = bytearray(lay.size)
+    close_into(slot, lay, win, [Col(1), Col(1), Col(-1), Col(1)], 1, bytearray(4))
+    seal(slot, 1763755200)
+    got = as_json(slot, lay)["d"]
+    eq(got["a"], [100.01, "u", 0, 1, 0, 100, 100], "just above the range: still exact")
+    eq(got["b"], [None, "u", 0, 1, 1, None, None], "beyond what the column holds: null, flag 1")
+    eq(got["c"], [None, "u", 0, 1, 1, None, None], "NaN: null, flag 1")
+    eq(got["d"], [None, "u", 0, 1, 1, None, None], "below the range: null, flag 1")
+
+
+def test_n_saturates_and_status_follows():
+    specs = [(0, 100, 1, False)] * 3
+    lay = layout(["a", "b", "c"], ["u"] * 3, False, specs, 300, 3)  # n holds 0..7
+    slot, _ = closed(lay, specs, [[5] * 9, [], [5] * 2], expected=3, cal=(1,))
+    seal(slot, 1763755200)
+    got = as_json(slot, lay)["d"]
+    eq(got["a"], [5, "u", 0, 7, 0], "n saturates at the field's top, never wraps")
+    eq(got["b"], [None, "u", 1, 0, 2], "calibrating without samples: status 1")
+    eq(got["c"], [5, "u", 0, 2, 2], "2 of 3: incomplete")
+
+
+def test_hold_order_overflow_and_commit():
+    path = Clock.data_dir + "/held-test"
+    q = Hold(path, 3, 16)
     for i in range(5):
-        q.append(b"r%d" % i)
+        q.append(b"r%d" % i, 0x3FFFFFF0 + i, i)
     eq(len(q), 3, "bounded")
     eq(q.dropped, 2, "oldest dropped")
     eq([bytes(q.peek(i)) for i in range(3)], [b"r2", b"r3", b"r4"], "oldest first")
+    eq((q.tick, q.lay), (0x3FFFFFF4, 4), "each with its tick and layout")
     q.commit(2)
     eq(bytes(q.peek(0)), b"r4", "after commit")
     raises(OverflowError, q.append, b"x" * 17)
     raises(IndexError, q.peek, 1)
+    q.commit(1)
+    raises(OSError, open, path)  # empty: the file is gone
+    q.append(b"again")
+    eq(Hold(path, 3, 16).count, 0, "a new boot starts with an empty hold")
+    raises(OSError, open, path)
 
 
 class Dev:
@@ -134,18 +251,15 @@ class FakeLink:
 
 def records(lay, ts):
     q = RamBacklog(8, lay)
-    slot = bytearray(lay.size)
     for t in ts:
-        put_dec(slot, 8, t / 10, 1)
-        slot[11] = 1
-        slot[12] = 0
-        seal(slot, t, 300, 0)
+        slot, _ = closed(lay, [(0, 1e9, 1, False)], [[t / 10]])
+        seal(slot, t)
         q.append(slot)
     return q
 
 
 def test_publisher_retries_with_same_seq_and_records():
-    lay = Layout(["so2"], ["ppb"], False)
+    lay = layout(["so2"], ["ppb"])
     q = records(lay, (1763755200, 1763755500, 1763755800))
     link = FakeLink([False, True, True])
     pub = Publisher(q, link, Messages("st-1", "0.1.0", "0badc0de", 2 * lay.json_bytes), 2)
@@ -160,9 +274,9 @@ def test_publisher_retries_with_same_seq_and_records():
 
 
 def test_publisher_skips_damaged_records():
-    lay = Layout(["so2"], ["ppb"], False)
+    lay = layout(["so2"], ["ppb"])
     q = records(lay, (1763755200, 1763755500, 1763755800))
-    q.peek(1)[9] ^= 0x40  # bit rot in the middle record
+    q.peek(1)[6] ^= 0x40  # bit rot in the middle record
     link = FakeLink([True])
     msgs = Messages("st-1", "0.1.0", "0badc0de", 4 * lay.json_bytes)
     pub = Publisher(q, link, msgs, 8)
@@ -175,7 +289,8 @@ def test_publisher_skips_damaged_records():
 
 def sampler(clk, devs, hold=8):
     cols = columns(devs)
-    lay = Layout([c.param for c in cols], [c.unit for c in cols], False)
+    lay = layout([c.param for c in cols], [c.unit for c in cols], False,
+                 [(c.rng[0], c.rng[1], c.places, False) for c in cols], 5, 4)
     bl = RamBacklog(16, lay)
     cfg = {"sample_s": 1, "report_s": 5, "backlog": {"hold": hold}}
     return Sampler(cfg, clk, devs, cols, lay, bl, Calibration({}, [c.param for c in cols])), bl
@@ -184,8 +299,9 @@ def sampler(clk, devs, hold=8):
 def recs(bl):
     out = []
     for i in range(len(bl)):
-        w = Writer(bl.lay.json_bytes)
-        put_record(w, bl.peek(i), bl.lay)
+        lay = bl.lays[i]  # the layout it was appended with (no commits in these tests)
+        w = Writer(lay.json_bytes)
+        put_record(w, bl.peek(i), lay)
         out.append(json.loads(bytes(w.mv[:w.n])))
     return out
 
@@ -240,6 +356,44 @@ def test_sampler_skips_missed_ticks_and_flags_offline():
     clk.ms += 2000
     s.step(clk.ms)
     eq(recs(bl)[0]["d"]["so2"], [None, "ppb", 2, 0, 2 | 4], "offline record")
+
+
+def test_report_interval_change_gets_its_own_layout():
+    clk = Clock()
+    clk.t = 1763755200
+    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(clk, [d])
+    for _ in range(6):
+        s.step(clk.ms)
+        clk.ms += 1000
+    s.set_report(50)  # 50 samples a period: n needs 7 bits instead of 4
+    for _ in range(101):
+        s.step(clk.ms)
+        clk.ms += 1000
+    got = recs(bl)
+    eq([r["p"] for r in got], [5, 50, 50], "each record with its own interval")
+    eq(got[-1]["d"]["so2"][:5], [5, "ppb", 0, 50, 0], "50 samples counted, not wrapped")
+    eq([lay.nb for lay in bl.lays], [4, 7, 7], "n widened with the interval")
+
+
+def test_held_records_keep_the_layout_they_were_closed_with():
+    clk = Clock()
+    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(clk, [d])
+    for _ in range(6):   # no clock: one record held at p 5
+        s.step(clk.ms)
+        clk.ms += 1000
+    s.set_report(40)
+    for _ in range(5):  # one more held, closed with the new layout
+        s.step(clk.ms)
+        clk.ms += 1000
+    eq(len(s.hold), 2, "two held")
+    clk.t = 1763755200
+    s.step(clk.ms)
+    eq([r["p"] for r in recs(bl)], [5, 40], "released as closed")
+    eq([lay.nb for lay in bl.lays], [4, 7], "each with its layout")
 
 
 def test_sampler_applies_calibration():
