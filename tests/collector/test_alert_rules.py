@@ -34,7 +34,10 @@ def test_air_stations_get_qcvn05_for_each_averaging_period_of_what_they_measure(
     assert got["qcvn05.so2.1h"] == (None, 350) and got["qcvn05.so2.24h"] == (None, 125)
     assert got["qcvn05.co.8h"] == (None, 10000) and got["qcvn05.o3.8h"] == (None, 120)
     assert got["qcvn05.pm10.24h"] == (None, 100) and got["qcvn05.tsp.1h"] == (None, 300)
-    assert "qcvn05.pm2_5.24h" not in got  # the air-standard profile has no PM2.5 sensor
+    # the particulate sensor reads PM2.5 and PM1: QCVN 05:2023 limits PM2.5 over 24 h only (its
+    # yearly limit is not evaluated: no yearly mean is computed) and PM1 not at all
+    assert got["qcvn05.pm2_5.24h"] == (None, 50)
+    assert not [r for r in got if r.startswith(("qcvn05.pm2_5.1h", "qcvn05.pm1."))]
 
 
 def test_water_stations_get_their_regulation_and_column():
@@ -150,6 +153,14 @@ def test_daily_pm10_and_water_minimum_and_the_open_list(stage):
     assert "thấp hơn mức tối thiểu 5 mg/L" in b.note["text_vi"]
     (c,) = judge(stage, [mean("pq-sea-02", "nh4", "mg/L", "1h", T, 0.3, kind="sea_water")])
     assert [o["rule"] for o in c.note["open"]] == ["qcvn10.do.1h", "qcvn10.nh4.1h"]
+
+
+def test_a_daily_pm2_5_mean_of_48_opens_an_alert_from_2026_only(stage):
+    jan_2026 = 1767200400 + 86400  # the day ending 2026-01-02 00:00 local
+    assert judge(stage, [mean("pq-air-05", "pm2_5", "ug/m3", "24h", T, 48.0)]) == []  # 50
+    (a,) = judge(stage, [mean("pq-air-05", "pm2_5", "ug/m3", "24h", jan_2026, 48.0)])
+    assert (a.tags["rule"], a.fields["limit"]) == ("qcvn05.pm2_5.24h", 45.0)
+    assert "PM2.5" in a.note["text_vi"] and "PM2.5" in a.note["text_en"]
 
 
 def test_qc_failure_rate_of_an_hour(stage):
