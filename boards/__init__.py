@@ -19,6 +19,13 @@ KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
 FRAME_FAMILIES = ("pms", "sds")
+# The words each frame family carries, as the firmware's bus/frames.py names them (a test holds
+# the two equal): a catalog channel naming another word would only fail at a station's boot.
+FRAME_FIELDS = {
+    "pms": ("pm1_cf1", "pm2_5_cf1", "pm10_cf1", "pm1_atm", "pm2_5_atm", "pm10_atm", "n0_3",
+            "n0_5", "n1_0", "n2_5", "n5_0", "n10", "reserved"),
+    "sds": ("pm2_5", "pm10"),
+}
 
 
 class BoardsError(ValueError):
@@ -66,7 +73,12 @@ def _check_model(m: dict, where: str) -> dict:
             _need("error_mask" not in ch or "error_register" in ch, w + ".error_mask",
                   "needs an error_register")
         else:
-            _need(isinstance(ch.get("field"), str), w + ".field", "missing")
+            words = FRAME_FIELDS.get(m.get("stream", {}).get("frame"), ())
+            _need(ch.get("field") in words or not words, w + ".field",
+                  f"{ch.get('field')!r} is not a word of the frame ({', '.join(words)})")
+    params = [ch["param"] for ch in m["channels"]]
+    _need(len(set(params)) == len(params), f"{where}: channels",
+          f"a parameter appears twice in {params}")
     if m["bus"] == "modbus":
         _need(m.get("modbus", {}).get("function") in (3, 4), f"{where}: modbus.function",
               "must be 3 or 4")

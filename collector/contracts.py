@@ -39,8 +39,10 @@ class Reading:
     """One parameter of one station over one averaging period, as stored in `reading`.
 
     `qc_bits` holds one bit per failed QC test; `raw` the value as the station sent it when the
-    units stage converted it. `boot` and `seq` name the message that carried the reading (for
-    de-duplication); they are not stored.
+    units stage converted it; `ref` for a mass concentration measured at ambient conditions,
+    whose temperature and pressure referred it to 25 °C, 1 atm (`station` or `standard`).
+    `boot` and `seq` name the message that carried the reading (for de-duplication); they are
+    not stored.
     """
 
     station: str
@@ -59,6 +61,7 @@ class Reading:
     raw: float | None = None
     boot: str = ""
     seq: int = -1
+    ref: str = ""  # particulates: how the value was referred to 25 °C, 1 atm (processors/units)
 
 
 def hour_of(t: int) -> int:

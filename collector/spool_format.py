@@ -19,7 +19,9 @@ __all__ = ["FIELDS", "SUFFIX", "Item", "decode", "encode"]
 
 SUFFIX = ".seg"
 FIELDS = ("station", "kind", "param", "unit", "time", "value", "status", "qc", "qc_bits", "n",
-          "flags", "min", "max", "raw")
+          "flags", "min", "max", "raw", "ref")
+# Rows spooled before `ref` existed have one field less; they still read (ref "").
+_OLD_LEN = len(FIELDS) - 1
 
 Item = Reading | Point
 _ROW = operator.attrgetter(*FIELDS)  # a tuple, written as the same JSON list
@@ -33,12 +35,14 @@ def encode(items: list[Item]) -> bytes:
 
 
 def _reading(row: list) -> Reading:
+    if len(row) == _OLD_LEN:
+        row = [*row, ""]
     if len(row) != len(FIELDS):
         raise ValueError(f"a spooled reading has {len(row)} fields, not {len(FIELDS)}")
     (station, kind, param, unit, time, value, status, qc, qc_bits, n, flags, lo, hi,
-     raw) = row
+     raw, ref) = row
     return Reading(station, kind, param, unit, time, value, status, qc, n, flags, lo, hi,
-                   qc_bits, raw)
+                   qc_bits, raw, ref=ref)
 
 
 def decode(payload: bytes) -> list[Item]:

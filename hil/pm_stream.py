@@ -6,8 +6,10 @@
 - `sds` (SDS011 family): 0xAA 0xC0, PM2.5 and PM10 as value × 10 little-endian, two id bytes,
   an 8-bit sum of those six data bytes, 0xAB. 10 bytes.
 
-PM2.5 and PM1 follow PM10 with the fine fractions typical of traffic and sea-salt air on the
-coast (about 0.6 and 0.4 of PM10), so pm1 ≤ pm2.5 ≤ pm10 always holds.
+Unpinned, PM2.5 and PM1 follow PM10 with the fine fractions typical of traffic and sea-salt air
+on the coast (about 0.6 and 0.4 of PM10). A source that knows `pm2_5` (a recorded day replayed
+by hil/replay.py) drives the fine fraction instead, and PM10 follows it by the same ratio, so
+pm1 ≤ pm2.5 ≤ pm10 always holds.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ Source = Callable[[str], float]
 PMS_HEADER = b"\x42\x4d"
 SDS_HEADER = b"\xaa\xc0"
 SDS_TAIL = 0xAB
-PM25_OF_PM10 = 0.6
-PM1_OF_PM25 = 0.68
+PM25_OF_PM10 = signals.PM25_OF_PM10
+PM1_OF_PM25 = signals.PM1_OF_PM25
 # Indoor-calibrated "CF=1" values read higher than the atmospheric ones in humid air.
 CF1_OF_ATM = 1.1
 # The largest value and the resolution each family's frame carries.
 LIMITS = {"pms": 0xFFFF, "sds": 0xFFFF / 10}
 RESOLUTION = {"pms": 1.0, "sds": 0.1}
+FRACTIONS = ("pm1", "pm2_5", "pm10")
 
 
 class PmStream(PortWorker):
@@ -70,10 +73,11 @@ class PmStream(PortWorker):
         return list(self.channels)
 
     def pin(self, param: str, value: float) -> None:
-        """Report exactly value for a catalog channel (pm10) or a derived one (pm2_5, pm1)."""
-        if param not in self.channels and param not in ("pm2_5", "pm1", "pm10"):
+        """Report exactly value for pm1, pm2_5 or pm10, whether or not the catalog reads it
+        (an sds frame carries no PM1: pinning it changes nothing on the wire)."""
+        if param not in self.channels and param not in FRACTIONS:
             raise KeyError(f"{self.name} has no channel {param!r}; it has "
-                           f"{', '.join(self.channels)} (pm2_5 and pm1 are derived)")
+                           f"{', '.join(self.channels)} (and carries {', '.join(FRACTIONS)})")
         step = RESOLUTION[self.family]
         if not 0 <= value <= LIMITS[self.family] or abs(value / step - round(value / step)) > 1e-6:
             raise ValueError(f"{self.name}: {param}={value!r} is not a multiple of {step} in "
@@ -94,15 +98,28 @@ class PmStream(PortWorker):
             pinned = dict(self.pinned)
         pm10 = pinned.get("pm10")
         lo, hi = self.channels["pm10"]["range"] if "pm10" in self.channels else (0, 1000)
+        fine = pinned.get("pm2_5")
+        if fine is None:
+            fine = self._fine_from_source()
         if pm10 is None:
-            pm10 = min(hi, max(lo, float(self.source("pm10"))))
+            pm10 = float(self.source("pm10")) if fine is None else fine / PM25_OF_PM10
+            pm10 = min(hi, max(lo, pm10))
         if self.faults is not None:
             faulty = self.faults.value("pm10", pm10)
             if faulty != pm10:
                 pm10 = min(hi, max(lo, faulty))
-        pm2_5 = pinned.get("pm2_5", min(pm10, pm10 * PM25_OF_PM10))
+        pm2_5 = min(pm10, pm10 * PM25_OF_PM10) if fine is None else fine
+        if "pm2_5" not in pinned:
+            pm2_5 = min(pm2_5, pm10)
         pm1 = pinned.get("pm1", min(pm2_5, pm2_5 * PM1_OF_PM25))
         return {"pm1": pm1, "pm2_5": pm2_5, "pm10": pm10}
+
+    def _fine_from_source(self) -> float | None:
+        """PM2.5 from the source when it has a signal for it (a replayed day), else None."""
+        try:
+            return max(0.0, float(self.source("pm2_5")))
+        except KeyError:  # hil.signals.UnknownSignal: the fine fraction follows PM10
+            return None
 
     def frame(self) -> bytes:
         v = self.values()

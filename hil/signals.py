@@ -6,8 +6,8 @@ a test can pin exact numbers and two runs with one seed see the same day. Shapes
 - air temperature 24–33 °C, coolest near 05:00 and warmest near 14:00 local; humidity 65–95 %
   moving against it; afternoon showers (seeded per day) cool the air and wet it.
 - pressure near 1008 hPa with the semidiurnal atmospheric tide (highs near 10:00 and 22:00).
-- traffic peaks 07–09 and 17–19 in NO2, CO, PM10 and TSP; O3 peaks in the afternoon; SO2 stays
-  a low background.
+- traffic peaks 07–09 and 17–19 in NO2, CO, PM10 and TSP (PM2.5 0.6 and PM1 0.4 of PM10);
+  O3 peaks in the afternoon; SO2 stays a low background.
 - water: temperature 27–31 °C, pH 7.0–8.2 and DO 5–8 mg/L rising with daylight, TSS 5–60 mg/L
   with the 12.42 h tide and rain pulses, NH4-N 0.05–0.5 mg/L with a morning discharge.
 - per registry kind (`medium_of`): tap water clear and steady (pH 7.0–7.4, TSS < 5 mg/L,
@@ -27,6 +27,9 @@ import time
 from collections.abc import Callable, Iterable
 
 UTC_OFFSET_S = 7 * 3600
+# Fine fractions of traffic and sea-salt air on the coast: PM2.5 of PM10 and PM1 of PM2.5.
+PM25_OF_PM10 = 0.6
+PM1_OF_PM25 = 0.68
 DAY_S = 86400.0
 M2_TIDE_S = 12.42 * 3600
 
@@ -40,6 +43,8 @@ AIR: dict[str, tuple[str, float, float]] = {
     "co": ("ppm", 0.1, 3.0),
     "o3": ("ppb", 5.0, 80.0),
     "pm10": ("ug/m3", 8.0, 150.0),
+    "pm2_5": ("ug/m3", 8.0 * 0.6, 150.0 * 0.6),
+    "pm1": ("ug/m3", 8.0 * 0.6 * 0.68, 150.0 * 0.6 * 0.68),
     "tsp": ("ug/m3", 15.0, 260.0),
 }
 WATER: dict[str, tuple[str, float, float]] = {
@@ -170,8 +175,10 @@ def _air(param: str, t: float, seed: int) -> float:
         sun = _bump(h, 14.5, 2.5)
         titration = 1 - 0.25 * road * (1 - sun)  # fresh NO eats O3 at rush hours
         return (12.0 + 38.0 * sun) * titration * (1 + 0.1 * noise(seed, "o3", t))
-    if param == "pm10":
-        return (24.0 + 40.0 * road) * washout * (1 + 0.15 * noise(seed, "pm10", t))
+    if param in ("pm10", "pm2_5", "pm1"):
+        pm10 = (24.0 + 40.0 * road) * washout * (1 + 0.15 * noise(seed, "pm10", t))
+        fine = {"pm10": 1.0, "pm2_5": PM25_OF_PM10, "pm1": PM25_OF_PM10 * PM1_OF_PM25}
+        return pm10 * fine[param]
     if param == "tsp":
         return (42.0 + 75.0 * road) * washout * (1 + 0.15 * noise(seed, "tsp", t))
     raise UnknownSignal(f"no air signal for {param!r}; known: {', '.join(AIR)}")

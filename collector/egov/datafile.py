@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import boards
 from collector.contracts import Reading
 
 log = logging.getLogger("quantrac.collector.egov")
@@ -37,6 +38,12 @@ class DataFileError(ValueError):
 class Symbols:
     params: dict[str, tuple[str, int]]  # param -> (symbol, decimals), in file order
     units: dict[str, str]  # stored unit -> unit text in the file
+    not_sent: frozenset[str] = frozenset()  # measured, deliberately not in the files
+
+
+def measured_params() -> set[str]:
+    """Every parameter some catalog model measures: what a symbols key can name."""
+    return {ch["param"] for m in boards.catalog().values() for ch in m["channels"]}
 
 
 def load_symbols(path: str | Path | None = None) -> Symbols:
@@ -45,7 +52,15 @@ def load_symbols(path: str | Path | None = None) -> Symbols:
         doc = json.loads(where.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise DataFileError(f"{where}: unreadable symbols table ({e})") from None
+    known = measured_params()
     params: dict[str, tuple[str, int]] = {}
+    not_sent = doc.get("not_sent") or {}
+    if not isinstance(not_sent, dict):
+        raise DataFileError(f"{where}: not_sent must map parameters to the reason")
+    for param in [*(doc.get("symbols") or {}), *not_sent]:
+        if param not in known:  # e.g. "pm25" for pm2_5: that parameter would never be sent
+            raise DataFileError(f"{where}: {param!r} is not a parameter any sensor model "
+                                f"measures ({', '.join(sorted(known))})")
     for param, entry in (doc.get("symbols") or {}).items():
         sym = entry.get("symbol") if isinstance(entry, dict) else None
         dec = entry.get("decimals", 2) if isinstance(entry, dict) else None
@@ -60,7 +75,7 @@ def load_symbols(path: str | Path | None = None) -> Symbols:
         raise DataFileError(f"{where}: units must map unit names to texts without TABs")
     if not params:
         raise DataFileError(f"{where}: no symbols")
-    return Symbols(params, dict(units))
+    return Symbols(params, dict(units), frozenset(not_sent))
 
 
 def ascii_code(text: str) -> str:
@@ -125,7 +140,7 @@ def content(readings: list[Reading], symbols: Symbols, naming: Naming) -> str:
         if r.value is None:
             continue
         if r.param not in symbols.params:
-            if r.param not in _warned:
+            if r.param not in _warned and r.param not in symbols.not_sent:
                 _warned.add(r.param)
                 log.warning("egov: parameter %r has no symbol in the symbols table; it is "
                             "left out of the data files", r.param)

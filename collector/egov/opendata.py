@@ -38,11 +38,14 @@ HEADERS = {
 }
 ABOUT = {
     "vi": "Giá trị trung bình 5 phút, thời gian là cuối mỗi kỳ (giờ địa phương). Khí (SO2, CO, "
-          "NO2, O3) tính bằng ug/Nm3 ở 25 °C, 760 mmHg. Trạng thái thiết bị theo Thông tư "
+          "NO2, O3) tính bằng ug/Nm3 ở 25 °C, 760 mmHg; bụi (PM1, PM2,5, PM10, TSP) quy về "
+          "25 °C, 760 mmHg theo nhiệt độ và áp suất đo tại trạm. Trạng thái thiết bị theo Thông tư "
           "10/2021/TT-BTNMT: 00 đang đo, 01 hiệu chuẩn, 02 lỗi thiết bị. Cờ chất lượng: 1 tốt, "
           "3 nghi ngờ, 4 không đạt, 9 thiếu.",
     "en": "5-minute means; time marks the end of each period (local time). Gases (SO2, CO, "
-          "NO2, O3) in ug/Nm3 at 25 °C and 760 mmHg. Device status per Circular "
+          "NO2, O3) in ug/Nm3 at 25 °C and 760 mmHg; particulates (PM1, PM2.5, PM10, TSP) "
+          "referred to 25 °C and 760 mmHg with the station's measured temperature and "
+          "pressure. Device status per Circular "
           "10/2021/TT-BTNMT: 00 measuring, 01 calibrating, 02 device error. Quality flag: "
           "1 good, 3 suspect, 4 fail, 9 missing.",
 }

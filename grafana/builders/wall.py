@@ -32,7 +32,10 @@ from grafana.queries import agg, by_time, col, ident, is_, select
 
 SCREEN_W, SCREEN_H = 6, 28
 COLUMNS, ROWS = 4, 3
-FEATURED = (("so2", "1h"), ("pm10", "24h"))  # limits shown on screens 7 and 8
+# limits shown on screens 7 and 8 (screen, param, period, top row, rows): SO2 1 h, and the
+# 24-hour particulates, PM2.5 (what decides the AQI most days) above PM10
+FEATURED = ((7, "so2", "1h", 0, SCREEN_H), (8, "pm2_5", "24h", 0, SCREEN_H // 2),
+            (8, "pm10", "24h", SCREEN_H // 2, SCREEN_H // 2))
 EVERY_STATION: list[str] = []  # the wall has no variables: every station, always
 
 
@@ -47,7 +50,7 @@ def _where(n: int, lang: str, across: int = 1) -> str:
     return t("screen", lang, n=shown)
 
 
-def featured(lang: str, n: int, param: str, period: str):
+def featured(lang: str, n: int, param: str, period: str, top: int, height: int):
     air = next(g for g in facts.groups() if g.family == "air")
     limit = next((lim for lim in air.limits if (lim.param, lim.period) == (param, period)),
                  None)
@@ -55,7 +58,7 @@ def featured(lang: str, n: int, param: str, period: str):
                [ident("station")])
     title = t("mean", lang, param=facts.param_name(param),
               period=facts.period_name(period, lang))
-    p = series(title, [target(q, alias="$tag_station")], screen(n),
+    p = series(title, [target(q, alias="$tag_station")], screen(n, top=top, height=height),
                description=_where(n, lang), legend=False)
     if limit is not None:
         with_thresholds(p, limit_thresholds(limit), cm.GraphThresholdsStyleMode.LINE_AND_AREA)
@@ -75,8 +78,8 @@ def build(lang: str) -> list[db.Dashboard]:
                  .description(_where(4, lang)))
     d.with_panel(overview.hourly(lang, "aqi", screen(5), every).description(_where(5, lang)))
     d.with_panel(overview.hourly(lang, "wqi", screen(6), every).description(_where(6, lang)))
-    for n, (param, period) in zip((7, 8), FEATURED, strict=True):
-        d.with_panel(featured(lang, n, param, period))
+    for n, param, period, top, height in FEATURED:
+        d.with_panel(featured(lang, n, param, period, top, height))
     d.with_panel(alerts.table_panel(t("alerts.open", lang), alerts.open_alerts(lang, every),
                                     lang, screen(9, across=2), with_time=False)
                  .description(_where(9, lang, 2)))

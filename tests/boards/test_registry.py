@@ -6,7 +6,7 @@ import pytest
 
 import boards
 
-AIR_PARAMS = {"so2", "co", "no2", "o3", "pm10", "tsp", "temp", "rh", "pressure"}
+AIR_PARAMS = {"so2", "co", "no2", "o3", "pm1", "pm2_5", "pm10", "tsp", "temp", "rh", "pressure"}
 WATER_PARAMS = {"ph", "do", "tss", "nh4", "temp"}
 KIND_PARAMS = {"tap_water": WATER_PARAMS | {"turbidity", "chlorine"},
                "wastewater": WATER_PARAMS | {"cod", "flow"},
@@ -34,6 +34,15 @@ def test_every_station_carries_its_kind_parameters_in_native_units():
     assert (ww.params()["cod"], ww.params()["flow"]) == ("mg/L", "m3/h")
     sea = boards.registry().get("pq-sea-01").params()
     assert (sea["conductivity"], sea["salinity"]) == ("mS/cm", "PSU")
+    assert air["pm2_5"] == air["pm1"] == "ug/m3"
+
+
+@pytest.mark.parametrize("model, fields", [
+    ("qt-pm-pms", {"pm1": "pm1_atm", "pm2_5": "pm2_5_atm", "pm10": "pm10_atm"}),
+    ("qt-pm-sds", {"pm2_5": "pm2_5", "pm10": "pm10"})])
+def test_each_particulate_frame_family_is_read_for_every_fraction_it_carries(model, fields):
+    # the atmospheric words of a pms frame, not the indoor-calibrated CF=1 ones
+    assert {ch["param"]: ch["field"] for ch in boards.catalog()[model]["channels"]} == fields
 
 
 def test_firmware_config_resolves_addresses_and_per_station_overrides():
@@ -71,6 +80,26 @@ def test_a_bad_catalog_entry_is_refused_naming_the_key(mutate, message):
     mutate(model)
     with pytest.raises(boards.BoardsError, match=message):
         boards._check_model(model, "boards/catalog/qt-gas4-ec.json")
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda m: m["channels"][1].update(field="pm25_atm"),
+     r"qt-pm-pms.json: channels\[1\]\.field: 'pm25_atm' is not a word of the frame"),
+    (lambda m: m["channels"][0].update(param="pm10"), r"a parameter appears twice"),
+])
+def test_a_bad_stream_channel_is_refused_at_load_not_at_a_station_boot(mutate, message):
+    model = copy.deepcopy(boards.catalog()["qt-pm-pms"])
+    mutate(model)
+    with pytest.raises(boards.BoardsError, match=message):
+        boards._check_model(model, "boards/catalog/qt-pm-pms.json")
+
+
+def test_the_frame_words_are_the_ones_the_firmware_splits_frames_into():
+    src = (boards.HERE.parent / "firmware" / "bus" / "frames.py").read_text()
+    scope: dict = {}
+    exec(src.split("FIELDS = ", 1)[1].split("}", 1)[0].join(["FIELDS = ", "}"]),
+         {"PMS": "pms", "SDS": "sds"}, scope)
+    assert {k: tuple(v.split()) for k, v in scope["FIELDS"].items()} == boards.FRAME_FIELDS
 
 
 def test_unknown_station_is_a_clear_error():

@@ -174,3 +174,25 @@ def test_a_state_saved_before_days_were_judged_whole_still_restores(clock):
     old = {"v": 1, "alerts": {}, "last_data": {STATION: 1.0}}
     clock.stage.restore(old)
     assert clock.stage.last_data == {STATION: 1.0}
+
+
+@pytest.mark.parametrize("day_end, verdict, limit", [
+    (END, "within", 50.0),  # QCVN 05:2023 PM2.5 24 h: 50 µg/m³ ...
+    (int(datetime(2026, 1, 2, tzinfo=VN).timestamp()), "above", 45.0)])  # ... 45 from 2026
+def test_a_day_of_pm2_5_at_48_is_judged_against_the_limit_of_its_year(day_end, verdict, limit):
+    stage = AlertsProcessor("phu-quoc", tick_s=1.0, day_grace_s=GRACE)
+    stage.started = day_end - 7 * H
+    clock = Clock(stage, day_end - 6 * H)
+    pm = Point("mean", {"station": STATION, "kind": "air", "param": "pm2_5", "unit": "ug/m3",
+                        "period": "24h"}, {"value": 48.0, "n": 24, "expected": 24,
+                                           "complete": True}, day_end)
+    clock.batch([pm], [record(day_end), record(day_end + GRACE)])
+    got = clock.ticks()
+    (v,) = [p for p in got if p.measurement == "daily_limit"
+            and p.tags["rule"] == "qcvn05.pm2_5.24h"]
+    assert (v.fields["verdict"], v.fields["limit"]) == (verdict, limit)
+    opened = [p for p in got if p.measurement == "alert"
+              and p.tags["rule"] == "qcvn05.pm2_5.24h"]
+    assert len(opened) == (verdict == "above")
+    for a in opened:
+        assert "PM2.5" in a.note["text_vi"] and "PM2.5" in a.note["text_en"]

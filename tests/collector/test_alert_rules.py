@@ -34,7 +34,10 @@ def test_air_stations_get_qcvn05_for_each_averaging_period_of_what_they_measure(
     assert got["qcvn05.so2.1h"] == (None, 350) and got["qcvn05.so2.24h"] == (None, 125)
     assert got["qcvn05.co.8h"] == (None, 10000) and got["qcvn05.o3.8h"] == (None, 120)
     assert got["qcvn05.pm10.24h"] == (None, 100) and got["qcvn05.tsp.1h"] == (None, 300)
-    assert "qcvn05.pm2_5.24h" not in got  # the air-standard profile has no PM2.5 sensor
+    # the particulate sensor reads PM2.5 and PM1: QCVN 05:2023 limits PM2.5 over 24 h only (its
+    # yearly limit is not evaluated: no yearly mean is computed) and PM1 not at all
+    assert got["qcvn05.pm2_5.24h"] == (None, 50)
+    assert not [r for r in got if r.startswith(("qcvn05.pm2_5.1h", "qcvn05.pm1."))]
 
 
 def test_water_stations_get_their_regulation_and_column():

@@ -31,6 +31,7 @@ def test_one_file_per_station_and_cycle_with_one_line_per_parameter():
     naming = datafile.Naming("AnGiang", "PhuQuoc", TZ, {"pq-air-01": "PQ-KK01"})
     symbols = datafile.load_symbols()
     rs = [reading("pm10", 35.14, "ug/m3"), reading("so2", 32.755, "ug/Nm3"),
+          reading("pm2_5", 21.06, "ug/m3"), reading("pm1", 14.0, "ug/m3"),
           reading("temp", 29.96, "degC"), reading("co", None, "ug/Nm3", status=2),
           reading("rh", 81.0, "%", status=1), reading("so2", 40.0, "ug/Nm3", t=T + 300),
           reading("ph", 7.1, "pH", station="pq-ww-01", t=T)]
@@ -46,7 +47,8 @@ def test_one_file_per_station_and_cycle_with_one_line_per_parameter():
     assert files[0][2] == ("Temp\t30.0\toC\t20260302100500\t00\n"
                            "RH\t81.0\t%\t20260302100500\t01\n"
                            "SO2\t32.8\tug/Nm3\t20260302100500\t00\n"
-                           "PM10\t35.1\tug/m3\t20260302100500\t00\n")
+                           "PM10\t35.1\tug/m3\t20260302100500\t00\n"
+                           "PM2,5\t21.1\tug/m3\t20260302100500\t00\n")  # PM1: not_sent
     assert files[2][2] == "pH\t7.10\t-\t20260302100500\t00\n"
     assert datafile.cycle_files([reading("co", None, "ug/Nm3")], naming, symbols) == []
 
@@ -66,6 +68,11 @@ def test_codes_symbols_and_province_are_checked_by_name(tmp_path):
         datafile.load_symbols(bad)
     bad.write_text(json.dumps({"symbols": {"so2": {"symbol": "SO2", "decimals": 9}}}))
     with pytest.raises(datafile.DataFileError, match=r"symbols\.so2\.decimals = 9"):
+        datafile.load_symbols(bad)
+    # the key the shipped table had for PM2.5: it matched no parameter, so PM2.5 was dropped
+    bad.write_text(json.dumps({"symbols": {"pm25": {"symbol": "PM2,5", "decimals": 1}}}))
+    with pytest.raises(datafile.DataFileError, match=r"'pm25' is not a parameter any sensor "
+                                                     r"model measures \(.*co, .*pm2_5"):
         datafile.load_symbols(bad)
 
 

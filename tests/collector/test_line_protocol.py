@@ -26,6 +26,13 @@ def test_min_max_and_integer_values_are_floats():
                    "1763755200")
 
 
+def test_the_reference_conditions_are_a_field_so_the_series_stays_one():
+    got = line(reading(param="pm2_5", unit="ug/m3", value=41.0, raw=40.0, ref="station"))
+    assert got == ("reading,kind=air,param=pm2_5,station=pq-air-01,unit=ug/m3 "
+                   "value=41.0,status=0i,qc=2i,qc_bits=0i,n=30i,flags=0i,raw=40.0,"
+                   'ref="station" 1763755200')
+
+
 def test_no_value_means_no_value_field():
     got = line(reading(value=None, status=2, n=0, flags=4))
     assert " status=2i,qc=2i,qc_bits=0i,n=0i,flags=4i " in got and "value=" not in got

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+import boards
 from collector.contracts import QC_FAIL, QC_GOOD, QC_SUSPECT, Batch, Reading
 from collector.processors.qc import checks as c
-from collector.processors.qc.limits import LimitsError, load, registry_limits
+from collector.processors.qc.limits import LIMITS_PATH, LimitsError, load, registry_limits
 from collector.processors.qc.plugin import QcProcessor
 from collector.processors.units.plugin import UnitsProcessor
 
@@ -36,6 +37,17 @@ def test_limits_come_from_the_catalog_the_file_and_the_station_kind():
     assert limits["pq-sea-01"]["ph"].suspect == (7.5, 8.6)  # kinds.sea_water
     assert limits["pq-ww-01"]["ph"].suspect == (5.0, 9.0)  # kinds.wastewater
     assert limits["pq-air-01"]["so2"].suspect == (0.0, 2630.0)
+
+
+def test_every_parameter_a_station_measures_has_its_own_limits():
+    # a channel added to the catalog without limits would get the sensor range test only
+    shipped = json.loads(LIMITS_PATH.read_text())["params"]
+    for station in boards.registry().stations:
+        missing = set(station.params()) - set(shipped)
+        assert not missing, f"{station.id}: no QC limits for {sorted(missing)}"
+    limits = registry_limits()
+    assert limits["pq-air-01"]["pm2_5"].suspect == (0.0, 500.0)
+    assert limits["pq-air-01"]["pm1"].spike == 120.0
 
 
 def test_the_same_ph_is_good_in_a_wastewater_outfall_and_suspect_at_sea():

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from collector import spool_format
 from collector.contracts import Point, Reading
 from collector.log.format import HEADER
 from collector.spool import Spool, SpoolError, SpoolFull
@@ -53,6 +54,15 @@ def test_readings_come_back_oldest_first_and_exactly_as_written(opened):
     assert all(type(r.time) is int and type(r.qc_bits) is int for r in got)
     spool.advance("influxdb", pos, len(got))
     assert spool.read("influxdb", 100) == ([], pos) and spool.stats()["depth"] == 0
+
+
+def test_a_reading_spooled_before_ref_existed_reads_back():
+    new = Reading("pq-air-01", "air", "pm10", "ug/m3", 1763755200, 41.1, 0, raw=40.0,
+                  ref="station")
+    assert spool_format.decode(spool_format.encode([new])) == [new]
+    old_row = json.loads(spool_format.encode([new]))[0][:-1]  # the 14 fields of before
+    (back,) = spool_format.decode(json.dumps([old_row]).encode())
+    assert (back.value, back.raw, back.ref) == (41.1, 40.0, "")
 
 
 def test_points_keep_their_field_types(opened):

@@ -53,3 +53,37 @@ def test_without_keep_raw_no_raw_field():
     (so2,) = UnitsProcessor(keep_raw=False).process(
         Batch([], readings=[reading("so2", "ppb", 10.0)])).readings
     assert so2.raw is None and so2.unit == "ug/Nm3"
+
+
+# -- particulates: µg/m³ at ambient conditions, referred to 25 °C and 1 atm ----------------------
+
+T = 1763755200
+HOT_AFTERNOON = (273.15 + 31.0) / 298.15 * 1013.25 / 1006.0  # 1.02695
+
+
+def test_particulates_are_referred_with_the_records_own_temperature_and_pressure():
+    batch = Batch([], readings=[reading("pm2_5", "ug/m3", 40.0, min=30.0, max=50.0),
+                                reading("temp", "degC", 31.0), reading("pressure", "hPa", 1006.0),
+                                reading("tsp", "ug/m3", 100.0), reading("so2", "ppb", 10.0)])
+    pm, temp, pressure, tsp, so2 = UnitsProcessor().process(batch).readings
+    assert (pm.value, pm.min, pm.max) == pytest.approx(
+        (40 * HOT_AFTERNOON, 30 * HOT_AFTERNOON, 50 * HOT_AFTERNOON))
+    assert (pm.unit, pm.raw, pm.ref) == ("ug/m3", 40.0, "station")  # raw: as measured
+    assert (tsp.value, tsp.ref) == (pytest.approx(100 * HOT_AFTERNOON), "station")
+    assert (temp.value, pressure.value, temp.ref) == (31.0, 1006.0, "")  # unchanged
+    assert so2.ref == "" and so2.unit == "ug/Nm3"  # a mixing ratio: already at 25 °C, 1 atm
+
+
+@pytest.mark.parametrize("thp", [
+    [],                                                             # no THP sensor
+    [reading("temp", "degC", 31.0)],                                # no pressure
+    [reading("temp", "degC", 31.0), reading("pressure", "hPa", 1006.0, status=2)],  # in error
+    [reading("temp", "degC", None, status=2), reading("pressure", "hPa", 1006.0)],
+    [reading("temp", "degC", 31.0), reading("pressure", "hPa", 50.0)],  # not the air's
+    [reading("temp", "degC", 31.0, time=T + 300), reading("pressure", "hPa", 1006.0,
+                                                           time=T + 300)],  # another record
+])
+def test_without_the_records_temperature_and_pressure_the_standard_conditions_are_used(thp):
+    pm, *_ = UnitsProcessor().process(
+        Batch([], readings=[reading("pm10", "ug/m3", 40.0), *thp])).readings
+    assert (pm.value, pm.raw, pm.ref, pm.unit) == (40.0, None, "standard", "ug/m3")

@@ -89,6 +89,7 @@ def test_a_register_value_arrives_in_influxdb_with_value_unit_and_time(
             return (so2, pm10) if len(so2) >= 2 and pm10 else None
 
         rows, pm10 = _wait_for("so2 points and a warmed-up pm10 point", ready, timeout=90)
+        record = [r for r in stored() if r["time"] == pm10[-1]["time"]]
     finally:
         sim.stop()
         collector.stop()
@@ -106,5 +107,10 @@ def test_a_register_value_arrives_in_influxdb_with_value_unit_and_time(
     value, unit, status, n, _flags, *_ = by_time[point["time"]]["d"]["so2"]
     assert (round(value, 3), unit, status) == (SO2_PPB, "ppb", 0) and n >= 1
 
-    assert pm10[-1]["value"] == pytest.approx(PM10_UGM3)
-    assert pm10[-1]["unit"] == "ug/m3"
+    # PM10 measured at the station's air is referred to 25 °C and 1 atm with the temperature
+    # and pressure its THP sensor put in the same record (processors/units)
+    last = pm10[-1]
+    thp = {r["param"]: r["value"] for r in record}
+    k = (thp["temp"] + 273.15) / 298.15 * 1013.25 / thp["pressure"]
+    assert last["value"] == pytest.approx(PM10_UGM3 * k) and last["raw"] == PM10_UGM3
+    assert (last["unit"], last["ref"]) == ("ug/m3", "station")

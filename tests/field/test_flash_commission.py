@@ -25,7 +25,7 @@ from quantrac.field import bundle, registry_file, workspace
 NEW = "pq-air-17"
 PINS = {"gas": {"so2": 12.5, "co": 1.25, "no2": 33.7, "o3": 48.2},
         "thp": {"temp": 29.3, "rh": 77.4, "pressure": 1008.6},
-        "tsp": {"tsp": 87.6}, "pm": {"pm10": 42}}
+        "tsp": {"tsp": 87.6}, "pm": {"pm1": 17, "pm2_5": 25, "pm10": 42}}
 
 
 def run(*args):

@@ -30,7 +30,8 @@ def test_bench_firmware_reports_heap_backlog_and_drain(tmp_path):
     profiles = r["profiles"]
     assert {"air-standard", "tap-water", "wastewater", "sea-water", "air-fullest"} <= set(profiles)
     assert profiles["air-fullest"]["days_per_mib"] == r["backlog_days_per_mib"]
-    assert profiles["air-standard"]["params"] == 9
+    # air-standard: SO2, CO, NO2, O3, T, RH, P, TSP, PM1, PM2.5, PM10
+    assert profiles["air-standard"]["params"] == 11
     assert all(p["days_per_mib"] >= 60 for p in profiles.values()) and r["backlog_goal_met"]
     assert "air-fullest" in result.output and "tap-water" in result.output
     assert r["heap_growth_bytes"] == 0

@@ -26,7 +26,9 @@ STATION = "pq-air-01"
 REPORT_S = 5
 PINNED = {"so2": 12.5, "co": 0.75, "no2": 20.25, "o3": 30.5}  # exact in float32
 PM10 = 35
-UNITS = {"so2": "ppb", "co": "ppm", "no2": "ppb", "o3": "ppb", "pm10": "ug/m3"}
+PM_WORDS = {"pm1": 14, "pm2_5": 21, "pm10": PM10}  # what fw_harness.pms_words(35) carries
+UNITS = {"so2": "ppb", "co": "ppm", "no2": "ppb", "o3": "ppb", "pm1": "ug/m3",
+         "pm2_5": "ug/m3", "pm10": "ug/m3"}
 GAS_REGISTERS = registers(b"".join(wire_bytes(PINNED[p], "float32", "CDAB")
                                    for p in ("so2", "co", "no2", "o3")))
 
@@ -100,7 +102,7 @@ def test_station_publishes_valid_records(services, sensors, subscriber, launch):
         assert {p: v[1] for p, v in r["d"].items()} == UNITS
     # after the first (partial) period every value is exactly what the sensors carry
     for r in records[1:]:
-        for p, want in [*PINNED.items(), ("pm10", PM10)]:
+        for p, want in [*PINNED.items(), *PM_WORDS.items()]:
             value, _unit, status, n, flags, lo, hi = r["d"][p]
             assert (value, status, lo, hi) == (want, 0, want, want), (p, r)
             assert n >= 3 and flags & 1 == 0, (p, r)

@@ -82,13 +82,16 @@ def _air(t: int, p: Plan) -> dict[str, list]:
          "rh": [round(75 + _wave(t, 24, 10, 4), 2), "%", 0, 30, 0],
          "pressure": [round(1008 + _wave(t, 24, 2), 2), "hPa", 0, 30, 0],
          "tsp": [round(60 + _wave(t, 24, 15), 2), "ug/m3", 0, 30, 0],
-         "pm10": [round(35 + _wave(t, 24, 10, 5), 2), "ug/m3", 0, 28, 0, 20.0, 60.0]}
+         "pm10": [round(35 + _wave(t, 24, 10, 5), 2), "ug/m3", 0, 28, 0, 20.0, 60.0],
+         "pm2_5": [round(21 + _wave(t, 24, 6, 5), 2), "ug/m3", 0, 28, 0],
+         "pm1": [round(14 + _wave(t, 24, 4, 5), 2), "ug/m3", 0, 28, 0]}
     if 9 * H < ago <= 10 * H:
         d["co"][2] = 1  # calibrating
     if 6 * H < ago <= 8 * H:
         d["tsp"][2] = 2  # device error
     if 4 * H < ago <= 5 * H:
-        d["pm10"] = [None, "ug/m3", 0, 0, 4]  # sensor offline when the period closed
+        for pm in ("pm1", "pm2_5", "pm10"):
+            d[pm] = [None, "ug/m3", 0, 0, 4]  # sensor offline when the period closed
     if 3 * H < ago <= 4 * H:
         d["no2"][3], d["no2"][4] = 20, 2  # fewer than 75 % of the samples
     return d

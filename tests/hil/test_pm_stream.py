@@ -71,7 +71,7 @@ def read_frames(path: str, family: str, count: int, timeout_s: float = 15.0) -> 
 @pytest.mark.parametrize("name, pm10", [("qt-pm-pms", 42), ("qt-pm-sds", 42.7)])
 def test_frames_carry_the_pinned_pm10_in_the_catalog_field(name, pm10):
     spec = boards.catalog()[name]
-    field = spec["channels"][0]["field"]
+    field = {ch["param"]: ch["field"] for ch in spec["channels"]}["pm10"]
     with PtyPort() as port:
         stream = PmStream(spec, port)
         stream.pin("pm10", pm10)
@@ -116,6 +116,19 @@ def test_unpinned_frames_follow_the_source():
         later = read_frames(port.path, "sds", 1)[-1]  # the newest frame queued so far
     assert first["pm10"] == pytest.approx(55.5)
     assert later["pm10"] == pytest.approx(12.0) and later["pm2_5"] < later["pm10"]
+
+
+@pytest.mark.parametrize("name", ["qt-pm-pms", "qt-pm-sds"])
+def test_a_source_with_pm2_5_drives_the_fine_fraction_and_pm10_follows(name):
+    spec = boards.catalog()[name]
+    live = {"pm2_5": 81.0, "pm10": 20.0}  # a replayed PM2.5 above the PM10 signal
+    with PtyPort() as port, PmStream(spec, port, source=live.__getitem__):
+        (f, *_) = read_frames(port.path, spec["stream"]["frame"], 1)
+    fields = {ch["param"]: ch["field"] for ch in spec["channels"]}
+    assert f[fields["pm2_5"]] == pytest.approx(81.0)
+    assert f[fields["pm10"]] == pytest.approx(135.0)  # 81 / 0.6: never below PM2.5
+    if "pm1" in fields:
+        assert 0 < f[fields["pm1"]] <= 81
 
 
 def test_pinning_what_the_frame_cannot_carry_is_refused():

@@ -106,4 +106,6 @@ def line(r: Reading | Point) -> str:
         fields.append(f"max={float_field(r.max, 'max')}")
     if r.raw is not None:
         fields.append(f"raw={float_field(r.raw, 'raw')}")
+    if r.ref:  # a field, not a tag: the series stays one whichever conditions referred it
+        fields.append(_field("ref", r.ref))
     return f"{MEASUREMENT},{_reading_tags(r)} {','.join(fields)} {int(r.time)}"
