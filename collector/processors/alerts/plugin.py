@@ -24,18 +24,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.alerting import messages, rules
+from collector.alerting import desk, messages, rules
 from collector.alerting.engine import Alerts, Observation, Rule, Transition, parse_mute
 from collector.alerting.units import to_unit
 from collector.contracts import Batch, Point, topic_parts
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import needed
-from collector.processors.alerts import daily
+from collector.processors.alerts import daily, people
 from collector.processors.alerts.options import AlertsOptions, check
 
 log = logging.getLogger("quantrac.collector.alerts")
 STATE_VERSION = 1
 DEVICE_ERROR = 2
+CALIBRATING = 1  # Circular 10 device status 01: the station's own maintenance window
 
 
 class AlertsProcessor:
@@ -43,7 +44,8 @@ class AlertsProcessor:
 
     def __init__(self, registry: str = "phu-quoc", rules_dir: str = "",
                  mutes: tuple[str, ...] = (), hour_fraction: float = 0.75,
-                 tick_s: float = 10.0, day_grace_s: float = 7200) -> None:
+                 tick_s: float = 10.0, day_grace_s: float = 7200,
+                 chain: desk.Chain | None = None) -> None:
         reg = boards.registry(registry)
         rs = rules.load(rules_dir or None)
         self.rules, warnings = rules.for_registry(rs, registry)
@@ -51,6 +53,9 @@ class AlertsProcessor:
             log.warning("alerts: %s", w)
         tz = ZoneInfo(reg.timezone)
         self.alerts = Alerts(tuple(parse_mute(m, tz) for m in mutes))
+        self.tz = tz
+        self.desk = desk.Desk(chain)
+        self.stations = {s.id for s in reg.stations} | {rules.COLLECTOR}
         self.days = daily.DailyJudge(int(day_grace_s), tz, {
             st: r.window_s for st, rs_ in self.rules.items() for r in rs_
             if r.signal == "offline"})
@@ -72,7 +77,7 @@ class AlertsProcessor:
     # -- Processor contract ----------------------------------------------------------------
 
     def process(self, batch: Batch) -> Batch:
-        out: list[Point] = []
+        out: list[Point] = self._calibration(batch)
         for env in batch.envelopes:
             parts = topic_parts(env.topic)
             if parts and parts[1] == "data":
@@ -99,6 +104,8 @@ class AlertsProcessor:
             return []
         self._next_tick = now + self.tick_s
         out: list[Point] = self._days(now)
+        out += people.escalations(self.desk, now, self._open_list)
+        self.desk.prune(now)
         seen = stats.get("stations", {})
         for station, station_rules in self.rules.items():
             for rule in station_rules:
@@ -121,7 +128,7 @@ class AlertsProcessor:
 
     def state(self) -> dict[str, Any]:
         return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data,
-                "days": self.days.state()}
+                "days": self.days.state(), "desk": self.desk.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         try:
@@ -131,6 +138,8 @@ class AlertsProcessor:
             self.last_data = {str(k): float(v) for k, v in state["last_data"].items()}
             if "days" in state:  # absent in a state saved before days were judged whole
                 self.days.restore(state["days"])
+            if "desk" in state:  # absent before alerts were acknowledged
+                self.desk.restore(state["desk"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             log.warning("alerts: saved state unreadable (%s); starting with no open alerts", e)
             self.alerts.restore({})
@@ -143,7 +152,48 @@ class AlertsProcessor:
                 out[station] = opened
         return dict(sorted(out.items()))
 
+    def answer(self, station: str, payload: bytes, now: float | None = None) -> list[Point]:
+        """An operator's answer (quantrac/v1/<station>/answer): an acknowledgement or a
+        silence, as points; desk.AnswerError naming what is wrong (the caller dead-letters
+        the message with it)."""
+        now = time.time() if now is None else now
+        if station not in self.stations:
+            raise desk.AnswerError(f"topic: {station!r} is not a station of the registry")
+        a = desk.parse_answer(payload, station)
+        if a.act == "ack":
+            return people.ack(self.desk, a, now, self.tz, self._open_list)
+        if a.act == "silence":
+            s = self.desk.silence(a)
+            log.info("alerts of %s silenced by %s until %s: %s", station, a.by,
+                     desk.local_time(a.until, self.tz), a.note)
+            return [people.maintenance(station, s)]
+        ended = self.desk.unsilence(station, int(now))
+        if not ended:
+            raise desk.AnswerError(f"unsilence: {station} has no operator's silence now")
+        return [people.maintenance(station, s) for s in ended]
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _open_list(self, station: str) -> list[dict[str, Any]]:
+        return [{"rule": r, "id": s.id, "since": s.since}
+                for r, s in self.alerts.open_at(station).items()]
+
+    def _calibration(self, batch: Batch) -> list[Point]:
+        """Device status 01 silences the station (its own maintenance window) until a reading
+        in another status: a `maintenance` point at each edge."""
+        latest: dict[str, tuple[int, bool]] = {}
+        for r in batch.readings:
+            on = r.status == CALIBRATING
+            t = latest.get(r.station, (-1, False))[0]
+            if r.time > t or (r.time == t and on):
+                latest[r.station] = (r.time, on)
+        out = []
+        for station, (t, on) in latest.items():
+            s = self.desk.calibrating(station, on, t)
+            if s is not None:
+                out.append(people.maintenance(station, s))
+        return out
+
 
     def _mean(self, p: Point) -> list[Point]:
         station, param, period = p.station, p.tags.get("param", ""), p.tags.get("period", "")
@@ -196,7 +246,7 @@ class AlertsProcessor:
         doc = messages.payload(tr, text, self.alerts.open_at(tr.station))
         log.log(logging.WARNING if tr.event != "close" else logging.INFO, "alert %s: %s",
                 tr.event, text["en"])
-        return messages.point(tr, text, doc)
+        return people.decorate(self.desk, messages.point(tr, text, doc), time.time())
 
     def _warn(self, station: str, rule: Rule, unit: str) -> None:
         if (station, rule.id) not in self._warned:
@@ -223,7 +273,8 @@ def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
 def build(o: AlertsOptions, env: Env) -> AlertsProcessor:
     # an hour's mean is complete for alerts when it is for the aggregate stage
     return AlertsProcessor(env.registry, o.rules, o.mutes, env.peer("aggregate").hour_fraction,
-                           o.tick_s, o.day_grace_s)
+                           o.tick_s, o.day_grace_s,
+                           desk.chain(o.contacts, o.escalate, o.escalate_after_s))
 
 
 def _check(o: AlertsOptions, env: Env) -> None:
