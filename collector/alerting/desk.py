@@ -293,3 +293,19 @@ class Desk:
         self.alerts = alerts
         self.silences = {str(st): [Silence(**s) for s in ss]
                          for st, ss in d.get("silences", {}).items()}
+
+
+# -- what the outputs read from an alert's payload -------------------------------------------
+
+def reaches_people(note: dict[str, Any] | None) -> bool:
+    """False for a silenced station's alert: stored and retained, sent to no person."""
+    return not (note or {}).get("silenced")
+
+
+def addressed(note: dict[str, Any] | None, channel: str, own: tuple[str, ...]) -> list[str]:
+    """An output's own recipients, then the contacts of the levels the alert reached on
+    this channel (`to`), each once. An escalation goes to its new level only."""
+    to = [str(a) for a in ((note or {}).get("to") or {}).get(channel, [])]
+    if (note or {}).get("event") == "escalate":
+        return list(dict.fromkeys(to))
+    return list(dict.fromkeys([*own, *to]))
