@@ -108,16 +108,18 @@ def ack(desk: Desk, a: Answer, now: float, tz: tzinfo, open_of: OpenOf) -> list[
 
 def escalations(desk: Desk, now: float, open_of: OpenOf) -> list[Point]:
     out = []
-    minutes = round(desk.chain.after_s / 60, 1)
+    after = desk.chain.after_s
+    wait_vi = f"{after:g} giây" if after < 60 else f"{round(after / 60, 1):g} phút"
+    wait_en = f"{after:g} s" if after < 60 else f"{round(after / 60, 1):g} min"
     for aid, alert, level in desk.due(now):
         base = alert["doc"]
         if desk.silence_at(str(base.get("st")), now) is not None:
             continue  # maintenance began after it opened: nobody is called about it
         doc = {**base, "event": "escalate", "t": int(now), "escalation": {
             "level": level, "after_s": desk.chain.after_s}, "to": desk.chain.to(level),
-            "text_vi": f"Chuyển cấp {level}: chưa ai xác nhận sau {minutes:g} phút. "
+            "text_vi": f"Chuyển cấp {level}: chưa ai xác nhận sau {wait_vi}. "
                        f"{base.get('text_vi', '')}",
-            "text_en": f"Escalated to level {level}: not acknowledged within {minutes:g} min. "
+            "text_en": f"Escalated to level {level}: not acknowledged within {wait_en}. "
                        f"{base.get('text_en', '')}",
             "open": open_of(str(base.get("st")))}
         annotate_open(desk, doc)
