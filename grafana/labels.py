@@ -66,6 +66,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.limit": ("Giới hạn", "Limit"),
     "col.unit": ("Đơn vị", "Unit"),
     "col.id": ("Mã cảnh báo", "Alert id"),
+    "col.ack_by": ("Người xác nhận", "Acknowledged by"),
+    "col.ack_note": ("Ghi chú xác nhận", "Acknowledgement note"),
     "col.param": ("Thông số", "Parameter"),
     "col.aqi": ("VN_AQI", "VN_AQI"),
     "col.band": ("Mức", "Band"),
@@ -137,6 +139,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event.open": ("Mở", "Opened"),
     "event.update": ("Cập nhật", "Updated"),
     "event.close": ("Đóng", "Closed"),
+    "event.ack": ("Đã xác nhận", "Acknowledged"),
+    "event.escalate": ("Chuyển cấp", "Escalated"),
     # quality and devices
     "qc.shares": ("Tỷ lệ cờ chất lượng QC", "QC flag shares"),
     "qc.over_time": ("Cờ chất lượng QC theo thời gian", "QC flags over time"),

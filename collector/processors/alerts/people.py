@@ -52,8 +52,16 @@ def decorate(desk: Desk, p: Point, now: float) -> Point:
     ack = desk.alerts.get(aid, {}).get("ack")
     if ack is not None:
         doc["ack"] = ack
+    _ack_fields(p.fields, ack)
     annotate_open(desk, doc)
     return p
+
+
+def _ack_fields(fields: dict[str, Any], ack: dict[str, Any] | None) -> None:
+    """Who acknowledged the alert, on each of its points ("" nobody yet): a dashboard's
+    last() per station and rule is then this alert's answer, not an earlier alert's."""
+    fields["ack_by"] = str((ack or {}).get("by", ""))
+    fields["ack_note"] = str((ack or {}).get("note", ""))
 
 
 def annotate_open(desk: Desk, doc: dict[str, Any]) -> None:
@@ -76,6 +84,7 @@ def _alert_point(doc: dict[str, Any], t: int, extra: dict[str, Any]) -> Point:
         "text_en": str(doc.get("text_en", "")), "id": str(doc.get("id", ""))}
     if isinstance(doc.get("value"), int | float):
         fields["value"] = float(doc["value"])
+    _ack_fields(fields, doc.get("ack"))
     fields.update(extra)
     tags = {"station": str(doc.get("st", "")), "rule": str(doc.get("rule", "")),
             "severity": str(doc.get("severity", "warning"))}
