@@ -279,7 +279,17 @@ def build(o: AlertsOptions, env: Env) -> AlertsProcessor:
 
 def _check(o: AlertsOptions, env: Env) -> None:
     check(o, env.registry)
+    notify, chat = env.peer("notify"), env.peer("chat")
+    on = {"email": (bool(notify.smtp_host), "[sinks.notify] smtp_host"),
+          "webhook": (bool(notify.webhook_url), "[sinks.notify] webhook_url"),
+          "zalo": (chat.zalo, "[sinks.chat] zalo = true"),
+          "telegram": (chat.telegram, "[sinks.chat] telegram = true")}
+    for c in o.contacts:  # a contact nobody could reach is a chain with a hole in it
+        for ch in desk.parse_contact(c)[1]:
+            if not on[ch][0]:
+                raise ValueError(f"contacts: {c!r} is reached by {ch}, but that output is off "
+                                 f"(set {on[ch][1]})")
 
 
 register(Plugin("processor", "alerts", AlertsOptions, build, _check, after=("aggregate",),
-                reads=("aggregate",)))
+                reads=("aggregate", "notify", "chat")))
