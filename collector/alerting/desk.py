@@ -243,11 +243,14 @@ class Desk:
         if alert is None:
             raise AnswerError(f"alert {a.alert!r}: no such alert open or closed in the last "
                               f"{KEEP_S // 86400} days at {a.station}")
+        mine = {"by": a.by, "t": a.t, "note": a.note}
+        if alert.get("ack") == mine:  # the same answer again (QoS 1 redelivers): taken once
+            return alert
         if "ack" in alert:
             prev = alert["ack"]
             raise AnswerError(f"alert {a.alert!r}: already acknowledged by {prev['by']} at "
                               f"{prev['t']}")
-        alert["ack"] = {"by": a.by, "t": a.t, "note": a.note}
+        alert["ack"] = mine
         return alert
 
     def reached(self, alert_id: str) -> list[int]:

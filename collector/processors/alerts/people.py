@@ -99,7 +99,8 @@ def ack(desk: Desk, a: Answer, now: float, tz: tzinfo, open_of: OpenOf) -> list[
     alert = desk.ack(a, now)
     base = alert["doc"]
     note = f": {a.note}" if a.note else ""
-    doc = {**base, "event": "ack", "t": int(now), "ack": alert["ack"],
+    # at the answer's own time: the same answer redelivered overwrites its point
+    doc = {**base, "event": "ack", "t": a.t, "ack": alert["ack"],
            "text_vi": f"{a.by} đã xác nhận lúc {local_time(a.t, tz)}{note}. "
                       f"{base.get('text_vi', '')}",
            "text_en": f"Acknowledged by {a.by} at {local_time(a.t, tz)}{note}. "
@@ -112,7 +113,7 @@ def ack(desk: Desk, a: Answer, now: float, tz: tzinfo, open_of: OpenOf) -> list[
         doc["to"] = desk.chain.to(*reached)
     annotate_open(desk, doc)
     log.info("alert %s acknowledged by %s: %s", a.alert, a.by, a.note)
-    return [_alert_point(doc, int(now), {"ack_by": a.by, "ack_note": a.note, "ack_t": a.t})]
+    return [_alert_point(doc, a.t, {"ack_by": a.by, "ack_note": a.note, "ack_t": a.t})]
 
 
 def escalations(desk: Desk, now: float, open_of: OpenOf) -> list[Point]:
