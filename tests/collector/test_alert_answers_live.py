@@ -165,6 +165,10 @@ def test_an_acknowledgement_survives_a_collector_restart(services, collectors, c
     wait_for(lambda: any(b.get("id") == alert_id for b in hook.bodies), "the open alert")
     cli(session_run_dir, "alerts", "ack", alert_id, "--note", "thay cảm biến DO",
         "--by", "Lê Văn Cường")
+    # kept on disk before the broker had its PUBACK, not only at a clean stop (a crash now
+    # loses nothing)
+    saved = json.loads((tmp_path / "collector" / "state.json").read_text())
+    assert saved["alerts"]["desk"]["alerts"][alert_id]["ack"]["by"] == "Lê Văn Cường"
     first.stop()
     collectors(settings(env, tmp_path, chat, client_id))  # the same data folder and session
     time.sleep(2 * AFTER_S)  # the restarted collector would escalate it now had it forgotten
