@@ -10,10 +10,10 @@ from here without a change, whatever its own states are.
 - **acknowledgement**: an operator's `ack` of an alert id, with who, when and a note; an
   acknowledged alert never escalates further. An alert closed but not acknowledged can still be
   acknowledged (kept `KEEP_S` after it closes).
-- **silence**: a station's alerts between `start` and `until` (wall clock, when they are judged)
-  are stored marked silenced and reach no person. A silence comes from an operator (planned
-  maintenance) or from the station itself: while its readings carry device status 01
-  (calibrating), it is silenced (`source` `calibration`).
+- **silence**: a station's alerts about a time between `start` and `until`, or judged while
+  the window lasts, are stored marked silenced and reach no person. A silence comes from an
+  operator (planned maintenance) or from the station itself: while its readings carry device
+  status 01 (calibrating), it is silenced (`source` `calibration`).
 - **escalation**: an alert of a chain severity that nobody acknowledged goes, `after_s` after it
   reached level k, to the contacts of level k + 1, once per level, until the last level.
 """

@@ -98,4 +98,24 @@ def build(lang: str) -> list[db.Dashboard]:
                                 "organize", excludeByName={"Time": True},
                                 renameByName={"rule": t("col.rule", lang),
                                               "count": t("col.count", lang)})]))
+    d.with_panel(maintenance_panel(lang, flow.place(24, 8)))
     return [d]
+
+
+def maintenance_panel(lang: str, grid: dm.GridPos) -> table.Panel:
+    """Each maintenance window (planned, or the station's calibration): while it lasts its
+    alerts reach nobody, and its readings in it were taken during maintenance."""
+    cols = {k: t(f"col.{k}", lang) for k in ("station", "source", "until", "reason", "by")}
+    until_ms = f'{ident("until")} * 1000 AS {ident("until")}'  # epoch s → Grafana's ms
+    q = select([until_ms, col("reason"), col("by")], "maintenance", ALERT_STATION,
+               [ident("station"), ident("source")])
+    return (grid_table(t("alerts.maintenance", lang), [target(q, table_format=True)], grid,
+                       transformations=[transform("merge"),
+                                        transform("sortBy", sort=[{"field": "Time",
+                                                                   "desc": True}]),
+                                        transform("organize", renameByName=cols)])
+            .with_override(*override(cols["until"], unit="dateTimeAsLocal",
+                                     mappings=text_mappings(
+                                         [("0", t("maintenance.ongoing", lang), None)])))
+            .with_override(*override(cols["source"], mappings=text_mappings(
+                (s, t(f"source.{s}", lang), None) for s in ("operator", "calibration")))))

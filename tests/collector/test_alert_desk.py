@@ -113,3 +113,21 @@ def test_calibration_silences_the_station_until_it_measures_again():
     out = stage.process(Batch([], readings=[_error(T + 60, status=0)])).points
     assert [(p.measurement, p.fields["until"]) for p in out] == [("maintenance", T + 60)]
     assert stage.desk.silence_at(ST, T + 61) is None
+
+
+def test_a_backlog_in_one_batch_gets_its_calibration_window_and_its_alert_silenced():
+    """Hours replayed at once (a station back from an outage): the window is found at record
+    time, not from the batch's last reading, and an alert about data in it reaches nobody."""
+    from collector.contracts import Batch
+
+    stage = _stage()
+    readings = [_error(T, 0), _error(T + 300, 1), _error(T + 900, 1), _error(T + 1500, 0)]
+    # a device error on another sensor during the calibration, lasting the 10 minutes
+    readings += [Reading(ST, "air", "so2", "ppb", t, 1.0, 2, 1, 30, 0, None, None, 0, None,
+                         "b", t) for t in (T + 300, T + 900)]
+    points = stage.process(Batch([], readings=readings)).points
+    windows = [(p.time, p.fields["until"]) for p in points if p.measurement == "maintenance"]
+    assert windows == [(T + 300, 0), (T + 300, T + 1500)]
+    opened = [p for p in points if p.measurement == "alert"]
+    assert [(p.tags["rule"], p.fields["silenced"]) for p in opened] == \
+        [("sensor_error.so2", "calibration")]

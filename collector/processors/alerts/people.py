@@ -1,7 +1,8 @@
 """The alerts stage's people side: what the desk (collector/alerting/desk.py) says, as points.
 
-- a transition of a silenced station is marked (`silenced` in its payload and fields): stored,
-  retained, but no person-facing output sends it, and it never escalates;
+- a transition about a time in a station's silence, or judged while one lasts, is marked
+  (`silenced` in its payload and fields): stored, retained, but no person-facing output sends
+  it, and it never escalates;
 - a transition of an alert that follows the contact chain carries `to` (the contacts of the
   levels it reached, per channel) and `escalation` (its level), which the outputs add to their
   own recipients;
@@ -35,7 +36,9 @@ def decorate(desk: Desk, p: Point, now: float) -> Point:
     """A transition's point, marked for the people side (see the module's docstring)."""
     doc = p.note or {}
     aid, event = str(doc.get("id", "")), doc.get("event")
-    s = desk.silence_at(p.station, now)
+    # the data it judges was taken in a window (a backlog of a calibration hour), or it is
+    # judged while one lasts (a station offline during planned works)
+    s = desk.silence_at(p.station, p.time) or desk.silence_at(p.station, now)
     if s is not None:
         doc["silenced"] = silenced_doc(s)
         p.fields["silenced"] = s.source

@@ -179,21 +179,19 @@ class AlertsProcessor:
                 for r, s in self.alerts.open_at(station).items()]
 
     def _calibration(self, batch: Batch) -> list[Point]:
-        """Device status 01 silences the station (its own maintenance window) until a reading
-        in another status: a `maintenance` point at each edge."""
-        latest: dict[str, tuple[int, bool]] = {}
+        """Device status 01 silences the station (its own maintenance window) from the first
+        record in it until a record in another status: a `maintenance` point at each edge,
+        at record time, so a backlog replayed in one batch gets each of its windows."""
+        on: dict[tuple[str, int], bool] = {}
         for r in batch.readings:
-            on = r.status == CALIBRATING
-            t = latest.get(r.station, (-1, False))[0]
-            if r.time > t or (r.time == t and on):
-                latest[r.station] = (r.time, on)
+            key = (r.station, r.time)
+            on[key] = on.get(key, False) or r.status == CALIBRATING
         out = []
-        for station, (t, on) in latest.items():
-            s = self.desk.calibrating(station, on, t)
+        for (station, t), calibrating in sorted(on.items(), key=lambda kv: kv[0][1]):
+            s = self.desk.calibrating(station, calibrating, t)
             if s is not None:
                 out.append(people.maintenance(station, s))
         return out
-
 
     def _mean(self, p: Point) -> list[Point]:
         station, param, period = p.station, p.tags.get("param", ""), p.tags.get("period", "")
