@@ -131,3 +131,18 @@ def test_a_backlog_in_one_batch_gets_its_calibration_window_and_its_alert_silenc
     opened = [p for p in points if p.measurement == "alert"]
     assert [(p.tags["rule"], p.fields["silenced"]) for p in opened] == \
         [("sensor_error.so2", "calibration")]
+
+
+def test_an_alert_open_before_the_desk_kept_records_can_be_acknowledged():
+    from collector.contracts import Batch
+
+    old = _stage()
+    opened = [p for p in old.process(Batch([], readings=[_error(T), _error(T + 600)])).points
+              if p.measurement == "alert"][0]
+    saved = old.state()
+    del saved["desk"]  # as an older collector saved it
+    stage = _stage()
+    stage.restore(saved)
+    ack = stage.answer(ST, answer(act="ack", alert=opened.fields["id"], note="cũ"))
+    assert (ack[0].fields["event"], ack[0].fields["ack_by"]) == ("ack", "An")
+    assert ack[0].tags == {"station": ST, "rule": "sensor_error.co", "severity": "warning"}

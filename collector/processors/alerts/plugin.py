@@ -161,6 +161,7 @@ class AlertsProcessor:
             raise desk.AnswerError(f"topic: {station!r} is not a station of the registry")
         a = desk.parse_answer(payload, station)
         if a.act == "ack":
+            self._adopt(a.alert, now)
             return people.ack(self.desk, a, now, self.tz, self._open_list)
         if a.act == "silence":
             s = self.desk.silence(a)
@@ -173,6 +174,21 @@ class AlertsProcessor:
         return [people.maintenance(station, s) for s in ended]
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _adopt(self, alert_id: str, now: float) -> None:
+        """An alert still open from before the desk kept records (a state saved by an older
+        collector) can be acknowledged all the same."""
+        if alert_id in self.desk.alerts:
+            return
+        station, rule_id, _ = alert_id.split("/", 2)
+        state = self.alerts.states.get((station, rule_id))
+        rule = self._by_id.get((station, rule_id))
+        if state is None or state.status != "open" or state.id != alert_id or rule is None:
+            return
+        doc = {"v": 1, "st": station, "rule": rule_id, "state": "open", "t": state.t,
+               "event": "open", "id": alert_id, "since": state.since,
+               "severity": rule.severity, "unit": rule.unit, "text_vi": "", "text_en": ""}
+        self.desk.alerts[alert_id] = {"doc": doc, "level": 0, "at": now, "follows": False}
 
     def _open_list(self, station: str) -> list[dict[str, Any]]:
         return [{"rule": r, "id": s.id, "since": s.since}
