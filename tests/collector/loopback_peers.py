@@ -535,7 +535,7 @@ class ZaloPeer(_ChatPeer):
     """The Zalo OA message API (POST /v3.0/oa/message/cs, `access_token` header): HTTP 200
     with Zalo's envelope, `error` 0 when sent; script entries: "expired" (-216, the access
     token invalid or expired), "rate" (-32, the OA reached its call limit), "not_follower"
-    (-213), "500"."""
+    (-213), "echo" (-201 quoting the token back), "500"."""
 
     def answer(self, path, headers, body):
         token = headers.get("access_token", "")
@@ -552,6 +552,8 @@ class ZaloPeer(_ChatPeer):
             return 200, {"error": -32, "message": "Your OA reached limit call api"}, {}
         if step == "not_follower":
             return 200, {"error": -213, "message": "User has not followed OA"}, {}
+        if step == "echo":  # an answer quoting the token back (what no log may show)
+            return 200, {"error": -201, "message": f"invalid parameter near {token}"}, {}
         user = body["recipient"]["user_id"]
         with self._lock:
             self.messages.append((user, body["message"]["text"]))

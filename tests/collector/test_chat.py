@@ -121,6 +121,10 @@ def test_zalo_call_limit_waits_a_minute_and_a_non_follower_is_refused(zalo, tmp_
     assert second.rejected and "zalo 4567890123456789: " in second.rejected[0][1]
     assert "-213" in second.rejected[0][1]
     assert zalo.to("999") and zalo.to("4567890123456789") == []  # sent once to 999 only
+    zalo.script = ["echo"]
+    quoted = sink.write([alert(n=1)])
+    assert quoted.rejected and "invalid parameter near ***" in quoted.rejected[0][1]
+    assert ZALO_TOKEN not in quoted.rejected[0][1]
 
 
 def test_telegram_answers_401_429_and_403_as_documented(telegram, tmp_path):

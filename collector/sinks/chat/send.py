@@ -96,6 +96,8 @@ class ChatSink:
                 if r in sent:
                     continue
                 a = self.send(token, r, text)
+                if token in a.why:  # a service that quotes the token back: never shown
+                    a = Answer(a.kind, a.why.replace(token, "***"), a.after)
                 if a.kind == "ok":
                     sent.add(r)
                 elif a.kind == "refused":
