@@ -146,3 +146,17 @@ def test_an_alert_open_before_the_desk_kept_records_can_be_acknowledged():
     ack = stage.answer(ST, answer(act="ack", alert=opened.fields["id"], note="cũ"))
     assert (ack[0].fields["event"], ack[0].fields["ack_by"]) == ("ack", "An")
     assert ack[0].tags == {"station": ST, "rule": "sensor_error.co", "severity": "warning"}
+
+
+def test_the_contact_chain_s_addresses_do_not_leave_for_the_e_government_endpoint():
+    from zoneinfo import ZoneInfo
+
+    from collector.contracts import Point
+    from collector.egov.messages import alert_doc
+
+    note = {"v": 1, "st": ST, "rule": "offline", "state": "open", "t": T, "event": "escalate",
+            "id": f"{ST}/offline/{T}", "to": {"zalo": ["4567890123456789"]},
+            "escalation": {"level": 2}}
+    _key, doc = alert_doc(Point("alert", {"station": ST, "rule": "offline"}, {}, T, note=note),
+                          "phu-quoc", "PQ01", ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert "to" not in doc["alert"] and doc["alert"]["escalation"] == {"level": 2}
