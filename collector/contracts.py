@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from quantrac_common.protocol import PREFIX, STATION_WRITES
+from quantrac_common.protocol import ANSWER, PREFIX, STATION_WRITES
 
 TOPIC = re.compile(rf"^{re.escape(PREFIX)}/([a-z0-9][a-z0-9-]{{1,31}})/"
-                   rf"({'|'.join(STATION_WRITES)})$")
+                   rf"({'|'.join((*STATION_WRITES, ANSWER))})$")
 
 # Quality flag values (QARTOD, docs/influxdb-schema.md); the qc processor sets them, a chain
 # without it leaves NOT_EVALUATED.
@@ -228,6 +228,7 @@ class Sink(Protocol):
 
 
 def topic_parts(topic: str) -> tuple[str, str] | None:
-    """(station, message kind) for a protocol-v1 station topic, else None."""
+    """(station, message kind) for a protocol-v1 station topic (its station's messages, or
+    the operator's `answer` to its alerts), else None."""
     m = TOPIC.match(topic)
     return (m.group(1), m.group(2)) if m else None

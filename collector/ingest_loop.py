@@ -3,6 +3,8 @@ and spool (fsync'd) → ack. Its own thread; back-pressure is not acknowledging.
 
     source thread ─put─▶ queue (queue_size) ─▶ loop thread: batch (≤ WORKER_BATCH, bytes)
          control (status, event) ─▶ device points ─▶ spool ─▶ ack
+         answer (operator) ─▶ alerts stage ─▶ points ─▶ spool ─▶ state saved ─▶ outputs ─▶ ack
+                                    └▶ refused ─▶ dead letters (class `answer`) ─▶ ack
          data ─▶ processors ─▶ rejected ─▶ dead letters ─▶ ack
                              └▶ readings + points ─▶ spool (fsync) ─▶ commit ─▶ outputs ─▶ ack
 
@@ -25,6 +27,7 @@ from collector.contracts import Batch, Envelope, Rejected, topic_parts
 from collector.dead_letter_store import DeadLettersFull
 from collector.processors.validate.plugin import oversized
 from collector.spool import SpoolError, SpoolFull
+from quantrac_common.protocol import ANSWER
 
 if TYPE_CHECKING:
     from collector.pipeline import Collector
@@ -146,10 +149,15 @@ class IngestLoop:
     def _handle(self, envs: list[Envelope]) -> None:
         data: list[Envelope] = []
         control: list[Envelope] = []
+        answers: list[Envelope] = []
         limit = self.settings.collector.max_payload_bytes
         for env in envs:
             parts = topic_parts(env.topic)
             kind = parts[1] if parts else "other"
+            if kind == ANSWER and len(env.payload) <= limit:
+                self.c.metrics.received(None, kind)  # the operator's: the station stays silent
+                answers.append(env)
+                continue
             self.c.metrics.received(parts[0] if parts else None, kind)
             if kind in ("status", "event") and len(env.payload) <= limit:
                 self._note(parts[0], kind, env)
@@ -157,8 +165,37 @@ class IngestLoop:
             else:
                 data.append(env)  # `validate` refuses what is not a station data topic
         self._handle_control(control)
+        if answers:
+            self._handle_answers(answers)
         if data:
             self._handle_data(data)
+
+    def _handle_answers(self, envs: list[Envelope]) -> None:
+        """The operator's acknowledgements and silences, one at a time, to the stage with an
+        `answer` hook (alerts): its points are spooled and the state saved before the ack, so
+        an acknowledgement the broker forgot is one the collector keeps across a restart."""
+        stage = next((p for p in self.c.processors if hasattr(p, "answer")), None)
+        for env in envs:
+            station = topic_parts(env.topic)[0]  # type: ignore[index]
+            try:
+                if stage is None:
+                    raise ValueError("the chain has no alerts stage to take answers")
+                points = stage.answer(station, env.payload)
+            except ValueError as e:  # desk.AnswerError among them: kept with its reason
+                log.warning("answer on %s refused: %s", env.topic, e)
+                self.c.metrics.rejected("answer")
+                try:
+                    self.c.dead_letters.add([Rejected(env, str(e), "answer")])
+                except (DeadLettersFull, OSError) as err:
+                    log.error("answer on %s not kept (%s); left unacknowledged", env.topic, err)
+                    continue
+                self._ack([env])
+                continue
+            if points and not self._append(Batch([], points=points)):
+                return  # stopping before the spool took it: the broker keeps it
+            self._save_state()
+            self.c.outputs.send(points)
+            self._ack([env])
 
     def _handle_data(self, data: list[Envelope]) -> None:
         """Data messages, and any message over max_payload_bytes: refused by its length

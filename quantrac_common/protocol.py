@@ -9,4 +9,7 @@ PREFIX = "quantrac/v1"  # every topic is PREFIX/<station>/<leaf>, alerts PREFIX/
 STATION_WRITES = ("data", "status", "event")  # leaves a station publishes
 STATION_READS = ("cmd", "config")  # leaves a station subscribes to (from the operator)
 CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
+# The leaf the operator publishes alert answers to (acknowledge, silence) and the collector
+# reads: quantrac/v1/<station>/answer. No station may publish it (collector/services/mosquitto).
+ANSWER = "answer"
 SETTABLE = ("sample_s", "report_s", "cal", "health_s", "log")  # `config` {"set": {key: …}}

@@ -58,7 +58,7 @@ class AlertDeadLetters(DeadLetters):
                       for p, reason in items])
 
 
-DURABLE = ("webhook", "email")  # outputs that go through the outbox when there is one
+DURABLE = ("webhook", "email", "zalo", "telegram")  # outputs through the outbox, when there is one
 
 
 class _OutboxDeadLetters(AlertDeadLetters, OutboxDeadLetters):

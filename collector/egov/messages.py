@@ -45,7 +45,9 @@ def alert_doc(p: Point, network: str, code: str, tz: ZoneInfo) -> tuple[str, dic
     event = str(note.get("event", p.fields.get("event", "")))
     aid = str(note.get("id", p.fields.get("id", f"{p.station}/{p.tags.get('rule')}")))
     key = f"alert/{aid}/{event}" + (f"/{p.time}" if event == "update" else "")
-    return key, {**_base("alert", key, p, network, code, tz), "alert": note}
+    # `to`: the department's own contact chain (people's addresses), not the province's
+    return key, {**_base("alert", key, p, network, code, tz),
+                 "alert": {k: v for k, v in note.items() if k != "to"}}
 
 
 def index_doc(p: Point, network: str, code: str,

@@ -2,7 +2,8 @@
 
 A station logs in only with its own id as client id, may publish only under its own
 `quantrac/v1/<id>/` prefix and read only its own `cmd` and `config`; the collector reads every
-station and publishes alerts; the operator sends commands and configs and reads everything;
+station and publishes alerts; the operator sends commands and configs, answers alerts
+(acknowledge, silence: `quantrac/v1/<station>/answer`, nobody else may) and reads everything;
 dead-letter replay (and, on a bench's own stack, the benches) publish station messages under
 accounts of their own. Nobody connects without a password. Accounts live in the
 dynamic-security plugin (collector/services/dynsec.py says why).
@@ -20,7 +21,7 @@ from collector.services import credentials, dynsec, procs
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError, read_json
 from quantrac_common.files import write_atomic
-from quantrac_common.protocol import PREFIX, STATION_READS, STATION_WRITES
+from quantrac_common.protocol import ANSWER, PREFIX, STATION_READS, STATION_WRITES
 
 NAME = "mosquitto"
 
@@ -195,7 +196,10 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
                                           ("publishClientSend", f"{PREFIX}/alerts/#")],
         credentials.MQTT_OPERATOR_USER: [
             ("subscribePattern", "#"), ("subscribePattern", "$SYS/#"),
-            *(("publishClientSend", f"{PREFIX}/+/{leaf}") for leaf in STATION_READS)],
+            *(("publishClientSend", f"{PREFIX}/+/{leaf}") for leaf in STATION_READS),
+            # answers to alerts (acknowledge, silence): the operator's alone, no station's
+            # and not the collector's, so an acknowledgement always comes from a person
+            ("publishClientSend", f"{PREFIX}/+/{ANSWER}")],
         # Dead-letter replay re-publishes a refused message to its own station's topic.
         credentials.MQTT_REPLAY_USER: [("publishClientSend", t) for t in station_topics],
         credentials.MQTT_BENCH_USER: [("publishClientSend", t) for t in station_topics],

@@ -1,4 +1,5 @@
-"""Alerts: what is open now, the history of every transition, alerts opened per day and per
+"""Alerts: what is open now and who acknowledged it, the history of every transition (answers
+included: who acknowledged what, with the note; escalations), alerts opened per day and per
 rule. The same transitions are annotations on every time series of every dashboard."""
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def open_alerts(lang: str, where: list[str] | None = None) -> str:
     """The latest transition of each (station, rule) in the window, kept when it is open."""
     fields = [agg("last", "state", "state"), agg("last", text_field(lang), "text"),
               agg("last", "value", "value"), agg("last", "limit", "limit"),
-              agg("last", "unit", "unit"), agg("last", "id", "id")]
+              agg("last", "unit", "unit"), agg("last", "id", "id"),
+              # every transition of an alert carries who acknowledged it ("" nobody yet), so
+              # the last one is this alert's, never an earlier alert's of the same rule
+              agg("last", "ack_by", "ack_by"), agg("last", "ack_note", "ack_note")]
     inner = select(fields, "alert", ALERT_STATION if where is None else where, TAGS,
                    when=since(OPEN_WINDOW))
     return f"SELECT * FROM ({inner}) WHERE {is_('state', 'open')} GROUP BY *"
@@ -45,7 +49,8 @@ def open_alerts(lang: str, where: list[str] | None = None) -> str:
 
 def _columns(lang: str) -> dict[str, str]:
     return {k: t(f"col.{k}", lang) for k in ("station", "rule", "severity", "state", "event",
-                                            "text", "value", "limit", "unit", "id")}
+                                            "text", "value", "limit", "unit", "id", "ack_by",
+                                            "ack_note")}
 
 
 def table_panel(title: str, statement: str, lang: str, grid: dm.GridPos,
@@ -65,7 +70,8 @@ def table_panel(title: str, statement: str, lang: str, grid: dm.GridPos,
                 (s, t(f"state.{s}", lang), "red" if s == "open" else "green")
                 for s in ("open", "closed"))))
             .with_override(*override(cols["event"], mappings=text_mappings(
-                (e, t(f"event.{e}", lang), None) for e in ("open", "update", "close")))))
+                (e, t(f"event.{e}", lang), None)
+                for e in ("open", "update", "close", "ack", "escalate")))))
 
 
 def build(lang: str) -> list[db.Dashboard]:
@@ -75,7 +81,8 @@ def build(lang: str) -> list[db.Dashboard]:
     d.with_panel(table_panel(t("alerts.open", lang), open_alerts(lang), lang, flow.place(24, 9),
                              with_time=False))
     history = select([col("event"), col("state"), col(text_field(lang), "text"), col("value"),
-                      col("limit"), col("unit"), col("id")], "alert", ALERT_STATION, TAGS)
+                      col("limit"), col("unit"), col("id"), col("ack_by"), col("ack_note")],
+                     "alert", ALERT_STATION, TAGS)
     d.with_panel(table_panel(t("alerts.history", lang), history, lang, flow.place(24, 12)))
     opened = [is_("event", "open"), *ALERT_STATION]
     per_day = select([agg("count", "state")], "alert", opened, [by_time("1d"),
@@ -91,4 +98,24 @@ def build(lang: str) -> list[db.Dashboard]:
                                 "organize", excludeByName={"Time": True},
                                 renameByName={"rule": t("col.rule", lang),
                                               "count": t("col.count", lang)})]))
+    d.with_panel(maintenance_panel(lang, flow.place(24, 8)))
     return [d]
+
+
+def maintenance_panel(lang: str, grid: dm.GridPos) -> table.Panel:
+    """Each maintenance window (planned, or the station's calibration): while it lasts its
+    alerts reach nobody, and its readings in it were taken during maintenance."""
+    cols = {k: t(f"col.{k}", lang) for k in ("station", "source", "until", "reason", "by")}
+    until_ms = f'{ident("until")} * 1000 AS {ident("until")}'  # epoch s → Grafana's ms
+    q = select([until_ms, col("reason"), col("by")], "maintenance", ALERT_STATION,
+               [ident("station"), ident("source")])
+    return (grid_table(t("alerts.maintenance", lang), [target(q, table_format=True)], grid,
+                       transformations=[transform("merge"),
+                                        transform("sortBy", sort=[{"field": "Time",
+                                                                   "desc": True}]),
+                                        transform("organize", renameByName=cols)])
+            .with_override(*override(cols["until"], unit="dateTimeAsLocal",
+                                     mappings=text_mappings(
+                                         [("0", t("maintenance.ongoing", lang), None)])))
+            .with_override(*override(cols["source"], mappings=text_mappings(
+                (s, t(f"source.{s}", lang), None) for s in ("operator", "calibration")))))

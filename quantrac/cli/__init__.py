@@ -22,6 +22,8 @@ GROUPS = {
                 "Stations: new, credentials, build, flash, console, commission; cmd, configure."),
     "sensor": ("quantrac.cli.sensor", "sensor",
                "Probe, read and address RS-485 sensors from the laptop."),
+    "alerts": ("quantrac.cli.alerts", "alerts",
+               "Open alerts: list, acknowledge, silence a station for maintenance."),
     "index": ("quantrac.cli.index", "index",
               "VN_AQI and VN_WQI from given means, to check a number by hand."),
     "rules": ("quantrac.cli.rules", "rules",

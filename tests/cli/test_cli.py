@@ -24,7 +24,7 @@ def test_station_config_is_what_a_board_runs_from():
     cfg = json.loads(res.output)
     assert cfg["station"] == "pq-ww-02" and cfg["report_s"] == 60
     assert cfg["uarts"]["rs485"]["path"] == "/dev/ttyUSB0"
-    assert [s["addr"] for s in cfg["sensors"]] == [1, 2, 3, 4]
+    assert [s["addr"] for s in cfg["sensors"]] == [1, 2, 3, 4, 5, 6]  # pH, DO, TSS, NH4, COD, flow
 
 
 def test_bad_arguments_say_what_is_wrong():

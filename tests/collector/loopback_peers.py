@@ -1,9 +1,10 @@
-"""Real servers on free loopback ports for the camera and e-gov tests: an FTP server
+"""Real servers on free loopback ports for the camera, e-gov and alert-output tests: an FTP server
 (pyftpdlib) that can be stopped and started again on its port, an e-government REST endpoint
 with an OAuth2 token endpoint that injects 500s, stalls, token expiry and refusals, an IP
 camera serving JPEGs behind digest (or basic) authentication, an RTSP camera behind digest
 authentication, a webhook receiver, and a recorder that answers anything (a redirect, or the
-host a redirect points to).
+host a redirect points to), and stand-ins of the Zalo OA and Telegram Bot message APIs with
+their documented error answers (expired token, call limit, 401, 429, 403).
 
 Each peer runs its own threads and `close()` stops them all (the tests' leftover check)."""
 
@@ -478,3 +479,115 @@ class RtspCameraPeer:
 class _TcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = False  # server_close() joins the connection threads
     allow_reuse_address = True
+
+
+class _ChatPeer:
+    """A chat service's message API on loopback: `messages` (recipient, text) delivered;
+    `script` the next answers to give instead of delivering (consumed in order); `token` the
+    only one accepted (changed by a test to make the current one stale); `tokens` every
+    token presented, in order."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.messages: list[tuple[str, str]] = []
+        self.script: list[str] = []
+        self.tokens: list[str] = []
+        self._lock = threading.Lock()
+        self.http = _Http(self._handler())
+        self.url = f"http://127.0.0.1:{self.http.port}"
+
+    def to(self, recipient: str) -> list[str]:
+        with self._lock:
+            return [text for r, text in self.messages if r == recipient]
+
+    def _next(self) -> str | None:
+        with self._lock:
+            return self.script.pop(0) if self.script else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, doc, headers = peer.answer(self.path, self.headers, body)
+                raw = json.dumps(doc).encode()
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def answer(self, path, headers, body) -> tuple[int, dict, dict]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class ZaloPeer(_ChatPeer):
+    """The Zalo OA message API (POST /v3.0/oa/message/cs, `access_token` header): HTTP 200
+    with Zalo's envelope, `error` 0 when sent; script entries: "expired" (-216, the access
+    token invalid or expired), "rate" (-32, the OA reached its call limit), "not_follower"
+    (-213), "echo" (-201 quoting the token back), "500"."""
+
+    def answer(self, path, headers, body):
+        token = headers.get("access_token", "")
+        with self._lock:
+            self.tokens.append(token)
+        if path != "/v3.0/oa/message/cs":
+            return 404, {"error": 404, "message": "empty or invalid API"}, {}
+        step = self._next()
+        if step == "500":
+            return 500, {}, {}
+        if step == "expired" or token != self.token:
+            return 200, {"error": -216, "message": "Access token is invalid"}, {}
+        if step == "rate":
+            return 200, {"error": -32, "message": "Your OA reached limit call api"}, {}
+        if step == "not_follower":
+            return 200, {"error": -213, "message": "User has not followed OA"}, {}
+        if step == "echo":  # an answer quoting the token back (what no log may show)
+            return 200, {"error": -201, "message": f"invalid parameter near {token}"}, {}
+        user = body["recipient"]["user_id"]
+        with self._lock:
+            self.messages.append((user, body["message"]["text"]))
+        return 200, {"error": 0, "message": "Success",
+                     "data": {"message_id": secrets.token_hex(8), "user_id": user}}, {}
+
+
+class TelegramPeer(_ChatPeer):
+    """The Telegram Bot API's sendMessage (POST /bot<token>/sendMessage): `ok` true when
+    sent; script entries: "unauthorized" (401), "rate" (429 with parameters.retry_after
+    `retry_after`), "blocked" (403 bot was blocked by the user), "500"."""
+
+    retry_after = 1
+
+    def answer(self, path, headers, body):
+        token = path.removeprefix("/bot").rpartition("/")[0]
+        with self._lock:
+            self.tokens.append(token)
+        step = self._next()
+        if step == "500":
+            return 500, {"ok": False, "error_code": 500, "description": "Internal"}, {}
+        if step == "unauthorized" or token != self.token:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, {}
+        if not path.endswith("/sendMessage"):
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}, {}
+        if step == "rate":
+            return 429, {"ok": False, "error_code": 429,
+                         "description": f"Too Many Requests: retry after {self.retry_after}",
+                         "parameters": {"retry_after": self.retry_after}}, {}
+        if step == "blocked":
+            return 403, {"ok": False, "error_code": 403,
+                         "description": "Forbidden: bot was blocked by the user"}, {}
+        chat = str(body["chat_id"])
+        with self._lock:
+            self.messages.append((chat, body["text"]))
+        return 200, {"ok": True, "result": {"message_id": len(self.messages),
+                                            "chat": {"id": chat}, "text": body["text"]}}, {}

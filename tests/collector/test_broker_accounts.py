@@ -122,3 +122,27 @@ def test_account_changes_are_the_smallest_set_of_commands():
     assert [(c["username"], c["clientid"]) for c in made] == [
         ("pq-air-03", "pq-air-03"), ("pq-air-03.commission", "pq-air-03.commission")]
     assert all(c["password"] == "pw3" for c in made)
+
+
+@pytest.mark.services
+def test_only_the_operator_may_answer_alerts(services, peers):  # noqa: F811
+    """An acknowledgement or a silence is a person's: a station holding its own password (or
+    the collector's) cannot acknowledge its alerts away or silence itself."""
+    env = services
+    a = boards.registry().ids()[0]
+    mark = uuid.uuid4().hex
+    topic = f"quantrac/v1/{a}/answer"
+    listener = peers(env, *collector_login(env))
+    listener.subscribe(topic)
+    board = peers(env, a, station_password(env, a))
+    assert board.accepted
+    board.publish(topic, f"{mark}-station-forged")
+    peers(env, *collector_login(env)).publish(topic, f"{mark}-collector-forged")
+    for key in ("REPLAY", "BENCH"):
+        peers(env, env[f"QUANTRAC_MQTT_{key}_USER"],
+              env[f"QUANTRAC_MQTT_{key}_PASSWORD"]).publish(topic, f"{mark}-{key}-forged")
+    # last, as a sentinel: the operator's answer arrives, so the forged ones had their chance
+    peers(env, *operator_login(env)).publish(topic, f"{mark}-operator")
+    wait_for(lambda: f"{mark}-operator".encode() in listener.payloads(),
+             what="the operator's answer")
+    assert not {p for p in listener.payloads() if b"forged" in p}

@@ -266,6 +266,25 @@ def test_email_is_sent_in_vietnamese_and_english(smtp):
     assert "limit: 350.0" in body and "time: 2025-11-21 20:00:00 UTC" in body
 
 
+def test_the_contact_chain_gets_email_and_webhook_and_a_silenced_alert_nobody(smtp, receiver):
+    s, hook, contact = smtp(), receiver(), receiver()
+    mail = EmailSink("127.0.0.1", s.port, sender="qt@example.org", recipients=("ops@example.org",))
+    web = WebhookSink(hook.url)
+    level1 = alert()
+    level1.note["to"] = {"email": ["truc.ban@example.org"], "webhook": [contact.url]}
+    up = alert(event="escalate", n=1800)
+    up.note["to"] = {"email": ["truong.phong@example.org"]}
+    quiet = alert(n=5)
+    quiet.note["silenced"] = {"reason": "bảo trì", "by": "An", "source": "operator"}
+    for sink in (mail, web):
+        assert sink.write([level1, up, quiet]).accepted == [0, 1, 2]
+    assert [m["To"] for m in s.messages] == ["ops@example.org, truc.ban@example.org",
+                                            "truong.phong@example.org"]
+    assert s.messages[1]["Subject"].startswith("[Quantrac] Chuyển cấp / Escalated:")
+    assert [b["event"] for b in hook.bodies] == ["open"]  # no webhook contact at level 2
+    assert [b["event"] for b in contact.bodies] == ["open"]
+
+
 @pytest.mark.parametrize("answers, outcome", [
     ({"data": b"554 no thanks"}, "rejected"),
     ({"rcpt": b"550 no such user"}, "rejected"),

@@ -87,7 +87,8 @@ def test_the_docs_and_schema_name_the_same_values() -> None:
     assert tuple(re.search(r"commands are `([^`]+)`", text)[1].split()) == protocol.CMDS
     rows = re.findall(rf"\| `{re.escape(protocol.PREFIX)}/<station>/(\w+)` \| (\w+) →", text)
     assert {leaf for leaf, who in rows if who == "station"} == set(protocol.STATION_WRITES)
-    assert {leaf for leaf, who in rows if who == "operator"} == set(protocol.STATION_READS)
+    assert {leaf for leaf, who in rows if who == "operator"} == \
+        {*protocol.STATION_READS, protocol.ANSWER}
     readme = " ".join((FIRMWARE / "README.md").read_text().split())
     keys = re.search(r"`config`: `\{[^`]*\}` with keys `([^`]+)`", readme)
     assert keys, "firmware/README.md no longer lists the settable keys"

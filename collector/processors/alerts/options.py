@@ -22,6 +22,13 @@ class AlertsOptions:
     day_grace_s: float = field(default=7200.0, metadata={
         "lo": 0, "hi": 7 * 86400,
         "doc": "a local day's 24 h limits are judged this long after its midnight"})
+    escalate: tuple[str, ...] = field(default=("critical",), metadata={
+        "doc": "severities whose alerts follow the contact chain"})
+    escalate_after_s: float = field(default=1800.0, metadata={
+        "lo": 1, "hi": 7 * 86400,
+        "doc": "an alert nobody acknowledged goes to the next level after this long"})
+    contacts: tuple[str, ...] = field(default=(), metadata={
+        "doc": "the contact chain: '<level> <channel>:<address> …'"})
 
 
 def department_file(opts: AlertsOptions, run_dir: Path) -> Path:
@@ -54,3 +61,14 @@ def check(opts: AlertsOptions, registry: str, run_dir: Path | None = None) -> No
             parse_mute(m, tz)
         except ValueError as e:
             raise ValueError(f"mutes: {e}") from None
+    from collector.alerting.desk import parse_contact
+    from collector.alerting.engine import SEVERITIES
+
+    for sev in opts.escalate:
+        if sev not in SEVERITIES:
+            raise ValueError(f"escalate: {sev!r} is not one of {', '.join(SEVERITIES)}")
+    for c in opts.contacts:
+        try:
+            parse_contact(c)
+        except ValueError as e:
+            raise ValueError(f"contacts: {e}") from None

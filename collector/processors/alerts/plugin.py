@@ -24,18 +24,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.alerting import messages, rules
+from collector.alerting import desk, messages, rules
 from collector.alerting.engine import Alerts, Observation, Rule, Transition, parse_mute
 from collector.alerting.units import to_unit
 from collector.contracts import Batch, Point, topic_parts
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import needed
-from collector.processors.alerts import daily
+from collector.processors.alerts import daily, people
 from collector.processors.alerts.options import AlertsOptions, check, department_file
 
 log = logging.getLogger("quantrac.collector.alerts")
 STATE_VERSION = 1
 DEVICE_ERROR = 2
+CALIBRATING = 1  # Circular 10 device status 01: the station's own maintenance window
 
 
 class AlertsProcessor:
@@ -44,7 +45,7 @@ class AlertsProcessor:
     def __init__(self, registry: str = "phu-quoc", rules_dir: str = "",
                  mutes: tuple[str, ...] = (), hour_fraction: float = 0.75,
                  tick_s: float = 10.0, day_grace_s: float = 7200,
-                 department: str = "") -> None:
+                 department: str = "", chain: desk.Chain | None = None) -> None:
         reg = boards.registry(registry)
         rs = rules.load(rules_dir or None, department or None)
         self.rules, warnings = rules.for_registry(rs, registry)
@@ -52,6 +53,9 @@ class AlertsProcessor:
             log.warning("alerts: %s", w)
         tz = ZoneInfo(reg.timezone)
         self.alerts = Alerts(tuple(parse_mute(m, tz) for m in mutes))
+        self.tz = tz
+        self.desk = desk.Desk(chain)
+        self.stations = {s.id for s in reg.stations} | {rules.COLLECTOR}
         self.days = daily.DailyJudge(int(day_grace_s), tz, {
             st: r.window_s for st, rs_ in self.rules.items() for r in rs_
             if r.signal == "offline"})
@@ -73,7 +77,7 @@ class AlertsProcessor:
     # -- Processor contract ----------------------------------------------------------------
 
     def process(self, batch: Batch) -> Batch:
-        out: list[Point] = []
+        out: list[Point] = self._calibration(batch)
         for env in batch.envelopes:
             parts = topic_parts(env.topic)
             if parts and parts[1] == "data":
@@ -100,6 +104,8 @@ class AlertsProcessor:
             return []
         self._next_tick = now + self.tick_s
         out: list[Point] = self._days(now)
+        out += people.escalations(self.desk, now, self._open_list)
+        self.desk.prune(now)
         seen = stats.get("stations", {})
         for station, station_rules in self.rules.items():
             for rule in station_rules:
@@ -122,7 +128,7 @@ class AlertsProcessor:
 
     def state(self) -> dict[str, Any]:
         return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data,
-                "days": self.days.state()}
+                "days": self.days.state(), "desk": self.desk.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         try:
@@ -132,6 +138,8 @@ class AlertsProcessor:
             self.last_data = {str(k): float(v) for k, v in state["last_data"].items()}
             if "days" in state:  # absent in a state saved before days were judged whole
                 self.days.restore(state["days"])
+            if "desk" in state:  # absent before alerts were acknowledged
+                self.desk.restore(state["desk"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             log.warning("alerts: saved state unreadable (%s); starting with no open alerts", e)
             self.alerts.restore({})
@@ -144,7 +152,62 @@ class AlertsProcessor:
                 out[station] = opened
         return dict(sorted(out.items()))
 
+    def answer(self, station: str, payload: bytes, now: float | None = None) -> list[Point]:
+        """An operator's answer (quantrac/v1/<station>/answer): an acknowledgement or a
+        silence, as points; desk.AnswerError naming what is wrong (the caller dead-letters
+        the message with it)."""
+        now = time.time() if now is None else now
+        if station not in self.stations:
+            raise desk.AnswerError(f"topic: {station!r} is not a station of the registry")
+        a = desk.parse_answer(payload, station)
+        if a.act == "ack":
+            self._adopt(a.alert, now)
+            return people.ack(self.desk, a, now, self.tz, self._open_list)
+        if a.act == "silence":
+            s = self.desk.silence(a)
+            log.info("alerts of %s silenced by %s until %s: %s", station, a.by,
+                     desk.local_time(a.until, self.tz), a.note)
+            return [people.maintenance(station, s)]
+        ended = self.desk.unsilence(station, int(now))
+        if not ended:
+            raise desk.AnswerError(f"unsilence: {station} has no operator's silence now")
+        return [people.maintenance(station, s) for s in ended]
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _adopt(self, alert_id: str, now: float) -> None:
+        """An alert still open from before the desk kept records (a state saved by an older
+        collector) can be acknowledged all the same."""
+        if alert_id in self.desk.alerts:
+            return
+        station, rule_id, _ = alert_id.split("/", 2)
+        state = self.alerts.states.get((station, rule_id))
+        rule = self._by_id.get((station, rule_id))
+        if state is None or state.status != "open" or state.id != alert_id or rule is None:
+            return
+        doc = {"v": 1, "st": station, "rule": rule_id, "state": "open", "t": state.t,
+               "event": "open", "id": alert_id, "since": state.since,
+               "severity": rule.severity, "unit": rule.unit, "text_vi": "", "text_en": ""}
+        self.desk.alerts[alert_id] = {"doc": doc, "level": 0, "at": now, "follows": False}
+
+    def _open_list(self, station: str) -> list[dict[str, Any]]:
+        return [{"rule": r, "id": s.id, "since": s.since}
+                for r, s in self.alerts.open_at(station).items()]
+
+    def _calibration(self, batch: Batch) -> list[Point]:
+        """Device status 01 silences the station (its own maintenance window) from the first
+        record in it until a record in another status: a `maintenance` point at each edge,
+        at record time, so a backlog replayed in one batch gets each of its windows."""
+        on: dict[tuple[str, int], bool] = {}
+        for r in batch.readings:
+            key = (r.station, r.time)
+            on[key] = on.get(key, False) or r.status == CALIBRATING
+        out = []
+        for (station, t), calibrating in sorted(on.items(), key=lambda kv: kv[0][1]):
+            s = self.desk.calibrating(station, calibrating, t)
+            if s is not None:
+                out.append(people.maintenance(station, s))
+        return out
 
     def _mean(self, p: Point) -> list[Point]:
         station, param, period = p.station, p.tags.get("param", ""), p.tags.get("period", "")
@@ -197,7 +260,7 @@ class AlertsProcessor:
         doc = messages.payload(tr, text, self.alerts.open_at(tr.station))
         log.log(logging.WARNING if tr.event != "close" else logging.INFO, "alert %s: %s",
                 tr.event, text["en"])
-        return messages.point(tr, text, doc)
+        return people.decorate(self.desk, messages.point(tr, text, doc), time.time())
 
     def _warn(self, station: str, rule: Rule, unit: str) -> None:
         if (station, rule.id) not in self._warned:
@@ -224,12 +287,23 @@ def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
 def build(o: AlertsOptions, env: Env) -> AlertsProcessor:
     # an hour's mean is complete for alerts when it is for the aggregate stage
     return AlertsProcessor(env.registry, o.rules, o.mutes, env.peer("aggregate").hour_fraction,
-                           o.tick_s, o.day_grace_s, str(department_file(o, env.run_dir)))
+                           o.tick_s, o.day_grace_s, str(department_file(o, env.run_dir)),
+                           desk.chain(o.contacts, o.escalate, o.escalate_after_s))
 
 
 def _check(o: AlertsOptions, env: Env) -> None:
     check(o, env.registry, env.run_dir)
+    notify, chat = env.peer("notify"), env.peer("chat")
+    on = {"email": (bool(notify.smtp_host), "[sinks.notify] smtp_host"),
+          "webhook": (bool(notify.webhook_url), "[sinks.notify] webhook_url"),
+          "zalo": (chat.zalo, "[sinks.chat] zalo = true"),
+          "telegram": (chat.telegram, "[sinks.chat] telegram = true")}
+    for c in o.contacts:  # a contact nobody could reach is a chain with a hole in it
+        for ch in desk.parse_contact(c)[1]:
+            if not on[ch][0]:
+                raise ValueError(f"contacts: {c!r} is reached by {ch}, but that output is off "
+                                 f"(set {on[ch][1]})")
 
 
 register(Plugin("processor", "alerts", AlertsOptions, build, _check, after=("aggregate",),
-                reads=("aggregate",)))
+                reads=("aggregate", "notify", "chat")))

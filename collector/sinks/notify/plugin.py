@@ -34,6 +34,7 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 
+from collector.alerting.desk import addressed, reaches_people
 from collector.alerting.engine import SEVERITIES
 from collector.contracts import Point, WriteResult
 from collector.delivery import safe_transport
@@ -44,17 +45,20 @@ from collector.sinks.notify.options import NotifyOptions
 
 log = logging.getLogger("quantrac.collector.notify")
 RETRY_STATUS = (408, 425, 429)
-EVENT_VI = {"open": "Cảnh báo", "update": "Cập nhật cảnh báo", "close": "Hết cảnh báo"}
-EVENT_EN = {"open": "Alert", "update": "Alert update", "close": "Recovered"}
+EVENT_VI = {"open": "Cảnh báo", "update": "Cập nhật cảnh báo", "close": "Hết cảnh báo",
+            "ack": "Đã xác nhận", "escalate": "Chuyển cấp"}
+EVENT_EN = {"open": "Alert", "update": "Alert update", "close": "Recovered",
+            "ack": "Acknowledged", "escalate": "Escalated"}
 PASSWORD_ENV = "QUANTRAC_SMTP_PASSWORD"
 LOGIN_NEEDS_TLS = ("[sinks.notify] smtp_user = {user!r}: the login would go in clear text; "
                    "set smtp_starttls = true (the server's certificate is checked)")
 
 
 def wanted(p: Point, min_severity: str) -> bool:
+    """At least `min_severity`, and not a silenced station's (that reaches nobody)."""
     severity = p.tags.get("severity", "warning")
     rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-    return rank >= SEVERITIES.index(min_severity)
+    return rank >= SEVERITIES.index(min_severity) and reaches_people(p.note)
 
 
 class WebhookSink:
@@ -73,28 +77,35 @@ class WebhookSink:
                 result.accepted.append(i)
                 continue
             body = json.dumps(p.note, ensure_ascii=False).encode("utf-8")
-            req = urllib.request.Request(self.url, data=body, method="POST", headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "quantrac-collector"})
-            try:
-                with self._http.open(req, timeout=self.timeout_s) as answer:
-                    answer.read()
-                result.accepted.append(i)
-            except urllib.error.HTTPError as e:
-                if safe_transport.is_redirect(e.code):  # this one and the later ones wait
-                    result.error = safe_transport.redirect_error(
-                        self.url, e.code, e.headers, "[sinks.notify] webhook_url")
-                    result.operator = True
+            refused = []
+            # the contact chain's webhooks too; a retry may post again to one that had it
+            # (at least once: a receiver keys on id, event and t)
+            for url in addressed(p.note, "webhook", (self.url,)):
+                req = urllib.request.Request(url, data=body, method="POST", headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "User-Agent": "quantrac-collector"})
+                try:
+                    with self._http.open(req, timeout=self.timeout_s) as answer:
+                        answer.read()
+                except urllib.error.HTTPError as e:
+                    if safe_transport.is_redirect(e.code):  # this one and the later ones wait
+                        result.error = safe_transport.redirect_error(
+                            url, e.code, e.headers, "[sinks.notify] webhook_url")
+                        result.operator = True
+                        return result
+                    msg = f"{url}: HTTP {e.code}: {server_message(e.read()) or e.reason}"
+                    if e.code in RETRY_STATUS or e.code >= 500:
+                        result.retry_after, result.error = retry_after_s(e.headers), msg
+                        return result  # keep this one and the later ones, in order
+                    refused.append(msg)
+                except (urllib.error.URLError, OSError) as e:  # refused, reset, timeout
+                    reason = getattr(e, "reason", e)
+                    result.retry_after, result.error = 0.0, f"{url}: {reason}"
                     return result
-                msg = f"{self.url}: HTTP {e.code}: {server_message(e.read()) or e.reason}"
-                if e.code in RETRY_STATUS or e.code >= 500:
-                    result.retry_after, result.error = retry_after_s(e.headers), msg
-                    return result  # keep this one and the later ones, in order
-                result.rejected.append((i, msg))
-            except (urllib.error.URLError, OSError) as e:  # refused, reset, timeout
-                reason = getattr(e, "reason", e)
-                result.retry_after, result.error = 0.0, f"{self.url}: {reason}"
-                return result
+            if refused:
+                result.rejected.append((i, "; ".join(refused)))
+            else:
+                result.accepted.append(i)
         return result
 
 
@@ -160,8 +171,12 @@ class EmailSink:
                 if self.user:  # only ever after a verified STARTTLS (see __init__)
                     smtp.login(self.user, self.password)
                 for i in todo:
+                    to = tuple(addressed(items[i].note, "email", self.recipients))
+                    if not to:  # an escalation to a level without e-mail contacts
+                        result.accepted.append(i)
+                        continue
                     try:
-                        smtp.send_message(message(items[i], self.sender, self.recipients))
+                        smtp.send_message(message(items[i], self.sender, to))
                         result.accepted.append(i)
                     except smtplib.SMTPRecipientsRefused as e:
                         result.rejected.append((i, f"{where}: every recipient refused: "

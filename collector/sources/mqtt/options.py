@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from quantrac_common.protocol import PREFIX, STATION_WRITES
+from quantrac_common.protocol import ANSWER, PREFIX, STATION_WRITES
 
 
 def _opt(default: Any, lo: float | None = None, hi: float | None = None, doc: str = "") -> Any:
     return field(default=default, metadata={"lo": lo, "hi": hi, "doc": doc})
 
 
-DEFAULT_TOPICS = tuple(f"{PREFIX}/+/{leaf}" for leaf in STATION_WRITES)
+DEFAULT_TOPICS = tuple(f"{PREFIX}/+/{leaf}" for leaf in (*STATION_WRITES, ANSWER))
 
 
 @dataclass(frozen=True)

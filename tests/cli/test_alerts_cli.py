@@ -1,0 +1,32 @@
+"""`quantrac alerts` names what is wrong before anything is sent: an id that is no alert id,
+a station the registry lacks, a time it cannot read, a window that ends before it starts or
+has already passed, a missing reason (no broker is needed to be told)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from quantrac.cli import main
+
+
+@pytest.mark.parametrize("args, error", [
+    (["ack", "pq-air-01-so2", "--note", "x"],
+     "'pq-air-01-so2' is not an alert id <station>/<rule>/<time>"),
+    (["ack", "pq-air-99/offline/1763755200", "--note", "x"],
+     "'pq-air-99' is not a station of registry 'phu-quoc'"),
+    (["ack", "pq-air-01/offline/1763755200", "--note", "x" * 501], "at most 500 characters"),
+    (["silence", "pq-air-01", "--until", "tomorrow", "--reason", "bảo trì"],
+     "'tomorrow' is neither an ISO 8601 time"),
+    (["silence", "pq-air-01", "--until", "2h", "--from", "3h", "--reason", "bảo trì"],
+     "is not after the start"),
+    (["silence", "pq-air-01", "--until", "2020-01-01T08:00", "--from", "2019-12-31T08:00",
+      "--reason", "bảo trì"], "2020-01-01 08:00 has already passed"),
+    (["silence", "pq-air-01", "--until", "2h", "--reason", " "], "a reason of 1-500 characters"),
+    (["silence", "pq-zz-01", "--until", "2h", "--reason", "x"], "'pq-zz-01' is not a station"),
+    (["ack", "pq-air-01/offline/1763755200"], "Missing option '--note'"),
+])
+def test_a_bad_answer_is_named_before_anything_is_sent(tmp_path, args, error):
+    result = CliRunner().invoke(main, ["alerts", *args, "--run-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert error in " ".join(result.output.split())
