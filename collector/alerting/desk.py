@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from collector.alerting.engine import SEVERITIES
+from collector.contracts import Point
+
 CHANNELS = ("email", "webhook", "zalo", "telegram")
 ACTS = ("ack", "silence", "unsilence")
 KEEP_S = 7 * 86400  # a closed alert may still be acknowledged this long
@@ -303,6 +306,13 @@ class Desk:
 def reaches_people(note: dict[str, Any] | None) -> bool:
     """False for a silenced station's alert: stored and retained, sent to no person."""
     return not (note or {}).get("silenced")
+
+
+def wanted(p: Point, min_severity: str) -> bool:
+    """An output sends an alert point of at least `min_severity` that reaches people."""
+    severity = p.tags.get("severity", "warning")
+    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+    return rank >= SEVERITIES.index(min_severity) and reaches_people(p.note)
 
 
 def addressed(note: dict[str, Any] | None, channel: str, own: tuple[str, ...]) -> list[str]:

@@ -133,19 +133,26 @@ def test_a_flipped_byte_anywhere_in_an_outbox_loses_only_the_item_it_hit(tmp_pat
             again.close()
 
 
+def damaged_spool(path: Path) -> tuple[Spool, list[tuple[int, int]]]:
+    """A spool of three records whose second has a damaged length field, after it was
+    appended (a disk fault under the running collector); the records' spans."""
+    spool = Spool(path, max_bytes=1 << 20)
+    for i in range(3):
+        spool.append(readings(2, 2 * i))
+    (seg,) = path.glob("*.seg")
+    spans = record_spans(seg.read_bytes())
+    with open(seg, "r+b") as f:
+        f.seek(spans[1][0] + 2)
+        f.write(b"\x7f")
+    return spool, spans
+
+
 def test_a_sink_that_keeps_up_reads_the_appended_items_from_memory(tmp_path):
     """What the worker just appended reaches the sink from memory, equal to what the segment
     holds (the same items a restarted collector decodes from the file), so a record damaged
     on disk while still in memory is delivered whole rather than lost."""
-    spool = Spool(tmp_path / "s", max_bytes=1 << 20)
+    spool, spans = damaged_spool(tmp_path / "s")
     try:
-        for i in range(3):
-            spool.append(readings(2, 2 * i))
-        (seg,) = (tmp_path / "s").glob("*.seg")
-        spans = record_spans(seg.read_bytes())
-        with open(seg, "r+b") as f:
-            f.seek(spans[1][0] + 2)
-            f.write(b"\x7f")
         assert drain(spool) == readings(6)
         assert spool.stats()["quarantined"] == {"records": 0, "bytes": 0}
     finally:
@@ -167,15 +174,8 @@ def test_damage_found_after_open_is_set_aside_too(tmp_path, caplog, monkeypatch)
     (a long database outage): the reader quarantines the record it cannot read, not the rest
     of the segment."""
     monkeypatch.setattr(spool_module, "TAIL_ITEMS", 0)
-    spool = Spool(tmp_path / "s", max_bytes=1 << 20)
+    spool, spans = damaged_spool(tmp_path / "s")
     try:
-        for i in range(3):
-            spool.append(readings(2, 2 * i))
-        (seg,) = (tmp_path / "s").glob("*.seg")
-        spans = record_spans(seg.read_bytes())
-        with open(seg, "r+b") as f:
-            f.seek(spans[1][0] + 2)  # the second record's length field
-            f.write(b"\x7f")
         assert drain(spool) == readings(2) + readings(2, 4)
         (kept,) = (tmp_path / "s" / "corrupt").iterdir()
         assert kept.stat().st_size == spans[1][1] - spans[1][0]

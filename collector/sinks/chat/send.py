@@ -15,8 +15,8 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from collector.alerting.desk import addressed, reaches_people
-from collector.alerting.engine import SEVERITIES
+from collector.alerting import desk
+from collector.alerting.desk import addressed
 from collector.contracts import Point, WriteResult
 from collector.delivery import safe_transport
 from collector.sinks.chat.text import message
@@ -42,11 +42,6 @@ def load_secrets(path: Path) -> dict[str, str]:
         raise ValueError(f"{path}: must be a JSON object of strings")
     return doc
 
-
-def wanted(p: Point, min_severity: str) -> bool:
-    severity = p.tags.get("severity", "warning")
-    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-    return rank >= SEVERITIES.index(min_severity) and reaches_people(p.note)
 
 
 class ChatSink:
@@ -80,7 +75,8 @@ class ChatSink:
         result = WriteResult()
         for i, p in enumerate(items):
             note: dict[str, Any] = p.note or {}
-            to = addressed(note, self.channel, self.own) if wanted(p, self.min_severity) else []
+            wanted = desk.wanted(p, self.min_severity)
+            to = addressed(note, self.channel, self.own) if wanted else []
             if not to:
                 result.accepted.append(i)
                 continue

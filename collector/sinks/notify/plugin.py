@@ -34,8 +34,8 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 
-from collector.alerting.desk import addressed, reaches_people
-from collector.alerting.engine import SEVERITIES
+from collector.alerting import desk
+from collector.alerting.desk import addressed
 from collector.contracts import Point, WriteResult
 from collector.delivery import safe_transport
 from collector.delivery.backoff import retry_after_s
@@ -54,12 +54,6 @@ LOGIN_NEEDS_TLS = ("[sinks.notify] smtp_user = {user!r}: the login would go in c
                    "set smtp_starttls = true (the server's certificate is checked)")
 
 
-def wanted(p: Point, min_severity: str) -> bool:
-    """At least `min_severity`, and not a silenced station's (that reaches nobody)."""
-    severity = p.tags.get("severity", "warning")
-    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-    return rank >= SEVERITIES.index(min_severity) and reaches_people(p.note)
-
 
 class WebhookSink:
     name = "webhook"
@@ -73,7 +67,7 @@ class WebhookSink:
     def write(self, items: list[Point]) -> WriteResult:
         result = WriteResult()
         for i, p in enumerate(items):
-            if not wanted(p, self.min_severity):
+            if not desk.wanted(p, self.min_severity):
                 result.accepted.append(i)
                 continue
             body = json.dumps(p.note, ensure_ascii=False).encode("utf-8")
@@ -150,7 +144,7 @@ class EmailSink:
 
     def write(self, items: list[Point]) -> WriteResult:
         result = WriteResult()
-        todo = [i for i, p in enumerate(items) if wanted(p, self.min_severity)]
+        todo = [i for i, p in enumerate(items) if desk.wanted(p, self.min_severity)]
         skip = set(range(len(items))) - set(todo)
         result.accepted = sorted(skip)
         if not todo:
