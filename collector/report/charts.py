@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from collector.domain import aqi_health  # noqa: E402
 
 TITLES = {"aqi": {"vi": "VN_AQI theo giờ", "en": "Hourly VN_AQI"},
+          "aqi_day": {"vi": "VN_AQI theo ngày", "en": "Daily VN_AQI"},
           "limit": {"vi": "giới hạn", "en": "limit"},
           "means": {"1h": {"vi": "trung bình 1 giờ", "en": "1-hour means"},
                     "8h": {"vi": "trung bình 8 giờ", "en": "8-hour means"},
@@ -36,14 +37,16 @@ def draw(doc: dict[str, Any], key: str, lang: str) -> bytes:
     fig, ax = plt.subplots(figsize=(7.5, 2.6), dpi=110)
     try:
         if rest == ["aqi"]:
-            hours = st["aqi_hour"]
-            xs = [datetime.fromtimestamp(a["time"] - 3600, tz) for a in hours]
+            # a day: its hours; a month: its days (a month of hourly bars is a smear)
+            hourly = doc["kind"] == "daily" or not st["aqi_day"]
+            points = st["aqi_hour"] if hourly else st["aqi_day"]
+            span = 3600 if hourly else 86400
+            xs = [datetime.fromtimestamp(a["time"] - span, tz) for a in points]
             colours = [aqi_health.of_band(a["band"])["colour"] if a["band"] else "#999999"
-                       for a in hours]
-            width = 1 / 24 * 0.9
-            ax.bar(xs, [a["aqi"] for a in hours], width=width, align="edge", color=colours,
-                   edgecolor="#555555", linewidth=0.3)
-            ax.set_title(f"{sid}: {TITLES['aqi'][lang]}", fontsize=9)
+                       for a in points]
+            ax.bar(xs, [a["aqi"] for a in points], width=span / 86400 * 0.9, align="edge",
+                   color=colours, edgecolor="#555555", linewidth=0.3)
+            ax.set_title(f"{sid}: {TITLES['aqi' if hourly else 'aqi_day'][lang]}", fontsize=9)
         else:
             param, period = rest
             lim = next(x for x in st["limits"] if (x["param"], x["period"]) == (param, period))

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.alerting.messages import number
+from collector.alerting.regulations import NOT_FOUND, fallback_label
 from collector.domain import aqi_health
 
 LANGS = ("vi", "en")
@@ -104,6 +105,16 @@ def bound(lim: dict[str, Any], lang: str) -> str:
     return T["not_found"][lang]
 
 
+def basis(lim: dict[str, Any], regulation: str, lang: str) -> str:
+    """Where the number comes from, in the bulletin's language: the rule set or the
+    department's file, a superseded regulation's value standing in, or nothing found."""
+    if lim["status"] == "fallback":
+        return fallback_label(lim["source"], regulation)[lang]
+    if lim["status"] == NOT_FOUND:
+        return f"{regulation}: {T['not_found'][lang]}"
+    return lim["source"]
+
+
 def blocks(doc: dict[str, Any], lang: str) -> list[Block]:
     tz = ZoneInfo(doc["timezone"])
     kind = doc["kind"]
@@ -133,13 +144,13 @@ def _station(st: dict[str, Any], lang: str, tz: ZoneInfo, kind: str) -> list[Blo
              bound(x, lang), x["unit"], number(x["mean"]) if x["mean"] is not None else "-",
              number(x["highest"]) if x["highest"] is not None else "-",
              f"{len(x['exceed'])}/{x['n']}", x["rule"], x["confidence"],
-             x["label"] or x["source"]] for x in st["limits"]])]
+             basis(x, st["regulation"], lang)] for x in st["limits"]])]
         charted = [x for x in st["limits"] if f"{x['param']}/{x['period']}" in st["series"]]
         out += [Block("chart", chart=f"{st['id']}/{x['param']}/{x['period']}")
                 for x in charted if x["period"] == ("1h" if kind == "daily" else "24h")]
         exc = [[x["param"], T["period"].get(x["period"], {}).get(lang, x["period"]),
                 when(e["time"], tz, kind, x["period"]), number(e["value"]),
-                number(e["limit"]), x["rule"]]
+                ("<= " if e["side"] == "above" else ">= ") + number(e["limit"]), x["rule"]]
                for x in st["limits"] for e in x["exceed"]]
         out.append(Block("h3", t("exceed", lang)))
         out.append(Block("table", head=T["exc_head"][lang], rows=exc) if exc

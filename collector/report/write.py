@@ -53,6 +53,16 @@ def markdown(doc: dict[str, Any], lang: str, blocks: list[layout.Block],
     return "\n".join(lines)
 
 
+def widths(rows: list[list[str]]) -> tuple[float, ...]:
+    """Columns as wide as their longest word or text (within bounds; fpdf2 scales them to the
+    page): a rule id or a time is never broken, a long text wraps at its spaces."""
+    out = []
+    for col in zip(*rows, strict=True):
+        word = max((len(w) for c in col for w in c.split()), default=1)
+        out.append(float(min(max(word + 1, max(len(c) for c in col) * 0.6, 4), 60)))
+    return tuple(out)
+
+
 def pdf(doc: dict[str, Any], lang: str, blocks: list[layout.Block]) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
@@ -81,7 +91,8 @@ def pdf(doc: dict[str, Any], lang: str, blocks: list[layout.Block]) -> bytes:
             assert b.head is not None and b.rows is not None
             p.set_font("DejaVu", "", 7.5)
             with p.table(headings_style=FontFace(emphasis="BOLD", fill_color=(225, 230, 240)),
-                         line_height=4, text_align="LEFT", first_row_as_headings=True) as tab:
+                         line_height=4, text_align="LEFT", first_row_as_headings=True,
+                         col_widths=widths([b.head, *b.rows])) as tab:
                 for r in [b.head, *b.rows]:
                     row = tab.row()
                     for c in r:
