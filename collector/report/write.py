@@ -10,8 +10,12 @@ letters (DejaVu Sans, Debian's fonts-dejavu-core, which scripts/setup installs).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from fpdf.errors import FPDFException
 
 from collector.report import charts, layout
 from quantrac_common.files import write_atomic
@@ -32,8 +36,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(doc: dict[str, Any], lang: str, blocks: list[layout.Block],
-             chart_dir: Path, rel: str) -> str:
+Draw = Callable[[str], bytes]
+
+
+def markdown(blocks: list[layout.Block], draw: Draw, chart_dir: Path, rel: str) -> str:
     lines: list[str] = []
     for b in blocks:
         if b.kind in ("h1", "h2", "h3"):
@@ -48,7 +54,7 @@ def markdown(doc: dict[str, Any], lang: str, blocks: list[layout.Block],
             lines.append("")
         elif b.kind == "chart":
             name = b.chart.replace("/", "_") + ".png"
-            write_atomic(chart_dir / name, charts.draw(doc, b.chart, lang))
+            write_atomic(chart_dir / name, draw(b.chart))
             lines += [f"![{b.chart}]({rel}/{name})", ""]
     return "\n".join(lines)
 
@@ -63,7 +69,7 @@ def widths(rows: list[list[str]]) -> tuple[float, ...]:
     return tuple(out)
 
 
-def pdf(doc: dict[str, Any], lang: str, blocks: list[layout.Block]) -> bytes:
+def pdf(blocks: list[layout.Block], draw: Draw) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -98,7 +104,7 @@ def pdf(doc: dict[str, Any], lang: str, blocks: list[layout.Block]) -> bytes:
                     for c in r:
                         row.cell(c)
         elif b.kind == "chart":
-            png = charts.draw(doc, b.chart, lang)
+            png = draw(b.chart)
             if p.get_y() > p.h - 80:
                 p.add_page()
             p.image(io.BytesIO(png), w=190)
@@ -115,13 +121,18 @@ def write(doc: dict[str, Any], out: Path, langs: tuple[str, ...] = layout.LANGS)
             blocks = layout.blocks(doc, lang)
             name = stem(doc, lang)
             rel = f"charts/{name}"
-            md = markdown(doc, lang, blocks, out / rel, rel)
+            # each chart drawn once per language, for the Markdown file and the PDF
+            draw = cache(lambda key, lang=lang: charts.draw(doc, key, lang))
+            md = markdown(blocks, draw, out / rel, rel)
             path = out / f"{name}.md"
             write_atomic(path, md.encode("utf-8"))
             written.append(path)
             path = out / f"{name}.pdf"
-            write_atomic(path, pdf(doc, lang, blocks))
+            write_atomic(path, pdf(blocks, draw))
             written.append(path)
     except OSError as e:
         raise ReportError(f"{out}: cannot write the bulletin ({e})") from None
+    except FPDFException as e:  # a table the page cannot hold: say which bulletin
+        raise ReportError(f"{out}: the PDF of the {doc['kind']} bulletin {doc['label']} "
+                          f"could not be laid out ({e})") from None
     return written
