@@ -46,12 +46,14 @@ def station(env: dict[str, str], station_id: str, after: int, until: int,
                 timeout):
         d.records[r["param"]] = int(r["count"])
     mean = shipped().qualified("mean")
-    for r in _q(env, f'SELECT "value", "complete" FROM {mean} WHERE {w} '
+    for r in _q(env, f'SELECT "value", "complete", "provisional" FROM {mean} WHERE {w} '
                      f'GROUP BY "param", "period", "unit"', timeout):
         if r.get("value") is not None:
+            # a day still in progress (provisional) is a running estimate, never judged
             d.means.append({"param": r["param"], "period": r["period"], "unit": r["unit"],
                             "time": int(r["time"]), "value": float(r["value"]),
-                            "complete": bool(r.get("complete"))})
+                            "complete": bool(r.get("complete"))
+                            and not r.get("provisional")})
     aqi = shipped().qualified("aqi")
     for r in _q(env, f'SELECT "aqi", "band", "dominant", "complete" FROM {aqi} WHERE {w} '
                      f'GROUP BY "period"', timeout):

@@ -31,6 +31,11 @@ T = {
                     "(review): {review}.",
               "en": "Kind: {kind}; regulation: {regulation}{column}. Review status: {review}."},
     "column": {"vi": ", cột {c}", "en": ", column {c}"},
+    "kinds": {"air": {"vi": "không khí", "en": "air"},
+              "tap_water": {"vi": "nước cấp", "en": "tap water"},
+              "surface_water": {"vi": "nước mặt", "en": "surface water"},
+              "wastewater": {"vi": "nước thải", "en": "wastewater"},
+              "sea_water": {"vi": "nước biển", "en": "sea water"}},
     "review": {"not reviewed": {"vi": "chưa thẩm định (not reviewed)", "en": "not reviewed"}},
     "completeness": {"vi": "Độ đầy đủ số liệu", "en": "Data completeness"},
     "comp_head": {"vi": ["Thông số", "Hợp lệ", "Bản ghi", "Dự kiến", "%"],
@@ -132,7 +137,8 @@ def _station(st: dict[str, Any], lang: str, tz: ZoneInfo, kind: str) -> list[Blo
     review = T["review"].get(st["review"], {}).get(lang, st["review"])
     col = t("column", lang, c=st["column"]) if st["column"] else ""
     out = [Block("h2", t("station", lang, id=st["id"], name=st["name"])),
-           Block("p", t("about", lang, kind=st["kind"], regulation=st["regulation"],
+           Block("p", t("about", lang, kind=T["kinds"].get(st["kind"], {}).get(lang, st["kind"]),
+                        regulation=st["regulation"],
                         column=col, review=review)),
            Block("h3", t("completeness", lang)),
            Block("table", head=T["comp_head"][lang], rows=[
