@@ -57,7 +57,8 @@ def draw(doc: dict[str, Any], key: str, lang: str) -> bytes:
                 if lim[bound] is not None:
                     ax.axhline(lim[bound], color="#d62728", linestyle="--", linewidth=1,
                                label=f"{TITLES['limit'][lang]} {lim[bound]:g} {lim['unit']}")
-            ax.legend(fontsize=7, loc="upper left")
+            if lim["max"] is not None or lim["min"] is not None:
+                ax.legend(fontsize=7, loc="upper left")
             ax.set_title(f"{sid}: {param} ({lim['unit']}), "
                          f"{TITLES['means'].get(period, {}).get(lang, period)}", fontsize=9)
         loc = mdates.AutoDateLocator(tz=tz)

@@ -214,3 +214,58 @@ def test_daily_and_monthly_bulletins_show_what_the_readings_make(services, sessi
                 row = (f"chlorine {hour} 0.2 - 1 mg/L {number(mean)} 0.5 2/{judged} "
                        f"qcvn01-1_2024.chlorine.1h B {FALLBACK[lang]}")
                 assert row in text, f"{where}: {row!r}"
+
+
+def test_only_complete_finished_means_are_judged_and_a_missing_limit_is_named(
+        services, session_run_dir, tmp_path):
+    # Stored directly (the pipeline's own points, as the aggregate stage writes them): at a
+    # wastewater outfall an incomplete hour far above the NH4 limit is not an exceedance, a
+    # complete one is; COD has no number in QCVN 14:2025 and no fallback, which the bulletin
+    # says rather than judging it. At an air station a day still in progress (provisional)
+    # above the PM10 24-hour limit is not judged either.
+    from collector.contracts import Point, Reading
+    from collector.sinks.influxdb.plugin import InfluxSink
+
+    env = services
+    day = date.today() - timedelta(days=random.randint(400, 700))
+    day0, end = midnight(day), midnight(day + timedelta(days=1))
+    ww, air = "pq-ww-01", STATION
+
+    def mean(st, kind, param, unit, period, t, value, complete, **extra):
+        return Point("mean", {"station": st, "kind": kind, "param": param, "unit": unit,
+                              "period": period}, {"value": value, "complete": complete,
+                                                  **extra}, t)
+
+    items = [Reading(ww, "wastewater", "nh4", "mg/L", day0 + 300, 4.0, 0, qc=1),
+             mean(ww, "wastewater", "nh4", "mg/L", "1h", day0 + 3 * 3600, 55.0, False),
+             mean(ww, "wastewater", "nh4", "mg/L", "1h", day0 + 5 * 3600, 12.5, True),
+             mean(ww, "wastewater", "nh4", "mg/L", "1h", day0 + 6 * 3600, 4.0, True),
+             mean(ww, "wastewater", "cod", "mg/L", "1h", day0 + 5 * 3600, 900.0, True),
+             Reading(air, "air", "pm10", "ug/m3", day0 + 300, 150.0, 0, qc=1),
+             mean(air, "air", "pm10", "ug/m3", "24h", end, 150.0, True, provisional=True)]
+    sink = InfluxSink(env["QUANTRAC_INFLUX_WRITE_URL"], env["QUANTRAC_INFLUX_DB"],
+                      env["QUANTRAC_INFLUX_WRITE_USER"], env["QUANTRAC_INFLUX_WRITE_PASSWORD"])
+    try:
+        result = sink.write(items)  # type: ignore[arg-type]
+    finally:
+        sink.close()
+    assert len(result.accepted) == len(items), result.error
+
+    got = CliRunner().invoke(main, ["report", "daily", "--date", day.isoformat(),
+                                    "--station", ww, "--station", air, "--lang", "en",
+                                    "--run-dir", str(session_run_dir), "--out", str(tmp_path)])
+    assert got.exit_code == 0, got.output
+    assert {p.name for p in tmp_path.glob("bulletin_*")} == \
+        {f"bulletin_daily_{day}_en.md", f"bulletin_daily_{day}_en.pdf"}
+    for text in (flat((tmp_path / f"bulletin_daily_{day}_en.md").read_text(encoding="utf-8")),
+                 pdf_text(tmp_path / f"bulletin_daily_{day}_en.pdf")):
+        # NH4: two complete hours judged, one above 10 mg/L; the incomplete 55 is not there
+        assert "nh4 1 hour <= 10 mg/L 8.25 12.5 1/2 qcvn14_2025.nh4.1h" in text
+        assert "nh4 1 hour 04:00-05:00 12.5 <= 10 qcvn14_2025.nh4.1h" in text
+        assert "02:00-03:00" not in text  # the incomplete hour
+        # COD: no limit to judge against, named as such
+        assert "cod 1 hour not found mg/L 900 900 0/1 qcvn14_2025.cod.1h not found " \
+               "QCVN 14:2025/BTNMT: not found" in text
+        # PM10's day in progress: no mean judged, no exceedance
+        assert "pm10 24 hours <= 100 ug/m3 - - 0/0 qcvn05.pm10.24h" in text
+        assert "pm10 24 hours 20" not in text
