@@ -7,11 +7,17 @@ its idempotency key. Pure functions.
     {"type": "aqi", "key": "aqi/pq-air-01/1763758800/3f9a1c2b7d", "period": "hour",
      "aqi": 144, "band": "poor", "dominant": "so2", "sub": {"so2": 144, "pm10": 41},
      "colour": "#ff7e00", "advice": {"health": {"vi": …, "en": …}, "general": …, "sensitive": …}, …}
+    {"type": "aqi", "key": "aqi/pq-air-01/day/1763830800/8d2e0a9c41", "period": "day",
+     "aqi": 61, …}
     {"type": "wqi", "key": …, "wqi": 87, "class": "good", "status": "computed",
      "sub": {"ph": 100.0, "do": 75.0, "nh4": 100.0}, …}
 
 A `wqi` point without the official `wqi` field (status not_computed: only an indicative
 value, or a station VN_WQI does not apply to) is never sent.
+
+The daily VN_AQI (period `day`, stamped at the local midnight ending the day) goes beside the
+hourly one; its key has `day/` before the time, because the day's last hour ends at the same
+midnight and the hourly keys stay what they were.
 
 An alert's key is its id and event (an `update` adds its time), so each transition is sent
 once. An index's key ends with a digest of its values: the same hour recomputed with the same
@@ -52,9 +58,11 @@ def alert_doc(p: Point, network: str, code: str, tz: ZoneInfo) -> tuple[str, dic
 
 def index_doc(p: Point, network: str, code: str,
               tz: ZoneInfo) -> tuple[str, dict[str, Any]] | None:
-    """An hourly `aqi` or `wqi` point with a value → (key, document); else None."""
+    """An hourly or daily `aqi` or an hourly `wqi` point with a value → (key, document);
+    else None."""
     kind = p.measurement
-    if kind == "aqi" and (p.tags.get("period") != "hour" or "aqi" not in p.fields):
+    period = p.tags.get("period")
+    if kind == "aqi" and (period not in ("hour", "day") or "aqi" not in p.fields):
         return None
     if kind == "wqi" and "wqi" not in p.fields:
         return None
@@ -64,11 +72,12 @@ def index_doc(p: Point, network: str, code: str,
            if k.startswith("sub_")}
     main = {k: v for k, v in sorted(p.fields.items()) if not k.startswith("sub_")}
     digest = hashlib.sha1(json.dumps([main, sub], sort_keys=True).encode()).hexdigest()[:10]
-    key = f"{kind}/{p.station}/{p.time}/{digest}"
+    day = "day/" if kind == "aqi" and period == "day" else ""
+    key = f"{kind}/{p.station}/{day}{p.time}/{digest}"
     doc = _base(kind, key, p, network, code, tz)
     extra: dict[str, Any] = {}
     if kind == "aqi":
-        doc["period"] = "hour"
+        doc["period"] = period
         # what the band means travels with the number (Decision 1459, Bảng 3); from the
         # value, so the key (the values' digest) is unchanged
         advice = aqi_health.of_aqi(float(p.fields["aqi"]))  # type: ignore[arg-type]

@@ -9,9 +9,10 @@ The reader takes the spool's readings and points after the pipeline committed th
 spool cursor, local disk work only), turns them into outbox items and moves its cursor after
 the outbox has them: a crash in between re-reads them, and the outbox skips keys it holds.
 Items: one Circular 10/2021 data file per station and record time (key `<station>/<stamp>`),
-each alert transition, each hourly VN_AQI / VN_WQI once the station's records reached its hour
-(held until then, in `state.json`). When the outbox is full, new items go to its dead letters
-with that reason instead of holding the spool back.
+each alert transition, each hourly VN_AQI / VN_WQI and each daily VN_AQI once the station's
+records reached the end of its hour or day (held until then, in `state.json`). When the
+outbox is full, new items go to its dead letters with that reason instead of holding the spool
+back.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ GROUPS = {
     "hil": ("quantrac.cli.hil", "hil",
             "Hardware-in-the-loop scenarios on the unix port or a real board."),
     "export": ("quantrac.cli.export", "export", "Open-data CSV/JSON for any date range."),
+    "report": ("quantrac.cli.report", "report",
+               "The department's daily and monthly bulletins (Markdown and PDF, vi and en)."),
     "grafana": ("quantrac.cli.grafana", "grafana",
                 "Build and push the operations-room dashboards."),
     "backup": ("quantrac.cli.backup", "backup",

@@ -114,8 +114,16 @@ def test_alert_and_index_documents_carry_stable_idempotency_keys():
     fixed = messages.index_doc(Point("aqi", aqi.tags, {**aqi.fields, "aqi": 150}, aqi.time),
                                "phu-quoc", "PQ-KK01", TZ)[0]
     assert k1 == same != fixed and k1.startswith("aqi/pq-air-01/1772420400/")
-    day = Point("aqi", {"station": "pq-air-01", "period": "day"}, {"aqi": 90}, 1772420400)
-    assert messages.index_doc(day, "phu-quoc", "X", TZ) is None  # hourly only
+    # the day's AQI ends at the same midnight as its last hour: its own key, beside the hour's
+    day = Point("aqi", {"station": "pq-air-01", "period": "day"},
+                {"aqi": 90, "band": "moderate", "dominant": "pm10", "sub_pm10": 90}, 1772420400)
+    kd, dd = messages.index_doc(day, "phu-quoc", "X", TZ)
+    assert kd.startswith("aqi/pq-air-01/day/1772420400/") and kd != k1
+    assert (dd["period"], dd["aqi"], dd["sub"], dd["colour"]) == \
+        ("day", 90, {"pm10": 90}, "#ffff00")
+    assert dd["advice"]["band"] == "moderate" and dd["advice"]["health"]["vi"]
+    no_pm = Point("aqi", day.tags, {"complete": True, "sub_so2": 20}, 1772420400)
+    assert messages.index_doc(no_pm, "phu-quoc", "X", TZ) is None  # no AQI without PM
 
 
 def test_open_data_days_are_due_after_the_delay_and_caught_up_within_bounds():

@@ -7,6 +7,8 @@ collector stores and spools, and the module delivers to real servers on loopback
 - A collector killed with SIGKILL mid-upload resumes its outbox: every file once, none lost.
 - An hour above the SO2 limit: the alert and the hourly VN_AQI reach the REST endpoint with
   their idempotency keys.
+- A whole day of PM10: the daily VN_AQI reaches the endpoint once, under its own key, beside
+  the hourly one that ends at the same midnight.
 """
 
 from __future__ import annotations
@@ -187,5 +189,58 @@ def test_an_alert_and_the_hourly_aqi_reach_the_endpoint_once(services, tmp_path)
         ("alert", station, "open", end)
     (aqi,) = [d for k, d in api.accepted if k.startswith(f"aqi/{station}/{end}/")]
     assert (aqi["aqi"], aqi["dominant"], aqi["sub"]["so2"]) == (144, "so2", 144)
-    hours = [d["t"] for d in docs.values() if d["type"] == "aqi"]
+    hours = [d["t"] for d in docs.values() if d["type"] == "aqi" and d["period"] == "hour"]
     assert hours == sorted(set(hours)) and max(hours) == end  # no hour past the records
+
+
+def test_the_daily_aqi_reaches_the_endpoint_beside_the_hourly_ones(services, tmp_path):
+    # A whole local day of PM10 through broker and collector: once the station's records pass
+    # midnight, the day's VN_AQI (from the hourly means the test sent) arrives once under its
+    # own key, and the hour ending at that midnight keeps its hourly key.
+    from datetime import date, timedelta
+    from statistics import fmean
+
+    from collector.domain import aqi
+
+    env, station = services, "pq-air-07"  # no other test publishes for it
+    api = ApiPeer()
+    secret = tmp_path / "egov-secrets.json"
+    secret.write_text(json.dumps({"client_secret": api.client_secret}))
+    settings = Settings.from_env(env, tmp_path, {
+        "sources": {"mqtt": {"client_id": f"test-egov-day-{uuid.uuid4().hex[:8]}"}},
+        "egov": {"enabled": True, "secrets": str(secret), "api_url": api.url,
+                 "token_url": api.token_url, "client_id": api.client_id,
+                 "retry_initial_s": 0.1, "retry_max_s": 0.5, "open_data_formats": []}})
+    day = date.today() - timedelta(days=20)
+    day0 = int(datetime.combine(day, datetime.min.time(), TZ).timestamp())
+    midnight = day0 + 86400
+    boot = secrets.token_hex(4)
+
+    def pm10(k: int) -> float:  # the k-th record's value: each hour's mean is 60 + hour
+        return 60.0 + (k - 1) // 12 % 24 + ((k - 1) % 12 - 5.5) / 10
+
+    recs = [{"t": day0 + 300 * k, "p": 300, "d": {"pm10": [pm10(k), "ug/m3", 0, 28, 0]}}
+            for k in range(1, 25 * 12 + 1)]  # the day and the next day's first hour
+    msgs = [{"v": 1, "st": station, "fw": "0.1.0", "boot": boot, "seq": i,
+             "r": recs[i * 12:(i + 1) * 12]} for i in range(25)]
+    c = Collector(settings)
+    try:
+        c.start()
+        assert c.wait_ready(WAIT_S)
+        publish(env, station, msgs)
+        wait_for(lambda: any(k.startswith(f"aqi/{station}/day/{midnight}/")
+                             for k in api.accepted_keys()) and
+                 any(k.startswith(f"aqi/{station}/{midnight}/") for k in api.accepted_keys()),
+                 lambda: f"the day's and the last hour's AQI, got {api.accepted_keys()}")
+    finally:
+        c.stop()
+        api.close()
+    hours = [fmean(pm10(h * 12 + j + 1) for j in range(12)) for h in range(24)]
+    want = aqi.daily_aqi({"pm10": [None] * 7 + hours})
+    (doc,) = [d for k, d in api.accepted if k.startswith(f"aqi/{station}/day/")]
+    assert (doc["period"], doc["t"], doc["aqi"], doc["dominant"]) == \
+        ("day", midnight, want.aqi, "pm10")
+    assert doc["time"] == datetime.fromtimestamp(midnight, TZ).isoformat()
+    assert doc["advice"]["health"]["vi"] and doc["colour"].startswith("#")
+    (last_hour,) = [d for k, d in api.accepted if k.startswith(f"aqi/{station}/{midnight}/")]
+    assert last_hour["period"] == "hour"

@@ -192,8 +192,9 @@ def test_the_last_hours_aqi_before_local_midnight_is_sent_beside_the_days(tmp_pa
     midnight, st = 1796576400, "pq-air-16"  # 00:00 in Ho Chi Minh City
     hour = Point("aqi", {"station": st, "period": "hour"},
                  {"aqi": 144, "band": "poor", "dominant": "so2", "complete": True}, midnight)
-    day = Point("aqi", {"station": st, "period": "day"}, {"complete": True, "sub_so2": 90},
-                midnight)
+    day = Point("aqi", {"station": st, "period": "day"},
+                {"aqi": 90, "band": "moderate", "dominant": "pm10", "complete": True,
+                 "sub_pm10": 90}, midnight)
     reading = Reading(station=st, kind="air", param="so2", unit="ug/Nm3", time=midnight,
                       value=524.1, status=0)
     try:
@@ -201,3 +202,5 @@ def test_the_last_hours_aqi_before_local_midnight_is_sent_beside_the_days(tmp_pa
     finally:
         module.stop()
     assert [k for k in keys if k.startswith(f"aqi/{st}/{midnight}/")], keys
+    # the day's VN_AQI goes to the endpoint beside the hourly one, under its own key
+    assert [k for k in keys if k.startswith(f"aqi/{st}/day/{midnight}/")], keys
