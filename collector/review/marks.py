@@ -147,6 +147,7 @@ class Review:
         self._seen: tuple[int, int] | None = None
         self.marks: list[Mark] = []
         self._approved: set[tuple[str, str]] = set()
+        self._flags: dict[tuple[str, str], list[Mark]] = {}  # asked per reading: indexed
         self.refresh()
 
     def refresh(self) -> list[Mark]:
@@ -163,11 +164,15 @@ class Review:
         new = [m for m in marks if m.id not in known]
         self.marks, self._seen = marks, seen
         self._approved = {(m.station, m.day) for m in marks if m.type == APPROVE}
+        self._flags = {}
+        for m in marks:
+            if m.type == FLAG:
+                self._flags.setdefault((m.station, m.param), []).append(m)
         return new
 
     def invalid(self, station: str, param: str, t: int) -> Mark | None:
-        for m in self.marks:
-            if m.covers(station, param, t):
+        for m in self._flags.get((station, param), ()):
+            if m.start < t <= m.end:
                 return m
         return None
 
