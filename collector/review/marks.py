@@ -100,8 +100,11 @@ def local_time(text: str, tz: tzinfo, what: str) -> int:
 
 
 def flag(station: str, param: str, start: int, end: int, reason: str, by: str,
-         now: int) -> Mark:
-    """A checked flag mark (its id is given by `append`)."""
+         now: int, tz: tzinfo | None = None) -> Mark:
+    """A checked flag mark (its id is given by `append`); `tz`: how its messages show times."""
+    def _iso(t: int) -> str:
+        return datetime.fromtimestamp(t, tz).isoformat(timespec="minutes")
+
     if end <= start:
         raise MarkError(f"--to is not after --from ({_iso(end)} <= {_iso(start)})")
     if end - start > MAX_FLAG_DAYS * 86400:
@@ -133,10 +136,6 @@ def _why(reason: str) -> str:
         raise MarkError("--reason is empty: say why the data are invalid (maintenance, a "
                         "known fault, …)")
     return reason
-
-
-def _iso(t: int) -> str:
-    return datetime.fromtimestamp(t).astimezone().isoformat()
 
 
 class Review:

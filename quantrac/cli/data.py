@@ -77,7 +77,8 @@ def flag(station: str, param: str, first: str, last: str, reason: str, by: str |
     try:
         start = marks.local_time(first, tz, "--from")
         end = marks.local_time(last, tz, "--to")
-        m = marks.flag(station, param, start, end, reason, operator(by), int(time.time()))
+        m = marks.flag(station, param, start, end, reason, operator(by), int(time.time()),
+                       tz)
         kept = marks.append(marks.path(paths.run_dir(run_dir)), m)
     except marks.MarkError as e:
         raise click.ClickException(str(e)) from None
