@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.contracts import Point, Reading
+from collector.contracts import Point, Reading, is_retraction
 from collector.delivery import safe_transport
 from collector.delivery.outbox import (
     Outbox,
@@ -256,7 +256,7 @@ class EgovModule:
                 key, doc = messages.alert_doc(p, self.registry.network,
                                               self.naming.station(p.station), self.tz)
                 out.append(OutboxItem("api", key, doc))
-            elif p.measurement in ("aqi", "wqi"):
+            elif p.measurement in ("aqi", "wqi") and not is_retraction(p):
                 self._held[_held_key(p)] = p  # the latest wins
         for k, p in sorted(self._held.items(), key=lambda kv: kv[0][3]):
             if p.time <= self._newest.get(p.station, 0):  # its hour's records are all in

@@ -15,6 +15,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -37,15 +38,22 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CLI = [sys.executable, "-c", "from quantrac.cli import main; main()"]
 LOW, HIGH = 40.0, 900.0  # the day's level, and the two faulty hours (a clogged inlet)
 BAD = (10, 11)  # local hours 10:00-12:00
+NOWCAST = 12
 
 
-def hour(start: int, value: float) -> dict:
+def hour(start: int, value: float, station: str = STATION) -> dict:
     """One message: the hour's twelve 5-minute records of PARAM (value, value + 1 in turn)
     and temperature, so every record has a Circular 10 line besides PARAM."""
-    return {"v": 1, "st": STATION, "fw": "0.1.0", "boot": BOOT, "seq": next(SEQ),
+    return {"v": 1, "st": station, "fw": "0.1.0", "boot": BOOT, "seq": next(SEQ),
             "r": [{"t": start + 300 * (k + 1), "p": 300,
                    "d": {PARAM: [value + k % 2, "ug/m3", 0, 28, 0],
                          "temp": [28.5, "degC", 0, 28, 0]}} for k in range(12)]}
+
+
+def one(env: dict, q: str) -> dict:
+    """The first row, or {} (between a retraction and the point written again)."""
+    rows = influxql(env, q)
+    return rows[0] if rows else {}
 
 
 def cli(run_dir, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -94,9 +102,9 @@ def test_two_flagged_hours_leave_the_days_means_index_alert_and_files(
         publish(env, STATION, [hour(end + GRACE, LOW)])  # the station's clock: the day is over
         wait_for(lambda: influxql(env, alert), "the 24-hour limit's alert")
         wait_for(lambda: len(ftp.arrivals) == 24 * 12 + 12, lambda: f"{len(ftp.arrivals)} files")
-        before = influxql(env, day_mean)[0]
+        before = one(env, day_mean)
         assert before["value"] == pytest.approx((22 * (LOW + 0.5) + 2 * (HIGH + 0.5)) / 24)
-        aqi_before = influxql(env, day_aqi)[0]["aqi"]
+        aqi_before = one(env, day_aqi).get("aqi")
         bad_file = next(text for path, text in ftp.files().items()
                         if datetime.fromtimestamp(min(bad_times), VN).strftime("%Y%m%d%H%M%S")
                         in path)
@@ -110,23 +118,28 @@ def test_two_flagged_hours_leave_the_days_means_index_alert_and_files(
                    QUANTRAC_OPERATOR="lan.nguyen")
         assert done.returncode == 0, done.stderr
 
-        # the hourly means of the two hours: nothing valid left, stored (InfluxDB keeps the
-        # earlier `value` field of an overwritten point: n and complete say it no longer counts)
+        # the hourly means of the two hours: nothing valid left, stored without a value
         def flagged_hours() -> list[dict]:
             return [r for r in influxql(env, hourly)
                     if r["time"] - H in {start + h * H for h in BAD}]
-        wait_for(lambda: all(r["n"] == 0 for r in flagged_hours()), "the flagged hours' means")
-        assert [(r["complete"], r["records"]) for r in flagged_hours()] == [(False, 12)] * 2
+        wait_for(lambda: [r["n"] for r in flagged_hours()] == [0, 0],
+                 "the flagged hours' means")
+        assert [(r.get("value"), r["complete"], r["records"]) for r in flagged_hours()] == \
+            [(None, False, 12)] * 2
+        # the last flagged hour has no hourly AQI any more (its NowCast lacks 2 of 3 hours)
+        last_hour_aqi = (f"SELECT * FROM derived.aqi WHERE station = '{STATION}' AND "
+                         f"period = 'hour' AND time = {start + (BAD[-1] + 1) * H}s")
+        wait_for(lambda: not influxql(env, last_hour_aqi), "the flagged hour's AQI retracted")
         # the day's mean without them, and the daily AQI from it
-        wait_for(lambda: influxql(env, day_mean)[0]["n"] == 22, "the day's mean recomputed")
-        assert influxql(env, day_mean)[0]["value"] == pytest.approx(LOW + 0.5)
+        wait_for(lambda: one(env, day_mean).get("n") == 22, "the day's mean recomputed")
+        assert one(env, day_mean).get("value") == pytest.approx(LOW + 0.5)
         want = aqi.daily_aqi({PARAM: [LOW + 0.5] * 22}).aqi
-        wait_for(lambda: influxql(env, day_aqi)[0]["aqi"] == want,
+        wait_for(lambda: one(env, day_aqi).get("aqi") == want,
                  lambda: f"daily AQI {want}, stored {influxql(env, day_aqi)}")
         assert want < aqi_before
         # the day judged again: within the limit, and the alert closed
-        wait_for(lambda: influxql(env, verdict)[0]["revision"] == 2, "the day judged again")
-        assert influxql(env, verdict)[0]["verdict"] == "within"
+        wait_for(lambda: one(env, verdict).get("revision") == 2, "the day judged again")
+        assert one(env, verdict).get("verdict") == "within"
         wait_for(lambda: any(a["event"] == "close" for a in influxql(env, alert)),
                  lambda: f"the alert closed: {influxql(env, alert)}")
         # the two hours' Circular 10 files again, without the parameter
@@ -177,3 +190,69 @@ def test_two_flagged_hours_leave_the_days_means_index_alert_and_files(
             int(datetime.fromisoformat(r["time"]).timestamp()) not in bad_times} == {"approved"}
     assert {r["review"] for r in rows if r["parameter"] == symbol and
             int(datetime.fromisoformat(r["time"]).timestamp()) in bad_times} == {"invalid"}
+
+
+def test_a_flag_older_than_the_window_is_recomputed_from_the_stored_readings(
+        services, session_run_dir, tmp_path):
+    """The collector has moved on (its newest record is now, its window 48 hours): a flag on a
+    day two weeks back recomputes that day's means and VN_AQI from InfluxDB."""
+    env, station = services, "pq-air-08"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(session_run_dir / "services.env", run_dir)  # the read login, for the worker
+    day = datetime.now(VN).date() - timedelta(days=random.randint(10, 40))
+    start = int(datetime(day.year, day.month, day.day, tzinfo=VN).timestamp())
+    end = start + 24 * H
+    settings = Settings.from_env(env, run_dir, {
+        "sources": {"mqtt": {"client_id": f"test-review-old-{uuid.uuid4().hex[:8]}"}},
+        "sinks": {"influxdb": {"retry_initial_s": 0.1, "retry_max_s": 1.0}}})
+    series = f"station = '{station}' AND param = '{PARAM}'"
+    hourly = (f"SELECT * FROM derived.mean WHERE {series} AND period = '1h' "
+              f"AND time > {start}s AND time <= {end}s")
+    day_mean = f"SELECT * FROM derived.mean WHERE {series} AND period = '24h' AND time = {end}s"
+    aqi_at = (f"SELECT * FROM derived.aqi WHERE station = '{station}' AND period = '%s' "
+              "AND time = %ds")
+    last_bad = start + BAD[-1] * H  # the start of the last flagged hour
+    c = Collector(settings)
+    try:
+        c.start()
+        assert c.wait_ready(WAIT_S)
+        publish(env, station, [hour(start + i * H, HIGH if i in BAD else LOW, station)
+                               for i in range(24)])
+        wait_for(lambda: influxql(env, day_mean) and influxql(env, aqi_at % ("day", end)),
+                 "the old day's mean and AQI")
+        now_hour = int(time.time()) // H * H - 2 * H
+        publish(env, station, [hour(now_hour, LOW, station)])  # the window moves on
+        wait_for(lambda: influxql(env, f"{hourly.split(' AND time')[0]} AND time = "
+                                       f"{now_hour + H}s"), "today's hourly mean")
+        assert one(env, day_mean).get("n") == 24
+        hour_aqi_before = one(env, aqi_at % ("hour", last_bad + H)).get("aqi")
+
+        t_from = datetime(day.year, day.month, day.day, BAD[0], tzinfo=VN)
+        done = cli(run_dir, "flag", station, PARAM, "--from", t_from.isoformat(), "--to",
+                   (t_from + timedelta(hours=len(BAD))).isoformat(), "--reason",
+                   "known fault", "--by", "lan.nguyen")
+        assert done.returncode == 0, done.stderr
+
+        wait_for(lambda: one(env, day_mean).get("n") == 22, "the old day's mean")
+        assert one(env, day_mean).get("value") == pytest.approx(LOW + 0.5)
+        assert one(env, day_mean).get("provisional") is False
+        flagged = [r for r in influxql(env, hourly)
+                   if r["time"] - H in {start + h * H for h in BAD}]
+        assert [(r["n"], r["complete"]) for r in flagged] == [(0, False)] * 2
+        want_day = aqi.daily_aqi({PARAM: [LOW + 0.5] * 22}).aqi
+        wait_for(lambda: one(env, aqi_at % ("day", end)).get("aqi") == want_day,
+                 lambda: f"daily AQI {want_day}: {influxql(env, aqi_at % ('day', end))}")
+        assert [r.get("value") for r in flagged] == [None, None]
+        # the NowCast of the last flagged hour and of the next lack 2 of their last 3 hours:
+        # no AQI any more; two hours on, it is back, without the flagged hours
+        assert aqi.hourly_aqi({PARAM: [LOW + 0.5] * (NOWCAST - 2) + [None] * 2}).aqi is None
+        assert influxql(env, aqi_at % ("hour", last_bad + H)) == []
+        assert influxql(env, aqi_at % ("hour", last_bad + 2 * H)) == []
+        window = [LOW + 0.5] * (NOWCAST - 4) + [None] * 2 + [LOW + 0.5] * 2
+        want_next = aqi.hourly_aqi({PARAM: window}).aqi
+        assert want_next is not None
+        assert one(env, aqi_at % ("hour", last_bad + 3 * H)).get("aqi") == want_next
+        assert hour_aqi_before > 300  # the clogged inlet's 900 µg/m³ made it hazardous
+    finally:
+        c.stop()

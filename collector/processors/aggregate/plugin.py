@@ -16,7 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of
+from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of, retraction
+from collector.domain.aqi import NOWCAST_HOURS
+from collector.domain.aqi import PARAMS as AQI_PARAMS
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import (
     DAY_HOURS,
@@ -39,6 +41,7 @@ from collector.processors.aggregate.volume import (
     Volume,
     daily_volume,
 )
+from collector.review.history import HistoryWorker
 from collector.review.marks import FLAG, Mark, Review
 from collector.review.marks import path as review_path
 
@@ -90,6 +93,7 @@ class AggregateProcessor:
         self.too_old = 0
         self.review = review  # the operator's marks (collector/review/)
         self.applied = 0  # the newest mark id whose hours were recomputed
+        self.history: HistoryWorker | None = None  # flags on hours older than the window
         self._applying = 0
 
     # -- Processor contract ----------------------------------------------------------------
@@ -184,6 +188,7 @@ class AggregateProcessor:
 
     def _invalidate(self, m: Mark) -> list[Point]:
         points: list[Point] = []
+        older = True  # no series in memory holds the flag's first hour
         for key, s in self.series.items():
             if key[0] != m.station or key[1] != m.param or not s.hours:
                 continue
@@ -193,15 +198,41 @@ class AggregateProcessor:
                     if m.start < t <= m.end and v is not None:
                         recs[t] = (None, failed)
                         touched.add(h)
-            if hour_of(m.start + 1) < self._floor(s):
-                log.warning("review #%d: %s %s before %s is outside the %d-hour window; its "
-                            "means are not recomputed", m.id, m.station, m.param,
-                            self._floor(s), self.keep_s // HOUR_S)
+            older = older and hour_of(m.start + 1) < self._floor(s)
             if touched:
-                points.extend(self._recompute(key, s, touched))
+                means = self._recompute(key, s, touched)
+                points += [retraction(p.measurement, p.tags, p.time) for p in means]
+                points += self._retract_indices(key, s, touched) + means
+        if older:
+            if self.history is not None:
+                self.history.submit(m)  # from InfluxDB, off this thread: see tick()
+            else:
+                log.warning("review #%d: %s %s: hours older than the %d-hour window are not "
+                            "recomputed", m.id, m.station, m.param, self.keep_s // HOUR_S)
         log.info("review #%d: %s %s invalid (%s), %d means recomputed", m.id, m.station,
                  m.param, m.reason, len(points))
         return points
+
+    def _retract_indices(self, key: Key, s: _Series, touched: set[int]) -> list[Point]:
+        """The stored VN_AQI points these hours enter (each hour's and the 11 after it, their
+        days), retracted: the indices stage writes again those that still have a value."""
+        if s.kind != "air" or key[1] not in AQI_PARAMS:
+            return []
+        newest, floor, station = s.newest(), self._floor(s), key[0]
+        hours = {h + i * HOUR_S for h in touched for i in range(NOWCAST_HOURS)}
+        days = {day_start(h + d, self.tz) for h in touched for d in (0, 7 * HOUR_S)}
+        return ([retraction("aqi", {"station": station, "period": "hour"}, h + HOUR_S)
+                 for h in sorted(hours) if h <= newest] +
+                [retraction("aqi", {"station": station, "period": "day"},
+                            d + DAY_HOURS * HOUR_S) for d in sorted(days) if floor <= d <= newest])
+
+    def tick(self, now: float, stats: dict[str, Any]) -> list[Point]:
+        """What the history worker recomputed from InfluxDB since the last tick."""
+        return self.history.done() if self.history is not None else []
+
+    def close(self) -> None:
+        if self.history is not None:
+            self.history.close()
 
     def _record(self, r: Reading) -> tuple[float | None, bool]:
         """(value if valid else None, failed QC): all a mean needs of one record. A record
@@ -311,9 +342,13 @@ def _volume_point(station: str, kind: str, end: int, v: Volume) -> Point:
 
 
 def build(o: AggregateOptions, env: Env) -> AggregateProcessor:
-    return AggregateProcessor(env.registry,
-                              Completeness(o.hour_fraction, o.rolling_8h_hours, o.day_hours),
-                              o.keep_hours, Review(review_path(env.run_dir)))
+    p = AggregateProcessor(env.registry,
+                           Completeness(o.hour_fraction, o.rolling_8h_hours, o.day_hours),
+                           o.keep_hours, Review(review_path(env.run_dir)))
+    assert p.review is not None
+    kinds = {s.id: s.kind for s in boards.registry(env.registry).stations}
+    p.history = HistoryWorker(env.services, p.review, p.tz, p.expected, kinds, p.rule)
+    return p
 
 
 register(Plugin("processor", "aggregate", AggregateOptions, build))
