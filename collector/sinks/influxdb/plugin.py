@@ -25,6 +25,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 
 import urllib3
 from influxdb_client import InfluxDBClient, WritePrecision
@@ -69,11 +70,12 @@ class InfluxSink:
 
     def __init__(self, url: str, db: str, user: str, password: str, *,
                  retention: Retention | None = None, timeout_s: float = 10.0,
-                 query_url: str = "") -> None:
+                 query_url: Callable[[], str] = lambda: "") -> None:
         self.url = url
         self.db = db
         self._login = (user, password)
-        self.query_url = query_url  # the 1.x server's InfluxQL endpoint: retractions
+        self.query_url = query_url  # the 1.x server's InfluxQL endpoint (retractions), asked
+        # when first needed: the run folder's services.env, which a test's run folder lacks
         self.timeout_s = timeout_s
         self.retention = retention or shipped_retention()
         self._client = InfluxDBClient(url=url, token=f"{user}:{password}", org="-",
@@ -152,13 +154,19 @@ class InfluxSink:
     def _delete(self, statements: list[str]) -> None:
         """DELETE statements (they need the WRITE privilege the sink's login has) through
         the server's InfluxQL endpoint; raises _Stop when they must be tried again."""
-        if not self.query_url:
-            log.warning("no InfluxQL endpoint (QUANTRAC_INFLUX_URL): %d retracted points "
-                        "keep their earlier fields", len(statements))
+        try:
+            url = self.query_url()
+        except ValueError as e:  # no services.env
+            url, why = "", str(e)
+        else:
+            why = "QUANTRAC_INFLUX_URL is not set"
+        if not url:
+            log.warning("no InfluxQL endpoint (%s): %d retracted points keep their earlier "
+                        "fields", why, len(statements))
             return
         body = urllib.parse.urlencode({"db": self.db, "q": ";".join(statements)}).encode()
         basic = base64.b64encode(":".join(self._login).encode()).decode()
-        req = urllib.request.Request(f"{self.query_url.rstrip('/')}/query", data=body,
+        req = urllib.request.Request(f"{url.rstrip('/')}/query", data=body,
                                      method="POST", headers={"Authorization": f"Basic {basic}"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
@@ -168,7 +176,7 @@ class InfluxSink:
             raise _Stop(retry_after_s(e.headers), f"retracting points: {msg}",
                         operator=e.code in (401, 403, 404)) from None
         except OSError as e:
-            raise _Stop(0.0, f"{self.query_url}: {type(e).__name__}: {e}",
+            raise _Stop(0.0, f"{url}: {type(e).__name__}: {e}",
                         operator=False) from None
         errors = [r["error"] for r in doc.get("results", []) if "error" in r]
         if errors:
@@ -182,7 +190,7 @@ class InfluxSink:
 def build(o: InfluxOptions, env: Env) -> InfluxSink:
     return InfluxSink(env.influx_write_url, env.influx_db, env.influx_write_user,
                       env.influx_write_password, timeout_s=o.timeout_s,
-                      query_url=env.services().get("QUANTRAC_INFLUX_URL", ""))
+                      query_url=lambda: env.services().get("QUANTRAC_INFLUX_URL", ""))
 
 
 def check(o: InfluxOptions, env: Env) -> None:
