@@ -173,14 +173,18 @@ class InfluxSink:
                 doc = json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as e:
             msg = f"HTTP {e.code}: {server_message(e.read()) or e.reason}"
-            raise _Stop(retry_after_s(e.headers), f"retracting points: {msg}",
-                        operator=e.code in (401, 403, 404)) from None
+            if e.code in (401, 403) or e.code == 429 or e.code >= 500:
+                raise _Stop(retry_after_s(e.headers), f"retracting points: {msg}",
+                            operator=e.code in (401, 403)) from None
+            doc = {"results": [{"error": msg}]}
         except OSError as e:
             raise _Stop(0.0, f"{url}: {type(e).__name__}: {e}",
                         operator=False) from None
         errors = [r["error"] for r in doc.get("results", []) if "error" in r]
-        if errors:
-            raise _Stop(0.0, f"retracting points: {errors[0]}", operator=True)
+        if errors:  # a server without DELETE (InfluxDB 2.7 and 3 Core's InfluxQL): the
+            # writes must not wait for what it will never do; the earlier fields stay
+            log.warning("the database refused %d retractions (%s); the points they replace "
+                        "keep their earlier fields", len(statements), errors[0])
 
     def close(self) -> None:
         self._api.close()
