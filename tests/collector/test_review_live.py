@@ -118,6 +118,12 @@ def test_two_flagged_hours_leave_the_days_means_index_alert_and_files(
                    QUANTRAC_OPERATOR="lan.nguyen")
         assert done.returncode == 0, done.stderr
 
+        # the mark itself is stored, with who and why
+        mark = f"SELECT * FROM derived.review WHERE station = '{STATION}'"
+        wait_for(lambda: influxql(env, mark), "the review point")
+        assert {k: one(env, mark).get(k) for k in ("by", "reason", "param", "start", "end")} \
+            == {"by": "lan.nguyen", "reason": "inlet clogged", "param": PARAM,
+                "start": int(t_from.timestamp()), "end": int(t_to.timestamp())}
         # the hourly means of the two hours: nothing valid left, stored without a value
         def flagged_hours() -> list[dict]:
             return [r for r in influxql(env, hourly)

@@ -95,6 +95,7 @@ class AggregateProcessor:
         self.applied = 0  # the newest mark id whose hours were recomputed
         self.history: HistoryWorker | None = None  # flags on hours older than the window
         self._applying = 0
+        self._own: frozenset[str] | None = None  # a worker of several: its stations
 
     # -- Processor contract ----------------------------------------------------------------
 
@@ -176,11 +177,20 @@ class AggregateProcessor:
             return None
         batch = Batch([])
         for m in new:
+            if self._own is not None and m.station not in self._own:
+                continue  # another worker's station: that worker recomputes it
             batch.points.append(_review_point(m))
             if m.type == FLAG:
                 batch.points.extend(self._invalidate(m))
         self._applying = max(m.id for m in new)
+        if not batch.points:  # other workers' stations only: nothing to spool
+            self.batch_done()
+            return None
         return batch
+
+    def own(self, stations: frozenset[str], leader: bool) -> None:
+        """One worker of several: review marks of these stations only."""
+        self._own = stations
 
     def batch_done(self) -> None:
         """Its own batch is in the spool: those marks are applied (kept in the state)."""
