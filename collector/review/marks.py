@@ -40,6 +40,7 @@ class Mark:
     start: int = 0  # FLAG: records after this
     end: int = 0  # FLAG: … up to and including this
     day: str = ""  # APPROVE: the local day, YYYY-MM-DD
+    login: str = ""  # the OS account that ran the command (`by` may name someone else)
 
     def covers(self, station: str, param: str, t: int) -> bool:
         return (self.type == FLAG and self.station == station and self.param == param
@@ -100,7 +101,7 @@ def local_time(text: str, tz: tzinfo, what: str) -> int:
 
 
 def flag(station: str, param: str, start: int, end: int, reason: str, by: str,
-         now: int, tz: tzinfo | None = None) -> Mark:
+         now: int, tz: tzinfo | None = None, login: str = "") -> Mark:
     """A checked flag mark (its id is given by `append`); `tz`: how its messages show times."""
     def _iso(t: int) -> str:
         return datetime.fromtimestamp(t, tz).isoformat(timespec="minutes")
@@ -112,15 +113,17 @@ def flag(station: str, param: str, start: int, end: int, reason: str, by: str,
     if start > now:
         raise MarkError(f"--from {_iso(start)} is in the future")
     return Mark(0, FLAG, station, _who(by), now, _why(reason), param=param, start=start,
-                end=end)
+                end=end, login=login)
 
 
-def approve(station: str, day: date, by: str, now: int, tz: tzinfo, reason: str = "") -> Mark:
+def approve(station: str, day: date, by: str, now: int, tz: tzinfo, reason: str = "",
+            login: str = "") -> Mark:
     end = datetime.combine(day + timedelta(days=1), time(0), tz)
     if end.timestamp() > now:
         raise MarkError(f"--date {day.isoformat()} is not over yet; a day is approved once "
                         "all its data are in")
-    return Mark(0, APPROVE, station, _who(by), now, reason.strip(), day=day.isoformat())
+    return Mark(0, APPROVE, station, _who(by), now, reason.strip(), day=day.isoformat(),
+                login=login)
 
 
 def _who(by: str) -> str:

@@ -23,14 +23,19 @@ BY = click.option("--by", default=None,
                        "login name of the OS user).")
 
 
+def login() -> str:
+    """The OS account running the command, kept beside `by` (which anyone may type)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (a container)
+        return ""
+
+
 def operator(by: str | None) -> str:
     """Who makes the mark: --by, else QUANTRAC_OPERATOR, else the OS login."""
     if by is not None:
         return by
-    try:
-        return os.environ.get("QUANTRAC_OPERATOR") or getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry for the uid (a container)
-        return ""
+    return os.environ.get("QUANTRAC_OPERATOR") or login()
 
 
 def _station(registry: str, station: str):
@@ -78,7 +83,7 @@ def flag(station: str, param: str, first: str, last: str, reason: str, by: str |
         start = marks.local_time(first, tz, "--from")
         end = marks.local_time(last, tz, "--to")
         m = marks.flag(station, param, start, end, reason, operator(by), int(time.time()),
-                       tz)
+                       tz, login())
         kept = marks.append(marks.path(paths.run_dir(run_dir)), m)
     except marks.MarkError as e:
         raise click.ClickException(str(e)) from None
@@ -109,7 +114,7 @@ def approve(station: str, day: str, note: str, by: str | None, run_dir: str | No
                                  param_hint="--date") from None
     try:
         m = marks.approve(station, d, operator(by), int(time.time()), ZoneInfo(reg.timezone),
-                          note)
+                          note, login())
         kept = marks.append(marks.path(paths.run_dir(run_dir)), m)
     except marks.MarkError as e:
         raise click.ClickException(str(e)) from None
@@ -138,7 +143,8 @@ def flags(station: str | None, run_dir: str | None, registry: str) -> None:
     for m in shown:
         what = (f"{m.param} invalid {_local(m.start, tz)} … {_local(m.end, tz)}"
                 if m.type == marks.FLAG else f"{m.day} approved")
-        click.echo(f"#{m.id}  {_local(m.at, tz)}  {m.by}  {m.station}  {what}"
+        who = m.by if m.login in ("", m.by) else f"{m.by} (login {m.login})"
+        click.echo(f"#{m.id}  {_local(m.at, tz)}  {who}  {m.station}  {what}"
                    + (f"  ({m.reason})" if m.reason else ""))
 
 

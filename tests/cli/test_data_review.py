@@ -3,6 +3,7 @@ named, and nothing kept for them."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 from datetime import date, timedelta
@@ -41,10 +42,12 @@ def test_a_flag_and_an_approval_are_kept_with_who_when_and_why(tmp_path):
     assert flag["at"] >= before
     assert (approval["id"], approval["type"], approval["day"], approval["by"]) == \
         (2, "approve", "2026-03-02", "an.tran")  # --by wins over the environment
+    login = getpass.getuser()  # kept beside the name typed, which anyone may type
+    assert (flag["login"], approval["login"]) == (login, login)
     listed = run(tmp_path, "flags").output
-    assert "lan  pq-air-02  pm10 invalid 2026-03-02T10:00+07:00 … 2026-03-02T12:00+07:00  " \
-           "(filter change)" in listed
-    assert "an.tran  pq-air-02  2026-03-02 approved" in listed
+    assert f"lan (login {login})  pq-air-02  pm10 invalid 2026-03-02T10:00+07:00 … " \
+           "2026-03-02T12:00+07:00  (filter change)" in listed
+    assert f"an.tran (login {login})  pq-air-02  2026-03-02 approved" in listed
 
 
 @pytest.mark.parametrize(("args", "message"), [
