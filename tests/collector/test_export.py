@@ -125,3 +125,41 @@ def test_the_egov_module_writes_each_day_in_both_languages_and_formats(services,
         encoding="utf-8-sig")
     assert en.splitlines()[0] == \
         "station,time,parameter,value,unit,device_status,qc_flag,review"
+
+
+def test_open_data_already_written_is_written_again_when_a_mark_touches_its_day(
+        services, days, tmp_path):
+    from collector.review import marks
+
+    d1, _ = days
+    settings = Settings.from_env(services, tmp_path, {"egov": {
+        "enabled": True, "open_data_dir": str(tmp_path / "open-data")}})
+    env = dataclasses.replace(settings.env_for("egov"), services=lambda: services)
+    module = EgovModule(settings.egov, env, spool=None)
+    en = tmp_path / "open-data" / STATION / f"{d1:%Y}" / f"{STATION}_{d1}_en.csv"
+
+    def review_column() -> dict[tuple[str, str], str]:
+        rows = csv.DictReader(io.StringIO(en.read_text(encoding="utf-8-sig")))
+        return {(r["time"][11:16], r["parameter"]): r["review"] for r in rows}
+
+    try:
+        assert module.produce_open_data(d1)
+        assert set(review_column().values()) == {"preliminary"}
+        # a fault of the PM10 monitor at 00:00-00:05, found later; then the day approved
+        path = marks.path(tmp_path)
+        marks.append(path, marks.flag(STATION, "pm10", at(d1, "00:00"), at(d1, "00:05"),
+                                      "known fault", "lan", at(d1, "12:00") + 86400))
+        module._corrections()
+        assert review_column() == {("00:05", "SO2"): "preliminary",
+                                   ("00:05", "PM10"): "invalid",
+                                   ("12:00", "SO2"): "preliminary",
+                                   ("00:00", "PM10"): "preliminary"}
+        marks.append(path, marks.approve(STATION, d1, "an", at(d1, "12:00") + 2 * 86400, TZ))
+        module._corrections()
+        assert review_column() == {("00:05", "SO2"): "approved", ("00:05", "PM10"): "invalid",
+                                   ("12:00", "SO2"): "approved", ("00:00", "PM10"): "approved"}
+        doc = json.loads(en.with_suffix(".json").read_text())
+        assert (doc["review"]["status"], doc["review"]["approved_by"]) == ("approved", "an")
+        assert doc["review"]["invalid"][0]["reason"] == "known fault"
+    finally:
+        module.stop()
