@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
+log = logging.getLogger("quantrac.collector.review")
 FILE = "review.jsonl"
 FLAG, APPROVE = "flag", "approve"
 MAX_FLAG_DAYS = 366  # a longer "fault" is a typo in a date, not a fault
@@ -145,8 +147,10 @@ class Review:
     """The marks as the collector and the open data see them, re-read when the file changes."""
 
     def __init__(self, file: Path) -> None:
+        """Raises MarkError for a damaged file: the collector does not start on it."""
         self.file = file
         self._seen: tuple[int, int] | None = None
+        self.error = ""  # a damage found while running: the marks known before still hold
         self.marks: list[Mark] = []
         self._approved: set[tuple[str, str]] = set()
         self._flags: dict[tuple[str, str], list[Mark]] = {}  # asked per reading: indexed
@@ -161,7 +165,16 @@ class Review:
             seen = (0, 0)
         if seen == self._seen:
             return []
-        marks = load(self.file)
+        try:
+            marks = load(self.file)
+        except MarkError as e:
+            if self._seen is None:
+                raise
+            self._seen, self.error = seen, str(e)
+            log.error("%s; the %d marks read before still apply until it is repaired", e,
+                      len(self.marks))
+            return []
+        self.error = ""
         known = {m.id for m in self.marks}
         new = [m for m in marks if m.id not in known]
         self.marks, self._seen = marks, seen

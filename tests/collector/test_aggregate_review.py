@@ -78,3 +78,17 @@ def test_a_worker_applies_the_marks_of_its_own_stations_only(tmp_path):
     assert [p.measurement for p in mine.start_batch(0).points] == ["review"]
     assert theirs.start_batch(0) is None  # nothing recomputed from InfluxDB either
     assert theirs.state()["review"] == 1  # seen: not looked at again
+
+
+def test_a_marks_file_damaged_while_running_keeps_the_marks_read_before(tmp_path, caplog):
+    path = marks.path(tmp_path)
+    flag(path, T, T + H)
+    review = Review(path)
+    with open(path, "a") as f:
+        f.write('{"id": 2, "type": "flag", "station"\n')  # an editor's half-saved line
+    assert review.refresh() == []
+    assert review.invalid(STATION, "so2", T + 300) is not None  # the first flag still holds
+    assert f"{path}:2: not a review mark" in review.error
+    assert "the 1 marks read before still apply" in caplog.text
+    with pytest.raises(marks.MarkError, match=r"review.jsonl:2: not a review mark"):
+        Review(path)  # at start: the collector does not start on it
