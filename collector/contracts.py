@@ -93,6 +93,21 @@ class Point:            # the chain builds several points per message
         return self.tags.get("station", "")
 
 
+RETRACT = "retract"
+
+
+def retraction(measurement: str, tags: dict[str, str], time: int) -> Point:
+    """A point that removes what is stored at this series and time: InfluxDB merges the fields
+    of a point written again, so a recomputed mean or index that lost its value (an operator
+    flagged its data invalid) would keep the old one. The database sink deletes the point
+    first; what the batch writes after it at the same series and time is then all there is."""
+    return Point(measurement, dict(tags), {}, int(time), {RETRACT: True})
+
+
+def is_retraction(p: Point) -> bool:
+    return bool(p.note) and p.note.get(RETRACT) is True  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A whole message refused, with a reason naming what is wrong and a short reason class

@@ -255,6 +255,7 @@ class IngestLoop:
         if now < self._next_tick:
             return
         self._next_tick = now + TICK_S
+        self._own_batches(now)
         points, stats = [], self.c.stats
         for part in (*self.c.processors, self.c.exporter):
             tick = getattr(part, "tick", None)
@@ -265,6 +266,32 @@ class IngestLoop:
                     log.exception("%s: tick failed", getattr(part, "name", type(part).__name__))
         if points and self._append(Batch([], points=points)):
             self.c.outputs.send(points)
+
+    def _own_batches(self, now: float) -> None:
+        """A processor may start a batch of its own (`start_batch(now)`: the aggregate stage
+        recomputing what an operator's review mark changed); it goes through the processors
+        after that one, then to the spool and the outputs like a station's batch."""
+        chain = self.c.processors
+        for i, p in enumerate(chain):
+            start = getattr(p, "start_batch", None)
+            if start is None:
+                continue
+            try:
+                batch = start(now)
+                if batch is None:
+                    continue
+                for q in chain[i + 1:]:
+                    batch = q.process(batch)
+            except Exception:
+                log.exception("%s: its own batch failed", p.name)
+                continue
+            if self._append(batch):
+                getattr(p, "batch_done", lambda: None)()
+                for q in chain[i + 1:]:
+                    commit = getattr(q, "commit", None)
+                    if commit is not None:
+                        commit(batch)
+                self.c.outputs.send(batch.points)
 
     def _process(self, data: list[Envelope]) -> tuple[Batch, bool]:
         """The processed batch and True; or, when a processor raised, every message refused

@@ -82,4 +82,7 @@ def index_doc(p: Point, network: str, code: str,
         # value, so the key (the values' digest) is unchanged
         advice = aqi_health.of_aqi(float(p.fields["aqi"]))  # type: ignore[arg-type]
         extra = {"colour": advice["colour"], "advice": advice}
-    return key, {**doc, **main, "sub": sub, **extra}
+    # sent within its hour, before anyone checked the data (collector/review): preliminary,
+    # as Decision 1459 calls data not yet through QA/QC; the same for every document, so the
+    # key is unchanged
+    return key, {**doc, **main, "sub": sub, **extra, "review": "preliminary"}

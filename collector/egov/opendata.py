@@ -25,29 +25,35 @@ import boards
 from collector.domain import aqi_health
 from collector.egov.datafile import Symbols
 from collector.retention import shipped
+from collector.review.marks import APPROVE, FLAG, Review
 from quantrac_common import influxql
 from quantrac_common.files import write_atomic
 
 FORMATS = ("csv", "json")
 LANGS = ("vi", "en")
-KEYS = ("station", "time", "parameter", "value", "unit", "device_status", "qc_flag")
+KEYS = ("station", "time", "parameter", "value", "unit", "device_status", "qc_flag", "review")
 HEADERS = {
     "vi": ("Trạm", "Thời gian", "Thông số", "Giá trị", "Đơn vị", "Trạng thái thiết bị",
-           "Cờ chất lượng"),
-    "en": ("station", "time", "parameter", "value", "unit", "device_status", "qc_flag"),
+           "Cờ chất lượng", "Kiểm duyệt"),
+    "en": ("station", "time", "parameter", "value", "unit", "device_status", "qc_flag",
+           "review"),
 }
+# the review column: flagged invalid by an operator, or the day approved, else preliminary
+INVALID, APPROVED, PRELIMINARY = "invalid", "approved", "preliminary"
 ABOUT = {
     "vi": "Giá trị trung bình 5 phút, thời gian là cuối mỗi kỳ (giờ địa phương). Khí (SO2, CO, "
           "NO2, O3) tính bằng ug/Nm3 ở 25 °C, 760 mmHg; bụi (PM1, PM2,5, PM10, TSP) quy về "
           "25 °C, 760 mmHg theo nhiệt độ và áp suất đo tại trạm. Trạng thái thiết bị theo Thông tư "
           "10/2021/TT-BTNMT: 00 đang đo, 01 hiệu chuẩn, 02 lỗi thiết bị. Cờ chất lượng: 1 tốt, "
-          "3 nghi ngờ, 4 không đạt, 9 thiếu.",
+          "3 nghi ngờ, 4 không đạt, 9 thiếu. Kiểm duyệt: invalid (cán bộ đánh dấu không hợp lệ, "
+          "không dùng), approved (ngày đã duyệt), preliminary (chưa duyệt, số liệu sơ bộ).",
     "en": "5-minute means; time marks the end of each period (local time). Gases (SO2, CO, "
           "NO2, O3) in ug/Nm3 at 25 °C and 760 mmHg; particulates (PM1, PM2.5, PM10, TSP) "
           "referred to 25 °C and 760 mmHg with the station's measured temperature and "
           "pressure. Device status per Circular "
           "10/2021/TT-BTNMT: 00 measuring, 01 calibrating, 02 device error. Quality flag: "
-          "1 good, 3 suspect, 4 fail, 9 missing.",
+          "1 good, 3 suspect, 4 fail, 9 missing. Review: invalid (flagged by an operator: do not "
+          "use), approved (the day was checked), preliminary (not yet checked).",
 }
 Row = tuple[int, str, float | None, str, int, int]  # time, param, value, unit, status, qc
 
@@ -73,13 +79,37 @@ def fetch(env: dict[str, str], station: str, after: int, until: int,
     return rows
 
 
-def table(rows: list[Row], station: str, tz: ZoneInfo, symbols: Symbols) -> list[list[Any]]:
+def table(rows: list[Row], station: str, tz: ZoneInfo, symbols: Symbols,
+          review: Review | None = None, day: str = "") -> list[list[Any]]:
+    day_status = APPROVED if review is not None and review.approved(station, day) \
+        else PRELIMINARY
     out = []
     for t, param, value, unit, status, qc in rows:
         symbol = symbols.params.get(param, (param, 0))[0]
+        flagged = review is not None and review.invalid(station, param, t) is not None
         out.append([station, datetime.fromtimestamp(t, tz).isoformat(), symbol, value, unit,
-                    f"{status:02d}", qc])
+                    f"{status:02d}", qc, INVALID if flagged else day_status])
     return out
+
+
+def review_doc(review: Review | None, station: str, day: date, tz: ZoneInfo,
+               after: int, until: int) -> dict[str, Any]:
+    """The day's review in the JSON file: its status and the flags that cover part of it."""
+    if review is None:
+        return {"status": PRELIMINARY, "invalid": []}
+    approvals = [m for m in review.marks if m.type == APPROVE and m.station == station
+                 and m.day == day.isoformat()]
+    doc: dict[str, Any] = {"status": APPROVED if approvals else PRELIMINARY}
+    if approvals:
+        doc.update(approved_by=approvals[-1].by,
+                   approved_at=datetime.fromtimestamp(approvals[-1].at, tz).isoformat())
+    doc["invalid"] = [{"parameter": m.param,
+                       "from": datetime.fromtimestamp(m.start, tz).isoformat(),
+                       "to": datetime.fromtimestamp(m.end, tz).isoformat(),
+                       "reason": m.reason, "by": m.by}
+                      for m in review.marks if m.type == FLAG and m.station == station
+                      and m.start < until and m.end > after]
+    return doc
 
 
 def render_csv(cells: list[list[Any]], lang: str) -> str:
@@ -114,13 +144,15 @@ def day_aqi(found: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 def render_json(cells: list[list[Any]], station: boards.Station, day: date, lang: str,
-                tz: ZoneInfo, aqi: dict[str, Any] | None = None) -> str:
+                tz: ZoneInfo, aqi: dict[str, Any] | None = None,
+                review: dict[str, Any] | None = None) -> str:
     doc = {"station": {"id": station.id, "name": station.name, "kind": station.kind,
                        "lat": station.lat, "lon": station.lon},
            "date": day.isoformat(), "timezone": str(tz), "lang": lang, "about": ABOUT[lang],
            "keys": list(KEYS), "columns": list(HEADERS[lang]), "rows": cells}
+    doc["review"] = review or {"status": PRELIMINARY, "invalid": []}
     if aqi is not None:
-        doc["aqi"] = day_aqi(aqi, lang)
+        doc["aqi"] = {**day_aqi(aqi, lang), "preliminary": doc["review"]["status"] != APPROVED}
     return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -130,8 +162,9 @@ def file_path(out: Path, station: str, day: date, lang: str, fmt: str) -> Path:
 
 def write_day(env: dict[str, str], station: boards.Station, day: date, out: Path, tz: ZoneInfo,
               symbols: Symbols, formats: tuple[str, ...] = FORMATS,
-              langs: tuple[str, ...] = LANGS) -> list[Path]:
-    """Write the station's files for `day`; the paths written (none without readings)."""
+              langs: tuple[str, ...] = LANGS, review: Review | None = None) -> list[Path]:
+    """Write the station's files for `day`; the paths written (none without readings).
+    `review`: the operator's marks (each reading's review column); None: all preliminary."""
     for f in formats:
         if f not in FORMATS:
             raise ValueError(f"format {f!r}: must be one of {', '.join(FORMATS)}")
@@ -143,12 +176,13 @@ def write_day(env: dict[str, str], station: boards.Station, day: date, out: Path
     if not rows:
         return []
     aqi = fetch_day_aqi(env, station.id, until) if "json" in formats else None
-    cells = table(rows, station.id, tz, symbols)
+    cells = table(rows, station.id, tz, symbols, review, day.isoformat())
+    reviewed = review_doc(review, station.id, day, tz, after, until)
     written = []
     for lang in langs:
         for fmt in formats:
             text = (render_csv(cells, lang) if fmt == "csv"
-                    else render_json(cells, station, day, lang, tz, aqi))
+                    else render_json(cells, station, day, lang, tz, aqi, reviewed))
             path = file_path(out, station.id, day, lang, fmt)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text.encode("utf-8"))

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.contracts import Point, Reading
+from collector.contracts import Point, Reading, is_retraction
 from collector.delivery import safe_transport
 from collector.delivery.outbox import (
     Outbox,
@@ -40,6 +40,8 @@ from collector.delivery.outbox import (
 from collector.egov import datafile, messages, opendata
 from collector.egov.options import EgovOptions
 from collector.plugins import Env, Plugin, register
+from collector.review.marks import FLAG, Mark, Review
+from collector.review.marks import path as review_path
 from quantrac_common.files import write_atomic
 
 log = logging.getLogger("quantrac.collector.egov")
@@ -47,6 +49,7 @@ CONSUMER = "egov"
 READ_BATCH = 2000
 OPEN_DATA_CHECK_S = 60.0
 OPEN_DATA_RETRY_S = 300.0
+CORRECTION_RETRY_S = 30.0
 
 
 def spool_consumers(o: EgovOptions) -> tuple[str, ...]:
@@ -176,6 +179,10 @@ class EgovModule:
         # it (the last hour before local midnight) share a time, and must not replace each other
         self._held: dict[tuple[str, str, str, int], Point] = {}
         self._open: dict[str, Any] = {"last_day": None, "last_error": "", "files": 0}
+        self.review = Review(review_path(env.run_dir))  # operator's marks: collector/review/
+        self._review_applied = 0  # the newest flag whose files were re-sent corrected
+        self._stations: frozenset[str] | None = None  # a worker of several: its own
+        self._next_correction = 0.0
         self._load_state()
         self.read_items = 0
 
@@ -184,6 +191,7 @@ class EgovModule:
     def own(self, stations: frozenset[str], leader: bool) -> None:
         """One worker of several: its spool holds only its stations' files and alerts; the
         open data (every station's day, read from InfluxDB) is written by the leader alone."""
+        self._stations = stations
         if not leader:
             self._threads = [t for t in self._threads if t.name != "quantrac-egov-open-data"]
 
@@ -215,6 +223,7 @@ class EgovModule:
         while not self._stop.is_set():
             try:
                 items, pos = self.spool.read(CONSUMER, READ_BATCH, timeout=0.5)
+                self._corrections()
                 if not items:
                     if pos != self.spool.cursor(CONSUMER):
                         self.spool.advance(CONSUMER, pos)  # past a segment end
@@ -229,13 +238,15 @@ class EgovModule:
                 self._stop.wait(5.0)
 
     def convert(self, items: list[Reading | Point]) -> list[OutboxItem]:
+        self.review.refresh()
         readings = [r for r in items if isinstance(r, Reading)]
         for r in readings:
             self._newest[r.station] = max(self._newest.get(r.station, 0), r.time)
         out: list[OutboxItem] = []
         if "ftp" in self.workers:
             out += [OutboxItem("ftp", key, text, {"path": path}) for key, path, text in
-                    datafile.cycle_files(readings, self.naming, self.symbols)]
+                    datafile.cycle_files(self._unflagged(readings), self.naming,
+                                         self.symbols)]
         if "api" not in self.workers:
             return out
         known = set(self.registry.ids())
@@ -246,7 +257,7 @@ class EgovModule:
                 key, doc = messages.alert_doc(p, self.registry.network,
                                               self.naming.station(p.station), self.tz)
                 out.append(OutboxItem("api", key, doc))
-            elif p.measurement in ("aqi", "wqi"):
+            elif p.measurement in ("aqi", "wqi") and not is_retraction(p):
                 self._held[_held_key(p)] = p  # the latest wins
         for k, p in sorted(self._held.items(), key=lambda kv: kv[0][3]):
             if p.time <= self._newest.get(p.station, 0):  # its hour's records are all in
@@ -255,6 +266,72 @@ class EgovModule:
                                          self.naming.station(p.station), self.tz)
                 if got is not None:
                     out.append(OutboxItem("api", got[0], got[1]))
+        return out
+
+    # -- the operator's review -------------------------------------------------------------
+
+    def _unflagged(self, readings: list[Reading]) -> list[Reading]:
+        """Readings an operator flagged invalid leave the data files."""
+        return [r for r in readings
+                if self.review.invalid(r.station, r.param, int(r.time)) is None]
+
+    def _corrections(self) -> None:
+        """For each new flag, the data files of the record times it covers, sent again
+        without the flagged parameter under a new key (`<station>/<stamp>/r<mark id>`, same
+        file name: the department's copy is replaced), built from the stored readings. The
+        outbox then holds both the file first sent and its correction."""
+        if time.monotonic() < self._next_correction:
+            return
+        try:
+            self.review.refresh()
+            new = [m for m in self.review.marks if m.id > self._review_applied]
+            for m in new:
+                if "ftp" in self.workers and m.type == FLAG and \
+                        (self._stations is None or m.station in self._stations):
+                    with self._lock:
+                        self._queue(self._corrected(m))
+                self._rewrite_open_data(m)
+                self._review_applied = m.id
+                with self._lock:
+                    self._save_state()
+        except Exception as e:  # the database or the marks file: try again later
+            log.error("egov: corrected data files not made yet, retrying: %s", e)
+            self._next_correction = time.monotonic() + CORRECTION_RETRY_S
+
+    def _rewrite_open_data(self, m: Mark) -> None:
+        """Open-data files already written for the days a mark covers are written again
+        (their review column changes); by the module that writes open data only."""
+        if not any(t.name == "quantrac-egov-open-data" for t in self._threads):
+            return
+        last = self._open["last_day"]
+        if last is None:
+            return
+        if m.type == FLAG:
+            first = datetime.fromtimestamp(m.start + 1, self.tz).date()
+            days = [first + timedelta(days=i) for i in range(
+                (datetime.fromtimestamp(m.end, self.tz).date() - first).days + 1)]
+        else:
+            days = [date.fromisoformat(m.day)]
+        station = self.registry.get(m.station)
+        services = dict(self.env.services())
+        for day in days:
+            if day.isoformat() <= last:
+                opendata.write_day(services, station, day, self.open_data_dir, self.tz,
+                                   self.symbols, self.options.open_data_formats,
+                                   self.options.open_data_langs, self.review)
+
+    def _corrected(self, m: Mark) -> list[OutboxItem]:
+        station = self.registry.get(m.station)
+        rows = opendata.fetch(dict(self.env.services()), m.station, m.start, m.end)
+        readings = self._unflagged([Reading(m.station, station.kind, param, unit, t, value,
+                                            status)
+                                    for t, param, value, unit, status, _qc in rows])
+        out = [OutboxItem("ftp", f"{key}/r{m.id}", text, {"path": path, "corrects": key,
+                                                          "review": m.id})
+               for key, path, text in datafile.cycle_files(readings, self.naming,
+                                                           self.symbols)]
+        log.info("egov: review #%d: %d data files of %s sent again without %s", m.id,
+                 len(out), m.station, m.param)
         return out
 
     def _queue(self, items: list[OutboxItem]) -> None:
@@ -274,6 +351,7 @@ class EgovModule:
                 held = Point(m, tags, fields, int(t))
                 self._held[_held_key(held)] = held
             self._open["last_day"] = doc.get("open_data_day")
+            self._review_applied = int(doc.get("review", 0))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -282,6 +360,7 @@ class EgovModule:
 
     def _state_doc(self) -> dict[str, Any]:
         return {"newest": self._newest, "open_data_day": self._open["last_day"],
+                "review": self._review_applied,
                 "held": [[p.measurement, p.tags, p.fields, p.time] for p in self._held.values()]}
 
     def _save_state(self) -> None:
@@ -316,7 +395,7 @@ class EgovModule:
                     return False
                 n += len(opendata.write_day(services, station, day, self.open_data_dir, self.tz,
                                             self.symbols, self.options.open_data_formats,
-                                            self.options.open_data_langs))
+                                            self.options.open_data_langs, self.review))
         except Exception as e:
             self._open["last_error"] = f"{day}: {e}"
             log.error("egov: open data for %s not written, retrying later: %s", day, e)

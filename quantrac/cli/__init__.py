@@ -31,6 +31,8 @@ GROUPS = {
     "bench": ("quantrac.cli.bench", "bench", "Benchmarks that print ratios measured in one run."),
     "hil": ("quantrac.cli.hil", "hil",
             "Hardware-in-the-loop scenarios on the unix port or a real board."),
+    "data": ("quantrac.cli.data", "data",
+             "Operator review: flag invalid data, approve checked days, list the marks."),
     "export": ("quantrac.cli.export", "export", "Open-data CSV/JSON for any date range."),
     "report": ("quantrac.cli.report", "report",
                "The department's daily and monthly bulletins (Markdown and PDF, vi and en)."),

@@ -37,6 +37,7 @@ def run(run_dir: str | None, config_file: str | None, log_level: str, workers: s
     rejects to dead letters."""
     from collector import config
     from collector.dead_letter_store import DeadLettersLocked
+    from collector.review.marks import MarkError
     from collector.spool import SpoolError
     from collector.workers.slicing import count_of, usable_count
 
@@ -59,7 +60,7 @@ def run(run_dir: str | None, config_file: str | None, log_level: str, workers: s
             code = Supervisor(settings, folder, config_file, count, log_level.upper()).run()
             if code:
                 raise SystemExit(code)
-    except (SpoolError, DeadLettersLocked) as e:
+    except (SpoolError, DeadLettersLocked, MarkError) as e:
         raise click.ClickException(str(e)) from e
     finally:
         for handler in handlers:

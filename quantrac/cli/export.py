@@ -48,6 +48,8 @@ def export(stations: tuple[str, ...], first: str, last: str | None, fmt: str, la
     import boards
     from collector.config import ConfigError, services_env
     from collector.egov import datafile, opendata
+    from collector.review.marks import MarkError, Review
+    from collector.review.marks import path as marks_path
     from quantrac_common.influxql import QueryError
 
     start, end = _day(first, "--from"), _day(last or first, "--to")
@@ -60,7 +62,8 @@ def export(stations: tuple[str, ...], first: str, last: str | None, fmt: str, la
         reg = boards.registry(registry)
         table = datafile.load_symbols(symbols)
         env = services_env(paths.run_dir(run_dir))
-    except (boards.BoardsError, datafile.DataFileError, ConfigError) as e:
+        review = Review(marks_path(paths.run_dir(run_dir)))
+    except (boards.BoardsError, datafile.DataFileError, ConfigError, MarkError) as e:
         raise click.ClickException(str(e)) from None
     unknown = [s for s in stations if s not in reg.ids()]
     if unknown:
@@ -72,7 +75,8 @@ def export(stations: tuple[str, ...], first: str, last: str | None, fmt: str, la
     for day in (start + timedelta(days=i) for i in range((end - start).days + 1)):
         for st in chosen:
             try:
-                files = opendata.write_day(env, st, day, folder, tz, table, (fmt,), (lang,))
+                files = opendata.write_day(env, st, day, folder, tz, table, (fmt,), (lang,),
+                                           review)
             except QueryError as e:
                 raise click.ClickException(str(e)) from None
             for f in files:

@@ -87,6 +87,8 @@ def mode(p: Path) -> int:
 DEPARTMENT = {"regulations": {"QCVN 14:2025/BTNMT": {"limits": [
     {"param": "tss", "period": "1h", "unit": "mg/L", "max": {"B": 60}, "confidence": "A",
      "source": "TT 05/2025/TT-BTNMT Bảng 1"}]}}}
+REVIEW = ('{"id":1,"type":"flag","station":"pq-air-01","by":"lan","at":1772420400,'
+          '"reason":"maintenance","param":"pm10","start":1772409600,"end":1772416800}\n')
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,7 @@ def made(tmp_path_factory):
     run, dest = top / "run1", top / "backup"
     accounts.ensure_tls(Layout(run))  # our CA and the broker's certificate: state to keep
     (run / "regulations.json").write_text(json.dumps(DEPARTMENT))  # official numbers entered
+    (run / "review.jsonl").write_text(REVIEW)  # an operator's flag
     try:
         env = svc.up(run, bench=True)
         c = Collector(Settings.from_env(env, run, {
@@ -153,6 +156,7 @@ def test_a_restore_into_a_fresh_run_folder_has_every_series_and_every_open_alert
             (run1 / "mosquitto/tls" / name).read_bytes()
     assert (run2 / "secrets/tls-ca.key").read_bytes() == (run1 / "secrets/tls-ca.key").read_bytes()
     assert json.loads((run2 / "regulations.json").read_text()) == DEPARTMENT
+    assert (run2 / "review.jsonl").read_text() == REVIEW
 
 
 def test_secrets_stay_private_in_the_backup_and_after_the_restore(made, tmp_path):

@@ -189,6 +189,7 @@ def test_an_alert_and_the_hourly_aqi_reach_the_endpoint_once(services, tmp_path)
         ("alert", station, "open", end)
     (aqi,) = [d for k, d in api.accepted if k.startswith(f"aqi/{station}/{end}/")]
     assert (aqi["aqi"], aqi["dominant"], aqi["sub"]["so2"]) == (144, "so2", 144)
+    assert aqi["review"] == "preliminary"  # not yet approved by an operator
     hours = [d["t"] for d in docs.values() if d["type"] == "aqi" and d["period"] == "hour"]
     assert hours == sorted(set(hours)) and max(hours) == end  # no hour past the records
 

@@ -72,11 +72,11 @@ def test_each_local_day_becomes_one_csv_with_vietnamese_headers(session_run_dir,
     table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert table == [
         ["Trạm", "Thời gian", "Thông số", "Giá trị", "Đơn vị", "Trạng thái thiết bị",
-         "Cờ chất lượng"],
-        [STATION, f"{d1}T00:05:00+07:00", "PM10", "35.1", "ug/m3", "01", "4"],
-        [STATION, f"{d1}T00:05:00+07:00", "SO2", "32.75", "ug/Nm3", "00", "1"],
-        [STATION, f"{d1}T12:00:00+07:00", "SO2", "", "ug/Nm3", "02", "9"],
-        [STATION, f"{d2}T00:00:00+07:00", "PM10", "41.0", "ug/m3", "00", "3"]]
+         "Cờ chất lượng", "Kiểm duyệt"],
+        [STATION, f"{d1}T00:05:00+07:00", "PM10", "35.1", "ug/m3", "01", "4", "preliminary"],
+        [STATION, f"{d1}T00:05:00+07:00", "SO2", "32.75", "ug/Nm3", "00", "1", "preliminary"],
+        [STATION, f"{d1}T12:00:00+07:00", "SO2", "", "ug/Nm3", "02", "9", "preliminary"],
+        [STATION, f"{d2}T00:00:00+07:00", "PM10", "41.0", "ug/m3", "00", "3", "preliminary"]]
     assert str(f1) in got.output
 
 
@@ -89,8 +89,10 @@ def test_json_with_english_headers(session_run_dir, days, tmp_path):
                       f"{STATION}_{d2.isoformat()}_en.json").read_text())
     assert (doc["station"]["id"], doc["date"], doc["lang"]) == (STATION, d2.isoformat(), "en")
     assert doc["columns"] == ["station", "time", "parameter", "value", "unit", "device_status",
-                              "qc_flag"]
-    assert doc["rows"] == [[STATION, f"{d2}T08:00:00+07:00", "Temp", 29.5, "degC", "00", 1]]
+                              "qc_flag", "review"]
+    assert doc["rows"] == [[STATION, f"{d2}T08:00:00+07:00", "Temp", 29.5, "degC", "00", 1,
+                            "preliminary"]]
+    assert doc["review"] == {"status": "preliminary", "invalid": []}
     assert "Circular 10/2021" in doc["about"]
 
 
@@ -121,4 +123,43 @@ def test_the_egov_module_writes_each_day_in_both_languages_and_formats(services,
     assert module.stats()["open_data"]["last_day"] == d1.isoformat()
     en = (tmp_path / "open-data" / STATION / f"{d1:%Y}" / f"{STATION}_{d1}_en.csv").read_text(
         encoding="utf-8-sig")
-    assert en.splitlines()[0] == "station,time,parameter,value,unit,device_status,qc_flag"
+    assert en.splitlines()[0] == \
+        "station,time,parameter,value,unit,device_status,qc_flag,review"
+
+
+def test_open_data_already_written_is_written_again_when_a_mark_touches_its_day(
+        services, days, tmp_path):
+    from collector.review import marks
+
+    d1, _ = days
+    settings = Settings.from_env(services, tmp_path, {"egov": {
+        "enabled": True, "open_data_dir": str(tmp_path / "open-data")}})
+    env = dataclasses.replace(settings.env_for("egov"), services=lambda: services)
+    module = EgovModule(settings.egov, env, spool=None)
+    en = tmp_path / "open-data" / STATION / f"{d1:%Y}" / f"{STATION}_{d1}_en.csv"
+
+    def review_column() -> dict[tuple[str, str], str]:
+        rows = csv.DictReader(io.StringIO(en.read_text(encoding="utf-8-sig")))
+        return {(r["time"][11:16], r["parameter"]): r["review"] for r in rows}
+
+    try:
+        assert module.produce_open_data(d1)
+        assert set(review_column().values()) == {"preliminary"}
+        # a fault of the PM10 monitor at 00:00-00:05, found later; then the day approved
+        path = marks.path(tmp_path)
+        marks.append(path, marks.flag(STATION, "pm10", at(d1, "00:00"), at(d1, "00:05"),
+                                      "known fault", "lan", at(d1, "12:00") + 86400))
+        module._corrections()
+        assert review_column() == {("00:05", "SO2"): "preliminary",
+                                   ("00:05", "PM10"): "invalid",
+                                   ("12:00", "SO2"): "preliminary",
+                                   ("00:00", "PM10"): "preliminary"}
+        marks.append(path, marks.approve(STATION, d1, "an", at(d1, "12:00") + 2 * 86400, TZ))
+        module._corrections()
+        assert review_column() == {("00:05", "SO2"): "approved", ("00:05", "PM10"): "invalid",
+                                   ("12:00", "SO2"): "approved", ("00:00", "PM10"): "approved"}
+        doc = json.loads(en.with_suffix(".json").read_text())
+        assert (doc["review"]["status"], doc["review"]["approved_by"]) == ("approved", "an")
+        assert doc["review"]["invalid"][0]["reason"] == "known fault"
+    finally:
+        module.stop()

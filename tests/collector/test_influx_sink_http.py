@@ -108,3 +108,60 @@ def test_an_unwritable_reading_is_refused_without_holding_the_others(server, sin
     assert result.accepted == [0, 2]
     assert result.rejected == [(1, "not writable: tag unit='mg\\\\L' holds a line break or "
                                    "backslash")]
+
+
+def _retraction_batch() -> list:
+    from collector.contracts import Point, retraction
+
+    tags = {"station": "pq-air-01", "period": "hour"}
+    return [retraction("aqi", tags, 1763758800), Point("aqi", tags, {"complete": True,
+                                                                     "aqi": 41}, 1763758800)]
+
+
+def _deletes(lines: list[str]) -> bool:
+    return bool(lines) and lines[0].startswith("db=")
+
+
+def test_a_retraction_deletes_the_stored_point_before_the_batch_is_written(server):
+    from urllib.parse import parse_qs
+
+    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
+                      query_url=lambda: server.url)
+    try:
+        result = sink.write(_retraction_batch())
+    finally:
+        sink.close()
+    assert sorted(result.accepted) == [0, 1] and result.retry_after is None
+    (_q, headers, delete), (_q2, _h2, written) = server.requests  # in this order
+    form = {k: v[0] for k, v in parse_qs(delete[0]).items()}
+    assert form == {"db": "quantrac", "q": "DELETE FROM \"aqi\" WHERE \"period\" = 'hour' AND "
+                                           "\"station\" = 'pq-air-01' AND time = 1763758800s"}
+    assert headers["Authorization"] == "Basic d3JpdGVyOnB3"  # writer:pw, never in the URL
+    assert written == ["aqi,period=hour,station=pq-air-01 complete=true,aqi=41i 1763758800"]
+
+
+def test_a_server_without_delete_still_gets_the_writes(server):
+    # InfluxDB 2.7's and 3 Core's InfluxQL have no DELETE: the points must not wait for it
+    server.answer = lambda lines: ((400, {}, b'{"error":"not implemented: DELETE"}')
+                                   if _deletes(lines) else (204, {}, b""))
+    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
+                      query_url=lambda: server.url)
+    try:
+        result = sink.write(_retraction_batch())
+    finally:
+        sink.close()
+    assert sorted(result.accepted) == [0, 1] and result.retry_after is None
+    assert len(server.stored) == 1
+
+
+def test_a_retraction_the_database_cannot_take_now_keeps_the_batch(server):
+    server.answer = lambda lines: ((503, {}, b"starting") if _deletes(lines)
+                                   else (204, {}, b""))
+    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
+                      query_url=lambda: server.url)
+    try:
+        result = sink.write(_retraction_batch())
+    finally:
+        sink.close()
+    assert result.accepted == [] and result.retry_after == 0.0
+    assert "retracting points: HTTP 503" in result.error and server.stored == []

@@ -16,7 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of
+from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of, retraction
+from collector.domain.aqi import NOWCAST_HOURS
+from collector.domain.aqi import PARAMS as AQI_PARAMS
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import (
     DAY_HOURS,
@@ -39,6 +41,9 @@ from collector.processors.aggregate.volume import (
     Volume,
     daily_volume,
 )
+from collector.review.history import HistoryWorker
+from collector.review.marks import FLAG, Mark, Review
+from collector.review.marks import path as review_path
 
 log = logging.getLogger("quantrac.collector.aggregate")
 STATE_VERSION = 1
@@ -72,7 +77,7 @@ class AggregateProcessor:
     name = "aggregate"
 
     def __init__(self, registry: str = "phu-quoc", rule: Completeness | None = None,
-                 keep_hours: int = 48) -> None:
+                 keep_hours: int = 48, review: Review | None = None) -> None:
         reg = boards.registry(registry)
         self.tz = ZoneInfo(reg.timezone)
         self.rule = rule or Completeness()
@@ -86,6 +91,11 @@ class AggregateProcessor:
                                  f"the daily volume needs one of {', '.join(M3H_PER)}")
         self.series: dict[Key, _Series] = {}
         self.too_old = 0
+        self.review = review  # the operator's marks (collector/review/)
+        self.applied = 0  # the newest mark id whose hours were recomputed
+        self.history: HistoryWorker | None = None  # flags on hours older than the window
+        self._applying = 0
+        self._own: frozenset[str] | None = None  # a worker of several: its stations
 
     # -- Processor contract ----------------------------------------------------------------
 
@@ -104,7 +114,7 @@ class AggregateProcessor:
                 s = self.series[key] = _Series(r.kind)
             if key not in before and s.hours:
                 before[key] = s.newest()
-            s.add(h, int(r.time), _record(r))
+            s.add(h, int(r.time), self._record(r))
             touched.setdefault(key, set()).add(h)
         if old:
             self.too_old += old
@@ -123,7 +133,7 @@ class AggregateProcessor:
     def state(self) -> dict[str, Any]:
         """Records as [seconds into the hour, value] (a third element 1: failed QC): a full
         48-hour window of the whole network is a few MB, saved every few seconds."""
-        return {"v": STATE_VERSION, "too_old": self.too_old, "series": [
+        return {"v": STATE_VERSION, "too_old": self.too_old, "review": self.applied, "series": [
             {"station": k[0], "param": k[1], "unit": k[2], "kind": s.kind,
              "hours": {str(h): [[t - h, v, 1] if f else [t - h, v]
                                 for t, (v, f) in sorted(recs.items())]
@@ -149,7 +159,99 @@ class AggregateProcessor:
             return
         self.series = series
         self.too_old = int(state.get("too_old", 0))
+        self.applied = int(state.get("review", 0))
         log.info("aggregate: %d series restored", len(series))
+
+    # -- the operator's review -------------------------------------------------------------
+
+    def start_batch(self, now: float) -> Batch | None:
+        """A batch of its own when the operator made new marks: a `review` point per mark
+        (stored, read by e-gov) and every mean its flags change, recomputed without the
+        flagged records; the stages after this one (indices, alerts) take it like any other.
+        Hours already outside the window are left as they are (logged)."""
+        if self.review is None:
+            return None
+        self.review.refresh()
+        new = [m for m in self.review.marks if m.id > self.applied]
+        if not new:
+            return None
+        batch = Batch([])
+        for m in new:
+            if self._own is not None and m.station not in self._own:
+                continue  # another worker's station: that worker recomputes it
+            batch.points.append(_review_point(m))
+            if m.type == FLAG:
+                batch.points.extend(self._invalidate(m))
+        self._applying = max(m.id for m in new)
+        if not batch.points:  # other workers' stations only: nothing to spool
+            self.batch_done()
+            return None
+        return batch
+
+    def own(self, stations: frozenset[str], leader: bool) -> None:
+        """One worker of several: review marks of these stations only."""
+        self._own = stations
+
+    def batch_done(self) -> None:
+        """Its own batch is in the spool: those marks are applied (kept in the state)."""
+        self.applied = max(self.applied, self._applying)
+
+    def _invalidate(self, m: Mark) -> list[Point]:
+        points: list[Point] = []
+        older = True  # no series in memory holds the flag's first hour
+        for key, s in self.series.items():
+            if key[0] != m.station or key[1] != m.param or not s.hours:
+                continue
+            touched = set()
+            for h, recs in s.hours.items():
+                for t, (v, failed) in list(recs.items()):
+                    if m.start < t <= m.end and v is not None:
+                        recs[t] = (None, failed)
+                        touched.add(h)
+            older = older and hour_of(m.start + 1) < self._floor(s)
+            if touched:
+                means = self._recompute(key, s, touched)
+                points += [retraction(p.measurement, p.tags, p.time) for p in means]
+                points += self._retract_indices(key, s, touched) + means
+        if older:
+            if self.history is not None:
+                self.history.submit(m)  # from InfluxDB, off this thread: see tick()
+            else:
+                log.warning("review #%d: %s %s: hours older than the %d-hour window are not "
+                            "recomputed", m.id, m.station, m.param, self.keep_s // HOUR_S)
+        log.info("review #%d: %s %s invalid (%s), %d means recomputed", m.id, m.station,
+                 m.param, m.reason, len(points))
+        return points
+
+    def _retract_indices(self, key: Key, s: _Series, touched: set[int]) -> list[Point]:
+        """The stored VN_AQI points these hours enter (each hour's and the 11 after it, their
+        days), retracted: the indices stage writes again those that still have a value."""
+        if s.kind != "air" or key[1] not in AQI_PARAMS:
+            return []
+        newest, floor, station = s.newest(), self._floor(s), key[0]
+        hours = {h + i * HOUR_S for h in touched for i in range(NOWCAST_HOURS)}
+        days = {day_start(h + d, self.tz) for h in touched for d in (0, 7 * HOUR_S)}
+        return ([retraction("aqi", {"station": station, "period": "hour"}, h + HOUR_S)
+                 for h in sorted(hours) if h <= newest] +
+                [retraction("aqi", {"station": station, "period": "day"},
+                            d + DAY_HOURS * HOUR_S) for d in sorted(days) if floor <= d <= newest])
+
+    def tick(self, now: float, stats: dict[str, Any]) -> list[Point]:
+        """What the history worker recomputed from InfluxDB since the last tick."""
+        return self.history.done() if self.history is not None else []
+
+    def close(self) -> None:
+        if self.history is not None:
+            self.history.close()
+
+    def _record(self, r: Reading) -> tuple[float | None, bool]:
+        """(value if valid else None, failed QC): all a mean needs of one record. A record
+        the operator flagged invalid is not valid, whatever its QC."""
+        value, failed = _record(r)
+        if value is not None and self.review is not None and \
+                self.review.invalid(r.station, r.param, int(r.time)):
+            return None, failed
+        return value, failed
 
     # -- for status and metrics ------------------------------------------------------------
 
@@ -216,6 +318,17 @@ def _record(r: Reading) -> tuple[float | None, bool]:
             r.qc == QC_FAIL)
 
 
+def _review_point(m: Mark) -> Point:
+    """The mark in the database (measurement `review`), at the time it was made."""
+    fields: dict[str, float | int | bool | str] = {"id": m.id, "by": m.by, "reason": m.reason}
+    if m.type == FLAG:
+        fields.update(start=m.start, end=m.end)
+    else:
+        fields["day"] = m.day
+    return Point("review", {"station": m.station, "type": m.type,
+                            "param": m.param or "-"}, fields, m.at)
+
+
 def _point(key: Key, kind: str, period: str, end: int, m: Mean,
            extra: dict[str, int | bool] | None = None) -> Point:
     station, param, unit = key
@@ -239,9 +352,13 @@ def _volume_point(station: str, kind: str, end: int, v: Volume) -> Point:
 
 
 def build(o: AggregateOptions, env: Env) -> AggregateProcessor:
-    return AggregateProcessor(env.registry,
-                              Completeness(o.hour_fraction, o.rolling_8h_hours, o.day_hours),
-                              o.keep_hours)
+    p = AggregateProcessor(env.registry,
+                           Completeness(o.hour_fraction, o.rolling_8h_hours, o.day_hours),
+                           o.keep_hours, Review(review_path(env.run_dir)))
+    assert p.review is not None
+    kinds = {s.id: s.kind for s in boards.registry(env.registry).stations}
+    p.history = HistoryWorker(env.services, p.review, p.tz, p.expected, kinds, p.rule)
+    return p
 
 
 register(Plugin("processor", "aggregate", AggregateOptions, build))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from collector.contracts import Point, Reading
+from quantrac_common.influxql import quote_ident, quote_string
 
 MEASUREMENT = "reading"
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -109,3 +110,10 @@ def line(r: Reading | Point) -> str:
     if r.ref:  # a field, not a tag: the series stays one whichever conditions referred it
         fields.append(_field("ref", r.ref))
     return f"{MEASUREMENT},{_reading_tags(r)} {','.join(fields)} {int(r.time)}"
+
+
+def delete_statement(p: Point) -> str:
+    """InfluxQL removing the point at `p`'s series and time (a retraction)."""
+    where = "".join(f"{quote_ident(k)} = {quote_string(v)} AND "
+                    for k, v in sorted(p.tags.items()))
+    return f"DELETE FROM {quote_ident(p.measurement)} WHERE {where}time = {int(p.time)}s"
