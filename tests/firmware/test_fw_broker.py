@@ -222,4 +222,4 @@ def test_an_updated_station_sends_what_its_old_firmware_left(services, sensors, 
     msgs = subscriber.wait_for(lambda m: any(r["p"] == REPORT_S for d in of_boot(m, boot, "data")
                                              for r in d["r"]), timeout=30)
     new = [r for d in of_boot(msgs, boot, "data") for r in d["r"] if r["p"] == REPORT_S]
-    assert set(new[0]["d"]) == {"so2", "co", "no2", "o3", "pm10"}
+    assert set(new[0]["d"]) == {"so2", "co", "no2", "o3", "pm1", "pm2_5", "pm10"}

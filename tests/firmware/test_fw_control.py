@@ -102,9 +102,11 @@ def test_commands_config_and_calibration(services, sensors, subscriber, operator
 
     operator.send("cmd", {"v": 1, "id": "c-2", "cmd": "backlog"})
     a = ack(subscriber, boot, "c-2")
-    # format 2: t 4 B, then per parameter 8 bits of n (5 samples a period: 4 bits), status
-    # and flags, the 4 gases' 4 significant digits in 16 bits, pm10's 0.1 in 14; CRC 2 B
-    assert a["ok"] and a["backlog"]["record_bytes"] == 4 + (1 + 5 * 8 + 4 * 16 + 14 + 7) // 8 + 2
+    # format 2: t 4 B, then per parameter (4 gases, pm1, pm2_5, pm10) 8 bits of n (5 samples a
+    # period: 4 bits), status and flags, the gases' 4 significant digits in 16 bits, each PM's
+    # 0.1 in 14; CRC 2 B
+    assert a["ok"] and a["backlog"]["record_bytes"] == \
+        4 + (1 + 7 * 8 + 4 * 16 + 3 * 14 + 7) // 8 + 2
     assert a["backlog"]["capacity"] > 17280 and a["backlog"]["dropped"] == 0
 
     before = (fw.dir / "config.json").read_text()
