@@ -30,7 +30,7 @@ from collector.egov.datafile import load_symbols, number
 from collector.pipeline import Collector
 
 pytestmark = pytest.mark.services
-PARAM = "pm10"  # the parameter flagged: "pm2_5" once the stations carry it
+PARAM = "pm2_5"  # the parameter flagged
 STATION, CODE = "pq-air-07", "PQ-KK07"
 RULE = f"qcvn05.{PARAM}.24h"
 H, GRACE = 3600, 7200
