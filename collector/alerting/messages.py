@@ -22,6 +22,17 @@ def number(x: float | None) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def bound(lo: float | None, hi: float | None, missing: str) -> str:
+    """A limit as people read it: "6.5 – 8.5", "<= 50", ">= 5", or `missing`."""
+    if lo is not None and hi is not None:
+        return f"{number(lo)} – {number(hi)}"
+    if hi is not None:
+        return f"<= {number(hi)}"
+    if lo is not None:
+        return f">= {number(lo)}"
+    return missing
+
+
 def _level(key: str | None, lang: str) -> str:
     for b in aqi.default_table().bands:
         if b.key == key:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from collector.alerting import messages
 from collector.alerting.messages import number
 from collector.alerting.regulations import NOT_FOUND, fallback_label
 from collector.domain import aqi_health
@@ -100,14 +101,7 @@ def when(ts: int, tz: ZoneInfo, kind: str, period: str) -> str:
 
 
 def bound(lim: dict[str, Any], lang: str) -> str:
-    lo, hi = lim["min"], lim["max"]
-    if lo is not None and hi is not None:
-        return f"{number(lo)} - {number(hi)}"
-    if hi is not None:
-        return f"<= {number(hi)}"
-    if lo is not None:
-        return f">= {number(lo)}"
-    return T["not_found"][lang]
+    return messages.bound(lim["min"], lim["max"], T["not_found"][lang])
 
 
 def basis(lim: dict[str, Any], regulation: str, lang: str) -> str:

@@ -52,15 +52,9 @@ def rules() -> None:
 
 
 def _bound(lo: float | None, hi: float | None) -> str:
-    from collector.alerting.messages import number
+    from collector.alerting.messages import bound
 
-    if lo is not None and hi is not None:
-        return f"{number(lo)} – {number(hi)}"
-    if lo is not None:
-        return f">= {number(lo)}"
-    if hi is not None:
-        return f"<= {number(hi)}"
-    return "not found"
+    return bound(lo, hi, "not found")
 
 
 def report(st: boards.Station, run_dir: Path | None, department: Path | None,

@@ -211,7 +211,7 @@ def test_daily_and_monthly_bulletins_show_what_the_readings_make(services, sessi
                     assert row in text, f"{where}: {row!r}"
                 judged = 24 if kind == "daily" else 25  # a month has the next day's hour too
                 mean = fmean([0.1] * 2 + [0.5] * (judged - 2))
-                row = (f"chlorine {hour} 0.2 - 1 mg/L {number(mean)} 0.5 2/{judged} "
+                row = (f"chlorine {hour} 0.2 – 1 mg/L {number(mean)} 0.5 2/{judged} "
                        f"qcvn01-1_2024.chlorine.1h B {FALLBACK[lang]}")
                 assert row in text, f"{where}: {row!r}"
 
