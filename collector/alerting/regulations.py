@@ -22,6 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from collector.alerting import time_periods
+
 NOT_FOUND = "not found"
 LETTERS = ("A", "B", "C")
 PERIODS = ("1h", "8h", "24h")
@@ -112,15 +114,27 @@ def check_rule_set(doc: dict[str, Any], where: str) -> None:
           "must be a regulation")
     limits = doc.get("limits")
     _need(isinstance(limits, list) and bool(limits), f"{where}: limits", "must be a list")
+    periods = _periods(doc, where)
     for i, lim in enumerate(limits):
-        check_limit(lim, f"{where}: limits[{i}]")
+        check_limit(lim, f"{where}: limits[{i}]", periods=periods)
 
 
-def check_limit(lim: Any, w: str, department: bool = False) -> None:
+def _periods(doc: dict[str, Any], where: str) -> tuple[str, ...]:
+    """The periods a limit may name: averaging times, or a noise rule set's periods of the
+    day (time_periods.py)."""
+    try:
+        named = time_periods.check(doc, where)
+    except ValueError as e:
+        raise RegulationError(str(e)) from None
+    return named or PERIODS
+
+
+def check_limit(lim: Any, w: str, department: bool = False,
+                periods: tuple[str, ...] = PERIODS) -> None:
     _need(isinstance(lim, dict), w, "must be an object")
     _need(isinstance(lim.get("param"), str) and bool(lim["param"]), f"{w}.param", "missing")
-    _need(lim.get("period") in PERIODS, f"{w}.period",
-          f"{lim.get('period')!r} is not one of {', '.join(PERIODS)}")
+    _need(lim.get("period") in periods, f"{w}.period",
+          f"{lim.get('period')!r} is not one of {', '.join(periods)}")
     _need(isinstance(lim.get("unit"), str), f"{w}.unit", "missing")
     fb = lim.get("fallback")
     _need("min" in lim or "max" in lim, w, "needs min or max")
@@ -188,7 +202,7 @@ def check_department(doc: dict[str, Any], path: str,
         shipped = {(x["param"], x["period"]): x for x in known[text]["limits"]}
         for i, lim in enumerate(lims):
             lw = f"{w}.limits[{i}]"
-            check_limit(lim, lw, department=True)
+            check_limit(lim, lw, department=True, periods=_periods(known[text], text))
             ship = shipped.get((lim["param"], lim["period"]))
             _need(ship is None or ship["unit"] == lim["unit"], f"{lw}.unit",
                   f"{lim['unit']!r}, but {text} gives {lim['param']} in "
