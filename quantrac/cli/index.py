@@ -1,7 +1,9 @@
-"""`quantrac index …`: VN_AQI and VN_WQI from given means, to check a number by hand.
+"""`quantrac index …`: VN_AQI and VN_WQI from given means, noise levels from samples, to
+check a number by hand.
 
-Both commands read one JSON object on stdin and print one JSON object. Bad input exits with
-status 2 and a message on stderr naming what was wrong.
+`aqi` and `wqi` read one JSON object on stdin, `noise` its levels from --levels or a JSON list
+on stdin; each prints one JSON object. Bad input exits with status 2 and a message on stderr
+naming what was wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import click
 
 from collector.domain import aqi as vn_aqi
 from collector.domain import aqi_health
+from collector.domain import noise as vn_noise
 from collector.domain import wqi as vn_wqi
 
 BAD_INPUT = 2
@@ -40,7 +43,7 @@ def _object(doc: object, example: str) -> dict:
 
 @click.group()
 def index() -> None:
-    """VN_AQI and VN_WQI from given means, to check a number by hand."""
+    """VN_AQI and VN_WQI from given means, noise levels: to check a number by hand."""
 
 
 @index.command()
@@ -118,3 +121,41 @@ def wqi(station_id: str | None, registry_name: str) -> None:
     if station_id:
         out["station"] = station_id
     click.echo(json.dumps(out, ensure_ascii=False))
+
+
+def _levels_option(text: str) -> list[float]:
+    out = []
+    for i, part in enumerate(text.split(",")):
+        try:
+            out.append(float(part))
+        except ValueError:
+            _fail(f"--levels: item {i} ({part.strip()!r}) is not a number in dB")
+    return out
+
+
+@index.command()
+@click.option("--levels", "levels_text", metavar="L1,L2,…",
+              help="sound levels in dB(A), comma-separated (default: a JSON list on stdin)")
+def noise(levels_text: str | None) -> None:
+    """LAeq, LAmax, LAmin, L10, L50, L90 of equally spaced sound levels.
+
+    \b
+    Input:  --levels 50,60,70   or   [50, 60, 70] on stdin (dB(A), 0..200)
+    Output: {"laeq": 65.7, "lamax": 70.0, "lamin": 50.0, "l10": 70.0, "l50": 60.0,
+             "l90": 50.0}, in dB to 0.1. LAeq is the energy mean 10·log10(mean of
+             10^(L/10)), never the arithmetic one; Ln is the level exceeded n % of the time.
+    """
+    if levels_text is not None:
+        levels: object = _levels_option(levels_text)
+    else:
+        if sys.stdin.isatty():
+            _fail("give the levels: --levels 50,60,70 or a JSON list on stdin")
+        levels = _stdin_json()
+        if not isinstance(levels, list):
+            _fail(f"expected a JSON list of levels like [50, 60, 70], "
+                  f"got {type(levels).__name__}")
+    try:
+        res = vn_noise.summary(levels)  # type: ignore[arg-type]
+    except vn_noise.NoiseError as e:
+        _fail(str(e))
+    click.echo(json.dumps({k: round(v, 1) for k, v in res.items()}))
