@@ -50,3 +50,21 @@ def test_bad_levels_exit_2_naming_what_is_wrong(args, stdin, says):
     res = run(args, stdin)
     assert res.exit_code == 2, res.output
     assert says in res.stderr and res.stdout == ""
+
+
+def test_the_examples_in_docs_noise_md_hold():
+    import re
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "noise.md").read_text()
+    lines = text.splitlines()
+    examples = [(lines[i], lines[i + 1]) for i, line in enumerate(lines)
+                if line.startswith("$ ") and "quantrac index noise" in line]
+    assert len(examples) == 3
+    for cmd, want in examples:
+        m = re.match(r"\$ (?:echo '(.*)' \| )?quantrac index noise(.*)$", cmd)
+        assert m, cmd
+        res = run(shlex.split(m.group(2)), m.group(1) or "")
+        got = res.stdout.strip() if res.exit_code == 0 else res.stderr.strip()
+        assert got == want, cmd
