@@ -82,6 +82,53 @@ def _dead_letter_path(folder: Path, config_file: str | None) -> Path:
     return config.dead_letters_path(folder, opts)
 
 
+def _dead_letter_files(folder: Path, config_file: str | None) -> list[tuple[str, Path]]:
+    """(label, file) of every dead-letter file: the single collector's, and each worker's of
+    `run --workers N` (`w<i>`: collector/workers/slicing.py names them), those that exist."""
+    from collector.workers.slicing import worker_dir
+
+    main = _dead_letter_path(folder, config_file)
+    files = [("", main)] if main.exists() else []
+    for i in range(1024):  # workers are numbered from 0 without gaps
+        explicit = main.with_name(f"{main.stem}-w{i}{main.suffix}")
+        own = worker_dir(main.parent, i) / main.name
+        found = [p for p in (explicit, own) if p.exists()]
+        if not found:
+            if not worker_dir(main.parent, i).exists() and not explicit.exists():
+                break
+            continue
+        files.append((f"w{i}", found[0]))
+    return files or [("", main)]
+
+
+def _pick(files: list[tuple[str, Path]], ids: tuple[str, ...], pending: bool,
+          classes: tuple[str, ...]) -> list[tuple[str, Path, list[dict]]]:
+    """Each file's entries that `ids` (`N`, or `w<i>#N` with several workers' files) and
+    `classes` name; a bare `N` that several files hold is refused as ambiguous."""
+    from collector.dead_letters import read
+
+    wanted: dict[str, set[int]] = {}
+    for text in ids:
+        label, _, n = text.rpartition("#")
+        if not n.isdigit() or (label and label not in {lb for lb, _ in files}):
+            raise click.BadParameter(f"{text!r} is not an entry id (N, or w<i>#N of a worker)",
+                                     param_hint="--id")
+        wanted.setdefault(label, set()).add(int(n))
+    out = []
+    for label, path in files:
+        entries = [e for e in read(path, pending_only=pending)
+                   if (not ids or e["id"] in wanted.get(label, set()) | wanted.get("", set()))
+                   and (not classes or e.get("class") in classes)]
+        if entries:
+            out.append((label, path, entries))
+    for n in sorted(wanted.get("", set())):
+        holders = [f"{lb}#{n}" for lb, _, es in out if lb and any(e["id"] == n for e in es)]
+        if len(holders) > 1:
+            raise click.BadParameter(f"{n} is in several workers' dead letters: name one of "
+                                     f"{', '.join(holders)}", param_hint="--id")
+    return out
+
+
 def _when(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + "Z" if t else "?"
 
@@ -115,14 +162,16 @@ def dead_letters(ctx: click.Context, run_dir: str | None, config_file: str | Non
         return
     from collector.dead_letters import read
 
-    path = _dead_letter_path(_run_dir(run_dir), config_file)
-    entries = read(path, limit, pending_only=pending)
-    if not entries:
-        click.echo(f"no {'pending ' if pending else ''}dead letters in {path}")
+    files = _dead_letter_files(_run_dir(run_dir), config_file)
+    rows = [(label, e) for label, path in files for e in read(path, limit, pending_only=pending)]
+    if not rows:
+        click.echo(f"no {'pending ' if pending else ''}dead letters in "
+                   f"{', '.join(str(p) for _, p in files)}")
         return
-    for e in entries:
+    rows.sort(key=lambda row: row[1].get("time") or 0)  # one list across the workers' files
+    for label, e in rows[-limit:]:
         note = _done_note(e.get("replayed"))
-        click.echo(f"#{e['id']}  {_when(e.get('time'))}  {e.get('topic', '')}  "
+        click.echo(f"{label}#{e['id']}  {_when(e.get('time'))}  {e.get('topic', '')}  "
                    f"[{e.get('class', '')}] {e.get('reason', '')}{note}")
 
 
@@ -130,42 +179,45 @@ def dead_letters(ctx: click.Context, run_dir: str | None, config_file: str | Non
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help=RUN_DIR_HELP)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help=CONFIG_HELP)
-@click.option("--id", "ids", type=int, multiple=True, help="Only this entry (repeatable).")
+@click.option("--id", "ids", multiple=True,
+              help="Only this entry: N, or w<i>#N as listed with several workers (repeatable).")
 @click.option("--class", "classes", multiple=True,
               help="Only entries of this reason class, e.g. unit (repeatable).")
 @click.option("--again", is_flag=True, help="Include entries already replayed.")
 @click.option("--dry-run", is_flag=True, help="List what would be replayed; change nothing.")
 @click.pass_context
 def replay_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
-               ids: tuple[int, ...], classes: tuple[str, ...], again: bool,
+               ids: tuple[str, ...], classes: tuple[str, ...], again: bool,
                dry_run: bool) -> None:
     """Replay dead letters after a fix: refused messages are re-published to their topic (the
     running collector takes them again), refused readings are written to the database. Each
     one that went through is marked replayed."""
     from collector import config
-    from collector.dead_letters import read
     from collector.replay import replay
 
     parent = ctx.obj or {}
     folder = _run_dir(run_dir or parent.get("run_dir"))
-    path = _dead_letter_path(folder, config_file or parent.get("config_file"))
-    entries = [e for e in read(path, pending_only=not again)
-               if (not ids or e["id"] in ids) and (not classes or e.get("class") in classes)]
-    if not entries:
-        click.echo(f"nothing to replay in {path}")
+    files = _dead_letter_files(folder, config_file or parent.get("config_file"))
+    picked = _pick(files, ids, not again, classes)
+    if not picked:
+        click.echo(f"nothing to replay in {', '.join(str(p) for _, p in files)}")
         return
     if dry_run:
-        for e in entries:
-            click.echo(f"would replay #{e['id']}  {e.get('topic', '')}  [{e.get('class', '')}]")
+        for label, _, entries in picked:
+            for e in entries:
+                click.echo(f"would replay {label}#{e['id']}  {e.get('topic', '')}  "
+                           f"[{e.get('class', '')}]")
         return
     try:
         env = config.services_env(folder)
     except config.ConfigError as e:
         raise click.ClickException(str(e)) from e
-    results = replay(path, env, entries)
-    for r in results:
-        click.echo(f"#{r['id']}  {'replayed' if r['ok'] else 'FAILED'} ({r['how']}): "
-                   f"{r['result']}")
+    results = []
+    for label, path, entries in picked:
+        for r in replay(path, env, entries):
+            results.append(r)
+            click.echo(f"{label}#{r['id']}  {'replayed' if r['ok'] else 'FAILED'} "
+                       f"({r['how']}): {r['result']}")
     failed = sum(not r["ok"] for r in results)
     click.echo(f"{len(results) - failed} replayed, {failed} failed")
     if failed:
@@ -176,34 +228,37 @@ def replay_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help=RUN_DIR_HELP)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help=CONFIG_HELP)
-@click.option("--id", "ids", type=int, multiple=True, help="This entry (repeatable).")
+@click.option("--id", "ids", multiple=True,
+              help="This entry: N, or w<i>#N as listed with several workers (repeatable).")
 @click.option("--class", "classes", multiple=True,
               help="Entries of this reason class, e.g. sink (repeatable).")
 @click.option("--yes", is_flag=True, help="Do not ask.")
 @click.pass_context
 def discard_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
-                ids: tuple[int, ...], classes: tuple[str, ...], yes: bool) -> None:
+                ids: tuple[str, ...], classes: tuple[str, ...], yes: bool) -> None:
     """Give up pending entries for good: marked discarded, the running collector drops them
     when it needs room (a full store stops acknowledging until replay or discard frees it)."""
-    from collector.dead_letters import mark_replayed, read
+    from collector.dead_letters import mark_replayed
 
     if not ids and not classes:
         raise click.UsageError("name what to discard: --id N or --class C (repeatable)")
     parent = ctx.obj or {}
-    path = _dead_letter_path(_run_dir(run_dir or parent.get("run_dir")),
-                             config_file or parent.get("config_file"))
-    entries = [e for e in read(path, pending_only=True)
-               if (not ids or e["id"] in ids) and (not classes or e.get("class") in classes)]
+    files = _dead_letter_files(_run_dir(run_dir or parent.get("run_dir")),
+                               config_file or parent.get("config_file"))
+    picked = _pick(files, ids, True, classes)
+    entries = [e for _, _, es in picked for e in es]
     if not entries:
-        click.echo(f"nothing to discard in {path}")
+        click.echo(f"nothing to discard in {', '.join(str(p) for _, p in files)}")
         return
     sink = sum(e.get("class") == "sink" for e in entries)
     warn = f" ({sink} readings the database refused: they will never be stored)" if sink else ""
     if not yes and not click.confirm(f"discard {len(entries)} dead letters{warn}?"):
         raise SystemExit(1)
     now = time.time()
-    mark_replayed(path, [{"id": e["id"], "digest": e["digest"], "time": now, "how": "discarded",
-                          "result": "discarded by an operator"} for e in entries])
+    for _, path, es in picked:
+        mark_replayed(path, [{"id": e["id"], "digest": e["digest"], "time": now,
+                              "how": "discarded", "result": "discarded by an operator"}
+                             for e in es])
     click.echo(f"{len(entries)} discarded")
 
 

@@ -103,6 +103,28 @@ def test_dead_letters_lists_time_topic_and_reason(tmp_path):
     assert json.loads(path.read_text().splitlines()[0])["payload"] == "{"
 
 
+def test_dead_letters_of_every_worker_are_one_list_and_an_id_names_its_worker(tmp_path):
+    # `collector run --workers 2` keeps a dead-letter file per worker (worker-<i>/)
+    data = tmp_path / "collector"
+    for i, worker in enumerate((1, 0)):
+        env = Envelope(f"quantrac/v1/pq-air-0{i + 1}/data", b"{", 1763755200.0 + i)
+        DeadLetters(data / f"worker-{worker}" / "dead-letters.jsonl").add(
+            [Rejected(env, "payload is not JSON", "json")])
+    cli = ["collector", "dead-letters", "--run-dir", str(tmp_path)]
+    res = CliRunner().invoke(main, cli)
+    assert res.exit_code == 0, res.output
+    assert [line.split()[0] for line in res.output.splitlines()] == ["w1#1", "w0#1"]  # by time
+    res = CliRunner().invoke(main, [*cli, "discard", "--id", "1", "--yes"])
+    assert res.exit_code == 2 and "w0#1, w1#1" in res.output  # ambiguous: nothing discarded
+    res = CliRunner().invoke(main, [*cli, "discard", "--id", "w1#1", "--yes"])
+    assert res.exit_code == 0 and "1 discarded" in res.output, res.output
+    res = CliRunner().invoke(main, [*cli, "--pending"])
+    assert [line.split()[0] for line in res.output.splitlines()] == ["w0#1"]
+    res = CliRunner().invoke(main, [*cli, "discard", "--class", "json", "--yes"])
+    assert "1 discarded" in res.output
+    assert "no pending dead letters" in CliRunner().invoke(main, [*cli, "--pending"]).output
+
+
 def test_dead_letters_when_there_are_none(tmp_path):
     res = CliRunner().invoke(main, ["collector", "dead-letters", "--run-dir", str(tmp_path)])
     assert res.exit_code == 0 and "no dead letters" in res.output
