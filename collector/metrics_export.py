@@ -28,6 +28,9 @@ MEASUREMENT = "collector"
 def status_doc(collector: Any, now: float) -> dict[str, Any]:
     """Stats, per-station completeness of the last hour, open alerts and alert outputs."""
     doc: dict[str, Any] = {"time": now, "pid": os.getpid(), "stats": collector.stats}
+    slice_ = getattr(collector, "slice", None)
+    if slice_ is not None:  # one worker of several: its counters are its stations' only
+        doc["worker"] = slice_.index
     for p in collector.processors:
         if hasattr(p, "completeness"):
             doc["completeness"] = p.completeness(now)
@@ -149,7 +152,11 @@ def points(doc: dict[str, Any]) -> list[Point]:
     if dead:
         total["dead_letter_bytes"] = int(dead.get("bytes", 0))
         total["dead_letters_full"] = bool(dead.get("full"))
-    out = [Point(MEASUREMENT, {"scope": "total"}, total, now)]
+    # every worker writes its own total (tagged with it): one series each, not several
+    # workers overwriting one series in turn; a single collector's keeps the tags it always had
+    tags = {"scope": "total"} if doc.get("worker") is None else \
+        {"scope": "total", "worker": str(doc["worker"])}
+    out = [Point(MEASUREMENT, tags, total, now)]
     completeness = doc.get("completeness", {})
     for station, v in sorted(s.get("stations", {}).items()):
         fields: dict[str, float | int | bool | str] = {

@@ -10,11 +10,19 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from collector_live import WAIT_S, assert_exactly_once, counts, free_window, wait_for
+from collector_live import (
+    WAIT_S,
+    assert_exactly_once,
+    counts,
+    free_window,
+    influxql,
+    wait_for,
+)
 from station_stream import StationStream
 
 import boards
@@ -66,6 +74,7 @@ def test_two_workers_store_every_reading_of_every_station_once(services, session
                                                                tmp_path):
     env, stations = services, per_worker(2)
     log = tmp_path / "run.log"
+    began = int(time.time())
     proc = start(session_run_dir, config(tmp_path), log, "2")
     stream = StationStream(env, stations, t0=free_window(env, 300 * 400), interval_s=0.02)
     try:
@@ -84,6 +93,11 @@ def test_two_workers_store_every_reading_of_every_station_once(services, session
         doc = status(tmp_path)
         assert [w["index"] for w in doc["workers"]] == [0, 1]
         assert doc["stats"]["totals"]["duplicates"] == 0
+        # each worker's own totals in the database: a series each, not one they overwrite in turn
+        totals = ("SELECT last(\"messages\") FROM \"collector\" WHERE \"scope\" = 'total' "
+                  f"AND time >= {began}s GROUP BY \"worker\"")
+        wait_for(lambda: len(influxql(env, totals)) == 2,
+                 lambda: f"a total per worker: {influxql(env, totals)}")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(WAIT_S) == 0, log.read_text()[-3000:]
         assert log.read_text().count("collector stopped") == 2
