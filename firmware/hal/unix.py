@@ -6,6 +6,7 @@
 
 import os
 import select
+import sys
 import termios
 import time
 from micropython import const
@@ -16,6 +17,20 @@ EPOCH_2024 = 1704067200
 # c_cc indices of VTIME/VMIN on Linux; MicroPython's termios does not name them.
 _VTIME = const(5)
 _VMIN = const(6)
+
+
+def _line(name, cfg, cflag):
+    """hal/unix_line.py line(): speed and framing as termios values; the module leaves the
+    heap again, as only the boot opens UARTs."""
+    import hal.unix_line
+
+    try:
+        return hal.unix_line.line(name, cfg, cflag)
+    finally:
+        sys.modules.pop("hal.unix_line", None)
+        pkg = sys.modules.get("hal")
+        if hasattr(pkg, "unix_line"):
+            delattr(pkg, "unix_line")
 
 
 class Uart:
@@ -33,10 +48,12 @@ class Uart:
         # VMIN 0 / VTIME 0: a read returns what is there, even nothing, so readinto never blocks
         attr[6][_VMIN] = 0
         attr[6][_VTIME] = 0
-        speed = getattr(termios, "B" + str(cfg["baud"]), None)
-        if speed is not None:
-            attr[4] = speed
-            attr[5] = speed
+        try:
+            attr[2], attr[4] = _line(name, cfg, attr[2])
+        except ValueError:
+            self.f.close()
+            raise
+        attr[5] = attr[4]
         termios.tcsetattr(fd, termios.TCSANOW, attr)
         self.name = name
         self.baud = cfg["baud"]
