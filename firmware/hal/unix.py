@@ -6,31 +6,11 @@
 
 import os
 import select
-import sys
-import termios
 import time
-from micropython import const
 
 from hal.common import Reboot, Sockets, char_us, makedirs
 
 EPOCH_2024 = 1704067200
-# c_cc indices of VTIME/VMIN on Linux; MicroPython's termios does not name them.
-_VTIME = const(5)
-_VMIN = const(6)
-
-
-def _line(name, cfg, cflag):
-    """hal/unix_line.py line(): speed and framing as termios values; the module leaves the
-    heap again, as only the boot opens UARTs."""
-    import hal.unix_line
-
-    try:
-        return hal.unix_line.line(name, cfg, cflag)
-    finally:
-        sys.modules.pop("hal.unix_line", None)
-        pkg = sys.modules.get("hal")
-        if hasattr(pkg, "unix_line"):
-            delattr(pkg, "unix_line")
 
 
 class Uart:
@@ -42,19 +22,20 @@ class Uart:
         except OSError as e:
             raise ValueError("uarts.%s.path: cannot open %s (%s)"
                              % (name, cfg["path"], e)) from None
-        fd = self.f.fileno()
-        termios.setraw(fd)
-        attr = termios.tcgetattr(fd)
-        # VMIN 0 / VTIME 0: a read returns what is there, even nothing, so readinto never blocks
-        attr[6][_VMIN] = 0
-        attr[6][_VTIME] = 0
+        # raw, non-blocking reads, the line's speed and framing (hal/unix_line.py, which leaves
+        # the heap again: only the boot opens UARTs; imported here so no global holds it)
+        import sys
+
+        import hal.unix_line
+
         try:
-            attr[2], attr[4] = _line(name, cfg, attr[2])
+            hal.unix_line.setup(self.f.fileno(), name, cfg)
         except ValueError:
             self.f.close()
             raise
-        attr[5] = attr[4]
-        termios.tcsetattr(fd, termios.TCSANOW, attr)
+        finally:
+            sys.modules.pop("hal.unix_line", None)
+            delattr(hal, "unix_line")
         self.name = name
         self.baud = cfg["baud"]
         self.char_us = char_us(cfg["baud"], cfg["bits"], cfg["parity"], cfg["stop"])

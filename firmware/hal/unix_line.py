@@ -1,10 +1,11 @@
-# Boot-only (hal/unix.py loads it for each UART it opens, then drops it): a line's speed,
-# data bits, parity and stop bits as Linux termios values.
+# Boot-only (hal/unix.py loads it for each UART it opens, then drops it): a tty made raw and
+# non-blocking, with the line's speed, data bits, parity and stop bits as Linux termios values.
 #
 # MicroPython's termios names only a few speeds (B9600, B57600, B115200, ...) and no c_cflag
 # bits at all, so the numbers of <asm-generic/termbits.h> are spelled here. They are the
 # kernel's ABI on x86, ARM and RISC-V Linux, which is where the unix port runs.
 
+import termios
 from micropython import const
 
 # Every speed the unix port can set: the Linux Bxxx codes 7..15 for 300..38400, then
@@ -13,6 +14,9 @@ from micropython import const
 SPEEDS = "300 600 1200 1800 2400 4800 9600 19200 38400 57600 115200 230400 460800 500000 " \
          "576000 921600 1000000"
 
+# c_cc indices of VTIME/VMIN on Linux; MicroPython's termios does not name them.
+_VTIME = const(5)
+_VMIN = const(6)
 _CSIZE = const(0o60)
 _CS7 = const(0o40)
 _CS8 = const(0o60)
@@ -48,3 +52,15 @@ def line(name, cfg, cflag):
     if cfg["parity"] != "N":
         cflag |= _PARENB | (_PARODD if cfg["parity"] == "O" else 0)
     return cflag, speed
+
+
+def setup(fd, name, cfg):
+    """Make the tty at fd raw, reads non-blocking, and set uarts.<name> = cfg on it."""
+    termios.setraw(fd)
+    attr = termios.tcgetattr(fd)
+    # VMIN 0 / VTIME 0: a read returns what is there, even nothing, so readinto never blocks
+    attr[6][_VMIN] = 0
+    attr[6][_VTIME] = 0
+    attr[2], attr[4] = line(name, cfg, attr[2])
+    attr[5] = attr[4]
+    termios.tcsetattr(fd, termios.TCSANOW, attr)

@@ -83,7 +83,7 @@ class Sampler:
                 nxt = hal.ticks_add(nxt, self.sample_ms)
                 self.missed_ticks += 1
             self.next_sample = nxt
-        return self._maybe_close(now) or closed
+        return self._maybe_close(now, 0) or closed
 
     def _sample(self, now):
         self.samples += 1
@@ -99,9 +99,10 @@ class Sampler:
                         win.add(k, cal.apply(k, values[i]))
                     i += 1
 
-    def _maybe_close(self, now, late=0):
+    def _maybe_close(self, now, late):
         """Close the open period when its end has passed: at it or later (late 0), or strictly
-        after it (late 1: before a sample, which on the boundary still belongs to it)."""
+        after it (late 1: before a sample, which on the boundary still belongs to it). No
+        default for late: a default is one more object on the heap for good."""
         hal = self.hal
         t = hal.epoch()
         if t is None:
