@@ -342,6 +342,40 @@ def test_a_sample_just_after_a_boundary_belongs_to_the_next_period():
     eq([r["d"]["so2"][3] for r in got], [3, 2, 3, 2], "n")
 
 
+class TimedDev(Dev):
+    """A device that notes the station second each of its samples was taken in."""
+
+    def __init__(self, hal, chans):
+        Dev.__init__(self, "x", chans)
+        self.hal = hal
+        self.taken = []
+
+    def sample(self, now):
+        self.taken.append(self.hal.epoch())
+        return Dev.sample(self, now)
+
+
+def test_on_the_fast_clock_each_period_counts_the_samples_taken_inside_it():
+    # the unix port's own clock at 50x; the loop turns only at sample ticks, 1 s after each
+    # odd boundary, as a station whose polls take long does
+    from hal.unix import Hal
+
+    t0 = 1763755200 + 1
+    hal = Hal({"mqtt": {"timeout_s": 1}, "clock": {"speed": 50, "t0": t0},
+               "data_dir": Clock.data_dir})
+    d = TimedDev(hal, [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(hal, [d], sample_s=2)
+    while len(bl) < 4:
+        s.step(hal.ticks_ms())
+        hal.sleep_ms(s.due_in(hal.ticks_ms()))
+    got = recs(bl)
+    eq([r["d"]["so2"][3] for r in got],
+       [len([e for e in d.taken if r["t"] - 5 < e <= r["t"]]) for r in got],
+       "n: the samples taken inside each period")
+    eq([r["d"]["so2"][3] for r in got], [3, 2, 3, 2], "n")
+
+
 def test_a_sample_on_the_boundary_belongs_to_the_period_ending_there():
     clk = Clock()
     clk.t = 1763755200 - 6
