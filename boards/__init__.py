@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
@@ -98,7 +99,22 @@ def catalog() -> dict[str, dict]:
         _need(m.get("model") == path.stem, f"{where}: model",
               f"must equal the file name {path.stem!r}")
         out[path.stem] = _check_model(m, where)
+        _firmware_rules().check_model(m, where)
     return out
+
+
+def _param_names() -> ModuleType:
+    """boards/param_names.py (imported late: it imports BoardsError from here)."""
+    from boards import param_names
+
+    return param_names
+
+
+def _firmware_rules() -> ModuleType:
+    """boards/firmware_rules.py, imported when first used: it imports BoardsError from here."""
+    from boards import firmware_rules
+
+    return firmware_rules
 
 
 @cache
@@ -130,13 +146,20 @@ class Station:
         out = []
         for s in profile(self.profile)["sensors"]:
             merged = {**s, **self.overrides.get(s["id"], {})}
-            merged["spec"] = catalog()[merged["model"]]
+            merged["spec"] = _param_names().apply(catalog()[merged["model"]],
+                                                  merged.get("params"))
             out.append(merged)
         return out
 
     def params(self) -> dict[str, str]:
         """param -> unit for every channel the station's sensors carry."""
         return {ch["param"]: ch["unit"] for s in self.sensors() for ch in s["spec"]["channels"]}
+
+    def bases(self) -> dict[str, str]:
+        """param -> the base parameter it measures (itself unless the profile renamed a
+        channel, e.g. temp_do -> temp: boards/param_names.py); what rules, QC and
+        dashboards key on."""
+        return _param_names().bases(self.sensors())
 
 
 @dataclass(frozen=True)
@@ -192,12 +215,33 @@ def registry(name: str = "phu-quoc") -> Registry:
             id=sid, name=s["name"], kind=s["kind"], lat=s["lat"], lon=s["lon"],
             station_class=s.get("class", ""), regulation=s.get("regulation", ""),
             column=s.get("column"), profile=s["profile"], overrides=s.get("sensors", {}), raw=s))
+        _check_runnable(stations[-1], w)
     _need(bool(stations), where, "no stations")
     province = doc.get("province", "")
     _need(isinstance(province, str), where + ": province", f"{province!r} is not a string")
     return Registry(network=doc.get("network", name), title=doc.get("title", name),
                     timezone=doc.get("timezone", "UTC"), stations=tuple(stations),
                     province=province)
+
+
+def _check_runnable(station: Station, where: str, sample_s: int | None = None,
+                    report_s: int | None = None) -> None:
+    """What the firmware would refuse at the station's boot, refused now (firmware_rules.py):
+    the key named in the profile, or in the station entry `where` when it overrides it."""
+    prof = profile(station.profile)
+    pfile = f"boards/profiles/{station.profile}.json"
+
+    def key(i: int | None, name: str) -> str:
+        if i is None:
+            given = {"sample_s": sample_s, "report_s": report_s}[name] is not None
+            return f"{where}: {name}" if given else f"{pfile}: {name}"
+        sid = prof["sensors"][i]["id"]
+        if name in station.overrides.get(sid, {}):
+            return f"{where}.sensors.{sid}.{name}"
+        return f"{pfile}: sensors[{i}].{name}"
+
+    _firmware_rules().check_station(station.sensors(), sample_s or prof.get("sample_s"),
+                                    report_s or prof.get("report_s"), key)
 
 
 def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
@@ -211,6 +255,7 @@ def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
     valid_after_s; firmware/README.md) is copied in when given.
     """
     prof = profile(station.profile)
+    _check_runnable(station, f"station {station.id}", sample_s, report_s)
     sensors = []
     for s in station.sensors():
         spec = s["spec"]

@@ -6,16 +6,11 @@
 
 import os
 import select
-import termios
 import time
-from micropython import const
 
 from hal.common import Reboot, Sockets, char_us, makedirs
 
 EPOCH_2024 = 1704067200
-# c_cc indices of VTIME/VMIN on Linux; MicroPython's termios does not name them.
-_VTIME = const(5)
-_VMIN = const(6)
 
 
 class Uart:
@@ -27,17 +22,20 @@ class Uart:
         except OSError as e:
             raise ValueError("uarts.%s.path: cannot open %s (%s)"
                              % (name, cfg["path"], e)) from None
-        fd = self.f.fileno()
-        termios.setraw(fd)
-        attr = termios.tcgetattr(fd)
-        # VMIN 0 / VTIME 0: a read returns what is there, even nothing, so readinto never blocks
-        attr[6][_VMIN] = 0
-        attr[6][_VTIME] = 0
-        speed = getattr(termios, "B" + str(cfg["baud"]), None)
-        if speed is not None:
-            attr[4] = speed
-            attr[5] = speed
-        termios.tcsetattr(fd, termios.TCSANOW, attr)
+        # raw, non-blocking reads, the line's speed and framing (hal/unix_line.py, which leaves
+        # the heap again: only the boot opens UARTs; imported here so no global holds it)
+        import sys
+
+        import hal.unix_line
+
+        try:
+            hal.unix_line.setup(self.f.fileno(), name, cfg)
+        except ValueError:
+            self.f.close()
+            raise
+        finally:
+            sys.modules.pop("hal.unix_line", None)
+            delattr(hal, "unix_line")
         self.name = name
         self.baud = cfg["baud"]
         self.char_us = char_us(cfg["baud"], cfg["bits"], cfg["parity"], cfg["stop"])

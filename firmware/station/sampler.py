@@ -71,14 +71,19 @@ class Sampler:
         hal = self.hal
         for dev in self.devices:
             dev.service(now)
+        closed = None
         if hal.ticks_diff(now, self.next_sample) >= 0:
+            # a period that ended before this sample closes first: the sample is the next
+            # period's (polling takes long on a fast clock, and a loop turn may not have come
+            # between the boundary and this tick)
+            closed = self._maybe_close(now, 1)
             self._sample(now)
             nxt = hal.ticks_add(self.next_sample, self.sample_ms)
             while hal.ticks_diff(now, nxt) >= 0:  # a stall: skip the ticks, do not catch up
                 nxt = hal.ticks_add(nxt, self.sample_ms)
                 self.missed_ticks += 1
             self.next_sample = nxt
-        return self._maybe_close(now)
+        return self._maybe_close(now, 0) or closed
 
     def _sample(self, now):
         self.samples += 1
@@ -94,7 +99,10 @@ class Sampler:
                         win.add(k, cal.apply(k, values[i]))
                     i += 1
 
-    def _maybe_close(self, now):
+    def _maybe_close(self, now, late):
+        """Close the open period when its end has passed: at it or later (late 0), or strictly
+        after it (late 1: before a sample, which on the boundary still belongs to it). No
+        default for late: a default is one more object on the heap for good."""
         hal = self.hal
         t = hal.epoch()
         if t is None:
@@ -103,7 +111,7 @@ class Sampler:
                 self.tick_end = hal.ticks_add(now, self.report_s * 1000)
                 log.warn("clock not set: records held until it is (at most %d)" %
                          self.hold.slots)
-            elif hal.ticks_diff(now, self.tick_end) >= 0:
+            elif hal.ticks_diff(now, self.tick_end) >= late:
                 self._close(now, None)
                 self.tick_end = hal.ticks_add(self.tick_end, self.report_s * 1000)
             return None
@@ -115,7 +123,7 @@ class Sampler:
             # first valid time, or the clock stepped back past the open period: realign
             self.period_end = (t // r + 1) * r
             return None
-        if t < self.period_end:
+        if t < self.period_end + late:
             return None
         end = self.period_end
         self._close(now, end)

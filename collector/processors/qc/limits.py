@@ -95,9 +95,11 @@ def station_limits(doc: Mapping[str, Any], station: boards.Station) -> dict[str,
     own = check_entry_table(station.raw.get("qc", {}), f"registry station {station.id}: qc")
     ranges = sensor_ranges(station)
     out = {}
+    bases = station.bases()  # temp_do measures temp: the file's limits are by base parameter
     for param in station.params():
-        merged = {**doc["defaults"], **doc["params"].get(param, {}),
-                  **doc["kinds"].get(station.kind, {}).get(param, {}),
+        base = bases.get(param, param)
+        merged = {**doc["defaults"], **doc["params"].get(base, {}),
+                  **doc["kinds"].get(station.kind, {}).get(base, {}),
                   **doc["stations"].get(station.id, {}).get(param, {}), **own.get(param, {})}
         out[param] = Limits(sensor=ranges.get(param), **merged)
     return out

@@ -287,12 +287,12 @@ def test_publisher_skips_damaged_records():
 
 # ---- sampler cadence --------------------------------------------------------------------------
 
-def sampler(clk, devs, hold=8):
+def sampler(clk, devs, hold=8, sample_s=1):
     cols = columns(devs)
     lay = layout([c.param for c in cols], [c.unit for c in cols], False,
                  [(c.rng[0], c.rng[1], c.places, False) for c in cols], 5, 4)
     bl = RamBacklog(16, lay)
-    cfg = {"sample_s": 1, "report_s": 5, "backlog": {"hold": hold}}
+    cfg = {"sample_s": sample_s, "report_s": 5, "backlog": {"hold": hold}}
     return Sampler(cfg, clk, devs, cols, lay, bl, Calibration({}, [c.param for c in cols])), bl
 
 
@@ -318,6 +318,76 @@ def test_sampler_aligns_records_to_report_multiples():
     got = recs(bl)
     eq([r["t"] for r in got], [1763755205, 1763755210, 1763755215], "multiples of report_s")
     eq(got[1]["d"]["so2"], [5, "ppb", 0, 5, 0], "a full period")
+
+
+def test_a_sample_just_after_a_boundary_belongs_to_the_next_period():
+    # the loop turns only at sample ticks (a slow bus, a fast clock): no turn comes between
+    # a period's end and the sample 1 s after it
+    clk = Clock()
+    t0 = 1763755200 + 1
+    clk.t = t0
+    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(clk, [d], sample_s=2)
+    taken = []
+    for _ in range(12):  # samples at t0, t0 + 2, ... t0 + 22
+        taken.append(clk.epoch())
+        s.step(clk.ms)
+        clk.ms += 2000
+    got = recs(bl)
+    eq([r["t"] for r in got], [t0 + 4, t0 + 9, t0 + 14, t0 + 19], "period ends")
+    eq([r["d"]["so2"][3] for r in got],
+       [len([e for e in taken if r["t"] - 5 < e <= r["t"]]) for r in got],
+       "each period counts the samples taken inside it")
+    eq([r["d"]["so2"][3] for r in got], [3, 2, 3, 2], "n")
+
+
+class TimedDev(Dev):
+    """A device that notes the station second each of its samples was taken in."""
+
+    def __init__(self, hal, chans):
+        Dev.__init__(self, "x", chans)
+        self.hal = hal
+        self.taken = []
+
+    def sample(self, now):
+        self.taken.append(self.hal.epoch())
+        return Dev.sample(self, now)
+
+
+def test_on_the_fast_clock_each_period_counts_the_samples_taken_inside_it():
+    # the unix port's own clock at 50x; the loop turns only at sample ticks, 1 s after each
+    # odd boundary, as a station whose polls take long does
+    from hal.unix import Hal
+
+    t0 = 1763755200 + 1
+    hal = Hal({"mqtt": {"timeout_s": 1}, "clock": {"speed": 50, "t0": t0},
+               "data_dir": Clock.data_dir})
+    d = TimedDev(hal, [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(hal, [d], sample_s=2)
+    while len(bl) < 4:
+        s.step(hal.ticks_ms())
+        hal.sleep_ms(s.due_in(hal.ticks_ms()))
+    got = recs(bl)
+    eq([r["d"]["so2"][3] for r in got],
+       [len([e for e in d.taken if r["t"] - 5 < e <= r["t"]]) for r in got],
+       "n: the samples taken inside each period")
+    eq([r["d"]["so2"][3] for r in got], [3, 2, 3, 2], "n")
+
+
+def test_a_sample_on_the_boundary_belongs_to_the_period_ending_there():
+    clk = Clock()
+    clk.t = 1763755200 - 6
+    d = Dev("x", [chan("so2", "ppb", 0, 2000)])
+    d.values[0] = 5
+    s, bl = sampler(clk, [d], sample_s=2)
+    for _ in range(9):  # samples at -6, -4, ... +10 s of a multiple of 5
+        s.step(clk.ms)
+        clk.ms += 2000
+    got = recs(bl)
+    eq([(r["t"] - 1763755200, r["d"]["so2"][3]) for r in got],
+       [(-5, 1), (0, 3), (5, 2), (10, 3)], "samples at 0 and 10 close their periods")
 
 
 def test_sampler_holds_without_clock_then_rebases():
