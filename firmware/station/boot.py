@@ -74,7 +74,11 @@ def build_devices(cfg, hal):
         if s["bus"] == "modbus":
             if name not in lines:
                 lines[name] = Rs485(hal.uart(name, cfg["uarts"][name]), hal)
-            devices.append(ModbusSensor(s, lines[name], hal))
+            cls = ModbusSensor
+            if s["blocks"] or s["pre"] or any(ch["sign"] or ch["void"] for ch in s["ch"]):
+                # several reads, actions or rare encodings: their code loads only when used
+                from devices.modbus_quirks import QuirkSensor as cls
+            devices.append(cls(s, lines[name], hal))
         else:
             devices.append(PmSensor(s, hal.uart(name, cfg["uarts"][name]), hal))
         gc.collect()
