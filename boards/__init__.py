@@ -195,15 +195,16 @@ def _check_register_quirks(m: dict, where: str) -> None:
 
 
 def _firmware_reads(spec: dict) -> dict:
-    """The sensor entry's `blocks` and `pre` (PDU addresses), only when the model has them."""
+    """The sensor entry's `read` blocks and `send` actions (PDU addresses), only when the model
+    has them."""
     mb = spec["modbus"]
     base = mb.get("numbering", 0)
     out = {}
     if mb.get("blocks"):
-        out["blocks"] = [[b.get("function", mb["function"]), b["register"] - base, b["count"]]
+        out["read"] = [[b.get("function", mb["function"]), b["register"] - base, b["count"]]
                          for b in mb["blocks"]]
     if mb.get("before_read"):
-        out["pre"] = [[a["function"], a["register"] - base,
+        out["send"] = [[a["function"], a["register"] - base,
                        a["values"] if a["function"] == 16 else a.get("count", 0),
                        a.get("wait_ms", 0), 1 if a.get("once") else 0]
                       for a in mb["before_read"]]
@@ -220,8 +221,8 @@ def _firmware_channel(ch: dict, base: int) -> dict:
         ("dec_reg", ch["decimals_register"] - base if "decimals_register" in ch else None),
         ("err_reg", ch["error_register"] - base if "error_register" in ch else None),
         ("err_mask", ch.get("error_mask")),
-        ("sign", {"magnitude": -1, "offset": ch.get("negative_from")}.get(sign)),
-        ("void", ch.get("unavailable") or None),
+        ("signed", {"magnitude": -1, "offset": ch.get("negative_from")}.get(sign)),
+        ("discard", ch.get("unavailable") or None),
         ("range", ch["range"])) if v is not None}
     return out
 

@@ -131,38 +131,14 @@ def _channels(s, path):
             _one_of(ch, "order", ORDERS.split(), w)
             if ch["scale"] == 0:
                 _fail(_at(w, "scale"), "must not be 0")
-            _int_in(ch, "sign", -1, 0xFFFFFFFF, w)
-            for v in ch["void"]:
+            _int_in(ch, "signed", -1, 0xFFFFFFFF, w)
+            for v in ch["discard"]:
                 if not _is_num(v):
-                    _fail(_at(w, "void"), repr(ch["void"]) + " is not a list of numbers")
+                    _fail(_at(w, "discard"), repr(ch["discard"]) + " is not a list of numbers")
         else:
             _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
         out.append(ch)
     return out
-
-
-def _words(v, lo, hi):
-    return isinstance(v, list) and all(
-        isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi for x in v)
-
-
-def _reads(s, path):
-    """blocks: [[fn 3|4, register, count 1..125], ...]; pre: [[fn 3|4 with a count 0..125
-    or fn 16 with 1..123 words, register, ..., wait_ms, once 0|1], ...]."""
-    for i, b in enumerate(s["blocks"]):
-        if not (_words(b, 0, 0xFFFF) and len(b) == 3 and b[0] in (3, 4) and 1 <= b[2] <= 125):
-            _fail(_at(_at(path, "blocks"), i), repr(b) + " is not [fn 3|4, register, count "
-                  "1..125]")
-    for i, a in enumerate(s["pre"]):
-        ok = isinstance(a, list) and len(a) in (4, 5) and _words(a[:2], 0, 0xFFFF) and \
-            _words(a[3:], 0, 60000) and (len(a) == 4 or a[4] in (0, 1))
-        if ok and a[0] == 16:
-            ok = _words(a[2], 0, 0xFFFF) and 1 <= len(a[2]) <= 123
-        elif ok:
-            ok = a[0] in (3, 4) and _words(a[2:3], 0, 125)
-        if not ok:
-            _fail(_at(_at(path, "pre"), i), repr(a) + " is not [fn 3|4, register, count, "
-                  "wait_ms, once] or [16, register, [words], wait_ms, once]")
 
 
 def _sensor(given, idx, uarts, names):
@@ -188,7 +164,27 @@ def _sensor(given, idx, uarts, names):
         _int_in(s, "offline_after", 1, 100, w)
         _int_in(s, "offline_min_s", 1, 86400, w)
         _int_in(s, "offline_max_s", s["offline_min_s"], 86400, w)
-        _reads(s, w)
+        # read: [[fn 3|4, register, count 1..125], ...]; send: [[fn 3|4, register, count
+        # 0..125, wait_ms, once 0|1] or [16, register, [1..123 words], wait_ms, once], ...]
+        # (inline, not helpers: each function name would be interned for good)
+        for i, b in enumerate(s["read"]):
+            if not (isinstance(b, list) and len(b) == 3 and b[0] in (3, 4) and
+                    all(isinstance(x, int) and 0 <= x <= 0xFFFF for x in b) and
+                    1 <= b[2] <= 125):
+                _fail(_at(_at(w, "read"), i), repr(b) + " is not [fn 3|4, register, count "
+                      "1..125]")
+        for i, b in enumerate(s["send"]):
+            ok = isinstance(b, list) and len(b) in (4, 5) and all(
+                isinstance(x, int) and 0 <= x <= 0xFFFF for x in b[:2] + b[3:]) and \
+                b[3] <= 60000 and (len(b) == 4 or b[4] in (0, 1))
+            if ok and b[0] == 16:
+                ok = isinstance(b[2], list) and 1 <= len(b[2]) <= 123 and all(
+                    isinstance(x, int) and 0 <= x <= 0xFFFF for x in b[2])
+            elif ok:
+                ok = b[0] in (3, 4) and isinstance(b[2], int) and 0 <= b[2] <= 125
+            if not ok:
+                _fail(_at(_at(w, "send"), i), repr(b) + " is not [fn 3|4, register, count, "
+                      "wait_ms, once] or [16, register, [words], wait_ms, once]")
     else:
         _one_of(s, "frame", ("pms", "sds"), w)
         for key in ("warmup_s", "sample_s", "stale_s"):

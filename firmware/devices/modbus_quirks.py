@@ -1,10 +1,10 @@
 # A Modbus slave that needs more than one grouped read, loaded at boot only for such a model:
 #
-# - blocks (config `blocks`: [[fn, first register, count], ...]): each read on its own
+# - blocks (config `read`: [[fn, first register, count], ...]): each read on its own
 #   request, with its own function code (03/04), for a probe whose values sit far apart and
 #   that gives no answer at all for a register it does not map (Yosemitech Y560: temperature
 #   at 0x2400, NH4-N at 0x2800). Every channel's registers lie inside one block.
-# - actions before the reads (config `pre`: [[fn, register, count | [words], wait_ms, once],
+# - actions before the reads (config `send`: [[fn, register, count | [words], wait_ms, once],
 #   ...]): a read of 0 registers (Yosemitech's start at 0x2500), an FC16 write (Aqualabo's
 #   measurement trigger, BMV080's START), then a wait of the model's measurement time. `once`:
 #   only until it has been sent, and again after the slave was offline (it may have lost
@@ -19,7 +19,7 @@ from values.decode import TYPES, WIDTH, Channel
 
 
 def quirky(ch):
-    return ch.get("sign", 0) != 0 or bool(ch.get("void"))
+    return ch.get("signed", 0) != 0 or bool(ch.get("discard"))
 
 
 def _regs(ch):
@@ -75,7 +75,7 @@ class _Reply:
 class QuirkSensor(ModbusSensor):
     def __init__(self, cfg, bus, hal):
         chans = cfg["ch"]
-        blocks = cfg.get("blocks") or []
+        blocks = cfg.get("read") or []
         if not blocks:
             base, count = block(chans)
             blocks = [[cfg["fn"], base, count]]
@@ -115,7 +115,7 @@ class QuirkSensor(ModbusSensor):
                 self.channels.append(Channel(ch, first))
         self.values = [None] * len(chans)
         self.pre = [(_frame(self.addr, act), act[3], act[4] if len(act) > 4 else 0)
-                    for act in cfg.get("pre") or []]
+                    for act in cfg.get("send") or []]
         self.sent = [False] * len(self.pre)
 
     def _actions(self):

@@ -1,13 +1,14 @@
 # The rarer register encodings of real transmitters, loaded at boot only when a channel uses
 # one (so the common station carries none of this code on its heap):
 #
-# - sign (config `sign`): 0 the type's own (two's complement for int16/int32, none for the
+# - sign (config `signed`): 0 the type's own (two's complement for int16/int32, none for the
 #   unsigned types); -1 sign-magnitude, the top bit is the sign (Aosong AM23xx); N > 0 an
 #   offset, raw >= N means -(raw - N) (KinCony SHT30: 10250 = -25.0 degC at scale 0.1);
-# - void (config `void`): raw words that mean "unavailable", not a number (Vaisala 0x8000,
+# - void (config `discard`): raw words that mean "unavailable", not a number (Vaisala 0x8000,
 #   a disconnected probe's 0xFFFF), compared with the unsigned register value (for float32
-#   the value itself: NaN is always void). With an error register, `void` lists the codes
+#   the value itself: NaN is always void). With an error register, `discard` lists the codes
 #   of that register (under err_mask) that void the value, instead of "any bit set".
+# (The config's names are ones MicroPython interns already: they cost no qstr.)
 
 from values.decode import Channel, raw, scaled
 
@@ -15,8 +16,8 @@ from values.decode import Channel, raw, scaled
 class QuirkChannel(Channel):
     def __init__(self, cfg, base):
         Channel.__init__(self, cfg, base)
-        self.sign = cfg.get("sign", 0)
-        self.void = cfg.get("void") or ()
+        self.sign = cfg.get("signed", 0)
+        self.void = cfg.get("discard") or ()
 
     def decode(self, buf, off):
         t, o, at, dec_at, scale, offset, base_places, err_at, err_mask = self.how

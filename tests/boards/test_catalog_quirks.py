@@ -45,8 +45,8 @@ def test_blocks_make_the_probe_valid_and_reach_the_firmware_config():
                           {"register": 0x2800, "count": 2, "function": 4}]})
     boards._check_model(m, WHERE)
     entry = boards.sensor_entry({"id": "ph", "model": "x", "uart": "rs485"}, m)
-    assert entry["blocks"] == [[3, 0x2400, 2], [4, 0x2800, 2]]
-    assert "pre" not in entry
+    assert entry["read"] == [[3, 0x2400, 2], [4, 0x2800, 2]]
+    assert "send" not in entry
 
 
 @pytest.mark.parametrize("change, channel, says", [
@@ -100,18 +100,18 @@ def test_encodings_actions_and_sentinels_reach_the_config_in_the_firmware_s_word
     cat = boards.catalog()
     kc = boards.sensor_entry({"id": "t", "model": "kincony-sht30", "uart": "u"},
                              cat["kincony-sht30"])
-    assert kc["ch"][0]["sign"] == 10000 and "sign" not in kc["ch"][1]
+    assert kc["ch"][0]["signed"] == 10000 and "signed" not in kc["ch"][1]
     y511 = boards.sensor_entry({"id": "t", "model": "yosemitech-y511", "uart": "u"},
                                cat["yosemitech-y511"])
-    assert y511["pre"] == [[3, 0x2500, 0, 0, 1]]
+    assert y511["send"] == [[3, 0x2500, 0, 0, 1]]
     aq = boards.sensor_entry({"id": "d", "model": "aqualabo-optod", "uart": "u"},
                              cat["aqualabo-optod"])
-    assert aq["pre"] == [[16, 1, [7], 500, 0]]
+    assert aq["send"] == [[16, 1, [7], 500, 0]]
     lab = copy.deepcopy(PROBE)
     lab["modbus"]["blocks"] = [{"register": 0x2400, "count": 2}, {"register": 0x2800, "count": 2}]
     lab["channels"][0].update(type="int16", sign="magnitude", unavailable=[32768])
     ch = boards.sensor_entry({"id": "x", "model": "x", "uart": "u"}, lab)["ch"][0]
-    assert (ch["sign"], ch["void"]) == (-1, [32768])
+    assert (ch["signed"], ch["discard"]) == (-1, [32768])
 
 
 def test_a_model_file_from_another_folder_is_checked_like_the_catalog(tmp_path):

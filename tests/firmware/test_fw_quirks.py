@@ -276,14 +276,14 @@ def test_the_real_parts_water_profile_builds_boots_and_publishes(services, launc
 
 
 @pytest.mark.parametrize("sensor, says", [
-    ({"blocks": [[3, 0x2400, 126]]},
-     "config: sensors[0].blocks[0]: [3, 9216, 126] is not [fn 3|4, register, count 1..125]"),
-    ({"pre": [[6, 1, 1, 0, 0]]}, "config: sensors[0].pre[0]: [6, 1, 1, 0, 0] is not [fn 3|4"),
-    ({"blocks": [[3, 0x2400, 2]]},
+    ({"read": [[3, 0x2400, 126]]},
+     "config: sensors[0].read[0]: [3, 9216, 126] is not [fn 3|4, register, count 1..125]"),
+    ({"send": [[6, 1, 1, 0, 0]]}, "config: sensors[0].send[0]: [6, 1, 1, 0, 0] is not [fn 3|4"),
+    ({"read": [[3, 0x2400, 2]]},
      "sensors nh4: channel ph (registers 10240..10241) lies in no block"),
-    ({"ch": [{"param": "ph", "unit": "pH", "reg": 0, "type": "int16", "sign": -2,
+    ({"ch": [{"param": "ph", "unit": "pH", "reg": 0, "type": "int16", "signed": -2,
               "range": [0, 14]}]},
-     "config: sensors[0].ch[0].sign: -2 is not a whole number in -1..4294967295"),
+     "config: sensors[0].ch[0].signed: -2 is not a whole number in -1..4294967295"),
 ])
 def test_the_firmware_refuses_bad_quirk_keys_naming_them(tmp_path, sensor, says):
     import subprocess
