@@ -60,23 +60,33 @@ def _check_model(m: dict, where: str) -> dict:
         _need(isinstance(lo, int | float) and isinstance(hi, int | float) and lo < hi,
               w + ".range", f"{ch.get('range')!r} is not [low, high]")
         if m["bus"] == "modbus":
-            _need(isinstance(ch.get("register"), int) and 0 <= ch["register"] <= 0xFFFF,
-                  w + ".register", f"{ch.get('register')!r} is not 0..65535")
+            base = _numbering(m, where)
+            _need(isinstance(ch.get("register"), int) and 0 <= ch["register"] - base <= 0xFFFF,
+                  w + ".register", f"{ch.get('register')!r} is not {base}..{base + 0xFFFF}")
             _need(ch.get("type") in REGISTER_TYPES, w + ".type",
                   f"{ch.get('type')!r} is not one of {', '.join(REGISTER_TYPES)}")
             if ch["type"] in ("int32", "uint32", "float32"):
                 _need(ch.get("order") in WORD_ORDERS, w + ".order",
                       f"{ch.get('order')!r} is not one of {', '.join(WORD_ORDERS)}")
-            for key, lo in (("error_register", 0), ("error_mask", 1)):
+            for key, lo, hi in (("error_register", base, base + 0xFFFF),
+                                ("decimals_register", base, base + 0xFFFF),
+                                ("error_mask", 1, 0xFFFF)):
                 v = ch.get(key, lo)
-                _need(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= 0xFFFF,
-                      f"{w}.{key}", f"{v!r} is not {lo}..65535")
+                _need(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi,
+                      f"{w}.{key}", f"{v!r} is not {lo}..{hi}")
             _need("error_mask" not in ch or "error_register" in ch, w + ".error_mask",
                   "needs an error_register")
         else:
             words = FRAME_FIELDS.get(m.get("stream", {}).get("frame"), ())
             _need(ch.get("field") in words or not words, w + ".field",
                   f"{ch.get('field')!r} is not a word of the frame ({', '.join(words)})")
+    # a real model says where its map comes from and how sure that is (sensor-maps.md §0)
+    _need(("source" in m) == ("confidence" in m), f"{where}: source",
+          "a real model gives both source and confidence")
+    _need("confidence" not in m or m["confidence"] in CONFIDENCES, f"{where}: confidence",
+          f"{m.get('confidence')!r} is not one of {', '.join(CONFIDENCES)}")
+    if m["bus"] == "modbus":
+        _check_register_quirks(m, where)
     params = [ch["param"] for ch in m["channels"]]
     _need(len(set(params)) == len(params), f"{where}: channels",
           f"a parameter appears twice in {params}")
@@ -87,6 +97,135 @@ def _check_model(m: dict, where: str) -> dict:
         _need(m.get("stream", {}).get("frame") in FRAME_FAMILIES, f"{where}: stream.frame",
               f"must be one of {', '.join(FRAME_FAMILIES)}")
     return m
+
+
+MAX_READ = 125  # registers in one Modbus read (the firmware's bus/modbus_rtu.py MAX_READ)
+NUMBERINGS = (0, 1, 30001, 40001)  # what a manual's register numbers start from (PDU: 0)
+SIGNS = ("twos", "magnitude", "offset")
+CONFIDENCES = ("A", "B", "C", "A/B", "A/C", "B/C")
+
+
+def _int(v: object, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _channel_registers(ch: dict, base: int) -> list[int]:
+    """PDU registers a channel's decoding touches: its value word(s), decimals and error."""
+    width = 1 if ch["type"] in ("int16", "uint16") else 2
+    regs = [ch["register"] - base, ch["register"] - base + width - 1]
+    regs += [ch[k] - base for k in ("decimals_register", "error_register") if k in ch]
+    return regs
+
+
+def _numbering(m: dict, where: str) -> int:
+    """What the model's manual numbers registers from: 0 (PDU addresses, the default), 1
+    ("register 1 = address 0"), 30001 or 40001 (4xxxx notation); converted once, here."""
+    base = m.get("modbus", {}).get("numbering", 0)
+    _need(base in NUMBERINGS and not isinstance(base, bool), f"{where}: modbus.numbering",
+          f"{base!r} is not one of {', '.join(map(str, NUMBERINGS))}")
+    return base
+
+
+def _check_register_quirks(m: dict, where: str) -> None:
+    """The keys for real transmitters' quirks (sensor-maps.md section 6): register numbering,
+    several blocks with their own function code, actions before a read, sign encodings and
+    values meaning "unavailable". What the firmware would refuse at boot is refused here."""
+    mb = m.get("modbus", {})
+    base = _numbering(m, where)
+    for i, ch in enumerate(m["channels"]):
+        w = f"{where}: channels[{i}]"
+        for key in ("register", "decimals_register", "error_register"):
+            _need(key not in ch or _int(ch[key] - base, 0, 0xFFFF), f"{w}.{key}",
+                  f"{ch.get(key)!r} is below modbus.numbering {base}")
+        sign = ch.get("sign", "twos")
+        _need(sign in SIGNS, w + ".sign", f"{sign!r} is not one of {', '.join(SIGNS)}")
+        _need(sign == "twos" or ch["type"] != "float32", w + ".sign",
+              "a float32 carries its own sign")
+        _need((sign == "offset") == ("negative_from" in ch), w + ".negative_from",
+              "goes with sign 'offset' (raw >= negative_from means -(raw - negative_from))")
+        _need("negative_from" not in ch or _int(ch["negative_from"], 1, 0xFFFFFFFF),
+              w + ".negative_from", f"{ch.get('negative_from')!r} is not 1..4294967295")
+        void = ch.get("unavailable", [])
+        _need(isinstance(void, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in void),
+            w + ".unavailable", f"{void!r} is not a list of raw register values")
+    blocks = mb.get("blocks", [])
+    _need(isinstance(blocks, list), f"{where}: modbus.blocks", "must be a list")
+    spans = []
+    for j, b in enumerate(blocks):
+        w = f"{where}: modbus.blocks[{j}]"
+        _need(isinstance(b, dict) and b.get("function", mb.get("function")) in (3, 4),
+              w + ".function", "must be 3 or 4")
+        _need(_int(b.get("register", -1) - base, 0, 0xFFFF), w + ".register",
+              f"{b.get('register')!r} is not a register")
+        _need(_int(b.get("count"), 1, MAX_READ), w + ".count",
+              f"{b.get('count')!r} is not 1..{MAX_READ} registers (one read)")
+        spans.append((b["register"] - base, b["register"] - base + b["count"]))
+    regs = [_channel_registers(ch, base) for ch in m["channels"]]
+    if spans:
+        for i, r in enumerate(regs):
+            _need(any(lo <= min(r) and max(r) < hi for lo, hi in spans),
+                  f"{where}: channels[{i}].register",
+                  f"registers {min(r)}..{max(r)} lie in no modbus.blocks entry (each block is "
+                  "one read, and this model answers only the registers it maps)")
+        for j, (lo, hi) in enumerate(spans):
+            _need(any(lo <= min(r) and max(r) < hi for r in regs),
+                  f"{where}: modbus.blocks[{j}]", "holds no channel")
+    else:
+        lo, hi = min(min(r) for r in regs), max(max(r) for r in regs)
+        _need(hi - lo + 1 <= MAX_READ, f"{where}: channels",
+              f"span {hi - lo + 1} registers ({lo}..{hi}), more than one read ({MAX_READ}): "
+              "list the blocks to read in modbus.blocks")
+    for j, a in enumerate(mb.get("before_read", [])):
+        w = f"{where}: modbus.before_read[{j}]"
+        _need(isinstance(a, dict) and a.get("function") in (3, 4, 16), w + ".function",
+              "must be 3 or 4 (a read, usually of 0 registers) or 16 (a write)")
+        _need(_int(a.get("register", -1) - base, 0, 0xFFFF), w + ".register",
+              f"{a.get('register')!r} is not a register")
+        if a["function"] == 16:
+            vals = a.get("values")
+            _need(isinstance(vals, list) and 1 <= len(vals) <= 123
+                  and all(_int(v, 0, 0xFFFF) for v in vals), w + ".values",
+                  f"{vals!r} is not 1..123 register words")
+        else:
+            _need(_int(a.get("count", 0), 0, MAX_READ), w + ".count",
+                  f"{a.get('count')!r} is not 0..{MAX_READ}")
+        _need(_int(a.get("wait_ms", 0), 0, 60000), w + ".wait_ms",
+              f"{a.get('wait_ms')!r} is not 0..60000 ms")
+        _need(isinstance(a.get("once", False), bool), w + ".once", "must be true or false")
+
+
+def _firmware_reads(spec: dict) -> dict:
+    """The sensor entry's `read` blocks and `send` actions (PDU addresses), only when the model
+    has them."""
+    mb = spec["modbus"]
+    base = mb.get("numbering", 0)
+    out = {}
+    if mb.get("blocks"):
+        out["read"] = [[b.get("function", mb["function"]), b["register"] - base, b["count"]]
+                         for b in mb["blocks"]]
+    if mb.get("before_read"):
+        out["send"] = [[a["function"], a["register"] - base,
+                       a["values"] if a["function"] == 16 else a.get("count", 0),
+                       a.get("wait_ms", 0), 1 if a.get("once") else 0]
+                      for a in mb["before_read"]]
+    return out
+
+
+def _firmware_channel(ch: dict, base: int) -> dict:
+    """One catalog channel as the firmware reads it (PDU registers, compact keys)."""
+    sign = ch.get("sign", "twos")
+    out = {k: v for k, v in (
+        ("param", ch["param"]), ("unit", ch["unit"]), ("reg", ch["register"] - base),
+        ("type", ch["type"]), ("order", ch.get("order")), ("scale", ch.get("scale")),
+        ("offset", ch.get("offset")),
+        ("dec_reg", ch["decimals_register"] - base if "decimals_register" in ch else None),
+        ("err_reg", ch["error_register"] - base if "error_register" in ch else None),
+        ("err_mask", ch.get("error_mask")),
+        ("signed", {"magnitude": -1, "offset": ch.get("negative_from")}.get(sign)),
+        ("discard", ch.get("unavailable") or None),
+        ("range", ch["range"])) if v is not None}
+    return out
 
 
 @cache
@@ -244,6 +383,37 @@ def _check_runnable(station: Station, where: str, sample_s: int | None = None,
                                     report_s or prof.get("report_s"), key)
 
 
+def model_file(path: Path) -> dict:
+    """One catalog file read and checked as catalog() does (a model tried from another
+    folder before it is copied into boards/catalog)."""
+    path = Path(path)
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise BoardsError(f"{path}: {e}") from None
+    _need(m.get("model") == path.stem, f"{path}: model", f"must equal the file name {path.stem!r}")
+    return _check_model(m, str(path))
+
+
+def sensor_entry(s: dict, spec: dict) -> dict:
+    """A profile sensor entry (id, model, uart, optional address) with its model's facts, as
+    the firmware's config.json carries it: no catalog lookups left for the firmware."""
+    entry = {"id": s["id"], "model": s["model"], "bus": spec["bus"], "uart": s["uart"]}
+    if spec["bus"] == "modbus":
+        mb = spec["modbus"]
+        entry.update(addr=s.get("address", mb["default_address"]), fn=mb["function"],
+                     timeout_ms=mb["timeout_ms"], turnaround_ms=mb["turnaround_ms"])
+        entry["ch"] = [_firmware_channel(ch, mb.get("numbering", 0))
+                       for ch in spec["channels"]]
+        entry.update(_firmware_reads(spec))
+    else:
+        st = spec["stream"]
+        entry.update(frame=st["frame"], warmup_s=st["warmup_s"], sample_s=st["sample_s"])
+        entry["ch"] = [{"param": ch["param"], "unit": ch["unit"], "field": ch["field"],
+                        "range": ch["range"]} for ch in spec["channels"]]
+    return entry
+
+
 def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
                     sample_s: int | None = None, report_s: int | None = None,
                     fw: str = "0.1.0", clock: dict | None = None) -> dict:
@@ -258,28 +428,9 @@ def firmware_config(station: Station, uarts: dict[str, dict], mqtt: dict,
     _check_runnable(station, f"station {station.id}", sample_s, report_s)
     sensors = []
     for s in station.sensors():
-        spec = s["spec"]
         _need(s["uart"] in uarts, f"station {station.id}: sensor {s['id']}",
               f"no port for uart {s['uart']!r}")
-        entry = {"id": s["id"], "model": s["model"], "bus": spec["bus"], "uart": s["uart"]}
-        if spec["bus"] == "modbus":
-            mb = spec["modbus"]
-            entry.update(addr=s.get("address", mb["default_address"]), fn=mb["function"],
-                         timeout_ms=mb["timeout_ms"], turnaround_ms=mb["turnaround_ms"])
-            entry["ch"] = [
-                {k: v for k, v in (
-                    ("param", ch["param"]), ("unit", ch["unit"]), ("reg", ch["register"]),
-                    ("type", ch["type"]), ("order", ch.get("order")), ("scale", ch.get("scale")),
-                    ("offset", ch.get("offset")), ("dec_reg", ch.get("decimals_register")),
-                    ("err_reg", ch.get("error_register")), ("err_mask", ch.get("error_mask")),
-                    ("range", ch["range"])) if v is not None}
-                for ch in spec["channels"]]
-        else:
-            st = spec["stream"]
-            entry.update(frame=st["frame"], warmup_s=st["warmup_s"], sample_s=st["sample_s"])
-            entry["ch"] = [{"param": ch["param"], "unit": ch["unit"], "field": ch["field"],
-                            "range": ch["range"]} for ch in spec["channels"]]
-        sensors.append(entry)
+        sensors.append(sensor_entry(s, s["spec"]))
     serial = {}
     for name, port in uarts.items():
         models = [s["spec"] for s in station.sensors() if s["uart"] == name]

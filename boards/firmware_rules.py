@@ -109,9 +109,11 @@ def check_model(m: dict, where: str) -> None:
         _int_in(mb, "default_address", 1, 247, f"{where}: modbus")
         _int_in(mb, "timeout_ms", 1, 10000, f"{where}: modbus")
         _int_in(mb, "turnaround_ms", 1, 10000, f"{where}: modbus")
+        # a model read in several blocks has each block checked with them
+        # (boards._check_register_quirks); one read covers the channels of any other
         base, count = register_span(m["channels"])
-        _need(count <= MAX_READ, f"{where}: channels",
-              f"registers {base}..{base + count - 1} span {count}, more than one read "
+        _need(bool(mb.get("blocks")) or count <= MAX_READ, f"{where}: channels",
+              f"span {count} registers ({base}..{base + count - 1}), more than one read "
               f"({MAX_READ}): the firmware refuses the model at boot")
     else:
         st = m["stream"]

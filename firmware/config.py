@@ -131,6 +131,10 @@ def _channels(s, path):
             _one_of(ch, "order", ORDERS.split(), w)
             if ch["scale"] == 0:
                 _fail(_at(w, "scale"), "must not be 0")
+            _int_in(ch, "signed", -1, 0xFFFFFFFF, w)
+            for v in ch["discard"]:
+                if not _is_num(v):
+                    _fail(_at(w, "discard"), repr(ch["discard"]) + " is not a list of numbers")
         else:
             _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
         out.append(ch)
@@ -160,6 +164,27 @@ def _sensor(given, idx, uarts, names):
         _int_in(s, "offline_after", 1, 100, w)
         _int_in(s, "offline_min_s", 1, 86400, w)
         _int_in(s, "offline_max_s", s["offline_min_s"], 86400, w)
+        # read: [[fn 3|4, register, count 1..125], ...]; send: [[fn 3|4, register, count
+        # 0..125, wait_ms, once 0|1] or [16, register, [1..123 words], wait_ms, once], ...]
+        # (inline, not helpers: each function name would be interned for good)
+        for i, b in enumerate(s["read"]):
+            if not (isinstance(b, list) and len(b) == 3 and b[0] in (3, 4) and
+                    all(isinstance(x, int) and 0 <= x <= 0xFFFF for x in b) and
+                    1 <= b[2] <= 125):
+                _fail(_at(_at(w, "read"), i), repr(b) + " is not [fn 3|4, register, count "
+                      "1..125]")
+        for i, b in enumerate(s["send"]):
+            ok = isinstance(b, list) and len(b) in (4, 5) and all(
+                isinstance(x, int) and 0 <= x <= 0xFFFF for x in b[:2] + b[3:]) and \
+                b[3] <= 60000 and (len(b) == 4 or b[4] in (0, 1))
+            if ok and b[0] == 16:
+                ok = isinstance(b[2], list) and 1 <= len(b[2]) <= 123 and all(
+                    isinstance(x, int) and 0 <= x <= 0xFFFF for x in b[2])
+            elif ok:
+                ok = b[0] in (3, 4) and isinstance(b[2], int) and 0 <= b[2] <= 125
+            if not ok:
+                _fail(_at(_at(w, "send"), i), repr(b) + " is not [fn 3|4, register, count, "
+                      "wait_ms, once] or [16, register, [words], wait_ms, once]")
     else:
         _one_of(s, "frame", ("pms", "sds"), w)
         for key in ("warmup_s", "sample_s", "stale_s"):

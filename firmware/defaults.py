@@ -94,6 +94,11 @@ DEFAULTS = {
         "offline_min_s": 10,        # first probe interval of an offline slave, doubling ...
         "offline_max_s": 300,       # ... up to this
         "ch": REQUIRED,
+        # (names MicroPython already interns, so they cost the station none of its own)
+        "read": [],                 # register blocks [[fn, first register, count], ...], one
+                                    # request each; []: one read of fn covering every channel
+        "send": [],                 # actions before the reads: [[fn, register, count | [words],
+                                    # wait_ms, once], ...] (fn 3/4 with count 0, or 16)
     },
     "modbus_ch": {
         "param": REQUIRED,
@@ -106,6 +111,8 @@ DEFAULTS = {
         "dec_reg": -1,              # register holding a decimal-point count, -1: none
         "err_reg": -1,              # register whose bits in err_mask flag a bad value, -1: none
         "err_mask": 0xFFFF,         # e.g. 0xFF00: an error byte in the high byte (Yosemitech)
+        "signed": 0,                # 0 the type's; -1 sign-magnitude; N > 0 raw >= N is -(raw - N)
+        "discard": [],              # raw words meaning "unavailable" (with err_reg: its codes)
         "range": REQUIRED,          # [low, high]; samples outside are discarded and flagged
     },
     "stream": {

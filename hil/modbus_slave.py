@@ -130,13 +130,14 @@ class ModbusSlave:
         # register -> (param, word index), (param, -1) for a decimals register or (param, -2)
         # for an error register
         self._map: dict[int, tuple[str, int]] = {}
+        base = model["modbus"].get("numbering", 0)  # a manual's 4xxxx numbers: PDU = n - base
         for p, ch in self.channels.items():
             for i in range(words(ch)):
-                self._claim(ch["register"] + i, (p, i))
+                self._claim(ch["register"] - base + i, (p, i))
             if "decimals_register" in ch:
-                self._claim(ch["decimals_register"], (p, -1))
+                self._claim(ch["decimals_register"] - base, (p, -1))
             if "error_register" in ch:
-                self._claim(ch["error_register"], (p, -2))
+                self._claim(ch["error_register"] - base, (p, -2))
 
     def _claim(self, reg: int, slot: tuple[str, int]) -> None:
         if reg in self._map:

