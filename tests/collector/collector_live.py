@@ -103,10 +103,12 @@ def counts(env: dict, t_from: int, t_to: int) -> dict[tuple[str, str], int]:
 
 
 def free_window(env: dict, span: int) -> int:
-    """The start of `span` seconds of record time, within the last 40 days, that hold no point
-    yet: tests that count points own their window."""
+    """The start of `span` seconds of record time, within the last year, that hold no point
+    yet: tests that count points own their window. A year, not weeks: other tests write whole
+    days and months of history for the same stations (bulletins, daily judging, HIL), and a
+    multi-day window among the last 40 days was found taken in a full run."""
     for _ in range(50):
-        start = int(time.time()) - random.randint(2 * span, 40 * 86400) // 300 * 300
+        start = int(time.time()) - random.randint(2 * span, 365 * 86400) // 300 * 300
         if not counts(env, start, start + span):
             return start
     raise AssertionError("no free window of record time found")
