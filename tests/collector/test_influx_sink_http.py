@@ -118,6 +118,16 @@ def _retraction_batch() -> list:
                                                                      "aqi": 41}, 1763758800)]
 
 
+def _write_retraction(server):
+    """One write of `_retraction_batch` through a sink that deletes over `server` too."""
+    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
+                      query_url=lambda: server.url)
+    try:
+        return sink.write(_retraction_batch())
+    finally:
+        sink.close()
+
+
 def _deletes(lines: list[str]) -> bool:
     return bool(lines) and lines[0].startswith("db=")
 
@@ -125,12 +135,7 @@ def _deletes(lines: list[str]) -> bool:
 def test_a_retraction_deletes_the_stored_point_before_the_batch_is_written(server):
     from urllib.parse import parse_qs
 
-    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
-                      query_url=lambda: server.url)
-    try:
-        result = sink.write(_retraction_batch())
-    finally:
-        sink.close()
+    result = _write_retraction(server)
     assert sorted(result.accepted) == [0, 1] and result.retry_after is None
     (_q, headers, delete), (_q2, _h2, written) = server.requests  # in this order
     form = {k: v[0] for k, v in parse_qs(delete[0]).items()}
@@ -144,12 +149,7 @@ def test_a_server_without_delete_still_gets_the_writes(server):
     # InfluxDB 2.7's and 3 Core's InfluxQL have no DELETE: the points must not wait for it
     server.answer = lambda lines: ((400, {}, b'{"error":"not implemented: DELETE"}')
                                    if _deletes(lines) else (204, {}, b""))
-    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
-                      query_url=lambda: server.url)
-    try:
-        result = sink.write(_retraction_batch())
-    finally:
-        sink.close()
+    result = _write_retraction(server)
     assert sorted(result.accepted) == [0, 1] and result.retry_after is None
     assert len(server.stored) == 1
 
@@ -157,11 +157,6 @@ def test_a_server_without_delete_still_gets_the_writes(server):
 def test_a_retraction_the_database_cannot_take_now_keeps_the_batch(server):
     server.answer = lambda lines: ((503, {}, b"starting") if _deletes(lines)
                                    else (204, {}, b""))
-    sink = InfluxSink(server.url, "quantrac", "writer", "pw", timeout_s=5,
-                      query_url=lambda: server.url)
-    try:
-        result = sink.write(_retraction_batch())
-    finally:
-        sink.close()
+    result = _write_retraction(server)
     assert result.accepted == [] and result.retry_after == 0.0
     assert "retracting points: HTTP 503" in result.error and server.stored == []

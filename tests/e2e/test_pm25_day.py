@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from e2e_wait import wait_for
 
 import boards
 from collector.config import Settings
@@ -55,14 +55,6 @@ def egov_path(t: int) -> str:
     stamp = datetime.fromtimestamp(t, TZ).strftime("%Y%m%d%H%M%S")
     return (f"{CODE}/{stamp[:4]}/{stamp[4:6]}/{stamp[6:8]}/"
             f"AnGiang_PhuQuoc_{CODE}_{stamp}.txt")
-
-
-def wait_for(what: str, ok, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ok():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(1.0)
 
 
 def test_a_known_day_of_pm_frames_gives_pm2_5_readings_aqi_egov_files_and_open_data(
@@ -105,14 +97,14 @@ def test_a_known_day_of_pm_frames_gives_pm2_5_readings_aqi_egov_files_and_open_d
 
         # the day's AQI is final once an hour of the next day has data
         wait_for("the day's final AQI", lambda: clock.now() > day_end + H + 600 and
-                 any(r.get("complete") for r in day_aqi()), timeout_s=24 * H / SPEED + 180)
+                 any(r.get("complete") for r in day_aqi()), timeout=24 * H / SPEED + 180)
         sim.stop()
         times = [r["time"] for r in rows(
             services, f"SELECT value FROM reading WHERE station = '{STATION}' AND param = "
                       f"'pm2_5' AND time > {midnight}s AND time <= {day_end}s")]
         files = {f"incoming/{egov_path(t)}" for t in times}
         wait_for("every record's Circular 10 file", lambda: files <= set(ftp.arrivals),
-                 timeout_s=120)
+                 timeout=120)
     finally:
         sim.stop()
         collector.stop()

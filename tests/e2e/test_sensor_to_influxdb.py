@@ -14,6 +14,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from e2e_wait import wait_for
 
 import boards
 from collector.config import Settings, with_options
@@ -27,16 +28,6 @@ SO2_PPB = 123.4  # float32, word order CDAB, register 0 of the gas analyser
 SO2_UGNM3 = SO2_PPB * 64.07 / 24.45  # stored in µg/Nm³ at 25 °C, 760 mmHg (QCVN 05:2023)
 PM10_UGM3 = 42  # the 0x42 0x4D stream carries whole µg/m³
 REPORT_S = 5
-
-
-def _wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ def test_a_register_value_arrives_in_influxdb_with_value_unit_and_time(
             # A full period (the first after boot may hold fewer samples), and PM after warm-up.
             return (so2, pm10) if len(so2) >= 2 and pm10 else None
 
-        rows, pm10 = _wait_for("so2 points and a warmed-up pm10 point", ready, timeout=90)
+        rows, pm10 = wait_for("so2 points and a warmed-up pm10 point", ready, timeout=90)
         record = [r for r in stored() if r["time"] == pm10[-1]["time"]]
     finally:
         sim.stop()

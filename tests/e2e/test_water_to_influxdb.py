@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from e2e_wait import wait_for
 
 import boards
 from collector.config import Settings, with_options
@@ -31,16 +32,6 @@ PINNED = {
     "pq-sea-01": {"ec": {"conductivity": (50.125, "mS/cm"),    # uint32 ABCD x 0.001
                          "salinity": (32.85, "PSU")}},         # uint16 x 0.01
 }
-
-
-def _wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_turbidity_chlorine_cod_flow_conductivity_and_salinity_arrive_in_influxdb(
@@ -72,7 +63,7 @@ def test_turbidity_chlorine_cod_flow_conductivity_and_salinity_arrive_in_influxd
             full = {k for k, rs in by.items() if any(r["qc"] == 1 for r in rs)}
             return by if want <= full else None
 
-        by = _wait_for("a full period of every new water parameter of the three stations",
+        by = wait_for("a full period of every new water parameter of the three stations",
                        stored, timeout=120)
     finally:
         for sim in sims:
@@ -119,7 +110,7 @@ def test_a_turbidity_probe_reporting_its_own_error_gives_a_device_error_not_a_va
             full = [r for r in by.get("chlorine", []) if r["qc"] == 1]
             return by if full and len(by.get("turbidity", [])) >= 2 else None
 
-        by = _wait_for("turbidity and chlorine records of pq-tap-03", stored, timeout=90)
+        by = wait_for("turbidity and chlorine records of pq-tap-03", stored, timeout=90)
     finally:
         sim.stop()
         collector.stop()
