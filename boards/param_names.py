@@ -65,7 +65,7 @@ def bases(sensors: list[dict]) -> dict[str, str]:
 # -- the one lookup every layer uses (collector units, rules, alerts, indices, e-gov, open
 # data, grafana): a recorded name -> the base parameter it measures, and how people read it
 
-_by_length: tuple[int, tuple[str, ...]] = (0, ())
+_by_length: tuple[dict | None, tuple[str, ...]] = (None, ())
 
 
 def _known() -> tuple[str, ...]:
@@ -74,9 +74,9 @@ def _known() -> tuple[str, ...]:
     import boards
 
     cat = boards.catalog()
-    if _by_length[0] != id(cat):  # the catalog is cached; a test may reload it
+    if _by_length[0] is not cat:  # the catalog is cached; a test may reload it
         names = {ch.get("base", ch["param"]) for m in cat.values() for ch in m["channels"]}
-        _by_length = (id(cat), tuple(sorted(names, key=len, reverse=True)))
+        _by_length = (cat, tuple(sorted(names, key=len, reverse=True)))
     return _by_length[1]
 
 
