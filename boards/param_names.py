@@ -96,12 +96,12 @@ def qualifier(param: str) -> str:
     return param[len(b) + 1:] if param != b else ""
 
 
-PROBE = {"en": "{name} ({qualifier} probe)", "vi": "{name} (đầu đo {qualifier})"}
+PROBE = {"en": "{name} (probe {qualifier})", "vi": "{name} (đầu đo {qualifier})"}
 
 
 def label(param: str, names: dict[str, str], lang: str = "en") -> str:
     """How people read a recorded parameter: the base's display name from `names` (the
-    rules' names: `temp` -> "T"), and for a renamed channel which probe ("T (do probe)")."""
+    rules' names: `temp` -> "T"), and for a renamed channel which probe ("T (probe do)")."""
     b = base(param)
     name = names.get(param) or names.get(b, b)
     q = qualifier(param)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boards
+from boards.param_names import base
 from collector.alerting import regulations as regs
 from collector.alerting.engine import SEVERITIES, SIGNALS, Rule
 from quantrac_common.files import load_json_object
@@ -149,8 +150,10 @@ def applied(rs: RuleSet, station: boards.Station, params: set[str] | None = None
         return [], [f"station {station.id}: no rules file for regulation "
                     f"{station.regulation!r}: no limit alerts"]
     flow = station.raw.get("design_flow_m3d")
+    # a second probe's channel (temp_do) is judged by its base parameter's limit
     got, problems = regs.resolve(reg, rs.department, station.column,
-                                 None if flow is None else float(flow), params)
+                                 None if flow is None else float(flow),
+                                 None if params is None else {base(p) for p in params})
     return got, [f"station {station.id}: {p}" for p in problems]
 
 
@@ -170,10 +173,15 @@ def transition_warnings(rs: RuleSet, stations: Iterable[boards.Station],
 
 def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
                      tz: tzinfo) -> tuple[list[Rule], list[str]]:
-    """Limit rules for one station from its regulation and column; and warnings."""
+    """Limit rules for one station from its regulation and column; and warnings. Each channel
+    of a parameter gets its own rule (id `<file>.<channel>.<period>`), so two probes' alerts
+    open and close apart."""
     got, warnings = applied(rs, station, params)
     reg = rs.regulations.get(station.regulation, {})
     k = float(station.raw.get("k_factor", 1.0))
+    channels: dict[str, list[str]] = {}
+    for p in sorted(params, key=lambda p: (len(p), p)):  # the base first, as before
+        channels.setdefault(base(p), []).append(p)
     out = []
     for a in got:
         if a.status == "not found":
@@ -192,13 +200,15 @@ def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
         basis = {} if a.status != "fallback" else {
             lang: t.format(source=a.source, regulation=a.regulation)
             for lang, t in rs.labels["fallback"].items()}
-        out.append(Rule(
-            id=a.rule_id, signal="mean", above=hi, below=lo,
-            unit=a.unit, hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
-            pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
-            param=a.param, period=a.period, regulation=a.regulation, basis=basis,
-            steps=steps,
-            texts={g: rs.texts[g] for g in ("limit_above", "limit_below", "correction")}))
+        for channel in channels.get(a.param, [a.param]):
+            out.append(Rule(
+                id=a.rule_id if channel == a.param else f"{reg['id']}.{channel}.{a.period}",
+                signal="mean", above=hi, below=lo,
+                unit=a.unit, hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
+                pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
+                param=channel, period=a.period, regulation=a.regulation, basis=basis,
+                steps=steps,
+                texts={g: rs.texts[g] for g in ("limit_above", "limit_below", "correction")}))
     return out, warnings
 
 
