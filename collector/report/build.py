@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
+from boards.param_names import base
 from collector.alerting import rules as rules_mod
 from collector.alerting.regulations import NOT_FOUND
 from collector.alerting.units import to_unit
@@ -94,13 +95,15 @@ def _limits(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
     params = set(st.params())
     got, _ = rules_mod.applied(rs, st, params)
     rules, _ = rules_mod.regulation_rules(rs, st, params, span.tz)
-    by_id = {r.id: r for r in rules}
+    by_key = {(r.param, r.period): r for r in rules}
     out = []
-    for a in got:
-        rule = by_id.get(a.rule_id)
+    # a second probe's channel (ph_2) is judged by its base's limit in a row of its own
+    for a, channel in [(x, ch) for x in got
+                       for ch in sorted(p for p in params if base(p) == x.param) or [x.param]]:
+        rule = by_key.get((channel, a.period))
         judged, exceed = [], []
         for m in data.means:
-            if (m["param"], m["period"], m["complete"]) != (a.param, a.period, True):
+            if (m["param"], m["period"], m["complete"]) != (channel, a.period, True):
                 continue
             v = to_unit(a.param, m["value"], m["unit"], a.unit)
             if v is None:
@@ -114,8 +117,8 @@ def _limits(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
             elif lo is not None and v < lo:
                 exceed.append({"time": m["time"], "value": v, "limit": lo, "side": "below"})
         hi, lo = rule.limits(span.until) if rule else (None, None)
-        out.append({"param": a.param, "period": a.period, "unit": a.unit, "min": lo,
-                    "max": hi, "rule": a.rule_id, "status": a.status,
+        out.append({"param": channel, "period": a.period, "unit": a.unit, "min": lo,
+                    "max": hi, "rule": rule.id if rule else a.rule_id, "status": a.status,
                     "confidence": a.confidence, "source": a.source or NOT_FOUND,
                     "label": a.label, "n": len(judged),
                     "mean": fmean(judged) if judged else None,

@@ -133,3 +133,22 @@ def test_the_open_data_names_a_second_probe_by_the_base_symbol_and_its_qualifier
             (T, "temp_do", 28.0, "degC", 0, 1), (T, "pm2_5", 20.0, "ug/m3", 0, 1)]
     cells = opendata.table(rows, "pq-tap-02", TZ, datafile.load_symbols())
     assert [c[2] for c in cells] == ["pH", "pH_2", "Temp_do", "PM2,5"]
+
+
+def test_the_bulletin_judges_each_probe_against_the_base_limit(second_ph):
+    from datetime import date
+
+    from collector.report import build, fetch
+
+    def m(param: str, value: float) -> dict:
+        return {"param": param, "period": "1h", "unit": "pH", "time": T + H, "value": value,
+                "complete": True}
+
+    data = fetch.StationData(means=[m("ph", 7.2), m("ph_2", 9.6)])
+    span = build.Span("daily", date(2025, 11, 21), date(2025, 11, 21), TZ)
+    rows = {r["param"]: r for r in build._limits(boards.registry().get("pq-tap-02"), data,
+                                                 rules.load(), span) if r["period"] == "1h"}
+    assert rows["ph"]["exceed"] == [] and rows["ph"]["n"] == 1
+    assert [e["value"] for e in rows["ph_2"]["exceed"]] == [9.6]
+    assert rows["ph_2"]["rule"] == "qcvn08_2023.ph_2.1h"
+    assert rows["ph_2"]["max"] == rows["ph"]["max"]
