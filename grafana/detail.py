@@ -13,6 +13,7 @@ from grafana.panels import (
     Flow,
     limit_text,
     limit_thresholds,
+    rename,
     row,
     series,
     status_mappings,
@@ -57,10 +58,12 @@ def mean_panel(group: facts.Group, param: str, period: str, unit: str, lang: str
     if period == "24h":  # the day in progress is a running estimate, never judged
         desc += " " + t("mean.provisional", lang)
     chans = facts.channels(group, param)
-    alias = None if chans in ((), (param,)) else "$tag_param"
-    p = series(title, [target(mean_query(param, period, chans), alias=alias)],
-               flow.place(12, 7),
-               unit=grafana_unit(unit), description=desc, legend=False)
+    several = chans not in ((), (param,))
+    p = series(title, [target(mean_query(param, period, chans),
+                              alias="$tag_param" if several else None)],
+               flow.place(12, 7), unit=grafana_unit(unit), description=desc, legend=several)
+    for ch in chans if several else ():  # each probe's line says which probe it is
+        p.with_override(*rename(ch, facts.channel_name(ch, lang)))
     if limit is not None:
         with_thresholds(p, limit_thresholds(limit), cm.GraphThresholdsStyleMode.LINE_AND_AREA)
     return p

@@ -10,7 +10,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import boards
-from boards.param_names import base
+from boards.param_names import base, label
 from collector.alerting import rules as alert_rules
 from collector.domain import aqi, aqi_health, wqi
 
@@ -67,6 +67,12 @@ def rule_set() -> alert_rules.RuleSet:
 def param_name(param: str) -> str:
     """Display name (SO2, PM10, NH4+) from the rules' `names`."""
     return rule_set().names.get(param, param)
+
+
+def channel_name(param: str, lang: str) -> str:
+    """A recorded parameter as people read it, saying which probe for a second one
+    ("pH (probe 2)"): boards.param_names.label over the rules' `names`."""
+    return label(param, rule_set().names, lang)
 
 
 def unit_name(unit: str) -> str:

@@ -137,6 +137,11 @@ def test_a_second_probe_is_stored_judged_counted_once_and_drawn(second_ph, dashb
     series = influxql.query(env, q)
     assert {s["tags"]["param"] for s in series} == {"ph", "ph_2"}
     assert all(len(s["values"]) >= 2 for s in series)
+    (shown,) = [p for p in check._panels(doc["panels"])
+                if any("ph_2" in t.get("query", "") for t in p.get("targets", []))]
+    names = {o["matcher"]["options"]: o["properties"][0]["value"]
+             for o in shown["fieldConfig"]["overrides"]}
+    assert names == {"ph": "pH", "ph_2": "pH (probe 2)"}  # each line says which probe
 
     # the open data: the base's symbol, the second probe told apart
     rows = opendata.fetch(env, ST, end - 3 * H, end)
