@@ -171,6 +171,21 @@ def transition_warnings(rs: RuleSet, stations: Iterable[boards.Station],
     return out
 
 
+def channels_of(a: regs.Applied, params: Iterable[str]) -> list[str]:
+    """The station's channels judged by limit `a`: its parameter and a second probe's
+    (`ph`, `ph_2`), or the parameter itself when the station records none of them."""
+    return sorted((p for p in params if base(p) == a.param), key=lambda p: (len(p), p)) \
+        or [a.param]
+
+
+def channel_rule_id(a: regs.Applied, channel: str) -> str:
+    """`qcvn08_2023.ph.1h` for the parameter itself, `qcvn08_2023.ph_2.1h` for a second
+    probe's channel: its alerts open and close apart from the first's."""
+    if channel == a.param:
+        return a.rule_id
+    return f"{a.rule_id[:-len(f'{a.param}.{a.period}')]}{channel}.{a.period}"
+
+
 def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
                      tz: tzinfo) -> tuple[list[Rule], list[str]]:
     """Limit rules for one station from its regulation and column; and warnings. Each channel
@@ -179,9 +194,6 @@ def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
     got, warnings = applied(rs, station, params)
     reg = rs.regulations.get(station.regulation, {})
     k = float(station.raw.get("k_factor", 1.0))
-    channels: dict[str, list[str]] = {}
-    for p in sorted(params, key=lambda p: (len(p), p)):  # the base first, as before
-        channels.setdefault(base(p), []).append(p)
     out = []
     for a in got:
         if a.status == "not found":
@@ -200,9 +212,9 @@ def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
         basis = {} if a.status != "fallback" else {
             lang: t.format(source=a.source, regulation=a.regulation)
             for lang, t in rs.labels["fallback"].items()}
-        for channel in channels.get(a.param, [a.param]):
+        for channel in channels_of(a, params):
             out.append(Rule(
-                id=a.rule_id if channel == a.param else f"{reg['id']}.{channel}.{a.period}",
+                id=channel_rule_id(a, channel),
                 signal="mean", above=hi, below=lo,
                 unit=a.unit, hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
                 pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],

@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
-from boards.param_names import base
 from collector.alerting import rules as rules_mod
 from collector.alerting.regulations import NOT_FOUND
 from collector.alerting.units import to_unit
@@ -98,8 +97,7 @@ def _limits(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
     by_key = {(r.param, r.period): r for r in rules}
     out = []
     # a second probe's channel (ph_2) is judged by its base's limit in a row of its own
-    for a, channel in [(x, ch) for x in got
-                       for ch in sorted(p for p in params if base(p) == x.param) or [x.param]]:
+    for a, channel in [(x, ch) for x in got for ch in rules_mod.channels_of(x, params)]:
         rule = by_key.get((channel, a.period))
         judged, exceed = [], []
         for m in data.means:
