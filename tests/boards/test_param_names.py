@@ -75,7 +75,7 @@ def test_a_recorded_name_gives_its_base_and_probe_from_the_name_alone():
         ["temp", "ph", "pm2_5", "pm2_5", "temp", "volume"]
     assert (pn.qualifier("temp_do"), pn.qualifier("pm2_5")) == ("do", "")
     names = {"temp": "T", "pm2_5": "PM2.5"}
-    assert pn.label("temp_do", names) == "T (do probe)"
+    assert pn.label("temp_do", names) == "T (probe do)"
     assert pn.label("temp_do", names, "vi") == "T (đầu đo do)"
     assert pn.label("pm2_5", names) == "PM2.5" and pn.label("temp", names) == "T"
 
