@@ -152,3 +152,26 @@ def test_the_bulletin_judges_each_probe_against_the_base_limit(second_ph):
     assert [e["value"] for e in rows["ph_2"]["exceed"]] == [9.6]
     assert rows["ph_2"]["rule"] == "qcvn08_2023.ph_2.1h"
     assert rows["ph_2"]["max"] == rows["ph"]["max"]
+
+
+def test_an_air_stations_only_pm2_5_under_its_own_name_still_makes_the_aqi(edited):
+    def rename(doc: dict) -> None:
+        for s in doc["stations"]:
+            if s["id"] == "pq-air-02":
+                s["sensors"] = {"pm": {"params": {"pm2_5": "pm2_5_b"}}}
+
+    edited("registry/phu-quoc", rename)
+
+    def aqi(station: str, param: str) -> dict:
+        rs = [Reading(station=station, kind="air", param=param, unit="ug/m3",
+                      time=T + 300 * (i + 1), value=80.0 + i % 7, status=0, qc=QC_GOOD)
+              for i in range(12 * 13)]
+        batch = IndicesProcessor().process(AggregateProcessor().process(Batch([], readings=rs)))
+        got = {p.time: p.fields for p in batch.points
+               if p.measurement == "aqi" and p.tags["period"] == "hour"}
+        assert got, f"no hourly AQI at {station}"
+        return got
+
+    renamed, plain = aqi("pq-air-02", "pm2_5_b"), aqi("pq-air-01", "pm2_5")
+    assert renamed == plain
+    assert {f.get("dominant") for f in renamed.values()} == {"pm2_5"}
