@@ -79,6 +79,13 @@ def load_symbols(path: str | Path | None = None) -> Symbols:
     return Symbols(params, dict(units), frozenset(not_sent))
 
 
+def sent_channels(station: boards.Station) -> dict[str, str | None]:
+    """Each recorded parameter of a station -> the parameter its line is written for: the
+    base for the station's chosen channel of it (Station.chosen()), None for another probe."""
+    chosen = station.chosen()
+    return {ch: (b if chosen.get(b) == ch else None) for ch, b in station.bases().items()}
+
+
 def ascii_code(text: str) -> str:
     """'An Giang' -> 'AnGiang', 'Phú Quốc' -> 'PhuQuoc': what fits a file name."""
     text = text.replace("Đ", "D").replace("đ", "d")
@@ -106,9 +113,9 @@ class Naming:
     facility: str
     tz: ZoneInfo
     codes: dict[str, str] = field(default_factory=dict)
-    # station -> channel -> the base parameter it is sent as (Station.chosen()); a station
-    # not in it sends each parameter as itself
-    channels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # station -> channel -> the base parameter it is sent as, None for a second probe
+    # (sent_channels()); a station or parameter not in it is sent as itself
+    channels: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for what, value in (("province", self.province), ("facility", self.facility)):
@@ -123,8 +130,7 @@ class Naming:
         """The parameter a channel's line is written for; None for a second probe of one
         (temp_do beside temp): Circular 10 has one line per parameter and its symbol, and
         a second `Temp` line or a symbol the department does not know would be misread."""
-        mine = self.channels.get(station)
-        return param if mine is None else mine.get(param)
+        return self.channels.get(station, {}).get(param, param)
 
     def stamp(self, t: int) -> str:
         return datetime.fromtimestamp(t, self.tz).strftime("%Y%m%d%H%M%S")
@@ -157,7 +163,8 @@ def content(readings: list[Reading], symbols: Symbols, naming: Naming) -> str:
                 log.warning("egov: %s %r is a second probe of %r: Circular 10 has one line "
                             "per parameter, so only %r is sent (the open data has both)",
                             r.station, r.param, base(r.param),
-                            naming.channels[r.station].get(base(r.param)))
+                            next((ch for ch, b in naming.channels[r.station].items()
+                                  if b == base(r.param)), "none"))
             continue
         if param not in symbols.params:
             if param not in _warned and param not in symbols.not_sent:

@@ -63,7 +63,7 @@ def naming(o: EgovOptions, env: Env) -> datafile.Naming:
         o.province or datafile.ascii_code(reg.province) or "Province",
         o.facility or datafile.ascii_code(reg.network), ZoneInfo(reg.timezone),
         datafile.parse_codes(o.station_codes, reg.ids()),
-        {st.id: {ch: b for b, ch in st.chosen().items()} for st in reg.stations})
+        {st.id: datafile.sent_channels(st) for st in reg.stations})
 
 
 def check(o: EgovOptions, env: Env) -> None:

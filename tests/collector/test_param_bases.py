@@ -112,17 +112,18 @@ def test_the_circular_10_file_sends_the_counted_channel_under_the_base_symbol(se
                                                                              caplog):
     reg = boards.registry()
     naming = datafile.Naming("AnGiang", "PhuQuoc", TZ, {}, {
-        st.id: {ch: b for b, ch in st.chosen().items()} for st in reg.stations})
+        st.id: datafile.sent_channels(st) for st in reg.stations})
     rs = [r for r in readings({**WATER, **PROBE2}) if r.time == T + 300]
     with caplog.at_level(logging.WARNING, "quantrac.collector.egov"):
         text = datafile.content(rs, datafile.load_symbols(), naming)
     lines = [line.split("\t")[:2] for line in text.splitlines()]
     assert ["pH", "8.75"] in lines and ["Temp", "25.0"] in lines
     assert [s for s, _ in lines].count("pH") == 1 and [s for s, _ in lines].count("Temp") == 1
-    assert "pq-tap-02 'ph_2' is a second probe of 'ph'" in caplog.text
+    assert "pq-tap-02 'ph_2' is a second probe of 'ph': Circular 10 has one line per " \
+        "parameter, so only 'ph' is sent" in caplog.text
     second_ph("ph2", ["ph"])
     naming = datafile.Naming("AnGiang", "PhuQuoc", TZ, {}, {
-        st.id: {ch: b for b, ch in st.chosen().items()} for st in boards.registry().stations})
+        st.id: datafile.sent_channels(st) for st in boards.registry().stations})
     lines = [line.split("\t")[:2] for line in
              datafile.content(rs, datafile.load_symbols(), naming).splitlines()]
     assert ["pH", "6.00"] in lines and ["pH", "8.75"] not in lines
