@@ -300,6 +300,11 @@ class Station:
         dashboards key on."""
         return _param_names().bases(self.sensors())
 
+    def chosen(self) -> dict[str, str]:
+        """base parameter -> the one channel of it that counts where one value per parameter
+        is given (indices, the Circular 10 file): boards/param_names.py chosen()."""
+        return _param_names().chosen(self.sensors())
+
 
 @dataclass(frozen=True)
 class Registry:

@@ -137,6 +137,7 @@ def check_station(sensors: list[dict], sample_s: Any, report_s: Any,
     ids: list[str] = []
     carried: dict[str, str] = {}   # recorded parameter -> the sensor carrying it
     lines: dict[str, int] = {}   # uart -> index of the first sensor on it
+    param_names.check_primary(sensors, where)
     addrs: dict[tuple[str, int], str] = {}
     for i, s in enumerate(sensors):
         sid = s.get("id")

@@ -6,12 +6,14 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
 
+from boards.param_names import base
 from grafana import facts
 from grafana.labels import t
 from grafana.panels import (
     Flow,
     limit_text,
     limit_thresholds,
+    rename,
     row,
     series,
     status_mappings,
@@ -19,7 +21,7 @@ from grafana.panels import (
     timeline,
     with_thresholds,
 )
-from grafana.queries import agg, by_time, col, ident, is_, matches_var, select
+from grafana.queries import agg, by_time, col, ident, is_, matches_var, one_of, select
 
 STATION = matches_var("station")
 
@@ -30,9 +32,15 @@ def grafana_unit(unit: str) -> str:
         unit, "suffix: " + facts.unit_name(unit))
 
 
-def mean_query(param: str, period: str) -> str:
+def mean_query(param: str, period: str, channels: tuple[str, ...] = ()) -> str:
+    """The means of base `param`. When the group records it under other names too (a second
+    probe: `channels` = `temp`, `temp_do`), every channel, one series each (`param` tag)."""
+    if channels in ((), (param,)):
+        return select([col("value", facts.param_name(param))], "mean",
+                      [STATION, is_("param", param), is_("period", period)])
     return select([col("value", facts.param_name(param))], "mean",
-                  [STATION, is_("param", param), is_("period", period)])
+                  [STATION, one_of("param", channels), is_("period", period)],
+                  [ident("param")])
 
 
 def mean_panel(group: facts.Group, param: str, period: str, unit: str, lang: str,
@@ -49,8 +57,13 @@ def mean_panel(group: facts.Group, param: str, period: str, unit: str, lang: str
                             regulation=group.regulation)
     if period == "24h":  # the day in progress is a running estimate, never judged
         desc += " " + t("mean.provisional", lang)
-    p = series(title, [target(mean_query(param, period))], flow.place(12, 7),
-               unit=grafana_unit(unit), description=desc, legend=False)
+    chans = facts.channels(group, param)
+    several = chans not in ((), (param,))
+    p = series(title, [target(mean_query(param, period, chans),
+                              alias="$tag_param" if several else None)],
+               flow.place(12, 7), unit=grafana_unit(unit), description=desc, legend=several)
+    for ch in chans if several else ():  # each probe's line says which probe it is
+        p.with_override(*rename(ch, facts.channel_name(ch, lang)))
     if limit is not None:
         with_thresholds(p, limit_thresholds(limit), cm.GraphThresholdsStyleMode.LINE_AND_AREA)
     return p
@@ -61,7 +74,7 @@ def add_limits(d: db.Dashboard, group: facts.Group, lang: str, flow: Flow,
     """A row of means against the regulation: every limit of the group; and the 1-hour mean
     of each of `params` that has none."""
     d.with_row(row(t("row.limits", lang, regulation=group.regulation), flow.row()))
-    units = {p: u for s in group.stations for p, u in s.params().items()}
+    units = {base(p): u for s in group.stations for p, u in s.params().items()}
     limited = {lim.param for lim in group.limits}
     for lim in group.limits:
         d.with_panel(mean_panel(group, lim.param, lim.period, lim.unit, lang, flow, lim))

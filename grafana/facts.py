@@ -10,6 +10,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import boards
+from boards.param_names import base, label
 from collector.alerting import rules as alert_rules
 from collector.domain import aqi, aqi_health, wqi
 
@@ -68,6 +69,12 @@ def param_name(param: str) -> str:
     return rule_set().names.get(param, param)
 
 
+def channel_name(param: str, lang: str) -> str:
+    """A recorded parameter as people read it, saying which probe for a second one
+    ("pH (probe 2)"): boards.param_names.label over the rules' `names`."""
+    return label(param, rule_set().names, lang)
+
+
 def unit_name(unit: str) -> str:
     return rule_set().units.get(unit, unit)
 
@@ -114,13 +121,24 @@ def _limits(station: boards.Station, params: set[str], tz: ZoneInfo) -> tuple[Li
     rs, _ = alert_rules.regulation_rules(rule_set(), station, params, tz)
     sources = {a.rule_id: a.source for a in alert_rules.applied(rule_set(), station, params)[0]
                if a.status == "fallback"}
-    out = []
+    out, seen = [], set()
     for r in rs:
+        # one limit per base parameter: the panel of `ph` draws every pH probe (detail.py)
+        if (base(r.param), r.period) in seen:
+            continue
+        seen.add((base(r.param), r.period))
         later = tuple((datetime.datetime.fromtimestamp(t, tz).date().isoformat(), a, b)
                       for t, a, b in r.steps)
-        out.append(Limit(r.param, r.period, r.unit, r.above, r.below, later,
+        out.append(Limit(base(r.param), r.period, r.unit, r.above, r.below, later,
                          sources.get(r.id, "")))
     return tuple(out)
+
+
+def channels(group: Group, param: str) -> tuple[str, ...]:
+    """The group's recorded parameters measuring base `param` (`temp`, `temp_do`), the
+    base's own first."""
+    return tuple(sorted((p for p in group.params if base(p) == param),
+                        key=lambda p: (p != param, p)))
 
 
 @cache

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,35 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         print("\n".join(lines))
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- boards files as a test edits them (tests/boards, the collector and grafana tests of a
+# station with two probes of one parameter) ----------------------------------------------------
+
+BoardsEdit = Callable[[dict], None]
+
+
+@pytest.fixture
+def edited(monkeypatch) -> Iterator[Callable[[str, BoardsEdit], None]]:
+    """edited("catalog/qt-ph-485", fn): the loader reads that file as fn leaves it."""
+    import boards
+
+    real = boards._read
+    edits: dict[str, list[BoardsEdit]] = {}
+
+    def read(path: Path) -> dict:
+        doc = real(path)
+        for fn in edits.get(f"{path.parent.name}/{path.stem}", []):
+            fn(doc)
+        return doc
+
+    def edit(name: str, fn: BoardsEdit) -> None:
+        edits.setdefault(name, []).append(fn)
+        for cached in (boards.catalog, boards.profile, boards.registry):
+            cached.cache_clear()
+
+    monkeypatch.setattr(boards, "_read", read)
+    yield edit
+    monkeypatch.undo()
+    for cached in (boards.catalog, boards.profile, boards.registry):
+        cached.cache_clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from boards.param_names import label
 from collector.alerting.engine import State, Transition
 from collector.contracts import Point
 from collector.domain import aqi, aqi_health
@@ -52,7 +53,8 @@ def texts(tr: Transition, names: dict[str, Any]) -> dict[str, str]:
     for lang in ("vi", "en"):
         values = {
             "station": tr.station, "name": names.get("stations", {}).get(tr.station, tr.station),
-            "param": names.get("params", {}).get(rule.param, rule.param),
+            # a second probe's channel says which probe: "T (do probe)"
+            "param": label(rule.param, names.get("params", {}), lang),
             "period": names.get("periods", {}).get(rule.period, {}).get(lang, rule.period),
             "value": number(tr.value), "limit": number(tr.limit),
             "unit": names.get("units", {}).get(rule.unit, rule.unit),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boards
+from boards.param_names import base
 from collector.alerting import regulations as regs
 from collector.alerting.engine import SEVERITIES, SIGNALS, Rule
 from quantrac_common.files import load_json_object
@@ -149,8 +150,10 @@ def applied(rs: RuleSet, station: boards.Station, params: set[str] | None = None
         return [], [f"station {station.id}: no rules file for regulation "
                     f"{station.regulation!r}: no limit alerts"]
     flow = station.raw.get("design_flow_m3d")
+    # a second probe's channel (temp_do) is judged by its base parameter's limit
     got, problems = regs.resolve(reg, rs.department, station.column,
-                                 None if flow is None else float(flow), params)
+                                 None if flow is None else float(flow),
+                                 None if params is None else {base(p) for p in params})
     return got, [f"station {station.id}: {p}" for p in problems]
 
 
@@ -168,9 +171,26 @@ def transition_warnings(rs: RuleSet, stations: Iterable[boards.Station],
     return out
 
 
+def channels_of(a: regs.Applied, params: Iterable[str]) -> list[str]:
+    """The station's channels judged by limit `a`: its parameter and a second probe's
+    (`ph`, `ph_2`), or the parameter itself when the station records none of them."""
+    return sorted((p for p in params if base(p) == a.param), key=lambda p: (len(p), p)) \
+        or [a.param]
+
+
+def channel_rule_id(a: regs.Applied, channel: str) -> str:
+    """`qcvn08_2023.ph.1h` for the parameter itself, `qcvn08_2023.ph_2.1h` for a second
+    probe's channel: its alerts open and close apart from the first's."""
+    if channel == a.param:
+        return a.rule_id
+    return f"{a.rule_id[:-len(f'{a.param}.{a.period}')]}{channel}.{a.period}"
+
+
 def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
                      tz: tzinfo) -> tuple[list[Rule], list[str]]:
-    """Limit rules for one station from its regulation and column; and warnings."""
+    """Limit rules for one station from its regulation and column; and warnings. Each channel
+    of a parameter gets its own rule (id `<file>.<channel>.<period>`), so two probes' alerts
+    open and close apart."""
     got, warnings = applied(rs, station, params)
     reg = rs.regulations.get(station.regulation, {})
     k = float(station.raw.get("k_factor", 1.0))
@@ -192,13 +212,15 @@ def regulation_rules(rs: RuleSet, station: boards.Station, params: set[str],
         basis = {} if a.status != "fallback" else {
             lang: t.format(source=a.source, regulation=a.regulation)
             for lang, t in rs.labels["fallback"].items()}
-        out.append(Rule(
-            id=a.rule_id, signal="mean", above=hi, below=lo,
-            unit=a.unit, hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
-            pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
-            param=a.param, period=a.period, regulation=a.regulation, basis=basis,
-            steps=steps,
-            texts={g: rs.texts[g] for g in ("limit_above", "limit_below", "correction")}))
+        for channel in channels_of(a, params):
+            out.append(Rule(
+                id=channel_rule_id(a, channel),
+                signal="mean", above=hi, below=lo,
+                unit=a.unit, hysteresis=_hysteresis(lim, rs.defaults, lo, hi),
+                pending_s=int(rs.defaults["pending_s"]), severity=rs.defaults["severity"],
+                param=channel, period=a.period, regulation=a.regulation, basis=basis,
+                steps=steps,
+                texts={g: rs.texts[g] for g in ("limit_above", "limit_below", "correction")}))
     return out, warnings
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import boards
+from boards.param_names import base
 from collector.contracts import Reading
 
 log = logging.getLogger("quantrac.collector.egov")
 SYMBOLS_FILE = Path(__file__).with_name("symbols.json")
 CODE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
-_warned: set[str] = set()
+_warned: set[object] = set()
 
 
 class DataFileError(ValueError):
@@ -78,6 +79,13 @@ def load_symbols(path: str | Path | None = None) -> Symbols:
     return Symbols(params, dict(units), frozenset(not_sent))
 
 
+def sent_channels(station: boards.Station) -> dict[str, str | None]:
+    """Each recorded parameter of a station -> the parameter its line is written for: the
+    base for the station's chosen channel of it (Station.chosen()), None for another probe."""
+    chosen = station.chosen()
+    return {ch: (b if chosen.get(b) == ch else None) for ch, b in station.bases().items()}
+
+
 def ascii_code(text: str) -> str:
     """'An Giang' -> 'AnGiang', 'Phú Quốc' -> 'PhuQuoc': what fits a file name."""
     text = text.replace("Đ", "D").replace("đ", "d")
@@ -105,6 +113,9 @@ class Naming:
     facility: str
     tz: ZoneInfo
     codes: dict[str, str] = field(default_factory=dict)
+    # station -> channel -> the base parameter it is sent as, None for a second probe
+    # (sent_channels()); a station or parameter not in it is sent as itself
+    channels: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for what, value in (("province", self.province), ("facility", self.facility)):
@@ -114,6 +125,12 @@ class Naming:
 
     def station(self, station: str) -> str:
         return self.codes.get(station, station)
+
+    def sent_as(self, station: str, param: str) -> str | None:
+        """The parameter a channel's line is written for; None for a second probe of one
+        (temp_do beside temp): Circular 10 has one line per parameter and its symbol, and
+        a second `Temp` line or a symbol the department does not know would be misread."""
+        return self.channels.get(station, {}).get(param, param)
 
     def stamp(self, t: int) -> str:
         return datetime.fromtimestamp(t, self.tz).strftime("%Y%m%d%H%M%S")
@@ -135,17 +152,27 @@ def content(readings: list[Reading], symbols: Symbols, naming: Naming) -> str:
     value (the station sent null) and parameters without a symbol are left out."""
     order = list(symbols.params)
     lines = []
-    for r in sorted(readings, key=lambda r: (order.index(r.param) if r.param in order else 99,
-                                             r.param)):
+    named = [(naming.sent_as(r.station, r.param), r) for r in readings]
+    for param, r in sorted(named, key=lambda x: (order.index(x[0]) if x[0] in order else 99,
+                                                 x[0] or "", x[1].param)):
         if r.value is None:
             continue
-        if r.param not in symbols.params:
-            if r.param not in _warned and r.param not in symbols.not_sent:
-                _warned.add(r.param)
-                log.warning("egov: parameter %r has no symbol in the symbols table; it is "
-                            "left out of the data files", r.param)
+        if param is None:
+            if (r.station, r.param) not in _warned:
+                _warned.add((r.station, r.param))
+                log.warning("egov: %s %r is a second probe of %r: Circular 10 has one line "
+                            "per parameter, so only %r is sent (the open data has both)",
+                            r.station, r.param, base(r.param),
+                            next((ch for ch, b in naming.channels[r.station].items()
+                                  if b == base(r.param)), "none"))
             continue
-        sym, dec = symbols.params[r.param]
+        if param not in symbols.params:
+            if param not in _warned and param not in symbols.not_sent:
+                _warned.add(param)
+                log.warning("egov: parameter %r has no symbol in the symbols table; it is "
+                            "left out of the data files", param)
+            continue
+        sym, dec = symbols.params[param]
         unit = symbols.units.get(r.unit, r.unit)
         lines.append(f"{sym}\t{number(r.value, dec)}\t{unit}\t{naming.stamp(r.time)}\t"
                      f"{int(r.status):02d}\n")

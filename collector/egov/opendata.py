@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
+from boards.param_names import base, qualifier
 from collector.domain import aqi_health
 from collector.egov.datafile import Symbols
 from collector.retention import shipped
@@ -85,11 +86,20 @@ def table(rows: list[Row], station: str, tz: ZoneInfo, symbols: Symbols,
         else PRELIMINARY
     out = []
     for t, param, value, unit, status, qc in rows:
-        symbol = symbols.params.get(param, (param, 0))[0]
+        symbol = symbol_of(param, symbols)
         flagged = review is not None and review.invalid(station, param, t) is not None
         out.append([station, datetime.fromtimestamp(t, tz).isoformat(), symbol, value, unit,
                     f"{status:02d}", qc, INVALID if flagged else day_status])
     return out
+
+
+def symbol_of(param: str, symbols: Symbols) -> str:
+    """The parameter column: the base's symbol, and for a second probe's channel the
+    station's qualifier after it, as the station's name joins them (`temp_do` -> `Temp_do`),
+    so the two probes stay two series and either reads as temperature."""
+    b = base(param)
+    sym = symbols.params.get(b, (b, 0))[0]
+    return sym if param == b else f"{sym}_{qualifier(param)}"
 
 
 def review_doc(review: Review | None, station: str, day: date, tz: ZoneInfo,

@@ -62,7 +62,8 @@ def naming(o: EgovOptions, env: Env) -> datafile.Naming:
     return datafile.Naming(
         o.province or datafile.ascii_code(reg.province) or "Province",
         o.facility or datafile.ascii_code(reg.network), ZoneInfo(reg.timezone),
-        datafile.parse_codes(o.station_codes, reg.ids()))
+        datafile.parse_codes(o.station_codes, reg.ids()),
+        {st.id: datafile.sent_channels(st) for st in reg.stations})
 
 
 def check(o: EgovOptions, env: Env) -> None:

@@ -94,13 +94,14 @@ def _limits(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
     params = set(st.params())
     got, _ = rules_mod.applied(rs, st, params)
     rules, _ = rules_mod.regulation_rules(rs, st, params, span.tz)
-    by_id = {r.id: r for r in rules}
+    by_key = {(r.param, r.period): r for r in rules}
     out = []
-    for a in got:
-        rule = by_id.get(a.rule_id)
+    # a second probe's channel (ph_2) is judged by its base's limit in a row of its own
+    for a, channel in [(x, ch) for x in got for ch in rules_mod.channels_of(x, params)]:
+        rule = by_key.get((channel, a.period))
         judged, exceed = [], []
         for m in data.means:
-            if (m["param"], m["period"], m["complete"]) != (a.param, a.period, True):
+            if (m["param"], m["period"], m["complete"]) != (channel, a.period, True):
                 continue
             v = to_unit(a.param, m["value"], m["unit"], a.unit)
             if v is None:
@@ -114,8 +115,8 @@ def _limits(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
             elif lo is not None and v < lo:
                 exceed.append({"time": m["time"], "value": v, "limit": lo, "side": "below"})
         hi, lo = rule.limits(span.until) if rule else (None, None)
-        out.append({"param": a.param, "period": a.period, "unit": a.unit, "min": lo,
-                    "max": hi, "rule": a.rule_id, "status": a.status,
+        out.append({"param": channel, "period": a.period, "unit": a.unit, "min": lo,
+                    "max": hi, "rule": rule.id if rule else a.rule_id, "status": a.status,
                     "confidence": a.confidence, "source": a.source or NOT_FOUND,
                     "label": a.label, "n": len(judged),
                     "mean": fmean(judged) if judged else None,

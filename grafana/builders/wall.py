@@ -28,7 +28,7 @@ from grafana.panels import (
     timeline,
     with_thresholds,
 )
-from grafana.queries import agg, by_time, col, ident, is_, select
+from grafana.queries import agg, by_time, col, ident, is_, one_of, select
 
 SCREEN_W, SCREEN_H = 6, 28
 COLUMNS, ROWS = 4, 3
@@ -54,11 +54,16 @@ def featured(lang: str, n: int, param: str, period: str, top: int, height: int):
     air = next(g for g in facts.groups() if g.family == "air")
     limit = next((lim for lim in air.limits if (lim.param, lim.period) == (param, period)),
                  None)
-    q = select([col("value")], "mean", [is_("param", param), is_("period", period)],
-               [ident("station")])
+    chans = facts.channels(air, param)
+    several = chans not in ((), (param,))  # a station with a second probe: a line each
+    q = select([col("value")], "mean",
+               [one_of("param", chans) if several else is_("param", param),
+                is_("period", period)],
+               [ident("station"), *([ident("param")] if several else [])])
     title = t("mean", lang, param=facts.param_name(param),
               period=facts.period_name(period, lang))
-    p = series(title, [target(q, alias="$tag_station")], screen(n, top=top, height=height),
+    p = series(title, [target(q, alias="$tag_station $tag_param" if several else "$tag_station")],
+               screen(n, top=top, height=height),
                description=_where(n, lang), legend=False)
     if limit is not None:
         with_thresholds(p, limit_thresholds(limit), cm.GraphThresholdsStyleMode.LINE_AND_AREA)

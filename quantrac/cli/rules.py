@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 import boards
+from boards.param_names import base
 
 RUN_DIR = click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
                        help="run folder whose regulations.json holds the department's numbers "
@@ -84,18 +85,21 @@ def report(st: boards.Station, run_dir: Path | None, department: Path | None,
                     "notes": [doc[k] for k in ("effective_note", "transition_note", "note")
                               if doc.get(k)]}
     limited = {a.param for a in got}
-    # what the regulation limits that this station does not measure (COD at an outfall)
-    unmeasured = sorted({a.param for a in rules.applied(rs, st)[0]} - set(params))
+    # what the regulation limits that this station does not measure (COD at an outfall);
+    # a second probe's channel (ph_2) measures its base (boards/param_names.py)
+    measured = {base(p) for p in params}
+    unmeasured = sorted({a.param for a in rules.applied(rs, st)[0]} - measured)
     return {
         "station": st.id, "name": st.name, "kind": st.kind, "regulation": st.regulation,
         "column": st.column, "design_flow_m3d": st.raw.get("design_flow_m3d"),
         "rule_set": rule_set,
         "department_file": str(path) if rs.department.limits or rs.department.meta else None,
-        "limits": [{"param": a.param, "period": a.period, "unit": a.unit, "min": a.min,
-                    "max": a.max, "rule": a.rule_id, "status": a.status, "source": a.source,
-                    "confidence": a.confidence, "label": a.label, "note": a.note}
-                   for a in got],
-        "no_limit": sorted(p for p in params if p not in limited),
+        "limits": [{"param": ch, "period": a.period, "unit": a.unit, "min": a.min,
+                    "max": a.max, "rule": rules.channel_rule_id(a, ch), "status": a.status,
+                    "source": a.source, "confidence": a.confidence, "label": a.label,
+                    "note": a.note}
+                   for a in got for ch in rules.channels_of(a, params)],
+        "no_limit": sorted(p for p in params if base(p) not in limited),
         "not_measured": unmeasured,
         "warnings": warnings + rules.transition_warnings(rs, [st]),
     }

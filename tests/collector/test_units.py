@@ -87,3 +87,26 @@ def test_without_the_records_temperature_and_pressure_the_standard_conditions_ar
     pm, *_ = UnitsProcessor().process(
         Batch([], readings=[reading("pm10", "ug/m3", 40.0), *thp])).readings
     assert (pm.value, pm.raw, pm.ref, pm.unit) == (40.0, None, "standard", "ug/m3")
+
+
+# -- a second probe's channel (boards/param_names.py) converts and refers as its base ------------
+
+def test_a_second_probes_gas_channel_converts_as_its_base():
+    assert to_canonical("so2_b", "ppb", 100.0) == pytest.approx(262.04, abs=0.01)
+    assert canonical_unit("co_2", "ppm") == "ug/Nm3"
+    with pytest.raises(UnitError, match="so2_b: no conversion from 'mg/m3'"):
+        factor("so2_b", "mg/m3")
+
+
+def test_a_renamed_thp_channel_still_refers_the_particulates(edited):
+    def shelter(doc: dict) -> None:
+        for s in doc["stations"]:
+            if s["id"] == "pq-air-02":
+                s["sensors"] = {"thp": {"params": {"temp": "temp_shelter"}}}
+
+    edited("registry/phu-quoc", shelter)
+    at = {"station": "pq-air-02"}
+    pm, *_ = UnitsProcessor().process(Batch([], readings=[
+        reading("pm10", "ug/m3", 40.0, **at), reading("temp_shelter", "degC", 31.0, **at),
+        reading("pressure", "hPa", 1006.0, **at)])).readings
+    assert (pm.value, pm.ref) == (pytest.approx(40 * HOT_AFTERNOON), "station")

@@ -120,3 +120,16 @@ def test_services_up_warns_about_a_rule_set_past_its_transition_end(stack, run_d
     res = run("services", "up", "--run-dir", run_dir)
     assert res.exit_code == 0, res.output
     assert f"warning: station pq-ww-01: {PAST}" in res.stderr
+
+
+def test_rules_show_lists_a_second_probe_under_its_own_rule(run_dir, edited):
+    """A second pH probe (boards/param_names.py) is judged by the pH limit: listed with the
+    rule its alerts carry, not as a parameter without a limit."""
+    edited("profiles/raw-water", lambda p: p["sensors"].append(
+        {"id": "ph2", "model": "qt-ph-485", "uart": "rs485", "address": 9,
+         "params": {"ph": "ph_2", "temp": "temp_2"}}))
+    doc = json.loads(run("rules", "show", "pq-tap-02", "--json", "--run-dir", run_dir).output)
+    by = {x["param"]: x for x in doc["limits"]}
+    assert by["ph_2"]["rule"] == "qcvn08_2023.ph_2.1h" and by["ph"]["rule"] == "qcvn08_2023.ph.1h"
+    assert (by["ph_2"]["min"], by["ph_2"]["max"]) == (by["ph"]["min"], by["ph"]["max"])
+    assert "ph_2" not in doc["no_limit"] and "temp_2" in doc["no_limit"]

@@ -38,7 +38,12 @@ class IndicesProcessor:
     name = "indices"
 
     def __init__(self, registry: str = "phu-quoc", keep_hours: int = 48) -> None:
-        self.tz = ZoneInfo(boards.registry(registry).timezone)
+        reg = boards.registry(registry)
+        self.tz = ZoneInfo(reg.timezone)
+        # station -> channel -> the base parameter it counts as: one channel per base
+        # (Station.chosen(): primary, else unrenamed, else first), so a second probe never
+        # counts twice and a station whose only pH is `ph_2` still has a pH
+        self.channels = {st.id: {p: b for b, p in st.chosen().items()} for st in reg.stations}
         self.keep_s = int(keep_hours) * HOUR_S
         # station -> param -> hour start -> complete hourly mean (µg/m³ for gases) or None
         self.hours: dict[str, dict[str, dict[int, float | None]]] = {}
@@ -56,13 +61,15 @@ class IndicesProcessor:
             if kind != "air" and wqi.refusal(kind) is not None:
                 continue  # VN_WQI is for surface water: none for tap, waste or sea water
             wanted = aqi.PARAMS if kind == "air" else WQI_INPUTS
-            if param not in wanted:
+            mine = self.channels.get(station)
+            counted = param if mine is None else mine.get(param)
+            if counted not in wanted:
                 continue
             value = self._value(station, param, p)
             if station not in before and any(self.hours.get(station, {}).values()):
                 before[station] = self._newest(station)
             self.kinds[station] = kind
-            self.hours.setdefault(station, {}).setdefault(param, {})[p.time - HOUR_S] = value
+            self.hours.setdefault(station, {}).setdefault(counted, {})[p.time - HOUR_S] = value
             touched.setdefault(station, set()).add(p.time - HOUR_S)
         for station, hours in touched.items():
             if station in before and self._newest(station) > before[station]:

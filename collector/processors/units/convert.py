@@ -11,6 +11,8 @@ C_ref = C_ambient × (T_ambient / 298.15 K) × (1013.25 hPa / P_ambient).
 
 from __future__ import annotations
 
+from boards.param_names import base
+
 MOLAR_VOLUME_L = 24.45  # L/mol at 25 °C and 760 mmHg
 MOLAR_MASS = {"so2": 64.07, "co": 28.01, "no2": 46.01, "o3": 48.00}  # g/mol
 GAS_UNIT = "ug/Nm3"  # the `unit` tag of every converted gas
@@ -22,8 +24,9 @@ class UnitError(ValueError):
 
 
 def factor(param: str, unit: str) -> tuple[float, str] | None:
-    """(multiplier, canonical unit) for `param` sent in `unit`; None when it stays as sent."""
-    mass = MOLAR_MASS.get(param)
+    """(multiplier, canonical unit) for `param` sent in `unit`; None when it stays as sent.
+    A second probe's channel (`so2_b`) converts as its base parameter."""
+    mass = MOLAR_MASS.get(base(param))
     if mass is None or unit == GAS_UNIT:
         return None
     if unit not in PPB_PER:

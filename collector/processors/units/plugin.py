@@ -21,25 +21,34 @@ from collector.processors.units.convert import (
 )
 from collector.processors.units.options import UnitsOptions
 
+AMBIENT = ("temp", "pressure")
+PLAIN = {p: p for p in AMBIENT}  # a station the registry does not know
+
 
 class UnitsProcessor:
     name = "units"
 
     def __init__(self, registry: str = "phu-quoc", keep_raw: bool = True) -> None:
         self.keep_raw = keep_raw
+        # station -> its channel giving the air's temperature / pressure (a renamed THP channel,
+        # temp_shelter, still refers the PM; a second probe does not take its place)
+        self.ambient: dict[str, dict[str, str]] = {}
         for station in boards.registry(registry).stations:  # refuse at start, not per message
             for param, unit in station.params().items():
                 try:
                     factor(param, unit)
                 except UnitError as e:
                     raise UnitError(f"station {station.id}: {e}") from None
+            self.ambient[station.id] = {p: b for b, p in station.chosen().items()
+                                        if b in AMBIENT}
 
     def process(self, batch: Batch) -> Batch:
         ambient: dict[tuple[str, int], dict[str, float | None]] = {}
         for r in batch.readings:
-            if r.param in ("temp", "pressure") and r.unit in ("degC", "hPa"):
+            what = self.ambient.get(r.station, PLAIN).get(r.param)
+            if what is not None and r.unit in ("degC", "hPa"):
                 # a value of a sensor in error or calibration is not the air's
-                ambient.setdefault((r.station, r.time), {})[r.param] = \
+                ambient.setdefault((r.station, r.time), {})[what] = \
                     r.value if r.status == 0 else None
         for r in batch.readings:
             if r.unit == AMBIENT_UNIT:
