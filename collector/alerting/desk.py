@@ -34,6 +34,9 @@ ACTS = ("ack", "silence", "unsilence")
 KEEP_S = 7 * 86400  # a closed alert may still be acknowledged this long
 ALERT_ID = re.compile(r"^([a-z0-9][a-z0-9-]{1,31})/([A-Za-z0-9_.:-]{1,128})/(\d{9,11})$")
 MAX_TEXT = 500
+# An answer's times: after 2023-11 (older is a clock never set) and before 2100 (later is a
+# typo); outside them a point's nanosecond time or a local date would not even be computable.
+FIRST_T, LAST_T = 1_700_000_000, 4_102_444_800
 
 
 class AnswerError(ValueError):
@@ -133,8 +136,7 @@ def parse_answer(payload: bytes, station: str) -> Answer:
     by, t = doc.get("by"), doc.get("t")
     if not isinstance(by, str) or not by.strip() or len(by) > 64:
         raise AnswerError("by: who answers must be named (1-64 characters)")
-    if not isinstance(t, int) or isinstance(t, bool) or t < 1_700_000_000:
-        raise AnswerError(f"t: {t!r} is not an epoch time in seconds")
+    t = _epoch("t", t)
     text = doc.get("note", doc.get("reason", ""))
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise AnswerError(f"note/reason: a text of at most {MAX_TEXT} characters")
@@ -148,17 +150,21 @@ def parse_answer(payload: bytes, station: str) -> Answer:
             raise AnswerError(f"alert: {alert!r} is not an alert of {station}, the topic's "
                               "station")
         return Answer("ack", station, by.strip(), t, aid, alert=alert, note=text)
-    start, until = doc.get("from", t), doc.get("until", 0)
-    if act == "silence":
-        if not text.strip():
-            raise AnswerError("reason: a silence needs a reason")
-        for name, v in (("from", start), ("until", until)):
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise AnswerError(f"{name}: {v!r} is not an epoch time in seconds")
-        if until <= start:
-            raise AnswerError(f"until: {until} is not after from: {start}")
-    return Answer(act, station, by.strip(), t, aid, note=text, start=int(start),
-                  until=int(until))
+    if act == "unsilence":  # ends what covers now: its own times are not read
+        return Answer(act, station, by.strip(), t, aid, note=text)
+    if not text.strip():
+        raise AnswerError("reason: a silence needs a reason")
+    start = _epoch("from", doc.get("from", t))
+    until = _epoch("until", doc.get("until"))
+    if until <= start:
+        raise AnswerError(f"until: {until} is not after from: {start}")
+    return Answer(act, station, by.strip(), t, aid, note=text, start=start, until=until)
+
+
+def _epoch(name: str, v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not FIRST_T <= v < LAST_T:
+        raise AnswerError(f"{name}: {v!r} is not an epoch time in seconds (2023-2099)")
+    return v
 
 
 def local_time(t: float, tz: tzinfo) -> str:

@@ -39,16 +39,22 @@ def _registry(name: str):
 def parse_time(value: str, tz: ZoneInfo, now: float, what: str) -> int:
     """`2026-03-02T17:00` (local time without an offset), `2026-03-02T10:00+00:00`, or a
     duration from now (`90m`, `2h`, `1d`); BadParameter naming the option otherwise."""
+    from collector.alerting.desk import FIRST_T, LAST_T
+
     m = DURATION.fullmatch(value.strip())
     if m:
-        return int(now) + int(m.group(1)) * UNIT_S[m.group(2)]
-    try:
-        dt = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither an ISO 8601 time (2026-03-02T17:00, "
-                                 "local time) nor a duration (90m, 2h, 1d)",
-                                 param_hint=what) from None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp())
+        t = int(now) + int(m.group(1)) * UNIT_S[m.group(2)]
+    else:
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is neither an ISO 8601 time (2026-03-02T17:00, "
+                                     "local time) nor a duration (90m, 2h, 1d)",
+                                     param_hint=what) from None
+        t = int((dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp())
+    if not FIRST_T <= t < LAST_T:  # the collector would refuse the answer: say it here
+        raise click.BadParameter(f"{value!r} is not between 2023-11 and 2099", param_hint=what)
+    return t
 
 
 def _env(run_dir: Path | None) -> dict[str, str]:

@@ -20,9 +20,14 @@ from quantrac.cli import main
      "'tomorrow' is neither an ISO 8601 time"),
     (["silence", "pq-air-01", "--until", "2h", "--from", "3h", "--reason", "bảo trì"],
      "is not after the start"),
-    (["silence", "pq-air-01", "--until", "2020-01-01T08:00", "--from", "2019-12-31T08:00",
-      "--reason", "bảo trì"], "2020-01-01 08:00 has already passed"),
+    (["silence", "pq-air-01", "--until", "2024-01-01T08:00", "--from", "2023-12-31T08:00",
+      "--reason", "bảo trì"], "2024-01-01 08:00 has already passed"),
     (["silence", "pq-air-01", "--until", "2h", "--reason", " "], "a reason of 1-500 characters"),
+    # a window the collector would refuse (its answer dead-lettered while this said "silenced")
+    (["silence", "pq-air-01", "--until", "50000d", "--reason", "x"],
+     "'50000d' is not between 2023-11 and 2099"),
+    (["silence", "pq-air-01", "--until", "2h", "--from", "2020-01-01T08:00", "--reason", "x"],
+     "'2020-01-01T08:00' is not between 2023-11 and 2099"),
     (["silence", "pq-zz-01", "--until", "2h", "--reason", "x"], "'pq-zz-01' is not a station"),
     (["ack", "pq-air-01/offline/1763755200"], "Missing option '--note'"),
 ])

@@ -36,11 +36,22 @@ def answer(**doc) -> bytes:
     (answer(act="silence", until=T + 60), "a silence needs a reason"),
     (answer(act="silence", reason="x", until=T - 60), f"until: {T - 60} is not after"),
     (answer(act="ack", alert=f"pq-air-01/offline/{T}", note="x" * 501), "at most 500"),
+    # times no clock gives: before, they reached a local date or a point's time and broke
+    # the answer's handling with an OverflowError/TypeError (the message left unacknowledged)
+    (answer(act="silence", reason="x", until=10**20), "until: 100000000000000000000 is not"),
+    (answer(act="silence", reason="x", until=None), "until: None is not an epoch time"),
+    (answer(act="silence", reason="x", until=T + 60, **{"from": 1.5}), "from: 1.5 is not"),
+    (answer(act="ack", alert=f"pq-air-01/offline/{T}", t=2**63), "t: 9223372036854775808"),
 ])
 def test_an_answer_that_cannot_be_taken_says_why(doc, error):
     with pytest.raises(desk.AnswerError) as e:
         desk.parse_answer(doc, ST)
     assert error in str(e.value)
+
+
+def test_an_unsilence_ends_what_covers_now_whatever_times_it_carries():
+    a = desk.parse_answer(answer(act="unsilence", until=None, **{"from": [1]}), ST)
+    assert (a.act, a.station, a.by, a.t) == ("unsilence", ST, "An", T)
 
 
 @pytest.mark.parametrize("contact, error", [
