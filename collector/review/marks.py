@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 log = logging.getLogger("quantrac.collector.review")
@@ -60,6 +60,10 @@ def load(file: Path) -> list[Mark]:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
+    return _parse(text, file)
+
+
+def _parse(text: str, file: Path) -> list[Mark]:
     marks = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -73,15 +77,14 @@ def load(file: Path) -> list[Mark]:
 
 
 def append(file: Path, mark: Mark) -> Mark:
-    """Append `mark` with the next id (under an exclusive lock, fsync'd); the mark as kept."""
+    """Append `mark` with the next id (under an exclusive lock, fsync'd); the mark as kept.
+    MarkError naming the line when the file is damaged: nothing is appended to it then (the
+    collector would not read past that line)."""
     file.parent.mkdir(parents=True, exist_ok=True)
     with open(file, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
-        last = 0
-        for line in f.read().splitlines():
-            if line.strip():
-                last = max(last, int(json.loads(line).get("id", 0)))
+        last = max((m.id for m in _parse(f.read(), file)), default=0)
         kept = Mark(**{**asdict(mark), "id": last + 1})
         f.seek(0, os.SEEK_END)
         f.write(json.dumps(asdict(kept), ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -120,8 +123,7 @@ def flag(station: str, param: str, start: int, end: int, reason: str, by: str,
 
 def approve(station: str, day: date, by: str, now: int, tz: tzinfo, reason: str = "",
             login: str = "") -> Mark:
-    end = datetime.combine(day + timedelta(days=1), time(0), tz)
-    if end.timestamp() > now:
+    if day >= datetime.fromtimestamp(now, tz).date():  # (day + 1 overflows on 9999-12-31)
         raise MarkError(f"--date {day.isoformat()} is not over yet; a day is approved once "
                         "all its data are in")
     return Mark(0, APPROVE, station, _who(by), now, reason.strip(), day=day.isoformat(),

@@ -38,13 +38,17 @@ def operator(by: str | None) -> str:
     return os.environ.get("QUANTRAC_OPERATOR") or login()
 
 
-def _station(registry: str, station: str):
+def _registry(registry: str):
     import boards
 
     try:
-        reg = boards.registry(registry)
+        return boards.registry(registry)
     except boards.BoardsError as e:
         raise click.ClickException(str(e)) from None
+
+
+def _station(registry: str, station: str):
+    reg = _registry(registry)
     if station not in reg.ids():
         raise click.BadParameter(f"{station!r} is not in registry {registry!r}",
                                  param_hint="STATION")
@@ -129,10 +133,9 @@ def flags(station: str | None, run_dir: str | None, registry: str) -> None:
     """List the review marks: id, when made, by whom, what, why."""
     from zoneinfo import ZoneInfo
 
-    import boards
     from collector.review import marks
 
-    tz = ZoneInfo(boards.registry(registry).timezone)
+    tz = ZoneInfo(_registry(registry).timezone)
     try:
         kept = marks.load(marks.path(paths.run_dir(run_dir)))
     except marks.MarkError as e:

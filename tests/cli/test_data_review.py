@@ -64,6 +64,7 @@ def test_a_flag_and_an_approval_are_kept_with_who_when_and_why(tmp_path):
     (("approve", STATION, "--date", "2026-02-30"), "'2026-02-30' is not a date"),
     (("approve", STATION, "--date", (date.today() + timedelta(days=1)).isoformat()),
      "is not over yet"),
+    (("approve", STATION, "--date", "9999-12-31"), "is not over yet"),
 ])
 def test_bad_arguments_are_named_and_nothing_is_kept(tmp_path, args, message):
     defaults = {"--from": "2026-03-02T10:00", "--to": "2026-03-02T12:00",
@@ -78,3 +79,22 @@ def test_a_damaged_marks_file_is_named_not_skipped(tmp_path):
     (tmp_path / "review.jsonl").write_text('{"id": 1, "type": "flag"\n')
     got = run(tmp_path, "flags")
     assert got.exit_code == 1 and "review.jsonl:1: not a review mark" in got.output
+
+
+def test_an_unknown_registry_is_named_when_listing(tmp_path):
+    got = run(tmp_path, "flags", "--registry", "nowhere")
+    assert got.exit_code == 1 and "boards/registry/nowhere.json: no such file" in got.output
+
+
+def test_a_mark_is_not_added_after_a_damaged_line(tmp_path):
+    """The collector stops reading at a damaged line, so a mark written after it would never
+    apply: the command names the line and keeps the file as it was."""
+    damaged = '{"id": 1, "type": "flag"\n'
+    (tmp_path / "review.jsonl").write_text(damaged)
+    for args in (("flag", STATION, PARAM, "--from", "2026-03-02T10:00", "--to",
+                  "2026-03-02T12:00", "--reason", "fault", "--by", "lan"),
+                 ("approve", STATION, "--date", "2026-03-02", "--by", "lan")):
+        got = run(tmp_path, *args)
+        assert got.exit_code == 1 and "review.jsonl:1: not a review mark" in got.output, \
+            got.output
+    assert (tmp_path / "review.jsonl").read_text() == damaged
