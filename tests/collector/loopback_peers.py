@@ -572,6 +572,8 @@ class TelegramPeer(_ChatPeer):
         token = path.removeprefix("/bot").rpartition("/")[0]
         with self._lock:
             self.tokens.append(token)
+        if not path.startswith("/bot") or ":" not in token:  # what the real API does
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}, {}
         step = self._next()
         if step == "500":
             return 500, {"ok": False, "error_code": 500, "description": "Internal"}, {}

@@ -148,6 +148,23 @@ def test_telegram_answers_401_429_and_403_as_documented(telegram, tmp_path):
     assert len(telegram.to("-1001234567")) == 1
 
 
+def test_an_api_that_is_not_there_keeps_the_alert_for_everyone(zalo, telegram, tmp_path):
+    """A 404 says the address (or a Telegram token that is no bot token) is wrong, not the
+    recipient: the alert waits for the operator instead of going to the dead letters for each
+    recipient in turn."""
+    path = secrets(tmp_path, zalo_access_token=ZALO_TOKEN, telegram_bot_token="AAH-no-bot-id")
+    cases = [(ZaloSink(zalo.url + "/v2", ("4567890123456789",), path, tz=TZ), "zalo_api_url"),
+             (TelegramSink(telegram.url, ("-1001234567",), path, tz=TZ), "telegram_bot_token"),
+             (TelegramSink(telegram.url + "/v2", ("-1001234567",), path, tz=TZ),
+              "telegram_api_url")]
+    for sink, named in cases:
+        got = sink.write([alert()])
+        assert (got.accepted, got.rejected, got.operator) == ([], [], True), got
+        assert "404" in got.error and named in got.error
+        assert "AAH-no-bot-id" not in got.error
+    assert not zalo.messages and not telegram.messages
+
+
 def test_a_silenced_alert_reaches_no_chat_and_an_escalation_only_its_level(zalo, telegram,
                                                                            tmp_path):
     path = secrets(tmp_path, zalo_access_token=ZALO_TOKEN, telegram_bot_token=BOT_TOKEN)

@@ -5,6 +5,7 @@ The token is part of the URL, so errors and logs name the URL as <api>/bot***/se
 |-----------------------------------------------|-------------------------------------------------|
 | `ok` true                                     | delivered                                       |
 | 401 Unauthorized (token revoked or wrong)     | kept, retried, operator error: renew the token  |
+| 404 Not Found (a malformed token, wrong URL)  | kept, retried, operator error: check both       |
 | 429 Too Many Requests                         | kept, retried after `parameters.retry_after`    |
 | 400 (chat not found), 403 (bot blocked, kicked) | refused for that chat: alert dead letters     |
 | 5xx, no connection, timeout                   | kept, retried with back-off                     |
@@ -33,6 +34,10 @@ class TelegramSink(ChatSink):
         if status == 401:
             return Answer("operator", f"{why}; put a valid telegram_bot_token in "
                           f"{self.secrets}", 0.0)
+        if status == 404:  # the API knows no such bot or method: a wrong address or a token
+            # that is not a bot token at all, so every chat would be refused and lose the alert
+            return Answer("operator", f"{why}; check telegram_api_url and the "
+                          f"telegram_bot_token in {self.secrets}", 0.0)
         if status == 429:
             params = doc.get("parameters")
             after = params.get("retry_after") if isinstance(params, dict) else None

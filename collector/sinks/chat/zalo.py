@@ -10,6 +10,7 @@ Zalo answers HTTP 200 with a JSON envelope whose `error` says what happened:
 | `error` -216 (access token invalid/expired) | kept, retried, operator error: renew the token    |
 | `error` -32 (the OA reached its call limit) | kept, retried after a minute                      |
 | any other `error` (not a follower, …)    | refused for that user: alert dead letters            |
+| HTTP 404 (no such API: a wrong address)   | kept, retried, operator error: check zalo_api_url    |
 | HTTP 429, 5xx, no connection, timeout    | kept, retried with back-off (Retry-After honoured)   |
 """
 
@@ -37,6 +38,8 @@ class ZaloSink(ChatSink):
         status, doc, headers = got
         if status == 429 or status >= 500:
             return Answer("retry", f"{url}: HTTP {status}", retry_after_s(headers))
+        if status == 404:  # no such API: about the address, not the user; nobody would get it
+            return Answer("operator", f"{url}: HTTP 404: check zalo_api_url", 0.0)
         if status >= 400:
             return Answer("refused", f"HTTP {status}")
         code = doc.get("error")
