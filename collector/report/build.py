@@ -22,8 +22,7 @@ from collector.alerting.regulations import NOT_FOUND
 from collector.alerting.units import to_unit
 from collector.domain import aqi_health
 from collector.report import fetch
-
-NOT_REVIEWED = "not reviewed"
+from collector.review.marks import APPROVE, FLAG, Review
 
 
 @dataclass(frozen=True)
@@ -64,14 +63,24 @@ def monthly(month: str, tz: ZoneInfo) -> Span:
     return Span("monthly", first, nxt - timedelta(days=1), tz)
 
 
-def review_status(station: str, span: Span) -> str:
-    """The hook for operator review (flags and approvals, issue 16): until that exists every
-    station's data is "not reviewed"."""
-    return NOT_REVIEWED
+def review_status(station: str, span: Span, review: Review | None) -> dict[str, Any]:
+    """The operator's review of the span (collector/review/): how many of its local days are
+    approved and by whom, and the flags that cover part of it (records after `start` up to
+    and including `end`, as the span's)."""
+    first, last = span.first.isoformat(), span.last.isoformat()
+    marks = review.marks if review is not None else []
+    approvals = [m for m in marks if m.type == APPROVE and m.station == station
+                 and first <= m.day <= last]
+    return {"days": (span.last - span.first).days + 1,
+            "approved": len({m.day for m in approvals}),
+            "by": list(dict.fromkeys(m.by for m in approvals)),
+            "flags": [{"param": m.param, "start": m.start, "end": m.end, "reason": m.reason,
+                       "by": m.by} for m in marks if m.type == FLAG and m.station == station
+                      and m.start < span.until and m.end > span.after]}
 
 
 def station(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
-            span: Span) -> dict[str, Any]:
+            span: Span, review: Review | None = None) -> dict[str, Any]:
     params = st.params()
     report_s = int(boards.profile(st.profile).get("report_s", 300))
     expected = (span.until - span.after) // report_s
@@ -80,7 +89,7 @@ def station(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
                      "pct": 100.0 * data.valid.get(p, 0) / expected if expected else 0.0}
                     for p in sorted(params)]
     return {"id": st.id, "name": st.name, "kind": st.kind, "regulation": st.regulation,
-            "column": st.column, "review": review_status(st.id, span),
+            "column": st.column, "review": review_status(st.id, span, review),
             "completeness": completeness, "limits": _limits(st, data, rs, span),
             "aqi_hour": [a for a in data.aqi if a["period"] == "hour"],
             "aqi_day": [{**a, "advice": aqi_health.of_aqi(a["aqi"])}
@@ -144,16 +153,20 @@ def _series(data: fetch.StationData) -> dict[str, list[tuple[int, float]]]:
 
 
 def bulletin(env: dict[str, str], registry: boards.Registry, stations: list[boards.Station],
-             rs: rules_mod.RuleSet, span: Span) -> dict[str, Any]:
+             rs: rules_mod.RuleSet, span: Span, review: Review | None = None) -> dict[str, Any]:
     """Every chosen station's part, read from InfluxDB; a station without a single record in
-    the span is listed as silent."""
+    the span is listed as silent. `review`: the operator's marks (records flagged invalid
+    are not valid in the completeness; approvals and flags are the review status)."""
     parts, silent = [], []
     for st in stations:
-        data = fetch.station(env, st.id, span.after, span.until)
+        flagged: dict[str, list[tuple[int, int]]] = {}
+        for f in review_status(st.id, span, review)["flags"]:
+            flagged.setdefault(f["param"], []).append((f["start"], f["end"]))
+        data = fetch.station(env, st.id, span.after, span.until, flagged=flagged)
         if not data.records:
             silent.append(st.id)
             continue
-        parts.append(station(st, data, rs, span))
+        parts.append(station(st, data, rs, span, review))
     return {"kind": span.kind, "label": span.label, "first": span.first.isoformat(),
             "last": span.last.isoformat(), "timezone": str(span.tz),
             "network": registry.network, "province": registry.province,

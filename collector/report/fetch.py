@@ -29,19 +29,45 @@ def _where(station: str, after: int, until: int) -> str:
             f"AND time <= {until}s")
 
 
+def _merged(ranges: list[tuple[int, int]], after: int, until: int) -> list[tuple[int, int]]:
+    """(start, end] ranges clipped to (after, until], overlapping ones joined: each flagged
+    record is taken off the valid count once."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted((max(a, after), min(b, until)) for a, b in ranges):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
 def _q(env: dict[str, str], q: str, timeout: float) -> list[dict[str, Any]]:
     return influxql.rows(influxql.query(env, q, timeout=timeout))
 
 
+VALID = '"status" = 0 AND "qc" <> 4 AND "qc" <> 9'
+
+
 def station(env: dict[str, str], station_id: str, after: int, until: int,
-            timeout: float = 60.0) -> StationData:
-    """Everything the bulletin shows of one station over the span."""
+            timeout: float = 60.0,
+            flagged: dict[str, list[tuple[int, int]]] | None = None) -> StationData:
+    """Everything the bulletin shows of one station over the span. `flagged`: per parameter
+    the (start, end] ranges an operator flagged invalid."""
     w = _where(station_id, after, until)
     d = StationData()
-    # valid as the aggregate stage counts it: a value, measuring, QC neither fail nor missing
-    for r in _q(env, f'SELECT count("value") FROM "reading" WHERE {w} AND "status" = 0 '
-                     f'AND "qc" <> 4 AND "qc" <> 9 GROUP BY "param"', timeout):
+    # valid as the aggregate stage counts it: a value, measuring, QC neither fail nor missing,
+    # not flagged invalid by an operator
+    for r in _q(env, f'SELECT count("value") FROM "reading" WHERE {w} AND {VALID} '
+                     f'GROUP BY "param"', timeout):
         d.valid[r["param"]] = int(r["count"])
+    for param, ranges in (flagged or {}).items():
+        for start, end in _merged(ranges, after, until):
+            for r in _q(env, f'SELECT count("value") FROM "reading" WHERE '
+                             f'{_where(station_id, start, end)} AND "param" = '
+                             f'{influxql.quote_string(param)} AND {VALID}', timeout):
+                d.valid[param] = d.valid.get(param, 0) - int(r["count"])
     for r in _q(env, f'SELECT count("status") FROM "reading" WHERE {w} GROUP BY "param"',
                 timeout):
         d.records[r["param"]] = int(r["count"])

@@ -37,7 +37,14 @@ T = {
               "surface_water": {"vi": "nước mặt", "en": "surface water"},
               "wastewater": {"vi": "nước thải", "en": "wastewater"},
               "sea_water": {"vi": "nước biển", "en": "sea water"}},
-    "review": {"not reviewed": {"vi": "chưa thẩm định (not reviewed)", "en": "not reviewed"}},
+    "review": {"none": {"vi": "chưa thẩm định (not reviewed)", "en": "not reviewed"},
+               "all": {"vi": "đã thẩm định (approved) bởi {by}", "en": "approved by {by}"},
+               "some": {"vi": "đã thẩm định {k}/{n} ngày (bởi {by}), các ngày khác chưa thẩm "
+                              "định", "en": "approved {k} of {n} days (by {by}), the other "
+                                            "days not reviewed"}},
+    "flags": {"vi": "Số liệu bị đánh dấu không hợp lệ", "en": "Data flagged invalid"},
+    "flag_head": {"vi": ["Thông số", "Từ", "Đến", "Lý do", "Người đánh dấu"],
+                  "en": ["Parameter", "From", "To", "Reason", "Flagged by"]},
     "completeness": {"vi": "Độ đầy đủ số liệu", "en": "Data completeness"},
     "comp_head": {"vi": ["Thông số", "Hợp lệ", "Bản ghi", "Dự kiến", "%"],
                   "en": ["Parameter", "Valid", "Records", "Expected", "%"]},
@@ -127,13 +134,30 @@ def blocks(doc: dict[str, Any], lang: str) -> list[Block]:
     return out
 
 
+def review_text(r: dict[str, Any], lang: str) -> str:
+    k, n, by = r["approved"], r["days"], ", ".join(r["by"])
+    which = "none" if k == 0 else "all" if k == n else "some"
+    return T["review"][which][lang].format(k=k, n=n, by=by)
+
+
+def _flags(flags: list[dict[str, Any]], lang: str, tz: ZoneInfo) -> list[Block]:
+    if not flags:
+        return []
+    def at(x: int) -> str:
+        return datetime.fromtimestamp(x, tz).strftime("%Y-%m-%d %H:%M")
+
+    return [Block("h3", t("flags", lang)), Block("table", head=T["flag_head"][lang], rows=[
+        [f["param"], at(f["start"]), at(f["end"]), f["reason"], f["by"]] for f in flags])]
+
+
 def _station(st: dict[str, Any], lang: str, tz: ZoneInfo, kind: str) -> list[Block]:
-    review = T["review"].get(st["review"], {}).get(lang, st["review"])
+    review = review_text(st["review"], lang)
     col = t("column", lang, c=st["column"]) if st["column"] else ""
     out = [Block("h2", t("station", lang, id=st["id"], name=st["name"])),
            Block("p", t("about", lang, kind=T["kinds"].get(st["kind"], {}).get(lang, st["kind"]),
                         regulation=st["regulation"],
                         column=col, review=review)),
+           *_flags(st["review"]["flags"], lang, tz),
            Block("h3", t("completeness", lang)),
            Block("table", head=T["comp_head"][lang], rows=[
                [c["param"], str(c["valid"]), str(c["records"]), str(c["expected"]),

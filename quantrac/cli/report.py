@@ -47,6 +47,7 @@ def _run(kind: str, value: str, out: Path, stations: tuple[str, ...], langs: tup
     from collector.alerting.regulations import OVERRIDE_FILE
     from collector.config import ConfigError, services_env
     from collector.report import build, write
+    from collector.review import marks
     from quantrac_common.influxql import QueryError
 
     try:
@@ -73,11 +74,12 @@ def _run(kind: str, value: str, out: Path, stations: tuple[str, ...], langs: tup
         run = paths.run_dir(run_dir)
         env = services_env(run)
         rs = rules.load(None, run / OVERRIDE_FILE)
-    except (ConfigError, rules.RulesError) as e:
+        review = marks.Review(marks.path(run))
+    except (ConfigError, rules.RulesError, marks.MarkError) as e:
         raise click.ClickException(str(e)) from None
     chosen = [reg.get(s) for s in stations] if stations else list(reg.stations)
     try:
-        doc = build.bulletin(env, reg, chosen, rs, span)
+        doc = build.bulletin(env, reg, chosen, rs, span, review)
         files = write.write(doc, out, langs or ("vi", "en"))
     except (QueryError, write.ReportError) as e:
         raise click.ClickException(str(e)) from None

@@ -269,3 +269,55 @@ def test_only_complete_finished_means_are_judged_and_a_missing_limit_is_named(
         # PM10's day in progress: no mean judged, no exceedance
         assert "pm10 24 hours <= 100 ug/m3 - - 0/0 qcvn05.pm10.24h" in text
         assert "pm10 24 hours 20" not in text
+
+
+def test_the_bulletin_shows_the_operator_s_review_and_counts_flagged_records_invalid(
+        services, session_run_dir, tmp_path):
+    """An approved day is "approved by …", not "not reviewed"; a range an operator flagged
+    is listed with its reason, and its records are not valid in the completeness (as the
+    aggregate stage does not count them)."""
+    import shutil
+
+    from collector.contracts import Reading
+    from collector.review import marks
+    from collector.sinks.influxdb.plugin import InfluxSink
+
+    env = services
+    day = date.today() - timedelta(days=random.randint(720, 1000))
+    day0 = midnight(day)
+    st = "pq-air-04"
+    items = [Reading(st, "air", "so2", "ppb", day0 + k * STEP, 10.0, 0, qc=1)
+             for k in range(1, 25)]  # 00:05 … 02:00
+    sink = InfluxSink(env["QUANTRAC_INFLUX_WRITE_URL"], env["QUANTRAC_INFLUX_DB"],
+                      env["QUANTRAC_INFLUX_WRITE_USER"], env["QUANTRAC_INFLUX_WRITE_PASSWORD"])
+    try:
+        result = sink.write(items)  # type: ignore[arg-type]
+    finally:
+        sink.close()
+    assert len(result.accepted) == len(items), result.error
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(session_run_dir / "services.env", run_dir)
+    now = midnight(day + timedelta(days=3))
+    path = marks.path(run_dir)
+    # 00:30-01:00 (records 00:35 … 01:00) flagged twice, overlapping: 6 records, counted once
+    for start, end in (("00:30", "01:00"), ("00:45", "01:00")):
+        marks.append(path, marks.flag(st, "so2", day0 + int(start[:2]) * 3600
+                                      + int(start[3:]) * 60, day0 + int(end[:2]) * 3600
+                                      + int(end[3:]) * 60, "analyser fault", "lan", now))
+    marks.append(path, marks.approve(st, day, "an.tran", now, TZ))
+    for lang, approved, flagged in (("en", "Review status: approved by an.tran",
+                                     "Data flagged invalid"),
+                                    ("vi", "đã thẩm định (approved) bởi an.tran",
+                                     "Số liệu bị đánh dấu không hợp lệ")):
+        got = CliRunner().invoke(main, ["report", "daily", "--date", day.isoformat(),
+                                        "--station", st, "--lang", lang,
+                                        "--run-dir", str(run_dir), "--out", str(tmp_path)])
+        assert got.exit_code == 0, got.output
+        for text in (flat((tmp_path / f"bulletin_daily_{day}_{lang}.md").read_text(
+                         encoding="utf-8")),
+                     pdf_text(tmp_path / f"bulletin_daily_{day}_{lang}.pdf")):
+            assert approved in text and "not reviewed" not in text
+            assert flagged in text
+            assert f"so2 {day} 00:30 {day} 01:00 analyser fault lan" in text
+            assert "so2 18 24 288 6.2" in text  # 24 records, 6 of them flagged
