@@ -50,7 +50,14 @@ def midnight(day: date, tz: ZoneInfo) -> int:
 
 
 def daily(day: date, tz: ZoneInfo) -> Span:
-    return Span("daily", day, day, tz)
+    """ValueError for a day outside 1970-2099 (a typo; the year 9999's next day overflows)."""
+    return _checked(Span("daily", day, day, tz))
+
+
+def _checked(span: Span) -> Span:
+    if not 1970 <= span.first.year <= 2099:
+        raise ValueError(f"{span.label}: a bulletin covers the years 1970 to 2099")
+    return span
 
 
 def monthly(month: str, tz: ZoneInfo) -> Span:
@@ -59,6 +66,8 @@ def monthly(month: str, tz: ZoneInfo) -> Span:
         first = datetime.strptime(month, "%Y-%m").date()
     except ValueError:
         raise ValueError(f"{month!r} is not a month (YYYY-MM)") from None
+    if not 1970 <= first.year <= 2099:  # (December 9999's next month overflows)
+        raise ValueError(f"{month}: a bulletin covers the years 1970 to 2099")
     nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return Span("monthly", first, nxt - timedelta(days=1), tz)
 

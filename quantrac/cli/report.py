@@ -57,10 +57,14 @@ def _run(kind: str, value: str, out: Path, stations: tuple[str, ...], langs: tup
     tz = ZoneInfo(reg.timezone)
     if kind == "daily":
         try:
-            span = build.daily(date.fromisoformat(value), tz)
+            day = date.fromisoformat(value)
         except ValueError:
             raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
                                      param_hint="--date") from None
+        try:
+            span = build.daily(day, tz)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--date") from None
     else:
         try:
             span = build.monthly(value, tz)

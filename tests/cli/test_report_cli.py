@@ -14,6 +14,9 @@ from quantrac.cli import main
     (["daily", "--date", "10/03/2026"], "'10/03/2026' is not a date (YYYY-MM-DD)"),
     (["monthly", "--month", "2026-13"], "'2026-13' is not a month (YYYY-MM)"),
     (["monthly", "--month", "March"], "'March' is not a month (YYYY-MM)"),
+    # the day after the span overflowed: an OverflowError traceback once services were up
+    (["monthly", "--month", "9999-12"], "9999-12: a bulletin covers the years 1970 to 2099"),
+    (["daily", "--date", "9999-12-31"], "9999-12-31: a bulletin covers the years 1970 to 2099"),
     (["daily", "--date", "2026-03-10", "--station", "pq-air-99"],
      "pq-air-99 not in registry 'phu-quoc'"),
     (["daily", "--date", "2026-03-10", "--lang", "fr"], "'fr' is not one of 'vi', 'en'"),
