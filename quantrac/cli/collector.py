@@ -103,26 +103,28 @@ def _dead_letter_files(folder: Path, config_file: str | None) -> list[tuple[str,
 
 def _pick(files: list[tuple[str, Path]], ids: tuple[str, ...], pending: bool,
           classes: tuple[str, ...]) -> list[tuple[str, Path, list[dict]]]:
-    """Each file's entries that `ids` (`N`, or `w<i>#N` with several workers' files) and
-    `classes` name; a bare `N` that several files hold is refused as ambiguous."""
+    """Each file's entries that `ids` (`N`; `w<i>#N` a worker's, `#N` the single collector's,
+    as listed) and `classes` name; a bare `N` that several files hold is refused as
+    ambiguous."""
     from collector.dead_letters import read
 
-    wanted: dict[str, set[int]] = {}
+    wanted: dict[str | None, set[int]] = {}  # None: a bare N, any file's
     for text in ids:
-        label, _, n = text.rpartition("#")
+        label, sep, n = text.rpartition("#")
         if not n.isdigit() or (label and label not in {lb for lb, _ in files}):
-            raise click.BadParameter(f"{text!r} is not an entry id (N, or w<i>#N of a worker)",
-                                     param_hint="--id")
-        wanted.setdefault(label, set()).add(int(n))
+            raise click.BadParameter(f"{text!r} is not an entry id (N, #N, or w<i>#N of a "
+                                     "worker)", param_hint="--id")
+        wanted.setdefault(label if sep else None, set()).add(int(n))
     out = []
     for label, path in files:
         entries = [e for e in read(path, pending_only=pending)
-                   if (not ids or e["id"] in wanted.get(label, set()) | wanted.get("", set()))
+                   if (not ids or e["id"] in wanted.get(label, set()) | wanted.get(None, set()))
                    and (not classes or e.get("class") in classes)]
         if entries:
             out.append((label, path, entries))
-    for n in sorted(wanted.get("", set())):
-        holders = [f"{lb}#{n}" for lb, _, es in out if lb and any(e["id"] == n for e in es)]
+    for n in sorted(wanted.get(None, set())):
+        # the single collector's file (label "") counts too: it outlives a switch to workers
+        holders = [f"{lb}#{n}" for lb, _, es in out if any(e["id"] == n for e in es)]
         if len(holders) > 1:
             raise click.BadParameter(f"{n} is in several workers' dead letters: name one of "
                                      f"{', '.join(holders)}", param_hint="--id")
@@ -180,7 +182,7 @@ def dead_letters(ctx: click.Context, run_dir: str | None, config_file: str | Non
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help=CONFIG_HELP)
 @click.option("--id", "ids", multiple=True,
-              help="Only this entry: N, or w<i>#N as listed with several workers (repeatable).")
+              help="Only this entry: N, or w<i>#N / #N as listed with several files (repeatable).")
 @click.option("--class", "classes", multiple=True,
               help="Only entries of this reason class, e.g. unit (repeatable).")
 @click.option("--again", is_flag=True, help="Include entries already replayed.")
@@ -229,7 +231,7 @@ def replay_cmd(ctx: click.Context, run_dir: str | None, config_file: str | None,
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help=CONFIG_HELP)
 @click.option("--id", "ids", multiple=True,
-              help="This entry: N, or w<i>#N as listed with several workers (repeatable).")
+              help="This entry: N, or w<i>#N / #N as listed with several files (repeatable).")
 @click.option("--class", "classes", multiple=True,
               help="Entries of this reason class, e.g. sink (repeatable).")
 @click.option("--yes", is_flag=True, help="Do not ask.")

@@ -125,6 +125,25 @@ def test_dead_letters_of_every_worker_are_one_list_and_an_id_names_its_worker(tm
     assert "no pending dead letters" in CliRunner().invoke(main, [*cli, "--pending"]).output
 
 
+def test_an_id_both_the_single_collector_and_a_worker_hold_is_ambiguous(tmp_path):
+    # the collector ran alone, then with --workers: its file and worker 0's both have #1
+    data = tmp_path / "collector"
+    for i, path in enumerate((data / "dead-letters.jsonl",
+                              data / "worker-0" / "dead-letters.jsonl")):
+        env = Envelope(f"quantrac/v1/pq-air-0{i + 1}/data", b"{", 1763755200.0 + i)
+        DeadLetters(path).add([Rejected(env, "payload is not JSON", "json")])
+    cli = ["collector", "dead-letters", "--run-dir", str(tmp_path)]
+    res = CliRunner().invoke(main, [*cli, "discard", "--id", "1", "--yes"])
+    assert res.exit_code == 2 and "#1, w0#1" in res.output, res.output  # nothing discarded
+    res = CliRunner().invoke(main, [*cli, "--pending"])
+    assert [line.split()[0] for line in res.output.splitlines()] == ["#1", "w0#1"]
+    res = CliRunner().invoke(main, [*cli, "discard", "--id", "#1", "--yes"])  # the lone one's
+    assert res.exit_code == 0 and "1 discarded" in res.output, res.output
+    res = CliRunner().invoke(main, [*cli, "--pending"])
+    assert [line.split()[:3] for line in res.output.splitlines()] == [
+        ["w0#1", "2025-11-21", "20:00:01Z"]]
+
+
 def test_dead_letters_when_there_are_none(tmp_path):
     res = CliRunner().invoke(main, ["collector", "dead-letters", "--run-dir", str(tmp_path)])
     assert res.exit_code == 0 and "no dead letters" in res.output
