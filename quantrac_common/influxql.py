@@ -6,6 +6,7 @@ Every InfluxDB version serves `/query`, so reads never depend on the write API's
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -29,14 +30,18 @@ def quote_string(text: str) -> str:
 def query(env: dict[str, str], q: str, *, user: str | None = None, password: str | None = None,
           timeout: float = 10.0) -> list[dict]:
     """Run one InfluxQL statement; returns its series as [{"name", "tags", "columns", "values"}]."""
-    params = urllib.parse.urlencode({
-        "db": env["QUANTRAC_INFLUX_DB"], "q": q, "epoch": "s",
-        "u": user or env["QUANTRAC_INFLUX_READ_USER"],
-        "p": password or env["QUANTRAC_INFLUX_READ_PASSWORD"],
-    })
-    url = f"{env['QUANTRAC_INFLUX_URL'].rstrip('/')}/query?{params}"
+    # the login in a header and the statement in the body, never in the URL: a URL ends up
+    # in access logs, proxies and error messages
+    body = urllib.parse.urlencode({"db": env["QUANTRAC_INFLUX_DB"], "q": q,
+                                   "epoch": "s"}).encode()
+    login = f"{user or env['QUANTRAC_INFLUX_READ_USER']}:" \
+            f"{password or env['QUANTRAC_INFLUX_READ_PASSWORD']}"
+    req = urllib.request.Request(
+        f"{env['QUANTRAC_INFLUX_URL'].rstrip('/')}/query", data=body, method="POST",
+        headers={"Authorization": "Basic " + base64.b64encode(login.encode()).decode(),
+                 "Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = json.load(resp)
     except urllib.error.HTTPError as e:
         raise QueryError(f"InfluxDB answered {e.code}: {e.read().decode(errors='replace')}") from e
