@@ -34,6 +34,7 @@ ACTS = ("ack", "silence", "unsilence")
 KEEP_S = 7 * 86400  # a closed alert may still be acknowledged this long
 ALERT_ID = re.compile(r"^([a-z0-9][a-z0-9-]{1,31})/([A-Za-z0-9_.:-]{1,128})/(\d{9,11})$")
 MAX_TEXT = 500
+CHAT_ID = re.compile(r"-?[0-9]{1,32}|@[A-Za-z0-9_]{5,32}")  # a Zalo/Telegram user or chat id
 # An answer's times: after 2023-11 (older is a clock never set) and before 2100 (later is a
 # typo); outside them a point's nanosecond time or a local date would not even be computable.
 FIRST_T, LAST_T = 1_700_000_000, 4_102_444_800
@@ -89,8 +90,7 @@ def parse_contact(text: str) -> tuple[int, dict[str, tuple[str, ...]]]:
             raise ValueError(f"contact {text!r}: {addr!r} is not an e-mail address")
         if ch == "webhook" and not addr.startswith(("http://", "https://")):
             raise ValueError(f"contact {text!r}: {addr!r} is not an http(s) URL")
-        if ch in ("zalo", "telegram") and not re.fullmatch(r"-?[0-9]{1,32}|@[A-Za-z0-9_]{5,32}",
-                                                           addr):
+        if ch in ("zalo", "telegram") and not CHAT_ID.fullmatch(addr):
             raise ValueError(f"contact {text!r}: {addr!r} is not a {ch} user or chat id")
         out.setdefault(ch, []).append(addr)
     return int(parts[0]), {k: tuple(v) for k, v in out.items()}

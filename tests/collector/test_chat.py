@@ -192,6 +192,11 @@ ENV = {"QUANTRAC_MQTT_HOST": "127.0.0.1", "QUANTRAC_MQTT_PORT": "1883",
     ({"telegram": True, "telegram_api_url": "http://api.telegram.example"},
      {"telegram_bot_token": "x"}, "plain http would send the token in clear text"),
     ({"zalo": True}, {"zalo_access_token": "x", "mode": "644"}, "readable by others"),
+    # refused by the service at every alert, each into the dead letters
+    ({"telegram": True, "telegram_to": ["tp-ops"]}, {"telegram_bot_token": "x"},
+     "telegram_to: 'tp-ops' is not a telegram user or chat id"),
+    ({"zalo": True, "zalo_to": ["0901 234 567"]}, {"zalo_access_token": "x"},
+     "zalo_to: '0901 234 567' is not a zalo user or chat id"),
 ])
 def test_a_chat_output_that_could_never_deliver_is_refused_at_load(tmp_path, chat, write,
                                                                    error):

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import boards
+from collector.alerting.desk import CHAT_ID
 from collector.delivery import safe_transport
 from collector.plugins import Env, Plugin, register
 from collector.sinks.chat.options import ChatOptions
@@ -31,14 +32,19 @@ def secrets_path(o: ChatOptions, env: Env) -> Path:
 
 
 def check(o: ChatOptions, env: Env) -> None:
-    """Refuse at load what would fail at every alert: a non-https API, a missing token, a
-    secrets file others may read."""
+    """Refuse at load what would fail at every alert: a recipient that is no user or chat id,
+    a non-https API, a missing token, a secrets file others may read."""
     if o.min_severity not in ("info", "warning", "critical"):
         raise ValueError(f"min_severity = {o.min_severity!r}: must be info, warning or "
                          "critical")
     enabled = [n for n in OUTPUTS if getattr(o, n)]
     if not enabled:
         return
+    for name in enabled:  # the contact chain's are checked the same way (alerting/desk.py)
+        for addr in getattr(o, f"{name}_to"):
+            if not CHAT_ID.fullmatch(str(addr)):
+                raise ValueError(f"{name}_to: {addr!r} is not a {name} user or chat id "
+                                 "(digits, or @name for a public channel)")
     path = secrets_path(o, env)
     secrets = load_secrets(path)
     for name in enabled:
