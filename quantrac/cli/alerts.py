@@ -33,7 +33,18 @@ NOT_CONFIRMED = 3
 def _registry(name: str):
     import boards
 
-    return boards.registry(name)
+    try:
+        return boards.registry(name)
+    except boards.BoardsError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _who(_ctx, _param, value: str) -> str:
+    """The collector refuses an answer whose `by` is empty or over 64 characters (into its
+    dead letters): say so here, since silence and unsilence do not wait for it."""
+    if not value.strip() or len(value) > 64:
+        raise click.BadParameter("who answers must be named (1-64 characters)")
+    return value.strip()
 
 
 def parse_time(value: str, tz: ZoneInfo, now: float, what: str) -> int:
@@ -153,7 +164,7 @@ def _local(t: float | None, tz: ZoneInfo) -> str:
 
 
 BY = click.option("--by", default=getpass.getuser, show_default="your login name",
-                  help="who answers (stored with the answer)")
+                  callback=_who, help="who answers (stored with the answer)")
 WAIT = click.option("--wait", "wait_s", type=click.FloatRange(0, 600), default=15.0,
                     show_default=True, help="seconds to wait for the collector's confirmation")
 

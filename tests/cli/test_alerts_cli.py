@@ -30,8 +30,19 @@ from quantrac.cli import main
      "'2020-01-01T08:00' is not between 2023-11 and 2099"),
     (["silence", "pq-zz-01", "--until", "2h", "--reason", "x"], "'pq-zz-01' is not a station"),
     (["ack", "pq-air-01/offline/1763755200"], "Missing option '--note'"),
+    # the collector would refuse these into its dead letters while the CLI said "silenced"
+    (["silence", "pq-air-01", "--until", "2h", "--reason", "x", "--by", " "],
+     "who answers must be named (1-64 characters)"),
+    (["unsilence", "pq-air-01", "--by", "x" * 65], "who answers must be named"),
 ])
 def test_a_bad_answer_is_named_before_anything_is_sent(tmp_path, args, error):
     result = CliRunner().invoke(main, ["alerts", *args, "--run-dir", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert error in " ".join(result.output.split())
+
+
+def test_an_unknown_registry_is_named(tmp_path):
+    result = CliRunner().invoke(main, ["alerts", "list", "--registry", "nowhere",
+                                       "--run-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "boards/registry/nowhere.json: no such file" in \
+        result.output, result.output
