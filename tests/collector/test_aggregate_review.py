@@ -92,3 +92,19 @@ def test_a_marks_file_damaged_while_running_keeps_the_marks_read_before(tmp_path
     assert "the 1 marks read before still apply" in caplog.text
     with pytest.raises(marks.MarkError, match=r"review.jsonl:2: not a review mark"):
         Review(path)  # at start: the collector does not start on it
+
+
+def test_a_mark_whose_batch_was_not_spooled_recomputes_its_means_again(tmp_path):
+    # the first try's batch never reached the spool (a later stage raised, or the collector
+    # stopped): the mark is not applied, and the next try must bring the means again, though
+    # the records are already out of them in memory
+    path = marks.path(tmp_path)
+    p = AggregateProcessor("phu-quoc", review=Review(path))
+    p.process(Batch([], readings=hour(T, 50.0) + hour(T + H, 60.0)))
+    flag(path, T, T + H)
+    first = p.start_batch(0)
+    assert first is not None and hourly(first)[T + H]["n"] == 0
+    retry = p.start_batch(1)  # no batch_done(): that batch is lost
+    assert retry is not None
+    assert hourly(retry)[T + H]["n"] == 0 and "value" not in hourly(retry)[T + H]
+    assert any(is_retraction(x) and x.time == T + H for x in retry.points)

@@ -204,8 +204,10 @@ class AggregateProcessor:
                 continue
             touched = set()
             for h, recs in s.hours.items():
-                for t, (v, failed) in list(recs.items()):
-                    if m.start < t <= m.end and v is not None:
+                for t, (_v, failed) in list(recs.items()):
+                    # an hour already without these values is touched too: a mark tried
+                    # again (its first batch never reached the spool) recomputes its means
+                    if m.start < t <= m.end:
                         recs[t] = (None, failed)
                         touched.add(h)
             older = older and hour_of(m.start + 1) < self._floor(s)
