@@ -16,6 +16,7 @@ from typing import Any
 
 import boards
 
+COLLECTOR = "collector"  # collector/alerting/rules.py COLLECTOR: the collector's own alerts
 STATION_LEVEL = "+"  # the station's place in a topic filter: quantrac/v1/<station>/data
 
 
@@ -50,13 +51,16 @@ def slice_of(registry: str, index: int, count: int) -> Slice:
 
 
 def topics(filters: tuple[str, ...], s: Slice) -> tuple[str, ...]:
-    """Each filter with `+` at the station level becomes one filter per owned station; a
-    filter without it (a fixed topic someone added) is the leader's."""
+    """Each filter with `+` at the station level becomes one filter per owned station (the
+    leader's include the collector's own alerts' pseudo-station, whose rules only it judges:
+    an acknowledgement on quantrac/v1/collector/answer must reach it, as `+` does for a single
+    collector); a filter without it (a fixed topic someone added) is the leader's."""
     out: list[str] = []
+    ids = sorted(s.stations) + ([COLLECTOR] if s.leader else [])
     for f in filters:
         levels = f.split("/")
         if len(levels) >= 3 and levels[2] == STATION_LEVEL:
-            out += ["/".join([*levels[:2], st, *levels[3:]]) for st in sorted(s.stations)]
+            out += ["/".join([*levels[:2], st, *levels[3:]]) for st in ids]
         elif s.leader:
             out.append(f)
     return tuple(out)

@@ -147,3 +147,18 @@ def test_a_worker_judges_only_its_own_stations_silence():
     p.tick(later, {})  # pending
     opened = {pt.station for pt in p.tick(later + 3600, {}) if pt.measurement == "alert"}
     assert opened == set(mine)
+
+
+def test_only_the_leader_hears_answers_to_the_collector_s_own_alerts():
+    """The leader alone judges the collector-wide rules (alert ids collector/<rule>/<t>): an
+    acknowledgement of one is published on quantrac/v1/collector/answer, which must reach it
+    (a single collector's `+` does); no other worker takes it, or it would refuse it."""
+    from collector.alerting.rules import COLLECTOR
+    from collector.sources.mqtt.options import DEFAULT_TOPICS
+    from collector.workers.slicing import slice_of, topics
+
+    leader, other = (topics(DEFAULT_TOPICS, slice_of("phu-quoc", i, 2)) for i in (0, 1))
+    assert f"quantrac/v1/{COLLECTOR}/answer" in leader
+    assert not [t for t in other if f"/{COLLECTOR}/" in t]
+    station = sorted(slice_of("phu-quoc", 1, 2).stations)[0]
+    assert f"quantrac/v1/{station}/answer" in other
