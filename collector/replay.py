@@ -10,7 +10,8 @@ field-type conflict, a validator bug), and mark each replayed entry in the sidec
   collector's write user.
 
 An entry counts as replayed once the broker acknowledged the publish or the database took the
-reading; anything else is reported and stays pending.
+reading; anything else is reported and stays pending. An operator's refused `answer` is not
+replayed (the replay account may not publish it: the broker would acknowledge and drop it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import paho.mqtt.client as mqtt
 
 from collector.contracts import Point, Reading, topic_parts
 from collector.dead_letters import mark_replayed
+from quantrac_common.protocol import STATION_WRITES
 
 READING_FIELDS = {f.name for f in dataclasses.fields(Reading)}
 
@@ -58,6 +60,12 @@ def replay(path: Path, env: dict[str, str], entries: list[dict],
         elif parts is None:
             results.append(_result(e, "mqtt", False,
                                    f"topic {e.get('topic')!r} is not a station topic"))
+        elif parts[1] not in STATION_WRITES:
+            # the broker would take the publish (PUBACK) and drop it: the replay account may
+            # not publish there, and an operator's answer must come from the operator anyway
+            results.append(_result(e, "mqtt", False, "an operator's answer is not replayed: "
+                                   "send it again if it still applies (`quantrac alerts ack|"
+                                   "silence|unsilence`), then discard this entry"))
         else:
             messages.setdefault(parts[0], []).append((e, payload))
     known = _stations(env) if messages else set()

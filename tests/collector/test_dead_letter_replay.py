@@ -101,3 +101,26 @@ def test_replay_reports_what_it_cannot_replay_and_leaves_it_pending(services, se
     assert "#3  FAILED (-): nothing to replay" in res.output and "0 replayed, 3 failed" in \
         res.output
     assert all("replayed" not in e for e in read(path))
+
+
+def test_an_operator_s_answer_is_not_replayed_as_if_it_went_through(services, session_run_dir,
+                                                                   tmp_path):
+    """The replay account may publish station data, status and events only: an `answer` it
+    re-published would be dropped by the broker, so it is refused here with what to do, and
+    stays pending."""
+    from collector.contracts import Envelope, Rejected
+
+    data = tmp_path / "data"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[collector]\ndata_dir = "{data}"\n')
+    path = data / "dead-letters.jsonl"
+    env = Envelope("quantrac/v1/pq-air-01/answer",
+                   b'{"v": 1, "act": "ack", "alert": "pq-air-01/offline/1763755200", '
+                   b'"by": "An", "t": 1763755300}', time.time())
+    DeadLetters(path).add([Rejected(env, "alert 'pq-air-01/offline/1763755200': no such alert",
+                                    "answer")])
+    res = cli("replay", "--run-dir", str(session_run_dir), "--config", str(config))
+    assert res.exit_code == 1, res.output
+    assert "#1  FAILED (mqtt): an operator's answer is not replayed" in res.output
+    assert "quantrac alerts ack" in res.output
+    assert read(path, pending_only=True)  # still pending
