@@ -110,6 +110,11 @@ def test_two_flagged_hours_leave_the_days_means_index_alert_and_files(
                         in path)
         assert f"{symbol}\t{number(HIGH, decimals)}\t" in bad_file
 
+        # the last flagged hour's AQI is there before the flag (its absence is checked after)
+        last_hour_aqi = (f"SELECT * FROM derived.aqi WHERE station = '{STATION}' AND "
+                         f"period = 'hour' AND time = {start + (BAD[-1] + 1) * H}s")
+        wait_for(lambda: influxql(env, last_hour_aqi), "the last flagged hour's AQI")
+
         # the operator flags the two hours while the collector runs
         t_from = datetime(day.year, day.month, day.day, BAD[0], tzinfo=VN)
         t_to = t_from + timedelta(hours=len(BAD))
@@ -133,8 +138,6 @@ def test_two_flagged_hours_leave_the_days_means_index_alert_and_files(
         assert [(r.get("value"), r["complete"], r["records"]) for r in flagged_hours()] == \
             [(None, False, 12)] * 2
         # the last flagged hour has no hourly AQI any more (its NowCast lacks 2 of 3 hours)
-        last_hour_aqi = (f"SELECT * FROM derived.aqi WHERE station = '{STATION}' AND "
-                         f"period = 'hour' AND time = {start + (BAD[-1] + 1) * H}s")
         wait_for(lambda: not influxql(env, last_hour_aqi), "the flagged hour's AQI retracted")
         # the day's mean without them, and the daily AQI from it
         wait_for(lambda: one(env, day_mean).get("n") == 22, "the day's mean recomputed")
