@@ -19,13 +19,17 @@ STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-FRAME_FAMILIES = ("pms", "sds")
+FRAME_FAMILIES = ("pms", "sds", "hpma", "ze", "zeqa")
 # The words each frame family carries, as the firmware's bus/frames.py names them (a test holds
 # the two equal): a catalog channel naming another word would only fail at a station's boot.
 FRAME_FIELDS = {
     "pms": ("pm1_cf1", "pm2_5_cf1", "pm10_cf1", "pm1_atm", "pm2_5_atm", "pm10_atm", "n0_3",
             "n0_5", "n1_0", "n2_5", "n5_0", "n10", "reserved"),
     "sds": ("pm2_5", "pm10"),
+    # bus/frames_more.py, loaded only by a station that has one of these
+    "hpma": ("pm2_5", "pm10"),
+    "ze": ("conc",),
+    "zeqa": ("w2", "w4", "w6"),
 }
 
 
@@ -409,8 +413,16 @@ def sensor_entry(s: dict, spec: dict) -> dict:
     else:
         st = spec["stream"]
         entry.update(frame=st["frame"], warmup_s=st["warmup_s"], sample_s=st["sample_s"])
+        if st.get("match"):
+            entry["match"] = [[m["position"], m["byte"]] for m in st["match"]]
+        if st.get("send"):
+            entry["send"] = [[list(bytes.fromhex(c["bytes"])), c["every_ms"]]
+                             for c in st["send"]]
         entry["ch"] = [{"param": ch["param"], "unit": ch["unit"], "field": ch["field"],
                         "range": ch["range"]} for ch in spec["channels"]]
+        for ch, given in zip(entry["ch"], spec["channels"], strict=True):
+            if given.get("scale", 1) != 1:
+                ch["scale"] = given["scale"]
     return entry
 
 

@@ -136,7 +136,15 @@ def _channels(s, path):
                 if not _is_num(v):
                     _fail(_at(w, "discard"), repr(ch["discard"]) + " is not a list of numbers")
         else:
-            _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
+            if s["frame"] in FIELDS:
+                _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
+                if ch["scale"] != 1:
+                    _fail(_at(w, "scale"), "is for the hpma, ze and zeqa frames only")
+            else:
+                _one_of(ch, "field", __import__("bus.frames_more", None, None, (1,)).FIELDS[
+                    s["frame"]].split(), w)
+                if ch["scale"] == 0:
+                    _fail(_at(w, "scale"), "must not be 0")
         out.append(ch)
     return out
 
@@ -186,7 +194,13 @@ def _sensor(given, idx, uarts, names):
                 _fail(_at(_at(w, "send"), i), repr(b) + " is not [fn 3|4, register, count, "
                       "wait_ms, once] or [16, register, [words], wait_ms, once]")
     else:
-        _one_of(s, "frame", ("pms", "sds"), w)
+        if s["frame"] in FIELDS:
+            if s["match"] or s["send"]:
+                _fail(w, "match and send are for the hpma, ze and zeqa frames only")
+        else:
+            # the rarer families check their own keys, in code loaded only for them (no
+            # names of theirs interned for the other stations)
+            __import__("bus.frames_more", None, None, (1,)).check(s, w, _fail, _at)
         for key in ("warmup_s", "sample_s", "stale_s"):
             _int_in(s, key, 0, 3600, w)
     s["ch"] = _channels(s, w)

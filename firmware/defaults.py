@@ -120,7 +120,9 @@ DEFAULTS = {
         "model": "",
         "bus": REQUIRED,
         "uart": REQUIRED,
-        "frame": REQUIRED,          # pms | sds
+        "frame": REQUIRED,          # pms | sds | hpma | ze | zeqa
+        "match": [],                # [[position, byte], ...] a frame must hold (ze: gas, unit)
+        "send": [],                 # [[[bytes], every_ms], ...] to the sensor (0: once)
         "warmup_s": 15,             # fan and laser settle after power-up: no samples before
         "sample_s": 5,              # catalog sampling window (duty cycling comes later)
         "stale_s": 3,               # a frame older than this is not a sample
@@ -130,6 +132,7 @@ DEFAULTS = {
         "param": REQUIRED,
         "unit": REQUIRED,
         "field": REQUIRED,
+        "scale": 1,                 # hpma, ze, zeqa only (e.g. ppm -> ppb: 1000)
         "range": REQUIRED,
     },
 }

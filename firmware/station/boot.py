@@ -82,7 +82,13 @@ def build_devices(cfg, hal):
                 from devices.modbus_quirks import QuirkSensor as cls
             devices.append(cls(s, lines[name], hal))
         else:
-            devices.append(PmSensor(s, hal.uart(name, cfg["uarts"][name]), hal))
+            cls = PmSensor
+            if s["frame"] not in ("pms", "sds"):
+                # hpma, ze, zeqa: loaded only when used, and by long strings, which are not
+                # interned as names for the stations that never load it
+                cls = getattr(__import__("devices.stream_more", None, None, (1,)),
+                              "MoreStreamSensor")
+            devices.append(cls(s, hal.uart(name, cfg["uarts"][name]), hal))
         gc.collect()
     return devices
 
