@@ -212,3 +212,48 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
     assert qa.replies >= 10
     # the HPMA was told to start measuring and to send on its own, once, before any frame
     assert heard_before_stream == HPMA_START
+
+
+def _stream(model: str, sid: str = "s") -> dict:
+    return boards.sensor_entry({"id": sid, "model": model, "uart": "u"},
+                               boards.catalog()[model])
+
+
+# (the loader's case id in tests/boards/test_firmware_rules.py, the sensor, what the firmware
+# says at boot)
+REFUSALS = [
+    ("ze-without-gas-code", lambda s: s.update(match=[[2, 2]]),
+     r"sensors\[0\]\.match: a ze frame is told by the gas code at byte 1"),
+    ("match-position", lambda s: s.update(match=[[9, 44]]),
+     r"sensors\[0\]\.match\[0\]: \[9, 44\] is not \[position 1\.\.7, byte\]"),
+    ("ze-scale-0", lambda s: s["ch"][0].update(scale=0),
+     r"sensors\[0\]\.ch\[0\]\.scale: must not be 0"),
+    ("send-on-pms", "plantower-pms5003",
+     r"sensors\[0\]: match and send are for the hpma, ze and zeqa frames only"),
+    ("pms-scale", "nova-sds011",
+     r"sensors\[0\]\.ch\[0\]\.scale: is for the hpma, ze and zeqa frames only"),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "message"), REFUSALS, ids=[c[0] for c in REFUSALS])
+def test_the_firmware_refuses_the_stream_keys_the_loader_refuses(launch, case, edit, message):
+    if isinstance(edit, str):  # a pms/sds sensor given what only the new families take
+        sensor = _stream(edit)
+        if case == "send-on-pms":
+            sensor["send"] = [[[0x42, 0x4D, 0xE2, 0, 0, 1, 0x71], 1000]]
+        else:
+            sensor["ch"][0]["scale"] = 10
+    else:
+        sensor = _stream("winsen-ze03-no2")
+        edit(sensor)
+    port = RawPty()
+    try:
+        fw = launch({"station": STATION, "uarts": {"u": {"path": port.path}},
+                     "mqtt": {"host": "127.0.0.1", "port": 1, "user": STATION,
+                              "password": "x"}, "sensors": [sensor]})
+        assert fw.proc.wait(60) == 2, fw.log()
+        fw.wait_log(message, timeout=1)
+    finally:
+        port.close()
+    src = (boards.HERE.parent / "tests" / "boards" / "test_firmware_rules.py").read_text()
+    assert f'id="{case}"' in src  # the loader refuses the same
