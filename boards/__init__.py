@@ -117,7 +117,8 @@ def _channel_registers(ch: dict, base: int) -> list[int]:
     """PDU registers a channel's decoding touches: its value word(s), decimals and error."""
     width = 1 if ch["type"] in ("int16", "uint16") else 2
     regs = [ch["register"] - base, ch["register"] - base + width - 1]
-    regs += [ch[k] - base for k in ("decimals_register", "error_register") if k in ch]
+    regs += [ch[k] - base for k in ("decimals_register", "error_register", "unit_register")
+             if k in ch]
     return regs
 
 
@@ -138,9 +139,22 @@ def _check_register_quirks(m: dict, where: str) -> None:
     base = _numbering(m, where)
     for i, ch in enumerate(m["channels"]):
         w = f"{where}: channels[{i}]"
-        for key in ("register", "decimals_register", "error_register"):
-            _need(key not in ch or _int(ch[key] - base, 0, 0xFFFF), f"{w}.{key}",
-                  f"{ch.get(key)!r} is below modbus.numbering {base}")
+        for key in ("register", "decimals_register", "error_register", "unit_register"):
+            _need(key not in ch or (_int(ch[key], 0, 0x1FFFF) and
+                                    _int(ch[key] - base, 0, 0xFFFF)), f"{w}.{key}",
+                  f"{ch.get(key)!r} is not a register from modbus.numbering {base}")
+        # 6.6 a unit-code register: each code the manual lists, and what it multiplies the
+        # value by to give the channel's unit; a code not listed gives no value
+        _need(("unit_register" in ch) == ("unit_codes" in ch), w + ".unit_codes",
+              "unit_register and unit_codes go together")
+        codes = ch.get("unit_codes", [])
+        _need(isinstance(codes, list) and all(
+            isinstance(c, dict) and _int(c.get("code"), 0, 0xFFFF) and
+            isinstance(c.get("scale"), int | float) and not isinstance(c["scale"], bool) and
+            c["scale"] != 0 for c in codes) and ("unit_codes" not in ch or codes),
+            w + ".unit_codes", f"{codes!r} is not a list of {{code 0..65535, scale (non-zero)}}")
+        _need(len({c["code"] for c in codes}) == len(codes), w + ".unit_codes",
+              "a code appears twice")
         sign = ch.get("sign", "twos")
         _need(sign in SIGNS, w + ".sign", f"{sign!r} is not one of {', '.join(SIGNS)}")
         _need(sign == "twos" or ch["type"] != "float32", w + ".sign",
@@ -228,6 +242,9 @@ def _firmware_channel(ch: dict, base: int) -> dict:
         ("err_mask", ch.get("error_mask")),
         ("signed", {"magnitude": -1, "offset": ch.get("negative_from")}.get(sign)),
         ("discard", ch.get("unavailable") or None),
+        ("code", [ch["unit_register"] - base, [[c["code"], c["scale"]] for c in
+                                               ch["unit_codes"]]]
+         if "unit_register" in ch else None),
         ("range", ch["range"])) if v is not None}
     return out
 

@@ -68,7 +68,8 @@ def register_span(channels: list[dict]) -> tuple[int, int]:
     lo, hi = 0x10000, -1
     for ch in channels:
         regs = [ch["register"], ch["register"] + WIDTH.get(ch.get("type"), 1) - 1]
-        regs += [ch[k] for k in ("decimals_register", "error_register") if _int(ch.get(k))]
+        regs += [ch[k] for k in ("decimals_register", "error_register", "unit_register")
+                 if _int(ch.get(k))]
         lo, hi = min(lo, *regs), max(hi, *regs)
     return lo, hi - lo + 1
 

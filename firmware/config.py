@@ -135,6 +135,12 @@ def _channels(s, path):
             for v in ch["discard"]:
                 if not _is_num(v):
                     _fail(_at(w, "discard"), repr(ch["discard"]) + " is not a list of numbers")
+            u = ch["code"]
+            if u and not (len(u) == 2 and isinstance(u[0], int) and 0 <= u[0] <= 0xFFFF and
+                          isinstance(u[1], list) and u[1] and all(
+                              isinstance(c, list) and len(c) == 2 and isinstance(c[0], int) and
+                              _is_num(c[1]) and c[1] != 0 for c in u[1])):
+                _fail(_at(w, "code"), repr(u) + " is not [register, [[code, factor], ...]]")
         else:
             if s["frame"] in FIELDS:
                 _one_of(ch, "field", FIELDS[s["frame"]].split(), w)

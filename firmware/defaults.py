@@ -113,6 +113,8 @@ DEFAULTS = {
         "err_mask": 0xFFFF,         # e.g. 0xFF00: an error byte in the high byte (Yosemitech)
         "signed": 0,                # 0 the type's; -1 sign-magnitude; N > 0 raw >= N is -(raw - N)
         "discard": [],              # raw words meaning "unavailable" (with err_reg: its codes)
+        "code": [],                 # [unit-code register, [[code, factor], ...]]: the code
+                                    # picks the factor; a code not listed: unavailable
         "range": REQUIRED,          # [low, high]; samples outside are discarded and flagged
     },
     "stream": {

@@ -12,7 +12,7 @@ from devices.pm_sensor import PmSensor, StreamChannel
 
 
 class _Channel(StreamChannel):
-    def __init__(self, cfg, kind):  # noqa: super().__init__ looks the field up in bus/frames
+    def __init__(self, cfg, kind):  # not StreamChannel.__init__: it looks in bus/frames.py
         self.param = cfg["param"]
         self.unit = cfg["unit"]
         self.rng = cfg["range"]
