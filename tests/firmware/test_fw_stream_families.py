@@ -257,3 +257,56 @@ def test_the_firmware_refuses_the_stream_keys_the_loader_refuses(launch, case, e
         port.close()
     src = (boards.HERE.parent / "tests" / "boards" / "test_firmware_rules.py").read_text()
     assert f'id="{case}"' in src  # the loader refuses the same
+
+
+def test_the_hil_simulators_of_every_new_family_model_are_read_by_the_firmware(services, launch):
+    """hil/frame_stream.py simulates each catalog model of these families from its data; the
+    firmware, configured from the same catalog, publishes what the simulators were pinned to."""
+    from hil.frame_stream import FAMILIES, FrameStream
+    from hil.ports import PtyPort
+
+    cat = boards.catalog()
+    models = sorted(n for n, m in cat.items()
+                    if m["bus"] == "stream" and m["stream"]["frame"] in FAMILIES)
+    ports, sims, sensors, want = {}, [], [], {}
+    sub = None
+    try:
+        for i, name in enumerate(models):
+            sid = f"s{i}"
+            ports[sid] = PtyPort(rx_limit=None)
+            sim = FrameStream(cat[name], ports[sid])
+            entry = boards.sensor_entry({"id": sid, "model": name, "uart": sid}, cat[name])
+            entry["warmup_s"] = 0
+            for ch in entry["ch"]:
+                value = {"pm2_5": 21.0, "pm10": 33.0}.get(ch["param"], 7 * ch.get("scale", 1))
+                sim.pin(ch["param"], value)
+                ch["param"] = f"{sid}_{ch['param']}"
+                want[ch["param"]] = value
+            sim.start()
+            sims.append(sim)
+            sensors.append(entry)
+        sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
+        fw = launch({
+            "station": STATION,
+            "mqtt": {"host": services["QUANTRAC_MQTT_HOST"],
+                     "port": int(services["QUANTRAC_MQTT_PORT"]), "user": STATION,
+                     "password": station_password(services), "backoff_min_s": 1,
+                     "backoff_max_s": 2},
+            "uarts": {sid: {"path": p.path} for sid, p in ports.items()},
+            "sensors": sensors, "sample_s": SAMPLE_S, "report_s": REPORT_S})
+        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
+
+        def records(msgs: list) -> list[dict]:
+            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
+                    for r in json.loads(p)["r"]]
+
+        got = records(sub.wait_for(lambda m: len(records(m)) >= 2, timeout=60))
+    finally:
+        for sim in sims:
+            sim.stop()
+        if sub is not None:
+            sub.close()
+        for p in ports.values():
+            p.close()
+    assert len(got) >= 2, fw.log()
+    assert {p: got[-1]["d"][p][0] for p in want} == pytest.approx(want), fw.log()
