@@ -19,7 +19,7 @@ STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-FRAME_FAMILIES = ("pms", "sds", "hpma", "ze", "zeqa")
+FRAME_FAMILIES = ("pms", "sds", "hpma", "hpmaqa", "ze", "zeqa")
 # The words each frame family carries, as the firmware's bus/frames.py names them (a test holds
 # the two equal): a catalog channel naming another word would only fail at a station's boot.
 FRAME_FIELDS = {
@@ -28,6 +28,7 @@ FRAME_FIELDS = {
     "sds": ("pm2_5", "pm10"),
     # bus/frames_more.py, loaded only by a station that has one of these
     "hpma": ("pm2_5", "pm10"),
+    "hpmaqa": ("pm2_5", "pm10"),
     "ze": ("conc",),
     "zeqa": ("w2", "w4", "w6"),
 }

@@ -128,14 +128,15 @@ def _check_stream_keys(m: dict, where: str) -> None:
     (bus/frames_more.py check(), config.py), plus the command bytes' own checksums, so a
     typo in a datasheet command is refused here and not sent to a sensor."""
     st, kind = m["stream"], m["stream"]["frame"]
-    more = kind in ("hpma", "ze", "zeqa")
+    more = kind in ("hpma", "hpmaqa", "ze", "zeqa")
     for key in ("match", "send"):
         _need(more or not st.get(key), f"{where}: stream.{key}",
-              "is for the hpma, ze and zeqa frames only")
+              "is for the hpma, hpmaqa, ze and zeqa frames only")
     for i, ch in enumerate(m["channels"]):
         v = ch.get("scale", 1)
         _need(_num(v) and v != 0 and (more or v == 1), f"{where}: channels[{i}].scale",
-              f"{v!r}: a non-zero number, and only for the hpma, ze and zeqa frames")
+              f"{v!r}: a non-zero number, and only for the hpma, hpmaqa, ze and zeqa "
+              "frames")
     for i, x in enumerate(st.get("match", [])):
         w = f"{where}: stream.match[{i}]"
         _need(isinstance(x, dict) and _int(x.get("position")) and 1 <= x["position"] <= 7

@@ -145,7 +145,8 @@ def _channels(s, path):
             if s["frame"] in FIELDS:
                 _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
                 if ch["scale"] != 1:
-                    _fail(_at(w, "scale"), "is for the hpma, ze and zeqa frames only")
+                    _fail(_at(w, "scale"),
+                          "is for the hpma, hpmaqa, ze and zeqa frames only")
             else:
                 _one_of(ch, "field", __import__("bus.frames_more", None, None, (1,)).FIELDS[
                     s["frame"]].split(), w)
@@ -202,7 +203,8 @@ def _sensor(given, idx, uarts, names):
     else:
         if s["frame"] in FIELDS:
             if s["match"] or s["send"]:
-                _fail(w, "match and send are for the hpma, ze and zeqa frames only")
+                _fail(w, "match and send are for the hpma, hpmaqa, ze and zeqa frames "
+                      "only")
         else:
             # the rarer families check their own keys, in code loaded only for them (no
             # names of theirs interned for the other stations)

@@ -122,7 +122,7 @@ DEFAULTS = {
         "model": "",
         "bus": REQUIRED,
         "uart": REQUIRED,
-        "frame": REQUIRED,          # pms | sds | hpma | ze | zeqa
+        "frame": REQUIRED,          # pms | sds | hpma | hpmaqa | ze | zeqa
         "match": [],                # [[position, byte], ...] a frame must hold (ze: gas, unit)
         "send": [],                 # [[[bytes], every_ms], ...] to the sensor (0: once)
         "warmup_s": 15,             # fan and laser settle after power-up: no samples before
@@ -134,7 +134,7 @@ DEFAULTS = {
         "param": REQUIRED,
         "unit": REQUIRED,
         "field": REQUIRED,
-        "scale": 1,                 # hpma, ze, zeqa only (e.g. ppm -> ppb: 1000)
+        "scale": 1,                 # hpma, hpmaqa, ze, zeqa only (e.g. ppm -> ppb: 1000)
         "range": REQUIRED,
     },
 }

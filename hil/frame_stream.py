@@ -8,6 +8,9 @@
   range as big-endian words at 4 and 6, and the two's complement of the sum of bytes 1..7.
   The concentration is the value divided by the channel's `scale` (ppb from a ppm module: /
   1000), with as many decimals (up to 2) as 16 bits hold.
+- `hpmaqa` (the HPMA115S0 read on request): silent until the station sends the catalog's
+  periodic request, then 0x40 0x05 0x04, PM2.5 and PM10 big-endian, the two's complement of
+  the sum of bytes 0..6.
 - `zeqa` (the same modules' Q&A mode): silent until the station sends the catalog's
   periodic request (its `send` entry with `every_ms`), then one reply 0xFF 0x86, big-endian
   words at 2, 4, 6 (the channel's `field` word = value / scale), the `match` bytes over them
@@ -26,7 +29,9 @@ from hil import signals
 from hil.pm_stream import PmStream, Source
 from hil.ports import Port
 
-FAMILIES = ("hpma", "ze", "zeqa")
+FAMILIES = ("hpma", "hpmaqa", "ze", "zeqa")
+_PM = ("hpma", "hpmaqa")    # values as hil/pm_stream.py makes them
+_ASKED = ("hpmaqa", "zeqa")  # a reply per request, nothing unasked
 HPMA_HEADER = b"\x42\x4d\x00\x1c"
 
 
@@ -55,9 +60,9 @@ class FrameStream(PmStream):
         asks = [bytes.fromhex(c["bytes"]) for c in model["stream"].get("send", [])
                 if c["every_ms"]]
         self.request = asks[0] if asks else None
-        if self.family == "zeqa" and self.request is None:
-            raise ValueError(f"{self.name}: a zeqa model sends a read request (stream.send "
-                             "with every_ms); the simulator answers only that")
+        if self.family in _ASKED and self.request is None:
+            raise ValueError(f"{self.name}: a {self.family} model sends a read request "
+                             "(stream.send with every_ms); the simulator answers only that")
         self._lock = threading.Lock()
         self._init_worker()
 
@@ -65,7 +70,7 @@ class FrameStream(PmStream):
         return f"FrameStream({self.name!r}, {getattr(self.port, 'path', None)!r})"
 
     def pin(self, param: str, value: float) -> None:
-        if self.family == "hpma":  # whole ug/m3 in a 16-bit word
+        if self.family in _PM:  # whole ug/m3 in a 16-bit word
             if param not in ("pm1", "pm2_5", "pm10") or not 0 <= value <= 0xFFFF or \
                     value != round(value):
                 raise ValueError(f"{self.name}: {param}={value!r}: the hpma frame carries "
@@ -85,7 +90,7 @@ class FrameStream(PmStream):
             self.pinned[param] = float(value)
 
     def values(self) -> dict[str, float]:
-        if self.family == "hpma":
+        if self.family in _PM:
             return super().values()
         with self._lock:
             pinned = dict(self.pinned)
@@ -108,6 +113,10 @@ class FrameStream(PmStream):
         v = self.values()
         if self.family == "hpma":
             return hpma_frame(v["pm2_5"], v["pm10"])
+        if self.family == "hpmaqa":
+            body = b"\x40\x05\x04" + struct.pack(">2H", min(0xFFFF, round(v["pm2_5"])),
+                                                  min(0xFFFF, round(v["pm10"])))
+            return body + bytes((-sum(body) & 0xFF,))
         ch = next(iter(self.channels.values()))
         if self.family == "ze":
             return ze_frame(self.match, v[ch["param"]] / ch.get("scale", 1),
@@ -119,7 +128,7 @@ class FrameStream(PmStream):
         return zeqa_frame(self.match, words)
 
     def _run(self, port: Port) -> None:
-        if self.family != "zeqa":
+        if self.family not in _ASKED:
             super()._run(port)
             return
         heard = b""

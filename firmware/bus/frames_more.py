@@ -10,6 +10,8 @@
 #         4 and 6 (ZE03: concentration at 2-3, gas code at 4; ZE07-CH2O: ug/m3 at 2-3, ppb at
 #         6-7), checksum; no decimals byte, so the catalog's scale decides.
 #   ZE checksum: the two's complement of the sum of bytes 1..7.
+#   hpmaqa: the HPMA115S0's reply to its read command, 8 bytes: 0x40 0x05 0x04, PM2.5 and
+#         PM10 (big-endian), the two's complement of the sum of bytes 0..6.
 #
 # `match` ([[position, byte], ...], from the catalog) holds the bytes a frame must carry to be
 # this sensor's: the gas code and the unit code. A frame of another gas or unit is not a wrong
@@ -20,30 +22,36 @@
 from bus.frames import PMS, FrameSplitter
 
 HPMA = "hpma"
+HPMAQA = "hpmaqa"
 ZE = "ze"
 ZEQA = "zeqa"
-FIELDS = {HPMA: "pm2_5 pm10", ZE: "conc", ZEQA: "w2 w4 w6"}
-PLACES = {HPMA: 0, ZE: 2, ZEQA: 2}
+FIELDS = {HPMA: "pm2_5 pm10", HPMAQA: "pm2_5 pm10", ZE: "conc", ZEQA: "w2 w4 w6"}
+PLACES = {HPMA: 0, HPMAQA: 0, ZE: 2, ZEQA: 2}
 _POW = (10000, 1000, 100, 10, 1)
 
 
 class ZeSplitter(FrameSplitter):
-    """9-byte 0xFF frames: the splitter of bus/frames.py with this family's byte rules."""
+    """The short frames (ze, zeqa: 9 bytes from 0xFF; hpmaqa: 8 bytes from 0x40 0x05 0x04)
+    with a one-byte two's-complement sum: bus/frames.py's splitter with these byte rules."""
 
     def __init__(self, kind, match):
         self.kind = kind
         self.pms = False
-        self.h0 = 0xFF
-        # byte 1: the command 0x86 of a Q&A reply, the gas code (from match) of an upload
-        self.h1 = 0x86 if kind == ZEQA else -1
+        qa = kind == HPMAQA
+        self.h0 = 0x40 if qa else 0xFF
+        # byte 1: 0x05 (hpmaqa), the command 0x86 of a Q&A reply, the gas code of an upload
+        self.h1 = 0x05 if qa else 0x86 if kind == ZEQA else -1
+        self.size = 8 if qa else 9
+        self.first = 0 if qa else 1  # the first byte the sum covers
         self.match = bytearray(9)   # 0: any byte; else the byte + 1 a position must hold
         for pos, b in match:
             self.match[pos] = b + 1
+        if qa:
+            self.match[2] = 0x04 + 1
         if self.h1 < 0:
             self.h1 = self.match[1] - 1
-        self.size = 9
-        self.work = bytearray(9)
-        self.frame = bytearray(9)
+        self.work = bytearray(self.size)
+        self.frame = bytearray(self.size)
         self.pos = 0
         self.frames = 0
         self.bad = 0
@@ -52,20 +60,21 @@ class ZeSplitter(FrameSplitter):
     def _ok_at(self, pos):
         b = self.work[pos]
         if pos == 0:
-            return b == 0xFF
+            return b == self.h0
         if pos == 1:
             return b == self.h1
         if pos == 3 and self.kind == ZE and b > 4:
             return False  # more decimals than the record keeps: not a frame of this family
         m = self.match[pos]
-        return pos == 8 or not m or b == m - 1
+        return pos == self.size - 1 or not m or b == m - 1
 
     def _sum_ok(self):
         w = self.work
+        last = self.size - 1
         s = 0
-        for i in range(1, 8):
+        for i in range(self.first, last):
             s += w[i]
-        return -s & 0xFF == w[8]
+        return -s & 0xFF == w[last]
 
 
 def splitter(kind, match):
@@ -82,6 +91,10 @@ def raw(frame, kind, idx):
         return None
     if kind == ZE:
         return (frame[4] << 8 | frame[5]) * _POW[frame[3]]
+    if kind == HPMAQA:
+        if not (frame[3] or frame[4] or frame[5] or frame[6]):
+            return None
+        return frame[3 + 2 * idx] << 8 | frame[4 + 2 * idx]
     return frame[2 + 2 * idx] << 8 | frame[3 + 2 * idx]
 
 
@@ -95,7 +108,7 @@ def check(s, w, fail, at):
     key) are config.py's), made here so only a station that has one loads them."""
     kind = s["frame"]
     if kind not in FIELDS:
-        fail(at(w, "frame"), "%r is not one of pms, sds, %s" % (kind, ", ".join(sorted(FIELDS))))
+        fail(at(w, "frame"), "%r is not one of pms, sds, hpma, hpmaqa, ze, zeqa" % (kind,))
     for i, b in enumerate(s["match"]):
         if not (isinstance(b, list) and len(b) == 2 and all(
                 isinstance(x, int) and 0 <= x <= 255 for x in b) and 1 <= b[0] <= 7):

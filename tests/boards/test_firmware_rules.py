@@ -84,7 +84,8 @@ MODEL_CASES = [
                  id="match-position"),
     pytest.param("plantower-pms5003", lambda m: m["stream"].update(
         send=[{"bytes": "42 4D E2 00 00 01 71", "every_ms": 1000}]),
-        r"plantower-pms5003\.json: stream\.send: is for the hpma, ze and zeqa frames only",
+        r"plantower-pms5003\.json: stream\.send: is for the hpma, hpmaqa, ze and zeqa "
+        r"frames only",
         id="send-on-pms"),
     pytest.param("plantower-pms5003", lambda m: channel(m).update(scale=10),
                  r"channels\[0\]\.scale: 10: a non-zero number, and only for", id="pms-scale"),

@@ -75,6 +75,19 @@ HPMA_BAD_SUM = bytes.fromhex("424D001C 0000 0063 0063" + "00" * 20 + "00F8")
 HPMA_START = bytes.fromhex("68 01 01 96 68 01 40 57")
 HPMA_STREAM = HPMA_ZERO + b"\x42" + HPMA_BAD_SUM + HPMA[:20] + HPMA + HPMA_ZERO + HPMA
 
+# HPMA115S0 read on request: the station stops auto-send once (68 01 20 77), then sends
+# 68 01 04 93; the reply is 40 05 04 | PM2.5 H L | PM10 H L | (65536 - sum of the 7) mod 256.
+HQ_STOP = bytes.fromhex("68 01 20 77")
+HQ_READ = bytes.fromhex("68 01 04 93")
+HQ_GOOD = bytes.fromhex("40 05 04 0023 002A 6A")
+HQ_REPLIES = [
+    bytes.fromhex("40 05 04 0000 0000 B7"),              # warming up: valid, no value
+    bytes.fromhex("A5 A5") + HQ_GOOD,                    # an ACK, then the reply
+    bytes.fromhex("40 05 04 0063 0063 F0"),              # bad checksum (it would be F1)
+    HQ_GOOD[:5],                                         # cut short ...
+    HQ_GOOD,                                             # ... and the next one whole
+]
+
 
 def test_the_hand_written_frames_hold_their_datasheet_checksums():
     # ZE: all nine bytes sum to 0xFF (the reference's equivalent check); HPMA: 16-bit sum
@@ -83,14 +96,18 @@ def test_the_hand_written_frames_hold_their_datasheet_checksums():
     assert sum(ZE_BAD_SUM) & 0xFF != 0xFF and sum(QA_REPLIES[1]) & 0xFF != 0xFF
     for f in (HPMA, HPMA_ZERO):
         assert len(f) == 32 and sum(f[:30]) == int.from_bytes(f[30:], "big")
+    for f in (HQ_GOOD, HQ_REPLIES[0], HQ_STOP, HQ_READ):  # the manual's (65536 - sum) % 256
+        assert (65536 - sum(f[:-1])) % 256 == f[-1], f.hex()
+    assert (65536 - sum(HQ_REPLIES[2][:-1])) % 256 != HQ_REPLIES[2][-1]
     assert sum(HPMA_BAD_SUM[:30]) != int.from_bytes(HPMA_BAD_SUM[30:], "big")
 
 
 class QaModule:
-    """A ZE03 in Q&A mode on a pty: silent until asked, one reply per read request."""
+    """A module in Q&A mode on a pty: silent until asked, one reply per read request."""
 
-    def __init__(self, port: RawPty) -> None:
-        self.port = port
+    def __init__(self, port: RawPty, request: bytes = QA_READ,
+                 replies: list[bytes] = QA_REPLIES) -> None:
+        self.port, self.request, self.answers = port, request, replies
         self.heard = bytearray()
         self.replies = 0
         self._stop = threading.Event()
@@ -105,9 +122,9 @@ class QaModule:
                 self.heard += os.read(self.port.fd, 256)
             except BlockingIOError:
                 continue
-            while self.replies < self.heard.count(QA_READ):
-                # each request answered once, in turn with the replies above
-                self.port.write(QA_REPLIES[self.replies % len(QA_REPLIES)])
+            while self.replies < self.heard.count(self.request):
+                # each request answered once, in turn with the replies given
+                self.port.write(self.answers[self.replies % len(self.answers)])
                 self.replies += 1
 
     def stop(self) -> None:
@@ -140,7 +157,8 @@ def station_config(env: dict[str, str], paths: dict[str, str], lab: dict) -> dic
     cat = {**boards.catalog(), lab["model"]: lab}
     sensors = []
     for sid, model in (("za", "winsen-ze03-no2"), ("zq", "winsen-ze03-no2-qa"),
-                       ("hp", "honeywell-hpma115s0"), ("z8", lab["model"])):
+                       ("hp", "honeywell-hpma115s0"), ("hq", "honeywell-hpma115s0-qa"),
+                       ("z8", lab["model"])):
         entry = boards.sensor_entry({"id": sid, "model": model, "uart": sid}, cat[model])
         entry["warmup_s"] = 0  # the test's sensors are warm; the warm-up is tested elsewhere
         for ch in entry["ch"]:
@@ -166,14 +184,15 @@ def lab_model(tmp_path) -> dict:
 
 
 def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, lab_model):
-    ports = {sid: RawPty() for sid in ("za", "zq", "hp", "z8")}
+    ports = {sid: RawPty() for sid in ("za", "zq", "hp", "hq", "z8")}
     writers: list[FrameWriter] = []
-    qa = sub = None
+    qa = hq = sub = None
     hp_heard = Listener(ports["hp"])
     try:
         writers.append(FrameWriter(ports["za"], lambda: ZE_STREAM, period_s=1.0))
         writers.append(FrameWriter(ports["z8"], lambda: b"\x25" + ZE08_EXAMPLE, period_s=1.0))
         qa = QaModule(ports["zq"])
+        hq = QaModule(ports["hq"], HQ_READ, HQ_REPLIES)
         sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
         fw = launch(station_config(services, {s: p.path for s, p in ports.items()}, lab_model))
         boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
@@ -194,14 +213,15 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
     finally:
         for w in writers:
             w.stop()
-        if qa is not None:
-            qa.stop()
+        for module in (qa, hq):
+            if module is not None:
+                module.stop()
         if sub is not None:
             sub.close()
         for p in ports.values():
             p.close()
     want = {"za_no2": 400.0, "zq_no2": 350.0, "hp_pm2_5": 35.0, "hp_pm10": 42.0,
-            "z8_hcho": 37.0}
+            "z8_hcho": 37.0, "hq_pm2_5": 35.0, "hq_pm10": 42.0}
     for r in got[1:]:  # after the first, partial period
         for param, value in want.items():
             v, _unit, status, n = r["d"][param][:4]
@@ -210,6 +230,8 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
     # the Q&A module was switched to Q&A once, then asked about once a second
     assert bytes(qa.heard).startswith(QA_SWITCH) and bytes(qa.heard).count(QA_SWITCH) == 1
     assert qa.replies >= 10
+    # the HPMA read on request was told once to stop sending on its own, then asked
+    assert bytes(hq.heard).startswith(HQ_STOP + HQ_READ) and bytes(hq.heard).count(HQ_STOP) == 1
     # the HPMA was told to start measuring and to send on its own, once, before any frame
     assert heard_before_stream == HPMA_START
 
@@ -229,9 +251,11 @@ REFUSALS = [
     ("ze-scale-0", lambda s: s["ch"][0].update(scale=0),
      r"sensors\[0\]\.ch\[0\]\.scale: must not be 0"),
     ("send-on-pms", "plantower-pms5003",
-     r"sensors\[0\]: match and send are for the hpma, ze and zeqa frames only"),
+     r"sensors\[0\]: match and send are for the hpma, hpmaqa, ze and zeqa "
+     r"frames only"),
     ("pms-scale", "nova-sds011",
-     r"sensors\[0\]\.ch\[0\]\.scale: is for the hpma, ze and zeqa frames only"),
+     r"sensors\[0\]\.ch\[0\]\.scale: is for the hpma, hpmaqa, ze and zeqa frames "
+     r"only"),
 ]
 
 

@@ -1,6 +1,6 @@
-"""Every catalog model of the hpma, ze and zeqa frame families simulated from its catalog data
-(hil/frame_stream.py, no code per model), its frames checked by parsers written here from the
-datasheet layouts (sensor-maps.md G5, P3), independently of the simulator."""
+"""Every catalog model of the hpma, hpmaqa, ze and zeqa frame families simulated from its
+catalog data (hil/frame_stream.py, no code per model), its frames checked by parsers written
+here from the datasheet layouts (sensor-maps.md G5, P3), independently of the simulator."""
 
 from __future__ import annotations
 
@@ -27,6 +27,20 @@ def parse_hpma(buf: bytes) -> list[dict]:
             out.append({"pm2_5": int.from_bytes(f[6:8], "big"),
                         "pm10": int.from_bytes(f[8:10], "big")})
             i += 32
+        else:
+            i += 1
+    return out
+
+
+def parse_hpmaqa(buf: bytes) -> list[dict]:
+    """40 05 04, PM2.5 and PM10 big-endian, (65536 - sum of the bytes before) mod 256."""
+    out, i = [], 0
+    while (i := buf.find(b"\x40\x05\x04", i)) >= 0 and len(buf) - i >= 8:
+        f = buf[i:i + 8]
+        if (65536 - sum(f[:7])) % 256 == f[7]:
+            out.append({"pm2_5": int.from_bytes(f[3:5], "big"),
+                        "pm10": int.from_bytes(f[5:7], "big")})
+            i += 8
         else:
             i += 1
     return out
@@ -90,26 +104,27 @@ def test_each_model_is_simulated_from_its_catalog_data(name):
     match = {m["position"]: m["byte"] for m in spec["stream"].get("match", [])}
     ch = spec["channels"][0]
     scale = ch.get("scale", 1)
-    value = 35.0 if family == "hpma" else 120 * scale  # 120 counts in the frame's own unit
+    value = 35.0 if family.startswith("hpma") else 120 * scale  # 120 counts in the frame's own unit
     ask = None
     with PtyPort() as port:
         sim = FrameStream(spec, port)
         sim.pin(ch["param"], value)
         with sim:
-            if family == "zeqa":
+            if family in ("zeqa", "hpmaqa"):
                 ask = next(bytes.fromhex(c["bytes"]) for c in spec["stream"]["send"]
                            if c["every_ms"])
             frames = station_end(port.path, ask, 2,
-                                 {"hpma": parse_hpma, "ze": parse_ze, "zeqa": parse_zeqa}[family])
+                                 {"hpma": parse_hpma, "hpmaqa": parse_hpmaqa, "ze": parse_ze,
+                                  "zeqa": parse_zeqa}[family])
     for f in frames:
-        if family == "hpma":
+        if family.startswith("hpma"):
             assert f[ch["field"]] == 35
         elif family == "ze":
             assert (f["gas"], f["unit"]) == (match[1], match[2])
             assert f["conc"] * scale == pytest.approx(value)
         else:
             assert f[ch["field"]] * scale == pytest.approx(value) and f["gas"] == match[4]
-    if family == "zeqa":
+    if ask:
         assert sim.requests >= 2  # one reply per request, none unasked
 
 
@@ -127,5 +142,5 @@ def test_a_value_the_frame_cannot_carry_is_refused():
     sim = FrameStream(boards.catalog()["winsen-ze03-no2"], None)
     with pytest.raises(ValueError, match=r"outside the 0\.\.65535 its word carries"):
         sim.pin("no2", 70_000_000)
-    with pytest.raises(ValueError, match="is not a stream of hpma, ze, zeqa"):
+    with pytest.raises(ValueError, match="is not a stream of hpma, hpmaqa, ze, zeqa"):
         FrameStream(boards.catalog()["plantower-pms5003"], None)
