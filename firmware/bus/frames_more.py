@@ -26,7 +26,7 @@ HPMAQA = "hpmaqa"
 ZE = "ze"
 ZEQA = "zeqa"
 FIELDS = {HPMA: "pm2_5 pm10", HPMAQA: "pm2_5 pm10", ZE: "conc", ZEQA: "w2 w4 w6"}
-PLACES = {HPMA: 0, HPMAQA: 0, ZE: 2, ZEQA: 2}
+PLACES = {HPMA: 0, HPMAQA: 0, ZE: 2, ZEQA: 0}  # before the catalog scale
 _POW = (10000, 1000, 100, 10, 1)
 
 

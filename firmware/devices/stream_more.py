@@ -7,8 +7,9 @@
 # Per frame nothing is allocated: the values go into the float ring as integers
 # (bus/frames_more.py raw()) and are scaled once per sample.
 
-from bus.frames_more import FIELDS, PLACES, raw, splitter, unit_of
+from bus.frames_more import FIELDS, PLACES, ZE, raw, splitter, unit_of
 from devices.pm_sensor import PmSensor, StreamChannel
+from values.decode import places_of
 
 
 class _Channel(StreamChannel):
@@ -17,7 +18,10 @@ class _Channel(StreamChannel):
         self.unit = cfg["unit"]
         self.rng = cfg["range"]
         self.idx = FIELDS[kind].split().index(cfg["field"])
-        self.places = PLACES[kind]
+        # the resolution the record keeps: a ze frame's 0.01 (its usual decimals at most)
+        # in the channel's unit (ppm x 1000: 10 ppb, no decimals), else the family's
+        self.places = places_of(cfg["scale"] / 100) if kind == ZE else \
+            PLACES[kind] + places_of(cfg["scale"])
         self.k = -1
         self.dev = None
         self.scale = cfg["scale"] * unit_of(kind)
