@@ -19,13 +19,18 @@ STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-FRAME_FAMILIES = ("pms", "sds")
+FRAME_FAMILIES = ("pms", "sds", "hpma", "hpmaqa", "ze", "zeqa")
 # The words each frame family carries, as the firmware's bus/frames.py names them (a test holds
 # the two equal): a catalog channel naming another word would only fail at a station's boot.
 FRAME_FIELDS = {
     "pms": ("pm1_cf1", "pm2_5_cf1", "pm10_cf1", "pm1_atm", "pm2_5_atm", "pm10_atm", "n0_3",
             "n0_5", "n1_0", "n2_5", "n5_0", "n10", "reserved"),
     "sds": ("pm2_5", "pm10"),
+    # bus/frames_more.py, loaded only by a station that has one of these
+    "hpma": ("pm2_5", "pm10"),
+    "hpmaqa": ("pm2_5", "pm10"),
+    "ze": ("conc",),
+    "zeqa": ("w2", "w4", "w6"),
 }
 
 
@@ -113,7 +118,8 @@ def _channel_registers(ch: dict, base: int) -> list[int]:
     """PDU registers a channel's decoding touches: its value word(s), decimals and error."""
     width = 1 if ch["type"] in ("int16", "uint16") else 2
     regs = [ch["register"] - base, ch["register"] - base + width - 1]
-    regs += [ch[k] - base for k in ("decimals_register", "error_register") if k in ch]
+    regs += [ch[k] - base for k in ("decimals_register", "error_register", "unit_register")
+             if k in ch]
     return regs
 
 
@@ -134,9 +140,22 @@ def _check_register_quirks(m: dict, where: str) -> None:
     base = _numbering(m, where)
     for i, ch in enumerate(m["channels"]):
         w = f"{where}: channels[{i}]"
-        for key in ("register", "decimals_register", "error_register"):
-            _need(key not in ch or _int(ch[key] - base, 0, 0xFFFF), f"{w}.{key}",
-                  f"{ch.get(key)!r} is below modbus.numbering {base}")
+        for key in ("register", "decimals_register", "error_register", "unit_register"):
+            _need(key not in ch or (_int(ch[key], 0, 0x1FFFF) and
+                                    _int(ch[key] - base, 0, 0xFFFF)), f"{w}.{key}",
+                  f"{ch.get(key)!r} is not a register from modbus.numbering {base}")
+        # 6.6 a unit-code register: each code the manual lists, and what it multiplies the
+        # value by to give the channel's unit; a code not listed gives no value
+        _need(("unit_register" in ch) == ("unit_codes" in ch), w + ".unit_codes",
+              "unit_register and unit_codes go together")
+        codes = ch.get("unit_codes", [])
+        _need(isinstance(codes, list) and all(
+            isinstance(c, dict) and _int(c.get("code"), 0, 0xFFFF) and
+            isinstance(c.get("scale"), int | float) and not isinstance(c["scale"], bool) and
+            c["scale"] != 0 for c in codes) and ("unit_codes" not in ch or codes),
+            w + ".unit_codes", f"{codes!r} is not a list of {{code 0..65535, scale (non-zero)}}")
+        _need(len({c["code"] for c in codes}) == len(codes), w + ".unit_codes",
+              "a code appears twice")
         sign = ch.get("sign", "twos")
         _need(sign in SIGNS, w + ".sign", f"{sign!r} is not one of {', '.join(SIGNS)}")
         _need(sign == "twos" or ch["type"] != "float32", w + ".sign",
@@ -224,6 +243,9 @@ def _firmware_channel(ch: dict, base: int) -> dict:
         ("err_mask", ch.get("error_mask")),
         ("signed", {"magnitude": -1, "offset": ch.get("negative_from")}.get(sign)),
         ("discard", ch.get("unavailable") or None),
+        ("code", [ch["unit_register"] - base, [[c["code"], c["scale"]] for c in
+                                               ch["unit_codes"]]]
+         if "unit_register" in ch else None),
         ("range", ch["range"])) if v is not None}
     return out
 
@@ -414,8 +436,16 @@ def sensor_entry(s: dict, spec: dict) -> dict:
     else:
         st = spec["stream"]
         entry.update(frame=st["frame"], warmup_s=st["warmup_s"], sample_s=st["sample_s"])
+        if st.get("match"):
+            entry["match"] = [[m["position"], m["byte"]] for m in st["match"]]
+        if st.get("send"):
+            entry["send"] = [[list(bytes.fromhex(c["bytes"])), c["every_ms"]]
+                             for c in st["send"]]
         entry["ch"] = [{"param": ch["param"], "unit": ch["unit"], "field": ch["field"],
                         "range": ch["range"]} for ch in spec["channels"]]
+        for ch, given in zip(entry["ch"], spec["channels"], strict=True):
+            if given.get("scale", 1) != 1:
+                ch["scale"] = given["scale"]
     return entry
 
 

@@ -68,7 +68,8 @@ def register_span(channels: list[dict]) -> tuple[int, int]:
     lo, hi = 0x10000, -1
     for ch in channels:
         regs = [ch["register"], ch["register"] + WIDTH.get(ch.get("type"), 1) - 1]
-        regs += [ch[k] for k in ("decimals_register", "error_register") if _int(ch.get(k))]
+        regs += [ch[k] for k in ("decimals_register", "error_register", "unit_register")
+                 if _int(ch.get(k))]
         lo, hi = min(lo, *regs), max(hi, *regs)
     return lo, hi - lo + 1
 
@@ -119,6 +120,45 @@ def check_model(m: dict, where: str) -> None:
         st = m["stream"]
         for key in ("warmup_s", "sample_s"):
             _int_in(st, key, 0, 3600, f"{where}: stream")
+        _check_stream_keys(m, where)
+
+
+def _check_stream_keys(m: dict, where: str) -> None:
+    """The firmware's checks of `match`, `send` and a stream channel's `scale`
+    (bus/frames_more.py check(), config.py), plus the command bytes' own checksums, so a
+    typo in a datasheet command is refused here and not sent to a sensor."""
+    st, kind = m["stream"], m["stream"]["frame"]
+    more = kind in ("hpma", "hpmaqa", "ze", "zeqa")
+    for key in ("match", "send"):
+        _need(more or not st.get(key), f"{where}: stream.{key}",
+              "is for the hpma, hpmaqa, ze and zeqa frames only")
+    for i, ch in enumerate(m["channels"]):
+        v = ch.get("scale", 1)
+        _need(_num(v) and v != 0 and (more or v == 1), f"{where}: channels[{i}].scale",
+              f"{v!r}: a non-zero number, and only for the hpma, hpmaqa, ze and zeqa "
+              "frames")
+    for i, x in enumerate(st.get("match", [])):
+        w = f"{where}: stream.match[{i}]"
+        _need(isinstance(x, dict) and _int(x.get("position")) and 1 <= x["position"] <= 7
+              and _int(x.get("byte")) and 0 <= x["byte"] <= 255, w,
+              f"{x!r} is not {{position 1..7, byte 0..255}}")
+    _need(kind != "ze" or any(x["position"] == 1 for x in st.get("match", [])),
+          f"{where}: stream.match", "a ze frame is told by the gas code at byte 1: give it")
+    for i, c in enumerate(st.get("send", [])):
+        w = f"{where}: stream.send[{i}]"
+        _need(isinstance(c, dict) and _int(c.get("every_ms")) and
+              0 <= c["every_ms"] <= 600000, w + ".every_ms",
+              f"{c.get('every_ms') if isinstance(c, dict) else c!r} is not 0..600000")
+        try:
+            data = bytes.fromhex(c.get("bytes", ""))
+        except (TypeError, ValueError):
+            data = b""
+        _need(1 <= len(data) <= 32, w + ".bytes", f"{c.get('bytes')!r} is not 1..32 hex bytes")
+        # ZE commands: 0xFF, then a checksum of bytes 1..7; HPMA: of every byte before it
+        first = 1 if kind in ("ze", "zeqa") else 0
+        _need(-sum(data[first:-1]) & 0xFF == data[-1], w + ".bytes",
+              f"{c['bytes']!r}: the last byte is not the two's complement of the sum of the "
+              f"bytes from {first} on ({-sum(data[first:-1]) & 0xFF:02X})")
 
 
 def check_station(sensors: list[dict], sample_s: Any, report_s: Any,

@@ -135,8 +135,23 @@ def _channels(s, path):
             for v in ch["discard"]:
                 if not _is_num(v):
                     _fail(_at(w, "discard"), repr(ch["discard"]) + " is not a list of numbers")
+            u = ch["code"]
+            if u and not (len(u) == 2 and isinstance(u[0], int) and 0 <= u[0] <= 0xFFFF and
+                          isinstance(u[1], list) and u[1] and all(
+                              isinstance(c, list) and len(c) == 2 and isinstance(c[0], int) and
+                              _is_num(c[1]) and c[1] != 0 for c in u[1])):
+                _fail(_at(w, "code"), repr(u) + " is not [register, [[code, factor], ...]]")
         else:
-            _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
+            if s["frame"] in FIELDS:
+                _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
+                if ch["scale"] != 1:
+                    _fail(_at(w, "scale"),
+                          "is for the hpma, hpmaqa, ze and zeqa frames only")
+            else:
+                _one_of(ch, "field", __import__("bus.frames_more", None, None, (1,)).FIELDS[
+                    s["frame"]].split(), w)
+                if ch["scale"] == 0:
+                    _fail(_at(w, "scale"), "must not be 0")
         out.append(ch)
     return out
 
@@ -186,7 +201,14 @@ def _sensor(given, idx, uarts, names):
                 _fail(_at(_at(w, "send"), i), repr(b) + " is not [fn 3|4, register, count, "
                       "wait_ms, once] or [16, register, [words], wait_ms, once]")
     else:
-        _one_of(s, "frame", ("pms", "sds"), w)
+        if s["frame"] in FIELDS:
+            if s["match"] or s["send"]:
+                _fail(w, "match and send are for the hpma, hpmaqa, ze and zeqa frames "
+                      "only")
+        else:
+            # the rarer families check their own keys, in code loaded only for them (no
+            # names of theirs interned for the other stations)
+            __import__("bus.frames_more", None, None, (1,)).check(s, w, _fail, _at)
         for key in ("warmup_s", "sample_s", "stale_s"):
             _int_in(s, key, 0, 3600, w)
     s["ch"] = _channels(s, w)

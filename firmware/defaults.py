@@ -113,6 +113,8 @@ DEFAULTS = {
         "err_mask": 0xFFFF,         # e.g. 0xFF00: an error byte in the high byte (Yosemitech)
         "signed": 0,                # 0 the type's; -1 sign-magnitude; N > 0 raw >= N is -(raw - N)
         "discard": [],              # raw words meaning "unavailable" (with err_reg: its codes)
+        "code": [],                 # [unit-code register, [[code, factor], ...]]: the code
+                                    # picks the factor; a code not listed: unavailable
         "range": REQUIRED,          # [low, high]; samples outside are discarded and flagged
     },
     "stream": {
@@ -120,7 +122,9 @@ DEFAULTS = {
         "model": "",
         "bus": REQUIRED,
         "uart": REQUIRED,
-        "frame": REQUIRED,          # pms | sds
+        "frame": REQUIRED,          # pms | sds | hpma | hpmaqa | ze | zeqa
+        "match": [],                # [[position, byte], ...] a frame must hold (ze: gas, unit)
+        "send": [],                 # [[[bytes], every_ms], ...] to the sensor (0: once)
         "warmup_s": 15,             # fan and laser settle after power-up: no samples before
         "sample_s": 5,              # catalog sampling window (duty cycling comes later)
         "stale_s": 3,               # a frame older than this is not a sample
@@ -130,6 +134,7 @@ DEFAULTS = {
         "param": REQUIRED,
         "unit": REQUIRED,
         "field": REQUIRED,
+        "scale": 1,                 # hpma, hpmaqa, ze, zeqa only (e.g. ppm -> ppb: 1000)
         "range": REQUIRED,
     },
 }

@@ -26,6 +26,8 @@ import boards
 from hil import signals
 from hil.bus import ModbusBus
 from hil.fastclock import FastClock
+from hil.frame_stream import FAMILIES as FRAME_FAMILIES
+from hil.frame_stream import FrameStream
 from hil.modbus_slave import ModbusSlave
 from hil.pm_stream import PmStream
 from hil.ports import Port, PtyPort
@@ -157,7 +159,8 @@ class SimulatedStation:
                 sims[s["id"]] = slave
             else:
                 clash = on_line
-                sims[s["id"]] = PmStream(spec, None, source)
+                sim = FrameStream if spec["stream"]["frame"] in FRAME_FAMILIES else PmStream
+                sims[s["id"]] = sim(spec, None, source)
             if clash:
                 raise StationSetupError(
                     f"station {self.station.id}: sensor {s['id']} cannot share uart {uart!r} "

@@ -14,20 +14,22 @@
 import log
 from bus.modbus_rtu import MAX_READ, NEED_MORE, ModbusError, build_read, crc16
 from bus.rs485 import BusTimeout, FrameError
-from devices.modbus_sensor import ModbusSensor, block
+from devices.modbus_sensor import ModbusSensor
 from values.decode import TYPES, WIDTH, Channel
 
 
 def quirky(ch):
-    return ch.get("signed", 0) != 0 or bool(ch.get("discard"))
+    return ch.get("signed", 0) != 0 or bool(ch.get("discard")) or bool(ch.get("code"))
 
 
 def _regs(ch):
-    """The registers a channel's decoding touches: value, decimal point, error."""
+    """The registers a channel's decoding touches: value, decimal point, error, unit code."""
     out = [ch["reg"], ch["reg"] + WIDTH[TYPES.split().index(ch["type"])] - 1]
     for key in ("dec_reg", "err_reg"):
         if ch.get(key, -1) >= 0:
             out.append(ch[key])
+    if ch.get("code"):
+        out.append(ch["code"][0])
     return out
 
 
@@ -76,9 +78,9 @@ class QuirkSensor(ModbusSensor):
     def __init__(self, cfg, bus, hal):
         chans = cfg["ch"]
         blocks = cfg.get("read") or []
-        if not blocks:
-            base, count = block(chans)
-            blocks = [[cfg["fn"], base, count]]
+        if not blocks:  # one read of every register the channels touch (unit codes too)
+            base = min(min(_regs(ch)) for ch in chans)
+            blocks = [[cfg["fn"], base, max(max(_regs(ch)) for ch in chans) - base + 1]]
         where = [-1] * len(chans)  # each channel's block
         for i, ch in enumerate(chans):
             regs = _regs(ch)

@@ -75,14 +75,21 @@ def build_devices(cfg, hal):
             if name not in lines:
                 lines[name] = Rs485(hal.uart(name, cfg["uarts"][name]), hal)
             cls = ModbusSensor
-            if s["read"] or s["send"] or any(ch["signed"] or ch["discard"] for ch in s["ch"]):
+            if s["read"] or s["send"] or any(
+                    ch["signed"] or ch["discard"] or ch["code"] for ch in s["ch"]):
                 # several reads, actions or rare encodings: their code loads only when used
                 # (2 names interned; the getattr(__import__(...)) form saves them but keeps
                 # 32 B more on the heap after boot, measured)
                 from devices.modbus_quirks import QuirkSensor as cls
             devices.append(cls(s, lines[name], hal))
         else:
-            devices.append(PmSensor(s, hal.uart(name, cfg["uarts"][name]), hal))
+            cls = PmSensor
+            if s["frame"] not in ("pms", "sds"):
+                # hpma, hpmaqa, ze, zeqa: loaded only when used, and by long strings,
+                # which are not interned as names for the stations that never load it
+                cls = getattr(__import__("devices.stream_more", None, None, (1,)),
+                              "MoreStreamSensor")
+            devices.append(cls(s, hal.uart(name, cfg["uarts"][name]), hal))
         gc.collect()
     return devices
 

@@ -8,9 +8,14 @@
 #   a disconnected probe's 0xFFFF), compared with the unsigned register value (for float32
 #   the value itself: NaN is always void). With an error register, `discard` lists the codes
 #   of that register (under err_mask) that void the value, instead of "any bit set".
+# - unit code (config `code`: [register, [[code, factor], ...]]): a register naming the unit
+#   the value is in (the QDY30A pressure transmitter's 0x0002: 0 MPa, 1 kPa, ...; Evikon's
+#   0x0098): its code picks the factor to the channel's unit, read with every value, as the
+#   transmitter may be re-set; a code not listed is "unavailable", never a number in a unit
+#   nobody expected.
 # (The config's names are ones MicroPython interns already: they cost no qstr.)
 
-from values.decode import Channel, raw, scaled
+from values.decode import Channel, places_of, raw, scaled
 
 
 class QuirkChannel(Channel):
@@ -18,6 +23,13 @@ class QuirkChannel(Channel):
         Channel.__init__(self, cfg, base)
         self.sign = cfg.get("signed", 0)
         self.void = cfg.get("discard") or ()
+        u = cfg.get("code")
+        # (byte offset of the unit-code register, the codes, their factors, the factors'
+        # decimal places)
+        self.code = ((u[0] - base) * 2, [c for c, _ in u[1]], [f for _, f in u[1]],
+                     [places_of(f) for _, f in u[1]]) if u else None
+        if u and self.places >= 0:
+            self.places = min(4, self.places + max(self.code[3]))
 
     def decode(self, buf, off):
         t, o, at, dec_at, scale, offset, base_places, err_at, err_mask = self.how
@@ -51,4 +63,14 @@ class QuirkChannel(Channel):
             dec = buf[off + dec_at] << 8 | buf[off + dec_at + 1]
             if base_places >= 0:
                 self.places = min(4, base_places + dec)
-        return scaled(value, scale, offset, dec)
+        u = self.code
+        if u is None:
+            return scaled(value, scale, offset, dec)
+        code = buf[off + u[0]] << 8 | buf[off + u[0] + 1]
+        if code not in u[1]:
+            return None
+        i = u[1].index(code)
+        if base_places >= 0:
+            self.places = min(4, base_places + dec + u[3][i])
+        value = scaled(value, scale, 0, dec)
+        return None if value is None else value * u[2][i] + offset

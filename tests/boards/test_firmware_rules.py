@@ -67,6 +67,31 @@ MODEL_CASES = [
     pytest.param("qt-pm-pms", lambda m: m["stream"].update(warmup_s=7200),
                  r"qt-pm-pms\.json: stream\.warmup_s: 7200 is not a whole number in 0\.\.3600",
                  id="warmup"),
+    # the stream frame families' keys (bus/frames_more.py check()), and a command's checksum
+    pytest.param("winsen-ze03-no2", lambda m: m["stream"]["send"][0].update(
+        bytes="FF 01 78 03 00 00 00 00 85"),
+        r"winsen-ze03-no2\.json: stream\.send\[0\]\.bytes: 'FF 01 78 03 00 00 00 00 85': the "
+        r"last byte is not the two's complement of the sum of the bytes from 1 on \(84\)",
+        id="ze-command-checksum"),
+    pytest.param("honeywell-hpma115s0", lambda m: m["stream"]["send"][0].update(
+        bytes="68 01 01 95"), r"stream\.send\[0\]\.bytes: '68 01 01 95': the last byte",
+        id="hpma-command-checksum"),
+    pytest.param("winsen-ze03-no2", lambda m: m["stream"]["match"].pop(0),
+                 r"winsen-ze03-no2\.json: stream\.match: a ze frame is told by the gas code",
+                 id="ze-without-gas-code"),
+    pytest.param("winsen-ze03-no2", lambda m: m["stream"]["match"][0].update(position=9),
+                 r"stream\.match\[0\]: .* is not \{position 1\.\.7, byte 0\.\.255\}",
+                 id="match-position"),
+    pytest.param("plantower-pms5003", lambda m: m["stream"].update(
+        send=[{"bytes": "42 4D E2 00 00 01 71", "every_ms": 1000}]),
+        r"plantower-pms5003\.json: stream\.send: is for the hpma, hpmaqa, ze and zeqa "
+        r"frames only",
+        id="send-on-pms"),
+    pytest.param("plantower-pms5003", lambda m: channel(m).update(scale=10),
+                 r"channels\[0\]\.scale: 10: a non-zero number, and only for", id="pms-scale"),
+    pytest.param("winsen-ze03-no2", lambda m: channel(m).update(scale=0),
+                 r"winsen-ze03-no2\.json: channels\[0\]\.scale: 0: a non-zero number",
+                 id="ze-scale-0"),
 ]
 
 

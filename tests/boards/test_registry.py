@@ -95,11 +95,16 @@ def test_a_bad_stream_channel_is_refused_at_load_not_at_a_station_boot(mutate, m
 
 
 def test_the_frame_words_are_the_ones_the_firmware_splits_frames_into():
-    src = (boards.HERE.parent / "firmware" / "bus" / "frames.py").read_text()
-    scope: dict = {}
-    exec(src.split("FIELDS = ", 1)[1].split("}", 1)[0].join(["FIELDS = ", "}"]),
-         {"PMS": "pms", "SDS": "sds"}, scope)
-    assert {k: tuple(v.split()) for k, v in scope["FIELDS"].items()} == boards.FRAME_FIELDS
+    fields: dict = {}
+    for name in ("frames.py", "frames_more.py"):  # the rarer families in a module of their own
+        src = (boards.HERE.parent / "firmware" / "bus" / name).read_text()
+        scope: dict = {}
+        exec(src.split("FIELDS = ", 1)[1].split("}", 1)[0].join(["FIELDS = ", "}"]),
+             {"PMS": "pms", "SDS": "sds", "HPMA": "hpma", "HPMAQA": "hpmaqa", "ZE": "ze",
+              "ZEQA": "zeqa"}, scope)
+        fields.update({k: tuple(v.split()) for k, v in scope["FIELDS"].items()})
+    assert fields == boards.FRAME_FIELDS
+    assert set(boards.FRAME_FAMILIES) == set(fields)
 
 
 def test_unknown_station_is_a_clear_error():
