@@ -173,7 +173,8 @@ class Store:
             mp = "1h" if period == "hour" else "24h"
             rows = self.select("mean", ("value", "complete"), where +
                                f" AND \"param\" = {influxql.quote_string(param)} AND "
-                               f"\"period\" = '{mp}'", tail)
+                               f"\"period\" = '{mp}' AND \"complete\" = true",
+                               'GROUP BY "unit" ' + tail)
             pts = [{"time": r["time"], "value": round(float(r["value"]), 3),
                     "unit": r.get("unit", "")} for r in rows
                    if r.get("value") is not None and r.get("complete")

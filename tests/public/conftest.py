@@ -70,6 +70,10 @@ def _messages(end: int) -> dict[str, list[tuple[str, dict]]]:
             msgs.append(("data", {"v": 1, "st": st, "fw": "0.1.0", "boot": boot, "seq": seq,
                                   "r": hour}))
             seq += 1
+        # a health event: internal metrics (heap, RSSI) the public side must never show
+        msgs.append(("event", {"v": 1, "st": st, "boot": boot, "ev": "health", "t": last,
+                               "heap": 61000, "backlog": 0, "dropped": 0, "rssi": -61,
+                               "uptime": last - start, "errors": {"modbus_timeout": 1}}))
         out[st] = msgs
     return out
 
@@ -161,6 +165,6 @@ def server(public_data):
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
     try:
         with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
