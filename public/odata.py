@@ -18,7 +18,7 @@ TOKEN = re.compile(r"""\s*(?:
   (?P<dt>\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d))
  |(?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
  |(?P<str>'(?:[^']|'')*')
- |(?P<name>[A-Za-z_@][\w.@]*(?:/[A-Za-z_][\w]*)*)
+ |(?P<name>[A-Za-z_@][\w.@]*(?:/[A-Za-z_@][\w.@]*)*)
  |(?P<op>[(),])
 )""", re.X)
 COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
