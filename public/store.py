@@ -42,6 +42,7 @@ class Store:
         self.latest_ttl_s = latest_ttl_s
         self.cache = Cache()
         self.review = marks.Review(marks.path(run_dir)) if run_dir else None
+        self.recording: list[str] | None = None
 
     # -- queries ---------------------------------------------------------------------------
     def select(self, measurement: str, fields: tuple[str, ...], where: str,
@@ -50,16 +51,29 @@ class Store:
         sel = ", ".join(f if f == "*" or "(" in f else influxql.quote_ident(f) for f in fields)
         q = (f"SELECT {sel} FROM {shipped().qualified(measurement)} WHERE {where} "
              f"{tail}").strip()
-        rows = influxql.rows(influxql.query(self.env, q))
-        return [allowlist.keep(measurement, r) for r in rows]
+        return [allowlist.keep(measurement, r) for r in influxql.rows(self._query(q))]
+
+    def _query(self, q: str) -> list[dict]:
+        if self.recording is not None:
+            self.recording.append(q)
+        return influxql.query(self.env, q)
+
+    def latest_queries(self) -> list[str]:
+        """The InfluxQL statements behind one refresh of `latest()` (what `quantrac bench
+        public` runs directly, beside the cached endpoint)."""
+        self.recording = []
+        try:
+            self._latest()
+            return self.recording
+        finally:
+            self.recording = None
 
     def select_last(self, measurement: str, field: str, where: str, group: str) -> list[dict]:
         """`last(field)` per group, the column named as the field."""
         allowlist.check(measurement, (field,))
         q = (f"SELECT last({influxql.quote_ident(field)}) AS {influxql.quote_ident(field)} "
              f"FROM {shipped().qualified(measurement)} WHERE {where} GROUP BY {group}")
-        return [allowlist.keep(measurement, r)
-                for r in influxql.rows(influxql.query(self.env, q))]
+        return [allowlist.keep(measurement, r) for r in influxql.rows(self._query(q))]
 
     # -- review ----------------------------------------------------------------------------
     def _refresh_review(self) -> None:
