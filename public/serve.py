@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
@@ -18,8 +19,9 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def server(env: dict[str, str], run_dir: Path | None, host: str, port: int) -> uvicorn.Server:
-    app = build(Store(env, run_dir))
+def server(env: dict[str, str], run_dir: Path | None, host: str, port: int,
+           report_s: int | None = None) -> uvicorn.Server:
+    app = build(Store(env, run_dir, report_s=report_s))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="off", server_header=False)
     return uvicorn.Server(config)
@@ -30,10 +32,14 @@ class Background:
     listens, `.url` is its address, `.stop()` ends it."""
 
     def __init__(self, env: dict[str, str], run_dir: Path | None, host: str = "127.0.0.1",
-                 port: int = 0):
-        self.srv = server(env, run_dir, host, port)
-        self.thread = threading.Thread(target=self.srv.run, name="public-server", daemon=True)
-        self.url = ""
+                 port: int = 0, report_s: int | None = None):
+        # bound here, so a taken port is an OSError for the caller, not a thread's exit
+        self.sock = socket.create_server((host, port))
+        self.srv = server(env, run_dir, host, port, report_s)
+        self.thread = threading.Thread(target=self.srv.run, kwargs={"sockets": [self.sock]},
+                                       name="public-server", daemon=True)
+        bound_host, bound_port = self.sock.getsockname()[:2]
+        self.url = f"http://{bound_host}:{bound_port}"
 
     def start(self, timeout: float = 10.0) -> Background:
         import time
@@ -43,11 +49,10 @@ class Background:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the public server did not start")
             time.sleep(0.02)
-        sock = self.srv.servers[0].sockets[0]
-        host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
         return self
 
     def stop(self) -> None:
         self.srv.should_exit = True
-        self.thread.join(10)
+        if self.thread.is_alive():
+            self.thread.join(10)
+        self.sock.close()
