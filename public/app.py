@@ -56,6 +56,10 @@ async def _bad(request: Request, exc: Exception) -> Response:
     return api.error(400, str(exc))
 
 
+async def _unsupported(request: Request, exc: Exception) -> Response:
+    return api.error(501, str(exc))
+
+
 async def _missing(request: Request, exc: Exception) -> Response:
     return api.error(404, str(exc))
 
@@ -148,7 +152,8 @@ def build(store: Store) -> Starlette:
         Mount("/sta/v1.1", routes=sta.routes(store)),
         Route("/api/{rest:path}", api_missing),
     ]
-    handlers = {api.BadRequest: _bad, sta.ODataError: _bad, api.NotFound: _missing,
+    handlers = {api.BadRequest: _bad, sta.ODataError: _bad, sta.Unsupported: _unsupported,
+                api.NotFound: _missing,
                 sta.NotFound: _missing, influxql.QueryError: _database}
     return Starlette(routes=routes, middleware=[Middleware(ReadOnly)],
                      exception_handlers=handlers)

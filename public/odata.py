@@ -14,10 +14,21 @@ class ODataError(ValueError):
     """A query option the service cannot read: a 400."""
 
 
+class Unsupported(ODataError):
+    """A valid query option or function this service does not implement: a 501
+    (18-088 /req/request-data/query-status-code)."""
+
+
+UNSUPPORTED_FUNCTIONS = ("geo.distance", "geo.length", "geo.intersects", "st_equals",
+                         "st_disjoint", "st_touches", "st_within", "st_overlaps", "st_crosses",
+                         "st_intersects", "st_contains", "st_relate")
+
+
 TOKEN = re.compile(r"""\s*(?:
   (?P<dt>\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d))
  |(?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
  |(?P<str>'(?:[^']|'')*')
+ |(?P<geo>geo(?:graphy|metry)'(?:[^']|'')*')
  |(?P<name>[A-Za-z_@][\w.@]*(?:/[A-Za-z_@][\w.@]*)*)
  |(?P<op>[(),])
 )""", re.X)
@@ -39,6 +50,8 @@ def tokens(text: str) -> list[tuple[str, Any]]:
             out.append(("lit", datetime.fromisoformat(val.replace("Z", "+00:00"))))
         elif kind == "num":
             out.append(("lit", float(val) if any(c in val for c in ".eE") else int(val)))
+        elif kind == "geo":
+            out.append(("lit", ("geometry", val)))  # only the geo functions take it (501)
         elif kind == "str":
             out.append(("lit", val[1:-1].replace("''", "'")))
         elif kind == "name" and val in ("true", "false"):
@@ -110,6 +123,9 @@ class Parser:
                         self.take()
                         args.append(self.expr(0))
                 self.expect(")")
+                if tok[1] in UNSUPPORTED_FUNCTIONS:
+                    raise Unsupported(f"{tok[1]}(): geospatial functions are not served here "
+                                      "(every station is one point: read Locations)")
                 if tok[1] not in FUNCTIONS:
                     raise ODataError(f"unknown function {tok[1]!r}")
                 return ("call", tok[1], args)

@@ -19,10 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from public import facts
-from public.odata import ODataError, evaluate, orderby, parse, split_top
+from public.odata import ODataError, Unsupported, evaluate, orderby, parse, split_top
 from public.store import Store
 
-__all__ = ["ODataError", "NotFound", "routes"]
+__all__ = ["ODataError", "NotFound", "Unsupported", "routes"]
 
 WINDOW_H = 72
 TOP_DEFAULT, TOP_MAX, SKIP_MAX = 100, 1000, 100000
@@ -45,6 +45,8 @@ NAV: dict[str, dict[str, str]] = {  # entity -> navigation property -> target en
     "FeatureOfInterest": {"Observations": "Observation"},
 }
 OPTIONS = {"$filter", "$orderby", "$top", "$skip", "$count", "$expand", "$select"}
+# system query options of OData or SensorThings this read-only view does not implement: 501
+NOT_IMPLEMENTED = {"$resultFormat", "$search", "$apply", "$levels", "$format", "$compute"}
 
 
 class NotFound(LookupError):
@@ -183,6 +185,10 @@ class Query:
     """One level's query options ($expand nests them)."""
 
     def __init__(self, opts: dict[str, str], kind: str, top_level: bool):
+        later = sorted(k for k in opts if k in NOT_IMPLEMENTED)
+        if later:
+            raise Unsupported(f"{later[0]} is not implemented by this service; it reads "
+                              f"{sorted(OPTIONS)}")
         unknown = [k for k in opts if k.startswith("$") and k not in OPTIONS]
         if unknown:
             raise ODataError(f"unknown or unsupported query option {unknown[0]}; this service "
