@@ -118,7 +118,8 @@ def history_args(request: Request, station, period: str, now: float) -> tuple:
     allowed = set(station.params()) | ({"aqi"} if facts.is_air(station) else set())
     if param not in allowed:
         raise BadRequest(f"param={param!r}: {station.id} publishes {sorted(allowed)}")
-    end = parse_time(q["to"], "to", now) if "to" in q else int(now)
+    # a default end on the minute: a minute's requests share one cache entry
+    end = parse_time(q["to"], "to", now) if "to" in q else int(now) // 60 * 60
     start = parse_time(q["from"], "from", now) if "from" in q else end - DEFAULT_SPAN[period]
     if start >= end:
         raise BadRequest("from must be before to")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -72,8 +73,8 @@ async def _database(request: Request, exc: Exception) -> Response:
 def build(store: Store) -> Starlette:
     async def index(request: Request) -> Response:
         lang = lang_of(request.query_params.get("lang"))
-        latest = await _run(store.latest)
-        return _html(store.cache.get(("page", lang, id(latest)), store.latest_ttl_s,
+        gen, latest = await _run(store.latest_versioned)
+        return _html(store.cache.get(("page", lang, gen), store.latest_ttl_s,
                                      lambda: page.index(latest, lang)))
 
     async def station(request: Request) -> Response:
@@ -84,14 +85,13 @@ def build(store: Store) -> Starlette:
         except Exception:
             return _html(page.not_found(lang, sid), 404)
         latest = (await _run(store.latest))[sid]
-        import time
-        now = int(time.time())
+        now = int(time.time()) // 60 * 60  # one cache entry per minute
         params = ["aqi"] if facts.is_air(s) else [lim.param for lim in
                                                     facts.hourly_limits(sid)][:4]
         hist = {}
         for p in params:
             hist[p] = (await _run(lambda p=p: store.history(
-                sid, p, "hour", now - now % 60 - 72 * 3600, now - now % 60, 1000, 0)))[0]
+                sid, p, "hour", now - 72 * 3600, now, 1000, 0)))[0]
         fc = await _run(lambda: store.forecast(sid))
         return _html(page.station(s, latest, hist, fc, lang))
 
@@ -112,8 +112,8 @@ def build(store: Store) -> Starlette:
                                                  base), 3600)
 
     async def latest(request: Request) -> Response:
-        doc = await _run(store.latest)
-        body = store.cache.get(("latest-json", id(doc)), store.latest_ttl_s, lambda: json.dumps(
+        gen, doc = await _run(store.latest_versioned)
+        body = store.cache.get(("latest-json", gen), store.latest_ttl_s, lambda: json.dumps(
             [api.public_latest(d) for d in doc.values()], ensure_ascii=False,
             separators=(",", ":")))
         return Response(body, media_type="application/json",

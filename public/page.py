@@ -34,6 +34,8 @@ padding:.2rem .8rem;border-radius:.5rem;display:inline-block}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem;padding:0;list-style:none}
 .legend li{padding:.15rem .5rem;border-radius:.3rem;font-size:.9rem}
 .dominant{font-weight:700}.muted{color:#555}
+@media (min-width:1800px){html{font-size:20px}body{font-size:20px}header,main,footer{max-width:
+96rem}}
 """
 
 

@@ -121,10 +121,15 @@ class Model:
         self.thing_of = {s.id: n for n, s in enumerate(facts.network().stations, 1)}
 
     def observations(self) -> dict[int, dict]:
+        return self._window()[0]
+
+    def _window(self) -> tuple[dict[int, dict], dict[int, list[dict]], dict[int, list[dict]]]:
+        """(by id, by datastream newest first, by feature of interest), cached together."""
         return self.store.cache.get("sta-obs", 60.0, self._observations)
 
-    def _observations(self) -> dict[int, dict]:
-        out = {}
+    def _observations(self) -> tuple[dict[int, dict], dict[int, list[dict]],
+                                     dict[int, list[dict]]]:
+        out: dict[int, dict] = {}
         for (station, param), pts in self.store.window(WINDOW_H).items():
             did = self.thing_of[station] * 100 + self.param_id.get(param, 0)
             if did not in self.ds_key:
@@ -135,7 +140,12 @@ class Model:
                             "resultTime": iso(p["time"]), "result": p["value"],
                             "parameters": {"preliminary": p["preliminary"]},
                             "_r": {"ds": did, "foi": self.thing_of[station]}}
-        return out
+        by_ds: dict[int, list[dict]] = {}
+        by_foi: dict[int, list[dict]] = {}
+        for o in sorted(out.values(), key=lambda o: o["phenomenonTime"], reverse=True):
+            by_ds.setdefault(o["_r"]["ds"], []).append(o)
+            by_foi.setdefault(o["_r"]["foi"], []).append(o)
+        return out, by_ds, by_foi
 
     def all(self, kind: str) -> list[dict]:
         src = self.observations() if kind == "Observation" else self.static[kind]
@@ -165,15 +175,13 @@ class Model:
             return [d for d in self.all("Datastream") if d["_r"][key] == e["@iot.id"]]
         if kind == "Datastream":
             if nav == "Observations":
-                return sorted((o for o in self.all("Observation")
-                               if o["_r"]["ds"] == e["@iot.id"]),
-                              key=lambda o: o["phenomenonTime"], reverse=True)
+                return list(self._window()[1].get(e["@iot.id"], ()))
             return self.get(target, r[{"Thing": "thing", "Sensor": "sensor",
                                        "ObservedProperty": "op"}[nav]])
         if kind == "Observation":
             return self.get(target, r["ds"] if nav == "Datastream" else r["foi"])
         if kind == "FeatureOfInterest":
-            return [o for o in self.all("Observation") if o["_r"]["foi"] == e["@iot.id"]]
+            return list(self._window()[2].get(e["@iot.id"], ()))
         raise NotFound(nav)
 
 

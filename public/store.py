@@ -47,6 +47,7 @@ class Store:
         self.review = marks.Review(marks.path(run_dir)) if run_dir else None
         self.recording: list[str] | None = None
         self.report_s = report_s
+        self._generation = 0
 
     # -- queries ---------------------------------------------------------------------------
     def select(self, measurement: str, fields: tuple[str, ...], where: str,
@@ -97,7 +98,15 @@ class Store:
 
     # -- latest ----------------------------------------------------------------------------
     def latest(self) -> dict[str, dict]:
-        return self.cache.get("latest", self.latest_ttl_s, self._latest)
+        return self.latest_versioned()[1]
+
+    def latest_versioned(self) -> tuple[int, dict[str, dict]]:
+        """(generation, latest): what is rendered from `latest` is cached under its
+        generation, so a page never outlives the values it shows."""
+        def compute() -> tuple[int, dict[str, dict]]:
+            self._generation += 1
+            return self._generation, self._latest()
+        return self.cache.get("latest", self.latest_ttl_s, compute)
 
     def _latest(self) -> dict[str, dict]:
         self._refresh_review()
