@@ -14,6 +14,8 @@ from conftest import AIR, STALE, get
 
 from public import facts
 from public.labels import WORDS
+from public.page import NO_DATA, WATER_COLOURS
+from quantrac_common import influxql
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 CHROMIUM = "/usr/bin/chromium"
@@ -40,24 +42,48 @@ def browser():
             b.close()
 
 
-def test_every_station_has_the_colour_of_its_stored_aqi_and_stale_shows(server, browser):
+def _stored_bands(env: dict[str, str]) -> dict[str, str]:
+    """Each station's latest hourly VN_AQI band as InfluxDB holds it (not through the page's
+    own code)."""
+    rows = influxql.rows(influxql.query(env, "SELECT last(\"band\") AS band FROM "
+                                        "\"derived\".\"aqi\" WHERE \"period\" = 'hour' "
+                                        "AND time > now() - 3d GROUP BY \"station\""))
+    return {r["station"]: r["band"] for r in rows}
+
+
+def test_every_station_has_the_colour_of_its_stored_aqi_and_stale_shows(server, browser,
+                                                                         public_data):
+    env, _ = public_data
+    stored = _stored_bands(env)
+    assert set(AIR) <= set(stored)
+    assert len({stored[s] for s in AIR}) >= 2  # different bands: colours are told apart
     latest = {d["station"]: d for d in json.loads(get(server.url + "/api/v1/latest")[2])}
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server.url + "/")
     for sid in facts.network().ids():
         marker = page.locator(f'g.marker[data-station="{sid}"] > *')
         badge = page.locator(f'tr[data-station="{sid}"] .badge[data-colour]')
-        a = latest[sid].get("aqi")
-        if sid in AIR:
-            want = facts.band(a["band"]).colour
-            assert marker.get_attribute("fill") == want, sid
-            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == _rgb(want), sid
-    bands = {latest[s]["aqi"]["band"] for s in AIR}
-    assert len(bands) >= 2  # the data give different bands, so colours are really told apart
+        assert marker.count() == 1 and badge.count() == 1, sid  # every station appears
+        if sid in stored:
+            want = next(b.colour for b in facts.aqi_bands() if b.key == stored[sid])
+        elif sid in AIR or facts.is_air(facts.network().get(sid)):
+            want = NO_DATA
+        else:
+            want = WATER_COLOURS[latest[sid]["water"]["status"]]
+        assert marker.get_attribute("fill") == want, sid
+        assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == _rgb(want), sid
+    assert latest["pq-ww-02"]["water"]["status"] == "exceeds"
+    assert latest["pq-tap-01"]["water"]["status"] == "within"
     stale_row = page.locator(f'tr[data-station="{STALE}"]')
     assert stale_row.locator("[data-stale]").inner_text() == WORDS["stale"]["vi"]
-    fresh_row = page.locator('tr[data-station="pq-air-01"]')
-    assert fresh_row.locator("[data-stale]").count() == 0
+    assert page.locator(f'g.marker[data-station="{STALE}"] > *').get_attribute(
+        "stroke-dasharray")
+    for sid in AIR:
+        if sid != STALE:
+            row = page.locator(f'tr[data-station="{sid}"]')
+            assert row.locator("[data-stale]").count() == 0, sid
+    page.goto(f"{server.url}/station/{STALE}?lang=en")
+    assert page.locator("[data-stale]").inner_text() == WORDS["stale"]["en"]
     page.close()
 
 
