@@ -34,6 +34,7 @@ TOKEN = re.compile(r"""\s*(?:
 )""", re.X)
 COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
 ARITH = {"add": 5, "sub": 5, "mul": 6, "div": 6, "mod": 6}
+MAX_DEPTH = 50  # nesting a person writes stays far below; deeper is an attack on the stack
 PREC = {"or": 1, "and": 2, **{c: 4 for c in COMPARE}, **ARITH}
 
 
@@ -69,6 +70,7 @@ class Parser:
         self.text = text
         self.toks = tokens(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, Any] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -102,6 +104,15 @@ class Parser:
             left = ("bin", tok[1], left, right)
 
     def unary(self) -> tuple:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ODataError(f"expression nested deeper than {MAX_DEPTH} levels")
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> tuple:
         tok = self.take()
         if tok == ("name", "not"):
             return ("not", self.expr(3))

@@ -44,6 +44,7 @@ NAV: dict[str, dict[str, str]] = {  # entity -> navigation property -> target en
     "Observation": {"Datastream": "Datastream", "FeatureOfInterest": "FeatureOfInterest"},
     "FeatureOfInterest": {"Observations": "Observation"},
 }
+MAX_EXPAND_DEPTH = 5
 OPTIONS = {"$filter", "$orderby", "$top", "$skip", "$count", "$expand", "$select"}
 # system query options of OData or SensorThings this read-only view does not implement: 501
 NOT_IMPLEMENTED = {"$resultFormat", "$search", "$apply", "$levels", "$format", "$compute"}
@@ -192,7 +193,9 @@ def _props(kind: str, e: dict) -> list[str]:
 class Query:
     """One level's query options ($expand nests them)."""
 
-    def __init__(self, opts: dict[str, str], kind: str, top_level: bool):
+    def __init__(self, opts: dict[str, str], kind: str, top_level: bool, depth: int = 0):
+        if depth > MAX_EXPAND_DEPTH:
+            raise ODataError(f"$expand nested deeper than {MAX_EXPAND_DEPTH} levels")
         later = sorted(k for k in opts if k in NOT_IMPLEMENTED)
         if later:
             raise Unsupported(f"{later[0]} is not implemented by this service; it reads "
@@ -220,7 +223,7 @@ class Query:
         self.expand: list[tuple[str, Query | None]] = []
         if "$expand" in opts:
             for item in split_top(opts["$expand"], ","):
-                self.expand.append(_expand_item(item.strip(), kind))
+                self.expand.append(_expand_item(item.strip(), kind, depth + 1))
 
 
 def _valid_props(kind: str) -> list[str]:
@@ -249,7 +252,7 @@ def _int(opts: dict, name: str, default: int, hi: int) -> int:
     return v
 
 
-def _expand_item(item: str, kind: str) -> tuple[str, Query | None]:
+def _expand_item(item: str, kind: str, depth: int) -> tuple[str, Query | None]:
     opts: dict[str, str] = {}
     if item.endswith(")") and "(" in item:
         head, inner = item.split("(", 1)
@@ -268,8 +271,8 @@ def _expand_item(item: str, kind: str) -> tuple[str, Query | None]:
         rest = "/".join(parts[1:])
         sub_opts = {"$expand": rest + (f"({';'.join(f'{k}={v}' for k, v in opts.items())})"
                                        if opts else "")}
-        return parts[0], Query(sub_opts, target, False)
-    return parts[0], Query(opts, target, False)
+        return parts[0], Query(sub_opts, target, False, depth)
+    return parts[0], Query(opts, target, False, depth)
 
 
 class Service:

@@ -149,3 +149,10 @@ def test_latest_marks_stale_and_preliminary(server):
     assert doc[STALE]["stale"] is True
     assert all(doc[s]["stale"] is False for s in AIR if s != STALE)
     assert doc["pq-air-01"]["aqi"]["preliminary"] is True
+
+
+def test_an_unknown_station_page_is_a_404_page_in_the_visitors_language(server):
+    code, _, body = get(server.url + "/station/pq-nowhere?lang=en")
+    assert code == 404 and b"No such station" in body and b"pq-nowhere" in body
+    code, _, body = get(server.url + "/station/%3Cscript%3E")
+    assert code == 404 and b"<script>" not in body  # what was asked is shown escaped

@@ -40,6 +40,14 @@ def test_malformed_expressions_name_what_is_wrong(text, says):
     assert says in str(e.value)
 
 
+def test_deep_nesting_is_refused_not_a_crash():
+    with pytest.raises(odata.ODataError, match="nested deeper"):
+        ev("(" * 5000 + "1" + ")" * 5000)
+    with pytest.raises(odata.ODataError, match="nested deeper"):
+        ev("not " * 5000 + "true")
+    assert ev("(" * 20 + "1 eq 1" + ")" * 20) is True
+
+
 def test_geospatial_functions_are_reported_as_not_implemented():
     with pytest.raises(odata.Unsupported):
         odata.parse("geo.intersects(location, geography'POINT(1 2)')")

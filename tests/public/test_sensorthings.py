@@ -307,6 +307,9 @@ def test_bad_odata_is_400_naming_what_is_wrong(server):
                        ("Things?$skip=x", "$skip"), ("Things?$orderby=", "empty"),
                        ("Things?$select=nosuch", "nosuch"), ("Things?$expand=Nosuch", "Nosuch"),
                        ("Things?$count=maybe", "maybe"), ("Things?$frob=1", "$frob"),
+                       ("Things?$filter=" + "(" * 3000 + "1" + ")" * 3000, "nested deeper"),
+                       ("Things?$expand=" + "/".join(["Datastreams/Thing"] * 8),
+                        "nested deeper"),
                        ("Observations?$filter=phenomenonTime gt 'x' and result gt "
                         "2020-01-01T00:00:00Z", "compare")):
         code, doc = status(server, path.replace(" ", "%20"))
