@@ -26,7 +26,7 @@ border-radius:.4rem;text-decoration:none}
 .grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,20rem),1fr))}
 svg{max-width:100%;height:auto;display:block}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .4rem;
-border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
+border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:break-word}
 .badge{display:inline-block;padding:.1rem .45rem;border-radius:.3rem;font-weight:600}
 .stale{background:#fff3cd;color:#5c3c00;border:1px dashed #5c3c00}
 .prelim{font-size:.85rem;color:#5c3c00}.big{font-size:2.4rem;font-weight:700;
