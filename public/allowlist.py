@@ -12,7 +12,7 @@ import fnmatch
 # leave invalid values out, never shown.
 PUBLIC: dict[str, tuple[str, ...]] = {
     "reading": ("value", "qc", "status"),
-    "mean": ("value", "complete"),
+    "mean": ("value", "complete", "provisional"),
     "aqi": ("aqi", "band", "dominant", "complete", "sub_*"),
     "wqi": ("status", "wqi", "class", "indicative_wqi", "indicative_class"),
     "device": ("online",),  # a station's online state; never heap, RSSI, errors or resets

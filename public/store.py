@@ -198,7 +198,7 @@ class Store:
                     "dominant": r.get("dominant")} for r in rows if r.get("aqi") is not None]
         else:
             mp = "1h" if period == "hour" else "24h"
-            rows = self.select("mean", ("value", "complete"), where +
+            rows = self.select("mean", ("value", "complete", "provisional"), where +
                                f" AND \"param\" = {influxql.quote_string(param)} AND "
                                f"\"period\" = '{mp}' AND \"complete\" = true",
                                'GROUP BY "unit" ' + tail)
@@ -206,6 +206,10 @@ class Store:
                     "unit": r.get("unit", "")} for r in rows
                    if r.get("value") is not None and r.get("complete")
                    and not self.invalid(station, param, r["time"])]
+            if period == "day":  # a day still in progress is a running estimate: say so
+                prov = {r["time"]: bool(r.get("provisional")) for r in rows}
+                for p in pts:
+                    p["provisional"] = prov.get(p["time"], False)
         more = len(rows) > limit
         if more:
             pts = [p for p in pts if p["time"] != rows[-1]["time"]]

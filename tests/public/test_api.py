@@ -156,3 +156,19 @@ def test_an_unknown_station_page_is_a_404_page_in_the_visitors_language(server):
     assert code == 404 and b"No such station" in body and b"pq-nowhere" in body
     code, _, body = get(server.url + "/station/%3Cscript%3E")
     assert code == 404 and b"<script>" not in body  # what was asked is shown escaped
+
+
+def test_daily_history_is_the_complete_daily_means_with_provisional(server, public_data):
+    env, _ = public_data
+    stored = influxql.rows(influxql.query(
+        env, "SELECT \"value\", \"provisional\" FROM \"derived\".\"mean\" WHERE "
+        "\"station\" = 'pq-air-01' AND \"param\" = 'pm2_5' AND \"period\" = '24h' AND "
+        "\"complete\" = true AND time > now() - 5d"))
+    now = int(time.time())
+    code, _, body = get(f"{server.url}/api/v1/stations/pq-air-01/daily?param=pm2_5"
+                        f"&from={now - 5 * 86400}&to={now + 3600}")
+    assert code == 200, body
+    points = json.loads(body)["points"]
+    assert [p["time"] for p in points] == [r["time"] for r in stored]
+    for p, r in zip(points, stored, strict=True):
+        assert p["provisional"] is bool(r["provisional"]) and p["preliminary"] is True
