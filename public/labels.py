@@ -12,7 +12,6 @@ WORDS: dict[str, dict[str, str]] = {
     "intro": {"vi": "Số liệu từ các trạm quan trắc tự động, cập nhật liên tục.",
               "en": "Data from the automatic monitoring stations, updated continuously."},
     "switch": {"vi": "English", "en": "Tiếng Việt"},
-    "switch_label": {"vi": "Xem bằng tiếng Anh", "en": "Xem bằng tiếng Việt"},
     "map": {"vi": "Bản đồ trạm", "en": "Station map"},
     "map_label": {"vi": "Vị trí các trạm trên đảo, tô màu theo mức chất lượng",
                   "en": "Station positions on the island, coloured by quality level"},

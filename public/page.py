@@ -60,7 +60,7 @@ def _doc(lang: str, title: str, path: str, body: str) -> str:
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             f'<header><h1>{esc(title)}</h1><a class="lang" hreflang="{other}" lang="{other}" '
-            f'href="{esc(path)}?lang={other}" aria-label="{esc(t("switch_label", lang))}">'
+            f'href="{esc(path)}?lang={other}">'
             f"{esc(t('switch', lang))}</a></header><main>{body}</main>"
             f'<footer class="muted"><h2>{esc(t("open_data", lang))}</h2>'
             f'<a href="/api/v1/openapi.json">{esc(t("api", lang))}</a> · '
