@@ -69,6 +69,11 @@ class Limit:
     above: float | None
     below: float | None
     regulation: str
+    basis: tuple[tuple[str, str], ...] = ()  # (lang, where the number comes from), e.g. a
+    # superseded regulation applied until the new text is found
+
+    def basis_text(self, lang: str) -> str:
+        return dict(self.basis).get(lang) or self.regulation
 
 
 @cache
@@ -78,7 +83,8 @@ def hourly_limits(station_id: str) -> tuple[Limit, ...]:
     st = reg.get(station_id)
     rs, _ = alert_rules.regulation_rules(rule_set(), st, set(st.params()),
                                          ZoneInfo(reg.timezone))
-    return tuple(Limit(r.param, r.unit, r.above, r.below, r.regulation)
+    return tuple(Limit(r.param, r.unit, r.above, r.below, r.regulation,
+                       tuple(sorted((r.basis or {}).items())))
                  for r in rs if r.period == "1h" and not r.steps)
 
 

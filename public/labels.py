@@ -44,6 +44,7 @@ WORDS: dict[str, dict[str, str]] = {
     "latest": {"vi": "Giá trị trung bình giờ mới nhất", "en": "Latest hourly means"},
     "value": {"vi": "Giá trị", "en": "Value"},
     "limit": {"vi": "Giới hạn", "en": "Limit"},
+    "limits_from": {"vi": "Giới hạn theo", "en": "Limits from"},
     "time": {"vi": "Thời điểm", "en": "Time"},
     "last72": {"vi": "72 giờ qua", "en": "Last 72 hours"},
     "next72": {"vi": "72 giờ tới (dự báo)", "en": "Next 72 hours (forecast)"},

@@ -283,26 +283,50 @@ def _air(doc: dict, colour: str, key: str, lang: str, tz: ZoneInfo) -> str:
 def _water(s: boards.Station, doc: dict, colour: str, key: str, lang: str) -> str:
     w = doc.get("water", {})
     over = ", ".join(facts.param_name(p) for p in w.get("exceeded", []))
+    sources = sorted({lim.basis_text(lang) for lim in facts.hourly_limits(s.id)})
+    basis = (f'<p id="basis">{esc(t("limits_from", lang))}: {esc("; ".join(sources))}</p>'
+             if sources else "")
     return (f'<section id="water" data-status="{key}"><h2>{esc(t("status", lang))}</h2>'
             f'<p><span class="big" data-colour="{colour}" style="background:{colour};'
             f'color:{text_on(colour)}">{esc(t(key, lang))}</span> {esc(s.regulation)}'
             f"{' ' + esc(s.column) if s.column else ''}{(' · ' + esc(over)) if over else ''}"
-            "</p></section>")
+            f"</p>{basis}</section>")
+
+
+def _limit_text(lim: facts.Limit) -> str:
+    unit = facts.unit_name(lim.unit)
+    if lim.above is not None and lim.below is not None:
+        return f"{lim.below:g}–{lim.above:g} {unit}"
+    if lim.above is not None:
+        return f"≤ {lim.above:g} {unit}"
+    return f"≥ {lim.below:g} {unit}"
 
 
 def _values(doc: dict, lang: str, tz: ZoneInfo) -> str:
-    rows = "".join(
-        f"<tr><td>{esc(facts.param_name(p))}</td><td>{v['value']:g} "
-        f"{esc(facts.unit_name(v['unit']))}</td><td>{_local(v['time'], tz)}"
-        + (f' <span class="prelim" data-preliminary="1">{esc(t("preliminary", lang))}</span>'
-           if v["preliminary"] else "") + "</td></tr>"
-        for p, v in sorted(doc["values"].items()))
+    limits = {lim.param: lim for lim in facts.hourly_limits(doc["station"])} \
+        if not facts.is_air(facts.network().get(doc["station"])) else {}
+    over = set(doc.get("water", {}).get("exceeded", []))
+    rows = []
+    for p, v in sorted(doc["values"].items()):
+        lim = limits.get(p)
+        limit = "" if lim is None else _limit_text(lim)
+        mark = (f' <strong data-exceeds="1">{esc(t("exceeds", lang))}</strong>'
+                if p in over else "")
+        prelim = (f' <span class="prelim" data-preliminary="1">{esc(t("preliminary", lang))}'
+                  "</span>" if v["preliminary"] else "")
+        # the limit under the value, not a column of its own: four columns overflow 360 px
+        below = (f'<br><span class="muted">{esc(t("limit", lang))}: {esc(limit)}</span>'
+                 if limit else "")
+        rows.append(f"<tr><td>{esc(facts.param_name(p))}</td><td>{v['value']:g} "
+                    f"{esc(facts.unit_name(v['unit']))}{mark}{below}</td>"
+                    f"<td>{_local(v['time'], tz)}{prelim}</td></tr>")
     if not rows:
         return ""
     return (f"<section><h2>{esc(t('latest', lang))}</h2><table><thead><tr>"
             f"<th scope=\"col\">{esc(t('parameter', lang))}</th><th scope=\"col\">"
-            f"{esc(t('value', lang))}</th><th scope=\"col\">{esc(t('time', lang))}</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table></section>")
+            f"{esc(t('value', lang))}</th><th scope=\"col\">"
+            f"{esc(t('time', lang))}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            "</section>")
 
 
 def not_found(lang: str, what: str) -> str:
