@@ -67,7 +67,11 @@ async def _missing(request: Request, exc: Exception) -> Response:
 
 async def _database(request: Request, exc: Exception) -> Response:
     log.error("database: %s", exc)
-    return api.error(503, "the database is not answering; try again in a minute")
+    if request.url.path.startswith(("/api/", "/sta/")):
+        return api.error(503, "the database is not answering; try again in a minute")
+    lang = lang_of(request.query_params.get("lang"))
+    return HTMLResponse(page.unavailable(lang), status_code=503,
+                        headers={"Cache-Control": "no-store", "Retry-After": "60"})
 
 
 def build(store: Store) -> Starlette:

@@ -86,6 +86,10 @@ WORDS: dict[str, dict[str, str]] = {
     "surface_water": {"vi": "Nước mặt", "en": "Surface water"},
     "wastewater": {"vi": "Nước thải", "en": "Wastewater"},
     "sea_water": {"vi": "Nước biển ven bờ", "en": "Coastal sea water"},
+    "unavailable": {"vi": "Tạm thời chưa đọc được cơ sở dữ liệu; vui lòng thử lại sau một "
+                          "phút.",
+                    "en": "The database is not answering for the moment; please try again in a "
+                          "minute."},
     "not_found": {"vi": "Không có trạm này", "en": "No such station"},
 }
 

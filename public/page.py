@@ -332,3 +332,7 @@ def _values(doc: dict, lang: str, tz: ZoneInfo) -> str:
 def not_found(lang: str, what: str) -> str:
     return _doc(lang, t("not_found", lang), "/", f"<p>{esc(t('not_found', lang))}: "
                 f"{esc(what)}</p>")
+
+
+def unavailable(lang: str) -> str:
+    return _doc(lang, t("title", lang), "/", f"<p>{esc(t('unavailable', lang))}</p>")

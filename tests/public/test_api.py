@@ -172,3 +172,25 @@ def test_daily_history_is_the_complete_daily_means_with_provisional(server, publ
     assert [p["time"] for p in points] == [r["time"] for r in stored]
     for p, r in zip(points, stored, strict=True):
         assert p["provisional"] is bool(r["provisional"]) and p["preliminary"] is True
+
+
+def test_a_database_outage_is_a_503_saying_so(tmp_path):
+    import socket
+
+    from public.serve import Background
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
+    env = {"QUANTRAC_INFLUX_URL": f"http://127.0.0.1:{closed}", "QUANTRAC_INFLUX_DB": "q",
+           "QUANTRAC_INFLUX_READ_USER": "reader", "QUANTRAC_INFLUX_READ_PASSWORD": "x"}
+    srv = Background(env, tmp_path).start()
+    try:
+        for path in ("/api/v1/latest", "/api/v1/stations/pq-air-01/hourly?param=pm2_5",
+                     "/?lang=en", "/station/pq-air-01"):
+            code, headers, body = get(srv.url + path)
+            assert code == 503, (path, code, body[:200])
+            assert "database" in body.decode() or "cơ sở dữ liệu" in body.decode(), path
+        assert get(srv.url + "/api/v1/stations")[0] == 200  # the registry needs no database
+    finally:
+        srv.stop()
