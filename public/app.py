@@ -77,7 +77,7 @@ async def _database(request: Request, exc: Exception) -> Response:
 def build(store: Store) -> Starlette:
     async def index(request: Request) -> Response:
         lang = lang_of(request.query_params.get("lang"))
-        gen, latest = await _run(store.latest_versioned)
+        gen, latest = store.latest_cached() or await _run(store.latest_versioned)
         return _html(store.cache.get(("page", lang, gen), store.latest_ttl_s,
                                      lambda: page.index(latest, lang)))
 
@@ -116,7 +116,8 @@ def build(store: Store) -> Starlette:
                                                  base), 3600)
 
     async def latest(request: Request) -> Response:
-        gen, doc = await _run(store.latest_versioned)
+        # a cached answer straight from the event loop: no thread hop on the hot path
+        gen, doc = store.latest_cached() or await _run(store.latest_versioned)
         body = store.cache.get(("latest-json", gen), store.latest_ttl_s, lambda: json.dumps(
             [api.public_latest(d) for d in doc.values()], ensure_ascii=False,
             separators=(",", ":")))

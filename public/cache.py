@@ -39,6 +39,12 @@ class Cache:
                     self._locks.pop(old, None)
             return value
 
+    def peek(self, key: Any) -> Any:
+        """The fresh value, or None: never computes, never waits (the event loop asks this
+        before handing a request to a thread)."""
+        hit = self._fresh(key)
+        return None if hit is None else hit[1]
+
     def _fresh(self, key: Any) -> tuple[float, Any] | None:
         with self._guard:
             hit = self._items.get(key)

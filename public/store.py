@@ -100,6 +100,10 @@ class Store:
     def latest(self) -> dict[str, dict]:
         return self.latest_versioned()[1]
 
+    def latest_cached(self) -> tuple[int, dict[str, dict]] | None:
+        """The cached latest values if fresh (no database, no waiting), else None."""
+        return self.cache.peek("latest")
+
     def latest_versioned(self) -> tuple[int, dict[str, dict]]:
         """(generation, latest): what is rendered from `latest` is cached under its
         generation, so a page never outlives the values it shows."""
