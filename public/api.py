@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,7 +65,7 @@ def parse_time(text: str, name: str, now: float) -> int:
             raise
         raise BadRequest(f"{name}={text!r} is not a time (ISO 8601 with a zone, or epoch "
                          f"seconds)") from None
-    oldest = int(datetime(LIMITS["oldest_year"], 1, 1).timestamp())
+    oldest = int(datetime(LIMITS["oldest_year"], 1, 1, tzinfo=UTC).timestamp())
     if t < oldest or t > now + 86400:
         raise BadRequest(f"{name}={text!r} is outside {LIMITS['oldest_year']}-01-01 .. "
                          f"now + 1 day")
@@ -153,7 +153,7 @@ def history(store: Store, request: Request, station_id: str, period: str) -> Res
         w.writerow(["station", "param", "period", "time_utc", "value", "unit", "preliminary"])
         for p in points:
             w.writerow([station.id, param, period,
-                        datetime.utcfromtimestamp(p["time"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        datetime.fromtimestamp(p["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         p["value"], p.get("unit", ""), str(p["preliminary"]).lower()])
         headers = {**CORS, "Cache-Control": f"public, max-age={max_age}",
                    "Content-Disposition": f'attachment; filename="{station.id}-{param}-'
