@@ -9,7 +9,6 @@ standard says; writes are refused (405)."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
@@ -435,10 +434,8 @@ def routes(store: Store) -> list[Route]:
         from starlette.concurrency import run_in_threadpool
         base = str(request.base_url).rstrip("/") + "/sta/v1.1"
         params = dict(request.query_params)
-        t0 = time.monotonic()
         doc = await run_in_threadpool(svc.answer, request.path_params.get("rest", ""), params,
                                       base, str(request.url))
-        del t0
         headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=60"}
         if isinstance(doc, tuple):
             return Response(str(doc[1]), media_type="text/plain", headers=headers)
