@@ -62,9 +62,30 @@ def stored_points(env: dict[str, str], since: float) -> dict[str, dict[str, int]
     return out
 
 
+def _public(env: dict[str, str], run_dir: Path, listen: tuple[str, int] | None,
+            report_s: int | None, say: Callable[[str], None]):
+    """The public page on `listen` (a free port when that one is taken), or None."""
+    if listen is None:
+        return None
+    from public.serve import Background
+
+    host, port = listen
+    for p in (port, 0) if port else (0,):
+        try:
+            site = Background(env, run_dir, host, p, report_s=report_s).start()
+        except (RuntimeError, OSError):
+            continue
+        say(f"public page: {site.url}/ (open data {site.url}/api/v1/, SensorThings "
+            f"{site.url}/sta/v1.1/)")
+        return site
+    say("public page: could not start (see `quantrac public serve`)")
+    return None
+
+
 def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
         report_s: int | None, run_dir: Path, say: Callable[[str], None] = print,
-        refresh_s: float = 2.0, speed: float = 1.0) -> DemoResult:
+        refresh_s: float = 2.0, speed: float = 1.0,
+        public_listen: tuple[str, int] | None = ("127.0.0.1", 8021)) -> DemoResult:
     """`speed` > 1 replays station time on a fast clock (hil.fastclock), ending now: the last
     `speed × seconds` of station life (a day without --seconds), so nothing is stamped in the
     future; the run stops when station time reaches the present."""
@@ -89,6 +110,7 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
     since = started if clock is None else started - speed * seconds
     collector = Collector(Settings.from_env(env, run_dir=run_dir))
     collector.start()
+    site = _public(env, run_dir, public_listen, report_s, say)
     sims = [SimulatedStation(s, env, run_dir, sample_s=sample_s, report_s=report_s, seed=i,
                              clock=clock)
             for i, s in enumerate(chosen)]
@@ -119,6 +141,8 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
         for sim in sims:
             sim.stop()
         collector.stop()
+        if site is not None:
+            site.stop()
     say(_table(chosen, collector.stats, started, None))
     stored = stored_points(env, since)
     missing = {s.id: sorted(set(s.params()) - set(stored.get(s.id, {}))) for s in chosen}

@@ -33,6 +33,8 @@ GROUPS = {
             "Hardware-in-the-loop scenarios on the unix port or a real board."),
     "data": ("quantrac.cli.data", "data",
              "Operator review: flag invalid data, approve checked days, list the marks."),
+    "public": ("quantrac.cli.public", "public",
+               "The public air and water page, open-data API and SensorThings view."),
     "export": ("quantrac.cli.export", "export", "Open-data CSV/JSON for any date range."),
     "report": ("quantrac.cli.report", "report",
                "The department's daily and monthly bulletins (Markdown and PDF, vi and en)."),

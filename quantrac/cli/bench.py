@@ -154,3 +154,20 @@ def reliability(json_path: Path | None, outage_s: float, stream_s: float,
                      firmware_kills=firmware_kills)
     if r["lost"] or r["duplicated"]:
         raise click.ClickException(f"{r['lost']} lost, {r['duplicated']} duplicated")
+
+
+@bench.command("public")
+@JSON_OPT
+@click.option("--seconds", type=click.FloatRange(1, 600), default=10.0, show_default=True,
+              help="How long each load runs.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Connections the load generator (a second process) keeps open.")
+def public_bench(json_path: Path | None, seconds: float, concurrency: int) -> None:
+    """The public map and latest-values endpoint under concurrent load, beside the same
+    InfluxDB statements asked directly: req/s and p99; latest must match the direct rate with
+    p99 < 100 ms (exit 1 when not)."""
+    from quantrac.bench import public as mod
+
+    r = _stack_bench(mod.run, mod.table, json_path, seconds=seconds, concurrency=concurrency)
+    if not r["met"]:
+        raise SystemExit(1)

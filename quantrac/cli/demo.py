@@ -26,8 +26,11 @@ from quantrac_common import paths
                    "--seconds), ending now.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder (default .run/ or $QUANTRAC_RUN_DIR).")
+@click.option("--public", "public_listen", default="127.0.0.1:8021", show_default=True,
+              help="HOST:PORT of the public page while the demo runs (a free port when that "
+                   "one is taken); `off` for none.")
 def demo(stations_n: int | None, seconds: float | None, sample_s: int | None,
-         report_s: int | None, speed: float, run_dir: Path | None) -> None:
+         report_s: int | None, speed: float, run_dir: Path | None, public_listen: str) -> None:
     """Run simulated stations through the real broker, collector and database.
 
     Services are left running afterwards so the data can be queried; stop them with
@@ -39,8 +42,16 @@ def demo(stations_n: int | None, seconds: float | None, sample_s: int | None,
         sample_s, report_s = sample_s or 2, report_s or 10
     if sample_s and report_s and report_s < sample_s:
         raise click.BadParameter("must be at least --sample-s", param_hint="--report-s")
+    listen = None
+    if public_listen != "off":
+        from public.serve import parse_listen
+        try:
+            listen = parse_listen(public_listen)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--public") from None
     rd = paths.run_dir(run_dir)
-    result = run(stations_n, seconds, sample_s, report_s, rd, say=click.echo, speed=speed)
+    result = run(stations_n, seconds, sample_s, report_s, rd, say=click.echo, speed=speed,
+                 public_listen=listen)
     total = sum(sum(p.values()) for p in result.stored.values())
     click.echo(f"\nInfluxDB holds {total} points from this run for {len(result.stored)} stations.")
     env = result.env
@@ -52,7 +63,8 @@ def demo(stations_n: int | None, seconds: float | None, sample_s: int | None,
         f"--data-urlencode db={env['QUANTRAC_INFLUX_DB']} "
         f"--data-urlencode u={env['QUANTRAC_INFLUX_READ_USER']} --data-urlencode p=... "
         "--data-urlencode 'q=SELECT last(value) FROM reading GROUP BY station, param'\n"
-        f"Stop them with: .venv/bin/quantrac services down{where}")
+        f"Stop them with: .venv/bin/quantrac services down{where}\n"
+        f"Serve the public page on: .venv/bin/quantrac public serve{where}")
     if result.missing:
         for station, params in sorted(result.missing.items()):
             click.echo(f"no data stored from {station} for: {', '.join(params)}", err=True)

@@ -60,6 +60,10 @@ def test_the_packages_keep_every_contract(tmp_path: Path) -> None:
      "quantrac_common is not allowed to import boards"),
     ("hil/__init__.py", "from grafana import queries", "siblings",
      "hil is not allowed to import grafana"),
+    ("public/__init__.py", "from grafana import facts", "siblings",
+     "public is not allowed to import grafana"),
+    ("collector/__init__.py", "import public", "layers",
+     "collector is not allowed to import public"),
 ])
 def test_a_wrong_way_import_breaks_its_contract(tmp_path: Path, module: str, line: str,
                                                 broken: str, says: str) -> None:
