@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +64,13 @@ def stored_points(env: dict[str, str], since: float) -> dict[str, dict[str, int]
 
 def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
         report_s: int | None, run_dir: Path, say: Callable[[str], None] = print,
-        refresh_s: float = 2.0, speed: float = 1.0) -> DemoResult:
+        refresh_s: float = 2.0, speed: float = 1.0,
+        station_ids: Sequence[str] = ()) -> DemoResult:
     """`speed` > 1 replays station time on a fast clock (hil.fastclock), ending now: the last
     `speed × seconds` of station life (a day without --seconds), so nothing is stamped in the
-    future; the run stops when station time reaches the present."""
+    future; the run stops when station time reaches the present. `station_ids` picks stations
+    by id instead of the first `stations_n` (an unknown id raises boards.BoardsError naming
+    it before anything starts)."""
     from collector import services
     from collector.config import Settings
     from collector.pipeline import Collector
@@ -75,7 +78,8 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
     from hil.station import SimulatedStation
 
     reg = boards.registry()
-    chosen = list(reg.stations[: stations_n or len(reg.stations)])
+    chosen = [reg.get(sid) for sid in dict.fromkeys(station_ids)] if station_ids else \
+        list(reg.stations[: stations_n or len(reg.stations)])
     env = services.up(run_dir)
     say(f"services up: MQTT {env['QUANTRAC_MQTT_HOST']}:{env['QUANTRAC_MQTT_PORT']}, "
         f"InfluxDB {env['QUANTRAC_INFLUX_URL']} (env in {run_dir / 'services.env'})")
