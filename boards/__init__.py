@@ -87,6 +87,7 @@ def _check_model(m: dict, where: str) -> dict:
           f"{m.get('confidence')!r} is not one of {', '.join(CONFIDENCES)}")
     if m["bus"] == "modbus":
         _check_register_quirks(m, where)
+        _setup_procedure().check(m, where)
     params = [ch["param"] for ch in m["channels"]]
     _need(len(set(params)) == len(params), f"{where}: channels",
           f"a parameter appears twice in {params}")
@@ -247,6 +248,13 @@ def _param_names() -> ModuleType:
     from boards import param_names
 
     return param_names
+
+
+def _setup_procedure() -> ModuleType:
+    """boards/setup_procedure.py (imported late: it imports BoardsError from here)."""
+    from boards import setup_procedure
+
+    return setup_procedure
 
 
 def _firmware_rules() -> ModuleType:

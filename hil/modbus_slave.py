@@ -116,7 +116,9 @@ class ModbusSlave:
         self.name = model["model"]
         self.address = address
         self.function = model["modbus"]["function"]
-        self.address_register = model["modbus"].get("address_register")
+        setup = model["modbus"].get("setup", {})
+        self.address_register = setup["address"]["register"] - model["modbus"].get(
+            "numbering", 0) if "address" in setup else None
         self.channels = {ch["param"]: ch for ch in model["channels"]}
         self.source: Source = source or signals.source(medium=signals.medium_for(self.channels))
         self.decimals = {p: _default_decimals(ch) for p, ch in self.channels.items()
@@ -225,7 +227,7 @@ class ModbusSlave:
 
     def write_register(self, address: int, value: int) -> None:
         """Writable: the catalog's address register (1..247) and decimal-point registers (0..4);
-        a model without `modbus.address_register` is set by DIP switches and refuses it."""
+        a model without `modbus.setup.address` is set by DIP switches and refuses it."""
         if address == self.address_register and address is not None:
             if not 1 <= value <= 247:
                 raise rtu.ModbusError(rtu.ILLEGAL_DATA_VALUE, f"address {value} is not 1..247")
