@@ -150,6 +150,10 @@ def _check_register_quirks(m: dict, where: str) -> None:
         _need(isinstance(void, list) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in void),
             w + ".unavailable", f"{void!r} is not a list of raw register values")
+    # what an unmapped register gets: an exception (default) or no answer at all (Yosemitech);
+    # the firmware reads only mapped blocks, the hil simulators answer as the model does
+    _need(mb.get("unmapped", "exception") in ("exception", "silent"), f"{where}: modbus.unmapped",
+          f"{mb.get('unmapped')!r} is not exception or silent")
     blocks = mb.get("blocks", [])
     _need(isinstance(blocks, list), f"{where}: modbus.blocks", "must be a list")
     spans = []

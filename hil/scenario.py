@@ -212,6 +212,8 @@ def _fault(stations: dict, entry: Any, start: float, end: float, where: str) -> 
               f"{fault.param!r} is not a channel of {sensor['model']} ({', '.join(params)})")
     _need(not (fault.kind == "wrong_id" and family != "modbus"), f"{where}.fault",
           "wrong_id needs a Modbus sensor (a stream has no slave address)")
+    _need(not (fault.kind == "unavailable" and family != "modbus"), f"{where}.fault",
+          "unavailable needs a Modbus sensor (a frame has no word meaning no value)")
     return FaultSpec(sid, sensor["id"], fault)
 
 

@@ -12,6 +12,7 @@ FC06 or FC16, a baud code, save) and checks the sensor answers where it now shou
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -155,6 +156,7 @@ def read(line: Line, model_name: str, address: int | None = None,
     m = model(model_name)
     mb = m["modbus"]
     inst = line.slave(address or mb["default_address"], baud or m["serial"]["baud"])
+    start(line, inst, m)
     out = []
     for ch in m["channels"]:
         lo, hi = ch["range"]
@@ -170,6 +172,37 @@ def read(line: Line, model_name: str, address: int | None = None,
         except minimalmodbus.ModbusException as e:
             out.append(Reading(ch["param"], None, ch["unit"], lo, hi, why=str(e)))
     return out
+
+
+def _crc(body: bytes) -> bytes:
+    crc = 0xFFFF
+    for b in body:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return struct.pack("<H", crc)
+
+
+def start(line: Line, inst: minimalmodbus.Instrument, m: dict) -> None:
+    """The model's start/trigger actions (`modbus.before_read`), as the station sends them
+    before a read: a transmitter that waits for them has no value until then. A read of 0
+    registers goes out as raw bytes (minimalmodbus refuses it); a missing answer is fine."""
+    base = m["modbus"].get("numbering", 0)
+    for a in m["modbus"].get("before_read", []):
+        reg = a["register"] - base
+        try:
+            if a["function"] == 16:
+                inst.write_registers(reg, list(a["values"]))
+            elif a.get("count", 0) == 0:
+                body = struct.pack(">BBHH", inst.address, a["function"], reg, 0)
+                line.serial.reset_input_buffer()
+                line.serial.write(body + _crc(body))
+                line.serial.read(5)  # "addr fn 00" and a CRC, or nothing
+            else:
+                inst.read_registers(reg, a["count"], a["function"])
+        except minimalmodbus.ModbusException:
+            pass  # the reads that follow say whether the sensor measures
+        time.sleep(a.get("wait_ms", 0) / 1000)
 
 
 def _error_code(inst: minimalmodbus.Instrument, ch: dict, fn: int) -> int:
