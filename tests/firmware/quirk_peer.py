@@ -8,12 +8,13 @@ encodes a value. Requests are recorded with their arrival time (monotonic second
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from fw_harness import SerialServer
 
 Blocks = dict[int, list[int]]  # first register -> words
 # (the request, the registers of the block it reads or writes, that block's first register,
@@ -61,7 +62,6 @@ NOBODY = 246  # a wire address no peer slave answers: where a moved slave's old 
 
 class QuirkPeer:
     def __init__(self, path: str, slaves: dict[int, Slave], baud: int = 9600) -> None:
-        from pymodbus.server import ModbusSerialServer
         from pymodbus.simulator import DataType, SimData, SimDevice
 
         self.slaves = slaves
@@ -112,34 +112,7 @@ class QuirkPeer:
                 return b""
             return self._outbound(packet)
 
-        self._loop = asyncio.new_event_loop()
-        self.server = None
-        self._error: BaseException | None = None
-        self._ready = threading.Event()
-
-        async def start() -> None:
-            self.server = ModbusSerialServer(devices, port=path, baudrate=baud,
-                                             ignore_missing_devices=True, reconnect_delay=0.2,
-                                             trace_packet=trace)
-            await self.server.serve_forever(background=True)
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            try:
-                self._loop.run_until_complete(start())
-            except BaseException as e:  # reported to the constructor's caller
-                self._error = e
-                self._ready.set()
-                return
-            self._ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="quirk-peer", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10) or self._error:
-            self._thread.join(timeout=5)
-            self._loop.close()
-            raise RuntimeError(f"pymodbus serial server on {path} did not start: {self._error}")
+        self._server = SerialServer(path, devices, baud, trace, name="quirk-peer")
 
     def readdress(self, device: int, wire: int) -> None:
         """From now on the slave `device` answers at `wire`, no longer at its old address."""
@@ -194,8 +167,4 @@ class QuirkPeer:
             return [r for r in self.requests if r.slave == slave]
 
     def stop(self) -> None:
-        fut = asyncio.run_coroutine_threadsafe(self.server.shutdown(), self._loop)
-        fut.result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        self._server.stop()
