@@ -74,7 +74,7 @@ WASTEWATER: dict[str, tuple[str, float, float]] = {
 RAW: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 26.0, 31.0), "ph": ("pH", 6.8, 7.8), "do": ("mg/L", 6.5, 8.0),
     "tss": ("mg/L", 3.0, 20.0), "nh4": ("mg/L", 0.02, 0.25),
-    # pq-tap-05 (water-real) reads turbidity where the others read TSS: a reservoir clouds
+    # rp-water-01 (water-real) reads turbidity where the others read TSS: a reservoir clouds
     # after rain
     "turbidity": ("NTU", 1.5, 25.0)}
 MEDIA = {"air": AIR, "water": WATER, "tap": TAP, "sea": SEA, "wastewater": WASTEWATER,

@@ -13,8 +13,10 @@ from quantrac_common import paths
 @click.option("--stations", "stations_n", type=click.IntRange(1, None),
               help="Run the first N registry stations (default: the whole network).")
 @click.option("--station", "station_ids", multiple=True, metavar="ID",
-              help="Run this registry station (repeat for more) instead of the first N, "
-                   "e.g. --station pq-tap-05 (the water station of real transmitters).")
+              help="Run this registry station (repeat for more) instead of the first N.")
+@click.option("--registry", default="phu-quoc", show_default=True,
+              help="The network under boards/registry to run, e.g. real-parts (stations of "
+                   "real transmitters only).")
 @click.option("--seconds", type=click.FloatRange(5, None),
               help="Stop after this long (default: run until Ctrl-C).")
 @click.option("--sample-s", type=click.IntRange(1, 3600),
@@ -29,7 +31,8 @@ from quantrac_common import paths
                    "--seconds), ending now.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder (default .run/ or $QUANTRAC_RUN_DIR).")
-def demo(stations_n: int | None, station_ids: tuple[str, ...], seconds: float | None,
+def demo(stations_n: int | None, station_ids: tuple[str, ...], registry: str,
+         seconds: float | None,
          sample_s: int | None, report_s: int | None, speed: float, run_dir: Path | None) -> None:
     """Run simulated stations through the real broker, collector and database.
 
@@ -42,9 +45,13 @@ def demo(stations_n: int | None, station_ids: tuple[str, ...], seconds: float | 
     if station_ids and stations_n:
         raise click.BadParameter("give --stations N or --station ID, not both",
                                  param_hint="--station")
+    try:
+        reg = boards.registry(registry)
+    except boards.BoardsError as e:
+        raise click.BadParameter(str(e), param_hint="--registry") from None
     for sid in station_ids:
         try:
-            boards.registry().get(sid)
+            reg.get(sid)
         except boards.BoardsError as e:
             raise click.BadParameter(str(e), param_hint="--station") from None
     if speed == 1:
@@ -53,7 +60,7 @@ def demo(stations_n: int | None, station_ids: tuple[str, ...], seconds: float | 
         raise click.BadParameter("must be at least --sample-s", param_hint="--report-s")
     rd = paths.run_dir(run_dir)
     result = run(stations_n, seconds, sample_s, report_s, rd, say=click.echo, speed=speed,
-                 station_ids=station_ids)
+                 station_ids=station_ids, registry=registry)
     total = sum(sum(p.values()) for p in result.stored.values())
     click.echo(f"\nInfluxDB holds {total} points from this run for {len(result.stored)} stations.")
     env = result.env

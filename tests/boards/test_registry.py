@@ -12,15 +12,13 @@ KIND_PARAMS = {"tap_water": WATER_PARAMS | {"turbidity", "chlorine"},
                "wastewater": WATER_PARAMS | {"cod", "flow"},
                "sea_water": WATER_PARAMS | {"conductivity", "salinity"},
                "surface_water": WATER_PARAMS}  # the raw-water source: the common probes
-# pq-tap-05 runs the water-real profile, real transmitters only: turbidity in place of TSS
-REAL_WATER_PARAMS = {"ph", "do", "nh4", "temp", "turbidity"}
 
 
 def test_phu_quoc_network_has_the_programme_stations():
     reg = boards.registry()
     kinds = [s.kind for s in reg.stations]
     assert (kinds.count("air"), kinds.count("tap_water"), kinds.count("wastewater"),
-            kinds.count("sea_water"), kinds.count("surface_water")) == (16, 3, 4, 2, 2)
+            kinds.count("sea_water"), kinds.count("surface_water")) == (16, 3, 4, 2, 1)
     for s in reg.stations:  # all on the island
         assert 10.0 < s.lat < 10.46 and 103.82 < s.lon < 104.1, s.id
 
@@ -28,9 +26,7 @@ def test_phu_quoc_network_has_the_programme_stations():
 def test_every_station_carries_its_kind_parameters_in_native_units():
     for s in boards.registry().stations:
         params = s.params()
-        expected = REAL_WATER_PARAMS if s.profile == "water-real" else \
-            AIR_PARAMS if s.kind == "air" else KIND_PARAMS[s.kind]
-        assert set(params) == expected, s.id
+        assert set(params) == (AIR_PARAMS if s.kind == "air" else KIND_PARAMS[s.kind]), s.id
     air = boards.registry().get("pq-air-01").params()
     assert air["so2"] == "ppb" and air["co"] == "ppm" and air["pm10"] == "ug/m3"
     tap, ww = boards.registry().get("pq-tap-01").params(), boards.registry().get("pq-ww-01")

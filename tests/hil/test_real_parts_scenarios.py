@@ -1,7 +1,8 @@
-"""The HIL scenarios of real transmitters: `real-parts-water`, the registry's water station
-of real parts only (pq-tap-05, profile `water-real`), and `quirk-classes`, one station per
-quirk class of sensor-maps.md §6 with a named check per class. Simulators generated from the
-catalog files, the unix-port firmware, the real broker, collector and InfluxDB."""
+"""The HIL scenarios of real transmitters: `real-parts-water`, the water station of real parts
+only (rp-water-01 of the real-parts registry, profile `water-real`), and `quirk-classes`, a
+station per quirk class of sensor-maps.md §6 with a named check per class. Simulators
+generated from the catalog files, the unix-port firmware, the real broker, collector and
+InfluxDB."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ def test_real_parts_publish_and_every_quirk_class_reaches_the_database(
     assert all(s["passed"] for s in scenarios.values()) and result.exit_code == 0, \
         json.dumps(doc, indent=1, ensure_ascii=False)
     water = {c["what"]: c for c in scenarios["real-parts-water"]["checks"]}
-    y560 = water["the Y560 reports temperature, pH and NH4-N from its three register blocks"]
+    y560 = water["6.3 one read per block, silent between: the Y560's temperature, pH and "
+                 "NH4-N"]
     assert all(f"{p}: " in y560["detail"] for p in ("temp", "ph", "nh4"))
-    assert "firmware of pq-tap-05 runs to the end" in water
-    named = [c["what"] for c in scenarios["quirk-classes"]["checks"]]
+    assert "firmware of rp-water-01 runs to the end" in water
+    named = [c["what"] for s in scenarios.values() for c in s["checks"]]
     for cls in CLASSES:
         assert any(w.startswith(cls + " ") for w in named), cls
     assert sum(w.startswith("fault unavailable") for w in named) == 3
