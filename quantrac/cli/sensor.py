@@ -122,5 +122,9 @@ def set_address(port: str, model: str, address: int | None, new_address: int | N
                    f"(quantrac sensor read --model {model} --address {done.address} "
                    f"--baud {done.baud})")
         return
+    if done.address == 0:
+        click.echo(f"{model}: every sensor on the line now runs at {done.baud} baud; read "
+                   "each at its address to check")
+        return
     click.echo(f"{model}: now at {where}; reading there:")
     _show(done.readings)

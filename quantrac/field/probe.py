@@ -275,10 +275,7 @@ def set_up(line: Line, model_name: str, address: int | None, new_address: int | 
     final_address = new_address if new_address is not None else target
     final_baud = new_baud or speed
     readings: list[Reading] = []
-    if effect != "restart":
-        if final_address == 0:
-            raise ProbeError("sent to every sensor on the line (broadcast): read each at its "
-                             "address to check")
+    if effect != "restart" and final_address != 0:  # a broadcast speed change: no one to ask
         readings = read(line, model_name, final_address, final_baud)
         if not any(r.value is not None for r in readings):
             raise ProbeError(f"the sensor took the writes but does not answer at address "
