@@ -6,6 +6,8 @@ holds every parameter it measures."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -44,3 +46,17 @@ def test_an_unknown_demo_registry_or_station_is_named():
     assert res.exit_code == 2 and "unknown station 'pq-tap-02'" in res.output
     res = CliRunner().invoke(main, ["demo", "--station", "pq-tap-02", "--stations", "2"])
     assert res.exit_code == 2 and "not both" in res.output
+
+
+def test_the_real_parts_water_station_builds(tmp_path):
+    res = CliRunner().invoke(main, ["station", "build", STATION, "--registry", "real-parts",
+                                    "--target", "unix", "--mqtt-host", "10.8.0.1",
+                                    "--build-root", str(tmp_path / "build"), "--run-dir",
+                                    str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert f"total for {STATION}" in res.output
+    configs = list((tmp_path / "run").rglob("config.json"))
+    assert len(configs) == 1, configs
+    cfg = json.loads(configs[0].read_text())
+    assert [(s["model"], s["addr"]) for s in cfg["sensors"]] == [
+        ("yosemitech-y560", 1), ("yosemitech-y504", 3), ("yosemitech-y511", 5)]
