@@ -92,6 +92,7 @@ def _check_model(m: dict, where: str) -> dict:
           f"{m.get('confidence')!r} is not one of {', '.join(CONFIDENCES)}")
     if m["bus"] == "modbus":
         _check_register_quirks(m, where)
+        _setup_procedure().check(m, where)
     params = [ch["param"] for ch in m["channels"]]
     _need(len(set(params)) == len(params), f"{where}: channels",
           f"a parameter appears twice in {params}")
@@ -168,6 +169,10 @@ def _check_register_quirks(m: dict, where: str) -> None:
         _need(isinstance(void, list) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in void),
             w + ".unavailable", f"{void!r} is not a list of raw register values")
+    # what an unmapped register gets: an exception (default) or no answer at all (Yosemitech);
+    # the firmware reads only mapped blocks, the hil simulators answer as the model does
+    _need(mb.get("unmapped", "exception") in ("exception", "silent"), f"{where}: modbus.unmapped",
+          f"{mb.get('unmapped')!r} is not exception or silent")
     blocks = mb.get("blocks", [])
     _need(isinstance(blocks, list), f"{where}: modbus.blocks", "must be a list")
     spans = []
@@ -269,6 +274,13 @@ def _param_names() -> ModuleType:
     from boards import param_names
 
     return param_names
+
+
+def _setup_procedure() -> ModuleType:
+    """boards/setup_procedure.py (imported late: it imports BoardsError from here)."""
+    from boards import setup_procedure
+
+    return setup_procedure
 
 
 def _firmware_rules() -> ModuleType:

@@ -123,8 +123,10 @@ class ModbusBus(PortWorker):
             log.debug("bus %s: %s", self.port.path, e)
             return
         if req.slave == 0:  # broadcast: every slave acts, none answers
-            for s in self.slaves.values():
+            for s in list(self.slaves.values()):
                 s.handle(req)
+            # a lone slave given an address by broadcast (modbus.setup.broadcast) moves
+            self.slaves = {s.address: s for s in self.slaves.values()}
             return
         slave = self.slaves.get(req.slave)
         if slave is None:

@@ -20,6 +20,7 @@ show that every fault it claims to test actually fired.
 
 from __future__ import annotations
 
+import math
 import random
 import struct
 import threading
@@ -31,7 +32,7 @@ from typing import Any
 from hil import modbus_rtu as rtu
 
 WIRE = ("silence", "unplug", "slow", "crc", "garble", "truncate", "wrong_id")
-VALUE = ("stuck", "drift", "spike", "calibration", "episode")
+VALUE = ("stuck", "drift", "spike", "calibration", "episode", "unavailable")
 KINDS = WIRE + VALUE
 FAMILIES = ("modbus", "pms", "sds")
 # keys each kind accepts beyond its window; values are (type, required)
@@ -49,6 +50,7 @@ PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
               "width_s": (float, False)},
     "calibration": {"param": (str, True), "level": (float, True)},
     "episode": {"param": (str, True), "level": (float, True), "ramp_s": (float, False)},
+    "unavailable": {"param": (str, True)},
 }
 
 
@@ -167,6 +169,8 @@ class FaultSet:
             return v + f.size if phase < (f.width_s or (f.end - f.start)) else v
         if f.kind == "calibration":
             return f.level
+        if f.kind == "unavailable":  # the slave sends its "no value" word (slave_quirks)
+            return math.nan
         # episode: a trapezoid from the signal up to the peak and back
         ramp = min(f.ramp_s, (f.end - f.start) / 2)
         share = 1.0 if ramp <= 0 else min(1.0, (t - f.start) / ramp, (f.end - t) / ramp)

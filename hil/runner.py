@@ -169,7 +169,8 @@ class ScenarioRun:
         topics = [f"quantrac/v1/{s}/{leaf}" for s in self.sc.station_ids
                   for leaf in ("data", "status", "event")]
         options = {
-            "collector": {"data_dir": str(self.dir / "collector")},
+            "collector": {"data_dir": str(self.dir / "collector"),
+                          "registry": self.sc.registry},
             "sources": {"mqtt": {"client_id": f"hil-{self.sc.name}-{self.run_id}"[:64],
                                  "topics": topics, "protocol": "5",
                                  "session_expiry_s": SESSION_EXPIRY_S}},

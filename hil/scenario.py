@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent / "scenarios"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,47}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 TOP_KEYS = {"name", "about", "start", "duration", "speed", "sample_s", "report_s", "seed",
-            "stations", "faults", "commands", "checks"}
+            "registry", "stations", "faults", "commands", "checks"}
 # duration keys of a fault entry -> the Fault field they fill
 FAULT_DURATIONS = {"delay": "delay_s", "every": "every_s", "width": "width_s", "ramp": "ramp_s"}
 COMMON_CHECK_KEYS = {"what", "station", "between", "min", "max"}
@@ -81,6 +81,7 @@ class Scenario:
     faults: tuple[FaultSpec, ...]
     commands: tuple[Command, ...]
     checks: tuple[Check, ...]
+    registry: str = "phu-quoc"  # the network under boards/registry its stations come from
 
     @property
     def end(self) -> float:
@@ -136,9 +137,10 @@ def _int(doc: dict, key: str, default: int, lo: int, hi: int, where: str) -> int
     return v
 
 
-def _stations(doc: Any, where: str) -> tuple[boards.Station, ...]:
+def _stations(doc: Any, where: str, registry: str = "phu-quoc"
+              ) -> tuple[boards.Station, ...]:
     _need(isinstance(doc, list) and bool(doc), where, "needs a list of at least one station")
-    reg = boards.registry()
+    reg = boards.registry(registry)
     out: list[boards.Station] = []
     for i, entry in enumerate(doc):
         w = f"{where}[{i}]"
@@ -212,6 +214,8 @@ def _fault(stations: dict, entry: Any, start: float, end: float, where: str) -> 
               f"{fault.param!r} is not a channel of {sensor['model']} ({', '.join(params)})")
     _need(not (fault.kind == "wrong_id" and family != "modbus"), f"{where}.fault",
           "wrong_id needs a Modbus sensor (a stream has no slave address)")
+    _need(not (fault.kind == "unavailable" and family != "modbus"), f"{where}.fault",
+          "unavailable needs a Modbus sensor (a frame has no word meaning no value)")
     return FaultSpec(sid, sensor["id"], fault)
 
 
@@ -291,7 +295,10 @@ def load(path: str | Path) -> Scenario:
         raise ScenarioError(str(e)) from None
     sample_s = _int(doc, "sample_s", 150, 1, 3600, f"{where}:")
     report_s = _int(doc, "report_s", 300, sample_s, 86400, f"{where}:")
-    stations = _stations(doc.get("stations"), f"{where}: stations")
+    registry = doc.get("registry", "phu-quoc")
+    _need(isinstance(registry, str) and (boards.HERE / "registry" / f"{registry}.json").is_file(),
+          f"{where}: registry", f"{registry!r} is not a network under boards/registry")
+    stations = _stations(doc.get("stations"), f"{where}: stations", registry)
     by_id = {s.id: s for s in stations}
     end = start + length
     fs = tuple(_fault(by_id, f, start, end, f"{where}: faults[{i}]")
@@ -310,7 +317,7 @@ def load(path: str | Path) -> Scenario:
     return Scenario(name=name, path=path, about=str(doc.get("about", "")).strip(), start=start,
                     duration_s=length, speed=speed, sample_s=sample_s, report_s=report_s,
                     seed=_int(doc, "seed", 0, 0, 2**31, f"{where}:"), stations=stations,
-                    faults=fs, commands=tuple(cmds), checks=checks)
+                    faults=fs, commands=tuple(cmds), checks=checks, registry=registry)
 
 
 def discover(folder: Path = HERE) -> dict[str, Path]:

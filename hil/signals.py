@@ -73,7 +73,10 @@ WASTEWATER: dict[str, tuple[str, float, float]] = {
 # a supply reservoir's raw water (pq-tap-02): inside QCVN 08:2023 level A
 RAW: dict[str, tuple[str, float, float]] = {
     "temp": ("degC", 26.0, 31.0), "ph": ("pH", 6.8, 7.8), "do": ("mg/L", 6.5, 8.0),
-    "tss": ("mg/L", 3.0, 20.0), "nh4": ("mg/L", 0.02, 0.25)}
+    "tss": ("mg/L", 3.0, 20.0), "nh4": ("mg/L", 0.02, 0.25),
+    # rp-water-01 (water-real) reads turbidity where the others read TSS: a reservoir clouds
+    # after rain
+    "turbidity": ("NTU", 1.5, 25.0)}
 MEDIA = {"air": AIR, "water": WATER, "tap": TAP, "sea": SEA, "wastewater": WASTEWATER,
          "raw": RAW}
 KIND_MEDIUM = {"air": "air", "tap_water": "tap", "sea_water": "sea", "wastewater": "wastewater",
@@ -238,8 +241,9 @@ def _kind_water(param: str, t: float, seed: int, medium: str) -> float:
                  "tss": 18.0 + 14.0 * load + 10.0 * wet + 2.0 * n,
                  "nh4": 1.2 + 2.0 * load + 0.2 * n,
                  "cod": 28.0 + 25.0 * load + 5.0 * wet + 2.0 * n,
-                 "flow": 30.0 + 70.0 * load + 20.0 * wet + 4.0 * n}
-    if param not in shape:
+                 "flow": 30.0 + 70.0 * load + 20.0 * wet + 4.0 * n,
+                 "turbidity": 3.0 + 15.0 * wet + 0.5 * n}
+    if param not in shape or param not in MEDIA[medium]:
         raise UnknownSignal(f"no {medium} signal for {param!r}; known: {', '.join(shape)}")
     return shape[param]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,18 +85,30 @@ def _public(env: dict[str, str], run_dir: Path, listen: tuple[str, int] | None,
 def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
         report_s: int | None, run_dir: Path, say: Callable[[str], None] = print,
         refresh_s: float = 2.0, speed: float = 1.0,
+        station_ids: Sequence[str] = (), registry: str = "phu-quoc",
         public_listen: tuple[str, int] | None = ("127.0.0.1", 8021)) -> DemoResult:
     """`speed` > 1 replays station time on a fast clock (hil.fastclock), ending now: the last
     `speed × seconds` of station life (a day without --seconds), so nothing is stamped in the
-    future; the run stops when station time reaches the present."""
+    future; the run stops when station time reaches the present. `station_ids` picks stations
+    by id instead of the first `stations_n` (an unknown id raises boards.BoardsError naming
+    it before anything starts). `registry` names another network under boards/registry (the
+    real-parts bench): its stations get broker accounts beside the network's and the
+    collector judges them by it."""
     from collector import services
-    from collector.config import Settings
+    from collector.config import Settings, with_options
     from collector.pipeline import Collector
+    from collector.services import credentials
+    from collector.services.state import Layout
     from hil.fastclock import FastClock
     from hil.station import SimulatedStation
+    from quantrac_common import paths
 
-    reg = boards.registry()
-    chosen = list(reg.stations[: stations_n or len(reg.stations)])
+    reg = boards.registry(registry)
+    chosen = [reg.get(sid) for sid in dict.fromkeys(station_ids)] if station_ids else \
+        list(reg.stations[: stations_n or len(reg.stations)])
+    if registry != credentials.DEFAULT_REGISTRY:
+        # the services give its stations broker accounts (as `station credentials` does)
+        credentials.remember_registry(Layout(paths.run_dir(run_dir)), registry)
     env = services.up(run_dir)
     say(f"services up: MQTT {env['QUANTRAC_MQTT_HOST']}:{env['QUANTRAC_MQTT_PORT']}, "
         f"InfluxDB {env['QUANTRAC_INFLUX_URL']} (env in {run_dir / 'services.env'})")
@@ -108,7 +120,8 @@ def run(stations_n: int | None, seconds: float | None, sample_s: int | None,
         clock = FastClock(speed, t0=started - span)
         seconds = span / speed
     since = started if clock is None else started - speed * seconds
-    collector = Collector(Settings.from_env(env, run_dir=run_dir))
+    collector = Collector(with_options(Settings.from_env(env, run_dir=run_dir),
+                                       collector={"registry": registry}))
     collector.start()
     site = _public(env, run_dir, public_listen, report_s, say)
     sims = [SimulatedStation(s, env, run_dir, sample_s=sample_s, report_s=report_s, seed=i,

@@ -74,6 +74,15 @@ def list_(folder: Path | None) -> None:
                + (f"; none plays {', '.join(missing)}" if missing else ""))
 
 
+def _remember_registries(chosen: list, rd: Path) -> None:
+    """Broker accounts for the stations of a scenario's own registry (`registry:` key)."""
+    from collector.services import credentials
+    from collector.services.state import Layout
+
+    for reg in sorted({sc.registry for sc in chosen} - {credentials.DEFAULT_REGISTRY}):
+        credentials.remember_registry(Layout(rd), reg)
+
+
 @hil.command()
 @click.option("--scenario", "names", multiple=True, metavar="NAME",
               help="Run this scenario (repeatable); see `quantrac hil list`.")
@@ -127,6 +136,7 @@ def run(names: tuple[str, ...], run_all: bool, folder: Path | None, report: Path
     started = time.time()
     was_up = all(row["running"] for row in services.status(rd))
     try:
+        _remember_registries(chosen, rd)
         env = services.up(rd)
     except (services.ServicesError, OSError) as e:
         logging.getLogger().removeHandler(handler)

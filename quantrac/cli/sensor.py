@@ -89,19 +89,42 @@ def read(port: str, model: str, address: int | None, baud: int | None) -> None:
 
 @sensor.command("set-address")
 @PORT
-@click.option("--model", required=True)
-@click.option("--address", type=click.IntRange(1, 247), required=True, help="the current one")
-@click.option("--new-address", type=click.IntRange(1, 247), required=True)
-@click.option("--baud", type=int)
-def set_address(port: str, model: str, address: int, new_address: int,
-                baud: int | None) -> None:
-    """Give a sensor a new slave address (function 06), then read it there."""
+@click.option("--model", required=True,
+              help="catalog model, or a model file path/to/<model>.json not yet in the catalog")
+@click.option("--from", "--address", "address", type=click.IntRange(1, 247),
+              help="the sensor's current address (default: the model's broadcast set-up "
+                   "address, for a sensor alone on the line)")
+@click.option("--to", "--new-address", "new_address", type=click.IntRange(1, 247),
+              help="the new address")
+@click.option("--set-baud", "new_baud", type=int, help="the new speed, if the model has a baud "
+              "procedure (modbus.setup.baud)")
+@click.option("--baud", type=int, help="the sensor's current speed (default: the model's)")
+def set_address(port: str, model: str, address: int | None, new_address: int | None,
+                new_baud: int | None, baud: int | None) -> None:
+    """Give a sensor a new slave address and/or speed the maker's way (the catalog's
+    modbus.setup: register, FC06 or FC16, ID in the high byte, baud code, unlock, save),
+    then read it there."""
     from quantrac.field import probe as p
 
+    if new_address is None and new_baud is None:
+        raise click.UsageError("give --to ADDRESS, --set-baud BPS or both")
     try:
         with p.Line(port) as line:
-            readings = p.set_address(line, model, address, new_address, baud)
+            done = p.set_up(line, model, address, new_address, new_baud, baud)
     except p.ProbeError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"{model}: address {address} -> {new_address}; reading there:")
-    _show(readings)
+    for w in done.sent:
+        click.echo(f"  wrote {w.what}: function {w.function:02d}, register {w.register}, "
+                   f"value {w.value}")
+    where = f"address {done.address}, {done.baud} baud"
+    if done.takes_effect == "restart":
+        click.echo(f"{model}: takes effect after a power cycle; then it answers at {where} "
+                   f"(quantrac sensor read --model {model} --address {done.address} "
+                   f"--baud {done.baud})")
+        return
+    if done.address == 0:
+        click.echo(f"{model}: every sensor on the line now runs at {done.baud} baud; read "
+                   "each at its address to check")
+        return
+    click.echo(f"{model}: now at {where}; reading there:")
+    _show(done.readings)

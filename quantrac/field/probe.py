@@ -4,13 +4,15 @@ independent decoder).
 
 `scan` finds who answers at which address and speed (an exception reply counts: something is
 there), `read` decodes every channel of a catalog model, `identify` says which models a slave's
-registers are consistent with, `set_address` writes a new slave address to the register the
-catalog names (`modbus.address_register`) with function 06 and checks the sensor answers there.
+registers are consistent with, `set_up` follows the maker's address and baud procedure the
+catalog holds (`modbus.setup`, boards/setup_procedure.py: unlock, the ID maybe in the high byte,
+FC06 or FC16, a baud code, save) and checks the sensor answers where it now should.
 """
 
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ import minimalmodbus
 import serial
 
 import boards
+from boards import setup_procedure
 
 BAUDS = (2400, 4800, 9600, 19200, 38400, 57600, 115200)
 ORDERS = {"ABCD": minimalmodbus.BYTEORDER_BIG, "CDAB": minimalmodbus.BYTEORDER_LITTLE_SWAP,
@@ -52,7 +55,15 @@ class Reading:
 
 
 def model(name: str) -> dict:
-    m = boards.catalog().get(name)
+    """A catalog model by name, or a model file (`path/to/<model>.json`) tried before it is
+    copied into boards/catalog."""
+    if name.endswith(".json"):
+        try:
+            m = boards.model_file(name)
+        except boards.BoardsError as e:
+            raise ProbeError(str(e)) from None
+    else:
+        m = boards.catalog().get(name)
     if m is None:
         raise ProbeError(f"model {name!r} is not in boards/catalog "
                          f"(known: {', '.join(sorted(boards.catalog()))})")
@@ -145,6 +156,7 @@ def read(line: Line, model_name: str, address: int | None = None,
     m = model(model_name)
     mb = m["modbus"]
     inst = line.slave(address or mb["default_address"], baud or m["serial"]["baud"])
+    start(line, inst, m)
     out = []
     for ch in m["channels"]:
         lo, hi = ch["range"]
@@ -160,6 +172,37 @@ def read(line: Line, model_name: str, address: int | None = None,
         except minimalmodbus.ModbusException as e:
             out.append(Reading(ch["param"], None, ch["unit"], lo, hi, why=str(e)))
     return out
+
+
+def _crc(body: bytes) -> bytes:
+    crc = 0xFFFF
+    for b in body:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return struct.pack("<H", crc)
+
+
+def start(line: Line, inst: minimalmodbus.Instrument, m: dict) -> None:
+    """The model's start/trigger actions (`modbus.before_read`), as the station sends them
+    before a read: a transmitter that waits for them has no value until then. A read of 0
+    registers goes out as raw bytes (minimalmodbus refuses it); a missing answer is fine."""
+    base = m["modbus"].get("numbering", 0)
+    for a in m["modbus"].get("before_read", []):
+        reg = a["register"] - base
+        try:
+            if a["function"] == 16:
+                inst.write_registers(reg, list(a["values"]))
+            elif a.get("count", 0) == 0:
+                body = struct.pack(">BBHH", inst.address, a["function"], reg, 0)
+                line.serial.reset_input_buffer()
+                line.serial.write(body + _crc(body))
+                line.serial.read(5)  # "addr fn 00" and a CRC, or nothing
+            else:
+                inst.read_registers(reg, a["count"], a["function"])
+        except minimalmodbus.ModbusException:
+            pass  # the reads that follow say whether the sensor measures
+        time.sleep(a.get("wait_ms", 0) / 1000)
 
 
 def _error_code(inst: minimalmodbus.Instrument, ch: dict, fn: int) -> int:
@@ -190,25 +233,76 @@ def identify(line: Line, address: int, baud: int) -> list[str]:
     return sorted(fits, key=lambda n: -len(boards.catalog()[n]["channels"]))
 
 
+@dataclass(frozen=True)
+class SetUp:
+    sent: list[setup_procedure.Write]
+    address: int  # where the sensor answers once the change took effect
+    baud: int
+    takes_effect: str  # write, save or restart (then the readings are empty)
+    readings: list[Reading]
+
+
+def set_up(line: Line, model_name: str, address: int | None, new_address: int | None = None,
+           new_baud: int | None = None, baud: int | None = None) -> SetUp:
+    """Follow the model's procedure to give its sensor `new_address` and/or `new_baud`.
+
+    `address` None sends it to the model's broadcast address (a sensor alone on the line).
+    Each write goes where the sensor listens by then: with `takes_effect` "write" a new
+    address answers the next write and a new speed carries it; with "save" everything goes
+    to the old address and speed until the save; with "restart" nothing changes before a
+    power cycle, so nothing is read back."""
+    m = model(model_name)
+    try:
+        writes = setup_procedure.plan(m, new_address, new_baud)
+    except boards.BoardsError as e:
+        raise ProbeError(str(e)) from None
+    if address is not None and not 1 <= address <= 247:
+        raise ProbeError(f"address {address} is not 1..247")
+    target = address
+    if target is None:
+        target = setup_procedure.broadcast(m)
+        if target is None:
+            raise ProbeError(f"{model_name} has no broadcast set-up address (modbus.setup."
+                             "broadcast): give the sensor's current address (--from)")
+    effect = setup_procedure.takes_effect(m)
+    speed = baud or m["serial"]["baud"]
+    for w in writes:
+        _send(line, target, speed, w)
+        if effect == "write" and w.what == "address":
+            target = new_address
+        elif effect == "write" and w.what == "baud":
+            speed = new_baud
+    final_address = new_address if new_address is not None else target
+    final_baud = new_baud or speed
+    readings: list[Reading] = []
+    if effect != "restart" and final_address != 0:  # a broadcast speed change: no one to ask
+        readings = read(line, model_name, final_address, final_baud)
+        if not any(r.value is not None for r in readings):
+            raise ProbeError(f"the sensor took the writes but does not answer at address "
+                             f"{final_address}, {final_baud} baud (power-cycle it and read "
+                             "again): " + "; ".join(r.why for r in readings))
+    return SetUp(writes, final_address, final_baud, effect, readings)
+
+
+def _send(line: Line, address: int, baud: int, w: setup_procedure.Write) -> None:
+    line.serial.baudrate = baud
+    inst = minimalmodbus.Instrument(line.serial, address)  # 0 or 248..255 allowed here
+    inst.clear_buffers_before_each_transaction = True
+    try:
+        if w.function == 16:
+            inst.write_registers(w.register, [w.value])
+        else:
+            inst.write_register(w.register, w.value, 0, functioncode=6)
+    except minimalmodbus.SlaveReportedException as e:
+        raise ProbeError(f"the sensor at {address} refused the {w.what} write (function "
+                         f"{w.function:02d}, register {w.register}, value {w.value}): {e}"
+                         ) from None
+    except minimalmodbus.NoResponseError:
+        raise ProbeError(f"nothing answered the {w.what} write at address {address}, {baud} "
+                         "baud; scan first") from None
+
+
 def set_address(line: Line, model_name: str, address: int, new: int,
                 baud: int | None = None) -> list[Reading]:
-    """Write `new` into the model's address register; the readings taken at the new address."""
-    m = model(model_name)
-    reg = m["modbus"].get("address_register")
-    if reg is None:
-        raise ProbeError(f"the catalog does not say where {model_name} keeps its address "
-                         "(modbus.address_register); use the maker's tool")
-    if not 1 <= new <= 247:
-        raise ProbeError(f"new address {new} is not 1..247")
-    inst = line.slave(address, baud or m["serial"]["baud"])
-    try:
-        inst.write_register(reg, new, 0, functioncode=6)
-    except minimalmodbus.SlaveReportedException as e:
-        raise ProbeError(f"the sensor at {address} refused the new address ({e})") from None
-    except minimalmodbus.NoResponseError:
-        raise ProbeError(f"nothing answered at address {address}; scan first") from None
-    readings = read(line, model_name, new, baud)
-    if not any(r.value is not None for r in readings):
-        raise ProbeError(f"the sensor took the write but does not answer at {new} (some models "
-                         "need a power cycle first): " + "; ".join(r.why for r in readings))
-    return readings
+    """Give the sensor at `address` the slave address `new`; the readings taken there."""
+    return set_up(line, model_name, address, new, baud=baud).readings

@@ -160,7 +160,6 @@ class ModbusServer:
 
     def __init__(self, path: str, slaves: dict[int, tuple[list[int], list[int]]],
                  baud: int = 9600) -> None:
-        from pymodbus.server import ModbusSerialServer
         from pymodbus.simulator import DataType, SimData, SimDevice
 
         def block(values: list[int]) -> list:
@@ -180,16 +179,30 @@ class ModbusServer:
                 return b""
             return packet
 
+        self._server = SerialServer(path, devices, baud, silence_unknown)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class SerialServer:
+    """pymodbus's RTU serial server on `path`, in a thread of its own with its own event loop
+    (pymodbus binds its transport to the running loop, so it is built inside the thread);
+    `trace` is pymodbus's trace_packet hook. Raises RuntimeError if it does not start."""
+
+    def __init__(self, path: str, devices: list, baud: int,
+                 trace: Callable[[bool, bytes], bytes], name: str = "pymodbus") -> None:
+        from pymodbus.server import ModbusSerialServer
+
         self._loop = asyncio.new_event_loop()
         self.server = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
 
         async def start() -> None:
-            # pymodbus binds its transport to the running loop: build it inside the thread
             self.server = ModbusSerialServer(devices, port=path, baudrate=baud,
                                              ignore_missing_devices=True, reconnect_delay=0.2,
-                                             trace_packet=silence_unknown)
+                                             trace_packet=trace)
             await self.server.serve_forever(background=True)
 
         def run() -> None:
@@ -203,7 +216,7 @@ class ModbusServer:
             self._ready.set()
             self._loop.run_forever()
 
-        self._thread = threading.Thread(target=run, name="pymodbus", daemon=True)
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
         self._thread.start()
         if not self._ready.wait(10) or self._error:
             self._thread.join(timeout=5)

@@ -8,12 +8,13 @@ encodes a value. Requests are recorded with their arrival time (monotonic second
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from fw_harness import SerialServer
 
 Blocks = dict[int, list[int]]  # first register -> words
 # (the request, the registers of the block it reads or writes, that block's first register,
@@ -49,10 +50,18 @@ class Slave:
     zero_read_reply: bool = False  # answers an FC03 read of 0 registers (Yosemitech start)
     behaviour: Behaviour | None = None
 
+    def write(self, address: int, values: list[int]) -> None:
+        """Keep the layout equal to what the server holds after a write to it."""
+        for first, words in self.holding.items():
+            if first <= address and address + len(values) <= first + len(words):
+                words[address - first:address - first + len(values)] = values
+
+
+NOBODY = 246  # a wire address no peer slave answers: where a moved slave's old address goes
+
 
 class QuirkPeer:
     def __init__(self, path: str, slaves: dict[int, Slave], baud: int = 9600) -> None:
-        from pymodbus.server import ModbusSerialServer
         from pymodbus.simulator import DataType, SimData, SimDevice
 
         self.slaves = slaves
@@ -60,6 +69,12 @@ class QuirkPeer:
         self.zero_reads: list[Request] = []
         self._lock = threading.Lock()
         self._pending_zero: set[int] = set()
+        # a slave given a new address (readdress) or reached by a broadcast address: the wire
+        # address -> the server's device id, and what the reply must carry
+        self._wire: dict[int, int] = {}
+        self._moved: set[int] = set()
+        self.broadcasts: dict[int, int] = {}  # broadcast address -> the one slave obeying it
+        self._reply_as: dict[int, int] = {}
 
         def table(blocks: Blocks) -> list:
             if not blocks:  # pymodbus wants every table non-empty
@@ -75,6 +90,7 @@ class QuirkPeer:
         def trace(sending: bool, packet: bytes) -> bytes:
             if not packet:
                 return packet
+            packet = self._inbound(packet) if not sending else packet
             slave = self.slaves.get(packet[0])
             if not sending:
                 if slave is not None and len(packet) >= 8 and packet[1] == 3 \
@@ -94,36 +110,44 @@ class QuirkPeer:
                 return body + crc16(body)
             if packet[1] & 0x80 and (slave.silent or zero):
                 return b""
+            return self._outbound(packet)
+
+        self._server = SerialServer(path, devices, baud, trace, name="quirk-peer")
+
+    def readdress(self, device: int, wire: int) -> None:
+        """From now on the slave `device` answers at `wire`, no longer at its old address."""
+        with self._lock:
+            self._wire = {w: d for w, d in self._wire.items() if d != device}
+            if wire != device:
+                self._wire[wire] = device
+                self._moved.add(device)
+            else:
+                self._moved.discard(device)
+
+    def _inbound(self, packet: bytes) -> bytes:
+        if len(packet) < 4:
             return packet
+        wire = packet[0]
+        with self._lock:
+            device = self._wire.get(wire, self.broadcasts.get(wire))
+            if device is None:
+                if wire not in self._moved:
+                    self._reply_as.pop(wire, None)
+                    return packet
+                device = NOBODY
+            self._reply_as[device] = wire  # 0: a broadcast gets no reply
+        body = bytes((device,)) + packet[1:-2]
+        return body + crc16(body)
 
-        self._loop = asyncio.new_event_loop()
-        self.server = None
-        self._error: BaseException | None = None
-        self._ready = threading.Event()
-
-        async def start() -> None:
-            self.server = ModbusSerialServer(devices, port=path, baudrate=baud,
-                                             ignore_missing_devices=True, reconnect_delay=0.2,
-                                             trace_packet=trace)
-            await self.server.serve_forever(background=True)
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            try:
-                self._loop.run_until_complete(start())
-            except BaseException as e:  # reported to the constructor's caller
-                self._error = e
-                self._ready.set()
-                return
-            self._ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="quirk-peer", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10) or self._error:
-            self._thread.join(timeout=5)
-            self._loop.close()
-            raise RuntimeError(f"pymodbus serial server on {path} did not start: {self._error}")
+    def _outbound(self, packet: bytes) -> bytes:
+        with self._lock:
+            wire = self._reply_as.pop(packet[0], None)
+        if wire is None or wire == packet[0]:
+            return packet
+        if wire == 0:
+            return b""
+        body = bytes((wire,)) + packet[1:-2]
+        return body + crc16(body)
 
     async def _action(self, slave: int, function_code: int, start_address: int, address: int,
                       count: int, current_registers: list[int], set_values) -> None:
@@ -131,6 +155,8 @@ class QuirkPeer:
                       list(set_values) if set_values is not None else None)
         with self._lock:
             self.requests.append(req)
+        if req.values is not None and function_code in (6, 16):
+            self.slaves[slave].write(address, req.values)
         behaviour = self.slaves[slave].behaviour
         if behaviour is not None:
             behaviour(req, current_registers, start_address, self)
@@ -141,8 +167,4 @@ class QuirkPeer:
             return [r for r in self.requests if r.slave == slave]
 
     def stop(self) -> None:
-        fut = asyncio.run_coroutine_threadsafe(self.server.shutdown(), self._loop)
-        fut.result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        self._server.stop()

@@ -7,6 +7,7 @@ independent decoder disagree about a type or word order, a test here fails.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import minimalmodbus
@@ -14,6 +15,7 @@ import pytest
 import serial
 
 import boards
+from hil import modbus_rtu as rtu
 from hil.bus import ModbusBus
 from hil.modbus_slave import ModbusSlave
 from hil.ports import PtyPort
@@ -105,6 +107,18 @@ def read_channel(master: minimalmodbus.Instrument, ch: dict, fn: int) -> float:
     return raw * ch.get("scale", 1) + ch.get("offset", 0)
 
 
+def start(master: minimalmodbus.Instrument, spec: dict) -> None:
+    """The model's start/trigger actions, as a station sends them before reading."""
+    for a in spec["modbus"].get("before_read", []):
+        if a["function"] == 16:
+            master.write_registers(a["register"], a["values"])
+        else:  # a read of 0 registers, which minimalmodbus refuses to build
+            master.serial.write(rtu.read_request(master.address, a["function"],
+                                                 a["register"], a.get("count", 0)))
+            assert master.serial.read(5) == rtu.read_reply(master.address, a["function"], [])
+        time.sleep(a.get("wait_ms", 0) / 1000)
+
+
 def resolution(ch: dict, slave: ModbusSlave) -> float:
     if ch["type"] == "float32":
         return 0.0
@@ -120,6 +134,7 @@ def test_every_catalog_model_reports_its_pinned_values(name):
     for param, v in PINS[name].items():
         slave.pin(param, v)
     with line(slave) as master:
+        start(master, spec)
         for ch in spec["channels"]:
             # a manual's 4xxxx numbers go on the wire as PDU addresses (modbus.numbering)
             pdu = {**ch, "register": ch["register"] - spec["modbus"].get("numbering", 0)}

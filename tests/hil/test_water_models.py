@@ -17,6 +17,8 @@ def test_the_y511_answers_turbidity_at_0x2602_in_yosemitech_byte_order():
     spec = boards.catalog()["yosemitech-y511"]
     slave = ModbusSlave(spec, 1)
     slave.pin("turbidity", 25.0)
+    assert slave.registers(0x2602, 3)[2] == 0x0100  # its error byte until it is started
+    slave.start()
     words = slave.registers(0x2602, 2)
     assert b"".join(w.to_bytes(2, "big") for w in words) == bytes.fromhex("0000C841")
     assert spec["modbus"]["function"] == 3 and spec["serial"]["baud"] == 9600
@@ -51,6 +53,7 @@ def test_a_fault_free_day_stays_inside_the_limits_and_moves(medium, param, low, 
 def test_the_y511_simulator_shows_its_error_code_in_the_high_byte_of_0x2604():
     slave = ModbusSlave(boards.catalog()["yosemitech-y511"], 1)
     slave.pin("turbidity", 0.5)
+    slave.start()
     assert slave.registers(0x2602, 3)[2] == 0x0000
     slave.set_error("turbidity", 3)
     assert slave.registers(0x2602, 3)[2] == 0x0300
