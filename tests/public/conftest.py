@@ -22,12 +22,10 @@ from quantrac_common import influxql
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "grafana"))
 import network_day  # noqa: E402  (the grafana tests' signal shapes)
+from public_site import AIR, STALE  # noqa: E402
 
 STEP = 300
 H = 3600
-# station -> PM2.5 level (µg/m³) giving one VN_AQI band each; pq-air-04 stops 2 h ago: stale
-AIR = {"pq-air-01": 12.0, "pq-air-02": 40.0, "pq-air-03": 70.0, "pq-air-04": 30.0}
-STALE = "pq-air-04"
 WATER = ("pq-tap-01", "pq-ww-02")  # pq-ww-02: NH4 above QCVN 14 column B at the end
 WAIT_S = 150
 
@@ -160,11 +158,3 @@ def server(public_data):
         yield srv
     finally:
         srv.stop()
-
-
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from conftest import AIR, STALE, get
+from public_site import AIR, STALE, get
 
 from public import allowlist, openapi
 from public.store import Store

@@ -7,7 +7,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import get
+from public_site import get
 
 from public.serve import Background
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import AIR, STALE, get
+from public_site import AIR, STALE, get
 
 from public import facts
 from public.labels import WORDS

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 
-from conftest import get
+from public_site import get
 
 from public import facts
 

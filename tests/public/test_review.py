@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from conftest import get
+from public_site import get
 
 from collector.review import marks
 from public import facts

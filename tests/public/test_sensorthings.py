@@ -10,7 +10,7 @@ import json
 import urllib.parse
 
 import pytest
-from conftest import get
+from public_site import get
 
 SETS = ("Things", "Locations", "HistoricalLocations", "Sensors", "ObservedProperties",
         "Datastreams", "Observations", "FeaturesOfInterest")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import get
+from public_site import get
 
 from quantrac.cli import main
 
