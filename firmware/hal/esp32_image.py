@@ -13,14 +13,18 @@
 # the watchdog, a crash, power) boots the old image again. So an image gets ONE trial boot.
 #
 # Loaded only while an image update runs or a trial image is judged (like station/ota.py), never
-# at boot: the rest of the station keeps its heap. Errors are ImageError (a ValueError, so the
-# update code's refusal path reports the message to the operations room).
+# at boot: the rest of the station keeps its heap. No block buffer: each chunk goes straight to
+# flash (writeblocks with an offset, the block erased when the first byte of it arrives), and
+# hashes are read back 512 bytes at a time, so an update costs this module, a sha256 and the
+# caller's chunk. Errors are ImageError (a ValueError, so the update code's refusal path
+# reports the message to the operations room).
 #
 #   image_update_begin(size, have=0) -> offset   open an update of `size` bytes; `have` bytes
 #                                                already written by an update cut short (a
 #                                                reboot, a lost link): resumed from the returned
 #                                                offset (whole 4 KiB blocks, re-hashed from flash)
-#   image_update_write(data)                     the next bytes, in order
+#   image_update_write(data)                     the next bytes, in order (the first write
+#                                                holds at least the 36-byte header)
 #   image_update_finish(sha256_hex) -> label     check everything, set_boot(); the caller then
 #                                                records its trial note and resets the board
 #   image_update_abort()                         forget an update (the old image stays booted)
@@ -35,10 +39,14 @@ from hashlib import sha256
 from micropython import const
 
 _BLOCK = const(4096)
+_ERASE = const(6)            # ioctl: erase one block (os.AbstractBlockDev's extended protocol)
+_HEAD = const(36)            # image header + first segment header + the app descriptor's magic
+_READ = const(512)
 _DATA_OTA = const(0)         # data subtype of the otadata partition
 _OTA_MIN = const(0x10)       # app subtypes ota_0 .. ota_15
 _OTA_MAX = const(0x1F)
-_NOT_SUPPORTED = const(-261)  # ESP_ERR_NOT_SUPPORTED: a bootloader built without app rollback
+_NO_ROLLBACK = const(-261)   # what mark_app_valid_cancel_rollback raises on a firmware built
+#                              without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (MicroPython docs)
 _APP_DESC = const(0xABCD5432)  # esp_app_desc_t magic, at byte 32 of an app image (not of the
 #                                merged release .bin, which starts with the bootloader)
 
@@ -47,7 +55,7 @@ class ImageError(ValueError):
     pass
 
 
-_u = None  # the update in progress: [partition, size, bytes written, block buffer, fill, sha256]
+_u = None  # the update in progress: [partition, size, bytes written, sha256]
 
 
 def _partitions():
@@ -68,7 +76,7 @@ def _partitions():
 
 def _check_head(buf):
     # The app image, not the merged .bin a first flash writes at 0x1000 (bootloader first).
-    if buf[0] != 0xE9 or int.from_bytes(buf[32:36], "little") != _APP_DESC:
+    if buf[0] != 0xE9 or int.from_bytes(bytes(buf[32:36]), "little") != _APP_DESC:
         raise ImageError("not an ESP32 app image (use the OTA .app-bin / micropython.bin, not "
                          "the .bin for a first flash)")
     if buf[12] | buf[13] << 8:
@@ -76,23 +84,33 @@ def _check_head(buf):
             buf[12] | buf[13] << 8))
 
 
+def _hash_flash(part, size, h):
+    buf = bytearray(_READ)
+    pos = 0
+    while pos < size:
+        mv = memoryview(buf)[:min(_READ, size - pos)]
+        part.readblocks(pos // _BLOCK, mv, pos % _BLOCK)
+        h.update(mv)
+        pos += len(mv)
+    return h
+
+
 def image_update_begin(size, have=0):
     global _u
     _u = None
     running, part = _partitions()
     room = part.info()[3]
-    if size <= 0 or size > room:
+    if size <= _HEAD or size > room:
         raise ImageError("image of %d bytes does not fit %s (%d bytes)" % (
             size, part.info()[4], room))
-    have = min(have, size) // _BLOCK * _BLOCK
-    buf = bytearray(_BLOCK)
+    have = min(have, size) // _BLOCK * _BLOCK  # a block being written when cut: written again
     h = sha256()
-    for blk in range(have // _BLOCK):
-        part.readblocks(blk, buf)
-        if not blk:
-            _check_head(buf)
-        h.update(buf)
-    _u = [part, size, have, buf, 0, h]
+    if have:
+        head = bytearray(_HEAD)
+        part.readblocks(0, head)
+        _check_head(head)
+        _hash_flash(part, have, h)
+    _u = [part, size, have, h]
     return have
 
 
@@ -100,54 +118,39 @@ def image_update_write(data):
     u = _u
     if u is None:
         raise ImageError("no image update begun")
-    part, size, done, buf, fill, h = u
-    if done + fill + len(data) > size:
+    part, size, done, h = u
+    if done + len(data) > size:
         raise ImageError("more bytes than the %d announced" % size)
+    if not done:
+        if len(data) < _HEAD:
+            raise ImageError("the first chunk must hold the image's first %d bytes" % _HEAD)
+        _check_head(data)  # before the first byte is written
     mv = memoryview(data)
     while mv:
-        n = min(len(mv), _BLOCK - fill)
-        buf[fill:fill + n] = mv[:n]
-        fill += n
+        off = done % _BLOCK
+        if not off:
+            part.ioctl(_ERASE, done // _BLOCK)
+        n = min(len(mv), _BLOCK - off)
+        part.writeblocks(done // _BLOCK, mv[:n], off)  # with an offset: no erase of its own
+        h.update(mv[:n])
+        done += n
+        u[2] = done
         mv = mv[n:]
-        if fill == _BLOCK:
-            if not done:
-                _check_head(buf)
-            part.writeblocks(done // _BLOCK, buf)  # 3 arguments: erases the block first
-            h.update(buf)
-            done += _BLOCK
-            fill = 0
-    u[2] = done
-    u[4] = fill
 
 
 def image_update_finish(sha256_hex):
     global _u
     u = _u
+    _u = None
     if u is None:
         raise ImageError("no image update begun")
-    part, size, done, buf, fill, h = u
-    if done + fill != size:
-        raise ImageError("image cut short: %d of %d bytes" % (done + fill, size))
-    if fill:
-        if not done:
-            _check_head(buf)
-        h.update(memoryview(buf)[:fill])
-        for i in range(fill, _BLOCK):
-            buf[i] = 0xFF  # erased flash: what the bootloader finds past the image anyway
-        part.writeblocks(done // _BLOCK, buf)
+    part, size, done, h = u
+    if done != size:
+        raise ImageError("image cut short: %d of %d bytes" % (done, size))
     if hexlify(h.digest()).decode() != sha256_hex:
-        _u = None
         raise ImageError("image sha256 does not match the wanted one")
-    h = sha256()  # what the flash holds now, read back: a failing flash is caught here
-    left = size
-    blk = 0
-    while left > 0:
-        part.readblocks(blk, buf)
-        h.update(memoryview(buf)[:min(left, _BLOCK)])
-        left -= _BLOCK
-        blk += 1
-    _u = None
-    if hexlify(h.digest()).decode() != sha256_hex:
+    # what the flash holds now, read back: a failing flash is caught before the switch
+    if hexlify(_hash_flash(part, size, sha256()).digest()).decode() != sha256_hex:
         raise ImageError("image read back from %s differs from what was written" % (
             part.info()[4]))
     part.set_boot()  # ESP-IDF verifies the image here (newer MicroPython raises on a bad one)
@@ -171,7 +174,7 @@ def image_mark_valid():
     try:
         esp32.Partition.mark_app_valid_cancel_rollback()
     except OSError as e:
-        if e.args and e.args[0] == _NOT_SUPPORTED:
+        if e.args and e.args[0] == _NO_ROLLBACK:
             raise ImageError("this image's bootloader has no app rollback "
                              "(CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE): a bad image would not "
                              "be rolled back; build it with MicroPython's sdkconfig.ota") from None
