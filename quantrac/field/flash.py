@@ -148,11 +148,15 @@ def write_image(port: str, image: Path, chip: str = "esp32", baud: int = 460800,
     offset = check_image(image, chip)
     base = ["--chip", chip, "--port", port, "--baud", str(baud)]
     size = ["--flash-size", layout.flash_size] if layout and layout.flash_size else []
+    table_next = layout is not None and layout.table is not None
+    # the image must not boot before its table is replaced: it would lay a filesystem out by
+    # the image's own table (inside ota_1 of ours)
+    hold = ["--after", "no-reset"] if table_next else []
     if erase:
-        esptool([*base, "erase-flash"], echo)
-    esptool([*base, "write-flash", *size, hex(offset), str(image)], echo)
-    esptool([*base, "verify-flash", *size, hex(offset), str(image)], echo)
-    if layout is not None and layout.table is not None:
+        esptool([*base, *hold, "erase-flash"], echo)
+    esptool([*base, *hold, "write-flash", *size, hex(offset), str(image)], echo)
+    esptool([*base, *hold, "verify-flash", *size, hex(offset), str(image)], echo)
+    if table_next:
         with tempfile.TemporaryDirectory() as tmp:
             table = Path(tmp) / "partitions.bin"
             table.write_bytes(layout.table)
