@@ -57,6 +57,10 @@ def test_each_boards_filesystem_holds_the_backlog_two_slots_and_a_download():
         assert need["app slot a"] == need["app slot b"] == 256 * 1024
         spare[board] = flash["fs_bytes"] - sum(need.values())
     assert spare == {"esp32-devkitc": 65536, fl.NEW_STATIONS: 2162688}
+    readme = " ".join((fl.HERE.parent / "firmware" / "README.md").read_text().split())
+    assert (f"Spare: **{spare['esp32-devkitc'] // 1024} KiB** of the DevKitC's "
+            f"{boards.pins('esp32-devkitc')['flash']['fs_bytes']:,}-byte filesystem") in readme
+    assert f"**{spare[fl.NEW_STATIONS] / MIB:.2f} MiB** of the 8 MB board's vfs" in readme
 
 
 def test_a_pin_file_whose_sums_do_not_hold_is_refused_naming_the_key(pins_edited):
