@@ -237,12 +237,14 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 @BUILD_ROOT
 @TARGET
 @click.option("--config-only", is_flag=True, help="keep the firmware build there is")
+@click.option("--board", help="the board's pin/flash file when not the profile's (new "
+              "stations: esp32-wroom-32e-n8)")
 @REGISTRY
 @RUN_DIR
 def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
           mqtt_port: int | None, wifi_ssid: str | None, sample_s: int | None,
           report_s: int | None, build_root: Path | None, target: str, config_only: bool,
-          registry_name: str, run_dir: Path | None) -> None:
+          board: str | None, registry_name: str, run_dir: Path | None) -> None:
     """The firmware as .mpy and the station's config.json, with every file's size."""
     from quantrac.field import bundle, workspace
 
@@ -250,8 +252,11 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
     from quantrac.cli import rules
 
     rules.echo_warnings(rules.transition_warnings([st], run_dir))
-    board = boards.profile(st.profile)["board"]
-    uarts = {name: dict(u) for name, u in boards.pins(board)["uarts"].items()}
+    board = board or boards.profile(st.profile)["board"]
+    try:
+        uarts = {name: dict(u) for name, u in boards.pins(board)["uarts"].items()}
+    except boards.BoardsError as e:
+        raise click.ClickException(str(e)) from None
     try:
         given = dict(_port(p) for p in ports)
         unknown = sorted(set(given) - set(uarts))

@@ -83,3 +83,17 @@ def test_esptool_writes_the_table_after_the_image_and_verifies_both(bootloader, 
     assert back[4:] == image.read_bytes()[4:0x7000]
     assert any("partition table of esp32-wroom-32e-n8 written at 0x8000" in s for s in said)
     assert sum("Hash of data verified" in s for s in said) >= 2
+
+
+def test_build_sizes_the_station_against_the_chosen_boards_filesystem(run_dir,
+                                                                     firmware_build):
+    args = ("station", "build", NEW, "--config-only", "--build-root", firmware_build,
+            "--mqtt-host", "mqtt.example.vn", "--run-dir", run_dir)
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    assert "of the 2031616 B filesystem" in res.output
+    res = CliRunner().invoke(main, [str(a) for a in (*args, "--board", "esp32-wroom-32e-n8")])
+    assert res.exit_code == 0, res.output
+    assert "of the 4128768 B filesystem" in res.output
+    res = CliRunner().invoke(main, [str(a) for a in (*args, "--board", "esp32-nope")])
+    assert res.exit_code != 0 and "boards/pins/esp32-nope.json: no such file" in res.output
