@@ -42,7 +42,7 @@ def test_the_8mb_board_gets_its_ota_table_with_the_image(tmp_path):
     assert ("partition table: boards/partitions/esp32-8mb-ota.csv written at 0x8000 after the "
             "image (full-image updates: ota_0 and ota_1); flash size 8 MB") in res.output
     assert "ota_1     app  ota_1   0x210000  2097152 B" in res.output
-    assert "spare                                         2162688 B" in res.output
+    assert "spare                                         2097152 B" in res.output
     assert "full-image updates: not on this board" not in res.output
     # files only (a station already on the board): its table is left alone
     res = run("--dry-run", "--board", "esp32-wroom-32e-n8")
@@ -91,7 +91,7 @@ def test_build_sizes_the_station_against_the_chosen_boards_filesystem(run_dir,
             "--mqtt-host", "mqtt.example.vn", "--run-dir", run_dir)
     res = CliRunner().invoke(main, [str(a) for a in args])
     assert res.exit_code == 0, res.output
-    assert "of the 2031616 B filesystem" in res.output
+    assert "of the 2097152 B filesystem" in res.output
     res = CliRunner().invoke(main, [str(a) for a in (*args, "--board", "esp32-wroom-32e-n8")])
     assert res.exit_code == 0, res.output
     assert "of the 4128768 B filesystem" in res.output
