@@ -28,7 +28,7 @@ FIRST_PARTITION = TABLE_OFFSET + 0x1000
 IMAGE_MIN = 0x180000  # MicroPython's own 4 MiB OTA table gives an app 1.5 MiB: none smaller
 # What lives on the filesystem besides the backlog and the app slots: the build flashed by
 # cable (today 37 files, 63.8 KB, but LittleFS gives every file over 128 bytes whole 4 KiB
-# blocks: 152 KiB), config, secrets, TLS files, the station's state and update files.
+# blocks: about 152 KiB), config, secrets, TLS files, the station's state and update files.
 ROOT_RESERVE = 192 * 1024
 TYPES = {"app": 0x00, "data": 0x01}
 SUBTYPES = {
