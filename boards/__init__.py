@@ -297,7 +297,11 @@ def profile(name: str) -> dict:
 
 @cache
 def pins(board: str) -> dict:
-    return _read(HERE / "pins" / f"{board}.json")
+    """A board's pin/flash file, checked (boards/flash_layout.py: UARTs, the partition table
+    it needs, the filesystem's budget)."""
+    from boards import flash_layout
+
+    return flash_layout.check_pins(_read(HERE / "pins" / f"{board}.json"), board)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@
 #   .start_wdt(ms) .wdt_feed()  hardware watchdog; a no-op until start_wdt (unix: always)
 #   .close()                    release UARTs, pins and files
 #
+# hal/esp32_image.py (ESP32 with OTA partitions only; imported by the update code when needed,
+# not part of Hal so it costs no heap): image_update_begin(size, have=0) -> offset,
+# image_update_write(data), image_update_finish(sha256_hex) -> label, image_update_abort(),
+# image_running() -> label, image_mark_valid() -> label; errors are ImageError (ValueError).
+#
 # Uart
 #   .baud .char_us              line speed; one character time in microseconds (start,
 #                               data, parity and stop bits)

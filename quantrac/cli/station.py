@@ -237,12 +237,14 @@ def _listen(value: str | None) -> tuple[str, int] | None:
 @BUILD_ROOT
 @TARGET
 @click.option("--config-only", is_flag=True, help="keep the firmware build there is")
+@click.option("--board", help="the board's pin/flash file when not the profile's (new "
+              "stations: esp32-wroom-32e-n8)")
 @REGISTRY
 @RUN_DIR
 def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
           mqtt_port: int | None, wifi_ssid: str | None, sample_s: int | None,
           report_s: int | None, build_root: Path | None, target: str, config_only: bool,
-          registry_name: str, run_dir: Path | None) -> None:
+          board: str | None, registry_name: str, run_dir: Path | None) -> None:
     """The firmware as .mpy and the station's config.json, with every file's size."""
     from quantrac.field import bundle, workspace
 
@@ -250,8 +252,11 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
     from quantrac.cli import rules
 
     rules.echo_warnings(rules.transition_warnings([st], run_dir))
-    board = boards.profile(st.profile)["board"]
-    uarts = {name: dict(u) for name, u in boards.pins(board)["uarts"].items()}
+    board = board or boards.profile(st.profile)["board"]
+    try:
+        uarts = {name: dict(u) for name, u in boards.pins(board)["uarts"].items()}
+    except boards.BoardsError as e:
+        raise click.ClickException(str(e)) from None
     try:
         given = dict(_port(p) for p in ports)
         unknown = sorted(set(given) - set(uarts))
@@ -309,24 +314,40 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
 @click.option("--baud", type=int, default=460800, show_default=True, help="esptool speed")
 @click.option("--no-erase", is_flag=True, help="write the image without erasing flash first")
 @click.option("--no-restart", is_flag=True, help="leave the board in its REPL afterwards")
+@click.option("--board", help="the board's pin/flash file (boards/pins/) when not the "
+              "profile's: new stations go on esp32-wroom-32e-n8 (8 MB, full-image updates)")
+@click.option("--dry-run", is_flag=True, help="print what would be written (partition table, "
+              "the filesystem's budget) and touch nothing")
 @BUILD_ROOT
 @TARGET
 @REGISTRY
 @RUN_DIR
 def flash(station_id: str, port: str, image: Path | None, chip: str,
           bootloader_port: str | None, baud: int, no_erase: bool, no_restart: bool,
-          build_root: Path | None, target: str, registry_name: str,
-          run_dir: Path | None) -> None:
-    """MicroPython (with --image), then the build, config and secrets, each verified by hash."""
+          board: str | None, dry_run: bool, build_root: Path | None, target: str,
+          registry_name: str, run_dir: Path | None) -> None:
+    """MicroPython (with --image) and the partition table the board needs, then the build,
+    config and secrets, each verified by hash."""
     from quantrac.field import bundle, workspace
     from quantrac.field import flash as flashing
 
     st = _station(registry_name, station_id)
     try:
+        layout = flashing.plan(board or boards.profile(st.profile)["board"], image, chip,
+                               erase=not no_erase)
+    except flashing.FlashError as e:
+        raise click.ClickException(str(e)) from None
+    for line in layout.lines:
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    try:
         files = bundle.board_files((build_root or bundle.BUILD_ROOT) / target,
                                    workspace.station_dir(run_dir, st.id), st.id)
         copied = flashing.flash(port, files, image, chip, bootloader_port, baud,
-                                erase=not no_erase, restart=not no_restart, echo=click.echo)
+                                erase=not no_erase, restart=not no_restart, echo=click.echo,
+                                layout=layout)
     except (bundle.BundleError, flashing.FlashError, OSError) as e:
         raise click.ClickException(str(e)) from None
     for c in copied:

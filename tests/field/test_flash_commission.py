@@ -220,4 +220,4 @@ def test_build_compiles_the_firmware_and_sizes_every_file(run_dir, tmp_path):
     for remote, path in {**files, "config.json":
                          workspace.station_dir(run_dir, "pq-air-03") / "config.json"}.items():
         assert re.search(rf"^ *{path.stat().st_size}  {re.escape(remote)}$", out, re.M), remote
-    assert re.search(r"total for pq-air-03 \(\d+\.\d % of the 2031616 B filesystem\)", out)
+    assert re.search(r"total for pq-air-03 \(\d+\.\d % of the 2097152 B filesystem\)", out)
