@@ -1,0 +1,82 @@
+"""Noise in the open data, against the session's real InfluxDB: a night-market day run through
+the collector's aggregate and alerts stages, stored by the real sink, exported as JSON, carries
+each regulation period that ended that day with its LAeq, its limit and the verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from collector.contracts import QC_GOOD, Batch, Reading
+from collector.processors.aggregate.plugin import AggregateProcessor
+from collector.processors.alerts.plugin import AlertsProcessor
+from collector.sinks.influxdb.plugin import InfluxSink
+from quantrac.cli import main
+
+pytestmark = pytest.mark.services
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+STATION = "pq-air-02"
+
+
+def local(day: date, hour: int) -> int:
+    return int((datetime.combine(day, time(0), TZ) + timedelta(hours=hour)).timestamp())
+
+
+def night_market(day: date) -> tuple[list, list[float], list[float]]:
+    """Readings and the points the stages make of them: 6:00 on `day` to 7:00 the next day,
+    five-minute LAeq records, loud in the evening; (items, day hours, night hours)."""
+    rnd = random.Random(day.toordinal())
+    agg, alerts = AggregateProcessor("phu-quoc"), AlertsProcessor("phu-quoc")
+    items: list = []
+    hourly: list[float] = []
+    for h in range(6, 31):
+        base = 66.0 if 17 <= h < 24 else (58.0 if h < 21 else 47.0)
+        levels = [round(base + rnd.uniform(-3, 3), 1) for _ in range(12)]
+        readings = [Reading(STATION, "air", "laeq", "dBA", local(day, h) + 300 * (i + 1), v,
+                            0, qc=QC_GOOD, n=300) for i, v in enumerate(levels)]
+        batch = alerts.process(agg.process(Batch([], readings=readings)))
+        items += readings + batch.points
+        hourly.append(10 * math.log10(sum(10 ** (x / 10) for x in levels) / 12))
+    return items, hourly[:15], hourly[15:24]
+
+
+def test_the_open_data_json_carries_the_days_noise_periods(services, session_run_dir,
+                                                            tmp_path):
+    env = services
+    day = date.today() - timedelta(days=random.randint(40, 300))
+    items, day_hours, night_hours = night_market(day)
+    sink = InfluxSink(env["QUANTRAC_INFLUX_WRITE_URL"], env["QUANTRAC_INFLUX_DB"],
+                      env["QUANTRAC_INFLUX_WRITE_USER"], env["QUANTRAC_INFLUX_WRITE_PASSWORD"])
+    try:
+        result = sink.write(items)
+    finally:
+        sink.close()
+    assert len(result.accepted) == len(items), result.error
+
+    nxt = day + timedelta(days=1)
+    for lang, label in (("en", "day (6–21 h)"), ("vi", "ban ngày (6–21 h)")):
+        got = CliRunner().invoke(main, [
+            "export", "--run-dir", str(session_run_dir), "--station", STATION, "--from",
+            day.isoformat(), "--to", nxt.isoformat(), "--format", "json", "--lang", lang,
+            "--out", str(tmp_path)])
+        assert got.exit_code == 0, got.output
+        doc = json.loads((tmp_path / STATION / f"{day:%Y}" /
+                          f"{STATION}_{day}_{lang}.json").read_text())
+        (judged,) = doc["noise"]  # the day period ended at 21:00; the night ends tomorrow
+        assert (judged["period"], judged["label"], judged["regulation"], judged["area"]) == \
+            ("day", label, "QCVN 26:2010/BTNMT", "normal")
+        want = 10 * math.log10(sum(10 ** (x / 10) for x in day_hours) / 15)
+        assert judged["laeq"] == pytest.approx(want, abs=0.1)
+        assert (judged["limit"], judged["exceeded"], judged["hours"]) == (70, False, 15)
+        night = json.loads((tmp_path / STATION / f"{nxt:%Y}" /
+                            f"{STATION}_{nxt}_{lang}.json").read_text())["noise"]
+        (n,) = night
+        assert n["period"] == "night" and n["exceeded"] is True and n["limit"] == 55
+        want = 10 * math.log10(sum(10 ** (x / 10) for x in night_hours) / 9)
+        assert n["laeq"] == pytest.approx(want, abs=0.1)
