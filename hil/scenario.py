@@ -9,6 +9,7 @@ typo stops the run before any station starts.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +24,7 @@ HERE = Path(__file__).resolve().parent / "scenarios"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,47}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 TOP_KEYS = {"name", "about", "start", "duration", "speed", "sample_s", "report_s", "seed",
-            "stations", "faults", "commands", "checks"}
+            "stations", "faults", "commands", "checks", "department"}
 # duration keys of a fault entry -> the Fault field they fill
 FAULT_DURATIONS = {"delay": "delay_s", "every": "every_s", "width": "width_s", "ramp": "ramp_s"}
 COMMON_CHECK_KEYS = {"what", "station", "between", "min", "max"}
@@ -81,6 +82,9 @@ class Scenario:
     faults: tuple[FaultSpec, ...]
     commands: tuple[Command, ...]
     checks: tuple[Check, ...]
+    # the department's decisions the scenario's collector reads (its regulations.json: a
+    # noise regulation's clock hours, a station's noise regime), as a department enters them
+    department: dict = field(default_factory=dict)
 
     @property
     def end(self) -> float:
@@ -307,10 +311,16 @@ def load(path: str | Path) -> Scenario:
     checks = tuple(_check(by_id, c, start, end, f"{where}: checks[{i}]")
                    for i, c in enumerate(doc.get("checks") or []))
     _need(bool(checks), f"{where}: checks", "a scenario needs at least one expected outcome")
+    department = doc.get("department") or {}
+    _need(isinstance(department, dict), f"{where}: department",
+          "must be a mapping: the run folder's regulations.json "
+          "(collector/rules/README.md)")
+    # YAML reads 2025-11-14 as a date: the file holds it as the text the collector reads
+    department = json.loads(json.dumps(department, default=str))
     return Scenario(name=name, path=path, about=str(doc.get("about", "")).strip(), start=start,
                     duration_s=length, speed=speed, sample_s=sample_s, report_s=report_s,
                     seed=_int(doc, "seed", 0, 0, 2**31, f"{where}:"), stations=stations,
-                    faults=fs, commands=tuple(cmds), checks=checks)
+                    faults=fs, commands=tuple(cmds), checks=checks, department=department)
 
 
 def discover(folder: Path = HERE) -> dict[str, Path]:
