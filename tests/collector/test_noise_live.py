@@ -80,3 +80,35 @@ def test_the_open_data_json_carries_the_days_noise_periods(services, session_run
         assert n["period"] == "night" and n["exceeded"] is True and n["limit"] == 55
         want = 10 * math.log10(sum(10 ** (x / 10) for x in night_hours) / 9)
         assert n["laeq"] == pytest.approx(want, abs=0.1)
+
+
+def test_the_daily_bulletin_lists_the_noise_periods_and_the_noise_alert(services,
+                                                                      session_run_dir,
+                                                                      tmp_path):
+    env = services
+    day = date.today() - timedelta(days=random.randint(301, 330))
+    items, day_hours, night_hours = night_market(day)
+    sink = InfluxSink(env["QUANTRAC_INFLUX_WRITE_URL"], env["QUANTRAC_INFLUX_DB"],
+                      env["QUANTRAC_INFLUX_WRITE_USER"], env["QUANTRAC_INFLUX_WRITE_PASSWORD"])
+    try:
+        assert len(sink.write(items).accepted) == len(items)
+    finally:
+        sink.close()
+    nxt = day + timedelta(days=1)
+    got = CliRunner().invoke(main, ["report", "daily", "--date", nxt.isoformat(), "--station",
+                                    STATION, "--lang", "en", "--run-dir",
+                                    str(session_run_dir), "--out", str(tmp_path)])
+    assert got.exit_code == 0, got.output
+    text = (tmp_path / f"bulletin_daily_{nxt}_en.md").read_text()
+    section = text.split("Noise (LAeq by period of the day)")[1].split("###")[0]
+    want = 10 * math.log10(sum(10 ** (x / 10) for x in night_hours) / 9)
+    assert f"night (21–6 h) | QCVN 26:2010/BTNMT | normal | {want:.1f} | 55 | above | 9/9" \
+        in section
+    got = CliRunner().invoke(main, ["report", "daily", "--date", day.isoformat(), "--station",
+                                    STATION, "--lang", "en", "--run-dir",
+                                    str(session_run_dir), "--out", str(tmp_path)])
+    text = (tmp_path / f"bulletin_daily_{day}_en.md").read_text()
+    assert "day (6–21 h) | QCVN 26:2010/BTNMT | normal" in text and "| within | 15/15" in text
+    alerts = text.split("### Alerts")[1]
+    assert "qcvn26_2010.laeq.night | open" in alerts
+    assert "above the QCVN 26:2010/BTNMT night (21–6 h) limit of 55 dBA" in alerts
