@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 
 import network_day
+import noise_day
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -108,6 +109,7 @@ def pipeline_data(dashboard_db, tmp_path_factory):
     try:
         sim.start()
         network_day.publish(env, plan)
+        noise_day.store(env, plan.start, plan.end)
         deadline = time.monotonic() + WAIT_S
         while (missing := _ready(env, plan)) and time.monotonic() < deadline:
             time.sleep(1)

@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 import boards
 
 STEP = 300
-AIR = "pq-air-15"
+AIR = "pq-air-02"  # the night market: also the noise dashboard's station (noise_day.py)
 WATER = ("pq-tap-04", "pq-tap-02", "pq-ww-02", "pq-ww-04", "pq-sea-01", "pq-sea-02")
 NH4_HIGH = "pq-ww-02"  # QCVN 14 column B: NH4 at most 10 mg/L
 STATIONS = (AIR, *WATER)
