@@ -239,3 +239,18 @@ def for_registry(registry: str, rs_regs: dict[str, dict[str, Any]], dept: regs.D
 def at(regimes: list[Regime], day: date) -> Regime | None:
     """The regime judging local day `day` (none before the first or after the last)."""
     return next((r for r in regimes if r.covers(day)), None)
+
+
+def describe(regimes: list[Regime]) -> list[dict[str, Any]]:
+    """The station's noise regimes as `quantrac rules show` prints them."""
+    return [{"regulation": r.regulation, "rule_set": r.rule_set, "area": r.area,
+             "from": None if r.first is None else r.first.isoformat(),
+             "until": None if r.last is None else r.last.isoformat(),
+             "clock_hours_from": r.hours_source, "judged": r.judged,
+             "problems": list(r.problems),
+             "limits": [{"period": x.period.name, "label": x.label["en"],
+                         "from_hour": x.period.start, "to_hour": x.period.end, "max": x.max,
+                         "unit": "dBA", "status": x.status, "confidence": x.confidence,
+                         "rule": f"{r.rule_set}.{PARAM}.{x.period.name}"}
+                        for x in r.limits]}
+            for r in regimes]

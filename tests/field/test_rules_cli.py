@@ -120,3 +120,21 @@ def test_services_up_warns_about_a_rule_set_past_its_transition_end(stack, run_d
     res = run("services", "up", "--run-dir", run_dir)
     assert res.exit_code == 0, res.output
     assert f"warning: station pq-ww-01: {PAST}" in res.stderr
+
+
+def test_rules_show_names_a_noise_stations_regulations_and_when_each_applies(run_dir):
+    res = run("rules", "show", "pq-air-02", "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    assert "noise: QCVN 26:2010/BTNMT, area normal, until 2026-12-31" in res.output
+    assert "  laeq  night (21–6 h)  <= 55 dBA  qcvn26_2010.laeq.night  B" in res.output
+    assert "noise: QCVN 26:2025/BNNMT, area not found, from 2027-01-01 (clock hours: not " \
+           "found)" in res.output
+    assert "nothing judged: the periods' clock hours are not found" in res.output
+    assert "laeq: no limit" not in res.output
+    doc = json.loads(run("rules", "show", "pq-air-02", "--json", "--run-dir", run_dir).output)
+    (old, new) = doc["noise"]
+    assert (old["until"], old["judged"], new["from"], new["judged"]) == \
+        ("2026-12-31", True, "2027-01-01", False)
+    assert [x["from_hour"] for x in new["limits"]] == [None, None, None]
+    assert json.loads(run("rules", "show", "pq-air-05", "--json", "--run-dir",
+                          run_dir).output)["noise"] == []
