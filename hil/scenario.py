@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boards
-from hil import faults
+from hil import faults, noise
 from hil.fastclock import ClockError, check_speed
 
 HERE = Path(__file__).resolve().parent / "scenarios"
@@ -148,21 +148,37 @@ def _stations(doc: Any, where: str) -> tuple[boards.Station, ...]:
         w = f"{where}[{i}]"
         if isinstance(entry, str):
             entry = {"id": entry}
-        _need(isinstance(entry, dict) and set(entry) <= {"id", "sensors"}, w,
-              "must be a station id or {id, sensors}")
+        _need(isinstance(entry, dict) and set(entry) <= {"id", "sensors", "options"}, w,
+              "must be a station id or {id, sensors, options}")
         try:
             station = reg.get(entry.get("id", ""))
         except boards.BoardsError as e:
             raise ScenarioError(f"{w}.id: {e}") from None
         _need(station.id not in {s.id for s in out}, f"{w}.id", f"{station.id} appears twice")
+        if "options" in entry:  # the profile's options this station carries in the scenario
+            opts = entry["options"]
+            known = boards.profile(station.profile).get("options", {})
+            _need(isinstance(opts, list) and all(o in known for o in opts)
+                  and len(set(opts)) == len(opts), f"{w}.options",
+                  f"{opts!r} is not a list of {station.profile}'s options "
+                  f"({', '.join(known) or 'it has none'})")
+            station = dataclasses.replace(station, options=tuple(opts))
         swaps = entry.get("sensors", {})
         _need(isinstance(swaps, dict), f"{w}.sensors", "must map sensor id to overrides")
         ids = {s["id"]: s for s in station.sensors()}
         merged = {k: dict(v) for k, v in station.overrides.items()}
         for sid, over in swaps.items():
             _need(sid in ids, f"{w}.sensors.{sid}", f"no such sensor (has {', '.join(ids)})")
-            _need(isinstance(over, dict) and set(over) <= {"model", "address"},
-                  f"{w}.sensors.{sid}", "only model and address can be changed")
+            sound = "sound" in ids[sid]["spec"]
+            _need(isinstance(over, dict) and set(over) <= {"model", "address"} | (
+                {"street"} if sound else set()), f"{w}.sensors.{sid}",
+                  "only model and address can be changed" +
+                  (", and a sound meter's street (noise profile)" if sound else ""))
+            if "street" in over:
+                known = noise.profiles()
+                _need(over["street"] in known, f"{w}.sensors.{sid}.street",
+                      f"{over['street']!r} is not a noise profile "
+                      f"({', '.join(sorted(known))}; hil/data/noise-profiles.json)")
             model = over.get("model", ids[sid]["model"])
             _need(model in boards.catalog(), f"{w}.sensors.{sid}.model",
                   f"{model!r} is not in boards/catalog")
