@@ -1,4 +1,5 @@
-"""Noise in the open data, against the session's real InfluxDB: a night-market day run through
+"""Noise against the session's real broker and InfluxDB. Records published as the station over the
+broker: hourly LAeq, one night alert, periods judged. A night-market day run through
 the collector's aggregate and alerts stages, stored by the real sink, exported as JSON, carries
 each regulation period that ended that day with its LAeq, its limit and the verdict."""
 
@@ -7,17 +8,23 @@ from __future__ import annotations
 import json
 import math
 import random
+import secrets
+import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from collector_live import WAIT_S, publish, wait_for
 
+from collector.config import Settings
 from collector.contracts import QC_GOOD, Batch, Reading
+from collector.pipeline import Collector
 from collector.processors.aggregate.plugin import AggregateProcessor
 from collector.processors.alerts.plugin import AlertsProcessor
 from collector.sinks.influxdb.plugin import InfluxSink
 from quantrac.cli import main
+from quantrac_common import influxql
 
 pytestmark = pytest.mark.services
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -26,6 +33,10 @@ STATION = "pq-air-02"
 
 def local(day: date, hour: int) -> int:
     return int((datetime.combine(day, time(0), TZ) + timedelta(hours=hour)).timestamp())
+
+
+def stored(env: dict, q: str) -> list[dict]:
+    return influxql.rows(influxql.query(env, q))
 
 
 def night_market(day: date) -> tuple[list, list[float], list[float]]:
@@ -112,3 +123,54 @@ def test_the_daily_bulletin_lists_the_noise_periods_and_the_noise_alert(services
     alerts = text.split("### Alerts")[1]
     assert "qcvn26_2010.laeq.night | open" in alerts
     assert "above the QCVN 26:2010/BTNMT night (21–6 h) limit of 55 dBA" in alerts
+
+
+def test_a_night_market_evening_published_as_the_station_opens_and_closes_one_night_alert(
+        services, tmp_path):
+    """Records as the firmware sends them (six sound levels per 5-minute record, dBA), over the
+    real broker to the real collector: the hourly LAeq is the energy mean of the records, the
+    night alert opens once at 22:00 and closes after midnight, the day and night are judged."""
+    env = services
+    day = date.today() - timedelta(days=random.randint(331, 360))
+    rnd = random.Random(day.toordinal())
+    recs, hourly = [], {}
+    for h in range(17, 31):  # 17:00 to 07:00 the next day
+        base = 66.0 if h < 21 else (68.0 if h < 23 else 47.0)
+        levels = [round(base + rnd.uniform(-4, 4), 1) for _ in range(12)]
+        hourly[h] = 10 * math.log10(sum(10 ** (x / 10) for x in levels) / 12)
+        for i, x in enumerate(levels):
+            recs.append({"t": local(day, h) + 300 * (i + 1), "p": 300, "d": {
+                "laeq": [x, "dBA", 0, 300, 0], "lamax": [x + 15, "dBA", 0, 300, 0],
+                "lamin": [x - 10, "dBA", 0, 300, 0], "l10": [x + 3, "dBA", 0, 300, 0],
+                "l50": [x - 2, "dBA", 0, 300, 0], "l90": [x - 8, "dBA", 0, 300, 0]}})
+    boot = secrets.token_hex(4)
+    msgs = [{"v": 1, "st": STATION, "fw": "0.1.0", "boot": boot, "seq": i,
+             "r": recs[i * 12:(i + 1) * 12]} for i in range(len(recs) // 12)]
+    settings = Settings.from_env(env, tmp_path, {
+        "sources": {"mqtt": {"client_id": f"test-noise-{uuid.uuid4().hex[:8]}"}},
+        "sinks": {"influxdb": {"retry_initial_s": 0.1, "retry_max_s": 1.0}}})
+    c = Collector(settings)
+    night_end = local(day, 30)
+    where = f"\"station\" = '{STATION}' AND time > {local(day, 17)}s AND " \
+            f"time <= {local(day, 31)}s"  # other tests store this station on other days
+    try:
+        c.start()
+        assert c.wait_ready(WAIT_S)
+        publish(env, STATION, msgs)
+        wait_for(lambda: stored(env, f'SELECT "laeq" FROM "derived"."noise_period" WHERE '
+                                     f"{where} AND time = {night_end}s"),
+                 "the night judged whole")
+    finally:
+        c.stop()
+    got = stored(env, f'SELECT "value" FROM "derived"."mean" WHERE {where} AND "param" = '
+                      f"'laeq' AND \"period\" = '1h' AND time = {local(day, 22)}s")
+    assert got[0]["value"] == pytest.approx(hourly[21], abs=1e-6)
+    alerts = stored(env, f'SELECT "event", "text_en" FROM "derived"."alert" WHERE {where} '
+                         f"AND \"rule\" = 'qcvn26_2010.laeq.night'")
+    assert [(int(a["time"]), a["event"]) for a in alerts] == [
+        (local(day, 22), "open"), (local(day, 24), "close")]
+    assert "night (21–6 h) limit of 55 dBA" in alerts[0]["text_en"]
+    night = stored(env, f'SELECT * FROM "derived"."noise_period" WHERE {where} AND '
+                        f"time = {night_end}s")[0]
+    want = 10 * math.log10(sum(10 ** (hourly[h] / 10) for h in range(21, 30)) / 9)
+    assert night["laeq"] == pytest.approx(want, abs=0.1) and night["exceeded"] is True
