@@ -24,6 +24,7 @@ Every error names the file (or station) and the key.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -214,7 +215,13 @@ def for_station(st: boards.Station, rs_regs: dict[str, dict[str, Any]],
                                  rs_regs, department=False)
     else:
         return []
-    return [regime(st.id, e, rs_regs, dept, hysteresis_pct) for e in entries]
+    got = [regime(st.id, e, rs_regs, dept, hysteresis_pct) for e in entries]
+    if PARAM not in st.params():  # a regime without a meter would judge nothing, silently
+        got = [dataclasses.replace(r, problems=(*r.problems, "the station carries no "
+                                                "sound-level meter (no laeq channel: the "
+                                                "profile's noise option)"))
+               for r in got]
+    return got
 
 
 def for_registry(registry: str, rs_regs: dict[str, dict[str, Any]], dept: regs.Department,

@@ -204,3 +204,14 @@ def test_a_broken_noise_entry_in_the_departments_file_is_refused_naming_the_key(
     with pytest.raises(ValueError) as e:
         AlertsProcessor("phu-quoc", department=str(path))
     assert named in str(e.value)
+
+
+def test_a_noise_regime_on_a_station_without_a_sound_meter_judges_nothing_and_says_so(
+        tmp_path, caplog):
+    path = tmp_path / "regulations.json"
+    path.write_text(json.dumps({"noise": {"stations": {"pq-air-05": [
+        {"regulation": "QCVN 26:2010/BTNMT", "area": "normal", "source": "test"}]}}}))
+    chain = Chain(str(path))
+    assert "station pq-air-05: the station carries no sound-level meter" in caplog.text
+    chain.hours("2026-11-20", 21, [75.0, 75.0], station="pq-air-05")
+    assert chain.alerts_of() == []
