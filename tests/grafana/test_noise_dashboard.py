@@ -1,6 +1,7 @@
 """The noise dashboard and the wall's noise panel: limit lines from the noise regimes (never
 retyped, nothing drawn for a regulation whose hours are not found), and what an operator
-reads in them against the real InfluxDB with the pipeline's data (tests/grafana/conftest.py)."""
+reads in them against the real InfluxDB with the data the night-market station published over
+the real broker to the real collector (tests/grafana/network_day.py, conftest.py)."""
 
 from __future__ import annotations
 
