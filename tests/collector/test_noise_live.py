@@ -174,3 +174,35 @@ def test_a_night_market_evening_published_as_the_station_opens_and_closes_one_ni
                         f"time = {night_end}s")[0]
     want = 10 * math.log10(sum(10 ** (hourly[h] / 10) for h in range(21, 30)) / 9)
     assert night["laeq"] == pytest.approx(want, abs=0.1) and night["exceeded"] is True
+
+
+def test_a_flag_on_an_old_noise_hour_recomputes_the_energy_means_from_the_stored_readings(
+        services, tmp_path):
+    """An operator's flag older than the aggregate window recomputes the hours and the day
+    from InfluxDB (collector/review/history.py): the sound levels combine as energy there too."""
+    from collector.processors.aggregate.means import Completeness
+    from collector.review import history
+    from collector.review.marks import Review, append, flag
+    from collector.review.marks import path as marks_path
+
+    env = services
+    day = date.today() - timedelta(days=random.randint(361, 390))
+    hours = {h: [50.0, 60.0, 70.0] * 4 for h in range(24)}
+    hours[9] = [90.0] * 12  # a fault: the operator flags this hour
+    readings = [Reading(STATION, "air", "laeq", "dBA", local(day, h) + 300 * (i + 1), v, 0,
+                        qc=QC_GOOD, n=300) for h, vs in hours.items() for i, v in enumerate(vs)]
+    sink = InfluxSink(env["QUANTRAC_INFLUX_WRITE_URL"], env["QUANTRAC_INFLUX_DB"],
+                      env["QUANTRAC_INFLUX_WRITE_USER"], env["QUANTRAC_INFLUX_WRITE_PASSWORD"])
+    try:
+        assert len(sink.write(readings).accepted) == len(readings)
+    finally:
+        sink.close()
+    file = marks_path(tmp_path)
+    m = append(file, flag(STATION, "laeq", local(day, 9), local(day, 10), "a fault", "lan",
+                          local(day, 30)))
+    points = history.recompute(env, m, "air", Review(file), TZ, 12, Completeness())
+    by = {(p.tags["period"], p.time): p.fields for p in points}
+    assert by[("1h", local(day, 10))]["n"] == 0  # the flagged hour, 9–10 h
+    # the 23 other hours of 50, 60, 70 dB each: 65.7 dB (the arithmetic mean would say 60)
+    day_mean = by[("24h", local(day, 24))]
+    assert day_mean["value"] == pytest.approx(65.68, abs=0.01) and day_mean["n"] == 23
