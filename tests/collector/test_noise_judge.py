@@ -215,3 +215,22 @@ def test_a_noise_regime_on_a_station_without_a_sound_meter_judges_nothing_and_sa
     assert "station pq-air-05: the station carries no sound-level meter" in caplog.text
     chain.hours("2026-11-20", 21, [75.0, 75.0], station="pq-air-05")
     assert chain.alerts_of() == []
+
+
+def test_a_station_gone_silent_has_its_last_period_judged_by_the_collectors_clock():
+    chain = Chain()
+    chain.hours("2026-11-20", 21, [64.0, 62.0, 60.0])  # then nothing: the station is down
+    assert chain.periods() == {}
+    end = at("2026-11-21", 6)
+    soon = chain.alerts.tick(end + 60, {})  # not yet: a late record may still come
+    assert [p for p in soon if p.measurement == "noise_period"] == []
+    chain.alerts._next_tick = 0
+    later = max(end + 7200 + 1, chain.alerts.started + 3 * 86400)  # silent, grace over
+    got = [p for p in chain.alerts.tick(later, {}) if p.measurement == "noise_period"]
+    (night,) = got
+    assert (night.tags["period"], night.time, night.fields["n"], night.fields["expected"],
+            night.fields["complete"]) == ("night", end, 3, 9, False)
+    assert night.fields["laeq"] == pytest.approx(energy_mean([64.0, 62.0, 60.0]), abs=0.01)
+    chain.alerts._next_tick = 0
+    again = chain.alerts.tick(later + 60, {})
+    assert [p for p in again if p.measurement == "noise_period"] == []  # judged once

@@ -10,7 +10,9 @@ the hour falls in, and each whole period's LAeq when the period is over.
 - When an hour at or after a period's end arrives, the period's LAeq (the energy mean of its
   complete hourly LAeq values, never their arithmetic mean) is judged against its limit and
   stored as a `noise_period` point at the period's end, for the bulletin and the e-gov side.
-  A late hour inside a judged period judges it again (the point is overwritten).
+  A late hour inside a judged period judges it again (the point is overwritten). A station
+  gone silent (no data for its offline window) has its last period judged by the collector's
+  clock once the period's end plus `day_grace_s` has passed (`due`).
 """
 
 from __future__ import annotations
@@ -127,6 +129,29 @@ class NoiseJudge:
         for h in [h for h in mine if h < newest - KEEP_S]:
             del mine[h]
         return trs, self._periods(station, start, newest)
+
+    def due(self, now: float, silent: set[str], grace_s: float) -> list[Point]:
+        """The period of a silent station's newest hour, once its end plus `grace_s` has
+        passed by the collector's clock: no later hour will come to close it (a station
+        back later judges it again with what it sends)."""
+        out = []
+        for station in sorted(silent & set(self.hours)):
+            mine = self.hours[station]
+            if not mine:
+                continue
+            newest = max(mine)
+            r = regime_on(self.regimes.get(station, []), newest, self.tz)
+            if r is None or not r.judged:
+                continue
+            inst = _instance(r, newest, self.tz)
+            name = f"{r.rule_set}|{inst.limit.period.name}|{inst.start}"
+            done = self.judged.setdefault(station, {})
+            if name in done or inst.end + grace_s > now:
+                continue
+            p = self._judge(station, inst)
+            done[name] = p.fields.get("laeq")  # type: ignore[assignment]
+            out.append(p)
+        return out
 
     def _periods(self, station: str, touched: int, newest: int) -> list[Point]:
         """Every period over by the newest hour that is not judged yet, or that the hour

@@ -57,9 +57,10 @@ class AlertsProcessor:
         self.tz = tz
         self.desk = desk.Desk(chain)
         self.stations = {s.id for s in reg.stations} | {rules.COLLECTOR}
-        self.days = daily.DailyJudge(int(day_grace_s), tz, {
-            st: r.window_s for st, rs_ in self.rules.items() for r in rs_
-            if r.signal == "offline"})
+        self.offline_s = {st: r.window_s for st, rs_ in self.rules.items() for r in rs_
+                          if r.signal == "offline"}
+        self.days = daily.DailyJudge(int(day_grace_s), tz, dict(self.offline_s))
+        self.day_grace_s = float(day_grace_s)
         self.hour_fraction = hour_fraction
         self.tick_s = tick_s
         self.names: dict[str, Any] = {
@@ -108,6 +109,9 @@ class AlertsProcessor:
             return []
         self._next_tick = now + self.tick_s
         out: list[Point] = self._days(now)
+        silent = {st for st, window in self.offline_s.items()
+                  if now - max(self.last_data.get(st, 0.0), self.started) > window}
+        out += self.noise.due(now, silent, self.day_grace_s)  # a silent station's last period
         out += people.escalations(self.desk, now, self._open_list)
         self.desk.prune(now)
         seen = stats.get("stations", {})
