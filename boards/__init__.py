@@ -20,6 +20,12 @@ KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
 FRAME_FAMILIES = ("pms", "sds", "hpma", "hpmaqa", "ze", "zeqa")
+# A sound-level model ("sound" section): one register holds the A-weighted level, read every
+# sound.sample_s seconds; the station records these six parameters of each report period from
+# those levels, in this order (firmware devices/sound.py takes them by position), so each of
+# the model's channels names this parameter and the same register.
+SOUND_PARAMS = ("laeq", "lamax", "lamin", "l10", "l50", "l90")
+SOUND_MAX_SAMPLE_S = 60  # firmware config.py: a sensor's own sample_s 0 (the station's) or 1..60
 # The words each frame family carries, as the firmware's bus/frames.py names them (a test holds
 # the two equal): a catalog channel naming another word would only fail at a station's boot.
 FRAME_FIELDS = {
@@ -102,7 +108,29 @@ def _check_model(m: dict, where: str) -> dict:
     else:
         _need(m.get("stream", {}).get("frame") in FRAME_FAMILIES, f"{where}: stream.frame",
               f"must be one of {', '.join(FRAME_FAMILIES)}")
+    if "sound" in m:
+        _check_sound(m, where)
     return m
+
+
+def _check_sound(m: dict, where: str) -> None:
+    """A sound-level model: Modbus, its own sampling period, the six recorded parameters in
+    SOUND_PARAMS order, every one decoding the same register the same way."""
+    sound = m["sound"]
+    _need(m["bus"] == "modbus", f"{where}: sound", "only a Modbus model can be a sound meter")
+    _need(isinstance(sound, dict), f"{where}: sound", f"{sound!r} is not an object")
+    v = sound.get("sample_s")
+    _need(_int(v, 1, SOUND_MAX_SAMPLE_S), f"{where}: sound.sample_s",
+          f"{v!r} is not a whole number of seconds in 1..{SOUND_MAX_SAMPLE_S}")
+    params = tuple(ch["param"] for ch in m["channels"])
+    _need(params == SOUND_PARAMS, f"{where}: channels",
+          f"a sound meter records {', '.join(SOUND_PARAMS)} in this order, got {', '.join(params)}")
+    first = m["channels"][0]
+    for i, ch in enumerate(m["channels"][1:], 1):
+        for key in ("register", "type", "scale", "offset", "order", "range", "unit"):
+            _need(ch.get(key) == first.get(key), f"{where}: channels[{i}].{key}",
+                  f"{ch.get(key)!r} differs from channels[0]'s {first.get(key)!r}: all six come "
+                  "from one level register")
 
 
 MAX_READ = 125  # registers in one Modbus read (the firmware's bus/modbus_rtu.py MAX_READ)
@@ -295,6 +323,30 @@ def profile(name: str) -> dict:
     return _read(HERE / "profiles" / f"{name}.json")
 
 
+def profile_sensors(name: str, options: tuple[str, ...] = ()) -> list[dict]:
+    """A profile's sensor entries plus those of the named options (`options` in the profile:
+    name -> {"about", "sensors"}), in that order."""
+    prof = profile(name)
+    out = list(prof["sensors"])
+    for opt in options:
+        out += prof.get("options", {})[opt]["sensors"]
+    return out
+
+
+def _options(s: dict, prof: dict, where: str) -> tuple[str, ...]:
+    """A registry entry's `options`: names of its profile's options, each once."""
+    given = s.get("options", [])
+    known = prof.get("options", {})
+    _need(isinstance(given, list) and all(isinstance(o, str) for o in given),
+          where + ".options", f"{given!r} is not a list of option names")
+    for o in given:
+        _need(o in known, where + ".options",
+              f"{o!r} is not an option of profile {s.get('profile')!r} "
+              f"({', '.join(known) or 'it has none'})")
+    _need(len(set(given)) == len(given), where + ".options", f"an option appears twice in {given}")
+    return tuple(given)
+
+
 @cache
 def pins(board: str) -> dict:
     """A board's pin/flash file, checked (boards/flash_layout.py: UARTs, the partition table
@@ -317,11 +369,14 @@ class Station:
     profile: str
     overrides: dict = field(default_factory=dict, compare=False, hash=False)
     raw: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # the profile's options this station carries (e.g. "noise": a sound-level meter)
+    options: tuple[str, ...] = ()
 
     def sensors(self) -> list[dict]:
-        """Profile sensor entries with this station's overrides and the model's facts."""
+        """Profile sensor entries, then those of the station's profile options, with this
+        station's overrides and the model's facts."""
         out = []
-        for s in profile(self.profile)["sensors"]:
+        for s in profile_sensors(self.profile, self.options):
             merged = {**s, **self.overrides.get(s["id"], {})}
             merged["spec"] = _param_names().apply(catalog()[merged["model"]],
                                                   merged.get("params"))
@@ -387,16 +442,19 @@ def registry(name: str = "phu-quoc") -> Registry:
         prof = profile(s.get("profile", ""))
         _need(prof.get("kind") == s["kind"], w + ".profile",
               f"profile {s.get('profile')!r} is for {prof.get('kind')!r}, station is {s['kind']!r}")
-        ids = {p["id"] for p in prof["sensors"]}
+        options = _options(s, prof, w)
+        entries = profile_sensors(s["profile"], options)
+        ids = {p["id"] for p in entries}
         for sensor_id in s.get("sensors", {}):
             _need(sensor_id in ids, w + f".sensors.{sensor_id}", "no such sensor in the profile")
-        for p in prof["sensors"]:
+        for p in entries:
             _need(p["model"] in models, f"boards/profiles/{s['profile']}.json: {p['id']}.model",
                   f"{p['model']!r} is not in boards/catalog")
         stations.append(Station(
             id=sid, name=s["name"], kind=s["kind"], lat=s["lat"], lon=s["lon"],
             station_class=s.get("class", ""), regulation=s.get("regulation", ""),
-            column=s.get("column"), profile=s["profile"], overrides=s.get("sensors", {}), raw=s))
+            column=s.get("column"), profile=s["profile"], overrides=s.get("sensors", {}), raw=s,
+            options=options))
         _check_runnable(stations[-1], w)
     _need(bool(stations), where, "no stations")
     province = doc.get("province", "")
@@ -417,9 +475,12 @@ def _check_runnable(station: Station, where: str, sample_s: int | None = None,
         if i is None:
             given = {"sample_s": sample_s, "report_s": report_s}[name] is not None
             return f"{where}: {name}" if given else f"{pfile}: {name}"
-        sid = prof["sensors"][i]["id"]
+        own = len(prof["sensors"])
+        sid = profile_sensors(station.profile, station.options)[i]["id"]
         if name in station.overrides.get(sid, {}):
             return f"{where}.sensors.{sid}.{name}"
+        if i >= own:  # a sensor of one of the station's profile options
+            return f"{pfile}: options: sensor {sid}.{name}"
         return f"{pfile}: sensors[{i}].{name}"
 
     _firmware_rules().check_station(station.sensors(), sample_s or prof.get("sample_s"),
@@ -449,6 +510,8 @@ def sensor_entry(s: dict, spec: dict) -> dict:
         entry["ch"] = [_firmware_channel(ch, mb.get("numbering", 0))
                        for ch in spec["channels"]]
         entry.update(_firmware_reads(spec))
+        if "sound" in spec:  # polled at its own period (firmware devices/sound.py)
+            entry["sample_s"] = spec["sound"]["sample_s"]
     else:
         st = spec["stream"]
         entry.update(frame=st["frame"], warmup_s=st["warmup_s"], sample_s=st["sample_s"])

@@ -110,6 +110,12 @@ def check_model(m: dict, where: str) -> None:
         _int_in(mb, "default_address", 1, 247, f"{where}: modbus")
         _int_in(mb, "timeout_ms", 1, 10000, f"{where}: modbus")
         _int_in(mb, "turnaround_ms", 1, 10000, f"{where}: modbus")
+        # config.py: a sensor's own sample_s is 0 (the station's) or 1..60, and one that has
+        # it is a sound meter of six channels (devices/sound.py)
+        if "sound" in m:
+            _int_in(m["sound"], "sample_s", 1, 60, f"{where}: sound")
+            _need(len(m["channels"]) == 6, f"{where}: channels",
+                  "a sound meter has six channels (laeq lamax lamin l10 l50 l90)")
         # a model read in several blocks has each block checked with them
         # (boards._check_register_quirks); one read covers the channels of any other
         base, count = register_span(m["channels"])

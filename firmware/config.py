@@ -179,6 +179,10 @@ def _sensor(given, idx, uarts, names):
         _int_in(s, "offline_after", 1, 100, w)
         _int_in(s, "offline_min_s", 1, 86400, w)
         _int_in(s, "offline_max_s", s["offline_min_s"], 86400, w)
+        _int_in(s, "sample_s", 0, 60, w)
+        if s["sample_s"] and len(s["ch"]) != 6:
+            _fail(_at(w, "ch"), "a sound meter (sample_s) records 6 channels: laeq lamax lamin "
+                  "l10 l50 l90 of its one level")
         # read: [[fn 3|4, register, count 1..125], ...]; send: [[fn 3|4, register, count
         # 0..125, wait_ms, once 0|1] or [16, register, [1..123 words], wait_ms, once], ...]
         # (inline, not helpers: each function name would be interned for good)

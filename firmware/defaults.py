@@ -94,6 +94,8 @@ DEFAULTS = {
         "offline_min_s": 10,        # first probe interval of an offline slave, doubling ...
         "offline_max_s": 300,       # ... up to this
         "ch": REQUIRED,
+        "sample_s": 0,              # a sound meter's own period (devices/sound.py: its level
+                                    # read this often, six statistics recorded); 0: none
         # (names MicroPython already interns, so they cost the station none of its own)
         "read": [],                 # register blocks [[fn, first register, count], ...], one
                                     # request each; []: one read of fn covering every channel

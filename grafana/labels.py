@@ -195,6 +195,52 @@ TEXTS: dict[str, tuple[str, str]] = {
     "collector.spool": ("Spool chưa ghi vào CSDL", "Spool not yet in the database"),
     # wall
     "screen": ("Màn {n}. ", "Screen {n}. "),
+    # noise (docs/noise.md)
+    "dash.noise": ("Tiếng ồn — QCVN 26", "Noise — QCVN 26"),
+    "row.noise": ("Tiếng ồn theo khoảng thời gian trong ngày",
+                  "Noise by period of the day"),
+    "noise.hourly": ("LAeq 1 giờ so với giới hạn ngày và đêm",
+                     "Hourly LAeq against the day and night limits"),
+    "noise.hourly.desc": ("LAeq 1 giờ là trung bình năng lượng (không phải trung bình cộng) "
+                          "của các LAeq 5 phút. Đường giới hạn: {limits}. LAeq 1 giờ vượt "
+                          "giới hạn của khoảng thời gian chứa giờ đó thì mở cảnh báo tiếng ồn.",
+                          "The hourly LAeq is the energy mean (not the arithmetic mean) of the "
+                          "5-minute LAeq values. Limit lines: {limits}. An hourly LAeq above "
+                          "the limit of the period it falls in opens a noise alert."),
+    "noise.limit": ("{regulation}, khu vực {area}, {period}: {limit} dBA{until}",
+                    "{regulation}, {area} area, {period}: {limit} dBA{until}"),
+    "noise.until": (" (đến hết {day})", " (until {day})"),
+    "noise.unjudged": (" {regulations}: giờ của các khoảng thời gian hoặc khu vực của trạm chưa "
+                       "tìm thấy, chưa đánh giá",
+                       " {regulations}: the periods' clock hours or the station's area are "
+                       "not found, nothing judged yet"),
+    "noise.periods": ("LAeq cả khoảng thời gian (đánh giá khi khoảng kết thúc)",
+                      "Whole-period LAeq (judged when the period ends)"),
+    "noise.periods.desc": ("Trung bình năng lượng của các LAeq 1 giờ đầy đủ trong khoảng, so "
+                           "với giới hạn của khoảng đó (noise_period).",
+                           "Energy mean of the period's complete hourly LAeq values against "
+                           "that period's limit (noise_period)."),
+    "noise.lamax": ("Sự kiện LAmax (mức ồn lớn nhất từng 5 phút)",
+                    "LAmax events (the loudest level of each 5 minutes)"),
+    "noise.lamax.desc": ("Xe tải, máy bay, còi: LAmax cao trong khi LAeq thấp hơn nhiều.",
+                         "Trucks, aircraft, horns: a high LAmax while the LAeq stays much "
+                         "lower."),
+    "noise.spread": ("Độ trải L10 – L90 theo giờ", "Hourly L10 – L90 spread"),
+    "noise.spread.desc": ("L10: mức vượt 10 % thời gian (đỉnh giao thông); L90: mức vượt 90 % "
+                          "thời gian (nền). Giá trị giờ là trung bình cộng của các giá trị 5 "
+                          "phút, một giá trị gần đúng.",
+                          "L10: the level exceeded 10 % of the time (traffic peaks); L90: "
+                          "exceeded 90 % of the time (background). The hourly value is the "
+                          "arithmetic mean of the 5-minute values, an approximation."),
+    "noise.alerts": ("Cảnh báo tiếng ồn", "Noise alerts"),
+    "col.period": ("Khoảng", "Period"),
+    "col.laeq": ("LAeq (dBA)", "LAeq (dBA)"),
+    "col.exceeded": ("Vượt", "Exceeded"),
+    "col.regulation": ("Quy chuẩn", "Regulation"),
+    "col.hours": ("Số giờ đủ", "Complete hours"),
+    "noise.wall": ("Tiếng ồn: LAeq 1 giờ", "Noise: hourly LAeq"),
+    "noise.verdict.true": ("Vượt giới hạn", "Above the limit"),
+    "noise.verdict.false": ("Đạt", "Within"),
 }
 
 

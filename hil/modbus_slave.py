@@ -145,6 +145,8 @@ class ModbusSlave:
         self._map: dict[int, tuple[str, int]] = {}
         base = model["modbus"].get("numbering", 0)  # a manual's 4xxxx numbers: PDU = n - base
         for p, ch in self.channels.items():
+            if "sound" in model and ch is not model["channels"][0]:
+                continue  # a sound meter's six channels read its one level register
             for i in range(words(ch)):
                 self._claim(ch["register"] - base + i, (p, i))
             if "decimals_register" in ch:
@@ -172,6 +174,10 @@ class ModbusSlave:
     def pin(self, param: str, value: float) -> None:
         """Report exactly value for param (as far as its register type resolves it)."""
         ch = self._channel(param)
+        if "sound" in self.model and ch is not self.model["channels"][0]:
+            first = self.model["channels"][0]["param"]
+            raise KeyError(f"{self.name} has one level register: pin {first!r} (the level "
+                           f"the station reads every second), not {param!r}")
         encode(ch, value, self.decimals.get(param, 0))  # refuse what the wire cannot carry
         with self._lock:
             self.pinned[param] = float(value)

@@ -15,6 +15,7 @@ Scenarios that share no station run side by side (`jobs`), longest first.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -122,6 +123,9 @@ class ScenarioRun:
         try:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir.mkdir(parents=True)
+            if sc.department:  # what the department entered: read by the collector at start
+                (self.dir / "regulations.json").write_text(
+                    json.dumps(sc.department, ensure_ascii=False), encoding="utf-8")
             env = create_database(self.env, db, self.dir)
             result.database = db
             watch.clear_retained_alerts(env, sc.station_ids)

@@ -9,6 +9,7 @@ typo stops the run before any station starts.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import boards
-from hil import faults
+from hil import faults, noise
 from hil.fastclock import ClockError, check_speed
 
 HERE = Path(__file__).resolve().parent / "scenarios"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,47}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 TOP_KEYS = {"name", "about", "start", "duration", "speed", "sample_s", "report_s", "seed",
-            "registry", "stations", "faults", "commands", "checks"}
+            "registry", "stations", "faults", "commands", "checks", "department"}
 # duration keys of a fault entry -> the Fault field they fill
 FAULT_DURATIONS = {"delay": "delay_s", "every": "every_s", "width": "width_s", "ramp": "ramp_s"}
 COMMON_CHECK_KEYS = {"what", "station", "between", "min", "max"}
@@ -82,6 +83,9 @@ class Scenario:
     commands: tuple[Command, ...]
     checks: tuple[Check, ...]
     registry: str = "phu-quoc"  # the network under boards/registry its stations come from
+    # the department's decisions the scenario's collector reads (its regulations.json: a
+    # noise regulation's clock hours, a station's noise regime), as a department enters them
+    department: dict = field(default_factory=dict)
 
     @property
     def end(self) -> float:
@@ -146,21 +150,37 @@ def _stations(doc: Any, where: str, registry: str = "phu-quoc"
         w = f"{where}[{i}]"
         if isinstance(entry, str):
             entry = {"id": entry}
-        _need(isinstance(entry, dict) and set(entry) <= {"id", "sensors"}, w,
-              "must be a station id or {id, sensors}")
+        _need(isinstance(entry, dict) and set(entry) <= {"id", "sensors", "options"}, w,
+              "must be a station id or {id, sensors, options}")
         try:
             station = reg.get(entry.get("id", ""))
         except boards.BoardsError as e:
             raise ScenarioError(f"{w}.id: {e}") from None
         _need(station.id not in {s.id for s in out}, f"{w}.id", f"{station.id} appears twice")
+        if "options" in entry:  # the profile's options this station carries in the scenario
+            opts = entry["options"]
+            known = boards.profile(station.profile).get("options", {})
+            _need(isinstance(opts, list) and all(o in known for o in opts)
+                  and len(set(opts)) == len(opts), f"{w}.options",
+                  f"{opts!r} is not a list of {station.profile}'s options "
+                  f"({', '.join(known) or 'it has none'})")
+            station = dataclasses.replace(station, options=tuple(opts))
         swaps = entry.get("sensors", {})
         _need(isinstance(swaps, dict), f"{w}.sensors", "must map sensor id to overrides")
         ids = {s["id"]: s for s in station.sensors()}
         merged = {k: dict(v) for k, v in station.overrides.items()}
         for sid, over in swaps.items():
             _need(sid in ids, f"{w}.sensors.{sid}", f"no such sensor (has {', '.join(ids)})")
-            _need(isinstance(over, dict) and set(over) <= {"model", "address"},
-                  f"{w}.sensors.{sid}", "only model and address can be changed")
+            sound = "sound" in ids[sid]["spec"]
+            _need(isinstance(over, dict) and set(over) <= {"model", "address"} | (
+                {"street"} if sound else set()), f"{w}.sensors.{sid}",
+                  "only model and address can be changed" +
+                  (", and a sound meter's street (noise profile)" if sound else ""))
+            if "street" in over:
+                known = noise.profiles()
+                _need(over["street"] in known, f"{w}.sensors.{sid}.street",
+                      f"{over['street']!r} is not a noise profile "
+                      f"({', '.join(sorted(known))}; hil/data/noise-profiles.json)")
             model = over.get("model", ids[sid]["model"])
             _need(model in boards.catalog(), f"{w}.sensors.{sid}.model",
                   f"{model!r} is not in boards/catalog")
@@ -314,10 +334,17 @@ def load(path: str | Path) -> Scenario:
     checks = tuple(_check(by_id, c, start, end, f"{where}: checks[{i}]")
                    for i, c in enumerate(doc.get("checks") or []))
     _need(bool(checks), f"{where}: checks", "a scenario needs at least one expected outcome")
+    department = doc.get("department") or {}
+    _need(isinstance(department, dict), f"{where}: department",
+          "must be a mapping: the run folder's regulations.json "
+          "(collector/rules/README.md)")
+    # YAML reads 2025-11-14 as a date: the file holds it as the text the collector reads
+    department = json.loads(json.dumps(department, default=str))
     return Scenario(name=name, path=path, about=str(doc.get("about", "")).strip(), start=start,
                     duration_s=length, speed=speed, sample_s=sample_s, report_s=report_s,
                     seed=_int(doc, "seed", 0, 0, 2**31, f"{where}:"), stations=stations,
-                    faults=fs, commands=tuple(cmds), checks=checks, registry=registry)
+                    faults=fs, commands=tuple(cmds), checks=checks, registry=registry,
+                    department=department)
 
 
 def discover(folder: Path = HERE) -> dict[str, Path]:

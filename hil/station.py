@@ -29,6 +29,8 @@ from hil.fastclock import FastClock
 from hil.frame_stream import FAMILIES as FRAME_FAMILIES
 from hil.frame_stream import FrameStream
 from hil.modbus_slave import ModbusSlave
+from hil.noise import StreetNoise
+from hil.noise import profile_for as noise_profile_for
 from hil.pm_stream import PmStream
 from hil.ports import Port, PtyPort
 from quantrac_common import paths
@@ -117,6 +119,7 @@ class SimulatedStation:
         self._log: IO[bytes] | None = None
         # Built now, so a test can pin values before start(); ports come with start().
         self.uarts: dict[str, list[str]] = {}  # uart name -> sensor ids on that line
+        self.noise: dict[str, StreetNoise] = {}  # sound sensor id -> the street it hears
         self.sims: dict[str, ModbusSlave | PmStream] = self._build_simulators()
 
     def __repr__(self) -> str:
@@ -152,8 +155,14 @@ class SimulatedStation:
             spec, uart = s["spec"], s["uart"]
             on_line = [sims[i] for i in self.uarts.setdefault(uart, [])]
             if spec["bus"] == "modbus":
+                own = source
+                if "sound" in spec:  # street noise (hil/noise.py): the sensor's `street`
+                    street = self.noise[s["id"]] = StreetNoise(
+                        s.get("street") or noise_profile_for(self.station.id),
+                        seed=station_seed(self.seed, self.station.id))
+                    own = street.source(self.clock or time.time)
                 slave = ModbusSlave(spec, s.get("address", spec["modbus"]["default_address"]),
-                                    source)
+                                    own)
                 clash = [o for o in on_line
                          if isinstance(o, PmStream) or o.address == slave.address]
                 sims[s["id"]] = slave

@@ -174,13 +174,18 @@ class Department:
     path: str = ""
     limits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     meta: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the department's noise decisions (clock hours, stations' regimes): checked by
+    # collector/alerting/noise_regime.py
+    noise: dict[str, Any] = field(default_factory=dict)
 
 
 def check_department(doc: dict[str, Any], path: str,
                      known: dict[str, dict[str, Any]]) -> Department:
     """The department's file, checked against the shipped rule sets `known` (by text)."""
-    _need(set(doc) <= {"about", "regulations"}, path,
-          f"unknown keys {sorted(set(doc) - {'about', 'regulations'})} (about, regulations)")
+    top = {"about", "regulations", "noise"}
+    _need(set(doc) <= top, path,
+          f"unknown keys {sorted(set(doc) - top)} (about, regulations, noise)")
+    _need(isinstance(doc.get("noise", {}), dict), f"{path}: noise", "must be an object")
     regs = doc.get("regulations", {})
     _need(isinstance(regs, dict), f"{path}: regulations", "must be {regulation: {...}}")
     limits: dict[str, list[dict[str, Any]]] = {}
@@ -208,7 +213,7 @@ def check_department(doc: dict[str, Any], path: str,
                   f"{lim['unit']!r}, but {text} gives {lim['param']} in "
                   f"{ship['unit'] if ship else ''!r}")
         limits[text] = lims
-    return Department(path, limits, meta)
+    return Department(path, limits, meta, doc.get("noise", {}))
 
 
 # -- what applies to a station ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import boards
 from boards.param_names import base, qualifier
 from collector.domain import aqi_health
+from collector.egov import noise_data
 from collector.egov.datafile import Symbols
 from collector.retention import shipped
 from collector.review.marks import APPROVE, FLAG, Review
@@ -155,7 +156,8 @@ def day_aqi(found: dict[str, Any], lang: str) -> dict[str, Any]:
 
 def render_json(cells: list[list[Any]], station: boards.Station, day: date, lang: str,
                 tz: ZoneInfo, aqi: dict[str, Any] | None = None,
-                review: dict[str, Any] | None = None) -> str:
+                review: dict[str, Any] | None = None,
+                noise: list[dict[str, Any]] | None = None) -> str:
     doc = {"station": {"id": station.id, "name": station.name, "kind": station.kind,
                        "lat": station.lat, "lon": station.lon},
            "date": day.isoformat(), "timezone": str(tz), "lang": lang, "about": ABOUT[lang],
@@ -163,6 +165,8 @@ def render_json(cells: list[list[Any]], station: boards.Station, day: date, lang
     doc["review"] = review or {"status": PRELIMINARY, "invalid": []}
     if aqi is not None:
         doc["aqi"] = {**day_aqi(aqi, lang), "preliminary": doc["review"]["status"] != APPROVED}
+    if noise:  # the regulation periods of noise that ended this day (docs/noise.md)
+        doc["noise"] = noise_data.day_noise(noise, lang)
     return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -186,13 +190,15 @@ def write_day(env: dict[str, str], station: boards.Station, day: date, out: Path
     if not rows:
         return []
     aqi = fetch_day_aqi(env, station.id, until) if "json" in formats else None
+    noise = noise_data.fetch_day_noise(env, station.id, after, until) \
+        if "json" in formats else []
     cells = table(rows, station.id, tz, symbols, review, day.isoformat())
     reviewed = review_doc(review, station.id, day, tz, after, until)
     written = []
     for lang in langs:
         for fmt in formats:
             text = (render_csv(cells, lang) if fmt == "csv"
-                    else render_json(cells, station, day, lang, tz, aqi, reviewed))
+                    else render_json(cells, station, day, lang, tz, aqi, reviewed, noise))
             path = file_path(out, station.id, day, lang, fmt)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text.encode("utf-8"))

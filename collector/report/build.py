@@ -104,7 +104,7 @@ def station(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,
             "aqi_day": [{**a, "advice": aqi_health.of_aqi(a["aqi"])}
                         for a in data.aqi if a["period"] == "day"],
             "faults": _faults(data.faults), "alerts": data.alerts,
-            "series": _series(data)}
+            "series": _series(data), "noise": data.noise}
 
 
 def _limits(st: boards.Station, data: fetch.StationData, rs: rules_mod.RuleSet,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.report import noise
 from collector.retention import shipped
 from quantrac_common import influxql
 
@@ -22,6 +23,7 @@ class StationData:
     aqi: list[dict[str, Any]] = field(default_factory=list)  # period, time, aqi, band, …
     faults: list[dict[str, Any]] = field(default_factory=list)  # param, time, status
     alerts: list[dict[str, Any]] = field(default_factory=list)  # rule, time, event, text…
+    noise: list[dict[str, Any]] = field(default_factory=list)  # judged periods (noise.py)
 
 
 def _where(station: str, after: int, until: int) -> str:
@@ -96,6 +98,7 @@ def station(env: dict[str, str], station_id: str, after: int, until: int,
         d.alerts.append({k: r.get(k) for k in ("rule", "severity", "event", "state", "value",
                                                "limit", "unit", "text", "text_en")}
                         | {"time": int(r["time"])})
+    d.noise = noise.fetch(env, station_id, after, until, timeout)
     for xs in (d.means, d.aqi, d.faults, d.alerts):
         xs.sort(key=lambda x: (x["time"], str(x.get("param", x.get("rule", "")))))
     return d

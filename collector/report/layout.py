@@ -14,6 +14,7 @@ from collector.alerting import messages
 from collector.alerting.messages import number
 from collector.alerting.regulations import NOT_FOUND, fallback_label
 from collector.domain import aqi_health
+from collector.report import noise
 
 LANGS = ("vi", "en")
 
@@ -181,6 +182,10 @@ def _station(st: dict[str, Any], lang: str, tz: ZoneInfo, kind: str) -> list[Blo
                    else Block("p", t("no_exceed", lang)))
     if st["kind"] == "air":
         out += _aqi(st, lang, tz, kind)
+    if st.get("noise"):  # a station with a sound-level meter: its periods judged whole
+        out += [Block("h3", noise.T["noise"][lang]),
+                Block("table", head=noise.T["head"][lang], rows=noise.rows(st["noise"], lang,
+                                                                          tz))]
     out.append(Block("h3", t("faults", lang)))
     if st["faults"]:
         out.append(Block("table", head=T["fault_head"][lang], rows=[

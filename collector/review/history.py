@@ -22,6 +22,7 @@ from datetime import tzinfo
 from collector.contracts import HOUR_S, QC_FAIL, Point, hour_of, retraction
 from collector.domain import aqi
 from collector.domain.aqi import NOWCAST_HOURS
+from collector.processors.aggregate.combine import for_param
 from collector.processors.aggregate.means import (
     DAY_HOURS,
     ROLLING_HOURS,
@@ -65,10 +66,12 @@ def recompute(services: Mapping[str, str], m: Mark, kind: str, review: Review, t
             (float(v) if good else None, qc == QC_FAIL))
     points: list[Point] = []
     means_by_unit: dict[str, dict[int, Mean]] = {}
+    combine = for_param(m.param)  # sound levels as energy, as the aggregate stage does
     for unit, by_hour in hours.items():
         tags = {"station": m.station, "kind": kind, "param": m.param, "unit": unit}
         means = means_by_unit[unit] = {
-            h: hour_mean([v for v, _f in recs], expected, rule) for h, recs in by_hour.items()}
+            h: hour_mean([v for v, _f in recs], expected, rule, combine)
+            for h, recs in by_hour.items()}
         for h in sorted(by_hour):
             if m.start < h + HOUR_S and h < m.end:  # an hour the flag touches
                 points.append(_mean_point(tags, "1h", h + HOUR_S, means[h], {
@@ -77,7 +80,8 @@ def recompute(services: Mapping[str, str], m: Mark, kind: str, review: Review, t
         day = first_day
         while day <= last_day:
             points.append(_mean_point(tags, "24h", day + DAY_HOURS * HOUR_S,
-                                      daily(means, day, rule), {"provisional": False}))
+                                      daily(means, day, rule, combine),
+                                      {"provisional": False}))
             day = day_start(day + (DAY_HOURS + 2) * HOUR_S, tz)
     if kind == "air" and m.param in aqi.PARAMS:
         points += _indices(services, m, means_by_unit, first_day, last_day, tz)

@@ -75,7 +75,9 @@ def build_devices(cfg, hal):
             if name not in lines:
                 lines[name] = Rs485(hal.uart(name, cfg["uarts"][name]), hal)
             cls = ModbusSensor
-            if s["read"] or s["send"] or any(
+            if s["sample_s"]:  # a sound meter: its code loads only when a station has one
+                from devices.sound import SoundMeter as cls
+            elif s["read"] or s["send"] or any(
                     ch["signed"] or ch["discard"] or ch["code"] for ch in s["ch"]):
                 # several reads, actions or rare encodings: their code loads only when used
                 # (2 names interned; the getattr(__import__(...)) form saves them but keeps
@@ -149,5 +151,6 @@ def prepare(path):
         log.error(str(e))
         hal.close()
         sys.exit(2)
-    streams = any(s["bus"] == "stream" for s in cfg["sensors"])
+    # a stream to drain or a sound meter to read every second: the loop wakes often
+    streams = any(s["bus"] == "stream" or s["sample_s"] for s in cfg["sensors"])
     return (slim(cfg), hal, boot_id, path, health, crumbs, devices, streams)

@@ -139,6 +139,9 @@ class Sampler:
         for col in self.cols:
             off[k] = 0 if col.dev.online else 1
             k += 1
+        for dev in self.devices:
+            if hasattr(dev, "close"):  # a sound meter sets its columns' values
+                dev.close(self.win)
         slot = self.slot
         close_into(slot, self.layout, self.win, self.cols, self.expected, off)
         self.win.reset()

@@ -5,7 +5,8 @@ covers whole screens, and its description says which:
 
      1 ─ 2: station map        3: VN_AQI tiles     4: open alerts, VN_WQI tiles
      5: hourly VN_AQI         6: hourly VN_WQI    7: SO2 1 h vs QCVN   8: PM10 24 h vs QCVN
-     9 ─ 10: open alerts      11: stations: last seen, completeness    12: connections
+     9 ─ 10: open alerts      11: stations: last seen, completeness
+                                                          12: connections (top), noise (bottom)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
 from grafana import facts, frame
-from grafana.builders import alerts, overview
+from grafana.builders import alerts, noise, overview
 from grafana.labels import t
 from grafana.panels import (
     big,
@@ -91,6 +92,9 @@ def build(lang: str) -> list[db.Dashboard]:
     d.with_panel(overview.station_table(lang, screen(11), every).description(_where(11, lang)))
     online = select([agg("last", "online")], "device", [is_("message", "status")],
                     [by_time(), ident("station")], fill="previous")
+    half = SCREEN_H // 2
     d.with_panel(timeline(t("online.timeline", lang), [target(online, alias="$tag_station")],
-                          screen(12), online_mappings(lang), _where(12, lang)))
+                          screen(12, height=half), online_mappings(lang), _where(12, lang)))
+    d.with_panel(noise.hourly_panel(lang, screen(12, top=half, height=SCREEN_H - half), [],
+                                    "noise.wall", _where(12, lang)))
     return [d]

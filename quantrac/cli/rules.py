@@ -84,7 +84,16 @@ def report(st: boards.Station, run_dir: Path | None, department: Path | None,
                     "transition_confidence": doc.get("transition_confidence"),
                     "notes": [doc[k] for k in ("effective_note", "transition_note", "note")
                               if doc.get(k)]}
+    from collector.alerting import noise_regime
+
+    try:
+        noise = noise_regime.describe(noise_regime.for_station(st, rs.regulations,
+                                                               rs.department))
+    except noise_regime.NoiseRegimeError as e:
+        raise click.ClickException(str(e)) from None
     limited = {a.param for a in got}
+    if noise:  # the sound levels are judged by the noise regulation, not the station's own
+        limited |= {noise_regime.PARAM, "lamax", "lamin", "l10", "l50", "l90"}
     # what the regulation limits that this station does not measure (COD at an outfall);
     # a second probe's channel (ph_2) measures its base (boards/param_names.py)
     measured = {base(p) for p in params}
@@ -101,6 +110,7 @@ def report(st: boards.Station, run_dir: Path | None, department: Path | None,
                    for a in got for ch in rules.channels_of(a, params)],
         "no_limit": sorted(p for p in params if base(p) not in limited),
         "not_measured": unmeasured,
+        "noise": noise,
         "warnings": warnings + rules.transition_warnings(rs, [st]),
     }
 
@@ -137,6 +147,16 @@ def _table(doc: dict[str, Any]) -> list[str]:
     if doc["not_measured"]:
         lines.append(f"limited by {doc['regulation']} but not measured here: "
                      + ", ".join(doc["not_measured"]))
+    for n in doc.get("noise", []):
+        span = " ".join(x for x in (n["from"] and f"from {n['from']}",
+                                    n["until"] and f"until {n['until']}") if x)
+        lines.append(f"noise: {n['regulation']}, area {n['area']}"
+                     + (f", {span}" if span else "")
+                     + f" (clock hours: {n['clock_hours_from']})")
+        if n["judged"]:
+            lines += [f"  laeq  {x['label']}  <= {x['max']:g} dBA  {x['rule']}  {x['confidence']}"
+                      for x in n["limits"] if x["max"] is not None]
+        lines += [f"  nothing judged: {p.split(': ', 1)[1]}" for p in n["problems"]]
     lines += [f"warning: {w}" for w in doc["warnings"]]
     return lines
 

@@ -12,6 +12,9 @@ KIND_PARAMS = {"tap_water": WATER_PARAMS | {"turbidity", "chlorine"},
                "wastewater": WATER_PARAMS | {"cod", "flow"},
                "sea_water": WATER_PARAMS | {"conductivity", "salinity"},
                "surface_water": WATER_PARAMS}  # the raw-water source: the common probes
+SOUND_PARAMS = {"laeq", "lamax", "lamin", "l10", "l50", "l90"}
+# the night market, town centre, ports and airport: the air profile's noise option
+NOISE_STATIONS = {"pq-air-01", "pq-air-02", "pq-air-03", "pq-air-04", "pq-air-06"}
 
 
 def test_phu_quoc_network_has_the_programme_stations():
@@ -26,7 +29,9 @@ def test_phu_quoc_network_has_the_programme_stations():
 def test_every_station_carries_its_kind_parameters_in_native_units():
     for s in boards.registry().stations:
         params = s.params()
-        assert set(params) == (AIR_PARAMS if s.kind == "air" else KIND_PARAMS[s.kind]), s.id
+        want = AIR_PARAMS if s.kind == "air" else KIND_PARAMS[s.kind]
+        assert set(params) == want | (SOUND_PARAMS if s.id in NOISE_STATIONS else set()), s.id
+        assert ("noise" in s.raw) == (s.id in NOISE_STATIONS), s.id  # its noise regulation
     air = boards.registry().get("pq-air-01").params()
     assert air["so2"] == "ppb" and air["co"] == "ppm" and air["pm10"] == "ug/m3"
     tap, ww = boards.registry().get("pq-tap-01").params(), boards.registry().get("pq-ww-01")

@@ -53,6 +53,20 @@ def test_one_file_per_station_and_cycle_with_one_line_per_parameter():
     assert datafile.cycle_files([reading("co", None, "ug/Nm3")], naming, symbols) == []
 
 
+def test_no_noise_line_in_a_circular_10_file_and_no_warning_for_one(caplog):
+    """The circular names no noise symbol (docs/noise.md): the sound levels are left out on
+    purpose (not_sent), the station's other parameters still make their file."""
+    naming = datafile.Naming("AnGiang", "PhuQuoc", TZ, {})
+    symbols = datafile.load_symbols()
+    rs = [reading(p, 61.3, "dBA", station="pq-air-02")
+          for p in ("laeq", "lamax", "lamin", "l10", "l50", "l90")]
+    assert datafile.cycle_files(rs, naming, symbols) == []
+    files = datafile.cycle_files([*rs, reading("so2", 32.755, "ug/Nm3", station="pq-air-02")],
+                                 naming, symbols)
+    assert files[0][2] == "SO2\t32.8\tug/Nm3\t20260302100500\t00\n"
+    assert "no symbol" not in caplog.text
+
+
 def test_codes_symbols_and_province_are_checked_by_name(tmp_path):
     assert datafile.ascii_code("An Giang") == "AnGiang"
     assert datafile.ascii_code("Đảo Phú Quốc") == "DaoPhuQuoc"

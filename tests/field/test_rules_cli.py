@@ -133,3 +133,21 @@ def test_rules_show_lists_a_second_probe_under_its_own_rule(run_dir, edited):
     assert by["ph_2"]["rule"] == "qcvn08_2023.ph_2.1h" and by["ph"]["rule"] == "qcvn08_2023.ph.1h"
     assert (by["ph_2"]["min"], by["ph_2"]["max"]) == (by["ph"]["min"], by["ph"]["max"])
     assert "ph_2" not in doc["no_limit"] and "temp_2" in doc["no_limit"]
+
+
+def test_rules_show_names_a_noise_stations_regulations_and_when_each_applies(run_dir):
+    res = run("rules", "show", "pq-air-02", "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    assert "noise: QCVN 26:2010/BTNMT, area normal, until 2026-12-31" in res.output
+    assert "  laeq  night (21–6 h)  <= 55 dBA  qcvn26_2010.laeq.night  B" in res.output
+    assert "noise: QCVN 26:2025/BNNMT, area not found, from 2027-01-01 (clock hours: not " \
+           "found)" in res.output
+    assert "nothing judged: the periods' clock hours are not found" in res.output
+    assert "laeq: no limit" not in res.output
+    doc = json.loads(run("rules", "show", "pq-air-02", "--json", "--run-dir", run_dir).output)
+    (old, new) = doc["noise"]
+    assert (old["until"], old["judged"], new["from"], new["judged"]) == \
+        ("2026-12-31", True, "2027-01-01", False)
+    assert [x["from_hour"] for x in new["limits"]] == [None, None, None]
+    assert json.loads(run("rules", "show", "pq-air-05", "--json", "--run-dir",
+                          run_dir).output)["noise"] == []

@@ -159,7 +159,9 @@ class ModbusServer:
     """
 
     def __init__(self, path: str, slaves: dict[int, tuple[list[int], list[int]]],
-                 baud: int = 9600) -> None:
+                 baud: int = 9600, actions: dict | None = None) -> None:
+        """`actions`: address -> pymodbus SimDevice action (an async callable seeing every
+        request before it is answered, with the live register list)."""
         from pymodbus.simulator import DataType, SimData, SimDevice
 
         def block(values: list[int]) -> list:
@@ -170,7 +172,8 @@ class ModbusServer:
             return [SimData(0, values=values, datatype=DataType.REGISTERS)]
 
         bits = [SimData(9000, values=[False], datatype=DataType.BITS)]
-        devices = [SimDevice(addr, simdata=(bits, bits, block(hr), block(ir)))
+        devices = [SimDevice(addr, simdata=(bits, bits, block(hr), block(ir)),
+                             action=(actions or {}).get(addr))
                    for addr, (hr, ir) in slaves.items()]
         def silence_unknown(sending: bool, packet: bytes) -> bytes:
             # pymodbus's simulator answers an unknown id with exception 04 despite

@@ -68,6 +68,8 @@ def _ready(env: dict[str, str], plan: network_day.Plan) -> list[str]:
     if not one("SELECT * FROM derived.alert WHERE \"state\" = 'open' AND rule = 'qcvn05.so2.1h' "
                f"AND station = '{network_day.AIR}'"):
         missing.append("the open SO2 alert")
+    if not one(f"SELECT * FROM derived.noise_period WHERE station = '{network_day.AIR}'"):
+        missing.append("a noise period judged whole")
     if not one(f"SELECT * FROM device WHERE station = '{LIVE}' AND message = 'health'"):
         missing.append(f"{LIVE} health event")
     if not one(f"SELECT * FROM reading WHERE station = '{LIVE}'"):

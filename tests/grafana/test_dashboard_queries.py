@@ -61,7 +61,7 @@ def test_open_alerts_are_the_ones_still_open(pipeline_data):
     q = check.interpolate(alerts.open_alerts("vi", []), {}, "now-7d")
     open_now = influxql.rows(influxql.query(env, q))
     rules = {(r["station"], r["rule"]) for r in open_now}
-    assert ("pq-air-15", "qcvn05.so2.1h") in rules
+    assert ("pq-air-02", "qcvn05.so2.1h") in rules
     assert ("pq-ww-02", "qcvn14_2025.nh4.1h") in rules
     closed = influxql.rows(influxql.query(
         env, "SELECT \"state\" FROM derived.alert WHERE rule = 'qcvn05.so2.1h' "

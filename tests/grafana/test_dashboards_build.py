@@ -80,7 +80,7 @@ def test_the_expected_dashboards_exist_in_both_languages():
                     "quantrac-wall", "quantrac-water-qcvn01-1_2024",
                     "quantrac-water-qcvn08_2023-a", "quantrac-water-qcvn14_2025-a",
                     "quantrac-water-qcvn14_2025-b", "quantrac-water-qcvn10_2023-bathing",
-                    "quantrac-water-qcvn10_2023-aquaculture"}
+                    "quantrac-water-qcvn10_2023-aquaculture", "quantrac-noise"}
     assert {d["uid"] for d in DOCS["en"]} == {f"{u}-en" for u in uids}
     for vi, en in zip(DOCS["vi"], DOCS["en"], strict=True):
         assert [p["type"] for p in vi["panels"]] == [p["type"] for p in en["panels"]]

@@ -108,16 +108,16 @@ def _push(url: str, *extra: str, token: str = TOKEN):
 def test_a_second_push_changes_nothing(grafana_api):
     first = _push(grafana_api.url)
     assert first.exit_code == 0, first.output
-    assert "11 created" in first.output and "folder 'Quan trắc': created" in first.output
+    assert "12 created" in first.output and "folder 'Quan trắc': created" in first.output
     assert [f["title"] for f in grafana_api.folders] == ["Quan trắc"]
     stored = {uid: d["dashboard"]["version"] for uid, d in grafana_api.dashboards.items()}
-    assert len(stored) == 11 and set(stored.values()) == {1}
+    assert len(stored) == 12 and set(stored.values()) == {1}
     assert all(d["meta"]["folderUid"] == "f1" for d in grafana_api.dashboards.values())
 
     grafana_api.requests.clear()
     second = _push(grafana_api.url)
     assert second.exit_code == 0, second.output
-    assert "11 unchanged" in second.output and "folder 'Quan trắc': found" in second.output
+    assert "12 unchanged" in second.output and "folder 'Quan trắc': found" in second.output
     assert not [r for r in grafana_api.requests if r[0] == "POST"]
     assert {uid: d["dashboard"]["version"] for uid, d in grafana_api.dashboards.items()} == stored
 
@@ -128,17 +128,17 @@ def test_a_dashboard_edited_in_grafana_is_put_back_under_the_same_uid(grafana_ap
     held["title"] = "edited by hand"
     again = _push(grafana_api.url)
     assert again.exit_code == 0, again.output
-    assert "updated    quantrac-alerts" in again.output and "10 unchanged" in again.output
+    assert "updated    quantrac-alerts" in again.output and "11 unchanged" in again.output
     back = grafana_api.dashboards["quantrac-alerts"]["dashboard"]
     assert back["title"] == "Cảnh báo" and back["version"] == 2 and back["id"] == held["id"]
-    assert len(grafana_api.dashboards) == 11 and len(grafana_api.folders) == 1
+    assert len(grafana_api.dashboards) == 12 and len(grafana_api.folders) == 1
 
 
 def test_dry_run_sends_nothing(grafana_api):
     out = _push(grafana_api.url, "--dry-run")
     assert out.exit_code == 0, out.output
     assert grafana_api.requests == []
-    assert "11 would push (dry run: nothing sent)" in out.output
+    assert "12 would push (dry run: nothing sent)" in out.output
     assert "quantrac-overview" in out.output
 
 

@@ -86,6 +86,19 @@ def test_a_station_can_carry_another_model_for_the_bench(tmp_path):
     assert boards.registry().get("pq-air-01").sensors()[3]["model"] == "qt-pm-pms"
 
 
+def test_a_scenario_carries_the_departments_decisions_for_its_collector(tmp_path):
+    text = MINIMAL + """\
+department:
+  noise:
+    stations:
+      pq-air-01: [{regulation: QCVN 26:2025/BNNMT, area: D, from: 2025-11-14, source: x}]
+"""
+    sc = scenario.load(write(tmp_path, text))
+    (entry,) = sc.department["noise"]["stations"]["pq-air-01"]
+    assert (entry["area"], entry["from"]) == ("D", "2025-11-14")  # a date as the file's text
+    assert scenario.load(write(tmp_path, MINIMAL)).department == {}
+
+
 @pytest.mark.parametrize("text, where", [
     ("1h30m", 5400), ("90", 90), ("400ms", 0.4), ("2h 5m 3s", 7503), (1.5, 1.5)])
 def test_durations(text, where):
@@ -104,6 +117,7 @@ def test_durations(text, where):
     (("status: 2,", "status: 2, colour: red,"), "checks[0].readings.colour: unknown key"),
     (("params: [temp, rh]", "params: [temp, so3]"), "checks[0].readings.params"),
     (("stations:", "station:"), "station: unknown key"),
+    (("duration: 2h", "duration: 2h\ndepartment: [hours]"), "department: must be a mapping"),
 ])
 def test_a_mistake_is_named_with_file_and_key(tmp_path, change, msg):
     text = MINIMAL.replace(*change)

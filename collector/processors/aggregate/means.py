@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from collector.contracts import HOUR_S, QC_FAIL, QC_MISSING
+from collector.processors.aggregate.combine import Combine, arithmetic
 
 DAY_HOURS = 24
 ROLLING_HOURS = 8
@@ -62,24 +63,28 @@ def needed(expected: int, fraction: float) -> int:
     return max(1, math.ceil(expected * fraction - 1e-9))
 
 
-def hour_mean(values: Iterable[float | None], expected: int, rule: Completeness) -> Mean:
-    """Mean of one hour's records; `None` marks a record that is not valid."""
+def hour_mean(values: Iterable[float | None], expected: int, rule: Completeness,
+              combine: Combine = arithmetic) -> Mean:
+    """Mean of one hour's records; `None` marks a record that is not valid. `combine`: how
+    the parameter's values add up (sound levels as energy: combine.py)."""
     good = [v for v in values if v is not None]
-    value = math.fsum(good) / len(good) if good else None
+    value = combine(good) if good else None
     return Mean(value, len(good), expected, len(good) >= needed(expected, rule.hour_fraction))
 
 
-def mean_of_hours(hours: Sequence[Mean | None], need: int) -> Mean:
+def mean_of_hours(hours: Sequence[Mean | None], need: int,
+                  combine: Combine = arithmetic) -> Mean:
     """Mean of the complete hourly means among `hours` (one slot per hour of the period)."""
     good = [m.value for m in hours if m is not None and m.complete and m.value is not None]
-    value = math.fsum(good) / len(good) if good else None
+    value = combine(good) if good else None
     return Mean(value, len(good), len(hours), len(good) >= need)
 
 
-def rolling_8h(hours: Mapping[int, Mean], end_hour: int, rule: Completeness) -> Mean:
+def rolling_8h(hours: Mapping[int, Mean], end_hour: int, rule: Completeness,
+               combine: Combine = arithmetic) -> Mean:
     """The 8-hour mean of the hours starting end_hour - 7 h … end_hour (hour-start keys)."""
     slots = [hours.get(end_hour - i * HOUR_S) for i in range(ROLLING_HOURS - 1, -1, -1)]
-    return mean_of_hours(slots, rule.rolling_8h_hours)
+    return mean_of_hours(slots, rule.rolling_8h_hours, combine)
 
 
 def day_start(hour_start: int, tz: tzinfo) -> int:
@@ -94,5 +99,6 @@ def day_hours(start: int) -> list[int]:
     return [start + i * HOUR_S for i in range(DAY_HOURS)]
 
 
-def daily(hours: Mapping[int, Mean], start: int, rule: Completeness) -> Mean:
-    return mean_of_hours([hours.get(h) for h in day_hours(start)], rule.day_hours)
+def daily(hours: Mapping[int, Mean], start: int, rule: Completeness,
+          combine: Combine = arithmetic) -> Mean:
+    return mean_of_hours([hours.get(h) for h in day_hours(start)], rule.day_hours, combine)

@@ -20,6 +20,7 @@ from collector.contracts import HOUR_S, QC_FAIL, Batch, Point, Reading, hour_of,
 from collector.domain.aqi import NOWCAST_HOURS
 from collector.domain.aqi import PARAMS as AQI_PARAMS
 from collector.plugins import Env, Plugin, register
+from collector.processors.aggregate.combine import for_param
 from collector.processors.aggregate.means import (
     DAY_HOURS,
     ROLLING_HOURS,
@@ -152,7 +153,7 @@ class AggregateProcessor:
                                                             else float(r[1]), len(r) > 2)
                                        for r in recs}
                 for h in s.hours:
-                    s.means[h] = self._hour(entry["station"], s, h)
+                    s.means[h] = self._hour(entry["station"], s, h, entry["param"])
                 series[(entry["station"], entry["param"], entry["unit"])] = s
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             log.warning("aggregate: saved state unreadable (%s); starting empty", e)
@@ -276,14 +277,14 @@ class AggregateProcessor:
         """Hours before this are outside the window (never recomputed from what is left)."""
         return s.newest() - self.keep_s
 
-    def _hour(self, station: str, s: _Series, h: int) -> Mean:
+    def _hour(self, station: str, s: _Series, h: int, param: str = "") -> Mean:
         values = [v for v, _failed in s.hours.get(h, {}).values()]
-        return hour_mean(values, self.expected.get(station, 12), self.rule)
+        return hour_mean(values, self.expected.get(station, 12), self.rule, for_param(param))
 
     def _recompute(self, key: Key, s: _Series, touched: set[int]) -> list[Point]:
-        station = key[0]
+        station, combine = key[0], for_param(key[1])
         for h in touched:
-            s.means[h] = self._hour(station, s, h)
+            s.means[h] = self._hour(station, s, h, key[1])
         newest, floor = s.newest(), self._floor(s)
         out: dict[tuple[str, int], Point] = {}
         for h in sorted(touched):
@@ -295,12 +296,12 @@ class AggregateProcessor:
                 if end > newest or end - (ROLLING_HOURS - 1) * HOUR_S < floor:
                     continue
                 out[("8h", end)] = _point(key, s.kind, "8h", end + HOUR_S,
-                                          rolling_8h(s.means, end, self.rule))
+                                          rolling_8h(s.means, end, self.rule, combine))
             start = day_start(h, self.tz)
             if start >= floor and ("24h", start) not in out:
                 end = start + DAY_HOURS * HOUR_S
                 out[("24h", start)] = _point(key, s.kind, "24h", end,
-                                             daily(s.means, start, self.rule),
+                                             daily(s.means, start, self.rule, combine),
                                              {"provisional": newest < end})
                 if key[1] == FLOW_PARAM and key[2] in M3H_PER:
                     out[("volume", start)] = _volume_point(

@@ -53,7 +53,10 @@ def check(opts: AlertsOptions, registry: str, run_dir: Path | None = None) -> No
         if run_dir is not None or opts.department:
             rs = rules.load(opts.rules or None, department_file(opts, run_dir or Path(".")))
         rules.for_registry(rs, registry)
-    except rules.RulesError as e:
+        from collector.alerting import noise_regime
+
+        noise_regime.for_registry(registry, rs.regulations, rs.department)
+    except (rules.RulesError, ValueError) as e:
         raise ValueError(f"department = {opts.department!r}: {e}") from None
     tz = ZoneInfo(boards.registry(registry).timezone)
     for m in opts.mutes:

@@ -24,13 +24,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import boards
-from collector.alerting import desk, messages, rules
+from collector.alerting import desk, messages, noise_regime, rules
 from collector.alerting.engine import Alerts, Observation, Rule, Transition, parse_mute
 from collector.alerting.units import to_unit
 from collector.contracts import Batch, Point, topic_parts
 from collector.plugins import Env, Plugin, register
 from collector.processors.aggregate.means import needed
 from collector.processors.alerts import daily, people
+from collector.processors.alerts.noise import NoiseJudge
 from collector.processors.alerts.options import AlertsOptions, check, department_file
 
 log = logging.getLogger("quantrac.collector.alerts")
@@ -56,9 +57,10 @@ class AlertsProcessor:
         self.tz = tz
         self.desk = desk.Desk(chain)
         self.stations = {s.id for s in reg.stations} | {rules.COLLECTOR}
-        self.days = daily.DailyJudge(int(day_grace_s), tz, {
-            st: r.window_s for st, rs_ in self.rules.items() for r in rs_
-            if r.signal == "offline"})
+        self.offline_s = {st: r.window_s for st, rs_ in self.rules.items() for r in rs_
+                          if r.signal == "offline"}
+        self.days = daily.DailyJudge(int(day_grace_s), tz, dict(self.offline_s))
+        self.day_grace_s = float(day_grace_s)
         self.hour_fraction = hour_fraction
         self.tick_s = tick_s
         self.names: dict[str, Any] = {
@@ -69,6 +71,8 @@ class AlertsProcessor:
             for r in rs_:
                 self._index.setdefault((station, r.signal, r.param, r.period), []).append(r)
         self._by_id = {(st, r.id): r for st, rs_ in self.rules.items() for r in rs_}
+        self.noise = _noise(rs, registry, tz)
+        self._by_id.update({(st, r.id): r for st, r in self.noise.all_rules()})
         self.started = time.time()
         self._next_tick = 0.0
         self.last_data: dict[str, float] = {}
@@ -85,6 +89,7 @@ class AlertsProcessor:
         for p in list(batch.points):
             if p.measurement == "mean":
                 out += self._mean(p)
+                out += self._noise(p)
             elif p.measurement == "aqi" and "aqi" in p.fields:
                 out += self._judge(p.station, "aqi", "", p.tags.get("period", ""),
                                    Observation(p.time, float(p.fields["aqi"]),
@@ -104,6 +109,9 @@ class AlertsProcessor:
             return []
         self._next_tick = now + self.tick_s
         out: list[Point] = self._days(now)
+        silent = {st for st, window in self.offline_s.items()
+                  if now - max(self.last_data.get(st, 0.0), self.started) > window}
+        out += self.noise.due(now, silent, self.day_grace_s)  # a silent station's last period
         out += people.escalations(self.desk, now, self._open_list)
         self.desk.prune(now)
         seen = stats.get("stations", {})
@@ -128,7 +136,8 @@ class AlertsProcessor:
 
     def state(self) -> dict[str, Any]:
         return {"v": STATE_VERSION, "alerts": self.alerts.state(), "last_data": self.last_data,
-                "days": self.days.state(), "desk": self.desk.state()}
+                "days": self.days.state(), "desk": self.desk.state(),
+                "noise": self.noise.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         try:
@@ -140,6 +149,8 @@ class AlertsProcessor:
                 self.days.restore(state["days"])
             if "desk" in state:  # absent before alerts were acknowledged
                 self.desk.restore(state["desk"])
+            if "noise" in state:  # absent before noise was judged
+                self.noise.restore(state["noise"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             log.warning("alerts: saved state unreadable (%s); starting with no open alerts", e)
             self.alerts.restore({})
@@ -232,6 +243,16 @@ class AlertsProcessor:
                                Observation(p.time, share, complete))
         return out
 
+    def _noise(self, p: Point) -> list[Point]:
+        """An hourly LAeq: noise alerts by period of the day, and periods judged whole."""
+        value = p.fields.get("value")
+        if p.tags.get("param") != noise_regime.PARAM or p.tags.get("period") != "1h" \
+                or not isinstance(value, float):
+            return []
+        trs, points = self.noise.hour(self.alerts, p.station, p.time, value,
+                                      bool(p.fields.get("complete")))
+        return [self._point(tr) for tr in trs] + points
+
     def _days(self, now: float) -> list[Point]:
         """Days now over (or changed by late records): a `daily_limit` point each, and the
         alert transitions they cause."""
@@ -267,6 +288,18 @@ class AlertsProcessor:
             self._warned.add((station, rule.id))
             log.warning("alerts: %s %s: no conversion from %r to the limit's %r; rule skipped",
                         station, rule.id, unit, rule.unit)
+
+
+def _noise(rs: rules.RuleSet, registry: str, tz: ZoneInfo) -> NoiseJudge:
+    regimes = noise_regime.for_registry(registry, rs.regulations, rs.department,
+                                        float(rs.defaults["hysteresis_pct"]))
+    for station, rs_ in regimes.items():
+        for r in rs_:
+            for problem in r.problems:
+                log.warning("alerts: station %s: %s", station, problem)
+    # a province's rules folder from before noise: the shipped texts
+    texts = rs.texts.get("noise") or rules.load().texts["noise"]
+    return NoiseJudge(regimes, tz, texts, rs.defaults["severity"])
 
 
 def _stat(stats: dict[str, Any], path: str, per: str = "") -> float | None:
