@@ -229,8 +229,10 @@ def identify(line: Line, address: int, baud: int) -> list[str]:
     inst = line.slave(address, baud)
     fits = [name for name, m in sorted(boards.catalog().items())
             if m["bus"] == "modbus" and _fits(inst, m)]
-    # A model with more channels that all fit says more than one whose few registers happen to.
-    return sorted(fits, key=lambda n: -len(boards.catalog()[n]["channels"]))
+    # A model with more registers that all fit says more than one whose few registers happen
+    # to; registers, not channels: a sound meter's six levels all come from one register.
+    return sorted(fits, key=lambda n: -len({ch["register"]
+                                            for ch in boards.catalog()[n]["channels"]}))
 
 
 @dataclass(frozen=True)
