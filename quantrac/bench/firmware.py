@@ -44,6 +44,7 @@ Figures (JSON keys):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -63,6 +64,10 @@ SCRIPT = Path(__file__).with_name("firmware_station.py")
 ROM_LAUNCHER = Path(__file__).with_name("firmware_rom.py")
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 GOAL_HEAP = 64 * 1024
+# firmware devices/sound.py: docs/noise.md's 0.5 dB bins over the meter's range (the station
+# reports how many it made)
+HIST_RESOLUTION_DB = 0.5
+SOUND_RANGE = boards.catalog()["qt-sound-485"]["channels"][0]["range"]
 # micropython.qstr_info(): the names interned at run time live in pools of 20, 40, 80 ... 640
 # entries, each allocated on the heap when the one before is full
 QSTR_INFO = re.compile(r"qstr pool: n_pool=\d+, n_qstr=(?P<n>\d+), "
@@ -168,8 +173,11 @@ def _config(env: dict[str, str], folder: Path, station: str = STATION,
     `full`), in `folder`."""
     password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
     password = password["password"] if isinstance(password, dict) else password
+    st = boards.registry().get(station)
+    if full:  # the profile options the fullest station carries (the sound-level meter)
+        st = dataclasses.replace(st, options=tuple(json.loads(FULLEST.read_text())["options"]))
     cfg = boards.firmware_config(
-        boards.registry().get(station), {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
+        st, {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
         {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
          "user": station, "password": password, "keepalive": 600})
     cfg["uarts"] = {k: v for k, v in cfg["uarts"].items()
@@ -284,6 +292,8 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "rom_image_bytes": image_bytes,
         "heap_boot_bytes": heap["boot_live"] - bench_code,
         "heap_growth_bytes": heap["end_live"] - heap["steady_start"],
+        "histogram_bytes": heap["histogram_bytes"], "histogram_bins": heap["histogram_bins"],
+        "histogram_resolution_db": HIST_RESOLUTION_DB, "histogram_floor_db": SOUND_RANGE[0],
         "qstrs": heap["qstrs"], "qstr_pool_bytes": heap["qstr_pool_bytes"],
         "bench_qstrs": heap["bench_qstrs"],
         "qstrs_before_next_pool": next(n for n in QSTR_POOLS_FULL_AT if n >= heap["qstrs"])

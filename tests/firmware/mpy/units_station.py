@@ -77,7 +77,7 @@ class Col:
 
 def closed(lay, specs, samples, places=None, expected=30, offline=None, cal=()):
     """One slot of `lay` from samples per column (a window with each spec's range)."""
-    win = Windows([(s[0], s[1]) for s in specs])
+    win = Windows([(s[0], s[1]) for s in specs], True)
     for k in cal:
         win.calibrating[k] = 1
     win.reset()
@@ -153,7 +153,7 @@ def test_out_of_range_and_nan_are_null_and_flagged_never_wrapped():
     # layout lets them through, to see what the record does with them
     specs = [(0, 100, 1, False)] * 2 + [(0, 2000, -1, False), (-40, 80, 1, False)]
     lay = layout(["a", "b", "c", "d"], ["u"] * 4, True, specs)
-    win = Windows([(-1e30, 1e30)] * 4)
+    win = Windows([(-1e30, 1e30)] * 4, True)
     for k, x in enumerate((100.01, 1e6, float("nan"), -40.2)):
         win.add(k, x)
     if win.n[2] == 0:  # the window refuses NaN: put it in as a mean would carry it
@@ -207,6 +207,7 @@ class Dev:
         self.channels = chans
         self.online = online
         self.values = [None] * len(chans)
+        self.shown = [None] * len(chans)  # what it reads now: the last value a test set
         self.ok = True
         self.polls = 0
 
@@ -214,7 +215,13 @@ class Dev:
         pass
 
     def sample(self, now):
+        """Like a real device, fills .values at every poll (the sampler takes them out)."""
         self.polls += 1
+        for i, v in enumerate(self.values):
+            if v is None:
+                self.values[i] = self.shown[i]
+            else:
+                self.shown[i] = v
         return self.ok
 
 
@@ -289,7 +296,7 @@ def test_publisher_skips_damaged_records():
 
 def sampler(clk, devs, hold=8, sample_s=1):
     cols = columns(devs)
-    lay = layout([c.param for c in cols], [c.unit for c in cols], False,
+    lay = layout([c.param for c in cols], [c.rng[2] for c in cols], False,
                  [(c.rng[0], c.rng[1], c.places, False) for c in cols], 5, 4)
     bl = RamBacklog(16, lay)
     cfg = {"sample_s": sample_s, "report_s": 5, "backlog": {"hold": hold}}
@@ -477,6 +484,21 @@ def test_sampler_applies_calibration():
         s.step(clk.ms)
         clk.ms += 1000
     eq(recs(bl)[0]["d"]["so2"][:2], [21, "ppb"], "calibrated mean")
+
+
+def test_the_sampler_takes_the_values_out_of_the_devices():
+    # a device fills .values at each poll; once they are in the windows no boxed float of
+    # them stays on the heap between samples (the heap peak counts them)
+    clk = Clock()
+    clk.t = 1763755200
+    d = Dev("x", [chan("so2", "ppb", 0, 2000), chan("no2", "ppb", 0, 2000)])
+    d.values[0] = 10.5
+    d.values[1] = 20.25
+    s, bl = sampler(clk, [d])
+    s.step(clk.ms)
+    eq(d.values, [None, None], "taken")
+    eq((s.win.n[0], s.win.total[0], s.win.total[1]), (1, 10.5, 20.25), "in the windows")
+    eq((s.win.mn, s.win.mx), (None, None), "no min/max kept without backlog.minmax")
 
 
 # ---- uplink ---------------------------------------------------------------------------------
