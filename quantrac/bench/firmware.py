@@ -6,8 +6,9 @@ sample cycles of the fullest air station take seconds, and a real loopback Mosqu
 (collector.services on a private run folder) taking its QoS 1 messages.
 
 The fullest air station (fullest_air.json, bench-only data) is the air-standard profile plus
-every channel planned for it: PM1, PM2.5 and PM10 from the particulate frame, five noise
-channels; a parameter the profile already carries is not added twice. The heap run and the
+every channel planned for it: PM1, PM2.5 and PM10 from the particulate frame, and the
+profile's noise option (a sound-level meter read every second, six parameters); a parameter
+the profile already carries is not added twice. The heap run and the
 goals are judged on it; each shipped profile (boards/profiles) is booted once more for its own
 record size and days per MiB, at its own report interval.
 
