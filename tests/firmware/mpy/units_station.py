@@ -501,6 +501,65 @@ def test_the_sampler_takes_the_values_out_of_the_devices():
     eq((s.win.mn, s.win.mx), (None, None), "no min/max kept without backlog.minmax")
 
 
+# ---- the sound meter --------------------------------------------------------------------------
+
+class LevelBus:
+    """An RS-485 line whose one slave always answers with the level in rx (dB x 10)."""
+
+    def __init__(self):
+        self.rx = bytearray(8)
+        self.rx[2] = 2
+
+    def level(self, db):
+        raw = round(db * 10)
+        self.rx[3] = raw >> 8 & 0xFF
+        self.rx[4] = raw & 0xFF
+
+    def transact(self, req, n, timeout_ms, turnaround_ms, dev):
+        return 0
+
+
+def sound_meter(clk, bus):
+    from devices.sound import SoundMeter
+
+    chans = [{"param": p, "unit": "dBA", "reg": 0, "type": "int16", "scale": 0.1,
+              "range": [30, 130]} for p in "laeq lamax lamin l10 l50 l90".split()]
+    cfg = {"id": "noise", "addr": 4, "fn": 3, "timeout_ms": 250, "turnaround_ms": 20,
+           "tries": 2, "offline_after": 3, "offline_min_s": 10, "offline_max_s": 300,
+           "sample_s": 1, "ch": chans}
+    m = SoundMeter(cfg, bus, clk)
+    for k, ch in enumerate(m.channels):
+        ch.k = k
+    return m
+
+
+def test_a_sound_meter_halves_every_count_when_one_would_overflow():
+    clk = Clock()
+    bus = LevelBus()
+    m = sound_meter(clk, bus)
+    eq(len(m.counts), 200, "0.5 dB bins over 30-130 dB")
+    b60, b70 = 60, 80  # (60 - 30) * 2, (70 - 30) * 2
+    m.counts[b60] = 0xFFFF
+    m.counts[b70] = 3
+    bus.level(60.0)
+    clk.ms = m.tick  # due
+    m.service(clk.ms)
+    eq((m.counts[b60], m.counts[b70]), (0x8000, 1), "halved, then the level counted")
+    bus.level(70.0)
+    clk.ms = m.tick
+    m.service(clk.ms)
+    eq(m.counts[b70], 2, "the next level counts on")
+    win = Windows([(30, 130)] * 6, True)
+    for k in range(6):
+        win.add(k, 60.0)  # a sample tick the columns counted
+    m.close(win)
+    got = [win.close(k, 1) for k in range(6)]
+    # 32768 of 60 dB and 2 of 70 dB: l10, l50 and l90 all in the 60 dB bin; laeq and
+    # lamax/lamin from the two levels read (the energy sum is exact, not halved)
+    eq([round(x, 1) for x in got], [67.4, 70.0, 60.0, 60.0, 60.0, 60.0], "statistics")
+    eq((sum(m.counts), m.total[1]), (0, 0), "a new period")
+
+
 # ---- uplink ---------------------------------------------------------------------------------
 
 class ByteSocket:
