@@ -204,11 +204,13 @@ def density(figures: dict, cfg: Path) -> dict:
 
 def profile_densities(build: BenchBuild, env: dict[str, str], tmp: Path) -> dict[str, dict]:
     """Each shipped profile's record size and days per MiB: one registry station of it
-    booted for one sample cycle."""
+    booted for one sample cycle (one without profile options when there is one: the profile
+    as it ships; the fullest station carries the options)."""
     out = {}
     for path in sorted((boards.HERE / "profiles").glob("*.json")):
-        station = next((s.id for s in boards.registry().stations if s.profile == path.stem),
-                       None)
+        of = [s for s in boards.registry().stations if s.profile == path.stem]
+        plain = [s for s in of if not s.options]
+        station = (plain or of)[0].id if of else None
         if station is None:
             continue
         cfg = _config(env, tmp / "profiles" / path.stem, station)
