@@ -24,8 +24,8 @@ _RING = const(8)  # frames kept: a window of up to 8 s at one frame per second
 class StreamChannel:
     def __init__(self, cfg, kind):
         self.param = cfg["param"]
-        self.unit = cfg["unit"]
-        self.rng = cfg["range"]
+        r = cfg["range"]
+        self.rng = (r[0], r[1], cfg["unit"])  # low, high, unit (values/decode.py Channel)
         self.idx = FIELDS[kind].split().index(cfg["field"])
         self.places = PLACES[kind]
         self.k = -1

@@ -110,7 +110,7 @@ def layout_header(cols, minmax, report_s, nb):
     for c in cols:
         how = getattr(c, "how", None)  # a decimal-point register changes places at run time
         encs.append(encoding(c.rng[0], c.rng[1], c.places, how is not None and how[3] >= 0))
-    return header([c.param for c in cols], [c.unit for c in cols], minmax, encs, report_s, nb)
+    return header([c.param for c in cols], [c.rng[2] for c in cols], minmax, encs, report_s, nb)
 
 
 def read(folder, name):
@@ -186,7 +186,7 @@ def assemble(Station, cfg, hal, boot, config_path, health, crumbs, devices, stre
     # config's lists and strings (~1 KB)
     for dev in devices:
         for ch in dev.channels:
-            ch.rng = ch.unit = None
+            ch.rng = None
     gc.collect()
     from station.uplink import Uplink
 

@@ -25,7 +25,7 @@ class Sampler:
         self.layout = layout
         self.backlog = backlog
         self.cal = cal
-        self.win = Windows([c.rng for c in cols])
+        self.win = Windows([c.rng for c in cols], layout.minmax)
         self.slot = bytearray(layout.size)
         self.offline = bytearray(len(cols))
         # slots with room for the widest n a report interval change can ask for: a held
@@ -97,6 +97,7 @@ class Sampler:
                     k = ch.k
                     if k >= 0:
                         win.add(k, cal.apply(k, values[i]))
+                    values[i] = None  # taken: no boxed float left on the heap till the next
                     i += 1
 
     def _maybe_close(self, now, late):

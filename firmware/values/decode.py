@@ -72,13 +72,14 @@ class Channel:
     """One configured value of a device: how to decode it, its current resolution, its range.
 
     k (its record column, -1: not recorded) and dev (its device) are set by
-    station/assemble.py, which also lets go of unit and rng once the layout and the windows
-    hold them."""
+    station/assemble.py, which also lets go of rng (low, high, unit) once the layout and the
+    windows hold it. The unit rides in rng: six attributes fit a dict of six slots, a seventh
+    takes eight (32 B more a channel)."""
 
     def __init__(self, cfg, base):
         self.param = cfg["param"]
-        self.unit = cfg["unit"]
-        self.rng = cfg["range"]
+        r = cfg["range"]
+        self.rng = (r[0], r[1], cfg["unit"])
         self.k = -1
         self.dev = None
         t = TYPES.split().index(cfg["type"]) if "type" in cfg else 0

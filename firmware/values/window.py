@@ -22,15 +22,26 @@ _DEVICE_ERROR = const(2)
 
 
 class Windows:
-    def __init__(self, ranges):
-        """ranges: [(lo, hi)] per column; samples outside are discarded and flagged."""
+    def __init__(self, ranges, minmax):
+        """ranges: [(lo, hi)] per column; samples outside are discarded and flagged. minmax:
+        keep each column's min and max (backlog.minmax); without, mn and mx are None (16 B a
+        column less)."""
         n = len(ranges)
         self.count = n
-        self.lo = array("d", [r[0] for r in ranges])
-        self.hi = array("d", [r[1] for r in ranges])
+        # float32, as an ESP32's floats are (half the bytes of doubles); an end float32 cannot
+        # hold exactly moves out by a step, so a sample on the range's end stays inside
+        lo = self.lo = array("f", [r[0] for r in ranges])
+        hi = self.hi = array("f", [r[1] for r in ranges])
+        for k in range(n):
+            if lo[k] > ranges[k][0]:
+                lo[k] -= abs(lo[k]) / 4194304
+            if hi[k] < ranges[k][1]:
+                hi[k] += abs(hi[k]) / 4194304
         self.total = array("d", bytes(8 * n))
-        self.mn = array("d", bytes(8 * n))
-        self.mx = array("d", bytes(8 * n))
+        self.mn = self.mx = None
+        if minmax:
+            self.mn = array("d", bytes(8 * n))
+            self.mx = array("d", bytes(8 * n))
         self.n = array("H", bytes(2 * n))
         self.flags = bytearray(n)
         self.status = bytearray(n)
@@ -52,10 +63,12 @@ class Windows:
             self.flags[k] |= _OUT_OF_RANGE
             return False
         n = self.n[k]
-        if n == 0 or value < self.mn[k]:
-            self.mn[k] = value
-        if n == 0 or value > self.mx[k]:
-            self.mx[k] = value
+        mn = self.mn
+        if mn is not None:
+            if n == 0 or value < mn[k]:
+                mn[k] = value
+            if n == 0 or value > self.mx[k]:
+                self.mx[k] = value
         if n < 0xFFFF:
             self.n[k] = n + 1
         self.total[k] += value

@@ -6,8 +6,9 @@ sample cycles of the fullest air station take seconds, and a real loopback Mosqu
 (collector.services on a private run folder) taking its QoS 1 messages.
 
 The fullest air station (fullest_air.json, bench-only data) is the air-standard profile plus
-every channel planned for it: PM1, PM2.5 and PM10 from the particulate frame, five noise
-channels; a parameter the profile already carries is not added twice. The heap run and the
+every channel planned for it: PM1, PM2.5 and PM10 from the particulate frame, and the
+profile's noise option (a sound-level meter read every second, six parameters); a parameter
+the profile already carries is not added twice. The heap run and the
 goals are judged on it; each shipped profile (boards/profiles) is booted once more for its own
 record size and days per MiB, at its own report interval.
 
@@ -44,6 +45,7 @@ Figures (JSON keys):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -63,6 +65,10 @@ SCRIPT = Path(__file__).with_name("firmware_station.py")
 ROM_LAUNCHER = Path(__file__).with_name("firmware_rom.py")
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 GOAL_HEAP = 64 * 1024
+# firmware devices/sound.py: docs/noise.md's 0.5 dB bins over the meter's range (the station
+# reports how many it made)
+HIST_RESOLUTION_DB = 0.5
+SOUND_RANGE = boards.catalog()["qt-sound-485"]["channels"][0]["range"]
 # micropython.qstr_info(): the names interned at run time live in pools of 20, 40, 80 ... 640
 # entries, each allocated on the heap when the one before is full
 QSTR_INFO = re.compile(r"qstr pool: n_pool=\d+, n_qstr=(?P<n>\d+), "
@@ -168,8 +174,11 @@ def _config(env: dict[str, str], folder: Path, station: str = STATION,
     `full`), in `folder`."""
     password = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[station]
     password = password["password"] if isinstance(password, dict) else password
+    st = boards.registry().get(station)
+    if full:  # the profile options the fullest station carries (the sound-level meter)
+        st = dataclasses.replace(st, options=tuple(json.loads(FULLEST.read_text())["options"]))
     cfg = boards.firmware_config(
-        boards.registry().get(station), {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
+        st, {"rs485": {"path": "bench"}, "pm": {"path": "bench"}},
         {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
          "user": station, "password": password, "keepalive": 600})
     cfg["uarts"] = {k: v for k, v in cfg["uarts"].items()
@@ -195,11 +204,13 @@ def density(figures: dict, cfg: Path) -> dict:
 
 def profile_densities(build: BenchBuild, env: dict[str, str], tmp: Path) -> dict[str, dict]:
     """Each shipped profile's record size and days per MiB: one registry station of it
-    booted for one sample cycle."""
+    booted for one sample cycle (one without profile options when there is one: the profile
+    as it ships; the fullest station carries the options)."""
     out = {}
     for path in sorted((boards.HERE / "profiles").glob("*.json")):
-        station = next((s.id for s in boards.registry().stations if s.profile == path.stem),
-                       None)
+        of = [s for s in boards.registry().stations if s.profile == path.stem]
+        plain = [s for s in of if not s.options]
+        station = (plain or of)[0].id if of else None
         if station is None:
             continue
         cfg = _config(env, tmp / "profiles" / path.stem, station)
@@ -284,6 +295,8 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "rom_image_bytes": image_bytes,
         "heap_boot_bytes": heap["boot_live"] - bench_code,
         "heap_growth_bytes": heap["end_live"] - heap["steady_start"],
+        "histogram_bytes": heap["histogram_bytes"], "histogram_bins": heap["histogram_bins"],
+        "histogram_resolution_db": HIST_RESOLUTION_DB, "histogram_floor_db": SOUND_RANGE[0],
         "qstrs": heap["qstrs"], "qstr_pool_bytes": heap["qstr_pool_bytes"],
         "bench_qstrs": heap["bench_qstrs"],
         "qstrs_before_next_pool": next(n for n in QSTR_POOLS_FULL_AT if n >= heap["qstrs"])

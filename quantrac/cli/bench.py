@@ -43,6 +43,9 @@ def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
                "clock: left out of the figures above and below)")
     click.echo(f"  heap required      {r['heap_required_bytes'] / kib:8.1f} KiB  (smallest "
                "-X heapsize that runs, bench code and fragmentation included)")
+    click.echo(f"  sound histogram    {r['histogram_bytes']:8d} B    (in the heap peak: "
+               f"{r['histogram_bins']} uint16 counts, {r['histogram_resolution_db']} dB bins "
+               f"from {r['histogram_floor_db']} dB, the sound meter's range)")
     click.echo(f"  heap growth        {r['heap_growth_bytes']:8d} B    steady state, end - start")
     click.echo(f"  interned names     {r['qstrs']:8d}      ({r['bench_qstrs']} of them the "
                f"bench's; {r['qstr_pool_bytes']} B of qstr pools; "

@@ -64,6 +64,12 @@ MODEL_CASES = [
                  id="timeout-missing"),
     pytest.param("qt-ph-485", lambda m: m["modbus"].update(turnaround_ms=0),
                  r"modbus\.turnaround_ms: 0 is not", id="turnaround"),
+    pytest.param("qt-sound-485", lambda m: m["sound"].update(sample_s=61),
+                 r"qt-sound-485\.json: sound\.sample_s: 61 is not a whole number of seconds in "
+                 r"1\.\.60", id="sound-period"),
+    pytest.param("qt-sound-485", lambda m: m["channels"].pop(),
+                 r"qt-sound-485\.json: channels: a sound meter records laeq, lamax, lamin, l10, "
+                 r"l50, l90", id="sound-channels"),
     pytest.param("qt-pm-pms", lambda m: m["stream"].update(warmup_s=7200),
                  r"qt-pm-pms\.json: stream\.warmup_s: 7200 is not a whole number in 0\.\.3600",
                  id="warmup"),

@@ -23,9 +23,14 @@ def test_bench_firmware_reports_heap_backlog_and_drain(tmp_path):
         assert r.get(key) is not None, key
     assert r["sample_cycles"] >= 1000 and r["loop_errors"] == 0
     assert r["messages_published"] == r["records"] > 0  # the broker took every record live
-    # judged on the fullest air station: air-standard plus PM1, PM2.5 and five noise channels
-    assert r["params"] == 16 and r["report_s"] == 300
-    assert r["backlog_bytes_per_record"] < 10 + 5 * 16  # the format 1 record: 35.6 days
+    # judged on the fullest air station: air-standard (PM1, PM2.5, PM10 included) with the
+    # noise option: laeq lamax lamin l10 l50 l90 from a meter read every second
+    assert r["params"] == 17 and r["report_s"] == 300
+    # its 0.5 dB histogram over 30-130 dB, and what it takes of the heap peak
+    assert r["histogram_bins"] == 200 and r["histogram_resolution_db"] == 0.5
+    assert 400 <= r["histogram_bytes"] <= 512
+    assert "sound histogram" in result.output
+    assert r["backlog_bytes_per_record"] < 10 + 5 * 17  # the format 1 record: 35.6 days
     assert r["backlog_days_per_mib"] >= 60  # the capacity goal (Circular 10: 60 days)
     profiles = r["profiles"]
     assert {"air-standard", "tap-water", "wastewater", "sea-water", "air-fullest"} <= set(profiles)

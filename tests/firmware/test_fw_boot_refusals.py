@@ -61,6 +61,11 @@ CASES: list[tuple[str, Callable[[dict], object], str]] = [
     ("sensor-id", lambda c: sensor(c, "ph").update(id="Ph"), r"sensors\[0\]\.id: 'Ph' is not"),
     ("sensor-id-twice", lambda c: sensor(c, "do").update(id="ph"),
      r"sensors\[1\]\.id: 'ph' appears twice"),
+    # a sensor with its own period is a sound meter (devices/sound.py): 1..60 s, six channels
+    ("sound-period", lambda c: sensor(c, "ph").update(sample_s=61),
+     r"sensors\[0\]\.sample_s: 61 is not a whole number in 0\.\.60"),
+    ("sound-channels", lambda c: sensor(c, "ph").update(sample_s=1),
+     r"sensors\[0\]\.ch: a sound meter \(sample_s\) records 6 channels"),
 ]
 
 

@@ -127,6 +127,7 @@ def test_street_levels_give_what_the_collectors_maths_gives_for_each_record(serv
     # a street: a background near 55 dB(A) with pass-bys up to 90; 0.1 dB steps, some on a
     # histogram bin's edge (x.0 and x.5 dB)
     levels = [round(rng.choice([rng.gauss(55, 3), rng.uniform(60, 90)]), 1) for _ in range(53)]
+    levels[7], levels[31] = 25.0, 135.0  # outside the meter's 30-130 dB: dropped, flagged
     report_s = 12
     rs485, reg = meter(levels)
     records, log = records_of(services, launch, rs485, report_s=report_s, count=5)
@@ -139,7 +140,9 @@ def test_street_levels_give_what_the_collectors_maths_gives_for_each_record(serv
         runs = [reg.served[skip + i * report_s: skip + (i + 1) * report_s]
                 for i in range(len(full))]
         if all(len(run) == report_s for run in runs) and all(
-                {p: r["d"][p][0] for p in SIX} == expected(run) for r, run in zip(full, runs)):
+                {p: r["d"][p][0] for p in SIX} == expected(run)
+                and all((r["d"][p][4] & 1) == (min(run) < 30 or max(run) > 130) for p in SIX)
+                for r, run in zip(full, runs)):
             first_level = skip
             break
     assert first_level is not None, (
@@ -147,13 +150,16 @@ def test_street_levels_give_what_the_collectors_maths_gives_for_each_record(serv
         + "\n".join(f"{r['t']}: { {p: r['d'][p][0] for p in SIX} }" for r in full)
         + f"\nserved {reg.served}\n{log}")
     # and it is not the arithmetic mean that matched
-    run = reg.served[first_level:first_level + report_s]
+    run = [x for x in reg.served[first_level:first_level + report_s] if 30 <= x <= 130]
     assert full[0]["d"]["laeq"][0] > round(sum(run) / len(run), 1) + 1
+    assert any(r["d"]["laeq"][4] & 1 for r in full), "a record with a dropped level"
 
 
 def expected(run: list[float]) -> dict[str, float]:
     """What the station must send for these levels: LAeq, LAmax, LAmin from the samples;
-    L10, L50, L90 from the 0.5 dB histogram of docs/noise.md (the lower edge of the bin)."""
+    L10, L50, L90 from the 0.5 dB histogram of docs/noise.md (the lower edge of the bin). Levels
+    outside the meter's 30-130 dB are not in them."""
+    run = [x for x in run if 30 <= x <= 130]
     out = rounded({"laeq": noise.laeq(run), "lamax": max(run), "lamin": min(run)})
     out.update(noise.statistical_from_histogram(noise.histogram(run)))
     return out

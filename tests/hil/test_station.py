@@ -7,6 +7,7 @@ what a station sees while the province broker is down.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -68,9 +69,11 @@ def test_air_station_config_is_what_boards_resolves_with_our_pty_paths(env, tmp_
 
 def test_each_sensor_in_the_config_answers_on_its_uart_and_address(env, tmp_path):
     """Read the station's own config like a master would: every sensor is where it says."""
-    station = boards.registry().get("pq-air-02")
+    # the night market's station with the air profile's sound-level meter (address 4)
+    station = dataclasses.replace(boards.registry().get("pq-air-02"), options=("noise",))
     sim = SimulatedStation(station, env, tmp_path, seed=3)
-    pins = {"gas": ("co", 2.5), "thp": ("rh", 81.3), "tsp": ("tsp", 96.1), "pm": ("pm10", 64)}
+    pins = {"gas": ("co", 2.5), "thp": ("rh", 81.3), "tsp": ("tsp", 96.1), "pm": ("pm10", 64),
+            "noise": ("laeq", 72.4)}
     for sensor_id, (param, v) in pins.items():  # before start, as the end-to-end test does
         sim.sims[sensor_id].pin(param, v)
     try:

@@ -25,7 +25,7 @@ class Col:
 
 bl = open_backlog(folder, LAYOUT, 8192, 4)
 found = (len(bl), bl.dropped, bl.torn)
-win = Windows([(s[0], s[1]) for s in SPECS])
+win = Windows([(s[0], s[1]) for s in SPECS], True)
 cols = [Col(), Col()]
 cols[0].places = -1
 for i in range(2):

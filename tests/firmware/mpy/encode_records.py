@@ -35,7 +35,7 @@ for rec in case["records"]:
         devices.append(Device(f"d{i}", [ch], not c["offline"]))
     cols = columns(devices)
     layout = Layout(layout_header(cols, case["minmax"], rec["p"], n_bits(rec["expected"])))
-    win = Windows([c.rng for c in cols])
+    win = Windows([c.rng for c in cols], True)
     for dev in devices:
         ch = dev.channels[0]
         for x in rec["channels"][devices.index(dev)]["samples"]:

@@ -145,7 +145,7 @@ def test_silent_interval():
 # ---- values -----------------------------------------------------------------------------------
 
 def test_window_statistics_and_flags():
-    w = Windows([(0, 100), (-5, 5)])
+    w = Windows([(0, 100), (-5, 5)], True)
     for x in (10, 20, 30, 150, -1, None, float("nan")):
         w.add(0, x)
     eq(w.close(0, 8), 20.0, "mean")
@@ -159,8 +159,24 @@ def test_window_statistics_and_flags():
     eq(w.flags[0], 0, "6 of 8 is 75 %: complete")
 
 
+def test_window_range_ends_stay_inside_in_float32():
+    # 0.7 and 0.1 have no exact float32: the window's ends move out, never in
+    w = Windows([(0.1, 0.7), (-0.7, 999.9)], False)
+    for k, x in ((0, 0.1), (0, 0.7), (1, -0.7), (1, 999.9)):
+        eq(w.add(k, x), True, "a sample on the range's end is inside: %r" % x)
+    eq((w.add(0, 0.71), w.add(1, 1000.0)), (False, False), "beyond it is not")
+
+
+def test_window_without_minmax_keeps_the_same_means_and_flags():
+    w = Windows([(0, 100)], False)
+    for x in (10, 20, 30, 150):
+        w.add(0, x)
+    eq((w.close(0, 8), w.n[0], w.flags[0], w.mn, w.mx), (20.0, 3, 1 | 2, None, None),
+       "mean, n and flags as with min/max; no min/max arrays")
+
+
 def test_window_calibration_mode_marks_status_1():
-    w = Windows([(0, 100)])
+    w = Windows([(0, 100)], True)
     w.calibrating[0] = 1
     w.cal_seen[0] = 1
     w.add(0, 5)

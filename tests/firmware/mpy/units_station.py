@@ -77,7 +77,7 @@ class Col:
 
 def closed(lay, specs, samples, places=None, expected=30, offline=None, cal=()):
     """One slot of `lay` from samples per column (a window with each spec's range)."""
-    win = Windows([(s[0], s[1]) for s in specs])
+    win = Windows([(s[0], s[1]) for s in specs], True)
     for k in cal:
         win.calibrating[k] = 1
     win.reset()
@@ -153,7 +153,7 @@ def test_out_of_range_and_nan_are_null_and_flagged_never_wrapped():
     # layout lets them through, to see what the record does with them
     specs = [(0, 100, 1, False)] * 2 + [(0, 2000, -1, False), (-40, 80, 1, False)]
     lay = layout(["a", "b", "c", "d"], ["u"] * 4, True, specs)
-    win = Windows([(-1e30, 1e30)] * 4)
+    win = Windows([(-1e30, 1e30)] * 4, True)
     for k, x in enumerate((100.01, 1e6, float("nan"), -40.2)):
         win.add(k, x)
     if win.n[2] == 0:  # the window refuses NaN: put it in as a mean would carry it
@@ -207,6 +207,7 @@ class Dev:
         self.channels = chans
         self.online = online
         self.values = [None] * len(chans)
+        self.shown = [None] * len(chans)  # what it reads now: the last value a test set
         self.ok = True
         self.polls = 0
 
@@ -214,7 +215,13 @@ class Dev:
         pass
 
     def sample(self, now):
+        """Like a real device, fills .values at every poll (the sampler takes them out)."""
         self.polls += 1
+        for i, v in enumerate(self.values):
+            if v is None:
+                self.values[i] = self.shown[i]
+            else:
+                self.shown[i] = v
         return self.ok
 
 
@@ -289,7 +296,7 @@ def test_publisher_skips_damaged_records():
 
 def sampler(clk, devs, hold=8, sample_s=1):
     cols = columns(devs)
-    lay = layout([c.param for c in cols], [c.unit for c in cols], False,
+    lay = layout([c.param for c in cols], [c.rng[2] for c in cols], False,
                  [(c.rng[0], c.rng[1], c.places, False) for c in cols], 5, 4)
     bl = RamBacklog(16, lay)
     cfg = {"sample_s": sample_s, "report_s": 5, "backlog": {"hold": hold}}
@@ -477,6 +484,80 @@ def test_sampler_applies_calibration():
         s.step(clk.ms)
         clk.ms += 1000
     eq(recs(bl)[0]["d"]["so2"][:2], [21, "ppb"], "calibrated mean")
+
+
+def test_the_sampler_takes_the_values_out_of_the_devices():
+    # a device fills .values at each poll; once they are in the windows no boxed float of
+    # them stays on the heap between samples (the heap peak counts them)
+    clk = Clock()
+    clk.t = 1763755200
+    d = Dev("x", [chan("so2", "ppb", 0, 2000), chan("no2", "ppb", 0, 2000)])
+    d.values[0] = 10.5
+    d.values[1] = 20.25
+    s, bl = sampler(clk, [d])
+    s.step(clk.ms)
+    eq(d.values, [None, None], "taken")
+    eq((s.win.n[0], s.win.total[0], s.win.total[1]), (1, 10.5, 20.25), "in the windows")
+    eq((s.win.mn, s.win.mx), (None, None), "no min/max kept without backlog.minmax")
+
+
+# ---- the sound meter --------------------------------------------------------------------------
+
+class LevelBus:
+    """An RS-485 line whose one slave always answers with the level in rx (dB x 10)."""
+
+    def __init__(self):
+        self.rx = bytearray(8)
+        self.rx[2] = 2
+
+    def level(self, db):
+        raw = round(db * 10)
+        self.rx[3] = raw >> 8 & 0xFF
+        self.rx[4] = raw & 0xFF
+
+    def transact(self, req, n, timeout_ms, turnaround_ms, dev):
+        return 0
+
+
+def sound_meter(clk, bus):
+    from devices.sound import SoundMeter
+
+    chans = [{"param": p, "unit": "dBA", "reg": 0, "type": "int16", "scale": 0.1,
+              "range": [30, 130]} for p in "laeq lamax lamin l10 l50 l90".split()]
+    cfg = {"id": "noise", "addr": 4, "fn": 3, "timeout_ms": 250, "turnaround_ms": 20,
+           "tries": 2, "offline_after": 3, "offline_min_s": 10, "offline_max_s": 300,
+           "sample_s": 1, "ch": chans}
+    m = SoundMeter(cfg, bus, clk)
+    for k, ch in enumerate(m.channels):
+        ch.k = k
+    return m
+
+
+def test_a_sound_meter_halves_every_count_when_one_would_overflow():
+    clk = Clock()
+    bus = LevelBus()
+    m = sound_meter(clk, bus)
+    eq(len(m.counts), 200, "0.5 dB bins over 30-130 dB")
+    b60, b70 = 60, 80  # (60 - 30) * 2, (70 - 30) * 2
+    m.counts[b60] = 0xFFFF
+    m.counts[b70] = 3
+    bus.level(60.0)
+    clk.ms = m.tick  # due
+    m.service(clk.ms)
+    eq((m.counts[b60], m.counts[b70]), (0x8000, 1), "halved, then the level counted")
+    bus.level(70.0)
+    clk.ms = m.tick
+    m.service(clk.ms)
+    eq(m.counts[b70], 2, "the next level counts on")
+    win = Windows([(30, 130)] * 6, True)
+    for k in range(6):
+        win.add(k, 60.0)  # a sample tick the columns counted
+    m.close(win)
+    got = [win.close(k, 1) for k in range(6)]
+    # 32768 of 60 dB and 2 of 70 dB: l10, l50 and l90 all in the 60 dB bin; laeq and
+    # lamax/lamin from the two levels read (the energy sum is exact, not halved)
+    eq([round(x, 1) for x in got], [67.4, 70.0, 60.0, 60.0, 60.0, 60.0], "statistics")
+    eq((sum(m.counts), m.total[1]), (0, 0), "a new period")
 
 
 # ---- uplink ---------------------------------------------------------------------------------
