@@ -15,8 +15,8 @@ from values.decode import places_of
 class _Channel(StreamChannel):
     def __init__(self, cfg, kind):  # not StreamChannel.__init__: it looks in bus/frames.py
         self.param = cfg["param"]
-        self.unit = cfg["unit"]
-        self.rng = cfg["range"]
+        r = cfg["range"]
+        self.rng = (r[0], r[1], cfg["unit"])  # low, high, unit, as StreamChannel keeps it
         self.idx = FIELDS[kind].split().index(cfg["field"])
         # the resolution the record keeps: a ze frame's 0.01 (its usual decimals at most)
         # in the channel's unit (ppm x 1000: 10 ppb, no decimals), else the family's
