@@ -7,7 +7,10 @@ from __future__ import annotations
 
 PREFIX = "quantrac/v1"  # every topic is PREFIX/<station>/<leaf>, alerts PREFIX/alerts/<station>
 STATION_WRITES = ("data", "status", "event")  # leaves a station publishes
-STATION_READS = ("cmd", "config")  # leaves a station subscribes to (from the operator)
+STATION_READS = ("cmd", "config", "fw")  # leaves a station subscribes to (from the operator)
+# Under its own `fw` (the retained wanted version) a station reads the update's chunks,
+# quantrac/v1/<station>/fw/<index>, and nothing else (station/ota.py).
+UPDATE_CHUNKS = "fw/+"
 CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
 # The leaf the operator publishes alert answers to (acknowledge, silence) and the collector
 # reads: quantrac/v1/<station>/answer. No station may publish it (collector/services/mosquitto).

@@ -16,6 +16,7 @@ from station import health as H
 
 _DRAIN_MESSAGES = const(4)  # data messages per loop turn: sampling goes on while a backlog drains
 _SYNC_RETRY_S = const(60)   # NTP retry period while the clock is not valid
+_TRIAL_MS = const(600000)   # a trial boot's time to prove itself healthy (station/ota.py)
 
 
 def unload(name):
@@ -92,12 +93,25 @@ class Station:
         try:
             while self.uplink.inbox:
                 leaf, payload = self.uplink.inbox.pop(0)
+                if leaf[:2] == b"fw":  # an update: station/ota.py, loaded for the message
+                    self.ota("handle", leaf, payload)
+                    continue
                 ack, again = control.handle(self, leaf, payload)
                 self.uplink.event("ack", ack.encode())
                 reboot = reboot or again
         finally:
             unload("station.control")
         return reboot
+
+    def ota(self, name, *args):
+        """Run station/ota.py's `name` (an update message, a trial's judgement) and hand the
+        module back to the heap: no update code stays loaded between loop turns."""
+        import station.ota
+
+        try:
+            getattr(station.ota, name)(self, *args)
+        finally:
+            unload("station.ota")
 
     def run(self):
         """Sample, close records, keep the link, drain the backlog; until KeyboardInterrupt."""
@@ -130,6 +144,9 @@ class Station:
                             hal.reset()
                     crumb(H.PUBLISH)
                     self.publisher.drain(_DRAIN_MESSAGES)
+                    if len(sys.argv) > 3 and sys.argv[3] and (  # a trial boot (slots.py)
+                            self.publisher.sent or self.up_ms > _TRIAL_MS):
+                        self.ota("judge")
                     if self.uplink.connected and hal.ticks_diff(now, health_at) >= 0:
                         health_at = hal.ticks_add(now, self.health_ms)
                         self.uplink.event("health", H.health_fields(

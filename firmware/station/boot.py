@@ -102,6 +102,8 @@ def prepare(path):
     except ValueError as e:  # ConfigError: names the key
         log.error(str(e))
         sys.exit(2)
+    if len(sys.argv) > 2:  # the installed bundle's version (slots.py), not config.json's
+        cfg["fw"] = sys.argv[2]
     gc.collect()
     from binascii import hexlify
 

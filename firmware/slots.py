@@ -1,0 +1,64 @@
+# The loader: which slot's modules this boot runs, chosen before any of them is imported. Like
+# a bootloader it is never part of an update bundle (quantrac/fwbundle.py LOADER); only
+# `quantrac station flash` writes it. With no `ota/active` (a station flashed the old way, the
+# unix port run from source) the modules on sys.path run as they are.
+#
+# <folder of config.json>/ota/ (ESP32: /ota):
+#   active      the slot known good, "a" or "b" (replaced atomically: tmp, rename)
+#   trial       "<slot> <boots left> [why]" while a new slot is on trial (station/ota.py
+#               writes it after a verified install; each boot counts one down before the
+#               new code runs, so a boot that raises or hangs, the watchdog resetting it,
+#               still counts; at 0 the good slot runs again and `note` says why)
+#   note        the last update's outcome as JSON, reported on the next connect
+#   a/, b/      a slot: the bundle's files and `ver`, its version (the station's `fw`)
+#
+# What the choice hands over goes into sys.argv: [argv0, config path, version, "trial" or ""]
+# (station/boot.py takes `fw` from it; station/app.py judges the trial).
+
+import json
+import os
+import sys
+
+
+def _put(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
+def pick(argv):
+    path = argv[1] if len(argv) > 1 else "config.json"
+    d = path.rsplit("/", 1)[0] + "/ota" if "/" in path else "ota"
+    out = [argv[0] if argv else "main.py", path]
+    try:
+        with open(d + "/active") as f:
+            slot = f.read().strip()
+    except OSError:
+        slot = None
+    trial = ""
+    if slot:
+        try:
+            with open(d + "/trial") as f:
+                t = f.read().split(" ", 2)
+            left = int(t[1])
+            if t[0] == slot:  # marked good; cut before the trial note went
+                os.remove(d + "/trial")
+            elif left > 0:
+                _put(d + "/trial", "%s %d %s" % (t[0], left - 1, t[2] if len(t) > 2 else ""))
+                slot = t[0]
+                trial = "trial"
+            else:
+                with open(d + "/" + t[0] + "/ver") as f:
+                    ver = f.read().strip()
+                _put(d + "/note", json.dumps({
+                    "state": "rolled_back", "ver": ver,
+                    "why": (t[2] if len(t) > 2 else "").strip() or
+                    "no healthy run in its trial boots"}))
+                os.remove(d + "/trial")
+        except (OSError, ValueError, IndexError):
+            pass
+        sys.path.insert(0, d + "/" + slot)
+        with open(d + "/" + slot + "/ver") as f:
+            out.append(f.read().strip())
+        out.append(trial)
+    argv[:] = out
