@@ -10,10 +10,10 @@
 #               new code runs, so a boot that raises or hangs, the watchdog resetting it,
 #               still counts; at 0 the good slot runs again and `note` says why)
 #   note        the last update's outcome as JSON, reported on the next connect
-#   a/, b/      a slot: the bundle's files and `ver`, its version (the station's `fw`)
+#   a/, b/      a slot: the bundle's files and `version` (the station's `fw`)
 #
-# What the choice hands over goes into sys.argv: [argv0, config path, version, "trial" or ""]
-# (station/boot.py takes `fw` from it; station/app.py judges the trial).
+# The choice is handed over as sys.path[0], the slot's folder (".../ota/a" or ".../ota/b"):
+# station/boot.py reads `fw` from its `version`, station/app.py has station/ota.py judge a trial.
 
 import json
 import os
@@ -28,14 +28,12 @@ def _put(path, text):
 
 def pick(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
-    d = path.rsplit("/", 1)[0] + "/ota" if "/" in path else "ota"
-    out = [argv[0] if argv else "main.py", path]
+    d = (path.rsplit("/", 1)[0] if "/" in path else ".") + "/ota"
     try:
         with open(d + "/active") as f:
             slot = f.read().strip()
     except OSError:
         slot = None
-    trial = ""
     if slot:
         try:
             with open(d + "/trial") as f:
@@ -46,9 +44,8 @@ def pick(argv):
             elif left > 0:
                 _put(d + "/trial", "%s %d %s" % (t[0], left - 1, t[2] if len(t) > 2 else ""))
                 slot = t[0]
-                trial = "trial"
             else:
-                with open(d + "/" + t[0] + "/ver") as f:
+                with open(d + "/" + t[0] + "/version") as f:
                     ver = f.read().strip()
                 _put(d + "/note", json.dumps({
                     "state": "rolled_back", "ver": ver,
@@ -58,7 +55,3 @@ def pick(argv):
         except (OSError, ValueError, IndexError):
             pass
         sys.path.insert(0, d + "/" + slot)
-        with open(d + "/" + slot + "/ver") as f:
-            out.append(f.read().strip())
-        out.append(trial)
-    argv[:] = out

@@ -216,13 +216,13 @@ def chunks(bundle: Bundle, chunk: int = CHUNK_BYTES) -> list[bytes]:
 
 def install_slot(bundle: Bundle, ota_dir: Path, public_modulus: bytes, slot: str = "a") -> None:
     """The first flash for OTA, on the laptop side: the bundle's files in `ota/<slot>/`, its
-    version in `ota/<slot>/ver`, that slot marked good (`ota/active`), and the public key."""
+    version in `ota/<slot>/version`, that slot marked good (`ota/active`), and the public key."""
     verify(bundle.blob, public_modulus)
     folder = ota_dir / slot
     for path, data in bundle.files.items():
         dest = folder / path
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
-    (folder / "ver").write_text(bundle.version)
+    (folder / "version").write_text(bundle.version)
     (ota_dir / "key").write_bytes(public_modulus)
     (ota_dir / "active").write_text(slot)

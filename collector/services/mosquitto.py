@@ -22,7 +22,14 @@ from collector.services import credentials, dynsec, procs
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError, read_json
 from quantrac_common.files import write_atomic
-from quantrac_common.protocol import ANSWER, PREFIX, STATION_READS, STATION_WRITES, UPDATE_CHUNKS
+from quantrac_common.protocol import (
+    ANSWER,
+    PREFIX,
+    STATION_READS,
+    STATION_WRITES,
+    UPDATE,
+    UPDATE_CHUNKS,
+)
 
 NAME = "mosquitto"
 
@@ -198,7 +205,9 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
         credentials.MQTT_OPERATOR_USER: [
             ("subscribePattern", "#"), ("subscribePattern", "$SYS/#"),
             *(("publishClientSend", f"{PREFIX}/+/{leaf}") for leaf in STATION_READS),
-            ("publishClientSend", f"{PREFIX}/+/{UPDATE_CHUNKS}"),  # firmware rollouts
+            # firmware rollouts: the wanted version and the bundle's chunks
+            ("publishClientSend", f"{PREFIX}/+/{UPDATE}"),
+            ("publishClientSend", f"{PREFIX}/+/{UPDATE_CHUNKS}"),
             # answers to alerts (acknowledge, silence): the operator's alone, no station's
             # and not the collector's, so an acknowledgement always comes from a person
             ("publishClientSend", f"{PREFIX}/+/{ANSWER}")],
@@ -210,7 +219,8 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
         out[f"station-{sid}"] = [
             *(("publishClientSend", f"{PREFIX}/{sid}/{leaf}") for leaf in STATION_WRITES),
             *(("subscribeLiteral", f"{PREFIX}/{sid}/{leaf}") for leaf in STATION_READS),
-            # the chunks of its own update, one topic at a time (station/ota.py)
+            # its own wanted version, and its update's chunks one at a time (station/ota.py)
+            ("subscribeLiteral", f"{PREFIX}/{sid}/{UPDATE}"),
             ("subscribePattern", f"{PREFIX}/{sid}/{UPDATE_CHUNKS}")]
     return out
 

@@ -94,7 +94,12 @@ class Station:
             while self.uplink.inbox:
                 leaf, payload = self.uplink.inbox.pop(0)
                 if leaf[:2] == b"fw":  # an update: station/ota.py, loaded for the message
-                    self.ota("handle", leaf, payload)
+                    import station.ota  # (inline, not a method: 93 B of heap for good)
+
+                    try:
+                        station.ota.handle(self, leaf, payload)
+                    finally:
+                        unload("station.ota")
                     continue
                 ack, again = control.handle(self, leaf, payload)
                 self.uplink.event("ack", ack.encode())
@@ -102,16 +107,6 @@ class Station:
         finally:
             unload("station.control")
         return reboot
-
-    def ota(self, name, *args):
-        """Run station/ota.py's `name` (an update message, a trial's judgement) and hand the
-        module back to the heap: no update code stays loaded between loop turns."""
-        import station.ota
-
-        try:
-            getattr(station.ota, name)(self, *args)
-        finally:
-            unload("station.ota")
 
     def run(self):
         """Sample, close records, keep the link, drain the backlog; until KeyboardInterrupt."""
@@ -122,6 +117,7 @@ class Station:
         health_at = last
         sync_at = last
         synced = False
+        trial = sys.path[0][-5:-2] == "ota"  # an update slot runs (slots.py): on trial?
         hal.start_wdt(self.wdt_ms)
         gc.collect()
         log.info("run free=%d" % gc.mem_free())
@@ -144,9 +140,13 @@ class Station:
                             hal.reset()
                     crumb(H.PUBLISH)
                     self.publisher.drain(_DRAIN_MESSAGES)
-                    if len(sys.argv) > 3 and sys.argv[3] and (  # a trial boot (slots.py)
-                            self.publisher.sent or self.up_ms > _TRIAL_MS):
-                        self.ota("judge")
+                    if trial and (self.publisher.sent or self.up_ms > _TRIAL_MS):
+                        import station.ota  # judges the trial; False once judged
+
+                        try:
+                            trial = station.ota.handle(self, None, None)
+                        finally:
+                            unload("station.ota")
                     if self.uplink.connected and hal.ticks_diff(now, health_at) >= 0:
                         health_at = hal.ticks_add(now, self.health_ms)
                         self.uplink.event("health", H.health_fields(

@@ -102,8 +102,9 @@ def prepare(path):
     except ValueError as e:  # ConfigError: names the key
         log.error(str(e))
         sys.exit(2)
-    if len(sys.argv) > 2:  # the installed bundle's version (slots.py), not config.json's
-        cfg["fw"] = sys.argv[2]
+    if sys.path[0][-5:-2] == "ota":  # a slot runs (slots.py): its bundle's version
+        with open("/".join((sys.path[0], "version"))) as f:  # names interned already
+            cfg["fw"] = f.read().strip()
     gc.collect()
     from binascii import hexlify
 

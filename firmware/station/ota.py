@@ -20,7 +20,7 @@
 # changes: the whole bundle's sha256, the RSA-3072 signature (PKCS#1 v1.5, SHA-256) of its
 # manifest with <ota>/key, the version (not lower than the running one unless forced), the
 # MicroPython it needs, its size; then each file goes into the other slot with its own sha256
-# checked, `ver` last, and only then `trial` names that slot (an atomic rename): a power cut
+# checked, `version` last, and only then `trial` names that slot (an atomic rename): a power cut
 # at any byte before it leaves the running version the one that boots.
 # Answers go out as `ota` events: state download | refused | staged | good | rolled_back.
 
@@ -40,9 +40,10 @@ _RESTART = const(3)        # unix port: exit code asking the supervisor to start
 _PKCS = b"\x00\x01" + b"\xff" * 330 + b"\x00\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
 
 
-def _dir():
-    path = sys.argv[1] if len(sys.argv) > 1 else "config.json"
-    return path.rsplit("/", 1)[0] + "/ota" if "/" in path else "ota"
+def _dir(station):
+    """<folder of config.json>/ota, as slots.py finds it."""
+    path = station.config_path
+    return (path.rsplit("/", 1)[0] if "/" in path else ".") + "/ota"
 
 
 def _put(path, data):
@@ -97,9 +98,12 @@ def _subscribe(station, idx, old):
 
 
 def handle(station, leaf, payload):
-    """A message on fw (the wanted version) or fw/<i> (a chunk). A bundle staged restarts
-    the station (restart())."""
-    d = _dir()
+    """A message on fw (the wanted version) or fw/<i> (a chunk); a bundle staged restarts
+    the station (restart()). leaf None: judge a trial boot (judge(); True while it goes on).
+    One entry point, named as station/control.py's is: no name of its own to intern."""
+    if leaf is None:
+        return judge(station)
+    d = _dir(station)
     try:
         if leaf == b"fw":
             return _wanted(station, d, payload)
@@ -267,7 +271,7 @@ def _install(station, d, want):
     except (ValueError, KeyError, TypeError, IndexError, OSError) as e:
         _refuse(station, d, want, str(e) or repr(e))
         return False
-    _put(into + "/ver", want["ver"].encode())
+    _put(into + "/version", want["ver"].encode())
     _put(d + "/trial", b"%s %d" % (slot, _TRIES))  # the switch: one atomic rename
     _drop(dl)
     _drop(d + "/want")
@@ -313,23 +317,27 @@ def _clear(path):
 
 
 def judge(station):
-    """A trial boot's health check, run from the loop while sys.argv[3] is "trial" once a
+    """A trial boot's health check, run from the loop while a slot runs on trial, once a
     record was acknowledged or _TRIAL_MS passed: marked good when, besides, the clock is valid
-    and a sensor gave a value; after _TRIAL_MS without that, back to the good slot at once."""
-    d = _dir()
-    ver = sys.argv[2]
-    if station.publisher.sent and station.hal.epoch() is not None and any(
-            v is not None for dev in station.devices for v in dev.values):
+    and a sensor gave a value; after _TRIAL_MS without that, back to the good slot at once.
+    True while the trial goes on."""
+    d = _dir(station)
+    try:
         with open(d + "/trial") as f:
             slot = f.read().split()[0]
+    except (OSError, IndexError):
+        return False
+    if sys.path[0] != d + "/" + slot:  # the good slot runs (a trial note not yet cleared)
+        return False
+    ver = station.uplink.fw
+    if station.publisher.sent and station.hal.epoch() is not None and any(
+            v is not None for dev in station.devices for v in dev.values):
         _put(d + "/active", slot.encode())
         _drop(d + "/trial")
-        sys.argv[3] = ""
         _event(station, "good", ver)
-        return
+        return False
     if station.up_ms < _TRIAL_MS:
-        return
-    with open(d + "/trial") as f:
-        slot = f.read().split()[0]
+        return True
     _put(d + "/trial", b"%s 0 health check not passed within %d s" % (slot, _TRIAL_MS // 1000))
     restart(station)
+    return False

@@ -40,7 +40,6 @@ class Uplink:
         self.event_topic = (prefix + "event").encode()
         self.cmd_topic = (prefix + "cmd").encode()
         self.config_topic = (prefix + "config").encode()
-        self.fw_topic = (prefix + "fw").encode()  # the wanted version; chunks under it
         self.inbox = []              # (b"cmd" | b"config", payload) from the operator
         self.refused = 0             # commands refused for being too long
         self.held_back = 0           # left unacknowledged (inbox full): redelivered later
@@ -113,8 +112,8 @@ class Uplink:
         leaf = b"cmd" if topic == self.cmd_topic else b"config" if topic == \
             self.config_topic else None
         if leaf is None:
-            leaf = topic[len(self.fw_topic) - 2:]  # fw, fw/<i>: an update (station/ota.py)
-            if leaf[:2] != b"fw" or not topic.startswith(self.fw_topic):
+            leaf = topic[len(self.data_topic) - 4:]  # fw, fw/<i>: an update (station/ota.py)
+            if leaf[:2] != b"fw":
                 return True
         if len(self.inbox) >= _INBOX:
             self.held_back += 1
@@ -148,7 +147,7 @@ class Uplink:
                           b'"fw":"%s",%s}' % (self.station, self.boot, self._t(), self.fw,
                                               self.birth), False, 1)
                 self.birth_sent = True
-            c.subscribe(self.cmd_topic, self.config_topic, self.fw_topic)
+            c.subscribe(self.cmd_topic, self.config_topic, self.data_topic[:-4] + b"fw")
         except LINK_ERRORS as e:
             self.attempts += 1
             self._close_socket(c)

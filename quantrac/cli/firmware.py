@@ -54,3 +54,76 @@ def build(target: str, out: Path, json_path: Path | None) -> None:
         raise click.ClickException(str(e)) from e
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=1) + "\n")
+
+
+DEFAULT_KEY = "secrets/firmware-signing.pem"  # under the run folder: the operations centre's
+
+
+def _key(key: Path | None) -> Path:
+    from quantrac_common.paths import run_dir
+
+    return key if key is not None else run_dir() / DEFAULT_KEY
+
+
+@firmware.command()
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Where to write the private key [default: <run>/{DEFAULT_KEY}].")
+def keygen(key: Path | None) -> None:
+    """Make the bundle signing key (RSA-3072, 0600) and its public half (`<key>.pub`, the
+    `ota/key` every station holds). Refuses to replace a key stations already trust."""
+    from quantrac import fwbundle
+
+    path = _key(key)
+    try:
+        pub = fwbundle.keygen(path)
+    except fwbundle.BundleError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"signing key: {path} (keep it here; never on a station)")
+    click.echo(f"public key:  {pub} ({pub.stat().st_size} B; `station flash` puts it in ota/key)")
+
+
+@firmware.command()
+@click.argument("version")
+@click.option("--target", type=click.Choice(list(fwbuild.TARGETS)), default="esp32",
+              show_default=True)
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"The signing key [default: <run>/{DEFAULT_KEY}].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The bundle file [default: build/firmware/<target>-<version>.qfw].")
+@click.option("--min-micropython", default=None, help="Lowest MicroPython it runs on.")
+def bundle(version: str, target: str, key: Path | None, out: Path | None,
+           min_micropython: str | None) -> None:
+    """Build the firmware and make one signed, versioned update bundle of its modules."""
+    from quantrac import fwbundle
+
+    try:
+        mpdeps.fetch(say=lambda msg: click.echo(msg, err=True))
+        b = fwbuild.build(target)
+        made = fwbundle.make(b.folder, version, _key(key),
+                             min_micropython or fwbundle.MIN_MICROPYTHON)
+        path = fwbundle.write(made, out or fwbuild.BUILD / f"{target}-{version}.qfw")
+    except (fwbundle.BundleError, fwbuild.BuildError, mpdeps.DepsError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"bundle {version}: {path}")
+    click.echo(f"  {len(made.files)} files, {sum(map(len, made.files.values()))} B; bundle "
+               f"{len(made.blob)} B in {-(-len(made.blob) // fwbundle.CHUNK_BYTES)} chunks of "
+               f"{fwbundle.CHUNK_BYTES} B; slot limit {fwbundle.SLOT_BYTES} B")
+    click.echo(f"  sha256 {made.sha256}; needs MicroPython >= {made.manifest['mpy']}")
+
+
+@firmware.command()
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"The signing key, whose .pub is read [default: <run>/{DEFAULT_KEY}].")
+def verify(bundle_file: Path, key: Path | None) -> None:
+    """Check a bundle as a station does: signature, every file's size and sha256."""
+    from quantrac import fwbundle
+
+    pub = fwbundle.public_path(_key(key))
+    try:
+        made = fwbundle.verify(bundle_file.read_bytes(), pub.read_bytes())
+    except OSError as e:
+        raise click.ClickException(f"{pub}: {e.strerror}") from e
+    except fwbundle.BundleError as e:
+        raise click.ClickException(f"{bundle_file}: refused: {e}") from e
+    click.echo(f"{bundle_file}: version {made.version}, {len(made.files)} files, signature good")
