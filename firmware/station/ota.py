@@ -134,24 +134,23 @@ def _refuse(station, d, want, why):
 
 def _wanted(station, d, payload):
     back = _note(station, d)
+    run = station.uplink.fw
     try:
-        want = json.loads(payload)
-        ver = want["ver"]
+        want = json.loads(payload) if payload else {}
+        ver = want.get("ver")
+        if not ver or ver == run:  # none, or what runs (also: a halted rollout)
+            _drop(d + "/dl")       # a download under way stops here
+            _drop(d + "/want")
+            return False
         _vt(ver)
         if not (want["v"] == 1 and 0 < want["bytes"] and 0 < want["chunk"] <= 1792
                 and len(want["sha256"]) == 64):
             raise ValueError
     except (ValueError, KeyError, TypeError, AttributeError):
-        if payload:  # an empty retained message: no update wanted
-            _event(station, "refused", None, "wanted-version message malformed")
+        _event(station, "refused", None, "wanted-version message malformed")
         return False
-    run = station.uplink.fw
     if back == ver:  # its trial failed: not fetched again until another bundle is wanted
         _put(d + "/refused", want["sha256"].encode())
-    if ver == run:  # what runs is what is wanted (also: a halted rollout)
-        _drop(d + "/dl")
-        _drop(d + "/want")
-        return False
     try:
         with open(d + "/refused") as f:
             if f.read() == want["sha256"]:

@@ -127,3 +127,53 @@ def verify(bundle_file: Path, key: Path | None) -> None:
     except fwbundle.BundleError as e:
         raise click.ClickException(f"{bundle_file}: refused: {e}") from e
     click.echo(f"{bundle_file}: version {made.version}, {len(made.files)} files, signature good")
+
+
+def _broker_env() -> dict[str, str]:
+    from collector import services
+    from collector.services.state import ServicesError
+
+    try:
+        return services.load_env(None)
+    except ServicesError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _fleet(stations: str | None) -> list[str]:
+    import boards
+
+    ids = boards.registry().ids()
+    if not stations:
+        return ids
+    picked = [s.strip() for s in stations.split(",") if s.strip()]
+    unknown = [s for s in picked if s not in ids]
+    if unknown:
+        raise click.ClickException(f"--stations: not in the registry: {', '.join(unknown)}")
+    return picked
+
+
+@firmware.command()
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--canary", required=True, help="The station that takes the update first.")
+@click.option("--stages", default="10%,50%,100%", show_default=True,
+              help="Cumulative shares of the fleet after the canary.")
+@click.option("--stations", help="Comma-separated ids [default: every registry station].")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(10, 86_400), default=900.0,
+              show_default=True, help="Seconds a stage's stations have to report healthy.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"The signing key, whose .pub checks the bundle [default: <run>/{DEFAULT_KEY}].")
+def rollout(bundle_file: Path, canary: str, stages: str, stations: str | None,
+            timeout_s: float, key: Path | None) -> None:
+    """Roll a signed bundle out: the canary, then each stage once the one before is healthy;
+    halts at the first refusal, rollback or timeout (exit 1)."""
+    from quantrac import fwbundle, fwrollout
+
+    try:
+        made = fwbundle.verify(bundle_file.read_bytes(),
+                               fwbundle.public_path(_key(key)).read_bytes())
+        result = fwrollout.rollout(_broker_env(), made, _fleet(stations), canary,
+                                   fwrollout.parse_stages(stages), timeout_s, say=click.echo)
+    except (fwbundle.BundleError, fwrollout.RolloutError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    if result.halted:
+        raise SystemExit(1)

@@ -10,17 +10,12 @@ asks for it after a switch; a crash is what an ESP32's reset would follow).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import threading
 import time
-from pathlib import Path
 
 import pytest
-from fw_harness import MICROPYTHON
 from fw_station import Subscriber
+from ota_station import Supervised, install
 from test_fw_broker import STATION, firmware_config
 
 from quantrac import fwbuild, fwbundle
@@ -47,63 +42,14 @@ def kit(tmp_path_factory):
             "bad": fwbundle.make(broken, "1.2.0", root / "sign.pem")}
 
 
-class Supervised:
-    """The station's process, started again whenever it ends, like a board after a reset."""
-
-    def __init__(self, folder: Path, config: dict) -> None:
-        self.folder = folder
-        (folder / "config.json").write_text(json.dumps(config))
-        self.log_path = folder / "firmware.log"
-        self.exits: list[int] = []
-        self.proc: subprocess.Popen | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._start()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(MICROPYTHON), "-X", "heapsize=256k", str(self.folder / "main.py"),
-                 str(self.folder / "config.json")],
-                env={**os.environ, "MICROPYPATH": str(self.folder)}, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            with self._lock:
-                code = self.proc.poll()
-                if code is not None and not self._stop.is_set():
-                    self.exits.append(code)
-                    self._start()
-            time.sleep(0.1)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        with self._lock:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-                try:
-                    self.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-
-
 @pytest.fixture
 def station(services, sensors, kit, tmp_path):
     """The station flashed for OTA with 1.0.0 in slot a, running under its supervisor."""
-    shutil.copy(kit["build"] / "main.py", tmp_path / "main.py")
-    shutil.copy(kit["build"] / "slots.mpy", tmp_path / "slots.mpy")
-    fwbundle.install_slot(kit["v1"], tmp_path / "ota", kit["pub"])
+    install(tmp_path, kit["build"], kit["v1"], kit["pub"])
     cfg = firmware_config(services, *sensors)
     cfg["fw"] = "9.9.9"  # config.json's is not what a bundle-installed station reports
-    run = Supervised(tmp_path, cfg)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    run = Supervised(tmp_path)
     yield run
     run.stop()
     with Operator(services) as op:  # retained messages outlive the test: clear them
