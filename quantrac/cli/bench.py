@@ -154,3 +154,18 @@ def reliability(json_path: Path | None, outage_s: float, stream_s: float,
                      firmware_kills=firmware_kills)
     if r["lost"] or r["duplicated"]:
         raise click.ClickException(f"{r['lost']} lost, {r['duplicated']} duplicated")
+
+
+@bench.command()
+@JSON_OPT
+@click.option("--kills", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Updates, each SIGKILLed once in its download or its switch.")
+@click.option("--seed", type=int, default=19, show_default=True)
+def ota(json_path: Path | None, kills: int, seed: int) -> None:
+    """Over-the-air updates killed at random moments: every boot on a valid version, every
+    update completed, no record lost; flash use."""
+    from quantrac.bench import ota as mod
+
+    r = _stack_bench(mod.run, mod.table, json_path, kills=kills, seed=seed)
+    if r["lost"] or r["boots_valid"] != r["boots_after_kill"]:
+        raise click.ClickException(f"{r['lost']} records lost")
