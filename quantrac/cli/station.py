@@ -309,26 +309,51 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
 @click.option("--baud", type=int, default=460800, show_default=True, help="esptool speed")
 @click.option("--no-erase", is_flag=True, help="write the image without erasing flash first")
 @click.option("--no-restart", is_flag=True, help="leave the board in its REPL afterwards")
+@click.option("--ota", "ota_bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="flash for over-the-air updates: this signed bundle (quantrac firmware "
+              "bundle) as slot a, the loader and the public key")
+@click.option("--key", "ota_key", type=click.Path(dir_okay=False, path_type=Path),
+              help="with --ota: the signing key whose .pub the board gets "
+              "[default: <run>/secrets/firmware-signing.pem]")
 @BUILD_ROOT
 @TARGET
 @REGISTRY
 @RUN_DIR
 def flash(station_id: str, port: str, image: Path | None, chip: str,
           bootloader_port: str | None, baud: int, no_erase: bool, no_restart: bool,
+          ota_bundle: Path | None, ota_key: Path | None,
           build_root: Path | None, target: str, registry_name: str,
           run_dir: Path | None) -> None:
     """MicroPython (with --image), then the build, config and secrets, each verified by hash."""
+    import shutil
+    import tempfile
+
     from quantrac.field import bundle, workspace
     from quantrac.field import flash as flashing
 
     st = _station(registry_name, station_id)
+    build_dir = (build_root or bundle.BUILD_ROOT) / target
+    staging = Path(tempfile.mkdtemp(prefix="quantrac-ota-"))
     try:
-        files = bundle.board_files((build_root or bundle.BUILD_ROOT) / target,
-                                   workspace.station_dir(run_dir, st.id), st.id)
+        station_dir = workspace.station_dir(run_dir, st.id)
+        if ota_bundle is None:
+            files = bundle.board_files(build_dir, station_dir, st.id)
+        else:
+            from quantrac import fwbundle
+            from quantrac_common.paths import run_dir as default_run
+
+            key = ota_key or (run_dir or default_run()) / "secrets" / "firmware-signing.pem"
+            files = {**bundle.ota_files(build_dir, ota_bundle, fwbundle.public_path(key),
+                                        staging),
+                     **bundle.station_files(station_dir, st.id)}
+            click.echo("partition table: the image's own (one app, one filesystem); the "
+                       "update slots live in the filesystem, so no other table is written")
         copied = flashing.flash(port, files, image, chip, bootloader_port, baud,
                                 erase=not no_erase, restart=not no_restart, echo=click.echo)
     except (bundle.BundleError, flashing.FlashError, OSError) as e:
         raise click.ClickException(str(e)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     for c in copied:
         click.echo(f"{c.action:<10}{c.size:>8}  {c.path}  {c.sha256[:16]}")
     kept = [c for c in copied if c.action != "removed"]
