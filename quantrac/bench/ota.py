@@ -136,10 +136,16 @@ class Records:
         self.client.disconnect()
 
 
-def run(say=print, kills: int = 50, seed: int = 19) -> dict:
-    """The bench on a private stack; its figures as a dict."""
+def run(say=print, kills: int = 50, seed: int = 19, heap: bool = True) -> dict:
+    """The bench on a private stack; its figures as a dict (with `heap`, also what a download
+    adds to the fullest air station's heap: quantrac/bench/ota_heap.py)."""
+    from quantrac.bench import ota_heap
+
     with common.private_stack() as (env, folder):
-        return kill_updates(env, folder, kills, seed, say)
+        r = kill_updates(env, folder, kills, seed, say)
+        if heap:
+            r.update(ota_heap.measure(env, folder / "heap", say))
+        return r
 
 
 def kill_updates(env: dict[str, str], folder: Path, kills: int, seed: int, say=print) -> dict:
@@ -249,4 +255,15 @@ def table(r: dict) -> list[str]:
         "1 MiB backlog)",
         f"  one update             {r['update_s']:.1f} s on this machine (download, install, "
         "restart, trial until a record is acknowledged)",
-    ]
+    ] + ([] if "ota_heap_peak_bytes" not in r else [
+        f"  heap peak, no update   {r['base_heap_peak_bytes'] / kib:.1f} KiB (the fullest air "
+        f"station, live at loop-turn boundaries; {r['base_qstrs']} names)",
+        f"  heap peak, downloading {r['ota_heap_peak_bytes'] / kib:.1f} KiB: "
+        f"+{r['ota_heap_extra_bytes']} B, goal 64 KiB "
+        f"{'met' if r['ota_heap_goal_met'] else 'NOT met'} ({r['ota_qstrs']} names: station/ota.py "
+        f"starts a qstr pool of {(r['ota_qstr_pool_bytes'] - r['base_qstr_pool_bytes'])} B, kept "
+        "until the restart)",
+        "  heap required, update  "
+        + (f"{r['ota_heap_required_bytes'] / kib:.0f} KiB" if r["ota_heap_required_bytes"]
+           else "more than 100 KiB"),
+    ])

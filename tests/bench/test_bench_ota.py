@@ -28,3 +28,8 @@ def test_ota_updates_killed_at_random_moments_boot_valid_and_lose_no_record(tmp_
     assert r["flash_peak_bytes"] < 2_031_616 - 1_048_576
     assert r["bundle_bytes"] <= r["slot_limit_bytes"]
     assert "records lost           0" in result.output
+    # what a download adds to the fullest air station's heap, measured over a real download
+    assert r["ota_downloaded"] and r["ota_heap_extra_bytes"] > 0
+    assert r["ota_heap_goal_met"] == (r["ota_heap_peak_bytes"] <= 64 * 1024)
+    assert r["base_heap_peak_bytes"] <= 64 * 1024  # no update: the goal holds
+    assert "heap peak, downloading" in result.output
