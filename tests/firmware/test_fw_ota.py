@@ -36,7 +36,7 @@ def kit(tmp_path_factory):
     src = root / "boom.py"
     src.write_text("raise RuntimeError('new code fails at boot')\n")
     fwbuild.compile_module("unix", src, broken / "station" / "app.mpy", "station/app.mpy")
-    return {"build": build.folder, "pub": pub,
+    return {"build": build.folder, "pub": pub, "key": root / "sign.pem",
             "v1": fwbundle.make(build.folder, "1.0.0", root / "sign.pem"),
             "v2": fwbundle.make(build.folder, "1.1.0", root / "sign.pem"),
             "bad": fwbundle.make(broken, "1.2.0", root / "sign.pem")}
@@ -154,3 +154,23 @@ def test_ota_a_bundle_signed_with_another_key_is_refused(services, kit, station,
     assert refused and refused[0]["why"] == "signature does not match the manifest", \
         station.log()
     assert station.exits == [] and (station.folder / "ota" / "active").read_text() == "a"
+
+
+def test_ota_a_lower_version_is_refused_unless_forced(services, kit, station, subscriber):
+    subscriber.wait_for(lambda m: online_with(m, "1.0.0"), 30)
+    older = fwbundle.make(kit["build"], "0.9.0", kit["key"])
+    with Operator(services) as op:
+        stage(op, [STATION], older)
+    msgs = subscriber.wait_for(
+        lambda m: any(e["state"] == "refused" for e in events(m, "ota")), 60)
+    refused = [e for e in events(msgs, "ota") if e["state"] == "refused"]
+    assert refused and refused[0]["why"] == "version 0.9.0 is lower than the running 1.0.0", \
+        station.log()
+    assert station.exits == [] and not (station.folder / "ota" / "dl").exists()
+    # the operator means it (a deliberate rollback): forced, it is installed
+    forced = fwbundle.make(kit["build"], "0.9.1", kit["key"])
+    with Operator(services) as op:
+        stage(op, [STATION], forced, force=True)
+    msgs = subscriber.wait_for(
+        lambda m: any(e["state"] == "good" for e in events(m, "ota")), 120)
+    assert online_with(msgs, "0.9.1"), station.log()
