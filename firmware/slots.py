@@ -44,6 +44,10 @@ def pick(argv):
             elif left > 0:
                 _put(d + "/trial", "%s %d %s" % (t[0], left - 1, t[2] if len(t) > 2 else ""))
                 slot = t[0]
+                if sys.platform == "esp32":  # a hang before the loop starts its own watchdog
+                    import machine            # (wdt_s, 120 s by default) resets it too
+
+                    machine.WDT(timeout=120000)
             else:
                 with open(d + "/" + t[0] + "/version") as f:
                     ver = f.read().strip()
