@@ -4,9 +4,10 @@ One registry air station (`hil.station.SimulatedStation`: its sensors simulated 
 the unix-port .mpy build flashed for OTA (quantrac/fwbundle.py: slot a, the loader, the public
 key), publishing into the bench's own broker. Each round the operator stages the next version
 (1.0.1, 1.0.2, ...) and the station is SIGKILLed once, at a random moment: in even rounds while
-it downloads (between the wanted version and the last chunk), in odd rounds while it switches
-(installing into the other slot, restarting, on trial until marked good), from the timings of
-a first, unkilled update. Then it is started again, as a board after a power cut, and:
+it downloads (within the first 30 % of an update's time), in odd rounds while it switches
+(from its last chunk on: checking, writing the other slot, restarting, on trial until marked
+good), from the timings of a first, unkilled update; the report counts where each kill
+landed. Then it is started again, as a board after a power cut, and:
 
 - it must boot a valid version: its boot line (the version read from the slot the loader
   picked) names the version it ran or the one staged, and it reaches the broker;
@@ -136,6 +137,13 @@ class Records:
         self.client.disconnect()
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def run(say=print, kills: int = 50, seed: int = 19, heap: bool = True) -> dict:
     """The bench on a private stack; its figures as a dict (with `heap`, also what a download
     adds to the fullest air station's heap: quantrac/bench/ota_heap.py)."""
@@ -178,19 +186,20 @@ def kill_updates(env: dict[str, str], folder: Path, kills: int, seed: int, say=p
             times = {}
             if kill_at is not None:
                 phase, delay = kill_at
-                anchor = r"ota download" if phase == "download" else r"ota staged"
-                if phase == "download":
-                    st.wait_log(mark, anchor)
-                    time.sleep(delay)
-                else:
-                    st.wait_log(mark, r"ota download")
-                    # the switch starts after the last chunk: time it from the first chunk
-                    time.sleep(delay)
+                st.wait_log(mark, r"ota download")
+                dl = sim.dir / "ota" / "dl"
+                if phase == "switch":  # from the last chunk on: checks, slot, restart, trial
+                    deadline = time.monotonic() + WAIT_S
+                    while not (_size(dl) >= len(b.blob) or "ota staged" in st.log()[mark:]):
+                        if time.monotonic() > deadline:
+                            raise common.BenchError(f"round {i}: the download never ended")
+                        time.sleep(0.005)
+                time.sleep(delay)
                 cut = len(st.log())
+                done = _size(dl) >= len(b.blob) or "ota staged" in st.log()[mark:cut]
                 st.kill()
-                # where the kill landed: after the last chunk (installing, restarting, on
-                # trial) is the switch, whatever the aim was
-                phases["switch" if "ota staged" in st.log()[mark:cut] else "download"] += 1
+                # where the kill landed, whatever the aim was
+                phases["switch" if done else "download"] += 1
                 m = st.wait_log(cut, r"boot quantrac firmware (\S+) ")
                 boots.append(m[1])
                 if m[1] not in (f"1.0.{i - 1}", f"1.0.{i}"):
@@ -210,9 +219,9 @@ def kill_updates(env: dict[str, str], folder: Path, kills: int, seed: int, say=p
         for k in range(kills):
             i = k + 2
             phase = "download" if k % 2 == 0 else "switch"
-            # download: within the first 60 % of an update's time; switch: the last 50 %
-            delay = rng.uniform(0, 0.6 * span) if phase == "download" else \
-                rng.uniform(0.5 * span, span)
+            # download: within the first 30 % of an update's time; switch: from the last chunk
+            delay = rng.uniform(0, 0.3 * span) if phase == "download" else \
+                rng.uniform(0, 0.5 * span)
             update(i, (phase, delay))
             if (k + 1) % 10 == 0:
                 say(f"  {k + 1} kills, every boot valid")
