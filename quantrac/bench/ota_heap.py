@@ -24,7 +24,7 @@ from quantrac.bench import firmware as fwbench
 from quantrac.fwpublish import Operator, fw_topic
 from quantrac.fwrollout import halt
 
-CYCLES = 600
+CYCLES = 3000  # long enough for a whole download (46 chunks, one a loop turn) on a busy machine
 
 
 def _prepare(config: Path, pub: bytes) -> Path:
@@ -71,7 +71,7 @@ def measure(env: dict[str, str], tmp: Path, say=print) -> dict:
         downloaded = (ota / "refused").exists()
         say("bench: the smallest heap that runs the update through ...")
         need_k = None
-        for k in range(72, heap_k + 1, 4):
+        for k in range(84, heap_k + 1, 4):
             _prepare(config, pub)
             _stage(env, bundle, station)
             got = fwbench._run(build, k, "heap", str(config), str(CYCLES), str(CYCLES // 2),
