@@ -177,3 +177,30 @@ def rollout(bundle_file: Path, canary: str, stages: str, stations: str | None,
         raise click.ClickException(str(e)) from e
     if result.halted:
         raise SystemExit(1)
+
+
+@firmware.command()
+@click.option("--stations", help="Comma-separated ids [default: every registry station].")
+@click.option("--chunks", type=click.IntRange(0, 1000), default=200, show_default=True,
+              help="Chunk topics to clear per station (a bundle's count, or more).")
+def halt(stations: str | None, chunks: int) -> None:
+    """Stop a rollout by hand: each station's wanted version becomes the one it reports
+    running (none when unknown) and the chunks are cleared, so no station, online or not,
+    applies what was staged."""
+    from quantrac import fwrollout
+    from quantrac.fwpublish import Operator, PublishError
+
+    env = _broker_env()
+    ids = _fleet(stations)
+    try:
+        watch = fwrollout.Watch(env)
+        try:
+            keep = {st: watch.fw[st] for st in ids if st in watch.fw}
+        finally:
+            watch.close()
+        with Operator(env) as op:
+            fwrollout.halt(op, ids, keep, chunks)
+    except (PublishError, RuntimeError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    for st in ids:
+        click.echo(f"{st}: wanted {keep.get(st, 'nothing')}")
