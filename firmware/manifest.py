@@ -4,6 +4,7 @@
 # main.py stays source: an ESP32 runs main.py at boot, and it is three lines.
 
 module("main.py", compile=False)  # noqa: F821 (manifest functions are given by the builder)
+module("slots.py")  # noqa: F821 (the loader: picks the update slot; never in a bundle)
 module("log.py")  # noqa: F821
 module("config.py")  # noqa: F821 (loaded at boot and for remote config only)
 module("defaults.py")  # noqa: F821

@@ -8,6 +8,11 @@ from __future__ import annotations
 PREFIX = "quantrac/v1"  # every topic is PREFIX/<station>/<leaf>, alerts PREFIX/alerts/<station>
 STATION_WRITES = ("data", "status", "event")  # leaves a station publishes
 STATION_READS = ("cmd", "config")  # leaves a station subscribes to (from the operator)
+# Firmware updates (station/ota.py): the retained wanted version a station subscribes to, and
+# under it the update's chunks, quantrac/v1/<station>/fw/<index>, one at a time. Only the
+# operator publishes them.
+UPDATE = "fw"
+UPDATE_CHUNKS = "fw/+"
 CMDS = ("ping", "reboot", "cal_start", "cal_stop", "report_interval", "backlog")
 # The leaf the operator publishes alert answers to (acknowledge, silence) and the collector
 # reads: quantrac/v1/<station>/answer. No station may publish it (collector/services/mosquitto).

@@ -1,7 +1,8 @@
 """Our Mosquitto 2.0: mosquitto.conf and the broker's accounts, generated from the registry.
 
 A station logs in only with its own id as client id, may publish only under its own
-`quantrac/v1/<id>/` prefix and read only its own `cmd` and `config`; the collector reads every
+`quantrac/v1/<id>/` prefix and read only its own `cmd`, `config` and firmware update (`fw`,
+`fw/<index>`); the collector reads every
 station and publishes alerts; the operator sends commands and configs, answers alerts
 (acknowledge, silence: `quantrac/v1/<station>/answer`, nobody else may) and reads everything;
 dead-letter replay (and, on a bench's own stack, the benches) publish station messages under
@@ -21,7 +22,14 @@ from collector.services import credentials, dynsec, procs
 from collector.services.ports import HOST
 from collector.services.state import Layout, ServicesError, read_json
 from quantrac_common.files import write_atomic
-from quantrac_common.protocol import ANSWER, PREFIX, STATION_READS, STATION_WRITES
+from quantrac_common.protocol import (
+    ANSWER,
+    PREFIX,
+    STATION_READS,
+    STATION_WRITES,
+    UPDATE,
+    UPDATE_CHUNKS,
+)
 
 NAME = "mosquitto"
 
@@ -197,6 +205,9 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
         credentials.MQTT_OPERATOR_USER: [
             ("subscribePattern", "#"), ("subscribePattern", "$SYS/#"),
             *(("publishClientSend", f"{PREFIX}/+/{leaf}") for leaf in STATION_READS),
+            # firmware rollouts: the wanted version and the bundle's chunks
+            ("publishClientSend", f"{PREFIX}/+/{UPDATE}"),
+            ("publishClientSend", f"{PREFIX}/+/{UPDATE_CHUNKS}"),
             # answers to alerts (acknowledge, silence): the operator's alone, no station's
             # and not the collector's, so an acknowledgement always comes from a person
             ("publishClientSend", f"{PREFIX}/+/{ANSWER}")],
@@ -207,7 +218,10 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
     for sid in station_ids:
         out[f"station-{sid}"] = [
             *(("publishClientSend", f"{PREFIX}/{sid}/{leaf}") for leaf in STATION_WRITES),
-            *(("subscribeLiteral", f"{PREFIX}/{sid}/{leaf}") for leaf in STATION_READS)]
+            *(("subscribeLiteral", f"{PREFIX}/{sid}/{leaf}") for leaf in STATION_READS),
+            # its own wanted version, and its update's chunks one at a time (station/ota.py)
+            ("subscribeLiteral", f"{PREFIX}/{sid}/{UPDATE}"),
+            ("subscribePattern", f"{PREFIX}/{sid}/{UPDATE_CHUNKS}")]
     return out
 
 

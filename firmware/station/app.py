@@ -16,6 +16,7 @@ from station import health as H
 
 _DRAIN_MESSAGES = const(4)  # data messages per loop turn: sampling goes on while a backlog drains
 _SYNC_RETRY_S = const(60)   # NTP retry period while the clock is not valid
+_TRIAL_MS = const(600000)   # a trial boot's time to prove itself healthy (station/ota.py)
 
 
 def unload(name):
@@ -92,6 +93,14 @@ class Station:
         try:
             while self.uplink.inbox:
                 leaf, payload = self.uplink.inbox.pop(0)
+                if leaf[:2] == b"fw":  # an update: station/ota.py, loaded for the message
+                    import station.ota  # (inline, not a method: 93 B of heap for good)
+
+                    try:
+                        station.ota.handle(self, leaf, payload)
+                    finally:
+                        unload("station.ota")
+                    continue
                 ack, again = control.handle(self, leaf, payload)
                 self.uplink.event("ack", ack.encode())
                 reboot = reboot or again
@@ -108,6 +117,7 @@ class Station:
         health_at = last
         sync_at = last
         synced = False
+        trial = sys.path[0][-5:-2] == "ota"  # an update slot runs (slots.py): on trial?
         hal.start_wdt(self.wdt_ms)
         gc.collect()
         log.info("run free=%d" % gc.mem_free())
@@ -130,6 +140,13 @@ class Station:
                             hal.reset()
                     crumb(H.PUBLISH)
                     self.publisher.drain(_DRAIN_MESSAGES)
+                    if trial and (self.publisher.sent or self.up_ms > _TRIAL_MS):
+                        import station.ota  # judges the trial; False once judged
+
+                        try:
+                            trial = station.ota.handle(self, None, None)
+                        finally:
+                            unload("station.ota")
                     if self.uplink.connected and hal.ticks_diff(now, health_at) >= 0:
                         health_at = hal.ticks_add(now, self.health_ms)
                         self.uplink.event("health", H.health_fields(

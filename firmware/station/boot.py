@@ -111,6 +111,9 @@ def prepare(path):
     except ValueError as e:  # ConfigError: names the key
         log.error(str(e))
         sys.exit(2)
+    if sys.path[0][-5:-2] == "ota":  # a slot runs (slots.py): its bundle's version
+        with open("/".join((sys.path[0], "version"))) as f:  # names interned already
+            cfg["fw"] = f.read().strip()
     gc.collect()
     from binascii import hexlify
 

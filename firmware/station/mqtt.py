@@ -39,6 +39,9 @@ class Client(umqtt.simple.MQTTClient):
             sock.read(1)
             self.pong = True
             return True
+        if op == 0xB0:  # UNSUBACK (station/ota.py leaves a chunk's topic)
+            sock.read(3)
+            return True
         if op & 0xF0 != 0x30 or self.cb is None:
             return False
         sz = self._recv_len()
@@ -108,7 +111,9 @@ class Client(umqtt.simple.MQTTClient):
         sock = self.sock
         pid = self.pid = 1 if self.pid >= 0xFFFF else self.pid + 1
         size = 2 + sum(3 + len(t) for t in args)
-        sock.write(bytes((0x82, size, pid >> 8, pid & 0xFF)))
+        # remaining length: one byte up to 127, two beyond (three topics of a long station id)
+        sock.write(bytes((0x82, size | 0x80, size >> 7) if size > 127 else (0x82, size)))
+        sock.write(bytes((pid >> 8, pid & 0xFF)))
         for t in args:
             self._send_str(t)
             sock.write(b"\x01")

@@ -112,7 +112,9 @@ class Uplink:
         leaf = b"cmd" if topic == self.cmd_topic else b"config" if topic == \
             self.config_topic else None
         if leaf is None:
-            return True
+            leaf = topic[len(self.data_topic) - 4:]  # fw, fw/<i>: an update (station/ota.py)
+            if leaf[:2] != b"fw":
+                return True
         if len(self.inbox) >= _INBOX:
             self.held_back += 1
             return False
@@ -145,7 +147,7 @@ class Uplink:
                           b'"fw":"%s",%s}' % (self.station, self.boot, self._t(), self.fw,
                                               self.birth), False, 1)
                 self.birth_sent = True
-            c.subscribe(self.cmd_topic, self.config_topic)
+            c.subscribe(self.cmd_topic, self.config_topic, self.data_topic[:-4] + b"fw")
         except LINK_ERRORS as e:
             self.attempts += 1
             self._close_socket(c)

@@ -174,3 +174,20 @@ def public_bench(json_path: Path | None, seconds: float, concurrency: int) -> No
     r = _stack_bench(mod.run, mod.table, json_path, seconds=seconds, concurrency=concurrency)
     if not r["met"]:
         raise SystemExit(1)
+
+
+@bench.command()
+@JSON_OPT
+@click.option("--kills", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Updates, each SIGKILLed once in its download or its switch.")
+@click.option("--seed", type=int, default=19, show_default=True)
+@click.option("--heap/--no-heap", default=True, show_default=True,
+              help="Also measure what a download adds to the fullest air station's heap.")
+def ota(json_path: Path | None, kills: int, seed: int, heap: bool) -> None:
+    """Over-the-air updates killed at random moments: every boot on a valid version, every
+    update completed, no record lost; flash use; the update's extra heap peak."""
+    from quantrac.bench import ota as mod
+
+    r = _stack_bench(mod.run, mod.table, json_path, kills=kills, seed=seed, heap=heap)
+    if r["lost"] or r["boots_valid"] != r["boots_after_kill"]:
+        raise click.ClickException(f"{r['lost']} records lost")

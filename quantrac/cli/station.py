@@ -318,20 +318,32 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
               "profile's: new stations go on esp32-wroom-32e-n8 (8 MB, full-image updates)")
 @click.option("--dry-run", is_flag=True, help="print what would be written (partition table, "
               "the filesystem's budget) and touch nothing")
+@click.option("--ota", "ota_bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="flash for over-the-air updates: this signed bundle (quantrac firmware "
+              "bundle) as slot a, the loader and the public key")
+@click.option("--key", "ota_key", type=click.Path(dir_okay=False, path_type=Path),
+              help="with --ota: the signing key whose .pub the board gets "
+              "[default: <run>/secrets/firmware-signing.pem]")
 @BUILD_ROOT
 @TARGET
 @REGISTRY
 @RUN_DIR
 def flash(station_id: str, port: str, image: Path | None, chip: str,
           bootloader_port: str | None, baud: int, no_erase: bool, no_restart: bool,
-          board: str | None, dry_run: bool, build_root: Path | None, target: str,
-          registry_name: str, run_dir: Path | None) -> None:
-    """MicroPython (with --image) and the partition table the board needs, then the build,
-    config and secrets, each verified by hash."""
+          board: str | None, dry_run: bool, ota_bundle: Path | None, ota_key: Path | None,
+          build_root: Path | None, target: str, registry_name: str,
+          run_dir: Path | None) -> None:
+    """MicroPython (with --image) and the partition table the board needs, then the build
+    (with --ota: the signed bundle as slot a, the loader and the public key), config and
+    secrets, each verified by hash."""
+    import shutil
+    import tempfile
+
     from quantrac.field import bundle, workspace
     from quantrac.field import flash as flashing
 
     st = _station(registry_name, station_id)
+    build_dir = (build_root or bundle.BUILD_ROOT) / target
     try:
         layout = flashing.plan(board or boards.profile(st.profile)["board"], image, chip,
                                erase=not no_erase)
@@ -342,14 +354,26 @@ def flash(station_id: str, port: str, image: Path | None, chip: str,
     if dry_run:
         click.echo("dry run: nothing written")
         return
+    staging = Path(tempfile.mkdtemp(prefix="quantrac-ota-"))
     try:
-        files = bundle.board_files((build_root or bundle.BUILD_ROOT) / target,
-                                   workspace.station_dir(run_dir, st.id), st.id)
+        station_dir = workspace.station_dir(run_dir, st.id)
+        if ota_bundle is None:
+            files = bundle.board_files(build_dir, station_dir, st.id)
+        else:
+            from quantrac import fwbundle
+            from quantrac_common.paths import run_dir as default_run
+
+            key = ota_key or (run_dir or default_run()) / "secrets" / "firmware-signing.pem"
+            files = {**bundle.ota_files(build_dir, ota_bundle, fwbundle.public_path(key),
+                                        staging),
+                     **bundle.station_files(station_dir, st.id)}
         copied = flashing.flash(port, files, image, chip, bootloader_port, baud,
                                 erase=not no_erase, restart=not no_restart, echo=click.echo,
                                 layout=layout)
     except (bundle.BundleError, flashing.FlashError, OSError) as e:
         raise click.ClickException(str(e)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     for c in copied:
         click.echo(f"{c.action:<10}{c.size:>8}  {c.path}  {c.sha256[:16]}")
     kept = [c for c in copied if c.action != "removed"]

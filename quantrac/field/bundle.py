@@ -59,3 +59,32 @@ def board_files(build_dir: Path, station_dir: Path, station_id: str) -> dict[str
 
 def sizes(files: dict[str, Path]) -> list[tuple[str, int]]:
     return [(remote, local.stat().st_size) for remote, local in files.items()]
+
+
+def ota_files(build_dir: Path, bundle_file: Path, public_key: Path,
+              staging: Path) -> dict[str, Path]:
+    """Board path → file for a station flashed for over-the-air updates: main.py and the
+    loader (slots.mpy) at the root, the signed bundle (checked against `public_key` first)
+    installed as slot a with its version, `ota/active` and the key (quantrac/fwbundle.py).
+
+    The form is two slots on the filesystem: a standard MicroPython image's partition table
+    (one app, one filesystem) holds it, so no other table is written."""
+    from quantrac import fwbundle
+
+    try:
+        pub = public_key.read_bytes()
+        made = fwbundle.verify(bundle_file.read_bytes(), pub)
+    except OSError as e:
+        raise BundleError(f"{e.filename}: {e.strerror}") from None
+    except fwbundle.BundleError as e:
+        raise BundleError(f"{bundle_file}: refused: {e}") from None
+    out = {}
+    for name in fwbundle.LOADER:
+        if not (build_dir / name).is_file():
+            raise BundleError(f"{build_dir}: no {name}; run `quantrac firmware build`")
+        out[name] = build_dir / name
+    fwbundle.install_slot(made, staging / "ota", pub)
+    for path in sorted((staging / "ota").rglob("*")):
+        if path.is_file():
+            out[path.relative_to(staging).as_posix()] = path
+    return out

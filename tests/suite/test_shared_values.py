@@ -78,6 +78,8 @@ def test_topics_match_the_firmware() -> None:
     assert sorted(leaves.values()) == sorted(protocol.STATION_WRITES + protocol.STATION_READS)
     reads = {leaf for attr, leaf in leaves.items() if attr in subscribed}
     assert reads == set(protocol.STATION_READS)
+    # the update topic, spelled where the station subscribes to it and reads what arrives
+    assert (FIRMWARE / "station" / "uplink.py").read_text().count(f'b"{protocol.UPDATE}"') == 2
 
 
 def test_the_docs_and_schema_name_the_same_values() -> None:
@@ -88,7 +90,7 @@ def test_the_docs_and_schema_name_the_same_values() -> None:
     rows = re.findall(rf"\| `{re.escape(protocol.PREFIX)}/<station>/(\w+)` \| (\w+) →", text)
     assert {leaf for leaf, who in rows if who == "station"} == set(protocol.STATION_WRITES)
     assert {leaf for leaf, who in rows if who == "operator"} == \
-        {*protocol.STATION_READS, protocol.ANSWER}
+        {*protocol.STATION_READS, protocol.ANSWER, protocol.UPDATE}
     readme = " ".join((FIRMWARE / "README.md").read_text().split())
     keys = re.search(r"`config`: `\{[^`]*\}` with keys `([^`]+)`", readme)
     assert keys, "firmware/README.md no longer lists the settable keys"

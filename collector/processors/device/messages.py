@@ -21,6 +21,8 @@ BOOT = re.compile(r"^[0-9a-f]{8}$")
 EVENTS: dict[str, dict[str, type]] = {
     "birth": {"fw": str, "reset": str, "crumb": str, "boots": int, "uptime_before": int},
     "health": {"heap": int, "backlog": int, "dropped": int, "rssi": int, "uptime": int},
+    # a firmware update's outcome (firmware station/ota.py): the last update result per station
+    "ota": {"state": str, "ver": str, "why": str},
 }
 
 Fields = dict[str, float | int | bool | str]
