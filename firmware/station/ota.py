@@ -329,8 +329,10 @@ def judge(station):
     if sys.path[0] != d + "/" + slot:  # the good slot runs (a trial note not yet cleared)
         return False
     ver = station.uplink.fw
+    # a sensor gave a value: a valid sample in the open period's windows (the sampler takes
+    # each value out of its device as soon as it is sampled, so the devices hold none)
     if station.publisher.sent and station.hal.epoch() is not None and any(
-            v is not None for dev in station.devices for v in dev.values):
+            station.sampler.win.n):
         _put(d + "/active", slot.encode())
         _drop(d + "/trial")
         _event(station, "good", ver)
