@@ -15,7 +15,6 @@ HORIZONS = 72
 MEANS = (3, 6, 12, 24, 72, 168)
 LAGS = (1, 2, 3, 6, 12, 24)
 PROFILE_DAYS = 7
-YEAR_H = 365.2425 * 24
 
 
 def rolling_mean(y: np.ndarray, k: int) -> np.ndarray:
@@ -90,7 +89,7 @@ class Table:
 
     def names(self, feed: list[str] | None = None) -> list[str]:
         return (self.origin_names
-                + ["h", "hod_o", "hod_t", "dow_t", "doy_sin", "doy_cos", "sn1", "sn2", "prof7"]
+                + ["h", "hod_o", "hod_t", "dow_t", "sn1", "sn2", "prof7"]
                 + [f"feed_{n}" for n in (feed or [])])
 
     def pairs(self, origin: np.ndarray, h: np.ndarray,
@@ -106,11 +105,9 @@ class Table:
         abs_t = self.hour0 + target + LOCAL_OFFSET_H
         s1 = seasonal_index(origin, h)
         s2 = s1 - 24
-        doy = 2 * np.pi * (abs_t % YEAR_H) / YEAR_H
         extra = [
             h.astype(float), (abs_o % 24).astype(float), (abs_t % 24).astype(float),
             ((abs_t // 24 + 3) % 7).astype(float),  # 1970-01-01 was a Thursday: Monday = 0
-            np.sin(doy), np.cos(doy),
             self._at(self.y, s1), self._at(self.y, s2), self._at(self.profile, s1),
         ]
         extra += [np.asarray(v, dtype=float) for v in (feed or {}).values()]

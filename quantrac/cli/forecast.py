@@ -92,3 +92,53 @@ def backtest(csv_path: Path, param: str, json_out: Path | None, every: int, trai
     click.echo(f"{result['run']['seconds']} s, max RSS {result['run']['max_rss_mb']} MB",
                err=True)
     sys.stdout.flush()
+
+
+@forecast.command()
+@click.option("--station", required=True, help="the station id (its hourly means in InfluxDB)")
+@click.option("--at", "at", type=int, default=None,
+              help="forecast from the hour ending at this UTC epoch second (default: now)")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="run folder holding services.env (default: QUANTRAC_RUN_DIR or .run/)")
+def run(station: str, at: int | None, run_dir: str | None) -> None:
+    """One station's forecast now, in the terminal: PM2.5 and PM10 central value and
+    10th-90th percentile at +1…72 h (every 6 h shown), the model used and why, and the
+    forecast daily VN_AQI. Trains first (seconds to a minute); stores nothing."""
+    from datetime import UTC, datetime
+
+    from collector.config import ConfigError, services_env
+    from forecast import history
+    from forecast.forecaster import WEATHER, Forecaster
+    from quantrac_common import paths
+    from quantrac_common.influxql import QueryError
+
+    try:
+        env = services_env(paths.run_dir(run_dir))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    now = int(time.time()) if at is None else at
+    now -= now % 3600
+    f = Forecaster()
+    try:
+        means = history.hourly(env, station, f.settings.params + WEATHER, now,
+                               f.settings.history_days)
+    except QueryError as e:
+        raise click.ClickException(str(e)) from None
+    if not any(p in means for p in f.settings.params):
+        _fail(f"{station}: no complete hourly PM2.5 or PM10 mean in the "
+              f"{f.settings.history_days} days before "
+              f"{datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M}Z")
+    fc = f.forecast(station, means, now)
+    click.echo(f"{station}: forecast issued {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M}Z"
+               " (a forecast, not a measurement)")
+    for p, pf in fc.params.items():
+        click.echo(f"{p}: model {pf.model}" + (f" ({pf.note})" if pf.note else ""))
+        if pf.model == "none":
+            continue
+        click.echo("     h   µg/m³   10th–90th")
+        for h in (1, *range(6, len(pf.values) + 1, 6)):
+            v, lo, hi = pf.values[h - 1]
+            click.echo(f"  {h:4d} {v:7.1f}   {lo:5.1f}–{hi:.1f}")
+    for t, a, lo, hi in fc.aqi_daily:
+        day = datetime.fromtimestamp(t - 3600 + 7 * 3600, UTC).strftime("%Y-%m-%d")
+        click.echo(f"daily VN_AQI {day} (local): {a} ({lo}–{hi})")

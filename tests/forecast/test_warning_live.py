@@ -10,9 +10,11 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
+import fastjsonschema
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
@@ -33,6 +35,9 @@ DAYS = 100
 PERIOD_D = 8  # an episode every 8 days: 5 calm days, then 3 days of build-up
 # 2026-03-01 12:00 local (05:00Z), at noon of the first build-up day: the last episode
 NOW = int(datetime(2026, 3, 1, 5, tzinfo=UTC).timestamp())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "protocol-v1.schema.json")
+                    .read_text(encoding="utf-8"))
+ALERT = fastjsonschema.compile({**SCHEMA, "$ref": "#/definitions/alert"})
 SMALL = ForecasterSettings(model=ModelSettings(trees=100, quantile_trees=50, max_rows=60_000))
 
 
@@ -147,6 +152,7 @@ def test_a_build_up_is_warned_before_the_measured_day_crosses_and_a_calm_station
         assert not [p for p in res.warnings if p.station == CALM]
 
         note = _wait_retained(env, EPISODE, "warn")
+        ALERT(note)  # the protocol's alert message, with its own state
         assert note["state"] == "warning" and note["forecast"] is True
         assert note["text_en"].startswith(f"{EPISODE}: Forecast (not a measurement)")
         assert note["lead_h"] >= 0 and note["lead_h"] < 48
@@ -177,3 +183,27 @@ def test_a_build_up_is_warned_before_the_measured_day_crosses_and_a_calm_station
         assert _wait_retained(env, EPISODE, "close")["state"] == "closed"
     finally:
         outputs.stop()
+
+
+def test_forecast_run_shows_one_station_and_says_when_it_falls_back(services, session_run_dir):
+    from click.testing import CliRunner
+
+    from quantrac.cli import main
+
+    env = services
+    t, v = _series(False, NOW, seed=4)
+    _write(env, "fc-run-01", t, v)
+    short = t > NOW - 10 * 86400
+    _write(env, "fc-short-01", t[short], v[short])
+    cli = CliRunner()
+    args = ["forecast", "run", "--at", str(NOW), "--run-dir", str(session_run_dir)]
+    r = cli.invoke(main, [*args, "--station", "fc-run-01"])
+    assert r.exit_code == 0, r.output
+    assert "(a forecast, not a measurement)" in r.output
+    assert "pm2_5: model gbm" in r.output and "daily VN_AQI" in r.output
+    r = cli.invoke(main, [*args, "--station", "fc-short-01"])
+    assert r.exit_code == 0, r.output
+    assert ("pm2_5: model persistence (240 hours with a value, fewer than the 1440 a model "
+            "needs: persistence)") in r.output
+    r = cli.invoke(main, [*args, "--station", "fc-nobody-01"])
+    assert r.exit_code == 2 and "fc-nobody-01: no complete hourly PM2.5 or PM10 mean" in r.output
