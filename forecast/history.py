@@ -36,3 +36,15 @@ def hourly(env: dict[str, str], station: str, params: tuple[str, ...], until: in
         if 0 <= i < n:
             grids.setdefault(r["param"], np.full(n, np.nan))[i] = float(r["value"])
     return {p: Series(start, g) for p, g in grids.items()}
+
+
+def fan_query(station: str, param: str, when: str = "time > now() - 7d") -> str:
+    """The forecast fan beside the measured series, as a dashboard panel reads it: for each
+    hour, the latest forecast made for it (past hours: the +1 h forecast, future hours: the
+    current issue), central value and 10th–90th percentile. `max("issued")` is a selector, so
+    the other fields come from the same point."""
+    fc = shipped().qualified("forecast")
+    return (f'SELECT max("issued") AS "issued", "value" AS "forecast", "lo" AS "p10", '
+            f'"hi" AS "p90" FROM {fc} WHERE "station" = {influxql.quote_string(station)} '
+            f"AND \"param\" = {influxql.quote_string(param)} AND \"period\" = '1h' "
+            f"AND {when} GROUP BY time(1h) fill(none)")

@@ -24,6 +24,7 @@ from collector.delivery.alert_outputs import AlertOutputs
 from collector.domain import aqi as vn_aqi
 from collector.sinks.mqtt_alerts.plugin import MqttAlertSink
 from forecast.forecaster import Forecaster, ForecasterSettings
+from forecast.history import fan_query
 from forecast.model import ModelSettings
 from forecast.service import run_pass, sink
 from forecast.warning import Warnings, load_rules
@@ -164,6 +165,16 @@ def test_a_build_up_is_warned_before_the_measured_day_crosses_and_a_calm_station
         rows = _influx(env, f"SELECT count(\"value\") FROM \"derived\".\"forecast\" WHERE "
                             f"\"station\" = '{CALM}' AND \"param\" = 'pm2_5'")
         assert rows and rows[0]["count"] == 72
+        # the fan a dashboard shows: the latest issue's 72 hours (an hour later, the new
+        # issue replaces the old one in it), each inside its interval
+        t_next, v_next = _series(False, NOW + 3600, seed=2)
+        _write(env, CALM, t_next[-1:], v_next[-1:])
+        run_pass(env, [CALM], forecaster, warnings, NOW + 3600)
+        nxt = NOW + 3600
+        window = f"time > {nxt}s AND time <= {nxt + 72 * 3600}s"
+        fan = _influx(env, fan_query(CALM, "pm2_5", window))
+        assert len(fan) == 72 and all(r["issued"] == nxt for r in fan)
+        assert all(r["p10"] <= r["forecast"] <= r["p90"] for r in fan)
         rows = _influx(env, "SELECT \"state\", \"forecast\" FROM \"derived\".\"alert\" WHERE "
                             f"\"station\" = '{EPISODE}' AND \"rule\" = 'forecast.vn_aqi.48h'")
         assert [r["state"] for r in rows] == ["warning"] and rows[0]["forecast"] is True
