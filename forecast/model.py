@@ -18,6 +18,7 @@ PERSISTENCE = "persistence"
 GBM = "gbm"
 # one set of trees per block of horizons: in one model for all 72, the long horizons' large
 # changes swamped the leaves that +1 h falls in (skill -0.9 against persistence at +1 h)
+MIN_JUDGED = 48  # recent pairs per horizon the persistence check needs (2 days of origins)
 BLOCKS = ((1, 1), (2, 3), (4, 6), (7, 12), (13, 24), (25, 48), (49, 72))
 
 
@@ -175,14 +176,22 @@ def fit(table: Table, cutoff: int, s: ModelSettings, previous: Fit | None = None
     pred = _predict(judge, table, o, h)
     err_m = (pred[:, 0] - truth) ** 2
     err_p = (table.y[o] - truth) ** 2
-    use = np.zeros(s.horizons + 1, bool)
-    spread = np.zeros((s.horizons + 1, 2))
+    use = np.ones(s.horizons + 1, bool)
+    spread = previous.spread if previous is not None and previous.spread is not None \
+        else np.zeros((s.horizons + 1, 2))
+    spread = spread.copy()
     for hh in range(1, s.horizons + 1):
         sel = h == hh
-        if sel.sum() >= 24:
-            use[hh] = err_m[sel].mean() <= err_p[sel].mean()
-            d = truth[sel] - table.y[o[sel]]
-            spread[hh] = np.quantile(d, s.quantiles)
+        if sel.sum() >= MIN_JUDGED:
+            spread[hh] = np.quantile(truth[sel] - table.y[o[sel]], s.quantiles)
+    # judged per block of horizons, as the trees are fitted: one horizon's month of errors is
+    # too noisy to throw the model away on (a whole month of persistence at +48 h costs far
+    # more than a close call gains); a block with too few recent pairs to judge (a station
+    # that was down) keeps the model
+    for b_lo, b_hi in BLOCKS:
+        sel = (h >= b_lo) & (h <= min(b_hi, s.horizons))
+        if sel.sum() >= MIN_JUDGED * (min(b_hi, s.horizons) - b_lo + 1):
+            use[b_lo:b_hi + 1] = err_m[sel].mean() <= err_p[sel].mean()
     result.spread = spread
     result.boosters, result.rows = _train(table, cutoff, s)
     result.use_model = use
