@@ -51,6 +51,8 @@ class Fit:
     cutoff: int
     rows: int = 0
     use_model: np.ndarray = field(default_factory=lambda: np.zeros(HORIZONS + 1, bool))
+    # where the trees lost to the ridge stage alone on recent data: the ridge's central value
+    ridge_only: np.ndarray = field(default_factory=lambda: np.zeros(HORIZONS + 1, bool))
     reason: str = ""
     boosters: dict = field(default_factory=dict)  # {"linear": Linear, (lo, hi): {name: Booster}}
     spread: np.ndarray | None = None  # persistence's interval: recent error quantiles per h
@@ -121,7 +123,8 @@ def _x(table: Table, origin: np.ndarray, h: np.ndarray, anchor: np.ndarray) -> n
     return np.column_stack([table.pairs(origin, h), anchor.astype(np.float32)])
 
 
-def _predict(stage: dict, table: Table, origin: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _predict(stage: dict, table: Table, origin: np.ndarray, h: np.ndarray,
+             ridge_only: np.ndarray | None = None) -> np.ndarray:
     anchor = stage["linear"].predict(origin, h)
     out = np.repeat(anchor[:, None], 3, axis=1)
     for key, boosters in stage.items():
@@ -132,6 +135,8 @@ def _predict(stage: dict, table: Table, origin: np.ndarray, h: np.ndarray) -> np
             x = _x(table, origin[sel], h[sel], anchor[sel])
             out[sel] = anchor[sel, None] + np.stack(
                 [b.predict(x, num_threads=1) for b in boosters.values()], axis=1)
+    if ridge_only is not None and ridge_only[h].any():
+        out[ridge_only[h], 0] = anchor[ridge_only[h]]
     out = np.maximum(out, 0.0)
     # quantile models trained apart can cross; the interval always holds the central value
     out[:, 1] = np.minimum(out[:, 1], out[:, 0])
@@ -176,6 +181,7 @@ def fit(table: Table, cutoff: int, s: ModelSettings, previous: Fit | None = None
     pred = _predict(judge, table, o, h)
     err_m = (pred[:, 0] - truth) ** 2
     err_p = (table.y[o] - truth) ** 2
+    err_r = (judge["linear"].predict(o, h) - truth) ** 2
     use = np.ones(s.horizons + 1, bool)
     spread = previous.spread if previous is not None and previous.spread is not None \
         else np.zeros((s.horizons + 1, 2))
@@ -191,7 +197,9 @@ def fit(table: Table, cutoff: int, s: ModelSettings, previous: Fit | None = None
     for b_lo, b_hi in BLOCKS:
         sel = (h >= b_lo) & (h <= min(b_hi, s.horizons))
         if sel.sum() >= MIN_JUDGED * (min(b_hi, s.horizons) - b_lo + 1):
-            use[b_lo:b_hi + 1] = err_m[sel].mean() <= err_p[sel].mean()
+            m, r, p = err_m[sel].mean(), err_r[sel].mean(), err_p[sel].mean()
+            use[b_lo:b_hi + 1] = min(m, r) <= p
+            result.ridge_only[b_lo:b_hi + 1] = r < m
     result.spread = spread
     result.boosters, result.rows = _train(table, cutoff, s)
     result.use_model = use
@@ -214,7 +222,8 @@ def predict(f: Fit, table: Table, origin: np.ndarray, h: np.ndarray
         out[:, 2] = np.maximum(pers + f.spread[h, 1], 0.0)
     by_model = f.use_model[h] if f.boosters else np.zeros(len(h), bool)
     if by_model.any():
-        out[by_model] = _predict(f.boosters, table, origin[by_model], h[by_model])
+        out[by_model] = _predict(f.boosters, table, origin[by_model], h[by_model],
+                                 f.ridge_only)
     return out, by_model
 
 
