@@ -1,7 +1,7 @@
-"""The station model: gradient-boosted trees (LightGBM) for the central value and the 10th and
-90th percentiles, one model across horizons 1…72 (the horizon is a feature), trained on a
-bounded sample of (origin, horizon) pairs; per horizon, persistence where the model did not
-beat it on the station's own recent data.
+"""The station model: a ridge stage (the linear baseline's), then gradient-boosted trees
+(LightGBM) per block of horizons for what it leaves (central value) and the 10th and 90th
+percentiles, trained on a bounded sample of (origin, horizon) pairs; per block, persistence
+(or the ridge alone) where the model did not beat it on the station's own recent data.
 """
 
 from __future__ import annotations
@@ -157,9 +157,10 @@ def _recent_pairs(y: np.ndarray, start: int, cutoff: int, horizons: int
 
 
 def fit(table: Table, cutoff: int, s: ModelSettings, previous: Fit | None = None) -> Fit:
-    """Train on everything up to `cutoff` (an hour index) and decide, per horizon, whether
-    the model or persistence forecasts. The check is out of sample: the previous fit scored on
-    the hours since it was trained, or, on a first fit, a fit that left out the recent hours."""
+    """Train on everything up to `cutoff` (an hour index) and decide, per block of horizons,
+    whether the model, the ridge stage alone or persistence forecasts. The check is out of
+    sample: the previous fit scored on the hours since it was trained, or, on a first fit, a
+    fit that left out the recent hours."""
     y = table.y[:cutoff + 1]
     result = Fit(cutoff=cutoff)
     present = int(np.sum(~np.isnan(y)))
