@@ -38,6 +38,8 @@ GROUPS = {
     "export": ("quantrac.cli.export", "export", "Open-data CSV/JSON for any date range."),
     "report": ("quantrac.cli.report", "report",
                "The department's daily and monthly bulletins (Markdown and PDF, vi and en)."),
+    "forecast": ("quantrac.cli.forecast", "forecast",
+                 "Station forecasts 1-72 h ahead: the rolling-origin backtest."),
     "grafana": ("quantrac.cli.grafana", "grafana",
                 "Build and push the operations-room dashboards."),
     "backup": ("quantrac.cli.backup", "backup",

@@ -1,0 +1,97 @@
+"""An external forecast feed: a public air-quality or weather forecast API answering JSON with
+hourly arrays (`{"hourly": {"time": [...], "pm2_5": [...], ...}}`, the shape Open-Meteo's
+air-quality and weather APIs use), read into {variable: {epoch s: value}}.
+
+`hourly.time` is ISO 8601 local to the answer's `utc_offset_seconds` (0 when absent, as with
+`timezone=GMT`); a value is taken for the hour ending at its time, the label the collector's
+means use. The URL may carry an API key, so it must be https (http only to this machine) and
+a redirect is never followed (collector/delivery/safe_transport.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+from datetime import UTC, datetime, timedelta
+
+from collector.delivery.safe_transport import https_url, is_redirect, opener
+
+MAX_BYTES = 5_000_000
+
+
+class FeedError(ValueError):
+    """The feed could not be fetched or its answer is not what it must be; says which."""
+
+
+def parse(doc: object, variables: tuple[str, ...]) -> dict[str, dict[int, float]]:
+    """The `variables` of one answer; a null value is a missing hour."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("hourly"), dict):
+        raise FeedError("the answer has no 'hourly' object")
+    hourly = doc["hourly"]
+    times = hourly.get("time")
+    if not isinstance(times, list) or not times:
+        raise FeedError("'hourly.time' is missing or empty")
+    offset = doc.get("utc_offset_seconds", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise FeedError(f"'utc_offset_seconds' {offset!r} is not an integer")
+    stamps = []
+    for i, t in enumerate(times):
+        try:
+            local = datetime.fromisoformat(str(t))
+        except ValueError:
+            raise FeedError(f"hourly.time[{i}] {t!r} is not an ISO 8601 time") from None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=UTC) - timedelta(seconds=offset)
+        stamps.append(int(local.timestamp()))
+    out: dict[str, dict[int, float]] = {}
+    for var in variables:
+        values = hourly.get(var)
+        if values is None:
+            raise FeedError(f"'hourly.{var}' is missing (the answer has: "
+                            f"{', '.join(k for k in hourly if k != 'time')})")
+        if not isinstance(values, list) or len(values) != len(stamps):
+            raise FeedError(f"'hourly.{var}' is not a list as long as 'hourly.time' "
+                            f"({len(stamps)})")
+        series = {}
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise FeedError(f"hourly.{var}[{i}] {v!r} is not a number")
+            series[stamps[i]] = float(v)
+        out[var] = series
+    return out
+
+
+def fetch(url: str, variables: tuple[str, ...], timeout_s: float = 20.0
+          ) -> dict[str, dict[int, float]]:
+    problem = https_url("feed url", url, "the feed's API key")
+    if problem:
+        raise FeedError(problem)
+    try:
+        with opener().open(url, timeout=timeout_s) as r:
+            body = r.read(MAX_BYTES + 1)
+    except urllib.error.HTTPError as e:
+        if is_redirect(e.code):
+            raise FeedError(f"{url}: answered {e.code} to {e.headers.get('Location')!r}; "
+                            "redirects are not followed, set the final URL") from None
+        raise FeedError(f"{url}: answered {e.code} {e.reason}") from None
+    except OSError as e:
+        raise FeedError(f"{url}: unreachable ({e})") from None
+    if len(body) > MAX_BYTES:
+        raise FeedError(f"{url}: the answer is larger than {MAX_BYTES} bytes")
+    try:
+        doc = json.loads(body)
+    except ValueError as e:
+        raise FeedError(f"{url}: the answer is not JSON ({e})") from None
+    try:
+        return parse(doc, variables)
+    except FeedError as e:
+        raise FeedError(f"{url}: {e}") from None
+
+
+def aligned(series: dict[int, float], issued: int, horizons: int) -> list[float]:
+    """The feed's value for each target hour issued + 1 … horizons h (NaN where it has none):
+    what `Table.pairs(feed=…)` takes."""
+    return [series.get(issued + h * 3600, math.nan) for h in range(1, horizons + 1)]
