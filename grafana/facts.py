@@ -37,11 +37,8 @@ class Band:
 
 def aqi_bands() -> tuple[Band, ...]:
     """VN_AQI bands (Decision 1459); a band starts one above the previous band's maximum."""
-    out, lower = [], 0
-    for b in aqi.default_table().bands:
-        out.append(Band(b.key, lower, b.vi, b.en, hex_colour(b.rgb)))
-        lower = b.max + 1
-    return tuple(out)
+    return tuple(Band(b.key, lower, b.vi, b.en, b.hex)
+                 for lower, b in aqi.band_floors(aqi.default_table()))
 
 
 def aqi_advice(key: str) -> dict:

@@ -15,10 +15,6 @@ from collector.domain import aqi, aqi_health
 AIR_KINDS = ("air",)
 
 
-def hex_colour(rgb: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
 @dataclass(frozen=True)
 class Band:
     key: str
@@ -31,11 +27,8 @@ class Band:
 
 @cache
 def aqi_bands() -> tuple[Band, ...]:
-    out, lower = [], 0
-    for b in aqi.default_table().bands:
-        out.append(Band(b.key, lower, b.max, b.vi, b.en, hex_colour(b.rgb)))
-        lower = b.max + 1
-    return tuple(out)
+    return tuple(Band(b.key, lower, b.max, b.vi, b.en, b.hex)
+                 for lower, b in aqi.band_floors(aqi.default_table()))
 
 
 def band(key: str) -> Band | None:

@@ -40,6 +40,20 @@ class Band:
     en: str
     rgb: tuple[int, int, int]
 
+    @property
+    def hex(self) -> str:
+        """The official colour as a web page or a dashboard writes it (#rrggbb)."""
+        return "#{:02x}{:02x}{:02x}".format(*self.rgb)
+
+
+def band_floors(table: AqiTable) -> list[tuple[int, Band]]:
+    """Each band with its lowest index: one above the previous band's maximum (0 first)."""
+    out, lower = [], 0
+    for b in table.bands:
+        out.append((lower, b))
+        lower = b.max + 1
+    return out
+
 
 @dataclass(frozen=True)
 class AqiTable:
