@@ -18,10 +18,15 @@ from collector.sinks.mqtt_alerts.plugin import FORECAST_TOPIC, MqttAlertSink
 USER_KEYS = ("QUANTRAC_MQTT_FORECAST_USER", "QUANTRAC_MQTT_FORECAST_PASSWORD")
 
 
-def mqtt_sink(env: dict[str, str], client_id: str | None = None) -> MqttAlertSink:
+def require(env: dict[str, str]) -> None:
+    """ValueError naming what services.env lacks for the forecaster's account."""
     missing = [k for k in USER_KEYS if not env.get(k)]
     if missing:
         raise ValueError(f"services.env lacks {', '.join(missing)}: run `quantrac services up`")
+
+
+def mqtt_sink(env: dict[str, str], client_id: str | None = None) -> MqttAlertSink:
+    require(env)
     return MqttAlertSink(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]),
                          env[USER_KEYS[0]], env[USER_KEYS[1]],
                          client_id=client_id or f"quantrac-forecast-{uuid.uuid4().hex[:6]}",

@@ -2,7 +2,7 @@
 
 The payload is the transition with the list of the station's alerts still open (`open`), so
 whoever subscribes later reads the station's whole alert state from the one retained message.
-Publishes as the collector's MQTT user (the ACL lets it write `quantrac/v1/alerts/#`) with a
+Publishes as the collector's MQTT user (the ACL lets it write `quantrac/v1/alerts/+`) with a
 client id of its own and a clean session; QoS 1, each message waited for.
 """
 
