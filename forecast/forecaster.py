@@ -47,7 +47,9 @@ class StationForecast:
     station: str
     issued: int
     params: dict[str, ParamForecast] = field(default_factory=dict)
-    aqi_hourly: list[tuple[int, int | None]] = field(default_factory=list)  # (time, aqi)
+    # (time, central, low, high hourly VN_AQI)
+    aqi_hourly: list[tuple[int, int | None, int | None, int | None]] = field(
+        default_factory=list)
     # (day end epoch s, central, low, high daily VN_AQI)
     aqi_daily: list[tuple[int, int | None, int | None, int | None]] = field(default_factory=list)
     measured: dict[str, Series] = field(default_factory=dict)
@@ -97,12 +99,12 @@ def _joined(measured: Series, values: np.ndarray) -> list[float | None]:
 
 
 def aqi_of(fc: StationForecast, horizons: int
-           ) -> tuple[list[tuple[int, int | None]], list[tuple[int, int | None, int | None,
-                                                           int | None]]]:
+           ) -> tuple[list[tuple[int, int | None, int | None, int | None]],
+                      list[tuple[int, int | None, int | None, int | None]]]:
     """Hourly VN_AQI (PM by NowCast) over measured-then-forecast hours, and the daily VN_AQI
     of each local day the forecast reaches (hours ending 01:00 … 00:00), measured hours first.
-    The low and high daily values come from the 10th and 90th percentile hours: a band, not a
-    percentile of the day."""
+    The low and high values (hourly and daily) come from the 10th and 90th percentile hours:
+    a band, not a percentile of the index."""
     pm = {p: f for p, f in fc.params.items() if f.model != "none"}
     if not pm:
         return [], []
@@ -113,8 +115,9 @@ def aqi_of(fc: StationForecast, horizons: int
     hourly = []
     for h in range(1, horizons + 1):
         end = n_past + h
-        res = vn_aqi.hourly_aqi({p: v[:end] for p, v in series[0].items()})
-        hourly.append((fc.issued + h * 3600, res.aqi))
+        vals = [vn_aqi.hourly_aqi({p: v[:end] for p, v in series[k].items()}).aqi
+                for k in range(3)]
+        hourly.append((fc.issued + h * 3600, vals[0], vals[1], vals[2]))
     daily = []
     local_now = fc.issued + LOCAL_OFFSET_H * 3600
     day_end = local_now - local_now % 86400 + 86400 - LOCAL_OFFSET_H * 3600
@@ -140,19 +143,15 @@ def points(fc: StationForecast) -> list[Point]:
                               "hi": round(float(hi), 2), "issued": fc.issued},
                              fc.issued + h * 3600))
     models = ",".join(sorted({f.model for f in fc.params.values() if f.model != "none"}))
-    for t, a in fc.aqi_hourly:
-        if a is not None:
-            out.append(Point("forecast", {"station": fc.station, "param": "vn_aqi",
-                                          "period": "1h", "horizon": str((t - fc.issued) // 3600),
-                                          "model": models},
-                             {"value": float(a), "issued": fc.issued}, t))
-    for t, a, lo, hi in fc.aqi_daily:
-        if a is not None:
+    for period, rows in (("1h", fc.aqi_hourly), ("24h", fc.aqi_daily)):
+        for t, a, lo, hi in rows:
+            if a is None:
+                continue
             fields: dict[str, float | int | bool | str] = {"value": float(a), "issued": fc.issued}
             if lo is not None and hi is not None:
                 fields |= {"lo": float(lo), "hi": float(hi)}
             out.append(Point("forecast", {"station": fc.station, "param": "vn_aqi",
-                                          "period": "24h",
+                                          "period": period,
                                           "horizon": str((t - fc.issued) // 3600),
                                           "model": models}, fields, t))
     return out

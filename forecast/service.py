@@ -12,12 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import boards
 from collector.contracts import Point
 from collector.sinks.influxdb.plugin import InfluxSink
 from forecast import history
 from forecast.forecaster import WEATHER, Forecaster, StationForecast, points
-from forecast.warning import Warnings
+from forecast.outputs import warning_outputs
+from forecast.warning import Warnings, load_rules
 
 log = logging.getLogger("quantrac.forecast")
 RUN_AT_MINUTE = 10  # after the hour: the collector's hourly means are in by then
@@ -37,13 +40,16 @@ def sink(env: dict[str, str]) -> InfluxSink:
 
 def run_pass(env: dict[str, str], stations: Iterable[str], forecaster: Forecaster,
              warnings: Warnings, now: int, send: Callable[[list[Point]], None] | None = None,
-             db: InfluxSink | None = None) -> PassResult:
-    """Forecast every station from the hour ending `now` (epoch s, floored to the hour)."""
+             db: InfluxSink | None = None, stop: threading.Event | None = None) -> PassResult:
+    """Forecast every station from the hour ending `now` (epoch s, floored to the hour);
+    with `stop` set, no further station is started."""
     now -= now % 3600
     db = db or sink(env)
     result = PassResult()
     params = tuple(forecaster.settings.params) + WEATHER
     for st in stations:
+        if stop is not None and stop.is_set():
+            break
         try:
             means = history.hourly(env, st, params, now, forecaster.settings.history_days)
             fc = forecaster.forecast(st, means, now)
@@ -69,6 +75,32 @@ def loop(env: dict[str, str], stations: list[str], forecaster: Forecaster, warni
     """Every hour at RUN_AT_MINUTE, a pass; until `stop` is set."""
     while not stop.is_set():
         now = int(time.time())
-        run_pass(env, stations, forecaster, warnings, now, send)
+        res = run_pass(env, stations, forecaster, warnings, now, send, stop=stop)
+        log.info("forecast pass %d: %d stations, %d warnings, errors: %s", now - now % 3600,
+                 len(res.forecasts), len(res.warnings), res.errors or "none")
         nxt = now - now % 3600 + 3600 + RUN_AT_MINUTE * 60
         stop.wait(max(1.0, nxt - time.time()))
+
+
+def air_stations() -> list[str]:
+    """The registry's air stations: what the forecaster forecasts."""
+    return [s.id for s in boards.registry().stations if s.kind == "air"]
+
+
+def serve(env: dict[str, str], run_dir: Path, stop: threading.Event,
+          stations: list[str] | None = None) -> None:
+    """The production forecaster until `stop` is set: a pass now, then every hour at
+    RUN_AT_MINUTE. Reads with the read-only InfluxDB account (history.hourly), writes with
+    the writer (`sink`), publishes warnings as the forecaster's MQTT account on their own
+    retained topic (forecast/outputs.py); the warnings' state and dead letters live in
+    `<run_dir>/forecast/`, so a restart neither repeats nor forgets a warning."""
+    state = run_dir / "forecast"
+    state.mkdir(parents=True, exist_ok=True)
+    warnings = Warnings(load_rules(), state / "warnings.json")
+    outputs = warning_outputs(env, state / "dead-letters.jsonl")
+    outputs.start()
+    try:
+        loop(env, stations or air_stations(), Forecaster(), warnings, stop, outputs.send)
+    finally:
+        outputs.stop()
+

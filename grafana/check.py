@@ -49,10 +49,10 @@ def time_filter(time_from: str, time_to: str = "now") -> str:
     def influx(t: str) -> str:
         if t == "now":
             return "now()"
-        m = re.fullmatch(r"now-(\d+[smhdw])", t)
+        m = re.fullmatch(r"now([-+])(\d+[smhdw])", t)
         if not m:
-            raise CheckError(f"time {t!r}: only now and now-<duration> are supported")
-        return f"now() - {m.group(1)}"
+            raise CheckError(f"time {t!r}: only now and now±<duration> are supported")
+        return f"now() {m.group(1)} {m.group(2)}"
     return f"time >= {influx(time_from)} and time <= {influx(time_to)}"
 
 
@@ -155,10 +155,11 @@ def check(doc: dict[str, Any], env: dict[str, str], min_interval_s: int = 300,
           time_from: str | None = None) -> list[Result]:
     """Every query of `doc` run with the read-only user; a Result each."""
     time_from = time_from or doc.get("time", {}).get("from", "now-24h")
+    time_to = doc.get("time", {}).get("to", "now")  # the air dashboard reaches ahead: forecasts
     results: list[Result] = []
     variables = resolve_variables(doc, env, time_from, results)
     for where, ref, query, panel_interval in queries(doc):
-        q = interpolate(query, variables, time_from,
+        q = interpolate(query, variables, time_from, time_to,
                         interval_=interval(time_from, min_interval_s, panel_interval))
         r = Result(doc["uid"], where, ref, q)
         try:

@@ -30,10 +30,10 @@ def uid(name: str, lang: str) -> str:
 
 
 def dashboard(name: str, title: str, lang: str, time_from: str = "now-24h",
-              station_filter: bool = True) -> db.Dashboard:
+              station_filter: bool = True, time_to: str = "now") -> db.Dashboard:
     """A dashboard shell: uid, title, tags, local time zone, refresh, links, annotation."""
     d = (db.Dashboard(title).uid(uid(name, lang)).tags([TAG, lang])
-         .timezone(facts.network().timezone).time(time_from, "now").refresh(REFRESH)
+         .timezone(facts.network().timezone).time(time_from, time_to).refresh(REFRESH)
          .tooltip(dm.DashboardCursorSync.CROSSHAIR).readonly()
          .timepicker(db.TimePicker().refresh_intervals(["1m", "5m", "15m", "1h"]))
          .link(db.DashboardLink(t("dash.links", lang))

@@ -53,6 +53,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "stations": ("Trạm: lần nhận cuối và độ đầy đủ dữ liệu",
                  "Stations: last seen and data completeness"),
     "aqi.hourly": ("VN_AQI theo giờ", "Hourly VN_AQI"),
+    "row.forecast": ("Dự báo 72 giờ (không phải số đo)", "72-hour forecast (not a measurement)"),
+    "fc.title": ("{param}: đo và dự báo", "{param}: measured and forecast"),
+    "fc.title.aqi": ("VN_AQI giờ: đo và dự báo", "Hourly VN_AQI: measured and forecast"),
+    "fc.measured": ("Đo", "Measured"),
+    "fc.central": ("Dự báo", "Forecast"),
+    "fc.p10": ("Dự báo, phân vị 10", "Forecast, 10th percentile"),
+    "fc.p90": ("Dự báo, phân vị 90", "Forecast, 90th percentile"),
+    "fc.desc": ("Đường liền: giá trị đo (trung bình 1 giờ). Đường đứt và dải: dự báo của trạm "
+                "(giá trị trung tâm, phân vị 10–90), mỗi giờ theo bản dự báo mới nhất cho giờ "
+                "đó; là dự báo, không phải số đo.",
+                "Solid line: measured (1-hour mean). Dashed line and band: the station's "
+                "forecast (central value, 10th–90th percentile), each hour from the latest "
+                "forecast made for it; a forecast, not a measurement."),
     "wqi.hourly": ("VN_WQI theo giờ, tham khảo (nước mặt)",
                    "Hourly VN_WQI, indicative (surface water)"),
     "alerts.open.count": ("Cảnh báo đang mở", "Open alerts"),

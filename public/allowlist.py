@@ -16,10 +16,11 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "aqi": ("aqi", "band", "dominant", "complete", "sub_*"),
     "wqi": ("status", "wqi", "class", "indicative_wqi", "indicative_class"),
     "device": ("online",),  # a station's online state; never heap, RSSI, errors or resets
-    "forecast": ("aqi", "band", "value"),  # issue 20's forecast, once it exists
+    # issue 20's forecast: the central value, its 10th-90th percentile band, when issued
+    "forecast": ("value", "lo", "hi", "issued"),
 }
 SHOWN_NEVER = ("qc", "status")  # read to filter, never put into an answer about readings
-TAGS = ("station", "param", "period", "unit", "kind", "message")
+TAGS = ("station", "param", "period", "unit", "kind", "message", "model")
 
 
 class NotPublic(ValueError):

@@ -201,7 +201,7 @@ def chart(points: list[dict], label: str, lang: str, colour_of=None) -> str:
 
 
 def station(s: boards.Station, doc: dict, history: dict[str, list[dict]],
-            forecast: list[dict], lang: str) -> str:
+            forecast: dict, lang: str) -> str:
     tz = ZoneInfo(facts.network().timezone)
     colour, key = station_colour(s, doc)
     parts = [f'<p><a href="/?lang={lang}">← {esc(t("back", lang))}</a></p>',
@@ -224,16 +224,7 @@ def station(s: boards.Station, doc: dict, history: dict[str, list[dict]],
         parts.append(f"<h3>{esc(facts.param_name(param))}</h3>"
                      + chart(pts, facts.param_name(param), lang, colour_of))
     parts.append("</section>")
-    # the slot issue 20's forecast fills: empty until a `forecast` measurement exists
-    parts.append(f'<section id="forecast" data-forecast="{len(forecast)}"><h2>'
-                 f"{esc(t('next72', lang))}</h2>")
-    if forecast:
-        pts = [{"time": r["time"], "value": r.get("aqi", r.get("value"))} for r in forecast
-               if r.get("aqi", r.get("value")) is not None]
-        parts.append(_forecast_table(pts, lang, tz))
-    else:
-        parts.append(f"<p class=\"muted\">{esc(t('no_forecast', lang))}</p>")
-    parts.append("</section>")
+    parts.append(_forecast(forecast, lang, tz))
     net = facts.network()
     source = t("source_text", lang, station=f"{s.name} ({s.id})", network=net.title)
     method = (t("method_text", lang) if facts.is_air(s)
@@ -243,11 +234,34 @@ def station(s: boards.Station, doc: dict, history: dict[str, list[dict]],
     return _doc(lang, f"{s.name} · {t('title', lang)}", f"/station/{s.id}", "".join(parts))
 
 
-def _forecast_table(pts: list[dict], lang: str, tz: ZoneInfo) -> str:
-    rows = "".join(f"<tr><td>{_local(p['time'], tz)}</td><td>{p['value']}</td></tr>"
-                   for p in pts)
-    return (f"<table><thead><tr><th scope=\"col\">{esc(t('time', lang))}</th>"
-            f"<th scope=\"col\">{esc(t('value', lang))}</th></tr></thead>"
+def _forecast(fc: dict, lang: str, tz: ZoneInfo) -> str:
+    """The latest forecast issue's VN_AQI (store.forecast), set apart from the measured values
+    and labelled a forecast in its heading, its note and every table's caption."""
+    n = len(fc.get("hourly", ())) + len(fc.get("daily", ()))
+    head = (f'<section id="forecast" class="forecast" data-forecast="{n}" data-kind="forecast">'
+            f"<h2>{esc(t('next72', lang))}</h2>")
+    if not n:
+        return head + f"<p class=\"muted\">{esc(t('no_forecast', lang))}</p></section>"
+    note = t("forecast_note", lang, issued=_local(fc["issued"], tz),
+             model=t("model_" + fc["model"], lang) if fc.get("model") in ("gbm", "persistence")
+             else fc.get("model", ""))
+    return (head + f'<p class="forecast-note">{esc(note)}</p>'
+            + _forecast_table(fc.get("daily", []), t("forecast_daily", lang), lang, tz)
+            + _forecast_table(fc.get("hourly", []), t("forecast_hourly", lang), lang, tz)
+            + "</section>")
+
+
+def _forecast_table(pts: list[dict], caption: str, lang: str, tz: ZoneInfo) -> str:
+    if not pts:
+        return ""
+    def band(p: dict) -> str:
+        return f"{p['lo']}–{p['hi']}" if "lo" in p and "hi" in p else "—"
+    rows = "".join(f"<tr><td>{_local(p['time'], tz)}</td><td>{p['value']}</td>"
+                   f"<td>{band(p)}</td></tr>" for p in pts)
+    return (f"<table><caption>{esc(caption)}</caption><thead><tr>"
+            f"<th scope=\"col\">{esc(t('time', lang))}</th>"
+            f"<th scope=\"col\">{esc(t('forecast_value', lang))}</th>"
+            f"<th scope=\"col\">{esc(t('forecast_band', lang))}</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")
 
 

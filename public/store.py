@@ -221,16 +221,38 @@ class Store:
             p["preliminary"] = self.preliminary(station, p["time"])
         return pts, more
 
-    def forecast(self, station: str) -> list[dict]:
-        """Issue 20's next 72 h, once a `forecast` measurement exists (nothing before)."""
-        def compute() -> list[dict]:
-            try:
-                return self.select("forecast", ("*",), f"\"station\" = "
-                                   f"{influxql.quote_string(station)} AND time > now() AND "
-                                   f"time <= now() + 72h", "ORDER BY time ASC LIMIT 200")
-            except influxql.QueryError:
-                return []
-        return self.cache.get(("forecast", station), HISTORY_TTL_S, compute)
+    def forecast(self, station: str) -> dict:
+        """The latest issue of the station's VN_AQI forecast (forecast/forecaster.py):
+        {"issued", "model", "hourly": the next 72 h, "daily": the local days it reaches},
+        each point {time, value, lo, hi}; {} before any forecast exists."""
+        return self.cache.get(("forecast", station), HISTORY_TTL_S,
+                              lambda: self._forecast(station))
+
+    def _forecast(self, station: str) -> dict:
+        where = (f"\"station\" = {influxql.quote_string(station)} AND \"param\" = 'vn_aqi'")
+        # the latest issue reaches furthest ahead, so its last point carries its `issued`
+        last = self.select_last("forecast", "issued", where + " AND time > now() - 3d",
+                                '"station"')
+        if not last or last[0].get("issued") is None:
+            return {}
+        issued = int(last[0]["issued"])
+        now = int(self.clock())
+        rows = self.select("forecast", ("value", "lo", "hi", "issued"),
+                           where + f" AND \"issued\" = {issued} AND time > {issued}s",
+                           'GROUP BY "period", "model" ORDER BY time ASC')
+        out: dict = {"issued": issued, "model": "", "hourly": [], "daily": []}
+        for r in rows:
+            if r.get("value") is None:
+                continue
+            p = {"time": r["time"], "value": int(round(float(r["value"])))}
+            if r.get("lo") is not None and r.get("hi") is not None:
+                p |= {"lo": int(round(float(r["lo"]))), "hi": int(round(float(r["hi"])))}
+            out["model"] = r.get("model", "")
+            if r.get("period") == "1h" and now < r["time"] <= now + 72 * 3600:
+                out["hourly"].append(p)
+            elif r.get("period") == "24h" and r["time"] > now:
+                out["daily"].append(p)
+        return out if out["hourly"] or out["daily"] else {}
 
     def window(self, hours: int) -> dict[tuple[str, str], list[dict]]:
         """Every station's hourly means and hourly VN_AQI of the last `hours`, valid only,

@@ -148,7 +148,8 @@ def broker_accounts(layout: Layout, stations: dict[str, str], bench: bool) -> dy
     services = {credentials.MQTT_ADMIN_USER: pw["mqtt_admin"],
                 credentials.MQTT_COLLECTOR_USER: pw["mqtt_collector"],
                 credentials.MQTT_OPERATOR_USER: pw["mqtt_operator"],
-                credentials.MQTT_REPLAY_USER: pw["mqtt_replay"]}
+                credentials.MQTT_REPLAY_USER: pw["mqtt_replay"],
+                credentials.MQTT_FORECAST_USER: pw["mqtt_forecaster"]}
     if bench:
         services[credentials.MQTT_BENCH_USER] = pw["mqtt_bench"]
     return mosquitto.wanted(services, stations)
@@ -219,6 +220,8 @@ def up(run_dir: Path | str | None = None, bench: bool | None = None) -> dict[str
             "QUANTRAC_MQTT_OPERATOR_PASSWORD": pw["mqtt_operator"],
             "QUANTRAC_MQTT_REPLAY_USER": credentials.MQTT_REPLAY_USER,
             "QUANTRAC_MQTT_REPLAY_PASSWORD": pw["mqtt_replay"],
+            "QUANTRAC_MQTT_FORECAST_USER": credentials.MQTT_FORECAST_USER,
+            "QUANTRAC_MQTT_FORECAST_PASSWORD": pw["mqtt_forecaster"],
             "QUANTRAC_INFLUX_URL": base,
             "QUANTRAC_INFLUX_WRITE_URL": write_url,
             "QUANTRAC_INFLUX_DB": influxdb.DATABASE,

@@ -18,13 +18,15 @@ MQTT_COLLECTOR_USER = "collector"
 MQTT_OPERATOR_USER = "operator"
 MQTT_REPLAY_USER = "replay"  # `collector dead-letters replay` re-publishing station messages
 MQTT_BENCH_USER = "bench"  # only on a bench's own stack (`services.up(..., bench=True)`)
+MQTT_FORECAST_USER = "forecaster"  # forecast/: publishes its warnings' retained topic only
 INFLUX_ADMIN_USER = "admin"
 INFLUX_WRITE_USER = "writer"
 INFLUX_READ_USER = "reader"
 SERVICE_ACCOUNTS = ("mqtt_admin", "mqtt_collector", "mqtt_operator", "mqtt_replay",
-                    "mqtt_bench", "influx_admin", "influx_writer", "influx_reader")
+                    "mqtt_bench", "mqtt_forecaster", "influx_admin", "influx_writer",
+                    "influx_reader")
 RESERVED_MQTT_USERS = (MQTT_ADMIN_USER, MQTT_COLLECTOR_USER, MQTT_OPERATOR_USER,
-                       MQTT_REPLAY_USER, MQTT_BENCH_USER)
+                       MQTT_REPLAY_USER, MQTT_BENCH_USER, MQTT_FORECAST_USER)
 
 
 def new_password() -> str:

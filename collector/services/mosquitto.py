@@ -201,7 +201,12 @@ def roles(station_ids: list[str]) -> dict[str, list[dynsec.Acl]]:
         # prefix (collectors in one share group split the stream).
         credentials.MQTT_COLLECTOR_USER: [("subscribePattern", f"{PREFIX}/#"),
                                           ("subscribePattern", f"$share/+/{PREFIX}/#"),
-                                          ("publishClientSend", f"{PREFIX}/alerts/#")],
+                                          # one level: alerts/<station>, never the
+                                          # forecaster's alerts/<station>/forecast below it
+                                          ("publishClientSend", f"{PREFIX}/alerts/+")],
+        # forecast warnings on a retained topic of their own, so that they never overwrite
+        # the collector's retained alert state (its `open` list) on alerts/<station>
+        credentials.MQTT_FORECAST_USER: [("publishClientSend", f"{PREFIX}/alerts/+/forecast")],
         credentials.MQTT_OPERATOR_USER: [
             ("subscribePattern", "#"), ("subscribePattern", "$SYS/#"),
             *(("publishClientSend", f"{PREFIX}/+/{leaf}") for leaf in STATION_READS),

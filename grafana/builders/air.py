@@ -1,11 +1,12 @@
 """Air station detail, one dashboard per regulation group (Phú Quốc: QCVN 05:2023): hourly and
-daily VN_AQI with the dominant pollutant and the sub-indices; every parameter's means against
-its QCVN limit for each averaging period; the readings and the sensors' status."""
+daily VN_AQI with the dominant pollutant and the sub-indices; the forecast fan of PM and VN_AQI
+beside the measured series; every parameter's means against its QCVN limit for each averaging
+period; the readings and the sensors' status."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import table
+from grafana_foundation_sdk.builders import table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -31,6 +32,55 @@ from grafana.panels import (
 from grafana.queries import agg, by_time, col, is_, select
 
 STATION = detail.STATION
+AHEAD = "now+3d"  # the dashboard's range reaches the forecast's 72 h
+FORECAST_PARAMS = ("pm2_5", "pm10")  # what forecast/forecaster.py forecasts
+
+
+def fan_query(param: str) -> str:
+    """For each hour the latest forecast made for it (forecast.history.fan_query, the same
+    statement under the dashboard's `$timeFilter` and `$station`): past hours show the +1 h
+    forecast, future hours the latest issue; `max("issued")` is a selector, so the other
+    fields come from the same point."""
+    return select([agg("max", "issued", "issued"), col("value", "forecast"), col("lo", "p10"),
+                   col("hi", "p90")], "forecast",
+                  [STATION, is_("param", param), is_("period", "1h")], [by_time("1h")],
+                  fill="none")
+
+
+def fan_panel(title: str, measured: str, fan: str, lang: str, grid: dm.GridPos,
+              unit: str = "") -> timeseries.Panel:
+    """The measured series (A) and the forecast fan (B): the central value dashed, the
+    10th-90th percentile band filled, `issued` hidden (an epoch, not a value)."""
+    hidden = {"viz": True, "legend": True, "tooltip": True}
+    p = series(title, [target(measured, "A", alias=t("fc.measured", lang)),
+                       target(fan, "B", alias="$col")], grid, unit=unit,
+               description=t("fc.desc", lang)).min(0)
+    return (p.with_override(*override("issued", **{"custom.hideFrom": hidden}))
+            .with_override(*override("forecast", display_name=t("fc.central", lang),
+                                     **{"custom.lineStyle": {"fill": "dash",
+                                                            "dash": [10, 10]}}))
+            .with_override(*override("p10", display_name=t("fc.p10", lang),
+                                     **{"custom.lineWidth": 0}))
+            .with_override(*override("p90", display_name=t("fc.p90", lang),
+                                     **{"custom.lineWidth": 0, "custom.fillBelowTo": "p10",
+                                        "custom.fillOpacity": 25})))
+
+
+def forecast_row(d: db.Dashboard, group: facts.Group, lang: str, flow: Flow) -> None:
+    """A panel per forecast parameter (and the hourly VN_AQI) with the station's measured
+    hourly series and the forecast fan beside it, labelled a forecast."""
+    d.with_row(row(t("row.forecast", lang), flow.row()))
+    for p in (p for p in FORECAST_PARAMS if p in group.params):
+        measured = select([col("value", "measured")], "mean",
+                          [STATION, is_("param", p), is_("period", "1h"),
+                           '"complete" = true'])
+        d.with_panel(fan_panel(t("fc.title", lang, param=facts.param_name(p)), measured,
+                               fan_query(p), lang, flow.place(8, 8), unit="µg/m³"))
+    measured = select([col("aqi", "measured")], "aqi", [is_("period", "hour"), STATION])
+    d.with_panel(with_thresholds(
+        fan_panel(t("fc.title.aqi", lang), measured, fan_query("vn_aqi"), lang,
+                  flow.place(8, 8)),
+        band_thresholds(facts.aqi_bands()), cm.GraphThresholdsStyleMode.DASHED))
 
 
 def index_row(d: db.Dashboard, group: facts.Group, lang: str, flow: Flow) -> None:
@@ -99,11 +149,12 @@ def advice_table(title: str, lang: str, where: list[str], grid: dm.GridPos) -> t
 def dashboard(group: facts.Group, lang: str) -> db.Dashboard:
     name = "air" if sum(g.family == "air" for g in facts.groups()) == 1 else group.slug
     d = (frame.dashboard(name, t("dash.air", lang, regulation=group.regulation), lang,
-                         time_from="now-7d")
+                         time_from="now-7d", time_to=AHEAD)
          .with_variable(frame.station_var(lang, group.ids, multi=False))
          .with_variable(frame.param_var(lang)))
     flow = Flow()
     index_row(d, group, lang, flow)
+    forecast_row(d, group, lang, flow)
     detail.add_limits(d, group, lang, flow)
     detail.add_readings(d, lang, flow)
     return d

@@ -142,3 +142,43 @@ def run(station: str, at: int | None, run_dir: str | None) -> None:
     for t, a, lo, hi in fc.aqi_daily:
         day = datetime.fromtimestamp(t - 3600 + 7 * 3600, UTC).strftime("%Y-%m-%d")
         click.echo(f"daily VN_AQI {day} (local): {a} ({lo}–{hi})")
+
+
+@forecast.command()
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="run folder holding services.env (default: QUANTRAC_RUN_DIR or .run/)")
+@click.option("--station", "stations", multiple=True,
+              help="forecast only this station (repeatable; default: every air station of "
+                   "the registry)")
+def serve(run_dir: str | None, stations: tuple[str, ...]) -> None:
+    """Run the forecaster: a pass now, then every hour at :10, for every air station;
+    writes `forecast` points, opens and closes warnings (retained on
+    quantrac/v1/alerts/<station>/forecast). Stops cleanly on SIGINT or SIGTERM."""
+    import logging
+    import signal
+    import threading
+
+    from collector.config import ConfigError, services_env
+    from forecast import outputs, service
+    from quantrac_common import paths
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    folder = paths.run_dir(run_dir)
+    try:
+        env = services_env(folder)
+        outputs.require(env)
+    except (ConfigError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        click.echo(f"forecast: {signal.Signals(signum).name}, stopping after the station in "
+                   "progress", err=True)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    click.echo(f"forecast: serving {', '.join(stations) or 'every air station'} "
+               f"(run folder {folder})", err=True)
+    service.serve(env, Path(folder), stop, list(stations) or None)
+    click.echo("forecast: stopped", err=True)

@@ -1,8 +1,8 @@
 """Done-when (issue 20) on the real stack: a station whose history builds up to an episode
 gets a forecast warning before its measured daily VN_AQI crosses 151; a calm history gets
 none; the warning closes when the forecast drops. Means go into the session's InfluxDB, the
-forecaster reads them back with InfluxQL, the warning reaches people through the collector's
-retained-MQTT alert output."""
+forecaster reads them back with InfluxQL, the warning reaches people through the retained
+MQTT alert output on its own topic (`quantrac/v1/alerts/<station>/forecast`)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from collector.contracts import Point
-from collector.delivery.alert_outputs import AlertOutputs
 from collector.domain import aqi as vn_aqi
-from collector.sinks.mqtt_alerts.plugin import MqttAlertSink
 from forecast.forecaster import Forecaster, ForecasterSettings
 from forecast.history import fan_query
 from forecast.model import ModelSettings
+from forecast.outputs import warning_outputs
 from forecast.service import run_pass, sink
 from forecast.warning import Warnings, load_rules
 
@@ -88,7 +87,8 @@ def _retained(env: dict, station: str) -> dict | None:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"op-t-{uuid.uuid4().hex[:8]}")
     c.username_pw_set(env["QUANTRAC_MQTT_OPERATOR_USER"], env["QUANTRAC_MQTT_OPERATOR_PASSWORD"])
     c.on_message = lambda cl, u, m: got.append(m.payload) if m.retain else None
-    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(f"quantrac/v1/alerts/{station}", 1)
+    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(
+        f"quantrac/v1/alerts/{station}/forecast", 1)
     c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
     c.loop_start()
     try:
@@ -135,11 +135,8 @@ def test_a_build_up_is_warned_before_the_measured_day_crosses_and_a_calm_station
     assert crossing > NOW
     assert all(a < 151 for end, a in measured.items() if NOW - 86400 < end <= NOW)
 
-    outputs = AlertOutputs({"mqtt_alerts": MqttAlertSink(
-        env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]),
-        env["QUANTRAC_MQTT_COLLECTOR_USER"], env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"],
-        client_id=f"fc-t-{uuid.uuid4().hex[:6]}")}, tmp_path / "dead.jsonl",
-        retry_initial_s=0.2, retry_max_s=1.0)
+    outputs = warning_outputs(env, tmp_path / "dead.jsonl", retry_initial_s=0.2,
+                              retry_max_s=1.0)
     outputs.start()
     try:
         forecaster = Forecaster(SMALL)

@@ -123,4 +123,18 @@ def pipeline_data(dashboard_db, tmp_path_factory):
                         env["QUANTRAC_MQTT_COLLECTOR_USER"],
                         env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"])
     assert not missing, f"not stored after {WAIT_S} s: {missing}"
+    _forecast(env, plan, run_dir)
     return env, plan
+
+
+def _forecast(env: dict[str, str], plan: network_day.Plan, run_dir) -> None:
+    """One pass of the real forecaster over the air station's stored day (its hour ending at
+    the plan's end), as `quantrac forecast serve` runs it: the forecast panels read it."""
+    from forecast.forecaster import Forecaster
+    from forecast.service import run_pass
+    from forecast.warning import Warnings, load_rules
+
+    res = run_pass(env, [network_day.AIR], Forecaster(),
+                   Warnings(load_rules(), run_dir / "warnings.json"), plan.end)
+    assert not res.errors, res.errors
+    plan.forecasts = res.forecasts

@@ -47,6 +47,7 @@ class Plan:
     end: int  # time of the last record
     day_end: int  # the last local midnight at or before `end`: a complete local day before it
     messages: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
+    forecasts: dict = field(default_factory=dict)  # station -> the forecaster's StationForecast
 
     def records(self) -> int:
         return (self.end - self.start) // STEP

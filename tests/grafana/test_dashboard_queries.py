@@ -5,6 +5,7 @@ time range, with the read-only user (tests/grafana/conftest.py loads the data)."
 
 from __future__ import annotations
 
+import network_day
 import pytest
 from click.testing import CliRunner
 
@@ -100,3 +101,29 @@ def test_quantrac_grafana_check_reports_every_query(pipeline_data, tmp_path):
     (empty / "services.env").write_text(format_env({**env, "QUANTRAC_INFLUX_DB": "nothing"}))
     bad = CliRunner().invoke(main, ["grafana", "check", "--run-dir", str(empty)])
     assert bad.exit_code == 1 and "FAIL" in bad.output
+
+
+def test_the_forecast_fan_panel_shows_the_forecasters_issue_beside_the_measured_series(
+        pipeline_data):
+    """The air dashboard's PM2.5 and VN_AQI panels, run as Grafana would: A the measured
+    hourly series, B for each hour ahead the central value and the 10–90 % band the real
+    forecaster wrote in its pass (tests/grafana/conftest.py)."""
+    env, plan = pipeline_data
+    fc = plan.forecasts[network_day.AIR]
+    doc = DASHBOARDS[("en", "quantrac-air-en")]
+    got = {(r.where, r.ref): r for r in check.check(doc, env)}
+    pm = got[("PM2.5: measured and forecast", "B")]
+    assert pm.ok, pm.error
+    rows = {r["time"]: r for r in influxql.rows(influxql.query(env, pm.query))}
+    want = fc.params["pm2_5"]
+    ahead = [fc.issued + h * 3600 for h in range(1, len(want.values) + 1)]
+    assert all(t in rows and rows[t]["issued"] == fc.issued for t in ahead)
+    for t, (v, lo, hi) in zip(ahead, want.values, strict=True):
+        assert (rows[t]["forecast"], rows[t]["p10"], rows[t]["p90"]) == \
+            (round(float(v), 2), round(float(lo), 2), round(float(hi), 2))
+    assert got[("PM2.5: measured and forecast", "A")].ok  # the measured series beside it
+    aqi = got[("Hourly VN_AQI: measured and forecast", "B")]
+    rows = {r["time"]: r for r in influxql.rows(influxql.query(env, aqi.query))}
+    hourly = {t: (a, lo, hi) for t, a, lo, hi in fc.aqi_hourly if a is not None}
+    assert hourly and all((rows[t]["forecast"], rows[t]["p10"], rows[t]["p90"]) == v
+                          for t, v in hourly.items())

@@ -2,7 +2,7 @@
 
 The payload is the transition with the list of the station's alerts still open (`open`), so
 whoever subscribes later reads the station's whole alert state from the one retained message.
-Publishes as the collector's MQTT user (the ACL lets it write `quantrac/v1/alerts/#`) with a
+Publishes as the collector's MQTT user (the ACL lets it write `quantrac/v1/alerts/+`) with a
 client id of its own and a clean session; QoS 1, each message waited for.
 """
 
@@ -22,6 +22,7 @@ from quantrac_common.protocol import PREFIX
 
 log = logging.getLogger("quantrac.collector.mqtt_alerts")
 TOPIC = PREFIX + "/alerts/{station}"
+FORECAST_TOPIC = PREFIX + "/alerts/{station}/forecast"  # forecast/'s warnings (own account)
 
 
 class MqttAlertSink:
@@ -29,8 +30,10 @@ class MqttAlertSink:
 
     def __init__(self, host: str, port: int, user: str, password: str, *,
                  client_id: str = "quantrac-collector-alerts", qos: int = 1,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, topic: str = TOPIC) -> None:
+        """`topic`: where each station's retained message goes (`{station}` filled in)."""
         self.host, self.port = host, port
+        self.topic = topic
         self.qos = qos
         self.timeout_s = timeout_s
         self._connected = threading.Event()
@@ -72,7 +75,7 @@ class MqttAlertSink:
                 result.rejected.append((i, "alert point without station or payload"))
                 continue
             body = json.dumps(p.note, ensure_ascii=False).encode("utf-8")
-            info = self._client.publish(TOPIC.format(station=station), body, qos=self.qos,
+            info = self._client.publish(self.topic.format(station=station), body, qos=self.qos,
                                         retain=True)
             deadline = time.monotonic() + self.timeout_s
             try:

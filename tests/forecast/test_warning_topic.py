@@ -1,0 +1,103 @@
+"""A forecast warning has a retained topic of its own (`quantrac/v1/alerts/<station>/forecast`,
+the forecaster's account): the collector's retained alert message on
+`quantrac/v1/alerts/<station>`, whose `open` list holds the measured alerts, is still there
+and intact after a warning; neither account can write the other's topic (the real broker)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from collector.contracts import Point
+from collector.sinks.mqtt_alerts.plugin import MqttAlertSink
+from forecast.forecaster import StationForecast
+from forecast.outputs import warning_outputs
+from forecast.warning import Warnings, load_rules
+
+pytestmark = pytest.mark.services
+
+STATION = "fc-topic-01"
+TOPIC = f"quantrac/v1/alerts/{STATION}"
+
+
+def _retained(env: dict, topic: str) -> bytes | None:
+    got: list[bytes] = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"op-t-{uuid.uuid4().hex[:8]}")
+    c.username_pw_set(env["QUANTRAC_MQTT_OPERATOR_USER"], env["QUANTRAC_MQTT_OPERATOR_PASSWORD"])
+    c.on_message = lambda cl, u, m: got.append(m.payload) if m.retain else None
+    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(topic, 1)
+    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    c.loop_start()
+    try:
+        deadline = time.monotonic() + 3
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return got[-1] if got else None
+
+
+def _publish(env: dict, user: str, topic: str, body: bytes) -> None:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+    c.username_pw_set(env[f"QUANTRAC_MQTT_{user}_USER"], env[f"QUANTRAC_MQTT_{user}_PASSWORD"])
+    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    c.loop_start()
+    try:
+        c.publish(topic, body, qos=1, retain=True).wait_for_publish(5)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_a_warning_leaves_the_collectors_retained_alert_message_intact(services, tmp_path):
+    env = services
+    measured = {"v": 1, "st": STATION, "rule": "threshold.so2.1h", "state": "open",
+                "event": "open", "t": 1_790_000_000, "value": 524.0, "limit": 350.0,
+                "open": [{"rule": "threshold.so2.1h", "id": f"{STATION}/so2", "since": 1}]}
+    collector = MqttAlertSink(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]),
+                              env["QUANTRAC_MQTT_COLLECTOR_USER"],
+                              env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"],
+                              client_id=f"col-t-{uuid.uuid4().hex[:6]}")
+    try:
+        r = collector.write([Point("alert", {"station": STATION}, {"event": "open"},
+                                   measured["t"], measured)])
+        assert r.accepted == [0], r.error
+    finally:
+        collector.close()
+    before = _retained(env, TOPIC)
+    assert before is not None and json.loads(before) == measured
+
+    # a forecast daily VN_AQI of 180 tomorrow: the 24 h and 48 h rules warn
+    now = 1_790_000_000 - 1_790_000_000 % 3600
+    fc = StationForecast(STATION, now, aqi_daily=[(now + 20 * 3600, 180, 160, 200)])
+    warned = Warnings(load_rules(), tmp_path / "w.json").judge(fc)
+    assert warned
+    outputs = warning_outputs(env, tmp_path / "dead.jsonl", retry_initial_s=0.2,
+                              retry_max_s=1.0)
+    outputs.start()
+    try:
+        outputs.send(warned)
+        deadline = time.monotonic() + 20
+        while (got := _retained(env, TOPIC + "/forecast")) is None or \
+                json.loads(got) != warned[-1].note:
+            assert time.monotonic() < deadline, got
+    finally:
+        outputs.stop()
+    note = json.loads(got)
+    assert note["forecast"] is True and note["state"] == "warning" and note["st"] == STATION
+    assert _retained(env, TOPIC) == before  # the measured alerts' state, byte for byte
+
+    # the broker keeps them apart: the forecaster cannot overwrite the collector's topic,
+    # and the collector cannot write the forecaster's
+    _publish(env, "FORECAST", TOPIC, b'{"spoof": 1}')
+    _publish(env, "COLLECTOR", TOPIC + "/forecast", b'{"spoof": 2}')
+    assert _retained(env, TOPIC) == before
+    assert _retained(env, TOPIC + "/forecast") == got
+    # the tests' session broker is shared: leave no retained message behind
+    _publish(env, "COLLECTOR", TOPIC, b"")
+    _publish(env, "FORECAST", TOPIC + "/forecast", b"")
