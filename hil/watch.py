@@ -2,7 +2,8 @@
 
 It logs in as the operator (reads everything, may write stations' `cmd` and `config`), and
 clearing the retained alerts of a station before a run uses the collector's account, the only
-one allowed to write `quantrac/v1/alerts/#`.
+one allowed to write `quantrac/v1/alerts/<station>` (the forecaster's
+`alerts/<station>/forecast` is its own).
 """
 
 from __future__ import annotations
