@@ -329,8 +329,10 @@ def judge(station):
     if sys.path[0] != d + "/" + slot:  # the good slot runs (a trial note not yet cleared)
         return False
     ver = station.uplink.fw
+    # a sensor's value: a valid sample in the open period's windows (the devices' own values
+    # are taken out by the sampler as soon as they are in: none is left to look at here)
     if station.publisher.sent and station.hal.epoch() is not None and any(
-            v is not None for dev in station.devices for v in dev.values):
+            station.sampler.win.n):
         _put(d + "/active", slot.encode())
         _drop(d + "/trial")
         _event(station, "good", ver)
