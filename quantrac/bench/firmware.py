@@ -141,6 +141,9 @@ def _run(build: BenchBuild, heap_k: int, *args: str, timeout: float = 600,
             out["bench_qstrs"] = pools[1][0] - pools[0][0]  # names only the bench module adds
         if "MemoryError" in proc.stdout and out.get("loop_errors"):
             return None  # the station caught it and went on: that heap is too small all the same
+        if "no heap to load the command code" in proc.stdout:
+            return None  # the bench's command dropped unanswered: too small, and the peak
+            # would leave out the names its code interns (they can start the next qstr pool)
         return out
     if "MemoryError" in proc.stdout + proc.stderr:
         return None
@@ -304,6 +307,7 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "heap_goal_bytes": GOAL_HEAP,
         "heap_goal_met": peak <= GOAL_HEAP,
         "sample_cycles": heap["cycles"], "records": heap["records"],
+        "command_answered": heap["answered"] > 0,
         "messages_published": heap["published"], "loop_errors": heap["loop_errors"],
         "cycles_per_s": round(heap["cycles"] / heap_s, 1),
         "backlog_bytes_per_record": full["record_bytes"],
