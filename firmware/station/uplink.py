@@ -29,7 +29,9 @@ class Uplink:
         m = cfg["mqtt"]
         st = cfg["station"]
         self.hal = hal
-        self.cfg = m
+        # the back-off steps only: host, port and user are the client's (server, port, user);
+        # the mqtt section's dict (nine keys) is not kept: -224 B
+        self.cfg = (m["backoff_min_s"], m["backoff_max_s"])
         self.station = st
         self.fw = cfg["fw"]
         self.boot = boot
@@ -68,9 +70,8 @@ class Uplink:
         return b"null" if t is None else b"%d" % t
 
     def _backoff_ms(self):
-        m = self.cfg
-        s = m["backoff_min_s"] << min(self.attempts, 16)
-        ms = min(s, m["backoff_max_s"]) * 1000
+        lo, hi = self.cfg
+        ms = min(lo << min(self.attempts, 16), hi) * 1000
         # 50-100 % of the step: stations that lost the broker together do not return together
         return ms * (256 + self.hal.random_bytes(1)[0]) // 512
 
@@ -128,7 +129,6 @@ class Uplink:
 
     def _connect(self, now):
         hal = self.hal
-        m = self.cfg
         if not hal.net_up():
             self.next_try = hal.ticks_add(now, 2000)
             return
@@ -157,11 +157,11 @@ class Uplink:
             wait = self._backoff_ms()
             self.next_try = hal.ticks_add(hal.ticks_ms(), wait)
             log.warn("mqtt connect to %s:%d failed (%r); retry in %d ms" % (
-                m["host"], m["port"], e, wait))
+                c.server, c.port, e, wait))
             return
         self.attempts = 0
         self.connects += 1
-        log.info("mqtt connected to %s:%d as %s" % (m["host"], m["port"], m["user"]))
+        log.info("mqtt connected to %s:%d as %s" % (c.server, c.port, c.user))
 
     def _close_socket(self, client):
         if client is not None and client.sock is not None:
