@@ -29,8 +29,11 @@ Figures (JSON keys):
   issue's "peak Python heap" and the figure the 64 KiB goal is judged on (heap_goal_met);
 - heap_peak_with_bench_code_bytes: the same with the bench's module;
 - heap_required_bytes: the smallest working heap (4 KiB steps, bench code included) that boots
-  and runs 300 cycles, a command among them, with no MemoryError (not even one the station's
-  loop caught and survived): the peak plus fragmentation plus the bench;
+  and runs 300 cycles, a command among them answered, with no MemoryError (not even one the
+  station's loop caught and survived, nor a command dropped for want of heap for its code):
+  the peak plus fragmentation plus the bench;
+- command_answered: the heap run's command got its answer, so its code's names are in the
+  figures (a dropped one had left out the qstr pool they start);
 - heap_peak_code_on_heap_bytes: the live peak with the modules (and the bench) imported from
   files;
 - qstrs, qstr_pool_bytes, qstrs_before_next_pool: names interned at run time and the pools
