@@ -30,6 +30,8 @@ IMAGE_MIN = 0x180000  # MicroPython's own 4 MiB OTA table gives an app 1.5 MiB: 
 # cable (today 37 files, 63.8 KB, but LittleFS gives every file over 128 bytes whole 4 KiB
 # blocks: about 152 KiB), config, secrets, TLS files, the station's state and update files.
 ROOT_RESERVE = 192 * 1024
+FS_BLOCK = 4096  # a LittleFS block: the unit a file's flash use comes in
+FS_INLINE = 128  # LittleFS keeps a file up to this size inside its folder's metadata
 TYPES = {"app": 0x00, "data": 0x01}
 SUBTYPES = {
     "app": {"factory": 0x00, "test": 0x20, **{f"ota_{i}": 0x10 + i for i in range(16)}},
@@ -148,6 +150,14 @@ def budget(flash: dict) -> list[tuple[str, int]]:
             ("app slot a", slot), ("app slot b", slot),
             ("bundle being downloaded", slot),
             ("flashed build, config, secrets, TLS, state", ROOT_RESERVE)]
+
+
+def fs_blocks(files: dict[str, int]) -> int:
+    """LittleFS blocks a folder of files (relative path: bytes) takes: whole blocks for each
+    file over FS_INLINE bytes, and a metadata pair (2 blocks) for the folder and each
+    subfolder."""
+    folders = {""} | {path.rsplit("/", 1)[0] for path in files if "/" in path}
+    return 2 * len(folders) + sum(-(-n // FS_BLOCK) for n in files.values() if n > FS_INLINE)
 
 
 def _positive(flash: dict, key: str, where: str) -> int:

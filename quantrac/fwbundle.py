@@ -134,11 +134,30 @@ def make(build_folder: Path, version: str, key: Path,
     files = {k: v for k, v in files.items() if k not in LOADER}
     if not any(k.endswith(".mpy") for k in files):
         raise BundleError(f"{build_folder}: holds no .mpy modules")
+    _fits_blocks(files)
     manifest = {"v": 1, "ver": version, "mpy": min_micropython,
                 "files": [[k, len(v), hashlib.sha256(v).hexdigest()] for k, v in files.items()]}
     mb = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     sig = sign(mb, key)
     return assemble(mb, sig, files)
+
+
+def _fits_blocks(files: dict[str, bytes]) -> None:
+    """Refuse a bundle whose installed slot would take more filesystem blocks than a slot's
+    budget on the smallest board: SLOT_BYTES counts bytes, but LittleFS gives each file over
+    128 bytes whole 4 KiB blocks (a slot also holds its `version` file)."""
+    import boards
+    from boards import flash_layout
+
+    budget = min(boards.pins(p.stem)["flash"]["app_slot_bytes"]
+                 for p in sorted((flash_layout.HERE / "pins").glob("*.json")))
+    blocks = flash_layout.fs_blocks({**{k: len(v) for k, v in files.items()}, "version": 16})
+    if blocks * flash_layout.FS_BLOCK > budget:
+        raise BundleError(
+            f"the bundle's {len(files)} files take {blocks} filesystem blocks of "
+            f"{flash_layout.FS_BLOCK} bytes installed ({blocks * flash_layout.FS_BLOCK} bytes), "
+            f"more than a slot's budget ({budget} bytes, boards/pins app_slot_bytes): fewer or "
+            "larger files")
 
 
 def assemble(manifest_bytes: bytes, signature: bytes, files: dict[str, bytes]) -> Bundle:

@@ -94,10 +94,10 @@ class Station:
             while self.uplink.inbox:
                 leaf, payload = self.uplink.inbox.pop(0)
                 if leaf[:2] == b"fw":  # an update: station/ota.py, loaded for the message
-                    import station.ota  # (inline, not a method: 93 B of heap for good)
-
+                    # (inline, not a method: 93 B of heap for good; by a long string, so its
+                    # module names are interned only while an update runs)
                     try:
-                        station.ota.handle(self, leaf, payload)
+                        __import__("station.ota", None, None, True).handle(self, leaf, payload)
                     finally:
                         unload("station.ota")
                     continue
@@ -141,10 +141,9 @@ class Station:
                     crumb(H.PUBLISH)
                     self.publisher.drain(_DRAIN_MESSAGES)
                     if trial and (self.publisher.sent or self.up_ms > _TRIAL_MS):
-                        import station.ota  # judges the trial; False once judged
-
-                        try:
-                            trial = station.ota.handle(self, None, None)
+                        try:  # station/ota.py judges the trial; False once judged
+                            trial = __import__("station.ota", None, None, True).handle(
+                                self, None, None)
                         finally:
                             unload("station.ota")
                     if self.uplink.connected and hal.ticks_diff(now, health_at) >= 0:

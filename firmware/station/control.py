@@ -31,10 +31,6 @@ class Refused(ValueError):
     pass
 
 
-def _q(s):
-    return json.dumps(s)
-
-
 def handle(station, leaf, payload):
     """(ack fields as a JSON fragment, reboot requested)."""
     ident = None
@@ -53,20 +49,20 @@ def handle(station, leaf, payload):
             raise Refused("v: must be 1")
         for seen, ok in station.answered:
             if seen == ident:  # delivered again (at least once): answered, not run twice
-                return ',"id":%s,"ok":%s,"dup":true' % (_q(ident), _q(ok)), False
+                return ',"id":%s,"ok":%s,"dup":true' % (json.dumps(ident), json.dumps(ok)), False
         _fresh(station, msg.get("exp"))
         if leaf == b"cmd":
             extra, reboot = command(station, msg)
         else:
             extra, reboot = configure(station, msg.get("set"))
         _answered(station, ident, True)
-        return ',"id":%s,"ok":true%s' % (_q(ident), extra), reboot
+        return ',"id":%s,"ok":true%s' % (json.dumps(ident), extra), reboot
     except Refused as e:
         if ident is not None:
             _answered(station, ident, False)
-        return ',"id":%s,"ok":false,"why":%s' % (_q(ident), _q(str(e))), False
+        return ',"id":%s,"ok":false,"why":%s' % (json.dumps(ident), json.dumps(str(e))), False
     except MemoryError:
-        return ',"id":%s,"ok":false,"why":"out of memory, try again"' % _q(ident), False
+        return ',"id":%s,"ok":false,"why":"out of memory, try again"' % json.dumps(ident), False
 
 
 def _write(path, text):
@@ -89,8 +85,8 @@ def _fresh(station, exp):
         raise Refused("expired %d s ago" % (now - exp))
 
 
-def _answered(station, ident, ok):
-    station.answered.append((ident, ok))
+def _answered(station, name, value):  # argument names MicroPython interns already
+    station.answered.append((name, value))
     if len(station.answered) > _ANSWERED:
         station.answered.pop(0)
     try:
@@ -132,7 +128,7 @@ def command(station, msg):
                 win.cal_seen[k] = 1
         _write(station.hal.data_dir + "/" + CALIBRATING,
                json.dumps([c.param for c in station.cols if win.calibrating[c.k]]))
-        return extra + ',"params":%s' % _q([station.cols[k].param for k in ks]), False
+        return extra + ',"params":%s' % json.dumps([station.cols[k].param for k in ks]), False
     if cmd == "report_interval":
         s = args.get("s")
         if not isinstance(s, int) or isinstance(s, bool):
@@ -187,4 +183,4 @@ def configure(station, changes):
             sys.modules.pop(name, None)
     os.rename(tmp, station.config_path)
     station.apply(checked, changes)
-    return ',"applied":%s' % _q(sorted(changes)), False
+    return ',"applied":%s' % json.dumps(sorted(changes)), False

@@ -29,21 +29,19 @@ class Uplink:
         m = cfg["mqtt"]
         st = cfg["station"]
         self.hal = hal
-        self.cfg = m
+        # the back-off steps only: host, port and user are the client's (server, port, user);
+        # the mqtt section's dict (nine keys) is not kept: -224 B
+        self.cfg = (m["backoff_min_s"], m["backoff_max_s"])
         self.station = st
         self.fw = cfg["fw"]
         self.boot = boot
         self.birth = birth
         prefix = "quantrac/v1/" + st + "/"
         self.data_topic = (prefix + "data").encode()
-        self.status_topic = (prefix + "status").encode()
         self.event_topic = (prefix + "event").encode()
-        self.cmd_topic = (prefix + "cmd").encode()
-        self.config_topic = (prefix + "config").encode()
         self.inbox = []              # (b"cmd" | b"config", payload) from the operator
         self.refused = 0             # commands refused for being too long
         self.held_back = 0           # left unacknowledged (inbox full): redelivered later
-        self.will = b'{"v":1,"st":"%s","online":false,"boot":"%s"}' % (st, boot)
         self.keepalive_ms = m["keepalive"] * 1000
         self.client = None           # the MQTT client while connected
         import umqtt.simple  # a local name: no global for one assignment
@@ -52,7 +50,11 @@ class Uplink:
         # one client object for every connect, made here: built anew per connect, its
         # attribute dict (~300 B) had to be found in whatever holes the heap had by then
         self.mqtt = Client(st, m["host"], m["port"], m["user"], m["password"], m["keepalive"])
-        self.mqtt.set_last_will(self.status_topic, self.will, True, 1)
+        # the status topic and the will's payload are kept by the client only (its lw_topic,
+        # lw_msg): two names and two dict slots fewer here
+        self.mqtt.set_last_will((prefix + "status").encode(),
+                                b'{"v":1,"st":"%s","online":false,"boot":"%s"}' % (st, boot),
+                                True, 1)
         self.mqtt.set_callback(self.on_message)
         self.connected = False
         self.attempts = 0            # failed connects in a row
@@ -68,9 +70,8 @@ class Uplink:
         return b"null" if t is None else b"%d" % t
 
     def _backoff_ms(self):
-        m = self.cfg
-        s = m["backoff_min_s"] << min(self.attempts, 16)
-        ms = min(s, m["backoff_max_s"]) * 1000
+        lo, hi = self.cfg
+        ms = min(lo << min(self.attempts, 16), hi) * 1000
         # 50-100 % of the step: stations that lost the broker together do not return together
         return ms * (256 + self.hal.random_bytes(1)[0]) // 512
 
@@ -109,12 +110,12 @@ class Uplink:
             self.refused += 1
             log.warn("mqtt message on %s too long, refused" % topic.decode())
             return True
-        leaf = b"cmd" if topic == self.cmd_topic else b"config" if topic == \
-            self.config_topic else None
-        if leaf is None:
-            leaf = topic[len(self.data_topic) - 4:]  # fw, fw/<i>: an update (station/ota.py)
-            if leaf[:2] != b"fw":
-                return True
+        # the topic's leaf after our prefix: cmd, config, or fw, fw/<i> (an update,
+        # station/ota.py); no topic kept for each: the prefix is data_topic's
+        leaf = topic[len(self.data_topic) - 4:]
+        if topic[:len(self.data_topic) - 4] != self.data_topic[:-4] or (
+                leaf != b"cmd" and leaf != b"config" and leaf[:2] != b"fw"):
+            return True
         if len(self.inbox) >= _INBOX:
             self.held_back += 1
             return False
@@ -128,7 +129,6 @@ class Uplink:
 
     def _connect(self, now):
         hal = self.hal
-        m = self.cfg
         if not hal.net_up():
             self.next_try = hal.ticks_add(now, 2000)
             return
@@ -139,7 +139,7 @@ class Uplink:
             self.connected = True
             self.last_tx = hal.ticks_ms()
             self.ping_sent = None
-            c.publish(self.status_topic, b'{"v":1,"st":"%s","online":true,"fw":"%s",'
+            c.publish(c.lw_topic, b'{"v":1,"st":"%s","online":true,"fw":"%s",'
                       b'"boot":"%s","t":%s}' % (self.station, self.fw, self.boot, self._t()),
                       True, 1)
             if not self.birth_sent:
@@ -147,7 +147,8 @@ class Uplink:
                           b'"fw":"%s",%s}' % (self.station, self.boot, self._t(), self.fw,
                                               self.birth), False, 1)
                 self.birth_sent = True
-            c.subscribe(self.cmd_topic, self.config_topic, self.data_topic[:-4] + b"fw")
+            p = self.data_topic[:-4]  # the topics built per connect, not kept (2 names, 128 B)
+            c.subscribe(p + b"cmd", p + b"config", p + b"fw")
         except LINK_ERRORS as e:
             self.attempts += 1
             self._close_socket(c)
@@ -156,11 +157,11 @@ class Uplink:
             wait = self._backoff_ms()
             self.next_try = hal.ticks_add(hal.ticks_ms(), wait)
             log.warn("mqtt connect to %s:%d failed (%r); retry in %d ms" % (
-                m["host"], m["port"], e, wait))
+                c.server, c.port, e, wait))
             return
         self.attempts = 0
         self.connects += 1
-        log.info("mqtt connected to %s:%d as %s" % (m["host"], m["port"], m["user"]))
+        log.info("mqtt connected to %s:%d as %s" % (c.server, c.port, c.user))
 
     def _close_socket(self, client):
         if client is not None and client.sock is not None:
@@ -207,7 +208,7 @@ class Uplink:
         """Clean shutdown: retained offline status (the will's payload), then DISCONNECT."""
         if not self.connected:
             return False
-        ok = self.publish(self.status_topic, self.will, 1, True)
+        ok = self.publish(self.mqtt.lw_topic, self.mqtt.lw_msg, 1, True)
         if self.connected:
             try:
                 self.client.disconnect()

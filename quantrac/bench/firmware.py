@@ -29,8 +29,11 @@ Figures (JSON keys):
   issue's "peak Python heap" and the figure the 64 KiB goal is judged on (heap_goal_met);
 - heap_peak_with_bench_code_bytes: the same with the bench's module;
 - heap_required_bytes: the smallest working heap (4 KiB steps, bench code included) that boots
-  and runs 300 cycles, a command among them, with no MemoryError (not even one the station's
-  loop caught and survived): the peak plus fragmentation plus the bench;
+  and runs 300 cycles, a command among them answered, with no MemoryError (not even one the
+  station's loop caught and survived, nor a command dropped for want of heap for its code):
+  the peak plus fragmentation plus the bench;
+- command_answered: the heap run's command got its answer, so its code's names are in the
+  figures (a dropped one had left out the qstr pool they start);
 - heap_peak_code_on_heap_bytes: the live peak with the modules (and the bench) imported from
   files;
 - qstrs, qstr_pool_bytes, qstrs_before_next_pool: names interned at run time and the pools
@@ -141,6 +144,9 @@ def _run(build: BenchBuild, heap_k: int, *args: str, timeout: float = 600,
             out["bench_qstrs"] = pools[1][0] - pools[0][0]  # names only the bench module adds
         if "MemoryError" in proc.stdout and out.get("loop_errors"):
             return None  # the station caught it and went on: that heap is too small all the same
+        if "no heap to load the command code" in proc.stdout:
+            return None  # the bench's command dropped unanswered: too small, and the peak
+            # would leave out the names its code interns (they can start the next qstr pool)
         return out
     if "MemoryError" in proc.stdout + proc.stderr:
         return None
@@ -304,6 +310,7 @@ def run(cycles: int = 10_000, drain_records: int = 2880, say=print) -> dict:
         "heap_goal_bytes": GOAL_HEAP,
         "heap_goal_met": peak <= GOAL_HEAP,
         "sample_cycles": heap["cycles"], "records": heap["records"],
+        "command_answered": heap["answered"] > 0,
         "messages_published": heap["published"], "loop_errors": heap["loop_errors"],
         "cycles_per_s": round(heap["cycles"] / heap_s, 1),
         "backlog_bytes_per_record": full["record_bytes"],

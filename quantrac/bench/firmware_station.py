@@ -190,10 +190,13 @@ def heap(path, n, steady, rom):
     out[0] = st.sampler.samples
     micropython.qstr_info()  # interned names: firmware.py reads this line
     b = st.backlog
+    # answered: the bench's command got its answer (station/app.py drops it, logging, when
+    # the command code finds no heap to load in: that heap is too small all the same)
     report("cycles boot_live peak_live steady_start end_live histogram_bytes histogram_bins "
-           "rom_alloc records published loop_errors record_bytes per_segment segments params",
+           "rom_alloc records published loop_errors record_bytes per_segment segments params "
+           "answered",
            out + [rom, st.sampler.records, st.publisher.sent, st.errors, b.cur.size, b.per_seg,
-                  b.max_segs, len(st.cols)])
+                  b.max_segs, len(st.cols), len(st.answered)])
     st.hal.close()
 
 

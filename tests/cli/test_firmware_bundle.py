@@ -77,3 +77,23 @@ def test_bad_versions_and_missing_keys_are_named(tmp_path):
     r = run("firmware", "bundle", "1.0.0", "--target", "unix", "--key", str(tmp_path / "k.pem"),
             "--out", str(tmp_path / "b.qfw"))
     assert r.exit_code != 0 and "not a readable signing key" in r.output
+
+
+def test_a_bundle_whose_files_take_more_blocks_than_a_slot_is_refused(tmp_path):
+    """70 modules of 200 bytes are 14 KB, far under a slot's 256 KiB in bytes, but LittleFS
+    gives each a whole 4 KiB block: 74 blocks with the folders, 296 KiB installed."""
+    key = tmp_path / "k.pem"
+    assert run("firmware", "keygen", "--key", str(key)).exit_code == 0
+    build = tmp_path / "build"
+    (build / "station").mkdir(parents=True)
+    for i in range(70):
+        (build / "station" / f"m{i}.mpy").write_bytes(bytes(200))
+    try:
+        fwbundle.make(build, "1.0.0", key)
+    except fwbundle.BundleError as e:
+        assert "74 filesystem blocks" in str(e) and "app_slot_bytes" in str(e), e
+    else:
+        raise AssertionError("a bundle of 74 blocks was made for a 64-block slot")
+    for i in range(10, 70):  # 10 such files fit: 14 blocks
+        (build / "station" / f"m{i}.mpy").unlink()
+    assert fwbundle.make(build, "1.0.0", key).manifest["ver"] == "1.0.0"
