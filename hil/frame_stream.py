@@ -142,18 +142,6 @@ class FrameStream(PmStream):
                 self.requests += 1
                 self._send(port, self.frame())
 
-    def _send(self, port: Port, frame: bytes | None) -> None:
-        if self.faults is not None:
-            delay, frame = self.faults.wire(frame, self.family)
-            if delay and self._stop.wait(delay):
-                return
-        try:
-            if frame is not None:
-                port.write(frame)
-                self.frames += 1
-        except OSError:
-            pass
-
 
 def _ze_sum(frame: bytes | bytearray) -> int:
     return -sum(frame[1:8]) & 0xFF

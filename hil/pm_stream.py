@@ -134,19 +134,22 @@ class PmStream(PortWorker):
 
     def _run(self, port: Port) -> None:
         while not self._stop.is_set():
-            frame: bytes | None = self.frame()
-            if self.faults is not None:  # hil.faults: unplugged, slow, checksum, garbled …
-                delay, frame = self.faults.wire(frame, self.family)
-                if delay and self._stop.wait(delay):
-                    return
-            try:
-                if frame is not None:
-                    port.write(frame)
-                    self.frames += 1
-            except OSError:
-                if self._stop.is_set():
-                    return
+            self._send(port, self.frame())
             self._stop.wait(self.period_s)
+
+    def _send(self, port: Port, frame: bytes | None) -> None:
+        """One frame onto the wire, through the wire faults if any (hil.faults: unplugged,
+        slow, checksum, garbled …)."""
+        if self.faults is not None:
+            delay, frame = self.faults.wire(frame, self.family)
+            if delay and self._stop.wait(delay):
+                return
+        try:
+            if frame is not None:
+                port.write(frame)
+                self.frames += 1
+        except OSError:  # the port closed under us (stopping) or the line is down: no frame
+            pass
 
 
 def pms_frame(pm1: float, pm2_5: float, pm10: float) -> bytes:

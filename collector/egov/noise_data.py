@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.retention import shipped
-from quantrac_common import influxql
+from collector.report import noise
 
 FIELDS = ("laeq", "limit", "exceeded", "complete", "n", "expected", "regulation", "status",
           "confidence", "hours_from", "label_vi", "label_en")
@@ -16,12 +15,7 @@ FIELDS = ("laeq", "limit", "exceeded", "complete", "n", "expected", "regulation"
 def fetch_day_noise(env: dict[str, str], station: str, after: int, until: int,
                     timeout: float = 60.0) -> list[dict[str, Any]]:
     """The station's judged noise periods ending after `after` up to `until`, oldest first."""
-    fields = ", ".join(f'"{f}"' for f in FIELDS)
-    q = (f'SELECT {fields} FROM {shipped().qualified("noise_period")} WHERE '
-         f'"station" = \'{station}\' AND time > {after}s AND time <= {until}s '
-         f'GROUP BY "rule_set", "period", "area"')
-    return sorted(influxql.rows(influxql.query(env, q, timeout=timeout)),
-                  key=lambda r: int(r["time"]))
+    return noise.fetch(env, station, after, until, timeout, FIELDS)
 
 
 def day_noise(rows: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:

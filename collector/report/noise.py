@@ -29,13 +29,15 @@ FIELDS = ("laeq", "limit", "exceeded", "complete", "n", "expected", "regulation"
           "label_vi", "label_en")
 
 
-def fetch(env: dict[str, str], station: str, after: int, until: int,
-          timeout: float = 60.0) -> list[dict[str, Any]]:
-    """The station's judged noise periods ending in (after, until], oldest first."""
-    fields = ", ".join(f'"{f}"' for f in FIELDS)
-    q = (f'SELECT {fields} FROM {shipped().qualified("noise_period")} WHERE "station" = '
+def fetch(env: dict[str, str], station: str, after: int, until: int, timeout: float = 60.0,
+          fields: tuple[str, ...] = FIELDS) -> list[dict[str, Any]]:
+    """The station's judged noise periods ending in (after, until], oldest first: `fields`
+    of each, with its rule set, period and area, its time in epoch seconds (the e-government
+    open data reads them here too, with fields of its own)."""
+    names = ", ".join(f'"{f}"' for f in fields)
+    q = (f'SELECT {names} FROM {shipped().qualified("noise_period")} WHERE "station" = '
          f'{influxql.quote_string(station)} AND time > {after}s AND time <= {until}s '
-         f'GROUP BY "period", "area"')
+         f'GROUP BY "rule_set", "period", "area"')
     rows = influxql.rows(influxql.query(env, q, timeout=timeout))
     return sorted(({**r, "time": int(r["time"])} for r in rows), key=lambda r: r["time"])
 

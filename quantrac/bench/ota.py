@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -47,16 +48,27 @@ RECORD = re.compile(r"record t=(\d+) ")
 BOOT = re.compile(r"boot quantrac firmware (\S+) ")
 
 
+def install(folder: Path, build: Path, bundle: fwbundle.Bundle, public_modulus: bytes) -> None:
+    """`folder` as `quantrac station flash` leaves a board for OTA: main.py and the loader
+    (slots.mpy) from `build` at the root, `bundle` in slot a, the public key in ota/key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in fwbundle.LOADER:
+        shutil.copy(build / name, folder / name)
+    fwbundle.install_slot(bundle, folder / "ota", public_modulus)
+
+
 class Station:
-    """The firmware process under a supervisor that starts it again whenever it ends."""
+    """The firmware process under a supervisor that starts it again whenever it ends, like a
+    board after a reset; `exits` holds the exit code of every run that ended on its own."""
 
     def __init__(self, folder: Path) -> None:
+        """folder: main.py, slots.mpy, config.json and ota/ (install())."""
         self.folder = folder
         self.log_path = folder / "firmware.log"
         self.proc: subprocess.Popen | None = None
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.restarts = 0
+        self.exits: list[int] = []
         self._start()
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -72,8 +84,9 @@ class Station:
     def _watch(self) -> None:
         while not self.stopping.is_set():
             with self.lock:
-                if self.proc.poll() is not None and not self.stopping.is_set():
-                    self.restarts += 1
+                code = self.proc.poll()
+                if code is not None and not self.stopping.is_set():
+                    self.exits.append(code)
                     self._start()
             time.sleep(0.05)
 
@@ -165,9 +178,7 @@ def kill_updates(env: dict[str, str], folder: Path, kills: int, seed: int, say=p
     sim = SimulatedStation(boards.registry().get(STATION), env, folder / "run", sample_s=1,
                            report_s=2)
     sim.prepare()
-    for name in ("main.py", "slots.mpy"):
-        (sim.dir / name).write_bytes((build.folder / name).read_bytes())
-    fwbundle.install_slot(bundles[0], sim.dir / "ota", pub)
+    install(sim.dir, build.folder, bundles[0], pub)
     records = Records(env)
     st = Station(sim.dir)
     phases = {"download": 0, "switch": 0}
@@ -244,7 +255,7 @@ def kill_updates(env: dict[str, str], folder: Path, kills: int, seed: int, say=p
             "bundle_bytes": len(b0.blob), "bundle_files_bytes": files,
             "chunks": len(fwbundle.chunks(b0)), "chunk_bytes": fwbundle.CHUNK_BYTES,
             "flash_peak_bytes": flash_peak, "slot_limit_bytes": fwbundle.SLOT_BYTES,
-            "restarts": st.restarts}
+            "restarts": len(st.exits)}
 
 
 def table(r: dict) -> list[str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fw_harness import FrameWriter, ModbusServer, NullModem, RawPty, pms_frame, pms_words
 from fw_station import Firmware
 from test_fw_broker import GAS_REGISTERS, PM10
+
+import boards
 
 
 @pytest.fixture
@@ -39,3 +43,18 @@ def launch(tmp_path):
         fw.stop()
 
 
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """make(doc): the model `doc` written as a file in a temporary catalog folder and loaded
+    as boards loads a model file (its checks included)."""
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+
+    def make(doc: dict) -> dict:
+        path = folder / f"{doc['model']}.json"
+        path.write_text(json.dumps(doc))
+        return boards.model_file(path)
+
+    return make

@@ -148,6 +148,12 @@ class NullModem:
         self.a.close()
         self.b.close()
 
+    def __enter__(self) -> NullModem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 # ---- an independent Modbus slave --------------------------------------------------------------
 

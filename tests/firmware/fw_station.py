@@ -1,6 +1,6 @@
 """The firmware process launched by the run contract, and the broker side around it: a paho
-subscriber with the collector's credentials and a TCP relay that plays a broker outage
-without touching the broker.
+subscriber with the collector's credentials, a station's config for the test's broker and the
+records one boot of it publishes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fw_harness import FIRMWARE, HEAP, MICROPYTHON, mpy_env
+
+import boards
+from hil.station import station_password
 
 # ---- the firmware process -------------------------------------------------------------------
 
@@ -113,3 +116,55 @@ class Subscriber:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---- a station of the test's broker, and what it publishes -----------------------------------
+
+BOOT = r"boot=([0-9a-f]{8})"  # the boot id the firmware logs at start; its messages carry it
+
+
+def station_mqtt(env: dict[str, str], station: str) -> dict:
+    """The station's MQTT section for the test's broker, with its registry password."""
+    return {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
+            "user": station, "password": station_password(env, station)}
+
+
+def station_config(env: dict[str, str], station: str, uarts: dict[str, str],
+                   sensors: list[dict], sample_s: int = 2, report_s: int = 10) -> dict:
+    """A firmware config of `sensors` on `uarts` (name -> pty path); reconnects after 1-2 s,
+    so a slow first connect costs the test little."""
+    return {"station": station,
+            "mqtt": {**station_mqtt(env, station), "backoff_min_s": 1, "backoff_max_s": 2},
+            "uarts": {name: {"path": path} for name, path in uarts.items()},
+            "sensors": sensors, "sample_s": sample_s, "report_s": report_s}
+
+
+def line_sensor(sid: str, spec: dict, address: int, uart: str = "rs485") -> dict:
+    """The sensor entry of catalog model `spec` at `address` on a pty line, its parameters
+    named `<sid>_<param>` (one line carries many probes of one parameter)."""
+    entry = boards.sensor_entry({"id": sid, "model": spec["model"], "uart": uart,
+                                 "address": address}, spec)
+    entry["turnaround_ms"] = 20  # a pty has no line to turn round
+    for ch in entry["ch"]:
+        ch["param"] = f"{sid}_{ch['param']}"
+    return entry
+
+
+def boot_records(msgs: list, boot: str) -> list[dict]:
+    """The records of the data messages that boot `boot` of the station published."""
+    return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
+            for r in json.loads(p)["r"]]
+
+
+def wait_records(sub: Subscriber, boot: str, count: int,
+                 timeout: float = 60) -> tuple[list, list[dict]]:
+    """Waits until boot `boot` has published `count` records (or `timeout` s): every message
+    the subscriber holds, and that boot's records."""
+    msgs = sub.wait_for(lambda m: len(boot_records(m, boot)) >= count, timeout)
+    return msgs, boot_records(msgs, boot)

@@ -168,3 +168,9 @@ class QuirkPeer:
 
     def stop(self) -> None:
         self._server.stop()
+
+    def __enter__(self) -> QuirkPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -15,10 +15,10 @@ import time
 
 import pytest
 from fw_station import Subscriber
-from ota_station import Supervised, install
 from test_fw_broker import STATION, firmware_config
 
 from quantrac import fwbuild, fwbundle
+from quantrac.bench.ota import Station, install
 from quantrac.fwpublish import Operator, stage, want_version
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -49,7 +49,7 @@ def station(services, sensors, kit, tmp_path):
     cfg = firmware_config(services, *sensors)
     cfg["fw"] = "9.9.9"  # config.json's is not what a bundle-installed station reports
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    run = Supervised(tmp_path)
+    run = Station(tmp_path)
     yield run
     run.stop()
     with Operator(services) as op:  # retained messages outlive the test: clear them

@@ -9,12 +9,12 @@ import json
 import time
 
 import pytest
-from ota_station import Supervised, install
 from test_fw_ota import kit  # noqa: F401 (the build, key and bundles: a module fixture)
 
 import boards
 from hil.station import SimulatedStation
 from quantrac import fwbundle, fwrollout
+from quantrac.bench.ota import Station, install
 from quantrac.fwpublish import Operator
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -26,7 +26,7 @@ class Fleet:
     def __init__(self, env: dict, kit: dict, run_dir) -> None:  # noqa: F811
         self.env, self.kit = env, kit
         self.sims: dict[str, SimulatedStation] = {}
-        self.runs: dict[str, Supervised] = {}
+        self.runs: dict[str, Station] = {}
         reg = boards.registry()
         for st in FLEET:
             sim = SimulatedStation(reg.get(st), env, run_dir, sample_s=1, report_s=5)
@@ -35,7 +35,7 @@ class Fleet:
             install(sim.dir, kit["build"], kit["v1"], kit["pub"])
 
     def start(self, st: str) -> None:
-        self.runs[st] = Supervised(self.sims[st].dir)
+        self.runs[st] = Station(self.sims[st].dir)
 
     def stop(self, st: str) -> None:
         self.runs.pop(st).stop()

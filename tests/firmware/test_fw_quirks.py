@@ -12,11 +12,10 @@ after an FC16 trigger and its waiting time, the BMV080 only after START.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fw_harness import NullModem, validator
-from fw_station import Subscriber
+from fw_station import BOOT, Subscriber, line_sensor, station_config, station_mqtt, wait_records
 from quirk_peer import QuirkPeer, Request, Slave
 
 import boards
@@ -141,11 +140,6 @@ def slaves() -> dict[int, Slave]:
     return peer_slaves
 
 
-def station_password(env: dict[str, str]) -> str:
-    entry = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[STATION]
-    return entry["password"] if isinstance(entry, dict) else entry
-
-
 SENSORS = [  # (sensor id, catalog model, address)
     ("y", "yosemitech-y560", 1), ("ox", "yosemitech-y504", 3), ("tb", "yosemitech-y511", 5),
     ("va", "vaisala-hmp110", 240), ("gr", "greystone-cmd5b4", 9),
@@ -154,61 +148,23 @@ SENSORS = [  # (sensor id, catalog model, address)
 ]
 
 
-def station_config(env: dict[str, str], line: str, lab: dict) -> dict:
+def quirk_config(env: dict[str, str], line: str, lab: dict) -> dict:
     specs = {**boards.catalog(), "lab-quirks": lab}
-    sensors = []
-    for sid, model, addr in [*SENSORS, ("lab", "lab-quirks", 20)]:
-        entry = boards.sensor_entry({"id": sid, "model": model, "uart": "rs485",
-                                     "address": addr}, specs[model])
-        entry["turnaround_ms"] = 20  # a pty has no line to turn round
-        for ch in entry["ch"]:
-            ch["param"] = f"{sid}_{ch['param']}"  # one line, many probes of one parameter
-        sensors.append(entry)
-    return {
-        "station": STATION,
-        "mqtt": {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
-                 "user": STATION, "password": station_password(env), "backoff_min_s": 1,
-                 "backoff_max_s": 2},
-        "uarts": {"rs485": {"path": line}},
-        "sensors": sensors, "sample_s": SAMPLE_S, "report_s": REPORT_S,
-    }
+    sensors = [line_sensor(sid, specs[model], addr)
+               for sid, model, addr in [*SENSORS, ("lab", "lab-quirks", 20)]]
+    return station_config(env, STATION, {"rs485": line}, sensors, SAMPLE_S, REPORT_S)
 
 
-@pytest.fixture
-def lab_model(tmp_path) -> dict:
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    path = folder / "lab-quirks.json"
-    path.write_text(json.dumps(LAB_MODEL))
-    return boards.model_file(path)
-
-
-def test_every_quirk_class_reaches_the_published_record(services, lab_model, launch):
-    modem = NullModem()
-    peer = None
-    sub = None
-    try:
-        peer = QuirkPeer(modem.b.path, slaves())
-        sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
-        fw = launch(station_config(services, modem.a.path, lab_model))
-        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
+def test_every_quirk_class_reaches_the_published_record(services, model_file, launch):
+    with NullModem() as modem, QuirkPeer(modem.b.path, slaves()) as peer, \
+            Subscriber(services, f"quantrac/v1/{STATION}/data") as sub:
+        fw = launch(quirk_config(services, modem.a.path, model_file(LAB_MODEL)))
+        boot = fw.wait_log(BOOT).group(1)
         fw.wait_log(r"boot ready", timeout=30)
-
-        def records(msgs: list) -> list[dict]:
-            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
-                    for r in json.loads(p)["r"]]
-
-        msgs = sub.wait_for(lambda m: len(records(m)) >= 3, timeout=90)
-        got = records(msgs)
+        msgs, got = wait_records(sub, boot, 3, timeout=90)
         assert len(got) >= 3, fw.log()
         for _t, payload, _r in msgs:
             validator("data")(json.loads(payload))
-    finally:
-        if sub is not None:
-            sub.close()
-        if peer is not None:
-            peer.stop()
-        modem.close()
     want = wanted()
     # after the first (partial) period every value is what the datasheet bytes say
     for r in got[1:]:
@@ -243,32 +199,16 @@ def test_the_real_parts_water_profile_builds_boots_and_publishes(services, launc
     prof = boards.profile("water-real")
     st = boards.Station(id=STATION, name="real parts", kind=prof["kind"], lat=10.2, lon=103.9,
                         station_class="", regulation="", column=None, profile="water-real")
-    modem = NullModem()
-    peer = sub = None
-    try:
-        peer_slaves = slaves()
-        peer_slaves[5].holding[0x2600][4] = 0x0000  # the Y511 without an error code
-        peer = QuirkPeer(modem.b.path, {a: peer_slaves[a] for a in (1, 3, 5)})
-        sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
-        mqtt = {"host": services["QUANTRAC_MQTT_HOST"],
-                "port": int(services["QUANTRAC_MQTT_PORT"]), "user": STATION,
-                "password": station_password(services)}
-        cfg = boards.firmware_config(st, {"rs485": {"path": modem.a.path}}, mqtt,
-                                     sample_s=SAMPLE_S, report_s=REPORT_S)
+    peer_slaves = slaves()
+    peer_slaves[5].holding[0x2600][4] = 0x0000  # the Y511 without an error code
+    with NullModem() as modem, \
+            QuirkPeer(modem.b.path, {a: peer_slaves[a] for a in (1, 3, 5)}), \
+            Subscriber(services, f"quantrac/v1/{STATION}/data") as sub:
+        cfg = boards.firmware_config(st, {"rs485": {"path": modem.a.path}},
+                                     station_mqtt(services, STATION), sample_s=SAMPLE_S,
+                                     report_s=REPORT_S)
         fw = launch(cfg)
-        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
-
-        def records(msgs: list) -> list[dict]:
-            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
-                    for r in json.loads(p)["r"]]
-
-        got = records(sub.wait_for(lambda m: len(records(m)) >= 2, timeout=60))
-    finally:
-        if sub is not None:
-            sub.close()
-        if peer is not None:
-            peer.stop()
-        modem.close()
+        _msgs, got = wait_records(sub, fw.wait_log(BOOT).group(1), 2)
     assert len(got) >= 2, fw.log()
     values = {p: v[0] for p, v in got[-1]["d"].items()}
     assert values == {"temp": 25.0, "ph": 7.0, "nh4": 1.5, "do": 8.25, "turbidity": 0.75}

@@ -18,7 +18,7 @@ import re
 import pytest
 from click.testing import CliRunner
 from fw_harness import NullModem
-from fw_station import Subscriber
+from fw_station import BOOT, Subscriber, line_sensor, station_config, wait_records
 from quirk_peer import QuirkPeer, Request, Slave
 
 import boards
@@ -56,7 +56,8 @@ def layouts() -> dict[int, Slave]:
 
     # (pymodbus asks once to read the block a write touches, values None, then writes)
     def yosemitech(req: Request, regs: list[int], start: int, peer: QuirkPeer) -> None:
-        if req.values and req.fn == 16 and req.address == 0x3000:  # {newID, 0x00}: the ID in the high byte
+        # {newID, 0x00}: the ID in the high byte
+        if req.values and req.fn == 16 and req.address == 0x3000:
             peer.readdress(1, req.values[0] >> 8)
 
     def ragas(req: Request, regs: list[int], start: int, peer: QuirkPeer) -> None:
@@ -100,98 +101,65 @@ def writes(peer: QuirkPeer, device: int) -> list[tuple[int, int, list[int]]]:
             if q.fn in (6, 16) and q.values is not None]
 
 
-def station_config(env: dict[str, str], line: str, sensors: list[tuple[str, dict, int]]) -> dict:
-    from test_fw_quirks import station_password
-
-    entries = []
-    for sid, spec, addr in sensors:
-        entry = boards.sensor_entry({"id": sid, "model": spec["model"], "uart": "rs485",
-                                     "address": addr}, spec)
-        entry["turnaround_ms"] = 20  # a pty has no line to turn round
-        for ch in entry["ch"]:
-            ch["param"] = f"{sid}_{ch['param']}"
-        entries.append(entry)
-    return {"station": STATION,
-            "mqtt": {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
-                     "user": STATION, "password": station_password(env), "backoff_min_s": 1,
-                     "backoff_max_s": 2},
-            "uarts": {"rs485": {"path": line}}, "sensors": entries, "sample_s": 1,
-            "report_s": 4}
-
-
 def test_each_procedure_moves_the_sensor_and_the_firmware_reads_it_there(
         services, launch, tmp_path):
     save_file = tmp_path / "lab-save.json"
     save_file.write_text(json.dumps(SAVE_MODEL))
-    modem = NullModem()
-    peer = sub = None
-    try:
+    with NullModem() as modem:
         # a generic T/RH/P transmitter alone on the line, its address unknown: broadcast 0
         thp = Slave(input={0: [0xFF95, 774, 10086]}, holding={256: [2]})  # -10.7, 77.4, 1008.6
-        peer = QuirkPeer(modem.b.path, {2: thp})
-        peer.broadcasts[0] = 2
-        thp.behaviour = lambda req, regs, start, p: p.readdress(2, req.values[0]) \
-            if req.values and req.fn == 6 and req.address == 256 else None
-        res = run("sensor", "set-address", "--port", modem.a.path, "--model", "qt-thp-485",
-                  "--to", 17)
-        assert res.exit_code == 0, res.output
-        assert re.search(r"now at address 17, 9600 baud", res.output), res.output
-        assert re.search(r"temp +-10\.7 degC .* ok", res.output), res.output
-        assert writes(peer, 2) == [(6, 256, [17])] and thp.holding[256] == [17]
-        peer.stop()
+        with QuirkPeer(modem.b.path, {2: thp}) as peer:
+            peer.broadcasts[0] = 2
+            thp.behaviour = lambda req, regs, start, p: p.readdress(2, req.values[0]) \
+                if req.values and req.fn == 6 and req.address == 256 else None
+            res = run("sensor", "set-address", "--port", modem.a.path, "--model", "qt-thp-485",
+                      "--to", 17)
+            assert res.exit_code == 0, res.output
+            assert re.search(r"now at address 17, 9600 baud", res.output), res.output
+            assert re.search(r"temp +-10\.7 degC .* ok", res.output), res.output
+            assert writes(peer, 2) == [(6, 256, [17])] and thp.holding[256] == [17]
 
         slaves = layouts()
-        peer = QuirkPeer(modem.b.path, slaves)
-        res = run("sensor", "set-address", "--port", modem.a.path, "--model",
-                  "yosemitech-y560", "--from", 1, "--to", 21)
-        assert res.exit_code == 0 and re.search(r"ph +7 pH .* ok", res.output), res.output
-        res = run("sensor", "set-address", "--port", modem.a.path, "--model",
-                  "ra-gas-sensor-mb-nap5xx", "--from", 11, "--to", 22, "--set-baud", 19200)
-        assert res.exit_code == 0, res.output
-        assert "now at address 22, 19200 baud" in res.output and \
-            re.search(r"co +12 ppm .* ok", res.output), res.output
-        res = run("sensor", "set-address", "--port", modem.a.path, "--model", "xy-md02",
-                  "--from", 15, "--to", 23, "--set-baud", 4800)
-        assert res.exit_code == 0 and "takes effect after a power cycle" in res.output, \
-            res.output
-        res = run("sensor", "set-address", "--port", modem.a.path, "--model", save_file,
-                  "--from", 30, "--to", 24, "--set-baud", 19200)
-        assert res.exit_code == 0, res.output
-        assert re.search(r"level +12\.34 m .* ok", res.output), res.output
+        with QuirkPeer(modem.b.path, slaves) as peer:
+            res = run("sensor", "set-address", "--port", modem.a.path, "--model",
+                      "yosemitech-y560", "--from", 1, "--to", 21)
+            assert res.exit_code == 0 and re.search(r"ph +7 pH .* ok", res.output), res.output
+            res = run("sensor", "set-address", "--port", modem.a.path, "--model",
+                      "ra-gas-sensor-mb-nap5xx", "--from", 11, "--to", 22, "--set-baud", 19200)
+            assert res.exit_code == 0, res.output
+            assert "now at address 22, 19200 baud" in res.output and \
+                re.search(r"co +12 ppm .* ok", res.output), res.output
+            res = run("sensor", "set-address", "--port", modem.a.path, "--model", "xy-md02",
+                      "--from", 15, "--to", 23, "--set-baud", 4800)
+            assert res.exit_code == 0 and "takes effect after a power cycle" in res.output, \
+                res.output
+            res = run("sensor", "set-address", "--port", modem.a.path, "--model", save_file,
+                      "--from", 30, "--to", 24, "--set-baud", 19200)
+            assert res.exit_code == 0, res.output
+            assert re.search(r"level +12\.34 m .* ok", res.output), res.output
 
-        # what went on the wire, and what each peer register now holds
-        assert writes(peer, 1) == [(16, 0x3000, [0x1500])]  # FC16 only, 21 in the high byte
-        assert writes(peer, 11) == [(6, 79, [9876]), (6, 80, [22]), (6, 81, [2])]
-        assert writes(peer, 15) == [(6, 0x0101, [23]), (6, 0x0102, [4800])]
-        assert writes(peer, 30) == [(6, 0, [24]), (6, 1, [4]), (6, 15, [1])]
-        assert slaves[11].holding[79] == [9876, 22, 2] and slaves[15].holding[0x0101] == \
-            [23, 4800] and slaves[30].holding[0][:2] == [24, 4]
-        peer.stop()
+            # what went on the wire, and what each peer register now holds
+            assert writes(peer, 1) == [(16, 0x3000, [0x1500])]  # FC16 only, 21 in the high byte
+            assert writes(peer, 11) == [(6, 79, [9876]), (6, 80, [22]), (6, 81, [2])]
+            assert writes(peer, 15) == [(6, 0x0101, [23]), (6, 0x0102, [4800])]
+            assert writes(peer, 30) == [(6, 0, [24]), (6, 1, [4]), (6, 15, [1])]
+            assert slaves[11].holding[79] == [9876, 22, 2] and slaves[15].holding[0x0101] == \
+                [23, 4800] and slaves[30].holding[0][:2] == [24, 4]
 
         # a power cycle: every sensor where its registers say, the XY-MD02 too
         moved = power_cycled(slaves)
         moved[17] = Slave(input=thp.input, holding=thp.holding)
         assert sorted(moved) == [17, 21, 22, 23, 24]
-        peer = QuirkPeer(modem.b.path, moved)
         catalog = boards.catalog()
-        sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
-        fw = launch(station_config(services, modem.a.path, [
+        sensors = [line_sensor(sid, spec, addr) for sid, spec, addr in [
             ("y", catalog["yosemitech-y560"], 21), ("ra", catalog["ra-gas-sensor-mb-nap5xx"], 22),
             ("xy", catalog["xy-md02"], 23), ("lab", boards.model_file(save_file), 24),
-            ("th", catalog["qt-thp-485"], 17)]))
-        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
-
-        def records(msgs: list) -> list[dict]:
-            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
-                    for r in json.loads(p)["r"]]
-
-        got = records(sub.wait_for(lambda m: len(records(m)) >= 2, timeout=60))
-    finally:
-        if sub is not None:
-            sub.close()
-        if peer is not None:
-            peer.stop()
-        modem.close()
+            ("th", catalog["qt-thp-485"], 17)]]
+        with QuirkPeer(modem.b.path, moved), \
+                Subscriber(services, f"quantrac/v1/{STATION}/data") as sub:
+            fw = launch(station_config(services, STATION, {"rs485": modem.a.path}, sensors,
+                                       sample_s=1, report_s=4))
+            _msgs, got = wait_records(sub, fw.wait_log(BOOT).group(1), 2)
     assert len(got) >= 2, fw.log()
     values = {p: v[0] for p, v in got[-1]["d"].items()}
     assert values == {"y_temp": 25.0, "y_ph": 7.0, "y_nh4": 1.5, "ra_co": 12, "ra_no2": 3000,

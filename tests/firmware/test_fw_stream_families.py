@@ -16,11 +16,10 @@ import os
 import select
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from fw_harness import FrameWriter, RawPty, validator
-from fw_station import Subscriber
+from fw_station import BOOT, Subscriber, station_config, wait_records
 
 import boards
 
@@ -148,12 +147,7 @@ class Listener:
         return bytes(self.heard)
 
 
-def station_password(env: dict[str, str]) -> str:
-    entry = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[STATION]
-    return entry["password"] if isinstance(entry, dict) else entry
-
-
-def station_config(env: dict[str, str], paths: dict[str, str], lab: dict) -> dict:
+def stream_config(env: dict[str, str], paths: dict[str, str], lab: dict) -> dict:
     cat = {**boards.catalog(), lab["model"]: lab}
     sensors = []
     for sid, model in (("za", "winsen-ze03-no2"), ("zq", "winsen-ze03-no2-qa"),
@@ -164,26 +158,10 @@ def station_config(env: dict[str, str], paths: dict[str, str], lab: dict) -> dic
         for ch in entry["ch"]:
             ch["param"] = f"{sid}_{ch['param']}"
         sensors.append(entry)
-    return {
-        "station": STATION,
-        "mqtt": {"host": env["QUANTRAC_MQTT_HOST"], "port": int(env["QUANTRAC_MQTT_PORT"]),
-                 "user": STATION, "password": station_password(env), "backoff_min_s": 1,
-                 "backoff_max_s": 2},
-        "uarts": {sid: {"path": p} for sid, p in paths.items()},
-        "sensors": sensors, "sample_s": SAMPLE_S, "report_s": REPORT_S,
-    }
+    return station_config(env, STATION, paths, sensors, SAMPLE_S, REPORT_S)
 
 
-@pytest.fixture
-def lab_model(tmp_path) -> dict:
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    path = folder / "lab-ze08-ch2o.json"
-    path.write_text(json.dumps(ZE08_MODEL))
-    return boards.model_file(path)
-
-
-def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, lab_model):
+def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, model_file):
     ports = {sid: RawPty() for sid in ("za", "zq", "hp", "hq", "z8")}
     writers: list[FrameWriter] = []
     qa = hq = sub = None
@@ -194,19 +172,14 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
         qa = QaModule(ports["zq"])
         hq = QaModule(ports["hq"], HQ_READ, HQ_REPLIES)
         sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
-        fw = launch(station_config(services, {s: p.path for s, p in ports.items()}, lab_model))
-        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
+        fw = launch(stream_config(services, {s: p.path for s, p in ports.items()},
+                                  model_file(ZE08_MODEL)))
+        boot = fw.wait_log(BOOT).group(1)
         fw.wait_log(r"boot ready", timeout=30)
         time.sleep(1.0)
         heard_before_stream = hp_heard.read()  # what the station said before any frame came
         writers.append(FrameWriter(ports["hp"], lambda: HPMA_STREAM, period_s=1.0))
-
-        def records(msgs: list) -> list[dict]:
-            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
-                    for r in json.loads(p)["r"]]
-
-        msgs = sub.wait_for(lambda m: len(records(m)) >= 3, timeout=90)
-        got = records(msgs)
+        msgs, got = wait_records(sub, boot, 3, timeout=90)
         assert len(got) >= 3, fw.log()
         for _t, payload, _r in msgs:
             validator("data")(json.loads(payload))
@@ -310,21 +283,9 @@ def test_the_hil_simulators_of_every_new_family_model_are_read_by_the_firmware(s
             sims.append(sim)
             sensors.append(entry)
         sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
-        fw = launch({
-            "station": STATION,
-            "mqtt": {"host": services["QUANTRAC_MQTT_HOST"],
-                     "port": int(services["QUANTRAC_MQTT_PORT"]), "user": STATION,
-                     "password": station_password(services), "backoff_min_s": 1,
-                     "backoff_max_s": 2},
-            "uarts": {sid: {"path": p.path} for sid, p in ports.items()},
-            "sensors": sensors, "sample_s": SAMPLE_S, "report_s": REPORT_S})
-        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
-
-        def records(msgs: list) -> list[dict]:
-            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
-                    for r in json.loads(p)["r"]]
-
-        got = records(sub.wait_for(lambda m: len(records(m)) >= 2, timeout=60))
+        fw = launch(station_config(services, STATION, {sid: p.path for sid, p in ports.items()},
+                                   sensors, SAMPLE_S, REPORT_S))
+        _msgs, got = wait_records(sub, fw.wait_log(BOOT).group(1), 2)
     finally:
         for sim in sims:
             sim.stop()

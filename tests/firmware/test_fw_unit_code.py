@@ -11,11 +11,10 @@ and nothing for a unit the catalog does not list.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fw_harness import NullModem, validator
-from fw_station import Subscriber
+from fw_station import BOOT, Subscriber, line_sensor, station_config, wait_records
 from quirk_peer import QuirkPeer, Slave
 
 import boards
@@ -54,59 +53,18 @@ WANT = {"p1_pressure": 1013.0, "p2_pressure": 1013.0, "p3_pressure": -12.5,
         "p4_pressure": None}
 
 
-def station_password(env: dict[str, str]) -> str:
-    entry = json.loads(Path(env["QUANTRAC_STATION_SECRETS"]).read_text())[STATION]
-    return entry["password"] if isinstance(entry, dict) else entry
-
-
-@pytest.fixture
-def model(tmp_path) -> dict:
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    path = folder / "lab-qdy30a.json"
-    path.write_text(json.dumps(QDY30A))
-    return boards.model_file(path)
-
-
 def test_a_unit_code_register_picks_the_scale_and_an_unlisted_unit_gives_no_value(
-        services, launch, model):
-    sensors = []
-    for addr in TRANSMITTERS:
-        entry = boards.sensor_entry({"id": f"p{addr}", "model": "lab-qdy30a", "uart": "rs485",
-                                     "address": addr}, model)
-        entry["turnaround_ms"] = 20
-        entry["ch"][0]["param"] = f"p{addr}_pressure"
-        sensors.append(entry)
-    modem = NullModem()
-    peer = sub = None
-    try:
-        peer = QuirkPeer(modem.b.path, {a: Slave(holding={2: list(regs)})
-                                        for a, regs in TRANSMITTERS.items()})
-        sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
-        fw = launch({
-            "station": STATION,
-            "mqtt": {"host": services["QUANTRAC_MQTT_HOST"],
-                     "port": int(services["QUANTRAC_MQTT_PORT"]), "user": STATION,
-                     "password": station_password(services), "backoff_min_s": 1,
-                     "backoff_max_s": 2},
-            "uarts": {"rs485": {"path": modem.a.path}},
-            "sensors": sensors, "sample_s": 2, "report_s": 10})
-        boot = fw.wait_log(r"boot=([0-9a-f]{8})").group(1)
-
-        def records(msgs: list) -> list[dict]:
-            return [r for _t, p, _r in msgs if json.loads(p).get("boot") == boot
-                    for r in json.loads(p)["r"]]
-
-        msgs = sub.wait_for(lambda m: len(records(m)) >= 2, timeout=60)
-        got = records(msgs)
+        services, launch, model_file):
+    model = model_file(QDY30A)
+    sensors = [line_sensor(f"p{addr}", model, addr) for addr in TRANSMITTERS]
+    with NullModem() as modem, \
+            QuirkPeer(modem.b.path, {a: Slave(holding={2: list(regs)})
+                                     for a, regs in TRANSMITTERS.items()}) as peer, \
+            Subscriber(services, f"quantrac/v1/{STATION}/data") as sub:
+        fw = launch(station_config(services, STATION, {"rs485": modem.a.path}, sensors))
+        msgs, got = wait_records(sub, fw.wait_log(BOOT).group(1), 2)
         for _t, payload, _r in msgs:
             validator("data")(json.loads(payload))
-    finally:
-        if sub is not None:
-            sub.close()
-        if peer is not None:
-            peer.stop()
-        modem.close()
     assert len(got) >= 2, fw.log()
     for param, value in WANT.items():
         v, unit, status, n = got[-1]["d"][param][:4]

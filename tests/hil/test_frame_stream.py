@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 import select
-import time
 
 import pytest
+from station_end import read_frames
 
 import boards
 from hil.frame_stream import FAMILIES, FrameStream
@@ -74,25 +74,6 @@ def parse_zeqa(buf: bytes) -> list[dict]:
     return out
 
 
-def station_end(path: str, ask: bytes | None, count: int, parse, timeout_s: float = 10) -> list:
-    """Open the pty as the firmware does; send `ask` once a second when given; parse."""
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    buf, next_ask = b"", 0.0
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            if ask and time.monotonic() >= next_ask:
-                os.write(fd, ask)
-                next_ask = time.monotonic() + 0.3
-            if select.select([fd], [], [], 0.1)[0]:
-                buf += os.read(fd, 256)
-                if len(parse(buf)) >= count:
-                    return parse(buf)
-    finally:
-        os.close(fd)
-    pytest.fail(f"fewer than {count} frames in {timeout_s} s: {buf.hex(' ')}")
-
-
 def test_the_catalog_has_a_model_of_each_new_family():
     assert {boards.catalog()[n]["stream"]["frame"] for n in MODELS} == set(FAMILIES)
 
@@ -113,9 +94,9 @@ def test_each_model_is_simulated_from_its_catalog_data(name):
             if family in ("zeqa", "hpmaqa"):
                 ask = next(bytes.fromhex(c["bytes"]) for c in spec["stream"]["send"]
                            if c["every_ms"])
-            frames = station_end(port.path, ask, 2,
-                                 {"hpma": parse_hpma, "hpmaqa": parse_hpmaqa, "ze": parse_ze,
-                                  "zeqa": parse_zeqa}[family])
+            frames = read_frames(port.path, {"hpma": parse_hpma, "hpmaqa": parse_hpmaqa,
+                                             "ze": parse_ze, "zeqa": parse_zeqa}[family], 2,
+                                 ask, timeout_s=10)
     for f in frames:
         if family.startswith("hpma"):
             assert f[ch["field"]] == 35

@@ -6,11 +6,10 @@ header, length, checksum, then the fields under the names the catalog's `field` 
 
 from __future__ import annotations
 
-import os
-import select
 import time
 
 import pytest
+from station_end import read_frames
 
 import boards
 from hil.pm_stream import PmStream
@@ -51,23 +50,6 @@ def parse_sds(buf: bytes) -> list[dict]:
 PARSERS = {"pms": parse_pms, "sds": parse_sds}
 
 
-def read_frames(path: str, family: str, count: int, timeout_s: float = 15.0) -> list[dict]:
-    """Open the station end of the pty like the firmware does and collect whole frames."""
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    buf = b""
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                buf += os.read(fd, 256)
-                frames = PARSERS[family](buf)
-                if len(frames) >= count:
-                    return frames
-    finally:
-        os.close(fd)
-    pytest.fail(f"only {len(PARSERS[family](buf))} {family} frames in {timeout_s} s: {buf.hex()}")
-
-
 @pytest.mark.parametrize("name, pm10", [("qt-pm-pms", 42), ("qt-pm-sds", 42.7)])
 def test_frames_carry_the_pinned_pm10_in_the_catalog_field(name, pm10):
     spec = boards.catalog()[name]
@@ -76,7 +58,7 @@ def test_frames_carry_the_pinned_pm10_in_the_catalog_field(name, pm10):
         stream = PmStream(spec, port)
         stream.pin("pm10", pm10)
         with stream:
-            frames = read_frames(port.path, spec["stream"]["frame"], 2)
+            frames = read_frames(port.path, PARSERS[spec["stream"]["frame"]], 2)
     for f in frames:
         assert f[field] == pytest.approx(pm10)
         assert 0 < f["pm2_5" if name == "qt-pm-sds" else "pm2_5_atm"] <= pm10
@@ -89,7 +71,7 @@ def test_pms_fine_fractions_and_counts_are_plausible_and_pinnable():
         stream.pin("pm10", 80)
         stream.pin("pm2_5", 30)
         with stream:
-            (f,) = read_frames(port.path, "pms", 1)
+            (f,) = read_frames(port.path, PARSERS["pms"], 1)
     assert (f["pm10_atm"], f["pm2_5_atm"]) == (80, 30)
     assert 0 < f["pm1_atm"] <= f["pm2_5_atm"] <= f["pm10_atm"]
     assert f["pm10_cf1"] >= f["pm10_atm"]
@@ -109,11 +91,11 @@ def test_unpinned_frames_follow_the_source():
     spec = boards.catalog()["qt-pm-sds"]
     live = {"pm10": 55.5}
     with PtyPort() as port, PmStream(spec, port, source=live.__getitem__) as stream:
-        first = read_frames(port.path, "sds", 1)[0]
+        first = read_frames(port.path, PARSERS["sds"], 1)[0]
         live["pm10"] = 12.0
         sent = stream.frames
         wait_for("two more frames", lambda: stream.frames >= sent + 2)
-        later = read_frames(port.path, "sds", 1)[-1]  # the newest frame queued so far
+        later = read_frames(port.path, PARSERS["sds"], 1)[-1]  # the newest frame queued so far
     assert first["pm10"] == pytest.approx(55.5)
     assert later["pm10"] == pytest.approx(12.0) and later["pm2_5"] < later["pm10"]
 
@@ -123,7 +105,7 @@ def test_a_source_with_pm2_5_drives_the_fine_fraction_and_pm10_follows(name):
     spec = boards.catalog()[name]
     live = {"pm2_5": 81.0, "pm10": 20.0}  # a replayed PM2.5 above the PM10 signal
     with PtyPort() as port, PmStream(spec, port, source=live.__getitem__):
-        (f, *_) = read_frames(port.path, spec["stream"]["frame"], 1)
+        (f, *_) = read_frames(port.path, PARSERS[spec["stream"]["frame"]], 1)
     fields = {ch["param"]: ch["field"] for ch in spec["channels"]}
     assert f[fields["pm2_5"]] == pytest.approx(81.0)
     assert f[fields["pm10"]] == pytest.approx(135.0)  # 81 / 0.6: never below PM2.5
@@ -153,6 +135,6 @@ def test_a_station_that_stops_reading_gets_fresh_frames_not_a_backlog():
             sent = stream.frames
             wait_for("20 more unread frames", lambda: stream.frames >= sent + 20)
             queued = port.pending_input()
-            frames = read_frames(port.path, "sds", 1)
+            frames = read_frames(port.path, PARSERS["sds"], 1)
     assert queued <= 64 + 10 and port.dropped > 0
     assert frames[0]["pm10"] == pytest.approx(20.0)  # the oldest one still queued is fresh
