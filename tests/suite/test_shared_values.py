@@ -31,29 +31,36 @@ def module_constant(path: Path, name: str) -> object:
     return ast.literal_eval(assigned(path, name))
 
 
-def topic_leaves() -> tuple[dict[str, str], set[str], set[str]]:
-    """From the firmware: {attribute: leaf} for every `self.<attr> = (prefix + "<leaf>")…`,
-    the prefixes it spells, and the attributes passed to a `….subscribe(…)` call."""
-    leaves: dict[str, str] = {}
+def topic_leaves() -> tuple[set[str], set[str], set[str]]:
+    """From the firmware: the leaves it publishes under its prefix (every `prefix + "<leaf>"`
+    string), the prefixes it spells, and the leaves it subscribes to (`….subscribe(…)` with
+    `<name> + b"<leaf>"` arguments). Topics are built per connect, not kept as attributes (a
+    name and a dict slot each on the station's heap), so the calls are what is read."""
+    written: set[str] = set()
     prefixes: set[str] = set()
     subscribed: set[str] = set()
+
+    def leaf(node: ast.AST, kind: type) -> str | None:
+        if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+                and isinstance(node.left, ast.Name) and isinstance(node.right, ast.Constant)
+                and isinstance(node.right.value, kind)):
+            v = node.right.value
+            return v.decode() if isinstance(v, bytes) else v
+        return None
+
     for path in SOURCES:
         tree = parsed(path)
         for node in ast.walk(tree):
             if (isinstance(node, ast.Constant) and isinstance(node.value, str)
                     and node.value.startswith("quantrac/")):
                 prefixes.add(node.value)
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute):
-                for sub in ast.walk(node.value):
-                    if (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Add)
-                            and isinstance(sub.left, ast.Name)
-                            and isinstance(sub.right, ast.Constant)
-                            and isinstance(sub.right.value, str)):
-                        leaves[node.targets[0].attr] = sub.right.value
+            if (isinstance(node, ast.BinOp) and isinstance(node.left, ast.Name)
+                    and node.left.id == "prefix" and (name := leaf(node, str)) is not None):
+                written.add(name)
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "subscribe"):
-                subscribed |= {a.attr for a in node.args if isinstance(a, ast.Attribute)}
-    return leaves, prefixes, subscribed
+                subscribed |= {x for a in node.args if (x := leaf(a, bytes)) is not None}
+    return written, prefixes, subscribed
 
 
 def test_settable_keys_and_commands_match_the_firmware() -> None:
@@ -73,11 +80,10 @@ def test_settable_keys_exist_in_the_firmware_defaults() -> None:
 
 
 def test_topics_match_the_firmware() -> None:
-    leaves, prefixes, subscribed = topic_leaves()
+    written, prefixes, subscribed = topic_leaves()
     assert prefixes == {protocol.PREFIX + "/"}, prefixes
-    assert sorted(leaves.values()) == sorted(protocol.STATION_WRITES + protocol.STATION_READS)
-    reads = {leaf for attr, leaf in leaves.items() if attr in subscribed}
-    assert reads == set(protocol.STATION_READS)
+    assert written == set(protocol.STATION_WRITES)
+    assert subscribed == {*protocol.STATION_READS, protocol.UPDATE}
     # the update topic, spelled where the station subscribes to it and reads what arrives
     assert (FIRMWARE / "station" / "uplink.py").read_text().count(f'b"{protocol.UPDATE}"') == 2
 
