@@ -49,8 +49,8 @@ class ModelSettings:
 class ScaledLinear(Linear):
     """The linear baseline's ridge, its back-transform rescaled per horizon: expm1 of a
     log-space fit is a median, below the mean a squared error wants on a skewed series; one
-    least-squares factor per horizon on the training pairs corrects that bias (on the Hanoi
-    file +0.01 to +0.04 skill against the plain ridge at every horizon)."""
+    least-squares factor per horizon on the training pairs corrects that bias
+    (docs/performance.md, forecast backtest)."""
 
     def __init__(self, table: Table, horizons: int):
         super().__init__(table, horizons)
