@@ -1,7 +1,8 @@
 """The station model: a ridge stage (the linear baseline's), then gradient-boosted trees
 (LightGBM) per block of horizons for what it leaves (central value) and the 10th and 90th
-percentiles, trained on a bounded sample of (origin, horizon) pairs; per block, persistence
-(or the ridge alone) where the model did not beat it on the station's own recent data.
+percentiles, trained on a bounded sample of (origin, horizon) pairs; per block, the share of
+the trees' correction that did best on the station's own recent data, and persistence where
+even that did not beat it.
 """
 
 from __future__ import annotations
@@ -45,14 +46,47 @@ class ModelSettings:
     quantiles: tuple[float, float] = (0.1, 0.9)
 
 
+class ScaledLinear(Linear):
+    """The linear baseline's ridge, its back-transform rescaled per horizon: expm1 of a
+    log-space fit is a median, below the mean a squared error wants on a skewed series; one
+    least-squares factor per horizon on the training pairs corrects that bias
+    (docs/performance.md, forecast backtest)."""
+
+    def __init__(self, table: Table, horizons: int):
+        super().__init__(table, horizons)
+        self.scale = np.ones(horizons + 1)
+
+    def fit(self, cutoff: int) -> None:
+        super().fit(cutoff)
+        y = self.table.y
+        origins = np.flatnonzero(~np.isnan(y[:cutoff + 1]))
+        for h in self.coef:
+            o = origins[origins + h <= cutoff]
+            o = o[~np.isnan(y[o + h])]
+            p = np.expm1(self._x(o, h) @ self.coef[h])
+            pp = float(np.sum(p * p))
+            if pp > 0:
+                self.scale[h] = float(np.sum(p * y[o + h])) / pp
+
+    def predict(self, origin: np.ndarray, h: np.ndarray) -> np.ndarray:
+        h = np.asarray(h)
+        fitted = np.isin(h, list(self.coef))
+        out = super().predict(origin, h)
+        return np.where(fitted, out * self.scale[h], out)
+
+
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
 @dataclass
 class Fit:
     """What one training produced, and why a horizon uses persistence."""
     cutoff: int
     rows: int = 0
     use_model: np.ndarray = field(default_factory=lambda: np.zeros(HORIZONS + 1, bool))
-    # where the trees lost to the ridge stage alone on recent data: the ridge's central value
-    ridge_only: np.ndarray = field(default_factory=lambda: np.zeros(HORIZONS + 1, bool))
+    # the trees' share of the central value per horizon (0 = the ridge stage alone), the
+    # weight that did best on recent data before the cutoff
+    tree_weight: np.ndarray = field(default_factory=lambda: np.ones(HORIZONS + 1))
     reason: str = ""
     boosters: dict = field(default_factory=dict)  # {"linear": Linear, (lo, hi): {name: Booster}}
     spread: np.ndarray | None = None  # persistence's interval: recent error quantiles per h
@@ -91,7 +125,7 @@ def _params(s: ModelSettings, objective: str, **extra) -> dict:
 def _train(table: Table, cutoff: int, s: ModelSettings, lo: int = 0) -> tuple[dict, int]:
     """The ridge stage (the linear baseline's model) on everything up to `cutoff`, then per
     horizon block trees for the central value and the quantiles of what the ridge leaves."""
-    linear = Linear(table, s.horizons)
+    linear = ScaledLinear(table, s.horizons)
     linear.fit(cutoff)
     stage: dict = {"linear": linear}
     rows = 0
@@ -124,7 +158,7 @@ def _x(table: Table, origin: np.ndarray, h: np.ndarray, anchor: np.ndarray) -> n
 
 
 def _predict(stage: dict, table: Table, origin: np.ndarray, h: np.ndarray,
-             ridge_only: np.ndarray | None = None) -> np.ndarray:
+             tree_weight: np.ndarray | None = None) -> np.ndarray:
     anchor = stage["linear"].predict(origin, h)
     out = np.repeat(anchor[:, None], 3, axis=1)
     for key, boosters in stage.items():
@@ -135,8 +169,8 @@ def _predict(stage: dict, table: Table, origin: np.ndarray, h: np.ndarray,
             x = _x(table, origin[sel], h[sel], anchor[sel])
             out[sel] = anchor[sel, None] + np.stack(
                 [b.predict(x, num_threads=1) for b in boosters.values()], axis=1)
-    if ridge_only is not None and ridge_only[h].any():
-        out[ridge_only[h], 0] = anchor[ridge_only[h]]
+    if tree_weight is not None:
+        out[:, 0] = anchor + tree_weight[h] * (out[:, 0] - anchor)
     out = np.maximum(out, 0.0)
     # quantile models trained apart can cross; the interval always holds the central value
     out[:, 1] = np.minimum(out[:, 1], out[:, 0])
@@ -180,9 +214,8 @@ def fit(table: Table, cutoff: int, s: ModelSettings, previous: Fit | None = None
     o, h = _recent_pairs(table.y, start, cutoff, s.horizons)
     truth = table.y[o + h]
     pred = _predict(judge, table, o, h)
-    err_m = (pred[:, 0] - truth) ** 2
+    ridge = judge["linear"].predict(o, h)
     err_p = (table.y[o] - truth) ** 2
-    err_r = (judge["linear"].predict(o, h) - truth) ** 2
     use = np.ones(s.horizons + 1, bool)
     spread = previous.spread if previous is not None and previous.spread is not None \
         else np.zeros((s.horizons + 1, 2))
@@ -196,11 +229,16 @@ def fit(table: Table, cutoff: int, s: ModelSettings, previous: Fit | None = None
     # more than a close call gains); a block with too few recent pairs to judge (a station
     # that was down) keeps the model
     for b_lo, b_hi in BLOCKS:
+        if b_lo > s.horizons:
+            break
         sel = (h >= b_lo) & (h <= min(b_hi, s.horizons))
         if sel.sum() >= MIN_JUDGED * (min(b_hi, s.horizons) - b_lo + 1):
-            m, r, p = err_m[sel].mean(), err_r[sel].mean(), err_p[sel].mean()
-            use[b_lo:b_hi + 1] = min(m, r) <= p
-            result.ridge_only[b_lo:b_hi + 1] = r < m
+            # the blend of trees and ridge that did best here, judged before the cutoff
+            errs = [np.mean((ridge[sel] + w * (pred[sel, 0] - ridge[sel]) - truth[sel]) ** 2)
+                    for w in BLEND_WEIGHTS]
+            best = int(np.argmin(errs))
+            use[b_lo:b_hi + 1] = errs[best] <= err_p[sel].mean()
+            result.tree_weight[b_lo:b_hi + 1] = BLEND_WEIGHTS[best]
     result.spread = spread
     result.boosters, result.rows = _train(table, cutoff, s)
     result.use_model = use
@@ -224,7 +262,7 @@ def predict(f: Fit, table: Table, origin: np.ndarray, h: np.ndarray
     by_model = f.use_model[h] if f.boosters else np.zeros(len(h), bool)
     if by_model.any():
         out[by_model] = _predict(f.boosters, table, origin[by_model], h[by_model],
-                                 f.ridge_only)
+                                 f.tree_weight)
     return out, by_model
 
 
