@@ -173,13 +173,19 @@ def edited(monkeypatch) -> Iterator[Callable[[str, BoardsEdit], None]]:
             fn(doc)
         return doc
 
+    from collector.processors.validate.plugin import station_facts
+
+    # validate keeps each registry's station facts (kind, parameters) for the whole process:
+    # an earlier test's collector must not leave them as they were before this edit
+    caches = (boards.catalog, boards.profile, boards.registry, station_facts)
+
     def edit(name: str, fn: BoardsEdit) -> None:
         edits.setdefault(name, []).append(fn)
-        for cached in (boards.catalog, boards.profile, boards.registry):
+        for cached in caches:
             cached.cache_clear()
 
     monkeypatch.setattr(boards, "_read", read)
     yield edit
     monkeypatch.undo()
-    for cached in (boards.catalog, boards.profile, boards.registry):
+    for cached in caches:
         cached.cache_clear()
