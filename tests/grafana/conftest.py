@@ -11,7 +11,6 @@ import urllib.request
 import uuid
 
 import network_day
-import paho.mqtt.client as mqtt
 import pytest
 
 import boards
@@ -22,6 +21,7 @@ from hil.station import SimulatedStation
 from quantrac_common import influxql
 
 LIVE = network_day.LIVE
+clear_station_state = network_day.clear_station_state
 WAIT_S = 120
 
 
@@ -79,19 +79,6 @@ def _ready(env: dict[str, str], plan: network_day.Plan) -> list[str]:
     return missing
 
 
-def _clear_retained(env: dict[str, str], topics: list[str], user: str, password: str) -> None:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"clear-{uuid.uuid4().hex[:6]}")
-    c.username_pw_set(user, password)
-    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
-    c.loop_start()
-    try:
-        for topic in topics:
-            c.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
-    finally:
-        c.loop_stop()
-        c.disconnect()
-
-
 @pytest.fixture(scope="module")
 def pipeline_data(dashboard_db, tmp_path_factory):
     """Runs the collector, the simulated station and the backdated publishers until every
@@ -101,6 +88,9 @@ def pipeline_data(dashboard_db, tmp_path_factory):
     settings = with_options(Settings.from_env(env, run_dir=run_dir),
                             mqtt={"client_id": f"grafana-{uuid.uuid4().hex[:8]}"},
                             metrics={"interval_s": 1.0})
+    # the broker is the session's: another test's station may have left a retained status
+    # (online false, its own boot) that this collector would store as this day's
+    clear_station_state(env, (*network_day.STATIONS, LIVE))
     collector = Collector(settings)
     sim = SimulatedStation(boards.registry().get(LIVE), env, run_dir, sample_s=1, report_s=5,
                            seed=11)
@@ -116,12 +106,7 @@ def pipeline_data(dashboard_db, tmp_path_factory):
     finally:
         sim.stop()
         collector.stop()
-        _clear_retained(env, [f"quantrac/v1/{LIVE}/status"], env["QUANTRAC_MQTT_BENCH_USER"],
-                        env["QUANTRAC_MQTT_BENCH_PASSWORD"])
-        _clear_retained(env, [f"quantrac/v1/alerts/{st}" for st in (*network_day.STATIONS,
-                                                                   LIVE)],
-                        env["QUANTRAC_MQTT_COLLECTOR_USER"],
-                        env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"])
+        clear_station_state(env, (*network_day.STATIONS, LIVE))
     assert not missing, f"not stored after {WAIT_S} s: {missing}"
     _forecast(env, plan, run_dir)
     return env, plan

@@ -203,3 +203,26 @@ def publish(env: dict[str, str], p: Plan, timeout: float = 60.0) -> int:
             c.loop_stop()
             c.disconnect()
     return sent
+
+
+def clear_retained(env: dict[str, str], topics: list[str], user: str, password: str) -> None:
+    """Empty retained messages on the session's shared broker."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"clear-{uuid.uuid4().hex[:6]}")
+    c.username_pw_set(user, password)
+    c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+    c.loop_start()
+    try:
+        for topic in topics:
+            c.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+def clear_station_state(env: dict[str, str], stations) -> None:
+    """The stations' retained status (bench account) and alert states (collector account),
+    as other tests on the shared broker may have left them."""
+    clear_retained(env, [f"quantrac/v1/{st}/status" for st in stations],
+                   env["QUANTRAC_MQTT_BENCH_USER"], env["QUANTRAC_MQTT_BENCH_PASSWORD"])
+    clear_retained(env, [f"quantrac/v1/alerts/{st}" for st in stations],
+                   env["QUANTRAC_MQTT_COLLECTOR_USER"], env["QUANTRAC_MQTT_COLLECTOR_PASSWORD"])
