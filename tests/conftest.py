@@ -129,9 +129,11 @@ def _marked_processes(basetemp: str | None) -> dict[int, str]:
     return found
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     """After every fixture's teardown: nothing the suite started may still run. Whatever does
-    is named, stopped, and fails the run."""
+    is named, stopped, and fails the run. Each xdist worker checks its own; the controller runs
+    last, after xdist has shut its workers down (they carry its mark)."""
     factory = getattr(session.config, "_tmp_path_factory", None)
     basetemp = str(factory.getbasetemp()) if factory and factory._basetemp else None
     deadline = time.monotonic() + 5
