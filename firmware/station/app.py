@@ -72,7 +72,7 @@ class Station:
                 ("refused", self.uplink.refused))
 
     def _control(self):
-        """Answer the commands waiting in the uplink's inbox; True when a reboot was asked.
+        """Answer the commands waiting in the uplink's inbox; reboot when one asked for it.
 
         When even the command code cannot be loaded (no heap for it), the waiting messages are
         dropped with a log line and counted as refused: kept, they would be retried on every
@@ -87,7 +87,7 @@ class Station:
             self.uplink.refused += n
             gc.collect()
             log.error("control: no heap to load the command code; %d messages dropped" % n)
-            return False
+            return
 
         reboot = False
         try:
@@ -106,7 +106,11 @@ class Station:
                 reboot = reboot or again
         finally:
             unload("station.control")
-        return reboot
+        if reboot:
+            self.health.crumb(H.REBOOT)
+            log.info("stop reboot requested")
+            self.uplink.close()
+            self.hal.reset()
 
     def run(self):
         """Sample, close records, keep the link, drain the backlog; until KeyboardInterrupt."""
@@ -133,11 +137,7 @@ class Station:
                     self.uplink.service(hal.ticks_ms())
                     if self.uplink.inbox:
                         crumb(H.CONTROL)
-                        if self._control():
-                            crumb(H.REBOOT)
-                            log.info("stop reboot requested")
-                            self.uplink.close()
-                            hal.reset()
+                        self._control()
                     crumb(H.PUBLISH)
                     self.publisher.drain(_DRAIN_MESSAGES)
                     if trial and (self.publisher.sent or self.up_ms > _TRIAL_MS):
@@ -155,6 +155,9 @@ class Station:
                         synced = hal.sync_time(self.ntp_host)
                         sync_at = hal.ticks_add(now, self.ntp_ms if synced else
                                                 _SYNC_RETRY_S * 1000)
+                    if self.uplink.inbox:  # read while publishing: answered in this turn, not
+                        crumb(H.CONTROL)   # held over it (an update's chunk is 1.5 KB of heap)
+                        self._control()
                     hal.wdt_feed()
                 except (KeyboardInterrupt, SystemExit):
                     raise

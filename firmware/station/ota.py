@@ -23,6 +23,14 @@
 # checked, `version` last, and only then `trial` names that slot (an atomic rename): a power cut
 # at any byte before it leaves the running version the one that boots.
 # Answers go out as `ota` events: state download | refused | staged | good | rolled_back.
+#
+# Heap: every name and every str constant of up to 10 characters in a .mpy is interned when
+# the module loads, and interned names are never freed: a station interning 8 more than it does
+# already starts a 7 KB qstr pool (firmware/README.md "Memory"). So this module names its
+# functions and arguments with names the station interns already (fw, apply, check, reset,
+# subscribe, _append ...), keeps its file names, field names and state words in long strings
+# split at run time (the pieces are not interned), and interns 2 names of its own: its module
+# name and file. quantrac bench ota measures it (quantrac/bench/ota_heap.py).
 
 import json
 import os
@@ -31,19 +39,47 @@ from hashlib import sha256
 from micropython import const
 
 import log
+from hal.common import makedirs
 
 _TRIES = const(3)          # boots a new slot gets to prove itself healthy
 _TRIAL_MS = const(600000)  # station ms for a trial boot to prove itself (station/app.py too)
 _SLOT_BYTES = const(262144)
 _RESTART = const(3)        # unix port: exit code asking the supervisor to start it again
-# EMSA-PKCS1-v1_5 for a 3072-bit key: 00 01 FF.. 00, then SHA-256's DigestInfo; the digest follows
-_PKCS = b"\x00\x01" + b"\xff" * 330 + b"\x00\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
+# the paths handle() makes, in the order of its long string
+_WANT = const(0)
+_DL = const(1)
+_REFUSED = const(2)
+_NOTE = const(3)
+_ACTIVE = const(4)
+_TRIAL = const(5)
+_KEY = const(6)
+_SLOT_A = const(7)
+_SLOT_B = const(8)
+# event states, in the order of _emit()'s long string
+_DOWNLOAD = const(0)
+_REFUSE = const(1)
+_STAGED = const(2)
+_GOOD = const(3)
 
 
-def _dir(station):
-    """<folder of config.json>/ota, as slots.py finds it."""
+def handle(station, leaf, payload):
+    """A message on fw (the wanted version) or fw/<i> (a chunk); a bundle staged restarts
+    the station (reset()). leaf None: judge a trial boot (check(); True while it goes on).
+    One entry point, named as station/control.py's is: no name of its own to intern."""
     path = station.config_path
-    return (path.rsplit("/", 1)[0] if "/" in path else ".") + "/ota"
+    base = path.rsplit("/", 1)[0] if "/" in path else "."  # as slots.py finds <ota>
+    p = [base + name for name in
+         "/ota/want /ota/dl /ota/refused /ota/note /ota/active /ota/trial /ota/key /ota/a /ota/b"
+         .split()]
+    if leaf is None:
+        return check(station, p)
+    try:
+        if leaf == b"fw":
+            return fw(station, p, payload)
+        return _append(station, p, int(leaf[3:]), payload)
+    except OSError as e:  # the filesystem: full or failing; the download resumes later
+        log.error("ota: %r (resumed later)" % e)
+        return False
 
 
 def _put(path, data):
@@ -59,204 +95,221 @@ def _drop(path):
         pass
 
 
-def _size(path):
+def _read(path):
+    """The file's text; "" when there is none."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def size(path):
     try:
         return os.stat(path)[6]
     except OSError:
         return 0
 
 
-def _event(station, state, ver, why=None):
-    log.info("ota %s %s%s" % (state, ver, "" if why is None else ": " + why))
-    fields = ',"state":"%s","ver":%s' % (state, json.dumps(ver))
-    if why is not None:
-        fields += ',"why":%s' % json.dumps(why)
-    station.uplink.event("ota", fields.encode())
+def _decode(raw):
+    """A wanted-version message's fields: v, bytes, chunk, sha256, ver, force, n (None when
+    missing); raises ValueError or AttributeError when it is no JSON object."""
+    want = json.loads(raw)
+    return [want.get(k) for k in "v bytes chunk sha256 ver force n".split()]
 
 
-def _vt(ver):
-    return [int(p) for p in ver.split(".")]
+def _emit(station, state, version, reason=None):
+    """Log and report an `ota` event; state one of _DOWNLOAD.._GOOD, or a loader's word."""
+    if type(state) is int:
+        state = "download refused staged good".split()[state]
+    s = "ota %s %s: %s" % (state, version, reason)
+    log.info(s if reason is not None else s[:-6])  # without ": None"
+    s = ',"state":"%s","ver":%s,"why":%s' % (state, json.dumps(version), json.dumps(reason))
+    station.uplink.event("ota", (s if reason is not None else s[:-11]).encode())
 
 
-def _topic(station, idx):
-    return station.uplink.data_topic[:-4] + b"fw/%d" % idx
+def _num(version):
+    return [int(n) for n in version.split(".")]
 
 
-def _subscribe(station, idx, old):
-    """Ask the broker for chunk idx (its retained message comes with the SUBACK's wake), and
-    leave the subscription to chunk old (-1: none) so no later publish there reaches us."""
+def subscribe(station, idx, done):
+    """Ask the broker for chunk idx (-1: none; its retained message comes with the SUBACK's
+    wake), and leave the subscription to chunk done (-1: none) so no later publish there
+    reaches us."""
     c = station.uplink.client
     if c is None:
         return
-    if old >= 0:
-        t = _topic(station, old)
+    t = station.uplink.data_topic[:-4] + b"fw/%d"
+    if done >= 0:
+        u = t % done
         c.pid = 1 if c.pid >= 0xFFFF else c.pid + 1
-        c.sock.write(bytes((0xA2, 4 + len(t), c.pid >> 8, c.pid & 0xFF)))
-        c._send_str(t)
+        c.sock.write(bytes((0xA2, 4 + len(u), c.pid >> 8, c.pid & 0xFF)))
+        c._send_str(u)
     if idx >= 0:
-        c.subscribe(_topic(station, idx))
+        c.subscribe(t % idx)
 
 
-def handle(station, leaf, payload):
-    """A message on fw (the wanted version) or fw/<i> (a chunk); a bundle staged restarts
-    the station (restart()). leaf None: judge a trial boot (judge(); True while it goes on).
-    One entry point, named as station/control.py's is: no name of its own to intern."""
-    if leaf is None:
-        return judge(station)
-    d = _dir(station)
-    try:
-        if leaf == b"fw":
-            return _wanted(station, d, payload)
-        return _chunk(station, d, int(leaf[3:]), payload)
-    except OSError as e:  # the filesystem: full or failing; the download resumes later
-        log.error("ota: %r" % e)
-        return False
+def _fail(station, p, version, digest, reason):
+    """Refuse the wanted bundle (not fetched again) and report why."""
+    _emit(station, _REFUSE, version, reason)
+    _put(p[_REFUSED], (digest or "").encode())
+    _drop(p[_DL])
+    _drop(p[_WANT])
 
 
-def _note(station, d):
-    """Report what the loader left (a rollback); the version rolled back, or None."""
-    try:
-        with open(d + "/note") as f:
-            n = json.loads(f.read())
-        _event(station, n["state"], n["ver"], n.get("why"))
-    except (OSError, ValueError, KeyError):
-        return None
-    _drop(d + "/note")
-    return n["ver"]
-
-
-def _refuse(station, d, want, why):
-    _event(station, "refused", want.get("ver"), why)
-    _put(d + "/refused", want.get("sha256", "").encode())
-    _drop(d + "/dl")
-    _drop(d + "/want")
-
-
-def _wanted(station, d, payload):
-    back = _note(station, d)
+def fw(station, p, payload):
+    """The wanted version: start, resume or stop a download; first report what the loader
+    left (a rollback)."""
+    back = None
+    note = _read(p[_NOTE])
+    if note:
+        try:
+            n = json.loads(note)
+            state, back, why = [n.get(k) for k in "state ver why".split()]
+        except (ValueError, AttributeError):
+            state = None
+        if state is None or back is None:
+            back = None
+        else:
+            _emit(station, state, back, why)
+            _drop(p[_NOTE])
     run = station.uplink.fw
     try:
-        want = json.loads(payload) if payload else {}
-        ver = want.get("ver")
+        v, total, step, digest, ver, force, n = _decode(payload) if payload else [None] * 7
         if not ver or ver == run:  # none, or what runs (also: a halted rollout)
-            _drop(d + "/dl")       # a download under way stops here
-            _drop(d + "/want")
+            _drop(p[_DL])          # a download under way stops here
+            _drop(p[_WANT])
             return False
-        _vt(ver)
-        if not (want["v"] == 1 and 0 < want["bytes"] and 0 < want["chunk"] <= 1792
-                and len(want["sha256"]) == 64):
+        _num(ver)
+        if not (v == 1 and 0 < total and 0 < step <= 1792 and len(digest) == 64):
             raise ValueError
     except (ValueError, KeyError, TypeError, AttributeError):
-        _event(station, "refused", None, "wanted-version message malformed")
+        _emit(station, _REFUSE, None, "wanted-version message malformed")
         return False
     if back == ver:  # its trial failed: not fetched again until another bundle is wanted
-        _put(d + "/refused", want["sha256"].encode())
+        _put(p[_REFUSED], digest.encode())
+    if _read(p[_REFUSED]) == digest:
+        return False
     try:
-        with open(d + "/refused") as f:
-            if f.read() == want["sha256"]:
-                return False
-    except OSError:
-        pass
-    try:
-        with open(d + "/want") as f:
-            same = json.loads(f.read())["sha256"] == want["sha256"]
-    except (OSError, ValueError, KeyError):
+        same = _decode(_read(p[_WANT]))[3] == digest
+    except (ValueError, AttributeError):
         same = False
     if not same:
         try:
-            lower = _vt(ver) < _vt(run)
+            lower = _num(ver) < _num(run)
         except ValueError:  # a development build's version
             lower = False
-        if lower and not want.get("force"):
-            _refuse(station, d, want, "version %s is lower than the running %s" % (ver, run))
+        if lower and not force:
+            _fail(station, p, ver, digest, "version %s is lower than the running %s" % (
+                ver, run))
             return False
-        if want["bytes"] > _SLOT_BYTES:
-            _refuse(station, d, want, "%d bytes do not fit a slot (%d)" % (
-                want["bytes"], _SLOT_BYTES))
+        if total > _SLOT_BYTES:
+            _fail(station, p, ver, digest, "%d bytes do not fit a slot (%d)" % (
+                total, _SLOT_BYTES))
             return False
-        _drop(d + "/dl")
-        _put(d + "/want", payload)
-        _event(station, "download", ver)
-    have = _size(d + "/dl")
-    if have >= want["bytes"]:
-        return _install(station, d, want)
-    _subscribe(station, have // want["chunk"], -1)
+        _drop(p[_DL])
+        _put(p[_WANT], payload)
+        _emit(station, _DOWNLOAD, ver)
+    have = size(p[_DL])
+    if have >= total:
+        return apply(station, p, ver, total, digest)
+    subscribe(station, have // step, -1)
     return False
 
 
-def _chunk(station, d, idx, payload):
+def _append(station, p, idx, payload):
+    """Chunk idx: appended to the download when it is the next one; the next asked for."""
     try:
-        with open(d + "/want") as f:
-            want = json.loads(f.read())
-    except (OSError, ValueError):
-        _subscribe(station, -1, idx)  # nothing being fetched: a stale subscription
+        v, total, step, digest, ver, force, n = _decode(_read(p[_WANT]))
+    except (ValueError, AttributeError):
+        subscribe(station, -1, idx)  # nothing being fetched: a stale subscription
         return False
-    have = _size(d + "/dl")
-    step = want["chunk"]
-    last = idx == want["n"] - 1
+    have = size(p[_DL])
+    last = idx == n - 1
     if have % step or idx != have // step or not payload or (
             len(payload) != step and not last):
-        _subscribe(station, -1, idx)  # a chunk already written, or not one of this bundle
+        subscribe(station, -1, idx)  # a chunk already written, or not one of this bundle
         return False
-    with open(d + "/dl", "ab") as f:
+    with open(p[_DL], "ab") as f:
         f.write(payload)
-    if have + len(payload) >= want["bytes"]:
-        _subscribe(station, -1, idx)
-        return _install(station, d, want)
-    _subscribe(station, idx + 1, idx)
+    if have + len(payload) >= total:
+        subscribe(station, -1, idx)
+        return apply(station, p, ver, total, digest)
+    subscribe(station, idx + 1, idx)
     return False
 
 
-def _install(station, d, want):
-    """Check the downloaded bundle and write it into the inactive slot; True to restart."""
+def apply(station, p, version, total, digest):
+    """Check the downloaded bundle and write it into the inactive slot; restarts the station
+    (reset()) when it is staged, False when it was refused."""
     import gc
+    from binascii import hexlify
 
-    dl = d + "/dl"
     h = sha256()
     buf = bytearray(512)
-    with open(dl, "rb") as f:
+    got = 0
+    with open(p[_DL], "rb") as f:
         while True:
             n = f.readinto(buf)
             if not n:
                 break
             h.update(memoryview(buf)[:n])
-    from binascii import hexlify
-
-    if hexlify(h.digest()).decode() != want["sha256"] or _size(dl) != want["bytes"]:
-        _refuse(station, d, want, "bundle sha256 or size does not match the wanted version")
+            got += n
+    if hexlify(h.digest()).decode() != digest or got != total:
+        _fail(station, p, version, digest,
+              "bundle sha256 or size does not match the wanted version")
         return False
     try:
-        with open(dl, "rb") as f:
+        with open(p[_DL], "rb") as f:
             if f.read(4) != b"QFW1":
                 raise ValueError("not a Quantrac firmware bundle")
             n = int.from_bytes(f.read(4), "big")
             raw = f.read(n)
             k = int.from_bytes(f.read(2), "big")
             sig = f.read(k)
-            with open(d + "/key", "rb") as kf:
+            with open(p[_KEY], "rb") as kf:
                 key = int.from_bytes(kf.read(), "big")
             em = pow(int.from_bytes(sig, "big"), 65537, key).to_bytes(384, "big")
             key = None
-            if len(sig) != 384 or em != _PKCS + sha256(raw).digest():
+            # EMSA-PKCS1-v1_5 for a 3072-bit key: 00 01 FF.. 00, SHA-256's DigestInfo, digest
+            if len(sig) != 384 or em != b"\x00\x01" + b"\xff" * 330 + (
+                    b"\x00\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01"
+                    b"\x05\x00\x04\x20") + sha256(raw).digest():
                 raise ValueError("signature does not match the manifest")
             em = sig = None
             man = json.loads(raw)
             raw = None
             gc.collect()
-            if man["ver"] != want["ver"]:
-                raise ValueError("manifest version %s is not the wanted %s" % (
-                    man["ver"], want["ver"]))
-            if sys.implementation.version[:3] < tuple(_vt(man["mpy"])):
-                raise ValueError("needs MicroPython %s" % man["mpy"])
-            with open(d + "/active") as af:
-                slot = "b" if af.read().strip() == "a" else "a"
-            into = d + "/" + slot
-            _clear(into)
-            for name, size, digest in man["files"]:
+            mver, mpy, files = [man[k] for k in "ver mpy files".split()]
+            if mver != version:
+                raise ValueError("manifest version %s is not the wanted %s" % (mver, version))
+            if sys.implementation.version[:3] < tuple(_num(mpy)):
+                raise ValueError("needs MicroPython %s" % mpy)
+            with open(p[_ACTIVE]) as af:
+                into = p[_SLOT_B] if af.read().strip() == p[_SLOT_A][-1:] else p[_SLOT_A]
+            # empty the other slot: its files, then its folders, the deepest first
+            todo = [into]
+            dirs = []
+            while todo:
+                d = todo.pop()
+                try:
+                    names = os.listdir(d)
+                except OSError:
+                    continue
+                dirs.append(d)
+                for name in names:
+                    q = d + "/" + name
+                    if os.stat(q)[0] & 0x4000:
+                        todo.append(q)
+                    else:
+                        os.remove(q)
+            for d in reversed(dirs[1:]):
+                os.rmdir(d)
+            makedirs(into)
+            for name, left, want in files:
                 path = into + "/" + name
-                _mkdirs(path.rsplit("/", 1)[0])
+                makedirs(path.rsplit("/", 1)[0])
                 h = sha256()
-                left = size
                 with open(path, "wb") as out:
                     while left:
                         got = f.readinto(memoryview(buf)[:min(left, 512)])
@@ -265,20 +318,21 @@ def _install(station, d, want):
                         h.update(memoryview(buf)[:got])
                         out.write(memoryview(buf)[:got])
                         left -= got
-                if hexlify(h.digest()).decode() != digest:
+                if hexlify(h.digest()).decode() != want:
                     raise ValueError("%s: sha256 does not match the manifest" % name)
     except (ValueError, KeyError, TypeError, IndexError, OSError) as e:
-        _refuse(station, d, want, str(e) or repr(e))
+        _fail(station, p, version, digest, str(e) or repr(e))
         return False
-    _put(into + "/version", want["ver"].encode())
-    _put(d + "/trial", b"%s %d" % (slot, _TRIES))  # the switch: one atomic rename
-    _drop(dl)
-    _drop(d + "/want")
-    _event(station, "staged", want["ver"])
-    restart(station)
+    _put(into + b"/version".decode(), version.encode())  # bytes: a str would be interned
+    # the switch: one atomic rename
+    _put(p[_TRIAL], b"%s %d" % (into[-1:], _TRIES))
+    _drop(p[_DL])
+    _drop(p[_WANT])
+    _emit(station, _STAGED, version)
+    reset(station)
 
 
-def restart(station):
+def reset(station):
     """Restart into the loader: a reset on an ESP32; on the unix port the process ends with
     exit code 3 (the loop's clean stop runs: backlog closed, offline status) and its
     supervisor (systemd, the HIL runner) starts it again."""
@@ -290,55 +344,27 @@ def restart(station):
     station.hal.reset()
 
 
-def _mkdirs(path):
-    here = ""
-    for part in path.split("/"):
-        here = here + "/" + part if here or path.startswith("/") else part
-        try:
-            os.mkdir(here)
-        except OSError:
-            pass
-
-
-def _clear(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        _mkdirs(path)
-        return
-    for name in names:
-        p = path + "/" + name
-        if os.stat(p)[0] & 0x4000:
-            _clear(p)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-
-
-def judge(station):
+def check(station, p):
     """A trial boot's health check, run from the loop while a slot runs on trial, once a
     record was acknowledged or _TRIAL_MS passed: marked good when, besides, the clock is valid
     and a sensor gave a value; after _TRIAL_MS without that, back to the good slot at once.
     True while the trial goes on."""
-    d = _dir(station)
-    try:
-        with open(d + "/trial") as f:
-            slot = f.read().split()[0]
-    except (OSError, IndexError):
+    t = _read(p[_TRIAL]).split()
+    if not t:
         return False
-    if sys.path[0] != d + "/" + slot:  # the good slot runs (a trial note not yet cleared)
+    slot = t[0]
+    if sys.path[0] != p[_SLOT_A][:-1] + slot:  # the good slot runs (a trial note not cleared)
         return False
-    ver = station.uplink.fw
     # a sensor gave a value: a valid sample in the open period's windows (the sampler takes
     # each value out of its device as soon as it is sampled, so the devices hold none)
     if station.publisher.sent and station.hal.epoch() is not None and any(
             station.sampler.win.n):
-        _put(d + "/active", slot.encode())
-        _drop(d + "/trial")
-        _event(station, "good", ver)
+        _put(p[_ACTIVE], slot.encode())
+        _drop(p[_TRIAL])
+        _emit(station, _GOOD, station.uplink.fw)
         return False
     if station.up_ms < _TRIAL_MS:
         return True
-    _put(d + "/trial", b"%s 0 health check not passed within %d s" % (slot, _TRIAL_MS // 1000))
-    restart(station)
+    _put(p[_TRIAL], b"%s 0 health check not passed within %d s" % (slot, _TRIAL_MS // 1000))
+    reset(station)
     return False
