@@ -16,8 +16,10 @@ landed. Then it is started again, as a board after a power cut, and:
   the broker delivered to a subscriber by the end.
 
 Also reported: the flash the update takes (both slots and the download at its largest) and
-what the download adds to the station's heap at loop-turn boundaries (nothing: station/ota.py
-is loaded per message and dropped, its state is on flash; see firmware/README.md).
+what the download adds to the fullest air station's live heap at loop-turn boundaries, and
+whether the 64 KiB goal holds meanwhile (quantrac/bench/ota_heap.py: station/ota.py is loaded
+per message and dropped, its state is on flash, and it interns 2 names of its own; see
+firmware/README.md "Memory").
 """
 
 from __future__ import annotations
@@ -279,10 +281,11 @@ def table(r: dict) -> list[str]:
         f"  heap peak, no update   {r['base_heap_peak_bytes'] / kib:.1f} KiB (the fullest air "
         f"station, live at loop-turn boundaries; {r['base_qstrs']} names)",
         f"  heap peak, downloading {r['ota_heap_peak_bytes'] / kib:.1f} KiB: "
-        f"+{r['ota_heap_extra_bytes']} B, goal 64 KiB "
-        f"{'met' if r['ota_heap_goal_met'] else 'NOT met'} ({r['ota_qstrs']} names: station/ota.py "
-        f"starts a qstr pool of {(r['ota_qstr_pool_bytes'] - r['base_qstr_pool_bytes'])} B, kept "
-        "until the restart)",
+        f"{r['ota_heap_extra_bytes']:+d} B; goal 64 KiB during an update: "
+        f"{'met' if r['ota_heap_goal_met'] else 'NOT met'} ({r['ota_qstrs']} names, "
+        + ("no new qstr pool)" if r["ota_qstr_pool_bytes"] == r["base_qstr_pool_bytes"] else
+           f"station/ota.py starts a qstr pool of "
+           f"{r['ota_qstr_pool_bytes'] - r['base_qstr_pool_bytes']} B, kept until the restart)"),
         "  heap required, update  "
         + (f"{r['ota_heap_required_bytes'] / kib:.0f} KiB" if r["ota_heap_required_bytes"]
            else "more than 100 KiB"),

@@ -3,13 +3,16 @@ firmware` measures the station (quantrac/bench/firmware.py: the fullest air stat
 .mpy build run from the ROMFS image, live heap after a collection at every loop turn).
 
 Two runs of the same length on the same heap: one with no update, one during which the
-station downloads a whole bundle (46 chunks, each a message handled in its own loop turn)
-and checks it. The wanted version names a wrong sha256 on purpose, so after the last chunk
-the whole-bundle check refuses it and the station runs on (a bundle that passed would end the
-run in its restart): the download and the check are what the run covers; the signature check
-and the writing of the slot run within one turn after it, like a command. The figures:
+station downloads a whole bundle (51 chunks of 1,536 B today, each a message handled in
+its own loop turn) and checks it. The wanted version names a wrong sha256 on purpose, so
+after the last chunk the whole-bundle check refuses it and the station runs on (a bundle that
+passed would end the run in its restart): the download and the check are what the run
+covers; the signature check and the writing of the slot run within one turn after it, like a
+command. The figures:
 - ota_heap_peak_bytes vs base_heap_peak_bytes: the largest live heap at loop-turn boundaries,
-  bench code left out (the 64 KiB goal is judged on it);
+  bench code left out (the 64 KiB goal is judged on it: ota_heap_goal_met);
+- ota_qstrs, ota_qstr_pool_bytes vs base_*: names interned and their pools (a name past the
+  pool's last entry starts the next pool, 7 KB, for good);
 - ota_heap_required_bytes: the smallest -X heapsize (4 KiB steps) that still runs the update
   through (transient allocations within a turn included).
 """
@@ -24,7 +27,7 @@ from quantrac.bench import firmware as fwbench
 from quantrac.fwpublish import Operator, fw_topic
 from quantrac.fwrollout import halt
 
-CYCLES = 3000  # long enough for a whole download (46 chunks, one a loop turn) on a busy machine
+CYCLES = 3000  # long enough for a whole download (51 chunks, one a loop turn) on a busy machine
 
 
 def _prepare(config: Path, pub: bytes) -> Path:

@@ -29,7 +29,12 @@ def test_ota_updates_killed_at_random_moments_boot_valid_and_lose_no_record(tmp_
     assert r["bundle_bytes"] <= r["slot_limit_bytes"]
     assert "records lost           0" in result.output
     # what a download adds to the fullest air station's heap, measured over a real download
-    assert r["ota_downloaded"] and r["ota_heap_extra_bytes"] > 0
-    assert r["ota_heap_goal_met"] == (r["ota_heap_peak_bytes"] <= 64 * 1024)
+    # (every chunk fetched: the whole-bundle check ran and refused the bench's wrong sha256)
+    assert r["ota_downloaded"]
     assert r["base_heap_peak_bytes"] <= 64 * 1024  # no update: the goal holds
-    assert "heap peak, downloading" in result.output
+    # ... and it holds during the update: station/ota.py's names fit the station's qstr pool
+    # (before: 41 new names started a 7 KB pool, 73.8 KiB), and a chunk that came in while
+    # the station published is handled in that loop turn, not held over it (1.7 KB)
+    assert r["ota_qstr_pool_bytes"] == r["base_qstr_pool_bytes"], r
+    assert r["ota_heap_peak_bytes"] <= 64 * 1024 and r["ota_heap_goal_met"], r
+    assert "goal 64 KiB during an update: met" in result.output
