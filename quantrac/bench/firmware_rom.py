@@ -4,6 +4,7 @@
 # board. The bench counts that block apart: on a board it is flash, not heap.
 #
 #   micropython -X heapsize=N firmware_rom.py IMAGE (heap|drain) ARGS...
+#   cd <build>; MICROPYPATH= micropython -X heapsize=N firmware_rom.py - (heap|drain) ARGS...
 
 import gc
 import os
@@ -14,7 +15,12 @@ import vfs
 
 
 def mount(path):
-    """Mount the image at /rom; the heap it took (its block and the mount)."""
+    """Mount the image at /rom; the heap it took (its block and the mount). "-": no image,
+    the .mpy files are imported from the current folder onto the heap (a board without a
+    ROMFS partition); nothing taken."""
+    if path == "-":
+        sys.path[0] = ""  # the build folder, not this script's (the bench module's source)
+        return 0
     gc.collect()
     before = gc.mem_alloc()
     image = bytearray(os.stat(path)[6])  # one block of the exact size: no growing reads
@@ -36,7 +42,7 @@ import hal.unix  # noqa: E402, F401
 gc.collect()
 start = gc.mem_alloc()
 micropython.qstr_info()
-import firmware_station  # noqa: E402 (from /rom, after the mount)
+import firmware_station  # noqa: E402 (from /rom after the mount, or from the files)
 
 gc.collect()
 micropython.qstr_info()

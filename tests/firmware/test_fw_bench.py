@@ -53,7 +53,16 @@ def test_bench_firmware_reports_heap_backlog_and_drain(tmp_path):
     assert r["qstrs"] + r["qstrs_before_next_pool"] in (300, 620, 1260)
     assert 0 < r["bench_qstrs"] < r["qstrs"] // 10
     assert "interned names" in result.output
-    # run from the ROMFS image, as deployed: the bytecode is not on the heap
-    assert r["heap_peak_bytes"] < r["heap_peak_code_on_heap_bytes"] - r["rom_image_bytes"] // 2
+    # the peak in both forms (issue 19): run from the ROMFS image, as deployed, the bytecode
+    # is not on the heap; the same .mpy files imported from the filesystem (a board without a
+    # ROMFS partition) put it there, a third of the image and more, and miss the goal
+    assert r["heap_peak_code_on_heap_bytes"] > r["heap_peak_bytes"] + r["rom_image_bytes"] // 3
+    assert r["heap_goal_met_code_on_heap"] is False
+    form = next(x for x in result.output.splitlines() if "heap peak, .mpy files" in x)
+    assert "from the filesystem" in form and form.endswith("goal 64 KiB: NOT met"), form
+    assert "modules from ROMFS; goal 64 KiB: met" in result.output
+    # each module imported as a board imports it: one name for its file, not two (the
+    # station's names take the same pools in both forms)
+    assert abs(r["qstrs_code_on_heap"] - r["qstrs"]) < 20
     assert r["drain_records"] == 160 and r["drain_records_per_s"] > 0
     assert "backlog per MiB" in result.output and "heap required" in result.output
