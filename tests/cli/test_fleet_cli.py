@@ -296,3 +296,45 @@ def test_fleet_halt_withdraws_a_staged_version_so_publish_may_stage_again(servic
     assert retained(services, fw(st)) is None  # published, still wanted by nobody
     r = cli("fleet", "halt", "--stations", st, "--chunks", str(len(fwbundle.chunks(b))))
     assert r.exit_code == 0
+
+
+def test_fleet_rollout_that_nobody_answers_halts_and_leaves_nothing_to_apply(
+        services, kit, tmp_path, monkeypatch):
+    """A run folder of its own: a station that never reports halts the rollout at its
+    timeout (exit 1), its wanted version and chunks are withdrawn and nothing is recorded
+    good; a second build under a published version, or a stored bundle changed on disk, is
+    refused."""
+    st = "pq-air-08"  # no station runs it here
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for f in (kit["key"], fwbundle.public_path(kit["key"])):
+        (secrets / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "services.env").write_text((kit["run"] / "services.env").read_text())
+    monkeypatch.setenv("QUANTRAC_RUN_DIR", str(tmp_path))
+
+    def cli(*args: str):
+        return CliRunner().invoke(main, list(args))
+
+    try:
+        assert cli("fleet", "publish", str(kit["qfw"]), "--stations", st).exit_code == 0
+        other = tmp_path / "other.qfw"
+        fwbundle.write(fwbundle.make(kit["build"], "1.0.0", kit["key"], "1.22.1"), other)
+        r = cli("fleet", "publish", str(other), "--stations", st)
+        assert r.exit_code == 1 and "1.0.0 is already published as another build" in r.output
+        assert retained(services, fw(st) + "/0") == fwbundle.chunks(kit["v1"])[0]
+        r = cli("fleet", "rollout", "1.0.0", "--canary", st, "--stations", st,
+                "--stages", "100%", "--timeout", "10")
+        assert r.exit_code == 1, r.output
+        assert f"halted at stage 0: {st}: not healthy within 10 s" in r.output
+        assert retained(services, fw(st)) is None and retained(services, fw(st) + "/0") is None
+        assert json.loads((tmp_path / "firmware" / "fleet.json").read_text())["good"] == []
+        stored = tmp_path / "firmware" / "bundles" / "1.0.0.qfw"
+        blob = bytearray(stored.read_bytes())
+        blob[-100] ^= 0xFF
+        stored.write_bytes(bytes(blob))
+        r = cli("fleet", "rollout", "1.0.0", "--canary", st, "--stations", st,
+                "--stages", "100%")
+        assert r.exit_code == 1 and "refused: " in r.output, r.output
+        assert retained(services, fw(st)) is None
+    finally:
+        cli("fleet", "halt", "--stations", st)
