@@ -338,3 +338,26 @@ def test_fleet_rollout_that_nobody_answers_halts_and_leaves_nothing_to_apply(
         assert retained(services, fw(st)) is None
     finally:
         cli("fleet", "halt", "--stations", st)
+
+
+def test_fleet_status_without_the_database_says_so_and_shows_the_brokers_half(
+        services, tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**services, "QUANTRAC_INFLUX_URL": f"http://127.0.0.1:{port}"}
+    (tmp_path / "services.env").write_text(format_env(env))
+    monkeypatch.setenv("QUANTRAC_RUN_DIR", str(tmp_path))
+    with Operator(services) as op:  # a wanted version only the broker knows
+        op.publish(fw(IDLE), json.dumps({"v": 1, "ver": "2.0.0"}).encode())
+    try:
+        r = CliRunner().invoke(main, ["fleet", "status", "--stations", IDLE, "--json"])
+    finally:
+        with Operator(services) as op:
+            op.publish(fw(IDLE), b"")
+    assert r.exit_code == 0, r.output
+    assert "InfluxDB: " in r.stderr and "last update and boot reason unknown" in r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["station"] == IDLE and row["wanted"] == "2.0.0" and row["update"] is None
