@@ -36,14 +36,16 @@ WAIT_S = 180
 
 def retained(env: dict, topic: str) -> bytes | None:
     got: list[bytes] = []
-    done = threading.Event()
+    done, subscribed = threading.Event(), threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     c.username_pw_set(env["QUANTRAC_MQTT_OPERATOR_USER"], env["QUANTRAC_MQTT_OPERATOR_PASSWORD"])
     c.on_connect = lambda cl, *a: cl.subscribe(topic, 1)
+    c.on_subscribe = lambda *a: subscribed.set()
     c.on_message = lambda cl, u, m: (got.append(m.payload), done.set())
     c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
     c.loop_start()
-    done.wait(2)  # nothing retained: no message at all
+    assert subscribed.wait(10), "the broker did not answer the subscription"
+    done.wait(0.5)  # a retained message follows the SUBACK at once; none: nothing retained
     c.loop_stop()
     c.disconnect()
     return got[0] if got and got[0] else None
