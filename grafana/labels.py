@@ -99,6 +99,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.reset": ("Nguyên nhân khởi động lại", "Reset cause"),
     "col.crumb": ("Trạm đang làm", "Doing at reset"),
     "col.boots": ("Số lần khởi động", "Boots"),
+    "col.update": ("Kết quả cập nhật gần nhất", "Last update result"),
+    "col.update_ver": ("Phiên bản cập nhật", "Update version"),
+    "col.why": ("Lý do", "Why"),
+    "col.when": ("Lúc", "When"),
     "col.count": ("Số lần", "Count"),
     "col.stations": ("Số trạm", "Stations"),
     "col.status01": ("Thời gian 01 (hiệu chuẩn)", "Time in 01 (calibrating)"),
@@ -203,6 +207,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "firmware": ("Phiên bản firmware", "Firmware versions"),
     "resets": ("Các lần khởi động lại", "Restarts"),
     "reset.causes": ("Nguyên nhân khởi động lại", "Reset causes"),
+    "fleet": ("Firmware của các trạm", "Fleet firmware"),
+    "fleet.desc": ("Mỗi trạm: phiên bản đang chạy (lần khởi động gần nhất), kết quả cập nhật "
+                   "firmware qua mạng gần nhất và lý do khởi động lại; như `quantrac fleet "
+                   "status`.",
+                   "Per station: the version it runs (its latest boot), its last over-the-air "
+                   "update result and why it last booted; as `quantrac fleet status`."),
+    "update.good": ("Tốt", "Good"),
+    "update.staged": ("Đang chạy thử", "On trial"),
+    "update.download": ("Đang tải", "Downloading"),
+    "update.refused": ("Bị từ chối", "Refused"),
+    "update.rolled_back": ("Đã quay lại bản cũ", "Rolled back"),
     "collector": ("Bộ thu thập: hàng đợi và spool", "Collector: queue and spool"),
     "collector.queued": ("Tin nhắn chờ xử lý", "Messages queued"),
     "collector.spool": ("Spool chưa ghi vào CSDL", "Spool not yet in the database"),

@@ -78,12 +78,19 @@ def fw_topic(station: str) -> str:
 
 def stage(op: Operator, stations: Iterable[str], bundle: Bundle, force: bool = False) -> None:
     """Chunks, then the wanted version, for each station."""
-    parts = chunks(bundle)
     want = json.dumps(wanted(bundle, force)).encode()
+    for st in stations:
+        stage_chunks(op, [st], bundle)
+        op.publish(fw_topic(st), want)
+
+
+def stage_chunks(op: Operator, stations: Iterable[str], bundle: Bundle) -> None:
+    """The chunks alone (`quantrac fleet publish`): no station fetches a chunk until its
+    wanted version names the bundle, so this tells no station to take it."""
+    parts = chunks(bundle)
     for st in stations:
         for i, part in enumerate(parts):
             op.publish(f"{fw_topic(st)}/{i}", part)
-        op.publish(fw_topic(st), want)
 
 
 def want_version(op: Operator, stations: Iterable[str], bundle: Bundle | None) -> None:

@@ -40,6 +40,7 @@ class Result:
     halted: bool = False
     why: str = ""
     staged: list[str] = field(default_factory=list)
+    before: dict[str, str] = field(default_factory=dict)  # what each station ran at the start
 
 
 def parse_stages(text: str) -> list[float]:
@@ -149,6 +150,7 @@ def rollout(env: dict[str, str], bundle: Bundle, stations: list[str], canary: st
     watch = Watch(env)
     try:
         keep = {st: watch.fw[st] for st in stations if st in watch.fw}
+        result.before = dict(keep)
         already = {st for st, ver in keep.items() if ver == bundle.version}
         with Operator(env) as op:
             for i, group in enumerate(steps):
@@ -179,6 +181,52 @@ def rollout(env: dict[str, str], bundle: Bundle, stations: list[str], canary: st
                     halt(op, result.staged, keep, n_chunks)
                     return result
         say(f"rollout of {bundle.version} complete: {len(result.healthy)} stations healthy")
+        return result
+    finally:
+        watch.close()
+
+
+def rollback(env: dict[str, str], bundle: Bundle, stations: list[str], timeout_s: float = 900.0,
+             wait: bool = True, say: Callable[[str], None] = print) -> Result:
+    """Every station's wanted version back to `bundle` (an earlier good version), forced so a
+    station running a higher one takes it; then, with `wait`, until each station online now
+    reports it `good`. A station offline reads the retained wanted version when it returns.
+    `halted` says a station refused it, rolled back or stayed silent past `timeout_s`."""
+    result = Result(bundle.version, [list(stations)])
+    watch = Watch(env)
+    try:
+        result.before = {st: watch.fw[st] for st in stations if st in watch.fw}
+        with Operator(env) as op:
+            stage(op, stations, bundle, force=True)
+        result.staged = list(stations)
+        waiting = []
+        for st in stations:
+            if result.before.get(st) == bundle.version:
+                result.healthy.append(st)
+            elif watch.online.get(st):
+                waiting.append(st)
+            else:
+                say(f"  {st}: offline; takes {bundle.version} when it reconnects")
+        deadline = time.monotonic() + timeout_s
+        failed = []
+        while wait and waiting:
+            for st in list(waiting):
+                v = watch.verdict(st, bundle.version)
+                if v == "good":
+                    waiting.remove(st)
+                    result.healthy.append(st)
+                    say(f"  {st}: {bundle.version} healthy")
+                elif v is not None:
+                    waiting.remove(st)
+                    failed.append(f"{st}: {v}")
+            if waiting and time.monotonic() > deadline:
+                failed.append(f"{', '.join(waiting)}: not back on {bundle.version} within "
+                              f"{timeout_s:g} s")
+                break
+            if waiting:
+                time.sleep(0.2)
+        if failed:
+            result.halted, result.why = True, "; ".join(failed)
         return result
     finally:
         watch.close()

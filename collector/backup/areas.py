@@ -28,7 +28,8 @@ from collector.egov.options import EgovOptions
 RUN_INCLUDES = ("secrets", "mosquitto/tls", "mosquitto/mosquitto.db",
                 "mosquitto/dynamic-security.json", "field",
                 "regulations.json",  # the department's official limits (collector/rules)
-                "review.jsonl")  # the operators' review marks (collector/review)
+                "review.jsonl",  # the operators' review marks (collector/review)
+                "firmware")  # published firmware bundles and the fleet's good versions
 BROKER_DB = "mosquitto/mosquitto.db"
 # Files that say something runs or is half-written: a restored copy would mislead or block.
 COLLECTOR_LOG = "collector.log"

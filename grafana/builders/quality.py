@@ -23,6 +23,7 @@ from grafana.panels import (
     series,
     status_mappings,
     target,
+    text_mappings,
     thresholds,
     timeline,
     transform,
@@ -43,6 +44,7 @@ from grafana.queries import (
 WHERE = [matches_var("kind"), matches_var("station")]
 BY_STATION = [ident("station")]
 DEVICE_WINDOW = "30d"  # the latest status and health of a station, however quiet it has been
+FLEET_WINDOW = "365d"  # the last update and the last boot: rare events, kept however old
 QC_FLAGS = (1, 3, 4, 9)
 
 
@@ -141,6 +143,39 @@ def devices_table(lang: str, grid: dm.GridPos):
             .with_override(*override(names["uptime"], unit="s")))
 
 
+def latest(fields: list[str], message: str) -> str:
+    """Each station's newest `message` point, all fields from that one point (last() per
+    field would give a newer update's state beside an older one's `why`)."""
+    return select([col(f) for f in fields], "device", _device(message), BY_STATION,
+                  when=since(FLEET_WINDOW)) + " ORDER BY time DESC LIMIT 1"
+
+
+UPDATE_STATES = (("good", "green"), ("staged", "blue"), ("download", "blue"),
+                 ("refused", "red"), ("rolled_back", "red"))
+
+
+def fleet_firmware(lang: str, grid: dm.GridPos):
+    """Per station: the version it booted last (its birth), its last update result (the
+    `ota` event: state, version, why, when) and why it last booted (reset cause, what it was
+    doing): `quantrac fleet status` on the wall."""
+    names = {"station": t("col.station", lang), "fw": t("col.fw", lang),
+             "state": t("col.update", lang), "ver": t("col.update_ver", lang),
+             "why": t("col.why", lang), "Time 1": t("col.when", lang),
+             "reset": t("col.reset", lang), "crumb": t("col.crumb", lang)}
+    return (grid_table(t("fleet", lang), [
+        target(latest(["state", "ver", "why"], "ota"), "A", table_format=True),
+        target(latest(["fw", "reset", "crumb"], "birth"), "B", table_format=True)],
+        grid, t("fleet.desc", lang), transformations=[
+            transform("joinByField", byField="station", mode="outer"),
+            # joined, each query's time is "Time <n>" in query order: A's is the update's
+            transform("organize", excludeByName={"Time 2": True}, renameByName=names,
+                      indexByName={k: i for i, k in enumerate(names)}),
+            transform("sortBy", sort=[{"field": names["station"]}])])
+        .with_override(*override(names["state"], mappings=text_mappings(
+            (state, t(f"update.{state}", lang), colour) for state, colour in UPDATE_STATES)))
+        .with_override(*colour_cells(names["state"])))
+
+
 def devices_row(d: db.Dashboard, lang: str, flow: Flow) -> None:
     d.with_row(row(t("row.devices", lang), flow.row()))
     d.with_panel(devices_table(lang, flow.place(24, 9)))
@@ -186,6 +221,7 @@ def devices_row(d: db.Dashboard, lang: str, flow: Flow) -> None:
                                     k: t(f"col.{k}", lang)
                                     for k in ("station", "reset", "crumb", "fw", "boots")})])
                  .with_override(*override("uptime_before", unit="s")))
+    d.with_panel(fleet_firmware(lang, flow.place(24, 8)))
     collector = select([agg("last", "queued", t("collector.queued", lang)),
                         agg("last", "spool_pending_bytes", t("collector.spool", lang))],
                        "collector", [is_("scope", "total")], [by_time()], fill="none")

@@ -18,6 +18,9 @@ GROUPS = {
     "demo": ("quantrac.cli.demo", "demo", "Run simulated stations through the whole stack."),
     "firmware": ("quantrac.cli.firmware", "firmware",
                  "Firmware dependencies and the unix-port runner."),
+    "fleet": ("quantrac.cli.fleet", "fleet",
+              "Station firmware from the operations room: status, publish, rollout, halt, "
+              "rollback."),
     "station": ("quantrac.cli.station", "station",
                 "Stations: new, credentials, build, flash, console, commission; cmd, configure."),
     "sensor": ("quantrac.cli.sensor", "sensor",

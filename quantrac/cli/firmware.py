@@ -59,7 +59,8 @@ def build(target: str, out: Path, json_path: Path | None) -> None:
 DEFAULT_KEY = "secrets/firmware-signing.pem"  # under the run folder: the operations centre's
 
 
-def _key(key: Path | None) -> Path:
+def key_path(key: Path | None) -> Path:
+    """The signing key given, or the run folder's."""
     from quantrac_common.paths import run_dir
 
     return key if key is not None else run_dir() / DEFAULT_KEY
@@ -73,7 +74,7 @@ def keygen(key: Path | None) -> None:
     `ota/key` every station holds). Refuses to replace a key stations already trust."""
     from quantrac import fwbundle
 
-    path = _key(key)
+    path = key_path(key)
     try:
         pub = fwbundle.keygen(path)
     except fwbundle.BundleError as e:
@@ -99,7 +100,7 @@ def bundle(version: str, target: str, key: Path | None, out: Path | None,
     try:
         mpdeps.fetch(say=lambda msg: click.echo(msg, err=True))
         b = fwbuild.build(target)
-        made = fwbundle.make(b.folder, version, _key(key),
+        made = fwbundle.make(b.folder, version, key_path(key),
                              min_micropython or fwbundle.MIN_MICROPYTHON)
         path = fwbundle.write(made, out or fwbuild.BUILD / f"{target}-{version}.qfw")
     except (fwbundle.BundleError, fwbuild.BuildError, mpdeps.DepsError, OSError) as e:
@@ -119,7 +120,7 @@ def verify(bundle_file: Path, key: Path | None) -> None:
     """Check a bundle as a station does: signature, every file's size and sha256."""
     from quantrac import fwbundle
 
-    pub = fwbundle.public_path(_key(key))
+    pub = fwbundle.public_path(key_path(key))
     try:
         made = fwbundle.verify(bundle_file.read_bytes(), pub.read_bytes())
     except OSError as e:
@@ -129,78 +130,20 @@ def verify(bundle_file: Path, key: Path | None) -> None:
     click.echo(f"{bundle_file}: version {made.version}, {len(made.files)} files, signature good")
 
 
-def _broker_env() -> dict[str, str]:
-    from collector import services
-    from collector.services.state import ServicesError
-
-    try:
-        return services.load_env(None)
-    except ServicesError as e:
-        raise click.ClickException(str(e)) from e
+MOVED = {"rollout": "quantrac fleet publish BUNDLE, then quantrac fleet rollout VERSION",
+         "halt": "quantrac fleet halt"}
 
 
-def _fleet(stations: str | None) -> list[str]:
-    import boards
+def _moved(name: str) -> click.Command:
+    @click.command(name, hidden=True, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def gone(args: tuple[str, ...]) -> None:
+        raise click.UsageError(f"`quantrac firmware {name}` moved: {MOVED[name]} "
+                               "(quantrac fleet --help)")
 
-    ids = boards.registry().ids()
-    if not stations:
-        return ids
-    picked = [s.strip() for s in stations.split(",") if s.strip()]
-    unknown = [s for s in picked if s not in ids]
-    if unknown:
-        raise click.ClickException(f"--stations: not in the registry: {', '.join(unknown)}")
-    return picked
+    return gone
 
 
-@firmware.command()
-@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--canary", required=True, help="The station that takes the update first.")
-@click.option("--stages", default="10%,50%,100%", show_default=True,
-              help="Cumulative shares of the fleet after the canary.")
-@click.option("--stations", help="Comma-separated ids [default: every registry station].")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(10, 86_400), default=900.0,
-              show_default=True, help="Seconds a stage's stations have to report healthy.")
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path),
-              help=f"The signing key, whose .pub checks the bundle [default: <run>/{DEFAULT_KEY}].")
-def rollout(bundle_file: Path, canary: str, stages: str, stations: str | None,
-            timeout_s: float, key: Path | None) -> None:
-    """Roll a signed bundle out: the canary, then each stage once the one before is healthy;
-    halts at the first refusal, rollback or timeout (exit 1)."""
-    from quantrac import fwbundle, fwrollout
-
-    try:
-        made = fwbundle.verify(bundle_file.read_bytes(),
-                               fwbundle.public_path(_key(key)).read_bytes())
-        result = fwrollout.rollout(_broker_env(), made, _fleet(stations), canary,
-                                   fwrollout.parse_stages(stages), timeout_s, say=click.echo)
-    except (fwbundle.BundleError, fwrollout.RolloutError, OSError) as e:
-        raise click.ClickException(str(e)) from e
-    if result.halted:
-        raise SystemExit(1)
-
-
-@firmware.command()
-@click.option("--stations", help="Comma-separated ids [default: every registry station].")
-@click.option("--chunks", type=click.IntRange(0, 1000), default=200, show_default=True,
-              help="Chunk topics to clear per station (a bundle's count, or more).")
-def halt(stations: str | None, chunks: int) -> None:
-    """Stop a rollout by hand: each station's wanted version becomes the one it reports
-    running (none when unknown) and the chunks are cleared, so no station, online or not,
-    applies what was staged."""
-    from quantrac import fwrollout
-    from quantrac.fwpublish import Operator, PublishError
-
-    env = _broker_env()
-    ids = _fleet(stations)
-    try:
-        watch = fwrollout.Watch(env)
-        try:
-            keep = {st: watch.fw[st] for st in ids if st in watch.fw}
-        finally:
-            watch.close()
-        with Operator(env) as op:
-            fwrollout.halt(op, ids, keep, chunks)
-    except (PublishError, RuntimeError, OSError) as e:
-        raise click.ClickException(str(e)) from e
-    for st in ids:
-        click.echo(f"{st}: wanted {keep.get(st, 'nothing')}")
+for _name in MOVED:
+    firmware.add_command(_moved(_name))

@@ -89,6 +89,7 @@ DEPARTMENT = {"regulations": {"QCVN 14:2025/BTNMT": {"limits": [
      "source": "TT 05/2025/TT-BTNMT Bảng 1"}]}}}
 REVIEW = ('{"id":1,"type":"flag","station":"pq-air-01","by":"lan","at":1772420400,'
           '"reason":"maintenance","param":"pm10","start":1772409600,"end":1772416800}\n')
+FLEET = '{"v": 1, "published": {}, "good": ["1.0.0", "1.1.0"], "withdrawn": []}\n'
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,8 @@ def made(tmp_path_factory):
     accounts.ensure_tls(Layout(run))  # our CA and the broker's certificate: state to keep
     (run / "regulations.json").write_text(json.dumps(DEPARTMENT))  # official numbers entered
     (run / "review.jsonl").write_text(REVIEW)  # an operator's flag
+    (run / "firmware").mkdir()
+    (run / "firmware" / "fleet.json").write_text(FLEET)  # `quantrac fleet`'s good versions
     try:
         env = svc.up(run, bench=True)
         c = Collector(Settings.from_env(env, run, {
@@ -157,6 +160,7 @@ def test_a_restore_into_a_fresh_run_folder_has_every_series_and_every_open_alert
     assert (run2 / "secrets/tls-ca.key").read_bytes() == (run1 / "secrets/tls-ca.key").read_bytes()
     assert json.loads((run2 / "regulations.json").read_text()) == DEPARTMENT
     assert (run2 / "review.jsonl").read_text() == REVIEW
+    assert (run2 / "firmware" / "fleet.json").read_text() == FLEET  # what a rollback needs
 
 
 def test_secrets_stay_private_in_the_backup_and_after_the_restore(made, tmp_path):

@@ -1,4 +1,4 @@
-"""A staged rollout (`quantrac firmware rollout`, quantrac/fwrollout.py) over six unix-port air
+"""A staged rollout (`quantrac fleet rollout`, quantrac/fwrollout.py) over six unix-port air
 stations with their simulated sensors (hil.SimulatedStation), through the real broker: it halts
 at a canary whose new code fails, completes when nothing fails, and a station offline while a
 rollout halts never applies the halted version."""

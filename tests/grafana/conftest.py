@@ -70,6 +70,9 @@ def _ready(env: dict[str, str], plan: network_day.Plan) -> list[str]:
         missing.append("the open SO2 alert")
     if not one(f"SELECT * FROM derived.noise_period WHERE station = '{network_day.AIR}'"):
         missing.append("a noise period judged whole")
+    if not one(f"SELECT * FROM device WHERE station = '{network_day.OTA}' AND message = 'ota' "
+               "AND \"state\" = 'refused'"):
+        missing.append(f"{network_day.OTA} ota event")
     if not one(f"SELECT * FROM device WHERE station = '{LIVE}' AND message = 'health'"):
         missing.append(f"{LIVE} health event")
     if not one(f"SELECT * FROM reading WHERE station = '{LIVE}'"):

@@ -15,7 +15,8 @@ baselines, relative to the end:
 - water (one station per regulation column): pH above the range for two hours half a day
   ago, and NH4 above the wastewater limit at the end;
 - devices: status, birth (firmware, reset cause) and hourly health (heap, backlog, RSSI,
-  errors) for every station, one of them restarting by its watchdog six hours ago.
+  errors) for every station, one of them restarting by its watchdog six hours ago; one
+  (`OTA`) refusing a firmware update two hours ago (its `ota` events).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ AIR = "pq-air-02"  # the night market: its sound levels feed the noise dashboard
 WATER = ("pq-tap-04", "pq-tap-02", "pq-ww-02", "pq-ww-04", "pq-sea-01", "pq-sea-02")
 NH4_HIGH = "pq-ww-02"  # QCVN 14 column B: NH4 at most 10 mg/L
 STATIONS = (AIR, *WATER)
+OTA = "pq-sea-02"  # runs 0.0.9 and refuses 0.1.0 over the air
 LIVE = "pq-air-16"  # a simulated station (unix-port firmware): real status, birth and health
 H = 3600
 
@@ -168,6 +170,12 @@ def _station(st: str, p: Plan):
                         "heap": 61000 - 40 * seq, "backlog": 40 if seq % 7 == 0 else 0,
                         "dropped": 0, "rssi": -60 - seq % 15, "uptime": last - p.start,
                         "errors": {"modbus_timeout": errors}}
+        if st == OTA and p.end - 3 * H <= last < p.end - 2 * H:
+            for dt, state, why in ((20, "download", None), (
+                    40, "refused", "signature does not match the manifest")):
+                yield "event", {"v": 1, "st": st, "boot": boot, "ev": "ota", "t": last + dt,
+                                "state": state, "ver": "0.1.0",
+                                **({"why": why} if why else {})}
         if st == NH4_HIGH and p.end - 6 * H <= last < p.end - 5 * H:
             yield "status", {"v": 1, "st": st, "online": False, "boot": boot, "t": last + 60}
             boot, seq = uuid.uuid4().hex[:8], 0

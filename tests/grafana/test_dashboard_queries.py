@@ -127,3 +127,26 @@ def test_the_forecast_fan_panel_shows_the_forecasters_issue_beside_the_measured_
     hourly = {t: (a, lo, hi) for t, a, lo, hi in fc.aqi_hourly if a is not None}
     assert hourly and all((rows[t]["forecast"], rows[t]["p10"], rows[t]["p90"]) == v
                           for t, v in hourly.items())
+
+
+def test_the_fleet_firmware_panel_shows_each_stations_last_update_and_boot(pipeline_data):
+    """The devices dashboard's "Fleet firmware" table, run as Grafana would: A is each
+    station's newest `ota` event (the refusal, not the download before it, and its why), B its
+    newest birth (the watchdog restart, not the first power-on)."""
+    env, plan = pipeline_data
+    doc = DASHBOARDS[("en", "quantrac-quality-en")]
+    got = {r.ref: r for r in check.check(doc, env) if r.where == "Fleet firmware"}
+    assert set(got) == {"A", "B"} and all(r.ok for r in got.values()), got
+    ota = {r["station"]: r for r in influxql.rows(influxql.query(env, got["A"].query))}
+    refused = [doc for kind, doc in plan.messages[network_day.OTA]
+               if kind == "event" and doc["ev"] == "ota" and doc["state"] == "refused"]
+    assert set(ota) == {network_day.OTA}
+    row = ota[network_day.OTA]
+    assert (row["state"], row["ver"], row["why"]) == (
+        "refused", "0.1.0", "signature does not match the manifest")
+    assert row["time"] == refused[0]["t"]  # "When": the update result's own time
+    boots = {r["station"]: r for r in influxql.rows(influxql.query(env, got["B"].query))}
+    assert set(network_day.STATIONS) <= set(boots)
+    assert (boots[network_day.NH4_HIGH]["reset"], boots[network_day.NH4_HIGH]["crumb"]) == (
+        "watchdog", "publish")
+    assert boots[network_day.OTA]["fw"] == "0.0.9"
