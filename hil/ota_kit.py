@@ -95,11 +95,19 @@ def tampered(bundle: fwbundle.Bundle) -> fwbundle.Bundle:
                            bundle.files, bytes(blob))
 
 
-def make(run_dir: Path, work: Path, installed: str, bundles: dict[str, str]) -> Kit:
-    """The build, the key and every bundle a scenario names; `work` holds its own copies."""
+def is_build(folder: Path | None) -> bool:
+    """Whether `folder` is a unix .mpy build a station can be flashed for OTA from."""
+    return folder is not None and all((folder / n).is_file() for n in fwbundle.LOADER) \
+        and (folder / "station" / "app.mpy").is_file()
+
+
+def make(run_dir: Path, work: Path, installed: str, bundles: dict[str, str],
+         build: Path | None = None) -> Kit:
+    """The build (`build`, a release's, or the checkout's compiled), the key and every
+    bundle a scenario names; `work` holds its own copies."""
     root = run_dir / "ota"
     with _LOCK:
-        build = build_unix(root)
+        build = build if is_build(build) else build_unix(root)
         key = _key(root / "sign.pem")
         other = _key(root / "other.pem") if "signed-by-another-key" in bundles.values() \
             else None

@@ -210,7 +210,8 @@ class ScenarioRun:
         fw = self.sc.firmware
         if self.make_station is not SimulatedStation:
             raise RuntimeError("an ota scenario runs its stations on the unix port only")
-        self.kit = ota_kit.make(self.run_dir, self.dir, fw.installed, fw.bundles)
+        self.kit = ota_kit.make(self.run_dir, self.dir, fw.installed, fw.bundles,
+                                build=self.firmware_dir)
         ota_play.clear(env, self.sc.station_ids, self.kit)
 
     def _stations(self, env: dict, clock: FastClock) -> None:

