@@ -155,3 +155,61 @@ def test_an_ota_check_needs_the_firmware_section(tmp_path):
     text = GOOD[:GOOD.index("firmware:")] + GOOD[GOOD.index("checks:"):]
     with pytest.raises(scenario.ScenarioError, match=r"checks\[0\].rollout: an over-the-air"):
         load(tmp_path, text)
+
+
+# ---- the judges, on events as the operations room recorded them --------------------------------
+
+class Recorded:
+    """What a run's watcher holds: the events each station sent (no broker needed to judge)."""
+
+    def __init__(self, events: dict[str, list[dict]]) -> None:
+        self._events = events
+
+    def events(self, station: str) -> list[dict]:
+        return self._events.get(station, [])
+
+
+class Played:
+    def __init__(self, rollouts: dict) -> None:
+        self.rollouts = rollouts
+        self.stations: dict = {}
+
+
+def judged(tmp_path, check: dict, events: dict, rollouts: dict | None = None) -> bool:
+    from hil import checks, ota_checks
+
+    sc = load(tmp_path, GOOD.replace(GOOD[GOOD.index("checks:"):],
+                                     "checks:\n" + "\n".join("  " + line for line in
+                                                             json.dumps([check]).splitlines())))
+    ctx = checks.Context(sc, {}, Recorded(events), lambda _s: "", Played(rollouts or {}))
+    (c,) = sc.checks
+    return ota_checks.JUDGES[c.kind](c, ctx).passed
+
+
+BIRTHS = {"pq-air-15": [{"ev": "birth", "fw": "1.0.0"},
+                        {"ev": "ota", "state": "staged", "ver": "1.1.0"},
+                        {"ev": "birth", "fw": "1.1.0"}]}
+
+
+def test_the_ota_judges_fail_on_what_did_not_happen(tmp_path):
+    from quantrac.fwrollout import Result
+
+    runs = {"what": "x", "firmware": {"station": "pq-air-15", "runs": "1.1.0"}}
+    assert judged(tmp_path, runs, BIRTHS)
+    runs["firmware"]["runs"] = "1.0.0"  # it ran 1.0.0 once, but not last
+    assert not judged(tmp_path, runs, BIRTHS)
+    never = {"what": "x", "firmware": {"station": "pq-air-15", "never_ran": "1.1.0"}}
+    assert not judged(tmp_path, never, BIRTHS)
+    staged_only = {"pq-air-15": BIRTHS["pq-air-15"][:2]}  # installed, the restart not seen
+    assert not judged(tmp_path, never, staged_only)
+    good = {"what": "x", "ota": {"station": "pq-air-15", "state": "staged", "ver": "1.1.0"},
+            "max": 0}
+    assert not judged(tmp_path, good, BIRTHS)
+    halted = Result("1.1.0", [["pq-air-15"], ["pq-air-16"]], halted=True,
+                    why="pq-air-15: rolled_back: no healthy run", staged=["pq-air-15"])
+    rollout = {"what": "x", "rollout": {"id": "all", "outcome": "halted",
+                                        "staged": ["pq-air-15"], "why": "^pq-air-15: rolled"}}
+    assert judged(tmp_path, rollout, {}, {"all": halted})
+    rollout["rollout"]["staged"] = ["pq-air-15", "pq-air-16"]
+    assert not judged(tmp_path, rollout, {}, {"all": halted})
+    assert not judged(tmp_path, rollout, {}, {})  # the rollout never ran
