@@ -15,6 +15,7 @@ Scenarios that share no station run side by side (`jobs`), longest first.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -27,10 +28,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hil import checks, watch
+from hil import checks, ota_kit, ota_play, watch
 from hil.checks import CheckResult
 from hil.fastclock import FastClock
 from hil.faults import FaultSet
+from hil.ota_play import OtaPlayer
+from hil.ota_station import OtaStation
 from hil.scenario import Command, Scenario
 from hil.station import SimulatedStation
 
@@ -104,7 +107,8 @@ class ScenarioRun:
         self.make_station = make_station
         self.sc = scenario
         self.env = env
-        self.dir = Path(run_dir) / "scenarios" / scenario.name
+        self.run_dir = Path(run_dir)
+        self.dir = self.run_dir / "scenarios" / scenario.name
         self.run_id = run_id
         self.firmware_dir = firmware_dir
         self.keep_data = keep_data
@@ -112,6 +116,8 @@ class ScenarioRun:
         self.stations: dict[str, SimulatedStation] = {}
         self.fault_sets: dict[tuple[str, str], FaultSet] = {}
         self.died: dict[str, float] = {}  # station -> station time its firmware was found dead
+        self.kit: ota_kit.Kit | None = None  # an OTA scenario's build, key and bundles
+        self.player: OtaPlayer | None = None
 
     def run(self) -> ScenarioResult:
         sc = self.sc
@@ -130,6 +136,8 @@ class ScenarioRun:
             result.database = db
             watch.clear_retained_alerts(env, sc.station_ids)
             watcher = watch.Watcher(env, sc.station_ids).start()
+            if sc.firmware is not None:
+                self._ota_kit(env)
             collector = self._collector(env)
             collector.start()
             clock = FastClock(sc.speed, sc.start)
@@ -137,16 +145,26 @@ class ScenarioRun:
             clock.start()
             for sim in self.stations.values():
                 sim.start()
+            if sc.firmware is not None:
+                self.player = OtaPlayer(sc.firmware, env, clock, self.kit, self.stations,
+                                        watcher, lambda m: log.info("%s: %s", sc.name, m))
+                self.player.start()
             alive = self._timeline(clock, watcher)
+            if self.player is not None:
+                self.player.stop(max(clock.real_s(s.timeout_s) for s in sc.firmware.steps))
             for sim in self.stations.values():
                 sim.stop()
             time.sleep(SETTLE_S)
             rejected = collector.stats.get("totals", {}).get("rejected", 0)
             collector.stop()
             collector = None
-            ctx = checks.Context(sc, env, watcher, self._log_text)
+            ctx = checks.Context(sc, env, watcher, self._log_text, self.player)
             result.checks = [checks.judge(c, ctx) for c in sc.checks]
             result.checks += self._implicit(alive, rejected)
+            if self.player is not None:
+                result.checks.append(CheckResult(
+                    "the ota steps were all played", not self.player.errors,
+                    "; ".join(self.player.errors) or f"{len(sc.firmware.steps)} steps"))
         except Exception as e:  # a bench that cannot run is a failed scenario with a reason
             log.exception("scenario %s could not run", sc.name)
             result.error = f"{type(e).__name__}: {e}"
@@ -160,6 +178,11 @@ class ScenarioRun:
                 collector.stop()
             if watcher is not None:
                 watcher.stop()
+            if self.kit is not None:
+                try:
+                    ota_play.clear(self.env, sc.station_ids, self.kit)
+                except Exception as e:  # noqa: BLE001 - the run's verdict stands; say why
+                    log.warning("%s: retained update messages not cleared: %s", sc.name, e)
             if env is not None and not self.keep_data:
                 drop_database(env, db)
                 result.database = ""
@@ -182,10 +205,22 @@ class ScenarioRun:
         }
         return Collector(Settings.from_env(env, run_dir=self.dir, options=options))
 
+    def _ota_kit(self, env: dict) -> None:
+        """The build, key and bundles; no update message left from another run."""
+        fw = self.sc.firmware
+        if self.make_station is not SimulatedStation:
+            raise RuntimeError("an ota scenario runs its stations on the unix port only")
+        self.kit = ota_kit.make(self.run_dir, self.dir, fw.installed, fw.bundles,
+                                build=self.firmware_dir)
+        ota_play.clear(env, self.sc.station_ids, self.kit)
+
     def _stations(self, env: dict, clock: FastClock) -> None:
         sc = self.sc
+        make = self.make_station
+        if self.kit is not None:
+            make = functools.partial(OtaStation, kit=self.kit)
         for st in sc.stations:
-            self.stations[st.id] = self.make_station(
+            self.stations[st.id] = make(
                 st, env, self.dir, sample_s=sc.sample_s, report_s=sc.report_s, seed=sc.seed,
                 clock=clock, firmware_dir=self.firmware_dir)
         for f in sc.faults:
@@ -213,6 +248,8 @@ class ScenarioRun:
         until = self.sc.end + self.sc.report_s
         while True:
             now = clock.now()
+            if self.player is not None and self.player.done:  # its last step was played
+                until = min(until, self.player.finished_at + self.sc.report_s)
             while actions and actions[0].at <= now:
                 a = actions.pop(0)
                 cid = watcher.command(a.station, a.cmd, a.args)

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import boards
-from hil import faults, noise
+from hil import faults, noise, ota_scenario
 from hil.fastclock import ClockError, check_speed
 
 HERE = Path(__file__).resolve().parent / "scenarios"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,47}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 TOP_KEYS = {"name", "about", "start", "duration", "speed", "sample_s", "report_s", "seed",
-            "registry", "stations", "faults", "commands", "checks", "department"}
+            "registry", "stations", "faults", "commands", "checks", "department", "firmware",
+            "ota"}
 # duration keys of a fault entry -> the Fault field they fill
 FAULT_DURATIONS = {"delay": "delay_s", "every": "every_s", "width": "width_s", "ramp": "ramp_s"}
 COMMON_CHECK_KEYS = {"what", "station", "between", "min", "max"}
@@ -37,7 +38,13 @@ CHECK_KEYS: dict[str, set[str]] = {
     "retained_alert": {"rule", "state"},
     "ack": {"cmd", "ok"},
     "log": {"pattern"},
+    # over-the-air updates (hil/ota_checks.py): only in a scenario with `firmware`
+    "ota": {"state", "ver", "why"},
+    "firmware": {"runs", "never_ran", "slot"},
+    "restarts": set(),
+    "rollout": {"id", "outcome", "staged", "healthy", "why"},
 }
+OTA_CHECKS = {"ota", "firmware", "restarts", "rollout"}
 
 
 class ScenarioError(ValueError):
@@ -86,6 +93,8 @@ class Scenario:
     # the department's decisions the scenario's collector reads (its regulations.json: a
     # noise regulation's clock hours, a station's noise regime), as a department enters them
     department: dict = field(default_factory=dict)
+    # over-the-air updates: the stations flashed for OTA, the operations room's steps
+    firmware: ota_scenario.Firmware | None = None
 
     @property
     def end(self) -> float:
@@ -132,6 +141,10 @@ def instant(value: Any, where: str) -> float:
 def _need(cond: bool, where: str, msg: str) -> None:
     if not cond:
         raise ScenarioError(f"{where}: {msg}")
+
+
+def _fail(where: str, msg: str) -> None:
+    raise ScenarioError(f"{where}: {msg}")
 
 
 def _int(doc: dict, key: str, default: int, lo: int, hi: int, where: str) -> int:
@@ -239,6 +252,33 @@ def _fault(stations: dict, entry: Any, start: float, end: float, where: str) -> 
     return FaultSpec(sid, sensor["id"], fault)
 
 
+def _checks(stations: dict, entry: Any, start: float, end: float, where: str,
+            firmware: ota_scenario.Firmware | None) -> list[Check]:
+    """One check; an OTA check with `stations: [...]` is one per station, each in the report
+    with the station after its `what`."""
+    if not isinstance(entry, dict):
+        return [_check(stations, entry, start, end, where)]
+    kind = next((k for k in OTA_CHECKS if k in entry), None)
+    if kind is not None:
+        _need(firmware is not None, f"{where}.{kind}",
+              "an over-the-air check needs the scenario's firmware and ota sections")
+        body = entry[kind]
+        if kind == "rollout" and isinstance(body, dict):
+            _need(body.get("id") in firmware.rollout_ids, f"{where}.rollout.id",
+                  f"{body.get('id')!r} is not the id of one of the ota rollout steps "
+                  f"({', '.join(sorted(firmware.rollout_ids)) or 'none'})")
+        if isinstance(body, dict) and "stations" in body:
+            many = body["stations"]
+            _need(isinstance(many, list) and bool(many) and "station" not in body,
+                  f"{where}.{kind}.stations", "must be a list of stations (instead of station)")
+            rest = {k: v for k, v in body.items() if k != "stations"}
+            return [_check(stations, {**entry, "what": f"{entry.get('what')} ({sid})",
+                                      kind: {**rest, "station": sid}}, start, end, where)
+                    for sid in many]
+        entry = {**entry, kind: body}
+    return [_check(stations, entry, start, end, where)]
+
+
 def _check(stations: dict, entry: Any, start: float, end: float, where: str) -> Check:
     _need(isinstance(entry, dict), where, "must be a mapping")
     kinds = [k for k in CHECK_KEYS if k in entry]
@@ -254,9 +294,11 @@ def _check(stations: dict, entry: Any, start: float, end: float, where: str) -> 
     for key in spec:
         _need(key in COMMON_CHECK_KEYS | CHECK_KEYS[kind], f"{where}.{kind}.{key}",
               f"unknown key (known: {', '.join(sorted(COMMON_CHECK_KEYS | CHECK_KEYS[kind]))})")
-    sid = spec.pop("station", None)
-    _need(sid in stations, f"{where}.{kind}.station",
+    sid = spec.pop("station", None) if kind != "rollout" else ""  # a rollout: many stations
+    _need(kind == "rollout" or sid in stations, f"{where}.{kind}.station",
           f"{sid!r} is not one of the scenario's stations")
+    if kind in OTA_CHECKS:
+        ota_scenario.check_spec(kind, spec, f"{where}.{kind}", list(stations), _fail)
     if "between" in spec:
         b = spec["between"]
         _need(isinstance(b, list) and len(b) == 2, f"{where}.{kind}.between", "is not [from, to]")
@@ -331,8 +373,13 @@ def load(path: str | Path) -> Scenario:
         at = start + duration(c.get("at", 0), f"{w}.at")
         _need(at <= end, f"{w}.at", "after the scenario ends")
         cmds.append(Command(c["station"], at, c["cmd"], dict(c.get("args") or {})))
-    checks = tuple(_check(by_id, c, start, end, f"{where}: checks[{i}]")
-                   for i, c in enumerate(doc.get("checks") or []))
+    firmware = None
+    if "firmware" in doc or "ota" in doc:
+        firmware = ota_scenario.parse(doc.get("firmware"), doc.get("ota"), list(by_id), start,
+                                      end, where, duration, _fail)
+    checks = tuple(c for i, entry in enumerate(doc.get("checks") or [])
+                   for c in _checks(by_id, entry, start, end, f"{where}: checks[{i}]",
+                                    firmware))
     _need(bool(checks), f"{where}: checks", "a scenario needs at least one expected outcome")
     department = doc.get("department") or {}
     _need(isinstance(department, dict), f"{where}: department",
@@ -344,7 +391,7 @@ def load(path: str | Path) -> Scenario:
                     duration_s=length, speed=speed, sample_s=sample_s, report_s=report_s,
                     seed=_int(doc, "seed", 0, 0, 2**31, f"{where}:"), stations=stations,
                     faults=fs, commands=tuple(cmds), checks=checks, registry=registry,
-                    department=department)
+                    department=department, firmware=firmware)
 
 
 def discover(folder: Path = HERE) -> dict[str, Path]:

@@ -13,13 +13,14 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from test_ota_scenarios import KNOWN_DEFECTS as OTA_KNOWN_DEFECTS
 
 from hil import faults
 from quantrac.cli import main
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = dict(OTA_KNOWN_DEFECTS)
 
 
 def test_every_shipped_scenario_passes(services, session_run_dir, tmp_path):
