@@ -1,7 +1,8 @@
 """A forecast warning has a retained topic of its own (`quantrac/v1/alerts/<station>/forecast`,
 the forecaster's account): the collector's retained alert message on
 `quantrac/v1/alerts/<station>`, whose `open` list holds the measured alerts, is still there
-and intact after a warning; neither account can write the other's topic (the real broker)."""
+and intact after a warning; neither account can write the other's topic (the real broker); a
+warning a receiver refuses is dead-lettered under its own topic."""
 
 from __future__ import annotations
 
@@ -101,3 +102,37 @@ def test_a_warning_leaves_the_collectors_retained_alert_message_intact(services,
     # the tests' session broker is shared: leave no retained message behind
     _publish(env, "COLLECTOR", TOPIC, b"")
     _publish(env, "FORECAST", TOPIC + "/forecast", b"")
+
+
+def test_a_refused_warning_is_dead_lettered_under_its_own_topic(tmp_path):
+    """A receiver that refuses for good: the warning's dead letter names the topic the
+    warning lives on (`…/alerts/<station>/forecast`), the measured alert's its own."""
+    from forecast_peers import Peer
+
+    from collector.dead_letters import read
+    from collector.delivery.alert_outputs import AlertOutputs
+    from collector.sinks.notify.plugin import WebhookSink
+
+    now = 1_790_000_000 - 1_790_000_000 % 3600
+    fc = StationForecast(STATION, now, aqi_daily=[(now + 20 * 3600, 180, 160, 200)])
+    warned = Warnings(load_rules(), tmp_path / "w.json").judge(fc)
+    measured = Point("alert", {"station": STATION, "rule": "threshold.so2.1h",
+                               "severity": "critical"}, {"event": "open"}, now,
+                     {"v": 1, "st": STATION, "rule": "threshold.so2.1h", "state": "open",
+                      "event": "open", "t": now, "severity": "critical", "id": "x"})
+    receiver = Peer(post_status=422)
+    outputs = AlertOutputs({"webhook": WebhookSink(receiver.url + "/alerts")},
+                           tmp_path / "dead.jsonl", retry_initial_s=0.1, retry_max_s=0.2)
+    outputs.start()
+    try:
+        outputs.send([*warned, measured])
+        deadline = time.monotonic() + 20
+        while len(read(tmp_path / "dead.jsonl")) < len(warned) + 1:
+            assert time.monotonic() < deadline, read(tmp_path / "dead.jsonl")
+            time.sleep(0.05)
+    finally:
+        outputs.stop()
+        receiver.close()
+    topics = {(d["alert"]["rule"], d["topic"]) for d in read(tmp_path / "dead.jsonl")}
+    assert topics == {*((p.tags["rule"], f"{TOPIC}/forecast") for p in warned),
+                      ("threshold.so2.1h", TOPIC)}
