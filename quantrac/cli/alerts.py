@@ -264,6 +264,10 @@ def ack(alert_id: str, note: str, by: str, wait_s: float, registry_name: str,
         raise click.BadParameter(f"{alert_id!r} is not an alert id <station>/<rule>/<time> "
                                  "(see `quantrac alerts list`)", param_hint="ALERT_ID")
     station = m.group(1)
+    if m.group(2).startswith("forecast."):  # the collector would refuse it: no alert of its
+        raise click.BadParameter(f"{alert_id!r} is a forecast warning, not a measured alert: "
+                                 "it is not acknowledged and closes by itself when the "
+                                 "forecast drops", param_hint="ALERT_ID")
     if station not in _registry(registry_name).ids() and station != "collector":
         raise click.BadParameter(f"{station!r} is not a station of registry {registry_name!r}",
                                  param_hint="ALERT_ID")
