@@ -205,7 +205,9 @@ def alerts() -> None:
 
 @alerts.command("list")
 @click.option("--station", default=None, help="one station only")
-@click.option("--json", "as_json", is_flag=True, help="the retained messages as JSON")
+@click.option("--json", "as_json", is_flag=True,
+              help="the retained messages as JSON, keyed by topic below quantrac/v1/alerts/ "
+                   "(<station>, and <station>/forecast for its forecast warnings)")
 @REGISTRY
 @RUN_DIR
 def list_(station: str | None, as_json: bool, registry_name: str,
