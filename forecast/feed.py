@@ -17,6 +17,7 @@ import string
 import urllib.error
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -71,9 +72,18 @@ def parse(doc: object, variables: tuple[str, ...]) -> dict[str, dict[int, float]
     return out
 
 
+def redacted(url: str) -> str:
+    """`url` without what may carry a key: its query and any user:password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
 def fetch(url: str, variables: tuple[str, ...], timeout_s: float = 20.0
           ) -> dict[str, dict[int, float]]:
-    problem = https_url("feed url", url, "the feed's API key")
+    shown = redacted(url)  # what an error names: logs and terminals never get the API key
+    problem = https_url("feed url", shown, "the feed's API key")
     if problem:
         raise FeedError(problem)
     try:
@@ -81,21 +91,21 @@ def fetch(url: str, variables: tuple[str, ...], timeout_s: float = 20.0
             body = r.read(MAX_BYTES + 1)
     except urllib.error.HTTPError as e:
         if is_redirect(e.code):
-            raise FeedError(f"{url}: answered {e.code} to {e.headers.get('Location')!r}; "
+            raise FeedError(f"{shown}: answered {e.code} to {e.headers.get('Location')!r}; "
                             "redirects are not followed, set the final URL") from None
-        raise FeedError(f"{url}: answered {e.code} {e.reason}") from None
+        raise FeedError(f"{shown}: answered {e.code} {e.reason}") from None
     except OSError as e:
-        raise FeedError(f"{url}: unreachable ({e})") from None
+        raise FeedError(f"{shown}: unreachable ({e})") from None
     if len(body) > MAX_BYTES:
-        raise FeedError(f"{url}: the answer is larger than {MAX_BYTES} bytes")
+        raise FeedError(f"{shown}: the answer is larger than {MAX_BYTES} bytes")
     try:
         doc = json.loads(body)
     except ValueError as e:
-        raise FeedError(f"{url}: the answer is not JSON ({e})") from None
+        raise FeedError(f"{shown}: the answer is not JSON ({e})") from None
     try:
         return parse(doc, variables)
     except FeedError as e:
-        raise FeedError(f"{url}: {e}") from None
+        raise FeedError(f"{shown}: {e}") from None
 
 
 def aligned(series: dict[int, float], issued: int, horizons: int) -> list[float]:
@@ -137,12 +147,12 @@ class FeedConfig:
         try:
             used = {f for _, f, _, _ in string.Formatter().parse(url) if f is not None}
         except ValueError as e:
-            raise FeedError(f"feed url {url!r}: {e}") from None
+            raise FeedError(f"feed url {redacted(url)!r}: {e}") from None
         unknown = used - set(FIELDS)
         if unknown:
             raise FeedError(f"feed url names {{{', '.join(sorted(unknown))}}}; it may name "
                             f"only {{station}}, {{lat}}, {{lon}}")
-        problem = https_url("feed url", url.format(station="x", lat=0, lon=0),
+        problem = https_url("feed url", redacted(url.format(station="x", lat=0, lon=0)),
                             "the feed's API key")
         if problem:
             raise FeedError(problem)

@@ -115,7 +115,7 @@ def test_a_feed_that_foresees_the_episodes_makes_the_forecast_better(fed, tmp_pa
 def test_the_recorded_answer_is_the_forecasts_input_and_a_failed_feed_forecasts_without(
         fed, tmp_path):
     env, peer, _t, _y = fed
-    feed = FeedConfig.of(peer.url + "/feed/{station}", ("pm2_5", "pm10"))
+    feed = FeedConfig.of(peer.url + "/feed/{station}?apikey=S3CRET", ("pm2_5", "pm10"))
     res = run_pass(env, [SHORT, BROKEN], Forecaster(SMALL),
                    Warnings(load_rules(), tmp_path / "w.json"), NOW, feed=feed)
     assert res.errors == {}
@@ -123,6 +123,9 @@ def test_the_recorded_answer_is_the_forecasts_input_and_a_failed_feed_forecasts_
     note = res.forecasts[SHORT].params["pm2_5"].note
     assert note.endswith("external feed ahead: pm2_5 4/72 h, pm10 3/72 h"), note
     assert set(res.feed_errors) == {BROKEN} and "answered 404" in res.feed_errors[BROKEN]
+    # the error names the feed (it goes to the log) but not its query, where the key is
+    assert f"/feed/{BROKEN}?…: answered 404" in res.feed_errors[BROKEN]
+    assert "S3CRET" not in res.feed_errors[BROKEN]
     broken = res.forecasts[BROKEN].params["pm2_5"]
     assert broken.model == "persistence" and not np.isnan(broken.values).any()
     assert broken.note.endswith("external feed ahead: pm2_5 0/72 h, pm10 0/72 h")
@@ -138,7 +141,8 @@ def test_forecast_run_takes_the_feed_and_names_a_bad_one(fed, session_run_dir):
     r = CliRunner().invoke(main, [*args, "--station", BROKEN, "--feed-url",
                                   peer.url + "/feed/{station}", "--feed-vars", "pm2_5"])
     assert r.exit_code == 0 and "external feed unavailable, forecast without it" in r.output
-    for url, says in (("http://feed.example.org/v1?key=k", "plain http would send"),
+    for url, says in (("http://feed.example.org/v1?key=k", "'http://feed.example.org/v1?…': "
+                       "plain http would send"),
                       (peer.url + "/feed/{site}", "it may name only {station}, {lat}, {lon}")):
         r = CliRunner().invoke(main, [*args, "--station", SHORT, "--feed-url", url])
         assert r.exit_code == 2 and says in r.output, r.output
