@@ -64,10 +64,15 @@ def seasonal_index(origin: np.ndarray, h: np.ndarray) -> np.ndarray:
 class Table:
     """Per-hour features of one series, ready to gather for any (origin, horizon) pairs."""
 
-    def __init__(self, y: np.ndarray, hour0: int, exog: dict[str, np.ndarray] | None = None):
+    def __init__(self, y: np.ndarray, hour0: int, exog: dict[str, np.ndarray] | None = None,
+                 feed: dict[str, np.ndarray] | None = None):
+        """`feed`: an external forecast's values on the same grid, reaching past the end by
+        the horizons (forecast.feed.on_grid); each becomes a per-pair feature `feed_<name>`,
+        its value at the pair's target hour (a forecast of that hour, known at the origin)."""
         self.y = np.asarray(y, dtype=np.float64)
         self.hour0 = hour0
         self.exog = {k: np.asarray(v, dtype=np.float64) for k, v in (exog or {}).items()}
+        self.feed = {k: np.asarray(v, dtype=np.float64) for k, v in (feed or {}).items()}
         y = self.y
         cols = {"v0": y}
         for k in LAGS:
@@ -90,7 +95,7 @@ class Table:
     def names(self, feed: list[str] | None = None) -> list[str]:
         return (self.origin_names
                 + ["h", "hod_o", "hod_t", "dow_t", "sn1", "sn2", "prof7"]
-                + [f"feed_{n}" for n in (feed or [])])
+                + [f"feed_{n}" for n in [*self.feed, *(feed or [])]])
 
     def pairs(self, origin: np.ndarray, h: np.ndarray,
               feed: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -110,6 +115,7 @@ class Table:
             ((abs_t // 24 + 3) % 7).astype(float),  # 1970-01-01 was a Thursday: Monday = 0
             self._at(self.y, s1), self._at(self.y, s2), self._at(self.profile, s1),
         ]
+        extra += [self._at(v, target) for v in self.feed.values()]
         extra += [np.asarray(v, dtype=float) for v in (feed or {}).values()]
         return np.concatenate([self.origin[origin], np.stack(extra, axis=1)],
                               axis=1).astype(np.float32)

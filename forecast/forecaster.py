@@ -19,6 +19,7 @@ from collector.contracts import Point
 from collector.domain import aqi as vn_aqi
 from forecast import model as gbm
 from forecast.features import Table
+from forecast.feed import on_grid
 from forecast.series import LOCAL_OFFSET_H, Series
 
 PARAMS = ("pm2_5", "pm10")
@@ -61,9 +62,15 @@ class Forecaster:
     def __init__(self, settings: ForecasterSettings = ForecasterSettings()) -> None:
         self.settings = settings
         self._fits: dict[tuple[str, str], tuple[int, gbm.Fit]] = {}
+        # the feed variables each fit was trained with: another set is another model
+        self._feed_names: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def forecast_param(self, station: str, param: str, series: Series,
-                       weather: dict[str, Series], now: int) -> ParamForecast:
+                       weather: dict[str, Series], now: int,
+                       feed: dict[str, dict[int, float]] | None = None) -> ParamForecast:
+        """`feed`: {variable: {epoch s of the hour's end: value}} of an external forecast
+        (forecast.feed); a variable without values (the feed failed) stays a feature, all
+        missing, so that the station's model is not retrained for an outage."""
         s = self.settings
         n_h = s.model.horizons
         origin = len(series) - 1
@@ -72,23 +79,33 @@ class Forecaster:
                                  f"no {param} mean for the hour ending "
                                  f"{datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M}Z")
         exog = {k: w.values for k, w in weather.items() if len(w) == len(series)}
-        table = Table(series.values, series.hour0, exog)
+        grid = {k: on_grid(v, series.hour0, len(series) + n_h) for k, v in (feed or {}).items()}
+        table = Table(series.values, series.hour0, exog, grid)
         key = (station, param)
         last = self._fits.get(key)
-        if last is None or now - last[0] >= s.retrain_every_h * 3600:
+        if last is None or now - last[0] >= s.retrain_every_h * 3600 \
+                or self._feed_names.get(key) != tuple(grid):
             fit = gbm.fit(table, origin, s.model, previous=last[1] if last else None)
             self._fits[key] = (now, fit)
+            self._feed_names[key] = tuple(grid)
         fit = self._fits[key][1]
         out, _ = gbm.predict(fit, table, np.full(n_h, origin), np.arange(1, n_h + 1))
-        return ParamForecast(param, now, out, fit.model, fit.reason)
+        note = fit.reason
+        if grid:
+            ahead = ", ".join(f"{k} {int(np.sum(~np.isnan(g[origin + 1:])))}/{n_h} h"
+                              for k, g in grid.items())
+            note = "; ".join(x for x in (note, f"external feed ahead: {ahead}") if x)
+        return ParamForecast(param, now, out, fit.model, note)
 
-    def forecast(self, station: str, means: dict[str, Series], now: int) -> StationForecast:
-        """`means`: {param: hourly Series ending at the hour `now` (epoch s)}."""
+    def forecast(self, station: str, means: dict[str, Series], now: int,
+                 feed: dict[str, dict[int, float]] | None = None) -> StationForecast:
+        """`means`: {param: hourly Series ending at the hour `now` (epoch s)}; `feed`: an
+        external forecast's hourly values, a feature of every param's model."""
         weather = {w: means[w] for w in WEATHER if w in means}
         fc = StationForecast(station, now, measured=means)
         for p in self.settings.params:
             if p in means:
-                fc.params[p] = self.forecast_param(station, p, means[p], weather, now)
+                fc.params[p] = self.forecast_param(station, p, means[p], weather, now, feed)
         fc.aqi_hourly, fc.aqi_daily = aqi_of(fc, self.settings.model.horizons)
         return fc
 

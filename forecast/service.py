@@ -18,6 +18,7 @@ import boards
 from collector.contracts import Point
 from collector.sinks.influxdb.plugin import InfluxSink
 from forecast import history
+from forecast.feed import FeedConfig, FeedError
 from forecast.forecaster import WEATHER, Forecaster, StationForecast, points
 from forecast.outputs import warning_outputs
 from forecast.warning import Warnings, load_rules
@@ -31,6 +32,22 @@ class PassResult:
     forecasts: dict[str, StationForecast] = field(default_factory=dict)
     warnings: list[Point] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # a station whose external feed failed: forecast all the same, the feed's hours missing
+    feed_errors: dict[str, str] = field(default_factory=dict)
+
+
+def fetch_feed(config: FeedConfig | None, station: str, result: PassResult
+               ) -> dict[str, dict[int, float]] | None:
+    """The station's external forecast, or every variable empty when the feed fails (said
+    in the log and `result.feed_errors`): a feed outage must not stop the forecast."""
+    if config is None:
+        return None
+    try:
+        return config.fetch(station)
+    except FeedError as e:
+        log.warning("external feed for %s: %s", station, e)
+        result.feed_errors[station] = str(e)
+        return {v: {} for v in config.variables}
 
 
 def sink(env: dict[str, str]) -> InfluxSink:
@@ -40,9 +57,11 @@ def sink(env: dict[str, str]) -> InfluxSink:
 
 def run_pass(env: dict[str, str], stations: Iterable[str], forecaster: Forecaster,
              warnings: Warnings, now: int, send: Callable[[list[Point]], None] | None = None,
-             db: InfluxSink | None = None, stop: threading.Event | None = None) -> PassResult:
+             db: InfluxSink | None = None, stop: threading.Event | None = None,
+             feed: FeedConfig | None = None) -> PassResult:
     """Forecast every station from the hour ending `now` (epoch s, floored to the hour);
-    with `stop` set, no further station is started."""
+    with `stop` set, no further station is started; with `feed`, each station's external
+    forecast is fetched and is a feature of its models."""
     now -= now % 3600
     db = db or sink(env)
     result = PassResult()
@@ -52,7 +71,7 @@ def run_pass(env: dict[str, str], stations: Iterable[str], forecaster: Forecaste
             break
         try:
             means = history.hourly(env, st, params, now, forecaster.settings.history_days)
-            fc = forecaster.forecast(st, means, now)
+            fc = forecaster.forecast(st, means, now, fetch_feed(feed, st, result))
         except Exception as e:  # one station's failure must not stop the others' forecasts
             log.exception("forecast for %s failed", st)
             result.errors[st] = str(e)
@@ -71,13 +90,15 @@ def run_pass(env: dict[str, str], stations: Iterable[str], forecaster: Forecaste
 
 
 def loop(env: dict[str, str], stations: list[str], forecaster: Forecaster, warnings: Warnings,
-         stop: threading.Event, send: Callable[[list[Point]], None] | None = None) -> None:
+         stop: threading.Event, send: Callable[[list[Point]], None] | None = None,
+         feed: FeedConfig | None = None) -> None:
     """Every hour at RUN_AT_MINUTE, a pass; until `stop` is set."""
     while not stop.is_set():
         now = int(time.time())
-        res = run_pass(env, stations, forecaster, warnings, now, send, stop=stop)
-        log.info("forecast pass %d: %d stations, %d warnings, errors: %s", now - now % 3600,
-                 len(res.forecasts), len(res.warnings), res.errors or "none")
+        res = run_pass(env, stations, forecaster, warnings, now, send, stop=stop, feed=feed)
+        log.info("forecast pass %d: %d stations, %d warnings, errors: %s%s", now - now % 3600,
+                 len(res.forecasts), len(res.warnings), res.errors or "none",
+                 f", feed failed for {', '.join(res.feed_errors)}" if res.feed_errors else "")
         nxt = now - now % 3600 + 3600 + RUN_AT_MINUTE * 60
         stop.wait(max(1.0, nxt - time.time()))
 
@@ -88,7 +109,7 @@ def air_stations() -> list[str]:
 
 
 def serve(env: dict[str, str], run_dir: Path, stop: threading.Event,
-          stations: list[str] | None = None) -> None:
+          stations: list[str] | None = None, feed: FeedConfig | None = None) -> None:
     """The production forecaster until `stop` is set: a pass now, then every hour at
     RUN_AT_MINUTE. Reads with the read-only InfluxDB account (history.hourly), writes with
     the writer (`sink`), publishes warnings as the forecaster's MQTT account on their own
@@ -100,7 +121,8 @@ def serve(env: dict[str, str], run_dir: Path, stop: threading.Event,
     outputs = warning_outputs(env, state / "dead-letters.jsonl")
     outputs.start()
     try:
-        loop(env, stations or air_stations(), Forecaster(), warnings, stop, outputs.send)
+        loop(env, stations or air_stations(), Forecaster(), warnings, stop, outputs.send,
+             feed)
     finally:
         outputs.stop()
 

@@ -100,8 +100,19 @@ class Warnings:
             tmp.replace(self.state_path)
 
     def open(self, station: str) -> list[dict[str, Any]]:
-        return [{"rule": k.split("|", 1)[1], "id": v["id"], "since": v["since"]}
-                for k, v in sorted(self.state.items()) if k.startswith(station + "|")]
+        """The station's open warnings, each with what `quantrac alerts list` shows: marked a
+        forecast, the day and its forecast index, when the day starts (`starts`, epoch s:
+        the lead time from any later moment) and the lead time at the issue."""
+        out = []
+        for k, v in sorted(self.state.items()):
+            if not k.startswith(station + "|"):
+                continue
+            entry = {"rule": k.split("|", 1)[1], "id": v["id"], "since": v["since"],
+                     "forecast": True}
+            entry |= {f: v[f] for f in ("day", "aqi", "lo", "hi", "limit", "group",
+                                        "confidence", "lead_h", "starts", "issued") if f in v}
+            out.append(entry)
+        return out
 
     def judge(self, fc: StationForecast) -> list[Point]:
         out = []
@@ -118,7 +129,9 @@ class Warnings:
                         "confidence": _confidence(a, lo, rule.aqi_at_least),
                         "band": vn_aqi.band(a)[0],
                         # hours from the forecast to the start of the first day at or above
-                        "lead_h": max(0, (first - 86400 - fc.issued) // 3600)}
+                        "lead_h": max(0, (first - 86400 - fc.issued) // 3600),
+                        "starts": first - 86400, "issued": fc.issued,
+                        "limit": rule.aqi_at_least, "group": rule.group}
                 if was is None:
                     self.state[key] = {"id": f"{fc.station}/{rule.id}/{fc.issued}",
                                        "since": fc.issued, **info}

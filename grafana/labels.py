@@ -66,6 +66,17 @@ TEXTS: dict[str, tuple[str, str]] = {
                 "Solid line: measured (1-hour mean). Dashed line and band: the station's "
                 "forecast (central value, 10th–90th percentile), each hour from the latest "
                 "forecast made for it; a forecast, not a measurement."),
+    "fc.wall": ("Dự báo (không phải số đo): VN_AQI giờ cao nhất trong 24 giờ tới",
+                "Forecast (not a measurement): highest hourly VN_AQI in the next 24 h"),
+    "fc.wall.desc": ("Mỗi trạm không khí: VN_AQI giờ dự báo cao nhất trong 24 giờ tới, mỗi giờ "
+                     "theo bản dự báo mới nhất cho giờ đó và chỉ bản phát hành không quá 26 giờ "
+                     "trước giờ đó (trạm không có bản dự báo như vậy: không hiện). Là dự báo, "
+                     "không phải số đo; cảnh báo dự báo ở Màn 9–10 và `quantrac alerts list`.",
+                     "Each air station: the highest forecast hourly VN_AQI in the next 24 h, each "
+                     "hour from the latest forecast made for it, and only one issued at most 26 h "
+                     "before it (a station without one is not shown). A forecast, not a "
+                     "measurement; forecast warnings on screens 9–10 and `quantrac alerts "
+                     "list`."),
     "wqi.hourly": ("VN_WQI theo giờ, tham khảo (nước mặt)",
                    "Hourly VN_WQI, indicative (surface water)"),
     "alerts.open.count": ("Cảnh báo đang mở", "Open alerts"),

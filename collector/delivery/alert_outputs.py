@@ -36,8 +36,16 @@ from collector.delivery.outbox import (
 )
 from collector.delivery.running_sink import RunningSink
 from collector.metrics import Metrics
+from collector.sinks.mqtt_alerts.plugin import FORECAST_TOPIC, TOPIC
 
 log = logging.getLogger("quantrac.collector.alerts.out")
+
+
+def alert_topic(p: Point) -> str:
+    """The topic the alert is retained on: a forecast warning (`forecast: true`) has its own,
+    below the station's measured alerts (forecast/outputs.py)."""
+    forecast = isinstance(p.note, dict) and p.note.get("forecast") is True
+    return (FORECAST_TOPIC if forecast else TOPIC).format(station=p.station)
 
 
 class AlertDeadLetters(DeadLetters):
@@ -53,7 +61,7 @@ class AlertDeadLetters(DeadLetters):
 
     def add_readings(self, items: list[tuple[Any, str]], cls: str = "sink") -> None:
         now = time.time()
-        self._append([{"time": now, "topic": f"quantrac/v1/alerts/{p.station}",
+        self._append([{"time": now, "topic": alert_topic(p),
                        "alert": p.note, "reason": reason, "class": self.output}
                       for p, reason in items])
 

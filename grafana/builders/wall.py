@@ -3,7 +3,8 @@ browser window (7680 × 3240, Grafana kiosk mode). Grafana's grid is 24 columns 
 screen is 6 columns; 28 rows of 30 px (+ 8 px gaps) fill a 1080-pixel screen. Every panel
 covers whole screens, and its description says which:
 
-     1 ─ 2: station map        3: VN_AQI tiles     4: open alerts, VN_WQI tiles
+     1 ─ 2: station map        3: VN_AQI tiles,    4: open alerts, VN_WQI tiles
+                               forecast VN_AQI tiles (next 24 h, labelled a forecast)
      5: hourly VN_AQI         6: hourly VN_WQI    7: SO2 1 h vs QCVN   8: PM10 24 h vs QCVN
      9 ─ 10: open alerts      11: stations: last seen, completeness
                                                           12: connections (top), noise (bottom)
@@ -19,6 +20,7 @@ from grafana import facts, frame
 from grafana.builders import alerts, noise, overview
 from grafana.labels import t
 from grafana.panels import (
+    band_thresholds,
     big,
     limit_thresholds,
     online_mappings,
@@ -38,6 +40,33 @@ COLUMNS, ROWS = 4, 3
 FEATURED = ((7, "so2", "1h", 0, SCREEN_H), (8, "pm2_5", "24h", 0, SCREEN_H // 2),
             (8, "pm10", "24h", SCREEN_H // 2, SCREEN_H // 2))
 EVERY_STATION: list[str] = []  # the wall has no variables: every station, always
+AQI_TILES_H = 16  # screen 3: the measured VN_AQI tiles above, the forecast's below
+AHEAD_H = 24
+# an hour shows only a forecast issued at most this many hours before it: the latest issue
+# (hourly, at :10) reaches now + 24 h at horizon 25 or 26; older issues of a stopped
+# forecaster drop out instead of standing in for a forecast
+FRESH_H = AHEAD_H + 2
+
+
+def forecast_peak_query() -> str:
+    """Per station, the highest hourly VN_AQI forecast for the next 24 h: the inner query
+    takes for each hour the latest forecast made for it (`max("issued")` is a selector, so
+    `value` is that point's, as in the air dashboard's fan), the outer one its maximum."""
+    inner = select([agg("max", "issued", "issued"), col("value")], "forecast",
+                   [is_("param", "vn_aqi"), is_("period", "1h"),
+                    one_of("horizon", (str(h) for h in range(1, FRESH_H + 1)))],
+                   [by_time("1h"), ident("station")], fill="none",
+                   when=f"time > now() AND time <= now() + {AHEAD_H}h")
+    return (f"SELECT max({ident('value')}) AS {ident('forecast')} FROM ({inner}) "
+            f"GROUP BY {ident('station')}")
+
+
+def forecast_tiles(lang: str, grid: dm.GridPos):
+    """The forecast beside the measured tiles, told apart: its title says forecast, not a
+    measurement, and its tiles are coloured text on the dark background, never filled."""
+    return (big(t("fc.wall", lang), [target(forecast_peak_query(), alias="$tag_station")],
+                grid, band_thresholds(facts.aqi_bands()))
+            .color_mode(cm.BigValueColorMode.VALUE))
 
 
 def screen(n: int, across: int = 1, top: int = 0, height: int = SCREEN_H) -> dm.GridPos:
@@ -76,7 +105,10 @@ def build(lang: str) -> list[db.Dashboard]:
     every = EVERY_STATION
     d.with_panel(overview.station_map(lang, screen(1, across=2), every)
                  .description(_where(1, lang, 2) + t("map.desc", lang)))
-    d.with_panel(overview.aqi_tiles(lang, screen(3), every).description(_where(3, lang)))
+    d.with_panel(overview.aqi_tiles(lang, screen(3, height=AQI_TILES_H), every)
+                 .description(_where(3, lang)))
+    d.with_panel(forecast_tiles(lang, screen(3, top=AQI_TILES_H, height=SCREEN_H - AQI_TILES_H))
+                 .description(_where(3, lang) + t("fc.wall.desc", lang)))
     d.with_panel(big(t("alerts.open.count", lang),
                      [target(overview.open_alerts_count(every))], screen(4, height=6),
                      thresholds([(None, "green"), (1, "red")]), description=_where(4, lang)))

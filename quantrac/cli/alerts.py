@@ -1,7 +1,9 @@
 """`quantrac alerts`: the alerts people answer, from the operations room.
 
 `list` reads each station's retained alert message (its open alerts, who acknowledged them,
-how far they escalated); `ack` and `silence` publish an `answer` on
+how far they escalated) and the forecaster's retained warning message beside it
+(`quantrac/v1/alerts/<station>/forecast`: its open forecast warnings, listed as forecasts with
+their lead time, never as measurements); `ack` and `silence` publish an `answer` on
 `quantrac/v1/<station>/answer` with the broker's operator account (the only one allowed to)
 and wait for the collector to confirm it on the station's alert topic. Everything is checked
 here first, so a typo is named at once instead of landing in the collector's dead letters.
@@ -78,7 +80,8 @@ def _env(run_dir: Path | None) -> dict[str, str]:
         raise click.ClickException(str(e)) from None
 
 
-def _client(env: dict[str, str], on_message=None, subscribe: str | None = None):
+def _client(env: dict[str, str], on_message=None,
+            subscribe: str | list[tuple[str, int]] | None = None):
     import paho.mqtt.client as mqtt
 
     ready = threading.Event()
@@ -120,21 +123,47 @@ def _close(client) -> None:
     client.loop_stop()
 
 
+FORECAST = "forecast"  # the forecaster's warnings: alerts/<station>/forecast
+
+
 def retained(env: dict[str, str], station: str = "+", wait_s: float = 2.0) -> dict[str, dict]:
-    """Station → its retained alert message."""
+    """`<station>` → its retained alert message, `<station>/forecast` → its retained forecast
+    warning message (the topic below `quantrac/v1/alerts/`)."""
     got: dict[str, dict] = {}
+    base = f"{PREFIX}/alerts/"
 
     def on_message(_c, _u, msg):
-        if msg.retain:
+        if msg.retain and msg.payload:
             with contextlib.suppress(ValueError):
-                got[msg.topic.rsplit("/", 1)[1]] = json.loads(msg.payload)
+                got[msg.topic.removeprefix(base)] = json.loads(msg.payload)
 
-    client = _client(env, on_message, f"{PREFIX}/alerts/{station}")
+    client = _client(env, on_message, [(f"{base}{station}", 1),
+                                       (f"{base}{station}/{FORECAST}", 1)])
     try:
         time.sleep(wait_s)  # retained messages come right after the subscription
     finally:
         _close(client)
     return dict(sorted(got.items()))
+
+
+def warning_line(entry: dict, tz: ZoneInfo, now: float) -> str:
+    """One open forecast warning: marked a forecast, the day, the forecast index and band of
+    it, who it concerns, and the lead time (hours until the day starts, from now)."""
+    who = "sensitive groups" if entry.get("group") == "sensitive" else "everyone"
+    starts = entry.get("starts")
+    if starts is None:
+        lead = f"lead time {entry.get('lead_h', '?')} h at issue"
+    elif starts > now:
+        lead = f"lead time {int((starts - now) // 3600)} h (the day starts " \
+               f"{_local(starts, tz)})"
+    else:
+        lead = "lead time 0 h (the forecast day has begun)"
+    band = (f" ({entry['lo']}–{entry['hi']})" if entry.get("lo") is not None
+            and entry.get("hi") is not None else "")
+    return (f"{entry.get('id')}  FORECAST WARNING, not a measurement: daily VN_AQI on "
+            f"{entry.get('day', '?')} forecast {entry.get('aqi', '?')}{band}, "
+            f"≥ {entry.get('limit', '?')} for {who}; {lead}; confidence "
+            f"{entry.get('confidence', '?')}; issued {_local(entry.get('issued'), tz)}")
 
 
 def _answer(env: dict[str, str], station: str, doc: dict, confirm, wait_s: float) -> bool:
@@ -176,12 +205,15 @@ def alerts() -> None:
 
 @alerts.command("list")
 @click.option("--station", default=None, help="one station only")
-@click.option("--json", "as_json", is_flag=True, help="the retained messages as JSON")
+@click.option("--json", "as_json", is_flag=True,
+              help="the retained messages as JSON, keyed by topic below quantrac/v1/alerts/ "
+                   "(<station>, and <station>/forecast for its forecast warnings)")
 @REGISTRY
 @RUN_DIR
 def list_(station: str | None, as_json: bool, registry_name: str,
           run_dir: Path | None) -> None:
-    """Each station's open alerts: id, severity, since, escalation level, acknowledgement."""
+    """Each station's open alerts: id, severity, since, escalation level, acknowledgement;
+    then its open forecast warnings (not measurements) with their lead time."""
     reg = _registry(registry_name)
     tz = ZoneInfo(reg.timezone)
     if station is not None and station not in reg.ids() and station != "collector":
@@ -193,6 +225,8 @@ def list_(station: str | None, as_json: bool, registry_name: str,
         return
     rows = 0
     for st, doc in docs.items():
+        if st.endswith("/" + FORECAST):
+            continue
         for entry in doc.get("open", []):
             rows += 1
             ack = entry.get("ack")
@@ -205,6 +239,13 @@ def list_(station: str | None, as_json: bool, registry_name: str,
             click.echo(f"{st}: silenced ({s.get('source')}) by {s.get('by')}: {s.get('reason')}")
     if not rows:
         click.echo("no open alerts")
+    now = time.time()
+    warned = [entry for key, doc in docs.items() if key.endswith("/" + FORECAST)
+              for entry in doc.get("open", [])]
+    if warned:
+        click.echo(f"forecast warnings ({len(warned)} open; forecasts, not measurements):")
+        for entry in warned:
+            click.echo(warning_line(entry, tz, now))
 
 
 @alerts.command("ack")
@@ -225,6 +266,10 @@ def ack(alert_id: str, note: str, by: str, wait_s: float, registry_name: str,
         raise click.BadParameter(f"{alert_id!r} is not an alert id <station>/<rule>/<time> "
                                  "(see `quantrac alerts list`)", param_hint="ALERT_ID")
     station = m.group(1)
+    if m.group(2).startswith("forecast."):  # the collector would refuse it: no alert of its
+        raise click.BadParameter(f"{alert_id!r} is a forecast warning, not a measured alert: "
+                                 "it is not acknowledged and closes by itself when the "
+                                 "forecast drops", param_hint="ALERT_ID")
     if station not in _registry(registry_name).ids() and station != "collector":
         raise click.BadParameter(f"{station!r} is not a station of registry {registry_name!r}",
                                  param_hint="ALERT_ID")

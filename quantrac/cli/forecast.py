@@ -94,16 +94,45 @@ def backtest(csv_path: Path, param: str, json_out: Path | None, every: int, trai
     sys.stdout.flush()
 
 
+def _feed(_ctx, _param, url: str | None):
+    """--feed-url (with --feed-vars, read first: is_eager) → a FeedConfig, or None."""
+    if not url:
+        return None
+    from forecast.feed import FeedConfig, FeedError
+
+    try:
+        return FeedConfig.of(url, _ctx.params.get("feed_vars") or DEFAULT_FEED_VARS)
+    except FeedError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+DEFAULT_FEED_VARS = "pm2_5,pm10"
+FEED_VARS = click.option("--feed-vars", "feed_vars", default=DEFAULT_FEED_VARS,
+                         show_default=True, is_eager=True,
+                         envvar="QUANTRAC_FORECAST_FEED_VARS",
+                         help="the feed's hourly variables, comma-separated; each is a "
+                              "feature of every parameter's model")
+FEED_URL = click.option("--feed-url", "feed", default=None, callback=_feed,
+                        envvar="QUANTRAC_FORECAST_FEED_URL",
+                        help="an external forecast feed (JSON with hourly arrays, as "
+                             "Open-Meteo's): a URL template that may name {station}, {lat}, "
+                             "{lon} (the registry's coordinates); https, or http to this "
+                             "machine. Default: none")
+
+
 @forecast.command()
 @click.option("--station", required=True, help="the station id (its hourly means in InfluxDB)")
 @click.option("--at", "at", type=int, default=None,
               help="forecast from the hour ending at this UTC epoch second (default: now)")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="run folder holding services.env (default: QUANTRAC_RUN_DIR or .run/)")
-def run(station: str, at: int | None, run_dir: str | None) -> None:
+@FEED_VARS
+@FEED_URL
+def run(station: str, at: int | None, run_dir: str | None, feed_vars: str, feed) -> None:
     """One station's forecast now, in the terminal: PM2.5 and PM10 central value and
-    10th-90th percentile at +1…72 h (every 6 h shown), the model used and why, and the
-    forecast daily VN_AQI. Trains first (seconds to a minute); stores nothing."""
+    10th-90th percentile at +1…72 h (every 6 h shown), the model used and why (and how many
+    hours ahead the external feed covers), and the forecast daily VN_AQI. Trains first
+    (seconds to a minute); stores nothing."""
     from datetime import UTC, datetime
 
     from collector.config import ConfigError, services_env
@@ -128,7 +157,13 @@ def run(station: str, at: int | None, run_dir: str | None) -> None:
         _fail(f"{station}: no complete hourly PM2.5 or PM10 mean in the "
               f"{f.settings.history_days} days before "
               f"{datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M}Z")
-    fc = f.forecast(station, means, now)
+    from forecast.service import PassResult, fetch_feed
+
+    fetched = PassResult()
+    fc = f.forecast(station, means, now, fetch_feed(feed, station, fetched))
+    if fetched.feed_errors:
+        click.echo(f"external feed unavailable, forecast without it: "
+                   f"{fetched.feed_errors[station]}", err=True)
     click.echo(f"{station}: forecast issued {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M}Z"
                " (a forecast, not a measurement)")
     for p, pf in fc.params.items():
@@ -150,7 +185,9 @@ def run(station: str, at: int | None, run_dir: str | None) -> None:
 @click.option("--station", "stations", multiple=True,
               help="forecast only this station (repeatable; default: every air station of "
                    "the registry)")
-def serve(run_dir: str | None, stations: tuple[str, ...]) -> None:
+@FEED_VARS
+@FEED_URL
+def serve(run_dir: str | None, stations: tuple[str, ...], feed_vars: str, feed) -> None:
     """Run the forecaster: a pass now, then every hour at :10, for every air station;
     writes `forecast` points, opens and closes warnings (retained on
     quantrac/v1/alerts/<station>/forecast). Stops cleanly on SIGINT or SIGTERM."""
@@ -180,5 +217,11 @@ def serve(run_dir: str | None, stations: tuple[str, ...]) -> None:
         signal.signal(sig, on_signal)
     click.echo(f"forecast: serving {', '.join(stations) or 'every air station'} "
                f"(run folder {folder})", err=True)
-    service.serve(env, Path(folder), stop, list(stations) or None)
+    if feed is not None:
+        from urllib.parse import urlsplit
+
+        # the host only: the URL's query may carry the feed's API key
+        click.echo(f"forecast: external feed {', '.join(feed.variables)} from "
+                   f"{urlsplit(feed.url).hostname}", err=True)
+    service.serve(env, Path(folder), stop, list(stations) or None, feed)
     click.echo("forecast: stopped", err=True)

@@ -16,6 +16,9 @@ from quantrac.cli import main
     (["ack", "pq-air-99/offline/1763755200", "--note", "x"],
      "'pq-air-99' is not a station of registry 'phu-quoc'"),
     (["ack", "pq-air-01/offline/1763755200", "--note", "x" * 501], "at most 500 characters"),
+    # what `alerts list` shows as a forecast warning: the collector knows no such alert
+    (["ack", "pq-air-01/forecast.vn_aqi.48h/1763755200", "--note", "x"],
+     "is a forecast warning, not a measured alert"),
     (["silence", "pq-air-01", "--until", "tomorrow", "--reason", "bảo trì"],
      "'tomorrow' is neither an ISO 8601 time"),
     (["silence", "pq-air-01", "--until", "2h", "--from", "3h", "--reason", "bảo trì"],

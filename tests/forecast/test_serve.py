@@ -1,6 +1,7 @@
 """`quantrac forecast serve`: the production forecaster as its own process, on the real
 InfluxDB and broker: it forecasts at start (read-only account for reads, the writer for the
-`forecast` points), and a SIGTERM or SIGINT stops it cleanly (exit 0, "stopped")."""
+`forecast` points) and fetches the configured external feed (a real local HTTP server with
+the recorded answer), and a SIGTERM or SIGINT stops it cleanly (exit 0, "stopped")."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from urllib.request import urlopen
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from forecast_peers import Peer
 
 from collector.contracts import Point
 from forecast.service import sink
@@ -25,6 +27,7 @@ from quantrac.cli import main
 pytestmark = pytest.mark.services
 
 ROOT = Path(__file__).resolve().parents[2]
+RECORDED = (Path(__file__).parent / "data" / "feed_air_quality.json").read_bytes()
 
 
 def _write_means(env: dict, station: str, now: int, days: int) -> None:
@@ -57,10 +60,12 @@ def test_serve_forecasts_at_start_and_stops_cleanly_on_a_signal(services, sessio
     now = int(time.time())
     now -= now % 3600
     _write_means(env, station, now, days=10)
+    feed = Peer({f"/feed/{station}": RECORDED})
     proc = subprocess.Popen([sys.executable, "-c", "from quantrac.cli import main; main()",
                              "forecast", "serve", "--run-dir", str(session_run_dir),
                              "--station", station],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            env={**os.environ, "PYTHONPATH": str(ROOT),
+                                 "QUANTRAC_FORECAST_FEED_URL": feed.url + "/feed/{station}?k=1"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -71,8 +76,13 @@ def test_serve_forecasts_at_start_and_stops_cleanly_on_a_signal(services, sessio
     finally:
         proc.send_signal(sig)
         out = proc.communicate(timeout=60)[0]
+        feed.close()
     assert proc.returncode == 0, out
     assert "forecast: stopped" in out and f"forecast: {sig.name}" in out
+    # the feed of the unit's environment, asked for this station; its URL's query (where an
+    # API key would be) is not printed
+    assert f"/feed/{station}?k=1" in feed.requests
+    assert "external feed pm2_5, pm10 from 127.0.0.1" in out and "k=1" not in out
     # the 72 hours of the issue from the hour ending now (persistence: 10 days is too short)
     assert _count(env, station) == 72
 

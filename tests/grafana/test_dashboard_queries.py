@@ -150,3 +150,69 @@ def test_the_fleet_firmware_panel_shows_each_stations_last_update_and_boot(pipel
     assert (boots[network_day.NH4_HIGH]["reset"], boots[network_day.NH4_HIGH]["crumb"]) == (
         "watchdog", "publish")
     assert boots[network_day.OTA]["fw"] == "0.0.9"
+
+
+def test_the_wall_shows_each_stations_next_24_h_forecast_peak_labelled_a_forecast(
+        pipeline_data):
+    """Screen 3's forecast tiles, run as Grafana would: per station the highest hourly
+    VN_AQI the real forecaster's pass (tests/grafana/conftest.py) forecasts for the next 24 h,
+    under a title that says forecast, not a measurement, beside (not in) the measured tiles."""
+    import time
+
+    env, plan = pipeline_data
+    fc = plan.forecasts[network_day.AIR]
+    for lang, says in (("vi", "Dự báo (không phải số đo)"), ("en", "Forecast (not a measurement)")):
+        doc = DASHBOARDS[(lang, "quantrac-wall" + ("-en" if lang == "en" else ""))]
+        panel = next(p for p in doc["panels"] if p["title"].startswith(says))
+        assert "forecast" in panel["targets"][0]["query"]
+        assert all("forecast" not in p["targets"][0]["query"] for p in doc["panels"]
+                   if p is not panel and p.get("targets"))
+    got = [r for r in check.check(DASHBOARDS[("en", "quantrac-wall-en")], env)
+           if r.where.startswith("Forecast (not a measurement)")]
+    assert len(got) == 1 and got[0].ok, got
+
+    def peak(now: float) -> int:
+        return max(a for t, a, _lo, _hi in fc.aqi_hourly
+                   if a is not None and now < t <= now + 24 * 3600)
+
+    before = peak(time.time())
+    rows = influxql.rows(influxql.query(env, got[0].query))
+    after = peak(time.time())
+    shown = {r["station"]: r["forecast"] for r in rows}
+    assert shown[network_day.AIR] in (before, after), (shown, before, after)
+
+
+def test_the_walls_forecast_peak_is_the_latest_issues_and_a_stale_forecast_drops_out(
+        pipeline_data):
+    """Three issues for one station: a stale one (30 h old, AQI 400), the previous hour's
+    (AQI 120) and the latest (AQI 90): the tile shows the latest issue's peak, not the
+    highest of all forecasts stored for those hours; with the latest two gone, the stale
+    one is not shown at all."""
+    import time
+
+    from collector.contracts import Point
+    from forecast.service import sink
+
+    env, _ = pipeline_data
+    station = "fc-wall-01"
+    now_h = int(time.time()) // 3600 * 3600
+
+    def issue(issued: int, value: float) -> list[Point]:
+        return [Point("forecast", {"station": station, "param": "vn_aqi", "period": "1h",
+                                   "horizon": str(h), "model": "gbm"},
+                      {"value": value, "issued": issued}, issued + h * 3600)
+                for h in range(1, 73) if now_h < issued + h * 3600 <= now_h + 26 * 3600]
+
+    def shown() -> float | None:
+        wall = DASHBOARDS[("en", "quantrac-wall-en")]
+        (q,) = [r.query for r in check.check(wall, env)
+                if r.where.startswith("Forecast (not a measurement)")]
+        return {r["station"]: r["forecast"]
+                for r in influxql.rows(influxql.query(env, q))}.get(station)
+
+    r = sink(env).write(issue(now_h - 30 * 3600, 400.0))
+    assert not r.error and not r.rejected
+    assert shown() is None  # only the stale issue: nothing rather than a day-old forecast
+    r = sink(env).write(issue(now_h - 3600, 120.0) + issue(now_h, 90.0))
+    assert not r.error and not r.rejected
+    assert shown() == 90.0

@@ -1,0 +1,55 @@
+"""Real HTTP servers on a free loopback port for the forecast tests (nothing outside this
+machine can be reached): a public forecast API answering GETs with a recorded or generated
+JSON body, per path; a receiver refusing every POST. `close()` stops its threads."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # server_close() joins request threads: nothing is left behind
+
+
+class Peer:
+    """GET `path` → `bodies[path]` (200, JSON), a path not there → 404; POST → `post_status`.
+    `requests`: the paths asked for, query strings included."""
+
+    def __init__(self, bodies: dict[str, bytes] | None = None, post_status: int = 204) -> None:
+        self.bodies = dict(bodies or {})
+        self.post_status = post_status
+        self.requests: list[str] = []
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                peer.requests.append(self.path)
+                body = peer.bodies.get(self.path.split("?", 1)[0])
+                self._answer(200, body) if body is not None else \
+                    self._answer(404, b'{"error": true, "reason": "no such path"}')
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                peer.requests.append(self.path)
+                self._answer(peer.post_status, b'{"error": "refused"}')
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
