@@ -178,7 +178,11 @@ def rollout(env: dict[str, str], bundle: Bundle, stations: list[str], canary: st
                 if result.halted:
                     say(f"halted at stage {i}: {result.why}; the staged stations keep "
                         "the version they ran")
-                    halt(op, result.staged, keep, n_chunks)
+                    # a station already healthy on the new version keeps it: told the
+                    # version it runs, it does nothing (an older one would read as a
+                    # malformed offer and be refused)
+                    halt(op, result.staged,
+                         {**keep, **dict.fromkeys(result.healthy, bundle.version)}, n_chunks)
                     return result
         say(f"rollout of {bundle.version} complete: {len(result.healthy)} stations healthy")
         return result

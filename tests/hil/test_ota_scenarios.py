@@ -17,14 +17,6 @@ from hil import scenario
 from quantrac.cli import main
 
 NAMES = ["ota-good-update", "ota-rollback", "ota-tampered", "ota-rollout"]
-# Checks that fail because of a defect elsewhere, reported and not fixed yet; a listed check
-# that passes fails the test, so the entry goes once it is fixed (as in test_all_scenarios).
-HALT_REFUSED = ("quantrac/fwrollout.py halt() points every staged station back at the "
-                "version it ran before with a wanted message that has no bundle; a station "
-                "of a healthy stage, running the new version, refuses it as malformed")
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("ota-rollout", f"after the halt, the stations that took 1.3.0 report no refusal ({st})"):
-        HALT_REFUSED for st in ["pq-air-11", "pq-air-12", "pq-air-13", "pq-air-14", "pq-air-15"]}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +33,9 @@ def report(services, session_run_dir, tmp_path_factory):
 def passed(report, name: str) -> dict[str, str]:
     """what -> detail of every check of the scenario; asserts that all passed."""
     sc = report[1][name]
-    failed = [f"{c['what']}: {c['detail']}" for c in sc["checks"]
-              if not c["passed"] and (name, c["what"]) not in KNOWN_DEFECTS]
+    failed = [f"{c['what']}: {c['detail']}" for c in sc["checks"] if not c["passed"]]
     assert not sc.get("error") and not failed, json.dumps(
         [sc.get("error"), failed], indent=1, ensure_ascii=False)
-    fixed = [c["what"] for c in sc["checks"] if c["passed"] and (name, c["what"]) in KNOWN_DEFECTS]
-    assert not fixed, f"these pass now, remove them from KNOWN_DEFECTS: {fixed}"
     return {c["what"]: c["detail"] for c in sc["checks"]}
 
 
