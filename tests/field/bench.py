@@ -21,9 +21,10 @@ def micropython_image(path: Path, size: int = 64 * 1024) -> Path:
 
 def esptool_read_back(port: str, offset: int, size: int, out: Path) -> bytes:
     """What the (mock) chip's flash holds, read with esptool itself."""
-    subprocess.run([sys.executable, "-m", "esptool", "--chip", "esp32", "--port", port,
-                    "read-flash", hex(offset), str(size), str(out)],
-                   check=True, capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "esptool", "--chip", "esp32", "--port", port,
+                           "read-flash", hex(offset), str(size), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"esptool read-flash: {done.stdout}{done.stderr}"
     return out.read_bytes()
 
 

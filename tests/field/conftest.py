@@ -50,15 +50,18 @@ def bootloader(tmp_path):
     """esp32-mock-bootloader's ROM bootloader on a pty: the path esptool is given."""
     port_file = tmp_path / "bootloader.port"
     env = {**os.environ, "ESP32_MOCK_BOOTLOADER_STATE_DIR": str(tmp_path / "mock-state")}
+    # its log goes to a file: a pipe nobody reads would fill and stall the chip mid-command
+    log = (tmp_path / "bootloader.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from esp32_mock_bootloader.cli "
                              "import main; sys.exit(main())", "run", "--pty", "--chip", "esp32",
                              "--port-file", str(port_file)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"mock bootloader did not start: {proc.stdout.read()!r}")
+                raise AssertionError("mock bootloader did not start: "
+                                     f"{(tmp_path / 'bootloader.log').read_text()!r}")
             time.sleep(0.05)
         yield port_file.read_text().strip()
     finally:
@@ -68,7 +71,7 @@ def bootloader(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        proc.stdout.close()
+        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ OWN = {  # scenario -> the module that runs it
     "ota-good-update": "test_ota_scenarios.py", "ota-rollback": "test_ota_scenarios.py",
     "ota-tampered": "test_ota_scenarios.py", "ota-rollout": "test_ota_scenarios.py",
     "noise-night-market": "test_noise_scenarios.py",
-    "noise-night-market-2025": "test_noise_scenarios.py",
+    "noise-night-market-2025": "test_noise_scenario_2025.py",
     "real-parts-water": "test_real_parts_scenarios.py",
     "quirk-classes": "test_real_parts_scenarios.py",
 }
