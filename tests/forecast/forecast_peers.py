@@ -1,11 +1,17 @@
 """Real HTTP servers on a free loopback port for the forecast tests (nothing outside this
 machine can be reached): a public forecast API answering GETs with a recorded or generated
-JSON body, per path; a receiver refusing every POST. `close()` stops its threads."""
+JSON body, per path; a receiver refusing every POST. `close()` stops its threads. Also the
+hourly PM2.5 means the forecast tests store as a station's history."""
 
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+from collector.contracts import Point
+from forecast.service import sink
 
 
 class _Server(ThreadingHTTPServer):
@@ -53,3 +59,15 @@ class Peer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+def write_hourly_pm25(env: dict, station: str, t: np.ndarray, v: np.ndarray) -> None:
+    """Hourly PM2.5 means (complete hours) at times t, as the aggregate stage stores them."""
+    pts = [Point("mean", {"station": station, "kind": "air", "param": "pm2_5",
+                          "unit": "ug/m3", "period": "1h"},
+                 {"value": round(float(x), 1), "n": 12, "expected": 12, "complete": True},
+                 int(tt)) for tt, x in zip(t, v, strict=True)]
+    db = sink(env)
+    for i in range(0, len(pts), 2000):
+        r = db.write(pts[i:i + 2000])
+        assert not r.error and not r.rejected, (r.error, r.rejected[:2])

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from forecast_peers import Peer
+from forecast_peers import write_hourly_pm25 as _write
 
-from collector.contracts import Point
 from forecast.feed import FeedConfig, FeedError
 from forecast.forecaster import Forecaster, ForecasterSettings
 from forecast.model import ModelSettings
-from forecast.service import run_pass, sink
+from forecast.service import run_pass
 from forecast.warning import Warnings, load_rules
 from quantrac.cli import main
 
@@ -58,17 +58,6 @@ def _answer(t: np.ndarray, values: dict[str, np.ndarray], offset_s: int = 7 * 36
                        "timezone": "Asia/Bangkok", "hourly_units": {"time": "iso8601"},
                        "hourly": {"time": local, **{k: [round(float(x), 1) for x in v]
                                                     for k, v in values.items()}}}).encode()
-
-
-def _write(env: dict, station: str, t: np.ndarray, v: np.ndarray) -> None:
-    pts = [Point("mean", {"station": station, "kind": "air", "param": "pm2_5",
-                          "unit": "ug/m3", "period": "1h"},
-                 {"value": round(float(x), 1), "n": 12, "expected": 12, "complete": True},
-                 int(tt)) for tt, x in zip(t, v, strict=True)]
-    db = sink(env)
-    for i in range(0, len(pts), 2000):
-        r = db.write(pts[i:i + 2000])
-        assert not r.error and not r.rejected, (r.error, r.rejected[:2])
 
 
 @pytest.fixture(scope="module")

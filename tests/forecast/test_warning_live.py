@@ -20,14 +20,14 @@ import fastjsonschema
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
+from forecast_peers import write_hourly_pm25 as _write
 
-from collector.contracts import Point
 from collector.domain import aqi as vn_aqi
 from forecast.forecaster import Forecaster, ForecasterSettings
 from forecast.history import fan_query
 from forecast.model import ModelSettings
 from forecast.outputs import warning_outputs
-from forecast.service import run_pass, sink
+from forecast.service import run_pass
 from forecast.warning import Warnings, load_rules
 
 pytestmark = pytest.mark.services
@@ -64,17 +64,6 @@ def _series(episodes: bool | float, until: int, seed: int) -> tuple[np.ndarray, 
     noise = np.exp(np.random.default_rng(seed).normal(0, 0.12, len(t)))
     rise = EPISODE_RISE if episodes is True else float(episodes)
     return t, _level(h, rise) * noise
-
-
-def _write(env: dict, station: str, t: np.ndarray, v: np.ndarray) -> None:
-    pts = [Point("mean", {"station": station, "kind": "air", "param": "pm2_5",
-                          "unit": "ug/m3", "period": "1h"},
-                 {"value": round(float(x), 1), "n": 12, "expected": 12, "complete": True},
-                 int(tt)) for tt, x in zip(t, v, strict=True)]
-    db = sink(env)
-    for i in range(0, len(pts), 2000):
-        r = db.write(pts[i:i + 2000])
-        assert not r.error and not r.rejected, (r.error, r.rejected[:2])
 
 
 def _daily_measured(t: np.ndarray, v: np.ndarray) -> dict[int, int | None]:
