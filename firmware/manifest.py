@@ -1,5 +1,5 @@
 # What becomes the station's firmware, in MicroPython's manifest vocabulary: `quantrac
-# firmware build` compiles these to .mpy (quantrac/fwbuild.py), and the same file can freeze
+# firmware build` compiles these to .mpy (fwtools/fwbuild.py), and the same file can freeze
 # them into a custom MicroPython image (bytecode then stays in flash, off the heap).
 # main.py stays source: an ESP32 runs main.py at boot, and it is three lines.
 

@@ -1,5 +1,5 @@
 # The loader: which slot's modules this boot runs, chosen before any of them is imported. Like
-# a bootloader it is never part of an update bundle (quantrac/fwbundle.py LOADER); only
+# a bootloader it is never part of an update bundle (fwtools/fwbundle.py LOADER); only
 # `quantrac station flash` writes it. With no `ota/active` (a station flashed the old way, the
 # unix port run from source) the modules on sys.path run as they are.
 #

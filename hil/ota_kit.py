@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quantrac import fwbuild, fwbundle
+from fwtools import fwbuild, fwbundle
 
 KINDS = ("good", "raises-at-boot", "tampered", "signed-by-another-key")
 _LOCK = threading.Lock()  # scenarios side by side share one build and one key

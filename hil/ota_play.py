@@ -1,6 +1,6 @@
 """The operations room of an OTA scenario: its `ota` steps played on the bench clock, through
-the same library the `quantrac fleet` commands use (quantrac/fwpublish.py stage,
-quantrac/fwrollout.py rollout), with the operator account on the real broker.
+the same library the `quantrac fleet` commands use (fwtools/fwpublish.py stage,
+fwtools/fwrollout.py rollout), with the operator account on the real broker.
 
 - `publish`: chunks and wanted version for the stations (fwpublish.stage); done once every
   one of them answered for that version (an `ota` event refused, good or rolled_back) or
@@ -20,13 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 
+from fwtools import fwbundle, fwrollout
+from fwtools.fwpublish import Operator, PublishError, stage
 from hil import watch
 from hil.fastclock import FastClock
 from hil.ota_kit import Kit
 from hil.ota_scenario import Firmware, Step
 from hil.ota_station import OtaStation
-from quantrac import fwbundle, fwrollout
-from quantrac.fwpublish import Operator, PublishError, stage
 
 OUTCOMES = ("refused", "good", "rolled_back")
 PUBLISH_TRIES = 3

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fwtools import fwbundle, fwrollout
 from hil.ota_kit import KINDS
-from quantrac import fwbundle, fwrollout
 
 ACTIONS = ("publish", "rollout", "offline", "online", "wait")
 STEP_KEYS = {

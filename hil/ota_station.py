@@ -21,9 +21,9 @@ import subprocess
 import threading
 from pathlib import Path
 
+from fwtools import fwbundle
 from hil.ota_kit import Kit
 from hil.station import HEAP, STOP_WAIT_S, SimulatedStation, micropython_binary
-from quantrac.bench.ota import install
 
 MAX_RESTARTS = 12  # a boot loop beyond this is a station that does not run: given up
 
@@ -41,7 +41,7 @@ class OtaStation(SimulatedStation):
 
     def prepare(self) -> Path:
         path = super().prepare()
-        install(self.dir, self.kit.build, self.kit.installed, self.kit.public)
+        fwbundle.install_board(self.dir, self.kit.build, self.kit.installed, self.kit.public)
         return path
 
     def command(self) -> list[str]:

@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from quantrac import fwbundle
+from fwtools import fwbundle
 from quantrac_common.files import write_atomic
 
 FOLDER = "firmware"

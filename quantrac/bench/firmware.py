@@ -1,6 +1,6 @@
 """`quantrac bench firmware`: the station's heap, backlog density and drain rate.
 
-Runs the unix-port .mpy build (quantrac/fwbuild.py) of the real firmware through
+Runs the unix-port .mpy build (fwtools/fwbuild.py) of the real firmware through
 quantrac/bench/firmware_station.py: byte-level fake UARTs and a virtual clock, so 10,000
 sample cycles of the fullest air station take seconds, and a real loopback Mosquitto
 (collector.services on a private run folder) taking its QoS 1 messages.
@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boards
-from quantrac import fwbuild
+from fwtools import fwbuild
 from quantrac_common.paths import ROOT
 
 STATION = "pq-air-01"

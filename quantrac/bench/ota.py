@@ -1,7 +1,7 @@
 """`quantrac bench ota`: an update killed at random moments of its download and of its switch.
 
 One registry air station (`hil.station.SimulatedStation`: its sensors simulated on ptys) runs
-the unix-port .mpy build flashed for OTA (quantrac/fwbundle.py: slot a, the loader, the public
+the unix-port .mpy build flashed for OTA (fwtools/fwbundle.py: slot a, the loader, the public
 key), publishing into the bench's own broker. Each round the operator stages the next version
 (1.0.1, 1.0.2, ...) and the station is SIGKILLed once, at a random moment: in even rounds while
 it downloads (within the first 30 % of an update's time), in odd rounds while it switches
@@ -28,7 +28,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -38,11 +37,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 import boards
+from fwtools import fwbuild, fwbundle
+from fwtools.fwpublish import Operator, stage
+from fwtools.fwrollout import halt
 from hil.station import SimulatedStation, micropython_binary
-from quantrac import fwbuild, fwbundle
 from quantrac.bench import common
-from quantrac.fwpublish import Operator, stage
-from quantrac.fwrollout import halt
 
 STATION = "pq-air-03"
 WAIT_S = 90.0
@@ -50,21 +49,12 @@ RECORD = re.compile(r"record t=(\d+) ")
 BOOT = re.compile(r"boot quantrac firmware (\S+) ")
 
 
-def install(folder: Path, build: Path, bundle: fwbundle.Bundle, public_modulus: bytes) -> None:
-    """`folder` as `quantrac station flash` leaves a board for OTA: main.py and the loader
-    (slots.mpy) from `build` at the root, `bundle` in slot a, the public key in ota/key."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in fwbundle.LOADER:
-        shutil.copy(build / name, folder / name)
-    fwbundle.install_slot(bundle, folder / "ota", public_modulus)
-
-
 class Station:
     """The firmware process under a supervisor that starts it again whenever it ends, like a
     board after a reset; `exits` holds the exit code of every run that ended on its own."""
 
     def __init__(self, folder: Path) -> None:
-        """folder: main.py, slots.mpy, config.json and ota/ (install())."""
+        """folder: main.py, slots.mpy, config.json and ota/ (fwbundle.install_board())."""
         self.folder = folder
         self.log_path = folder / "firmware.log"
         self.proc: subprocess.Popen | None = None
@@ -180,7 +170,7 @@ def kill_updates(env: dict[str, str], folder: Path, kills: int, seed: int, say=p
     sim = SimulatedStation(boards.registry().get(STATION), env, folder / "run", sample_s=1,
                            report_s=2)
     sim.prepare()
-    install(sim.dir, build.folder, bundles[0], pub)
+    fwbundle.install_board(sim.dir, build.folder, bundles[0], pub)
     records = Records(env)
     st = Station(sim.dir)
     phases = {"download": 0, "switch": 0}

@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from quantrac import fwbundle
+from fwtools import fwbundle
+from fwtools.fwpublish import Operator, fw_topic
+from fwtools.fwrollout import halt
 from quantrac.bench import firmware as fwbench
-from quantrac.fwpublish import Operator, fw_topic
-from quantrac.fwrollout import halt
 
 CYCLES = 3000  # long enough for a whole download (51 chunks, one a loop turn) on a busy machine
 

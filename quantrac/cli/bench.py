@@ -24,8 +24,8 @@ def firmware(json_path: Path | None, cycles: int, drain_records: int) -> None:
     """Station heap (peak, growth) under -X heapsize, backlog bytes per record and days per
     MiB (each shipped profile and the fullest air station), backlog drain rate into a loopback
     broker; heap and drain on the fullest air station (quantrac/bench/fullest_air.json)."""
+    from fwtools.fwbuild import BuildError
     from quantrac.bench import firmware as fwbench
-    from quantrac.fwbuild import BuildError
 
     try:
         r = fwbench.run(cycles, drain_records, say=lambda m: click.echo(m, err=True))

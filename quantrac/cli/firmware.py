@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from quantrac import fwbuild, mpdeps
+from fwtools import fwbuild
+from quantrac import mpdeps
 
 
 @click.group()
@@ -72,7 +73,7 @@ def key_path(key: Path | None) -> Path:
 def keygen(key: Path | None) -> None:
     """Make the bundle signing key (RSA-3072, 0600) and its public half (`<key>.pub`, the
     `ota/key` every station holds). Refuses to replace a key stations already trust."""
-    from quantrac import fwbundle
+    from fwtools import fwbundle
 
     path = key_path(key)
     try:
@@ -95,7 +96,7 @@ def keygen(key: Path | None) -> None:
 def bundle(version: str, target: str, key: Path | None, out: Path | None,
            min_micropython: str | None) -> None:
     """Build the firmware and make one signed, versioned update bundle of its modules."""
-    from quantrac import fwbundle
+    from fwtools import fwbundle
 
     try:
         mpdeps.fetch(say=lambda msg: click.echo(msg, err=True))
@@ -118,7 +119,7 @@ def bundle(version: str, target: str, key: Path | None, out: Path | None,
               help=f"The signing key, whose .pub is read [default: <run>/{DEFAULT_KEY}].")
 def verify(bundle_file: Path, key: Path | None) -> None:
     """Check a bundle as a station does: signature, every file's size and sha256."""
-    from quantrac import fwbundle
+    from fwtools import fwbundle
 
     pub = fwbundle.public_path(key_path(key))
     try:

@@ -55,7 +55,7 @@ def _store():
 
 
 def _public(key: Path | None) -> bytes:
-    from quantrac import fwbundle
+    from fwtools import fwbundle
 
     pub = fwbundle.public_path(key_path(key))
     try:
@@ -66,7 +66,7 @@ def _public(key: Path | None) -> bytes:
 
 
 def _version(version: str) -> str:
-    from quantrac import fwbundle
+    from fwtools import fwbundle
 
     try:
         fwbundle.version_tuple(version)
@@ -161,9 +161,9 @@ def publish(bundle: Path, version: str | None, min_micropython: str | None,
     """Stage a build: a signed bundle (`quantrac firmware bundle`), or a firmware build folder
     signed here with --version. Its signature is checked, it is kept in the run folder and its
     chunks go on the broker; no station is told to take it (`fleet rollout VERSION` does)."""
-    from quantrac import fwbundle
+    from fwtools import fwbundle
+    from fwtools.fwpublish import Operator, PublishError, stage_chunks
     from quantrac.fleetstore import StoreError
-    from quantrac.fwpublish import Operator, PublishError, stage_chunks
 
     ids = _fleet(stations)
     pub = _public(key)
@@ -221,9 +221,9 @@ def rollout(version: str, canary: str, stages: str, stations: str | None, timeou
     one before reported it healthy; halts at the first refusal, rollback or timeout (exit 1),
     every staged station pointed back at what it ran."""
     import boards
-    from quantrac import fwrollout
+    from fwtools import fwrollout
+    from fwtools.fwpublish import PublishError
     from quantrac.fleetstore import StoreError
-    from quantrac.fwpublish import PublishError
 
     _version(version)
     try:
@@ -256,8 +256,8 @@ def halt(stations: str | None, chunks: int) -> None:
     """Stop a rollout by hand: each station's wanted version becomes the one it reports
     running (none when unknown) and the chunks are cleared, so no station, online or not,
     applies what was staged."""
-    from quantrac import fwrollout
-    from quantrac.fwpublish import Operator, PublishError
+    from fwtools import fwrollout
+    from fwtools.fwpublish import Operator, PublishError
 
     ids = _fleet(stations)
     env = _broker_env()
@@ -289,9 +289,9 @@ def rollback(to: str | None, stations: str | None, timeout_s: float, wait: bool,
     """Take the fleet back to the previous good version: every station's wanted version
     becomes it, forced, so a station running a higher version installs it (on trial, as any
     update). Exit 1 when a station online refuses it, fails its trial or stays silent."""
-    from quantrac import fwrollout
+    from fwtools import fwrollout
+    from fwtools.fwpublish import PublishError
     from quantrac.fleetstore import StoreError
-    from quantrac.fwpublish import PublishError
 
     ids = _fleet(stations)
     store = _store()

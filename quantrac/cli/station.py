@@ -279,7 +279,7 @@ def build(station_id: str, ports: tuple[str, ...], mqtt_host: str | None,
     root = build_root or bundle.BUILD_ROOT
     try:
         if not config_only:
-            from quantrac import fwbuild
+            from fwtools import fwbuild
 
             fwbuild.build(target, root)
         d = workspace.station_dir(run_dir, st.id)
@@ -360,7 +360,7 @@ def flash(station_id: str, port: str, image: Path | None, chip: str,
         if ota_bundle is None:
             files = bundle.board_files(build_dir, station_dir, st.id)
         else:
-            from quantrac import fwbundle
+            from fwtools import fwbundle
             from quantrac_common.paths import run_dir as default_run
 
             key = ota_key or (run_dir or default_run()) / "secrets" / "firmware-signing.pem"

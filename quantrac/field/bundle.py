@@ -10,7 +10,7 @@ from pathlib import Path
 from quantrac.field import workspace
 from quantrac_common import paths
 
-BUILD_ROOT = paths.ROOT / "build" / "firmware"  # quantrac.fwbuild.BUILD: <root>/<target>/
+BUILD_ROOT = paths.ROOT / "build" / "firmware"  # fwtools.fwbuild.BUILD: <root>/<target>/
 CODE_SUFFIXES = (".py", ".mpy")
 
 
@@ -65,11 +65,11 @@ def ota_files(build_dir: Path, bundle_file: Path, public_key: Path,
               staging: Path) -> dict[str, Path]:
     """Board path → file for a station flashed for over-the-air updates: main.py and the
     loader (slots.mpy) at the root, the signed bundle (checked against `public_key` first)
-    installed as slot a with its version, `ota/active` and the key (quantrac/fwbundle.py).
+    installed as slot a with its version, `ota/active` and the key (fwtools/fwbundle.py).
 
     The form is two slots on the filesystem: a standard MicroPython image's partition table
     (one app, one filesystem) holds it, so no other table is written."""
-    from quantrac import fwbundle
+    from fwtools import fwbundle
 
     try:
         pub = public_key.read_bytes()

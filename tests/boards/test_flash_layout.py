@@ -141,6 +141,6 @@ def test_the_table_bytes_are_what_the_bootloader_reads():
 
 
 def test_the_slot_size_is_the_bundle_tools():
-    fwbundle = pytest.importorskip("quantrac.fwbundle")  # the app-bundle OTA branch (issue 19)
+    fwbundle = pytest.importorskip("fwtools.fwbundle")  # the app-bundle OTA branch (issue 19)
     for board in ("esp32-devkitc", fl.NEW_STATIONS):
         assert boards.pins(board)["flash"]["app_slot_bytes"] == fwbundle.SLOT_BYTES

@@ -9,7 +9,7 @@ import stat
 
 from click.testing import CliRunner
 
-from quantrac import fwbundle
+from fwtools import fwbundle
 from quantrac.cli import main
 
 

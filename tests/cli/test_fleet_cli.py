@@ -19,11 +19,11 @@ import boards
 from collector.config import Settings, with_options
 from collector.pipeline import Collector
 from collector.services.state import format_env
+from fwtools import fwbuild, fwbundle, fwrollout
+from fwtools.fwpublish import Operator, stage
 from hil.station import SimulatedStation
-from quantrac import fwbuild, fwbundle, fwrollout
 from quantrac.bench.ota import Station, install
 from quantrac.cli import main
-from quantrac.fwpublish import Operator, stage
 from quantrac_common import influxql
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

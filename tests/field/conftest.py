@@ -78,7 +78,7 @@ def bootloader(tmp_path):
 def firmware_build(tmp_path_factory) -> Path:
     """The release build for an ESP32 (`quantrac firmware build`), made once per session: the
     build root; the files are in its esp32/ folder (bytecode the unix port runs too)."""
-    from quantrac import fwbuild
+    from fwtools import fwbuild
 
     root = tmp_path_factory.mktemp("firmware-build")
     fwbuild.build("esp32", root)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from quantrac import fwbuild, fwbundle
+from fwtools import fwbuild, fwbundle
 from quantrac.field import bundle
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from fw_station import Firmware, Subscriber
 from test_fw_broker import STATION, firmware_config, of_boot, validator
 
-from quantrac import fwbuild
+from fwtools import fwbuild
 from quantrac.cli import main
 
 pytestmark = [pytest.mark.services]

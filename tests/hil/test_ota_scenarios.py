@@ -181,7 +181,7 @@ BIRTHS = {"pq-air-15": [{"ev": "birth", "fw": "1.0.0"},
 
 
 def test_the_ota_judges_fail_on_what_did_not_happen(tmp_path):
-    from quantrac.fwrollout import Result
+    from fwtools.fwrollout import Result
 
     runs = {"what": "x", "firmware": {"station": "pq-air-15", "runs": "1.1.0"}}
     assert judged(tmp_path, runs, BIRTHS)

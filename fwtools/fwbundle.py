@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,3 +246,12 @@ def install_slot(bundle: Bundle, ota_dir: Path, public_modulus: bytes, slot: str
     (folder / "version").write_text(bundle.version)
     (ota_dir / "key").write_bytes(public_modulus)
     (ota_dir / "active").write_text(slot)
+
+
+def install_board(folder: Path, build: Path, bundle: Bundle, public_modulus: bytes) -> None:
+    """`folder` as `quantrac station flash` leaves a board for OTA: main.py and the loader
+    (slots.mpy) from `build` at the root, `bundle` in slot a, the public key in ota/key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in LOADER:
+        shutil.copy(build / name, folder / name)
+    install_slot(bundle, folder / "ota", public_modulus)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 
-from quantrac.fwbundle import Bundle, chunks
-from quantrac.fwpublish import Operator, fw_topic, stage
+from fwtools.fwbundle import Bundle, chunks
+from fwtools.fwpublish import Operator, fw_topic, stage
 from quantrac_common.protocol import PREFIX
 
 FAILED = ("refused", "rolled_back")

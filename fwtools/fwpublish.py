@@ -2,7 +2,7 @@
 operator account.
 
 For each station: every chunk retained on `quantrac/v1/<station>/fw/<i>` first, then the
-retained wanted version on `quantrac/v1/<station>/fw` (quantrac/fwbundle.py `wanted`), so a
+retained wanted version on `quantrac/v1/<station>/fw` (fwtools/fwbundle.py `wanted`), so a
 station never reads a wanted version whose chunks are not there yet. A station offline meanwhile
 reads both when it connects. Halting a rollout publishes the version a station should keep
 (`want_version`): the wanted message is what a station acts on, so one that was offline
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import paho.mqtt.client as mqtt
 
-from quantrac.fwbundle import Bundle, chunks, wanted
+from fwtools.fwbundle import Bundle, chunks, wanted
 from quantrac_common.protocol import PREFIX
 
 CONNECT_TIMEOUT_S = 10.0
