@@ -22,7 +22,7 @@ from collector.services.state import format_env
 from fwtools import fwbuild, fwbundle, fwrollout
 from fwtools.fwpublish import Operator, stage
 from hil.station import SimulatedStation
-from quantrac.bench.ota import Station, install
+from quantrac.bench.ota import Station
 from quantrac.cli import main
 from quantrac_common import influxql
 
@@ -135,7 +135,7 @@ def fleet_run(services, kit):
         try:
             for st, sim in sims.items():
                 sim.prepare()
-                install(sim.dir, kit["build"], kit["v1"], kit["pub"])
+                fwbundle.install_board(sim.dir, kit["build"], kit["v1"], kit["pub"])
                 stations[st] = Station(sim.dir)
             wait_online(env, "1.0.0")
             rec["publish1"] = cli("fleet", "publish", str(kit["qfw"]), "--stations", PAIR)

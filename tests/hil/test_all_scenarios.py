@@ -27,7 +27,6 @@ OWN = {  # scenario -> the module that runs it
     "noise-night-market": "test_noise_scenarios.py",
     "noise-night-market-2025": "test_noise_scenario_2025.py",
     "real-parts-water": "test_real_parts_scenarios.py",
-    "quirk-classes": "test_real_parts_scenarios.py",
 }
 
 
