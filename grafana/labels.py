@@ -110,6 +110,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.reset": ("Nguyên nhân khởi động lại", "Reset cause"),
     "col.crumb": ("Trạm đang làm", "Doing at reset"),
     "col.boots": ("Số lần khởi động", "Boots"),
+    "col.slot": ("Khe firmware", "Slot"),
     "col.update": ("Kết quả cập nhật gần nhất", "Last update result"),
     "col.update_ver": ("Phiên bản cập nhật", "Update version"),
     "col.why": ("Lý do", "Why"),
@@ -219,11 +220,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "resets": ("Các lần khởi động lại", "Restarts"),
     "reset.causes": ("Nguyên nhân khởi động lại", "Reset causes"),
     "fleet": ("Firmware của các trạm", "Fleet firmware"),
-    "fleet.desc": ("Mỗi trạm: phiên bản đang chạy (lần khởi động gần nhất), kết quả cập nhật "
-                   "firmware qua mạng gần nhất và lý do khởi động lại; như `quantrac fleet "
-                   "status`.",
-                   "Per station: the version it runs (its latest boot), its last over-the-air "
-                   "update result and why it last booted; as `quantrac fleet status`."),
+    "fleet.desc": ("Mỗi trạm: phiên bản và khe (a hoặc b) đang chạy (lần khởi động gần nhất), "
+                   "kết quả cập nhật firmware qua mạng gần nhất và lý do khởi động lại; như "
+                   "`quantrac fleet status`.",
+                   "Per station: the version and the slot (a or b) it runs (its latest boot), "
+                   "its last over-the-air update result and why it last booted; as `quantrac "
+                   "fleet status`."),
+    "slot.none": ("không (nạp không qua OTA)", "none (flashed without OTA)"),
     "update.good": ("Tốt", "Good"),
     "update.staged": ("Đang chạy thử", "On trial"),
     "update.download": ("Đang tải", "Downloading"),

@@ -6,7 +6,8 @@ results, and, as a technician's laptop would read it off a board, the station's 
 - `ota`: the count of the station's `ota` events matching `state`, `ver` and `why` (a
   regular expression);
 - `firmware`: `runs` (its last birth event reports that version), `never_ran` (no birth with
-  it and no `staged` or `good` event for it), `slot` (ota/active names it at the end);
+  it and no `staged` or `good` event for it), `slot` (ota/active names it at the end, and the
+  station's last birth event says it runs that slot);
 - `restarts`: the count of firmware runs that ended on their own (exit 3 after a switch, a
   crash);
 - `rollout`: the rollout step's result: `outcome` (halted, complete), `staged` and `healthy`
@@ -48,7 +49,8 @@ def ota_events(check: Check, ctx: Context) -> CheckResult:
 
 def firmware(check: Check, ctx: Context) -> CheckResult:
     spec = check.spec
-    births = [e.get("fw") for e in _events(ctx, check.station, "birth")]
+    born = _events(ctx, check.station, "birth")
+    births = [e.get("fw") for e in born]
     installed = [e.get("ver") for e in _events(ctx, check.station, "ota")
                  if e.get("state") in ("staged", "good")]
     verdicts, details = [], [f"births: {', '.join(map(str, births)) or 'none'}"]
@@ -58,13 +60,14 @@ def firmware(check: Check, ctx: Context) -> CheckResult:
         verdicts.append(spec["never_ran"] not in births + installed)
         details.append(f"staged or good: {', '.join(installed) or 'none'}")
     if "slot" in spec:
-        station = ctx.ota.stations[check.station] if ctx.ota is not None else None
+        station = ctx.ota.stations.get(check.station) if ctx.ota is not None else None
         try:
             active = (station.dir / "ota" / "active").read_text().strip() if station else None
         except OSError:
             active = None
-        verdicts.append(active == spec["slot"])
-        details.append(f"active slot {active}")
+        said = born[-1].get("slot") if born else None
+        verdicts.append(active == spec["slot"] and said == spec["slot"])
+        details.append(f"active slot {active}, its last birth says slot {said}")
     return CheckResult(check.what, all(verdicts), "; ".join(details))
 
 

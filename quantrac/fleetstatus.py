@@ -9,10 +9,13 @@ Two sources, each for what only it has:
   when) and the last `birth` (the boot reason: reset cause and the breadcrumb of what the
   station was doing; its `fw` stands in for the version while no retained status is there).
 
-The slot letter (a or b) is not published by the firmware (station/ota.py reports versions,
-never slots), so `slot` says what can be told from the `ota` events: `trial` while the version
-staged last runs without its `good` yet, `good` once any update result is known (the running
-slot is the one marked good), unknown otherwise.
+The slot comes from the newest birth: a station says which slot its boot runs (`"slot"`:
+`a` or `b`, firmware station/assemble.py), and `-` when its modules are in no slot (flashed
+by `quantrac station flash` without OTA, the unix port run from its sources), shown as `none`.
+A slot changes only at a boot, so the newest birth is the slot that runs now. A station on
+firmware older than that sends no `slot`: for it, `slot` says what can be told from its `ota`
+events: `trial` while the version staged last runs without its `good` yet, `good` once any
+update result is known (the running slot is the one marked good), unknown otherwise.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def _latest(env: dict[str, str], message: str, fields: tuple[str, ...]) -> dict[
 def stored(env: dict[str, str]) -> tuple[dict[str, dict], dict[str, dict]]:
     """({station: last ota event}, {station: last birth}) from the device measurement."""
     return (_latest(env, "ota", ("state", "ver", "why")),
-            _latest(env, "birth", ("reset", "crumb", "fw")))
+            _latest(env, "birth", ("reset", "crumb", "fw", "slot")))
 
 
 def boot_reason(birth: dict) -> str | None:
@@ -114,13 +117,25 @@ def boot_reason(birth: dict) -> str | None:
     return f"{reset} ({crumb})" if crumb and crumb != "none" else reset
 
 
+NO_SLOT = "none"  # the birth's "-": the modules run from no slot
+
+
 def slot_state(version: str | None, ota: dict) -> str | None:
+    """Older firmware's slot, guessed from its last `ota` event."""
     state = ota.get("state")
     if not state:
         return None
     if state == "staged" and (version is None or version == ota.get("ver")):
         return "trial"
     return "good"
+
+
+def running_slot(version: str | None, birth: dict, ota: dict) -> str | None:
+    """The slot the newest birth names, else the guess from the `ota` events."""
+    said = birth.get("slot")
+    if said:
+        return NO_SLOT if said == "-" else said
+    return slot_state(version, ota)
 
 
 def fleet(stations: list[str], statuses: dict[str, dict], wanted: dict[str, dict],
@@ -132,7 +147,7 @@ def fleet(stations: list[str], statuses: dict[str, dict], wanted: dict[str, dict
         version = s.get("fw") or b.get("fw")
         out.append(StationFirmware(
             station=st, online=s.get("online") if "online" in s else None, version=version,
-            slot=slot_state(version, o), wanted=w.get("ver"), update=o.get("state"),
+            slot=running_slot(version, b, o), wanted=w.get("ver"), update=o.get("state"),
             update_version=o.get("ver"), why=o.get("why"), update_at=o.get("time"),
             boot=boot_reason(b), boot_at=b.get("time")))
     return out

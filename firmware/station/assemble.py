@@ -16,12 +16,16 @@ _IDLE_MS = const(1000)  # longest sleep of the main loop (station ms)
 
 
 def birth_fields(crumbs, boots, cal_versions):
-    """The birth event's own members: reset cause, breadcrumb, boots, calibration versions."""
+    """The birth event's own members: reset cause, breadcrumb, boots, calibration versions,
+    and the slot that runs: "a" or "b" (slots.py put ".../ota/<slot>" first on sys.path), "-"
+    for modules not in a slot (flashed without OTA, the unix port run from source)."""
     phase, _, uptime, cause = crumbs
     crumb = "none" if phase is None else H.PHASES[phase]
     cal = ",".join('"%s":%d' % (p, v) for p, v in cal_versions.items())
-    return '"reset":"%s","crumb":"%s","boots":%d,"uptime_before":%d,"cal":{%s}' % (
-        cause, crumb, boots, uptime, cal)
+    # "-" is one of MicroPython's own names and the letter a slice: no name interned here
+    here = sys.path[0]
+    return ('"reset":"%s","crumb":"%s","boots":%d,"uptime_before":%d,"cal":{%s},"slot":"%s"'
+            % (cause, crumb, boots, uptime, cal, here[-1] if here[-5:-2] == "ota" else "-"))
 
 
 def columns(devices, warn=None):

@@ -155,16 +155,18 @@ UPDATE_STATES = (("good", "green"), ("staged", "blue"), ("download", "blue"),
 
 
 def fleet_firmware(lang: str, grid: dm.GridPos):
-    """Per station: the version it booted last (its birth), its last update result (the
-    `ota` event: state, version, why, when) and why it last booted (reset cause, what it was
-    doing): `quantrac fleet status` on the wall."""
+    """Per station: the version and slot it booted last (its birth; `-`, no slot, for a
+    station flashed without OTA, blank from firmware that does not say), its last update
+    result (the `ota` event: state, version, why, when) and why it last booted (reset cause,
+    what it was doing): `quantrac fleet status` on the wall."""
     names = {"station": t("col.station", lang), "fw": t("col.fw", lang),
+             "slot": t("col.slot", lang),
              "state": t("col.update", lang), "ver": t("col.update_ver", lang),
              "why": t("col.why", lang), "Time 1": t("col.when", lang),
              "reset": t("col.reset", lang), "crumb": t("col.crumb", lang)}
     return (grid_table(t("fleet", lang), [
         target(latest(["state", "ver", "why"], "ota"), "A", table_format=True),
-        target(latest(["fw", "reset", "crumb"], "birth"), "B", table_format=True)],
+        target(latest(["fw", "slot", "reset", "crumb"], "birth"), "B", table_format=True)],
         grid, t("fleet.desc", lang), transformations=[
             transform("joinByField", byField="station", mode="outer"),
             # joined, each query's time is "Time <n>" in query order: A's is the update's
@@ -173,7 +175,9 @@ def fleet_firmware(lang: str, grid: dm.GridPos):
             transform("sortBy", sort=[{"field": names["station"]}])])
         .with_override(*override(names["state"], mappings=text_mappings(
             (state, t(f"update.{state}", lang), colour) for state, colour in UPDATE_STATES)))
-        .with_override(*colour_cells(names["state"])))
+        .with_override(*colour_cells(names["state"]))
+        .with_override(*override(names["slot"], mappings=text_mappings(
+            [("-", t("slot.none", lang), None)]))))
 
 
 def devices_row(d: db.Dashboard, lang: str, flow: Flow) -> None:

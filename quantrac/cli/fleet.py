@@ -115,7 +115,8 @@ def _cells(row, tz: ZoneInfo) -> list[str]:
 @click.option("--stations", help=STATIONS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per station, as a list.")
 def status(stations: str | None, as_json: bool) -> None:
-    """Every station's running version, slot (trial or good), wanted version, last update
+    """Every station's running version, slot (a, b or none, from its last birth; trial or good
+    for older firmware), wanted version, last update
     result and boot reason: the broker's retained status and wanted version, the `ota` and
     `birth` events the collector stored in `device`."""
     import boards

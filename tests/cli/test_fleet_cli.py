@@ -192,7 +192,8 @@ def test_fleet_rollout_updates_the_canary_first_then_the_stage(fleet_run):
     for st in (CANARY, OTHER):
         assert rows[st]["version"] == "1.1.0" and rows[st]["online"] is True, rows[st]
         assert (rows[st]["update"], rows[st]["update_version"]) == ("good", "1.1.0")
-        assert rows[st]["slot"] == "good" and rows[st]["wanted"] == "1.1.0"
+        # the slot its birth after the switch names: 1.1.0 went into the other slot
+        assert rows[st]["slot"] == "b" and rows[st]["wanted"] == "1.1.0"
 
 
 def test_fleet_rollback_takes_a_station_on_the_new_version_back_to_the_previous(fleet_run):
@@ -205,6 +206,7 @@ def test_fleet_rollback_takes_a_station_on_the_new_version_back_to_the_previous(
         assert rows[st]["version"] == "1.0.0", (rows[st], fleet_run["logs"][st])
         assert (rows[st]["update"], rows[st]["update_version"]) == ("good", "1.0.0")
         assert rows[st]["boot"] and rows[st]["update_at"] and rows[st]["boot_at"]
+        assert rows[st]["slot"] == "a"  # installed into the slot 1.1.0 was not in
     assert fleet_run["record"]["good"] == ["1.0.0"]
     assert fleet_run["record"]["withdrawn"] == ["1.1.0"]
 
@@ -217,7 +219,7 @@ def test_fleet_status_table_names_each_station_its_version_and_boot_reason(fleet
     status = {r["station"]: r for r in json.loads(fleet_run["status_back"].output)}
     for st in (CANARY, OTHER):
         cells = rows[st].split()
-        assert cells[1:6] == ["yes", "1.0.0", "good", "1.0.0", "good"], rows[st]
+        assert cells[1:6] == ["yes", "1.0.0", "a", "1.0.0", "good"], rows[st]
         assert status[st]["boot"].split()[0] in cells
     assert lines[-1] == "versions: 1.0.0 x2"
 
@@ -363,3 +365,17 @@ def test_fleet_status_without_the_database_says_so_and_shows_the_brokers_half(
     assert "InfluxDB: " in r.stderr and "last update and boot reason unknown" in r.stderr
     (row,) = json.loads(r.stdout)
     assert row["station"] == IDLE and row["wanted"] == "2.0.0" and row["update"] is None
+
+
+def test_fleet_status_slot_is_the_newest_births_and_guessed_for_older_firmware():
+    """The slot a station's newest birth names (`-`: flashed without OTA, shown `none`); a
+    birth without one (firmware before the birth said it) falls back to the guess from the
+    `ota` events: `trial` while the staged version runs without its `good`."""
+    from quantrac import fleetstatus
+
+    staged = {"state": "staged", "ver": "1.1.0"}
+    births = {"pq-air-05": {"fw": "1.1.0", "slot": "b"}, "pq-air-06": {"fw": "1.1.0"},
+              "pq-air-07": {"fw": "0.1.0", "slot": "-"}}
+    rows = fleetstatus.fleet(["pq-air-05", "pq-air-06", "pq-air-07", "pq-air-08"], {}, {},
+                             {"pq-air-05": staged, "pq-air-06": staged}, births)
+    assert [r.slot for r in rows] == ["b", "trial", "none", None]

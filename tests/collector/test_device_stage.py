@@ -30,7 +30,7 @@ def test_status_birth_and_health_become_points_with_the_station_clock():
                        "t": 1_794_999_000}),
         env("event", {"v": 1, "st": ST, "boot": "9f2c4a1e", "ev": "birth", "t": 1_794_999_001,
                       "fw": "0.1.0", "reset": "watchdog", "crumb": "publish", "boots": 4,
-                      "uptime_before": 3600, "cal": {"so2": 2}}),
+                      "uptime_before": 3600, "cal": {"so2": 2}, "slot": "b"}),
         env("event", {"v": 1, "st": ST, "boot": "9f2c4a1e", "ev": "health", "t": 1_794_999_900,
                       "heap": 61234, "backlog": 12, "dropped": 0, "rssi": -67, "uptime": 900,
                       "errors": {"modbus_timeout": 3, "crc": 1}}))
@@ -40,7 +40,7 @@ def test_status_birth_and_health_become_points_with_the_station_clock():
     assert status.time == 1_794_999_000
     assert birth.tags["message"] == "birth" and birth.fields == {
         "boot": "9f2c4a1e", "fw": "0.1.0", "reset": "watchdog", "crumb": "publish", "boots": 4,
-        "uptime_before": 3600}
+        "uptime_before": 3600, "slot": "b"}
     assert health.fields == {"boot": "9f2c4a1e", "heap": 61234, "backlog": 12, "dropped": 0,
                              "rssi": -67, "uptime": 900, "errors": 4,
                              "errors_by": "crc=1 modbus_timeout=3"}

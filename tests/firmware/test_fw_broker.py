@@ -117,6 +117,7 @@ def test_station_publishes_valid_records(services, sensors, subscriber, launch):
     assert len(births) == 1
     check_event(births[0])
     assert (births[0]["reset"], births[0]["fw"]) == ("power_on", "0.1.0")
+    assert births[0]["slot"] == "-"  # run from its sources: no update slot
 
 
 def test_records_survive_a_broker_outage(services, sensors, subscriber, launch):

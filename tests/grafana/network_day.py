@@ -14,9 +14,10 @@ baselines, relative to the end:
   the QCVN 26:2010 night limit from 21:00: a noise alert, the night judged whole);
 - water (one station per regulation column): pH above the range for two hours half a day
   ago, and NH4 above the wastewater limit at the end;
-- devices: status, birth (firmware, reset cause) and hourly health (heap, backlog, RSSI,
+- devices: status, birth (firmware, slot, reset cause) and hourly health (heap, backlog, RSSI,
   errors) for every station, one of them restarting by its watchdog six hours ago; one
-  (`OTA`) refusing a firmware update two hours ago (its `ota` events).
+  (`OTA`, flashed for OTA: its birth says slot a, the others' `-`) refusing a firmware
+  update two hours ago (its `ota` events).
 """
 
 from __future__ import annotations
@@ -150,11 +151,12 @@ def _station(st: str, p: Plan):
     """(topic kind, payload) in time order: status and birth, then each hour's records
     (one message) and its health event; a watchdog restart for one station."""
     boot = uuid.uuid4().hex[:8]
-    fw = "0.1.0" if st != "pq-sea-02" else "0.0.9"
+    fw = "0.1.0" if st != OTA else "0.0.9"
+    slot = "a" if st == OTA else "-"  # flashed for OTA, its bundle in slot a; the rest without
     yield "status", {"v": 1, "st": st, "online": True, "fw": fw, "boot": boot, "t": p.start}
     yield "event", {"v": 1, "st": st, "boot": boot, "ev": "birth", "t": p.start, "fw": fw,
                     "reset": "power_on", "crumb": "none", "boots": 1, "uptime_before": 0,
-                    "cal": {}}
+                    "cal": {}, "slot": slot}
     seq, t, errors = 0, p.start + STEP, 0
     while t <= p.end:
         hour = []
@@ -183,7 +185,7 @@ def _station(st: str, p: Plan):
                              "t": last + 120}
             yield "event", {"v": 1, "st": st, "boot": boot, "ev": "birth", "t": last + 120,
                             "fw": fw, "reset": "watchdog", "crumb": "publish", "boots": 2,
-                            "uptime_before": last - p.start, "cal": {}}
+                            "uptime_before": last - p.start, "cal": {}, "slot": slot}
 
 
 def publish(env: dict[str, str], p: Plan, timeout: float = 60.0) -> int:

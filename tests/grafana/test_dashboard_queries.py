@@ -83,6 +83,7 @@ def test_the_simulated_stations_own_status_and_events_are_device_points(pipeline
     status, birth, health = rows("status"), rows("birth"), rows("health")
     assert status and status[0]["online"] is True and status[0]["fw"]
     assert birth and birth[0]["reset"] and birth[0]["fw"] == status[0]["fw"]
+    assert birth[0]["slot"] == "-"  # its modules run from no update slot
     assert health and health[0]["heap"] > 0 and health[0]["uptime"] >= 0
     assert {r["kind"] for r in status + birth + health} == {"air"}
 
@@ -132,7 +133,8 @@ def test_the_forecast_fan_panel_shows_the_forecasters_issue_beside_the_measured_
 def test_the_fleet_firmware_panel_shows_each_stations_last_update_and_boot(pipeline_data):
     """The devices dashboard's "Fleet firmware" table, run as Grafana would: A is each
     station's newest `ota` event (the refusal, not the download before it, and its why), B its
-    newest birth (the watchdog restart, not the first power-on)."""
+    newest birth (the watchdog restart, not the first power-on) with the slot it runs, shown
+    in its own column ("-", a station flashed without OTA, as words)."""
     env, plan = pipeline_data
     doc = DASHBOARDS[("en", "quantrac-quality-en")]
     got = {r.ref: r for r in check.check(doc, env) if r.where == "Fleet firmware"}
@@ -150,6 +152,14 @@ def test_the_fleet_firmware_panel_shows_each_stations_last_update_and_boot(pipel
     assert (boots[network_day.NH4_HIGH]["reset"], boots[network_day.NH4_HIGH]["crumb"]) == (
         "watchdog", "publish")
     assert boots[network_day.OTA]["fw"] == "0.0.9"
+    assert (boots[network_day.OTA]["slot"], boots[network_day.NH4_HIGH]["slot"]) == ("a", "-")
+    panel = next(p for p in doc["panels"] if p.get("title") == "Fleet firmware")
+    organize = next(x["options"] for x in panel["transformations"] if x["id"] == "organize")
+    assert organize["renameByName"]["slot"] == "Slot"
+    assert organize["indexByName"]["slot"] == organize["indexByName"]["fw"] + 1
+    slot = next(o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Slot")
+    (mapping,) = slot["properties"][0]["value"]
+    assert mapping["options"]["-"]["text"] == "none (flashed without OTA)"
 
 
 def test_the_wall_shows_each_stations_next_24_h_forecast_peak_labelled_a_forecast(

@@ -43,7 +43,7 @@ def passed(report, name: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_ota_a_good_update_reaches_a_station_and_it_reports_the_new_version(report):
     checks = passed(report, "ota-good-update")
-    assert "births: 1.0.0, 1.1.0; active slot b" in checks[
+    assert "births: 1.0.0, 1.1.0; active slot b, its last birth says slot b" in checks[
         "it reports 1.1.0 (its birth after the switch), running from slot b"]
     assert "exit codes [3]" in checks["one restart, the switch"]
 
@@ -54,7 +54,8 @@ def test_ota_new_code_that_raises_at_boot_rolls_back_within_its_trial_boots(repo
     checks = passed(report, "ota-rollback")
     assert "rolled_back 1.2.0 (no healthy run in its trial boots)" in checks[
         "it reports the rollback of 1.2.0 and why"]
-    assert checks["it runs 1.0.0 from slot a again"].endswith("active slot a")
+    assert checks["it runs 1.0.0 from slot a again"].endswith(
+        "active slot a, its last birth says slot a")
 
 
 @pytest.mark.services
@@ -164,13 +165,16 @@ class Played:
         self.stations: dict = {}
 
 
-def judged(tmp_path, check: dict, events: dict, rollouts: dict | None = None) -> bool:
+def judged(tmp_path, check: dict, events: dict, rollouts: dict | None = None,
+           stations: dict | None = None) -> bool:
     from hil import checks, ota_checks
 
     sc = load(tmp_path, GOOD.replace(GOOD[GOOD.index("checks:"):],
                                      "checks:\n" + "\n".join("  " + line for line in
                                                              json.dumps([check]).splitlines())))
-    ctx = checks.Context(sc, {}, Recorded(events), lambda _s: "", Played(rollouts or {}))
+    played = Played(rollouts or {})
+    played.stations = stations or {}
+    ctx = checks.Context(sc, {}, Recorded(events), lambda _s: "", played)
     (c,) = sc.checks
     return ota_checks.JUDGES[c.kind](c, ctx).passed
 
@@ -202,3 +206,23 @@ def test_the_ota_judges_fail_on_what_did_not_happen(tmp_path):
     rollout["rollout"]["staged"] = ["pq-air-15", "pq-air-16"]
     assert not judged(tmp_path, rollout, {}, {"all": halted})
     assert not judged(tmp_path, rollout, {}, {})  # the rollout never ran
+
+
+def test_the_slot_judge_wants_the_flash_and_the_last_birth_to_agree(tmp_path):
+    """`slot` passes when ota/active names it and the station's last birth says it runs it:
+    a birth from the other slot (or one without `slot`, older firmware) fails it."""
+    from types import SimpleNamespace
+
+    (tmp_path / "st" / "ota").mkdir(parents=True)
+    (tmp_path / "st" / "ota" / "active").write_text("b\n")
+    stations = {"pq-air-15": SimpleNamespace(dir=tmp_path / "st")}
+    check = {"what": "x", "firmware": {"station": "pq-air-15", "slot": "b"}}
+
+    def births(*slots: str | None) -> dict:
+        return {"pq-air-15": [{"ev": "birth", "fw": "1.0.0", **({"slot": s} if s else {})}
+                              for s in slots]}
+
+    assert judged(tmp_path, check, births("a", "b"), stations=stations)
+    assert not judged(tmp_path, check, births("b", "a"), stations=stations)
+    assert not judged(tmp_path, check, births("b", None), stations=stations)
+    assert not judged(tmp_path, check, births("a", "b"))  # no flash to read

@@ -19,7 +19,9 @@ BOOT = re.compile(r"^[0-9a-f]{8}$")
 # event name → its members stored as fields (text or integer); other events (command acks) are
 # answers to operators, not device facts, and are not stored
 EVENTS: dict[str, dict[str, type]] = {
-    "birth": {"fw": str, "reset": str, "crumb": str, "boots": int, "uptime_before": int},
+    # slot: the update slot the boot runs, "a" or "b"; "-" for modules in no slot
+    "birth": {"fw": str, "reset": str, "crumb": str, "boots": int, "uptime_before": int,
+              "slot": str},
     "health": {"heap": int, "backlog": int, "dropped": int, "rssi": int, "uptime": int},
     # a firmware update's outcome (firmware station/ota.py): the last update result per station
     "ota": {"state": str, "ver": str, "why": str},
