@@ -2,7 +2,8 @@
 
 Each pass reads each station's hourly means from InfluxDB (InfluxQL), forecasts, writes the
 `forecast` points and the warnings' `alert` points through the collector's InfluxDB sink, and
-hands the warnings to the existing alert outputs (retained MQTT, webhook, e-mail, chat).
+hands the warnings to the alert outputs (forecast/outputs.py): the forecaster's retained MQTT
+topic always, and the webhook, e-mail and chat outputs the collector's options file configures.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boards
+from collector.config import Settings
 from collector.contracts import Point
 from collector.sinks.influxdb.plugin import InfluxSink
 from forecast import history
@@ -109,18 +111,23 @@ def air_stations() -> list[str]:
 
 
 def serve(env: dict[str, str], run_dir: Path, stop: threading.Event,
-          stations: list[str] | None = None, feed: FeedConfig | None = None) -> None:
+          stations: list[str] | None = None, feed: FeedConfig | None = None,
+          settings: Settings | None = None) -> None:
     """The production forecaster until `stop` is set: a pass now, then every hour at
     RUN_AT_MINUTE. Reads with the read-only InfluxDB account (history.hourly), writes with
     the writer (`sink`), publishes warnings as the forecaster's MQTT account on their own
-    retained topic (forecast/outputs.py); the warnings' state and dead letters live in
-    `<run_dir>/forecast/`, so a restart neither repeats nor forgets a warning."""
+    retained topic and, with `settings` (the collector's options), sends them through the
+    webhook, e-mail and chat outputs they configure (forecast/outputs.py). The warnings'
+    state, dead letters and outbox live in `<run_dir>/forecast/`, so a restart neither
+    repeats nor forgets a warning, nor loses one a receiver has not taken yet."""
     state = run_dir / "forecast"
     state.mkdir(parents=True, exist_ok=True)
     warnings = Warnings(load_rules(), state / "warnings.json")
-    outputs = warning_outputs(env, state / "dead-letters.jsonl")
+    outputs = warning_outputs(env, state / "dead-letters.jsonl", settings,
+                              outbox_dir=state / "alert-outbox")
     outputs.start()
     try:
+        log.info("forecast warnings go to %s", ", ".join(outputs.names))
         loop(env, stations or air_stations(), Forecaster(), warnings, stop, outputs.send,
              feed)
     finally:

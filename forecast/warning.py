@@ -153,10 +153,10 @@ class Warnings:
         who = {"general": ("mọi người", "everyone"),
                "sensitive": ("nhóm nhạy cảm", "sensitive groups")}[rule.group]
         if event == "close":
-            vi = (f"{fc.station}: Dự báo: hết cảnh báo, VN_AQI ngày dự báo trong {rule.within_h} "
-                  f"giờ tới dưới {rule.aqi_at_least}")
-            en = (f"{fc.station}: Forecast: warning over, the forecast daily VN_AQI of the next "
-                  f"{rule.within_h} h is below {rule.aqi_at_least}")
+            vi = (f"{fc.station}: Dự báo (không phải số đo): hết cảnh báo, VN_AQI ngày dự báo "
+                  f"trong {rule.within_h} giờ tới dưới {rule.aqi_at_least}")
+            en = (f"{fc.station}: Forecast (not a measurement): warning over, the forecast "
+                  f"daily VN_AQI of the next {rule.within_h} h is below {rule.aqi_at_least}")
         else:
             vi = (f"{fc.station}: Dự báo (không phải số đo): VN_AQI ngày {st['day']} khoảng "
                   f"{st['aqi']} ({st['lo']}–{st['hi']}), ≥ {rule.aqi_at_least} với {who[0]}, "

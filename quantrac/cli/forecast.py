@@ -185,17 +185,23 @@ def run(station: str, at: int | None, run_dir: str | None, feed_vars: str, feed)
 @click.option("--station", "stations", multiple=True,
               help="forecast only this station (repeatable; default: every air station of "
                    "the registry)")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="the collector's TOML options file (collector/sample.toml): warnings also "
+                   "go to the webhook, e-mail and chat outputs it configures ([sinks.notify], "
+                   "[sinks.chat]). Default: none, the retained MQTT topic only")
 @FEED_VARS
 @FEED_URL
-def serve(run_dir: str | None, stations: tuple[str, ...], feed_vars: str, feed) -> None:
+def serve(run_dir: str | None, stations: tuple[str, ...], config_file: str | None,
+          feed_vars: str, feed) -> None:
     """Run the forecaster: a pass now, then every hour at :10, for every air station;
     writes `forecast` points, opens and closes warnings (retained on
-    quantrac/v1/alerts/<station>/forecast). Stops cleanly on SIGINT or SIGTERM."""
+    quantrac/v1/alerts/<station>/forecast, and through the collector's webhook, e-mail and
+    chat outputs with --config). Stops cleanly on SIGINT or SIGTERM."""
     import logging
     import signal
     import threading
 
-    from collector.config import ConfigError, services_env
+    from collector.config import ConfigError, load, services_env
     from forecast import outputs, service
     from quantrac_common import paths
 
@@ -204,6 +210,7 @@ def serve(run_dir: str | None, stations: tuple[str, ...], feed_vars: str, feed) 
     try:
         env = services_env(folder)
         outputs.require(env)
+        settings = load(folder, config_file) if config_file else None
     except (ConfigError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     stop = threading.Event()
@@ -223,5 +230,5 @@ def serve(run_dir: str | None, stations: tuple[str, ...], feed_vars: str, feed) 
         # the host only: the URL's query may carry the feed's API key
         click.echo(f"forecast: external feed {', '.join(feed.variables)} from "
                    f"{urlsplit(feed.url).hostname}", err=True)
-    service.serve(env, Path(folder), stop, list(stations) or None, feed)
+    service.serve(env, Path(folder), stop, list(stations) or None, feed, settings)
     click.echo("forecast: stopped", err=True)

@@ -49,6 +49,13 @@ EVENT_VI = {"open": "Cảnh báo", "update": "Cập nhật cảnh báo", "close"
             "ack": "Đã xác nhận", "escalate": "Chuyển cấp"}
 EVENT_EN = {"open": "Alert", "update": "Alert update", "close": "Recovered",
             "ack": "Acknowledged", "escalate": "Escalated"}
+# a forecaster's early warning (`forecast: true`, forecast/warning.py): its own words, so no
+# subject reads as a measured alert
+FORECAST_VI = {"warn": "Cảnh báo sớm", "update": "Cập nhật cảnh báo sớm",
+               "close": "Hết cảnh báo sớm"}
+FORECAST_EN = {"warn": "Early warning", "update": "Early warning update",
+               "close": "Early warning over"}
+FORECAST_DETAILS = ("day", "lead_h", "interval", "confidence", "group")
 PASSWORD_ENV = "QUANTRAC_SMTP_PASSWORD"
 LOGIN_NEEDS_TLS = ("[sinks.notify] smtp_user = {user!r}: the login would go in clear text; "
                    "set smtp_starttls = true (the server's certificate is checked)")
@@ -109,11 +116,17 @@ def message(p: Point, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Subject"] = (f"[Quantrac] {EVENT_VI.get(event, event)} / {EVENT_EN.get(event, event)}:"
-                      f" {doc.get('st', '')} {doc.get('rule', '')}")
+    forecast = doc.get("forecast") is True
+    if forecast:
+        kind = (f"{FORECAST_VI.get(event, event)} (dự báo, không phải số đo) / "
+                f"{FORECAST_EN.get(event, event)} (forecast, not a measurement)")
+    else:
+        kind = f"{EVENT_VI.get(event, event)} / {EVENT_EN.get(event, event)}"
+    msg["Subject"] = f"[Quantrac] {kind}: {doc.get('st', '')} {doc.get('rule', '')}"
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(doc.get("t", 0))))
-    details = [f"{k}: {doc[k]}" for k in ("st", "rule", "severity", "value", "limit", "unit",
-                                            "period", "level", "colour", "id") if k in doc]
+    keys = ("st", "rule", "severity", "value", "limit", "unit", "period", "level", "colour",
+            *(FORECAST_DETAILS if forecast else ()), "id")
+    details = [f"{k}: {doc[k]}" for k in keys if k in doc]
     snap = doc.get("snapshot")
     if isinstance(snap, dict):  # the camera module's reference, or why there is none
         details.append(f"snapshot: {snap.get('url') or snap.get('path') or snap.get('error')}")
