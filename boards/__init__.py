@@ -19,7 +19,7 @@ STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 KINDS = ("air", "tap_water", "wastewater", "sea_water", "surface_water")
 REGISTER_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-FRAME_FAMILIES = ("pms", "sds", "hpma", "hpmaqa", "ze", "zeqa")
+FRAME_FAMILIES = ("pms", "sds", "hpma", "hpmaqa", "ze", "zeqa", "bm")
 # A sound-level model ("sound" section): one register holds the A-weighted level, read every
 # sound.sample_s seconds; the station records these six parameters of each report period from
 # those levels, in this order (firmware devices/sound.py takes them by position), so each of
@@ -34,9 +34,11 @@ FRAME_FIELDS = {
     "sds": ("pm2_5", "pm10"),
     # bus/frames_more.py, loaded only by a station that has one of these
     "hpma": ("pm2_5", "pm10"),
-    "hpmaqa": ("pm2_5", "pm10"),
+    "hpmaqa": ("pm2_5", "pm10", "w3", "w5", "w7", "w9", "w11", "w13"),
     "ze": ("conc",),
     "zeqa": ("w2", "w4", "w6"),
+    # a 0x42 0x4D frame of any length: the word at byte N, unsigned (wN) or signed (sN)
+    "bm": tuple(f"w{n}" for n in range(4, 37, 2)) + tuple(f"s{n}" for n in range(4, 37, 2)),
 }
 
 

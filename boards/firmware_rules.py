@@ -134,14 +134,14 @@ def _check_stream_keys(m: dict, where: str) -> None:
     (bus/frames_more.py check(), config.py), plus the command bytes' own checksums, so a
     typo in a datasheet command is refused here and not sent to a sensor."""
     st, kind = m["stream"], m["stream"]["frame"]
-    more = kind in ("hpma", "hpmaqa", "ze", "zeqa")
+    more = kind in ("hpma", "hpmaqa", "ze", "zeqa", "bm")
     for key in ("match", "send"):
         _need(more or not st.get(key), f"{where}: stream.{key}",
-              "is for the hpma, hpmaqa, ze and zeqa frames only")
+              "is for the hpma, hpmaqa, ze, zeqa and bm frames only")
     for i, ch in enumerate(m["channels"]):
         v = ch.get("scale", 1)
         _need(_num(v) and v != 0 and (more or v == 1), f"{where}: channels[{i}].scale",
-              f"{v!r}: a non-zero number, and only for the hpma, hpmaqa, ze and zeqa "
+              f"{v!r}: a non-zero number, and only for the hpma, hpmaqa, ze, zeqa and bm "
               "frames")
     for i, x in enumerate(st.get("match", [])):
         w = f"{where}: stream.match[{i}]"
@@ -150,6 +150,7 @@ def _check_stream_keys(m: dict, where: str) -> None:
               f"{x!r} is not {{position 1..7, byte 0..255}}")
     _need(kind != "ze" or any(x["position"] == 1 for x in st.get("match", [])),
           f"{where}: stream.match", "a ze frame is told by the gas code at byte 1: give it")
+    _check_frame_length(m, where)
     for i, c in enumerate(st.get("send", [])):
         w = f"{where}: stream.send[{i}]"
         _need(isinstance(c, dict) and _int(c.get("every_ms")) and
@@ -165,6 +166,38 @@ def _check_stream_keys(m: dict, where: str) -> None:
         _need(-sum(data[first:-1]) & 0xFF == data[-1], w + ".bytes",
               f"{c['bytes']!r}: the last byte is not the two's complement of the sum of the "
               f"bytes from {first} on ({-sum(data[first:-1]) & 0xFF:02X})")
+
+
+def frame_length(st: dict) -> int | None:
+    """The length a bm frame's word (bytes 2-3) or an hpmaqa reply's byte 1 gives (the
+    frame is that plus 4, or plus 3), from the model's `match`; None for other families."""
+    given = {x["position"]: x["byte"] for x in st.get("match", [])}
+    if st["frame"] == "bm":
+        return given[2] << 8 | given[3] if 2 in given and 3 in given else -1
+    return given.get(1, 5) if st["frame"] == "hpmaqa" else None
+
+
+def _check_frame_length(m: dict, where: str) -> None:
+    """bus/frames_more.py check(): a bm frame's length word and an hpmaqa reply's length byte
+    are match bytes the firmware sizes the frame from; every channel's word lies inside."""
+    st = m["stream"]
+    n = frame_length(st)
+    if n is None:
+        return
+    if st["frame"] == "bm":
+        _need(n % 2 == 0 and 4 <= n <= 36, f"{where}: stream.match",
+              "a bm frame is told by its length word: give positions 2 (0) and 3 (the "
+              "length, even, 4..36)")
+    else:
+        _need(n % 2 == 1 and 5 <= n <= 13, f"{where}: stream.match",
+              f"an hpmaqa reply's length byte at position 1 is odd, 5..13, not {n}")
+    for i, ch in enumerate(m["channels"]):
+        f = ch.get("field")
+        if not isinstance(f, str) or not re.fullmatch(r"pm2_5|pm10|[ws]\d+", f):
+            continue  # not a word of the frame: boards._check_model says so
+        at = {"pm2_5": 3, "pm10": 5}.get(f) or int(f[1:])
+        _need(at <= n, f"{where}: channels[{i}].field",
+              f"{f!r} is past the end of a frame of length {n}")
 
 
 def check_station(sensors: list[dict], sample_s: Any, report_s: Any,

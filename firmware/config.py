@@ -146,7 +146,7 @@ def _channels(s, path):
                 _one_of(ch, "field", FIELDS[s["frame"]].split(), w)
                 if ch["scale"] != 1:
                     _fail(_at(w, "scale"),
-                          "is for the hpma, hpmaqa, ze and zeqa frames only")
+                          "is for the hpma, hpmaqa, ze, zeqa and bm frames only")
             else:
                 _one_of(ch, "field", __import__("bus.frames_more", None, None, (1,)).FIELDS[
                     s["frame"]].split(), w)
@@ -207,7 +207,7 @@ def _sensor(given, idx, uarts, names):
     else:
         if s["frame"] in FIELDS:
             if s["match"] or s["send"]:
-                _fail(w, "match and send are for the hpma, hpmaqa, ze and zeqa frames "
+                _fail(w, "match and send are for the hpma, hpmaqa, ze, zeqa and bm frames "
                       "only")
         else:
             # the rarer families check their own keys, in code loaded only for them (no

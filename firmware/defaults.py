@@ -124,7 +124,7 @@ DEFAULTS = {
         "model": "",
         "bus": REQUIRED,
         "uart": REQUIRED,
-        "frame": REQUIRED,          # pms | sds | hpma | hpmaqa | ze | zeqa
+        "frame": REQUIRED,          # pms | sds | hpma | hpmaqa | ze | zeqa | bm
         "match": [],                # [[position, byte], ...] a frame must hold (ze: gas, unit)
         "send": [],                 # [[[bytes], every_ms], ...] to the sensor (0: once)
         "warmup_s": 15,             # fan and laser settle after power-up: no samples before
@@ -136,7 +136,7 @@ DEFAULTS = {
         "param": REQUIRED,
         "unit": REQUIRED,
         "field": REQUIRED,
-        "scale": 1,                 # hpma, hpmaqa, ze, zeqa only (e.g. ppm -> ppb: 1000)
+        "scale": 1,                 # not pms, sds (e.g. ppm -> ppb: 1000)
         "range": REQUIRED,
     },
 }

@@ -10,7 +10,12 @@
   1000), with as many decimals (up to 2) as 16 bits hold.
 - `hpmaqa` (the HPMA115S0 read on request): silent until the station sends the catalog's
   periodic request, then 0x40 0x05 0x04, PM2.5 and PM10 big-endian, the two's complement of
-  the sum of bytes 0..6.
+  the sum of bytes 0..6; with `match` [1, 13] (the HPMA115C0) 0x40 0x0D 0x04 and 16 bytes,
+  each channel's word at its `field`'s byte (w3 w5 w7 w9).
+- `bm` (a 0x42 0x4D frame of the length its `match` gives at bytes 2-3: PMS3003, PMS5003ST):
+  each channel's word at its `field`'s byte (wN unsigned, sN two's complement), the value
+  divided by the channel's `scale`, the other words 0, the 16-bit sum of the bytes before.
+  PM values as hil/pm_stream.py makes them, the others from hil/signals.py.
 - `zeqa` (the same modules' Q&A mode): silent until the station sends the catalog's
   periodic request (its `send` entry with `every_ms`), then one reply 0xFF 0x86, big-endian
   words at 2, 4, 6 (the channel's `field` word = value / scale), the `match` bytes over them
@@ -29,8 +34,9 @@ from hil import signals
 from hil.pm_stream import PmStream, Source
 from hil.ports import Port
 
-FAMILIES = ("hpma", "hpmaqa", "ze", "zeqa")
+FAMILIES = ("hpma", "hpmaqa", "ze", "zeqa", "bm")
 _PM = ("hpma", "hpmaqa")    # values as hil/pm_stream.py makes them
+_FRACTIONS = ("pm1", "pm2_5", "pm10")
 _ASKED = ("hpmaqa", "zeqa")  # a reply per request, nothing unasked
 HPMA_HEADER = b"\x42\x4d\x00\x1c"
 
@@ -70,7 +76,8 @@ class FrameStream(PmStream):
         return f"FrameStream({self.name!r}, {getattr(self.port, 'path', None)!r})"
 
     def pin(self, param: str, value: float) -> None:
-        if self.family in _PM:  # whole ug/m3 in a 16-bit word
+        if self.family in _PM or (self.family == "bm" and param in _FRACTIONS):
+            # whole ug/m3 in a 16-bit word
             if param not in ("pm1", "pm2_5", "pm10") or not 0 <= value <= 0xFFFF or \
                     value != round(value):
                 raise ValueError(f"{self.name}: {param}={value!r}: the hpma frame carries "
@@ -83,9 +90,10 @@ class FrameStream(PmStream):
                            f"{', '.join(self.channels)}")
         ch = self.channels[param]
         counts = value / ch.get("scale", 1)
-        if not 0 <= counts <= 0xFFFF:
+        lo, hi = (-0x8000, 0x7FFF) if ch["field"].startswith("s") else (0, 0xFFFF)
+        if not lo <= counts <= hi:
             raise ValueError(f"{self.name}: {param}={value!r} is {counts:g} in the frame's unit, "
-                             f"outside the 0..65535 its word carries")
+                             f"outside the {lo}..{hi} its word carries")
         with self._lock:
             self.pinned[param] = float(value)
 
@@ -94,9 +102,11 @@ class FrameStream(PmStream):
             return super().values()
         with self._lock:
             pinned = dict(self.pinned)
-        out = {}
+        out = super().values() if self.family == "bm" else {}
         for param, ch in self.channels.items():
             lo, hi = ch["range"]
+            if param in out:
+                continue
             if param in pinned:
                 out[param] = pinned[param]
                 continue
@@ -114,9 +124,15 @@ class FrameStream(PmStream):
         if self.family == "hpma":
             return hpma_frame(v["pm2_5"], v["pm10"])
         if self.family == "hpmaqa":
-            body = b"\x40\x05\x04" + struct.pack(">2H", min(0xFFFF, round(v["pm2_5"])),
-                                                  min(0xFFFF, round(v["pm10"])))
-            return body + bytes((-sum(body) & 0xFF,))
+            n = self.match.get(1, 5)
+            body = bytearray(bytes((0x40, n, 0x04)) + bytes(n - 1))
+            for c in self.channels.values():
+                at = {"pm2_5": 3, "pm10": 5}.get(c["field"]) or int(c["field"][1:])
+                struct.pack_into(">H", body, at, min(0xFFFF, round(v[c["param"]])))
+            return bytes(body) + bytes((-sum(body) & 0xFF,))
+        if self.family == "bm":
+            return bm_frame(self.match, {c["field"]: v[c["param"]] / c.get("scale", 1)
+                                         for c in self.channels.values()})
         ch = next(iter(self.channels.values()))
         if self.family == "ze":
             return ze_frame(self.match, v[ch["param"]] / ch.get("scale", 1),
@@ -169,6 +185,20 @@ def zeqa_frame(match: dict[int, int], words: list[int]) -> bytes:
     for pos, b in match.items():
         buf[pos] = b
     buf[8] = _ze_sum(buf)
+    return bytes(buf)
+
+
+def bm_frame(match: dict[int, int], words: dict[str, float]) -> bytes:
+    """A 0x42 0x4D frame of the length match[2], match[3] give, each word ("w10", "s30") at
+    its byte, the rest 0, the 16-bit sum of the bytes before it."""
+    n = match[2] << 8 | match[3]
+    buf = bytearray(b"\x42\x4d" + struct.pack(">H", n) + bytes(n))
+    for name, x in words.items():
+        if name.startswith("s"):
+            struct.pack_into(">h", buf, int(name[1:]), max(-0x8000, min(0x7FFF, round(x))))
+        else:
+            struct.pack_into(">H", buf, int(name[1:]), max(0, min(0xFFFF, round(x))))
+    struct.pack_into(">H", buf, n + 2, sum(buf[:n + 2]) & 0xFFFF)
     return bytes(buf)
 
 

@@ -11,7 +11,13 @@
 #         6-7), checksum; no decimals byte, so the catalog's scale decides.
 #   ZE checksum: the two's complement of the sum of bytes 1..7.
 #   hpmaqa: the HPMA115S0's reply to its read command, 8 bytes: 0x40 0x05 0x04, PM2.5 and
-#         PM10 (big-endian), the two's complement of the sum of bytes 0..6.
+#         PM10 (big-endian), the two's complement of the sum of bytes 0..6. Byte 1 is the
+#         length (command byte and data): `match` [1, 13] is the HPMA115C0's 16-byte reply
+#         (PM1, PM2.5, PM4, PM10 at bytes 3, 5, 7, 9: fields w3 w5 w7 w9).
+#   bm:   a 0x42 0x4D frame of the length its `match` gives at bytes 2-3 (Plantower PMS3003:
+#         20, 24 bytes; PMS5003ST: 36, 40 bytes), big-endian words from byte 4, the 16-bit sum
+#         of every byte before it (big-endian) at the end. Fields by byte offset: wN unsigned,
+#         sN two's complement (a temperature). An all-zero payload is no value (warming up).
 #
 # `match` ([[position, byte], ...], from the catalog) holds the bytes a frame must carry to be
 # this sensor's: the gas code and the unit code. A frame of another gas or unit is not a wrong
@@ -25,8 +31,14 @@ HPMA = "hpma"
 HPMAQA = "hpmaqa"
 ZE = "ze"
 ZEQA = "zeqa"
-FIELDS = {HPMA: "pm2_5 pm10", HPMAQA: "pm2_5 pm10", ZE: "conc", ZEQA: "w2 w4 w6"}
-PLACES = {HPMA: 0, HPMAQA: 0, ZE: 2, ZEQA: 0}  # before the catalog scale
+BM = "bm"
+# bm: 17 words (the longest frame, 40 bytes) unsigned, then the same 17 signed
+FIELDS = {HPMA: "pm2_5 pm10", HPMAQA: "pm2_5 pm10 w3 w5 w7 w9 w11 w13", ZE: "conc",
+          ZEQA: "w2 w4 w6",
+          BM: "w4 w6 w8 w10 w12 w14 w16 w18 w20 w22 w24 w26 w28 w30 w32 w34 w36 "
+              "s4 s6 s8 s10 s12 s14 s16 s18 s20 s22 s24 s26 s28 s30 s32 s34 s36"}
+PLACES = {HPMA: 0, HPMAQA: 0, ZE: 2, ZEQA: 0, BM: 0}  # before the catalog scale
+_BM_WORDS = 17
 _POW = (10000, 1000, 100, 10, 1)
 
 
@@ -39,17 +51,19 @@ class ZeSplitter(FrameSplitter):
         self.pms = False
         qa = kind == HPMAQA
         self.h0 = 0x40 if qa else 0xFF
-        # byte 1: 0x05 (hpmaqa), the command 0x86 of a Q&A reply, the gas code of an upload
+        # byte 1: the length (hpmaqa, 5 unless matched), the command 0x86 of a Q&A reply,
+        # the gas code of an upload
         self.h1 = 0x05 if qa else 0x86 if kind == ZEQA else -1
-        self.size = 8 if qa else 9
+        for pos, b in match:
+            if pos == 1:
+                self.h1 = b
+        self.size = self.h1 + 3 if qa else 9
         self.first = 0 if qa else 1  # the first byte the sum covers
-        self.match = bytearray(9)   # 0: any byte; else the byte + 1 a position must hold
+        self.match = bytearray(self.size)  # 0: any byte; else the byte + 1 a position holds
         for pos, b in match:
             self.match[pos] = b + 1
         if qa:
             self.match[2] = 0x04 + 1
-        if self.h1 < 0:
-            self.h1 = self.match[1] - 1
         self.work = bytearray(self.size)
         self.frame = bytearray(self.size)
         self.pos = 0
@@ -77,8 +91,56 @@ class ZeSplitter(FrameSplitter):
         return -s & 0xFF == w[last]
 
 
+class BmSplitter(FrameSplitter):
+    """A 0x42 0x4D frame whose length word (bytes 2-3) the match gives, 16-bit sum."""
+
+    def __init__(self, match):
+        FrameSplitter.__init__(self, PMS)
+        self.kind = BM
+        self.match = bytearray(8)  # as ZeSplitter's: the length word, any other byte named
+        for pos, b in match:
+            self.match[pos] = b + 1
+        self.size = (self.match[2] - 1) << 8 | (self.match[3] - 1)
+        self.size += 4
+        self.work = bytearray(self.size)
+        self.frame = bytearray(self.size)
+
+    def _ok_at(self, pos):
+        b = self.work[pos]
+        if pos == 0:
+            return b == 0x42
+        if pos == 1:
+            return b == 0x4D
+        m = self.match[pos] if pos < 8 else 0
+        return not m or b == m - 1
+
+    def _sum_ok(self):
+        w = self.work
+        n = self.size - 2
+        s = 0
+        for i in range(n):
+            s += w[i]
+        return s & 0xFFFF == (w[n] << 8 | w[n + 1])
+
+
 def splitter(kind, match):
+    if kind == BM:
+        return BmSplitter(match)
     return FrameSplitter(PMS) if kind == HPMA else ZeSplitter(kind, match)
+
+
+def _word_at(kind, idx):
+    """Byte offset of field idx's word, and whether it is two's complement."""
+    if kind == BM:
+        return 4 + 2 * (idx % _BM_WORDS), idx >= _BM_WORDS
+    return 3 + 2 * (idx if idx < 2 else idx - 2), False  # hpmaqa
+
+
+def _zero(frame, first, end):
+    for i in range(first, end):
+        if frame[i]:
+            return False
+    return True
 
 
 def raw(frame, kind, idx):
@@ -91,10 +153,13 @@ def raw(frame, kind, idx):
         return None
     if kind == ZE:
         return (frame[4] << 8 | frame[5]) * _POW[frame[3]]
-    if kind == HPMAQA:
-        if not (frame[3] or frame[4] or frame[5] or frame[6]):
+    if kind == HPMAQA or kind == BM:
+        end = len(frame) - (1 if kind == HPMAQA else 2)
+        if _zero(frame, 3 if kind == HPMAQA else 4, end):
             return None
-        return frame[3 + 2 * idx] << 8 | frame[4 + 2 * idx]
+        at, signed = _word_at(kind, idx)
+        v = frame[at] << 8 | frame[at + 1]
+        return v - 65536 if signed and v > 32767 else v
     return frame[2 + 2 * idx] << 8 | frame[3 + 2 * idx]
 
 
@@ -108,13 +173,38 @@ def check(s, w, fail, at):
     key) are config.py's), made here so only a station that has one loads them."""
     kind = s["frame"]
     if kind not in FIELDS:
-        fail(at(w, "frame"), "%r is not one of pms, sds, hpma, hpmaqa, ze, zeqa" % (kind,))
+        fail(at(w, "frame"), "%r is not one of pms, sds, hpma, hpmaqa, ze, zeqa, bm" % (kind,))
     for i, b in enumerate(s["match"]):
         if not (isinstance(b, list) and len(b) == 2 and all(
                 isinstance(x, int) and 0 <= x <= 255 for x in b) and 1 <= b[0] <= 7):
             fail(at(at(w, "match"), i), "%r is not [position 1..7, byte]" % (b,))
     if kind == ZE and not any(b[0] == 1 for b in s["match"]):
         fail(at(w, "match"), "a ze frame is told by the gas code at byte 1: give [1, code]")
+    given = {}
+    for b in s["match"]:
+        given[b[0]] = b[1]
+    if kind == BM:
+        n = given.get(2, -1) << 8 | given.get(3, 0)
+        if not (2 in given and 3 in given and n % 2 == 0 and 4 <= n <= 36):
+            fail(at(w, "match"), "a bm frame is told by its length word: give [2, 0] and "
+                 "[3, length] (even, 4..36)")
+    elif kind == HPMAQA:
+        n = given.get(1, 5)
+        if not (n % 2 and 5 <= n <= 13):
+            fail(at(w, "match"), "an hpmaqa reply's length byte [1, n]: n odd, 5..13")
+    else:
+        return _check_send(s, w, fail, at)
+    # every channel's word inside the frame (bm: before the sum; hpmaqa: before the CS)
+    for i, ch in enumerate(s["ch"]):
+        names = FIELDS[kind].split()
+        if isinstance(ch, dict) and ch.get("field") in names and \
+                _word_at(kind, names.index(ch["field"]))[0] > n:
+            fail(at(at(at(w, "ch"), i), "field"), "%r is past the end of a frame of length %d"
+                 % (ch["field"], n))
+    _check_send(s, w, fail, at)
+
+
+def _check_send(s, w, fail, at):
     for i, b in enumerate(s["send"]):
         if not (isinstance(b, list) and len(b) == 2 and isinstance(b[0], list) and
                 1 <= len(b[0]) <= 32 and all(isinstance(x, int) and 0 <= x <= 255

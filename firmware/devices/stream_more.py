@@ -1,8 +1,9 @@
-# A streaming sensor of a rarer frame family (bus/frames_more.py: hpma, ze, zeqa), with the
-# bytes it must be sent (`send`: [[[bytes], every_ms], ...]; every_ms 0: once, and again after
-# its stream was offline; otherwise that often, as a Q&A module's read request). Loaded only
-# when a station has one: the plain pms/sds sensor (devices/pm_sensor.py) stays as it is, and
-# this class takes its ring, window, warm-up and staleness from it.
+# A streaming sensor of a rarer frame family (bus/frames_more.py: hpma, hpmaqa, ze, zeqa,
+# bm), with the bytes it must be sent (`send`: [[[bytes], every_ms], ...]; every_ms 0: once,
+# and again after its stream was offline; otherwise that often, as a Q&A module's read
+# request). Loaded only when a station has one: the plain pms/sds sensor (devices/
+# pm_sensor.py) stays as it is, and this class takes its ring, window, warm-up and staleness
+# from it.
 #
 # Per frame nothing is allocated: the values go into the float ring as integers
 # (bus/frames_more.py raw()) and are scaled once per sample.

@@ -87,7 +87,7 @@ def build_devices(cfg, hal):
         else:
             cls = PmSensor
             if s["frame"] not in ("pms", "sds"):
-                # hpma, hpmaqa, ze, zeqa: loaded only when used, and by long strings,
+                # hpma, hpmaqa, ze, zeqa, bm: loaded only when used, and by long strings,
                 # which are not interned as names for the stations that never load it
                 cls = getattr(__import__("devices.stream_more", None, None, (1,)),
                               "MoreStreamSensor")

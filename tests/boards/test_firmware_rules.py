@@ -90,7 +90,7 @@ MODEL_CASES = [
                  id="match-position"),
     pytest.param("plantower-pms5003", lambda m: m["stream"].update(
         send=[{"bytes": "42 4D E2 00 00 01 71", "every_ms": 1000}]),
-        r"plantower-pms5003\.json: stream\.send: is for the hpma, hpmaqa, ze and zeqa "
+        r"plantower-pms5003\.json: stream\.send: is for the hpma, hpmaqa, ze, zeqa and bm "
         r"frames only",
         id="send-on-pms"),
     pytest.param("plantower-pms5003", lambda m: channel(m).update(scale=10),
@@ -98,6 +98,16 @@ MODEL_CASES = [
     pytest.param("winsen-ze03-no2", lambda m: channel(m).update(scale=0),
                  r"winsen-ze03-no2\.json: channels\[0\]\.scale: 0: a non-zero number",
                  id="ze-scale-0"),
+    # a frame's length is a match byte the firmware sizes the frame from (bm, hpmaqa)
+    pytest.param("plantower-pms3003", lambda m: m["stream"]["match"].pop(),
+                 r"plantower-pms3003\.json: stream\.match: a bm frame is told by its length word",
+                 id="bm-without-length"),
+    pytest.param("plantower-pms3003", lambda m: channel(m).update(field="w22"),
+                 r"plantower-pms3003\.json: channels\[0\]\.field: 'w22' is past the end of a "
+                 r"frame of length 20", id="bm-field-past-length"),
+    pytest.param("honeywell-hpma115c0", lambda m: m["stream"]["match"][0].update(byte=14),
+                 r"honeywell-hpma115c0\.json: stream\.match: an hpmaqa reply's length byte",
+                 id="hpmaqa-length"),
 ]
 
 

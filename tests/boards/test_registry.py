@@ -106,7 +106,7 @@ def test_the_frame_words_are_the_ones_the_firmware_splits_frames_into():
         scope: dict = {}
         exec(src.split("FIELDS = ", 1)[1].split("}", 1)[0].join(["FIELDS = ", "}"]),
              {"PMS": "pms", "SDS": "sds", "HPMA": "hpma", "HPMAQA": "hpmaqa", "ZE": "ze",
-              "ZEQA": "zeqa"}, scope)
+              "ZEQA": "zeqa", "BM": "bm"}, scope)
         fields.update({k: tuple(v.split()) for k, v in scope["FIELDS"].items()})
     assert fields == boards.FRAME_FIELDS
     assert set(boards.FRAME_FAMILIES) == set(fields)

@@ -1,6 +1,8 @@
-"""The stream frame families of sensor-maps.md G5 and P3 (Winsen ZE03 active upload and Q&A,
-Honeywell HPMA115S0 auto-send), read by the unix-port firmware from catalog data alone, each
-sensor on its own pty, found in the records the station publishes to the project's Mosquitto.
+"""The stream frame families of sensor-maps.md G5, P1 and P3 (Winsen ZE03 active upload and
+Q&A, the ZE07-CH2O's Q&A, Honeywell HPMA115S0 auto-send and read on request, the HPMA115C0's
+16-byte reply, the Plantower PMS3003's 24-byte and PMS5003ST's 40-byte frames), read by the
+unix-port firmware from catalog data alone, each sensor on its own pty, found in the records
+the station publishes to the project's Mosquitto.
 
 Every frame below is written out byte by byte from the datasheet's layout; nothing is built
 by the project's code. Around the good frames each sensor also sends what a real line carries:
@@ -87,6 +89,59 @@ HQ_REPLIES = [
     HQ_GOOD,                                             # ... and the next one whole
 ]
 
+# HPMA115C0 read on request: the S0's commands; the reply is 16 bytes, 40 0D 04 | PM1 | PM2.5 |
+# PM4 | PM10 (big-endian) | 4 reserved | (65536 - sum of the 15) mod 256.
+HC_GOOD = bytes.fromhex("40 0D 04 0009 0015 0019 001F 0000 0000 59")   # 9, 21, (25), 31
+HC_ZERO = bytes.fromhex("40 0D 04 0000 0000 0000 0000 0000 0000 AF")  # warming up: no value
+HC_BAD_SUM = bytes.fromhex("40 0D 04 0063 0063 0063 0063 0000 0000 24")  # it would be 23
+HC_S0 = bytes.fromhex("40 05 04 0063 0063 F1")  # an S0's 8-byte reply: valid, not this length
+# Each wrong reply comes twice in a row, each time ahead of a good one: the trimmed mean drops
+# one highest frame of a window, not two, and a good reply every request keeps the stream fresh.
+HC_REPLIES = [
+    HC_GOOD,
+    HC_BAD_SUM + HC_GOOD,
+    HC_BAD_SUM + HC_GOOD,
+    HC_S0 + HC_GOOD,
+    HC_S0 + HC_GOOD,
+    HC_ZERO,
+    bytes.fromhex("A5 A5") + HC_GOOD,                    # an ACK, then the reply
+    HC_GOOD[:9],                                         # cut short ...
+    HC_GOOD,                                             # ... and the next one whole
+]
+
+# ZE07-CH2O in Q&A mode: the station sends FF 01 78 41 ... 46 once (the ZE07/ZE08 argument,
+# not the ZE03's 04), then FF 01 86 ... 79; the reply FF 86 | ug/m3 H L | res res | ppb H L |
+# CS. The manual's own example: 42 ug/m3, 32 ppb.
+ZC_SWITCH = bytes.fromhex("FF 01 78 41 00 00 00 00 46")
+ZC_GOOD = bytes.fromhex("FF 86 002A 0000 0020 30")
+ZC_BAD_SUM = bytes.fromhex("FF 86 0063 0000 0050 C8")  # 99 ug/m3, bad checksum (it would be C7)
+ZC_REPLIES = [
+    ZC_GOOD,
+    ZC_BAD_SUM + ZC_GOOD,
+    ZC_BAD_SUM + ZC_GOOD,
+    ZC_GOOD[:6],                                         # cut short ...
+    ZC_GOOD,                                             # ... and the next one whole
+]
+
+# PMS3003: 42 4D 00 14 (24 bytes), PM1/2.5/10 CF=1 at 4-9, atmospheric at 10-15 (12, 23, 30),
+# three reserved words, the 16-bit sum of bytes 0..21 at 22-23.
+P3 = bytes.fromhex("424D0014 0011 0021 0031 000C 0017 001E 0000 0000 0000 0147")
+P3_BAD_SUM = bytes.fromhex("424D0014 0063 0063 0063 0063 0063 0063 0000 0000 0000 0147")
+# a PMS5003's 32-byte frame (length 00 1C), its sum right: not this model's length
+P3_LONG = bytes.fromhex("424D001C 0011 0021 0031 0063 0063 0063" + "0000" * 7 + "0237")
+P3_STREAM = P3 + P3_BAD_SUM + b"\x42\x4d" + P3_LONG + P3[:10] + P3
+
+# PMS5003ST: 42 4D 00 24 (40 bytes): the PMS5003's 12 words (atmospheric PM at 10-15: 11, 22,
+# 29), HCHO at 28-29 (0x35: 0.053 mg/m3 = 53 ug/m3), temperature at 30-31 (0xFFCE: -50, so
+# -5.0 degC), RH at 32-33 (0x0262: 61.0 %), reserved, version and error code, 16-bit sum.
+ST = bytes.fromhex("424D0024 0010 0018 0020 000B 0016 001D 0100 0080 0040 0010 0004 0001 "
+                   "0035 FFCE 0262 0000 9100 0506")
+ST_ZERO = bytes.fromhex("424D0024" + "00" * 34 + "00B3")          # warming up: no value
+ST_BAD_SUM = ST[:28] + bytes.fromhex("0135") + ST[30:]            # 309 ug/m3 if not checked
+# a PMS3003 frame (length 00 14), its sum right: not this model's length
+ST_SHORT = bytes.fromhex("424D0014 0010 0018 0020 0063 0063 0063 0000 0000 0000 0214")
+ST_STREAM = ST_ZERO + ST + ST_SHORT + ST_BAD_SUM + ST[:33] + ST
+
 
 def test_the_hand_written_frames_hold_their_datasheet_checksums():
     # ZE: all nine bytes sum to 0xFF (the reference's equivalent check); HPMA: 16-bit sum
@@ -99,6 +154,16 @@ def test_the_hand_written_frames_hold_their_datasheet_checksums():
         assert (65536 - sum(f[:-1])) % 256 == f[-1], f.hex()
     assert (65536 - sum(HQ_REPLIES[2][:-1])) % 256 != HQ_REPLIES[2][-1]
     assert sum(HPMA_BAD_SUM[:30]) != int.from_bytes(HPMA_BAD_SUM[30:], "big")
+    for f in (HC_GOOD, HC_ZERO, HC_S0):
+        assert (65536 - sum(f[:-1])) % 256 == f[-1], f.hex()
+    assert len(HC_GOOD) == 16 and (65536 - sum(HC_BAD_SUM[:-1])) % 256 != HC_BAD_SUM[-1]
+    for f in (ZC_SWITCH, ZC_GOOD):
+        assert len(f) == 9 and sum(f) & 0xFF == 0xFF, f.hex()
+    assert sum(ZC_BAD_SUM) & 0xFF != 0xFF
+    for f, n in ((P3, 24), (P3_LONG, 32), (ST, 40), (ST_ZERO, 40), (ST_SHORT, 24)):
+        assert len(f) == n == f[3] + 4 and sum(f[:-2]) == int.from_bytes(f[-2:], "big"), f.hex()
+    for f in (P3_BAD_SUM, ST_BAD_SUM):
+        assert sum(f[:-2]) != int.from_bytes(f[-2:], "big")
 
 
 class QaModule:
@@ -147,12 +212,17 @@ class Listener:
         return bytes(self.heard)
 
 
+MODELS = (("za", "winsen-ze03-no2"), ("zq", "winsen-ze03-no2-qa"),
+          ("hp", "honeywell-hpma115s0"), ("hq", "honeywell-hpma115s0-qa"),
+          ("z8", ZE08_MODEL["model"]), ("hc", "honeywell-hpma115c0"),
+          ("zc", "winsen-ze07-ch2o"), ("p3", "plantower-pms3003"),
+          ("st", "plantower-pms5003st"))
+
+
 def stream_config(env: dict[str, str], paths: dict[str, str], lab: dict) -> dict:
     cat = {**boards.catalog(), lab["model"]: lab}
     sensors = []
-    for sid, model in (("za", "winsen-ze03-no2"), ("zq", "winsen-ze03-no2-qa"),
-                       ("hp", "honeywell-hpma115s0"), ("hq", "honeywell-hpma115s0-qa"),
-                       ("z8", lab["model"])):
+    for sid, model in MODELS:
         entry = boards.sensor_entry({"id": sid, "model": model, "uart": sid}, cat[model])
         entry["warmup_s"] = 0  # the test's sensors are warm; the warm-up is tested elsewhere
         for ch in entry["ch"]:
@@ -162,15 +232,19 @@ def stream_config(env: dict[str, str], paths: dict[str, str], lab: dict) -> dict
 
 
 def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, model_file):
-    ports = {sid: RawPty() for sid in ("za", "zq", "hp", "hq", "z8")}
+    ports = {sid: RawPty() for sid, _model in MODELS}
     writers: list[FrameWriter] = []
-    qa = hq = sub = None
+    qa = hq = hc = zc = sub = None
     hp_heard = Listener(ports["hp"])
     try:
         writers.append(FrameWriter(ports["za"], lambda: ZE_STREAM, period_s=1.0))
         writers.append(FrameWriter(ports["z8"], lambda: b"\x25" + ZE08_EXAMPLE, period_s=1.0))
+        writers.append(FrameWriter(ports["p3"], lambda: P3_STREAM, period_s=1.0))
+        writers.append(FrameWriter(ports["st"], lambda: ST_STREAM, period_s=1.0))
         qa = QaModule(ports["zq"])
         hq = QaModule(ports["hq"], HQ_READ, HQ_REPLIES)
+        hc = QaModule(ports["hc"], HQ_READ, HC_REPLIES)
+        zc = QaModule(ports["zc"], QA_READ, ZC_REPLIES)
         sub = Subscriber(services, f"quantrac/v1/{STATION}/data")
         fw = launch(stream_config(services, {s: p.path for s, p in ports.items()},
                                   model_file(ZE08_MODEL)))
@@ -186,7 +260,7 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
     finally:
         for w in writers:
             w.stop()
-        for module in (qa, hq):
+        for module in (qa, hq, hc, zc):
             if module is not None:
                 module.stop()
         if sub is not None:
@@ -194,12 +268,19 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
         for p in ports.values():
             p.close()
     want = {"za_no2": 400.0, "zq_no2": 350.0, "hp_pm2_5": 35.0, "hp_pm10": 42.0,
-            "z8_hcho": 37.0, "hq_pm2_5": 35.0, "hq_pm10": 42.0}
+            "z8_hcho": 37.0, "hq_pm2_5": 35.0, "hq_pm10": 42.0,
+            "hc_pm1": 9.0, "hc_pm2_5": 21.0, "hc_pm10": 31.0, "zc_hcho": 42.0,
+            "p3_pm1": 12.0, "p3_pm2_5": 23.0, "p3_pm10": 30.0,
+            "st_pm1": 11.0, "st_pm2_5": 22.0, "st_pm10": 29.0, "st_hcho": 53.0,
+            "st_temp": -5.0, "st_rh": 61.0}
+    units = {"hc": "ug/m3", "zc": "ug/m3", "p3": "ug/m3", "st_temp": "degC", "st_rh": "%",
+             "st": "ug/m3"}
     for r in got[1:]:  # after the first, partial period
         for param, value in want.items():
-            v, _unit, status, n = r["d"][param][:4]
+            v, unit, status, n = r["d"][param][:4]
             assert v == pytest.approx(value, abs=1e-6) and status == 0 and n >= 1, \
                 (param, r["d"][param], fw.log())
+            assert unit == units.get(param, units.get(param[:2], unit)), (param, unit)
     # the Q&A module was switched to Q&A once, then asked about once a second
     assert bytes(qa.heard).startswith(QA_SWITCH) and bytes(qa.heard).count(QA_SWITCH) == 1
     assert qa.replies >= 10
@@ -207,6 +288,10 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
     assert bytes(hq.heard).startswith(HQ_STOP + HQ_READ) and bytes(hq.heard).count(HQ_STOP) == 1
     # the HPMA was told to start measuring and to send on its own, once, before any frame
     assert heard_before_stream == HPMA_START
+    # the ZE07 was switched to Q&A with its own argument (78 41), once, then asked
+    assert bytes(zc.heard).startswith(ZC_SWITCH + QA_READ) and zc.replies >= 10
+    assert bytes(zc.heard).count(ZC_SWITCH) == 1
+    assert bytes(hc.heard).startswith(HQ_STOP + HQ_READ) and bytes(hc.heard).count(HQ_STOP) == 1
 
 
 def _stream(model: str, sid: str = "s") -> dict:
@@ -224,10 +309,16 @@ REFUSALS = [
     ("ze-scale-0", lambda s: s["ch"][0].update(scale=0),
      r"sensors\[0\]\.ch\[0\]\.scale: must not be 0"),
     ("send-on-pms", "plantower-pms5003",
-     r"sensors\[0\]: match and send are for the hpma, hpmaqa, ze and zeqa "
+     r"sensors\[0\]: match and send are for the hpma, hpmaqa, ze, zeqa and bm "
      r"frames only"),
+    ("bm-without-length", lambda s: s.update(match=[[2, 0]]),
+     r"sensors\[0\]\.match: a bm frame is told by its length word"),
+    ("bm-field-past-length", lambda s: s["ch"][0].update(field="w22"),
+     r"sensors\[0\]\.ch\[0\]\.field: 'w22' is past the end of a frame of length 20"),
+    ("hpmaqa-length", lambda s: s.update(match=[[1, 14]]),
+     r"sensors\[0\]\.match: an hpmaqa reply's length byte"),
     ("pms-scale", "nova-sds011",
-     r"sensors\[0\]\.ch\[0\]\.scale: is for the hpma, hpmaqa, ze and zeqa frames "
+     r"sensors\[0\]\.ch\[0\]\.scale: is for the hpma, hpmaqa, ze, zeqa and bm frames "
      r"only"),
 ]
 
@@ -241,7 +332,8 @@ def test_the_firmware_refuses_the_stream_keys_the_loader_refuses(launch, case, e
         else:
             sensor["ch"][0]["scale"] = 10
     else:
-        sensor = _stream("winsen-ze03-no2")
+        sensor = _stream({"bm": "plantower-pms3003", "hp": "honeywell-hpma115c0"}.get(
+            case[:2], "winsen-ze03-no2"))
         edit(sensor)
     port = RawPty()
     try:

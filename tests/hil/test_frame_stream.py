@@ -1,6 +1,6 @@
-"""Every catalog model of the hpma, hpmaqa, ze and zeqa frame families simulated from its
+"""Every catalog model of the hpma, hpmaqa, ze, zeqa and bm frame families simulated from its
 catalog data (hil/frame_stream.py, no code per model), its frames checked by parsers written
-here from the datasheet layouts (sensor-maps.md G5, P3), independently of the simulator."""
+here from the datasheet layouts (sensor-maps.md G5, P1, P3), independently of the simulator."""
 
 from __future__ import annotations
 
@@ -33,14 +33,35 @@ def parse_hpma(buf: bytes) -> list[dict]:
 
 
 def parse_hpmaqa(buf: bytes) -> list[dict]:
-    """40 05 04, PM2.5 and PM10 big-endian, (65536 - sum of the bytes before) mod 256."""
+    """40 05 04 (S0: PM2.5, PM10) or 40 0D 04 (C0: PM1, PM2.5, PM4, PM10), big-endian words
+    from byte 3, (65536 - sum of the bytes before) mod 256."""
     out, i = [], 0
-    while (i := buf.find(b"\x40\x05\x04", i)) >= 0 and len(buf) - i >= 8:
-        f = buf[i:i + 8]
-        if (65536 - sum(f[:7])) % 256 == f[7]:
-            out.append({"pm2_5": int.from_bytes(f[3:5], "big"),
-                        "pm10": int.from_bytes(f[5:7], "big")})
-            i += 8
+    while (i := buf.find(b"\x40", i)) >= 0 and len(buf) - i >= 8:
+        size = {5: 8, 13: 16}.get(buf[i + 1])
+        f = buf[i:i + size] if size else b""
+        if size and len(f) == size and f[2] == 4 and (65536 - sum(f[:-1])) % 256 == f[-1]:
+            words = {f"w{n}": int.from_bytes(f[n:n + 2], "big") for n in range(3, size - 2, 2)}
+            out.append({**words, "pm2_5": words["w3"], "pm10": words["w5"]})
+            i += size
+        else:
+            i += 1
+    return out
+
+
+def parse_bm(buf: bytes) -> list[dict]:
+    """42 4D, length n (big-endian), words from byte 4, 16-bit sum of the n + 2 bytes before
+    it: every word both unsigned (wN) and two's complement (sN)."""
+    out, i = [], 0
+    while (i := buf.find(b"\x42\x4d", i)) >= 0 and len(buf) - i >= 4:
+        n = int.from_bytes(buf[i + 2:i + 4], "big")
+        f = buf[i:i + n + 4]
+        if len(f) == n + 4 and sum(f[:-2]) & 0xFFFF == int.from_bytes(f[-2:], "big"):
+            row = {"n": n}
+            for at in range(4, n + 2, 2):
+                row[f"w{at}"] = int.from_bytes(f[at:at + 2], "big")
+                row[f"s{at}"] = int.from_bytes(f[at:at + 2], "big", signed=True)
+            out.append(row)
+            i += n + 4
         else:
             i += 1
     return out
@@ -85,7 +106,8 @@ def test_each_model_is_simulated_from_its_catalog_data(name):
     match = {m["position"]: m["byte"] for m in spec["stream"].get("match", [])}
     ch = spec["channels"][0]
     scale = ch.get("scale", 1)
-    value = 35.0 if family.startswith("hpma") else 120 * scale  # 120 counts in the frame's own unit
+    # 120 counts in the frame's own unit
+    value = 35.0 if family.startswith("hpma") else 120 * scale
     ask = None
     with PtyPort() as port:
         sim = FrameStream(spec, port)
@@ -95,16 +117,20 @@ def test_each_model_is_simulated_from_its_catalog_data(name):
                 ask = next(bytes.fromhex(c["bytes"]) for c in spec["stream"]["send"]
                            if c["every_ms"])
             frames = read_frames(port.path, {"hpma": parse_hpma, "hpmaqa": parse_hpmaqa,
-                                             "ze": parse_ze, "zeqa": parse_zeqa}[family], 2,
+                                             "ze": parse_ze, "zeqa": parse_zeqa,
+                                             "bm": parse_bm}[family], 2,
                                  ask, timeout_s=10)
     for f in frames:
         if family.startswith("hpma"):
             assert f[ch["field"]] == 35
+        elif family == "bm":
+            assert f["n"] == match[2] << 8 | match[3] and f[ch["field"]] * scale == value
         elif family == "ze":
             assert (f["gas"], f["unit"]) == (match[1], match[2])
             assert f["conc"] * scale == pytest.approx(value)
         else:
-            assert f[ch["field"]] * scale == pytest.approx(value) and f["gas"] == match[4]
+            assert f[ch["field"]] * scale == pytest.approx(value)
+            assert 4 not in match or f["gas"] == match[4]
     if ask:
         assert sim.requests >= 2  # one reply per request, none unasked
 
@@ -123,5 +149,18 @@ def test_a_value_the_frame_cannot_carry_is_refused():
     sim = FrameStream(boards.catalog()["winsen-ze03-no2"], None)
     with pytest.raises(ValueError, match=r"outside the 0\.\.65535 its word carries"):
         sim.pin("no2", 70_000_000)
-    with pytest.raises(ValueError, match="is not a stream of hpma, hpmaqa, ze, zeqa"):
+    with pytest.raises(ValueError, match="is not a stream of hpma, hpmaqa, ze, zeqa, bm"):
         FrameStream(boards.catalog()["plantower-pms5003"], None)
+
+
+def test_the_pms5003st_is_simulated_word_by_word_with_a_signed_temperature():
+    spec = boards.catalog()["plantower-pms5003st"]
+    want = {"pm2_5": 22.0, "hcho": 53.0, "temp": -5.0, "rh": 61.0}
+    with PtyPort() as port:
+        sim = FrameStream(spec, port)
+        for param, value in want.items():
+            sim.pin(param, value)
+        with sim:
+            frames = read_frames(port.path, parse_bm, 2, None, timeout_s=10)
+    for f in frames:  # 40 bytes; the datasheet's words: PM2.5 atm 12, HCHO 28, T 30, RH 32
+        assert (f["n"], f["w12"], f["w28"], f["s30"], f["w32"]) == (36, 22, 53, -50, 610)
