@@ -281,17 +281,23 @@ def test_ze03_and_hpma115s0_frames_reach_the_published_record(services, launch, 
             assert v == pytest.approx(value, abs=1e-6) and status == 0 and n >= 1, \
                 (param, r["d"][param], fw.log())
             assert unit == units.get(param, units.get(param[:2], unit)), (param, unit)
-    # the Q&A module was switched to Q&A once, then asked about once a second
-    assert bytes(qa.heard).startswith(QA_SWITCH) and bytes(qa.heard).count(QA_SWITCH) == 1
+    # the Q&A module was switched to Q&A first, then asked about once a second; the switch is
+    # sent again only after replies stopped for stale_s (a loaded test machine can do that)
+    assert bytes(qa.heard).startswith(QA_SWITCH) and seldom(qa.heard, QA_SWITCH, QA_READ)
     assert qa.replies >= 10
     # the HPMA read on request was told once to stop sending on its own, then asked
-    assert bytes(hq.heard).startswith(HQ_STOP + HQ_READ) and bytes(hq.heard).count(HQ_STOP) == 1
+    assert bytes(hq.heard).startswith(HQ_STOP + HQ_READ) and seldom(hq.heard, HQ_STOP, HQ_READ)
     # the HPMA was told to start measuring and to send on its own, once, before any frame
     assert heard_before_stream == HPMA_START
     # the ZE07 was switched to Q&A with its own argument (78 41), once, then asked
     assert bytes(zc.heard).startswith(ZC_SWITCH + QA_READ) and zc.replies >= 10
-    assert bytes(zc.heard).count(ZC_SWITCH) == 1
-    assert bytes(hc.heard).startswith(HQ_STOP + HQ_READ) and bytes(hc.heard).count(HQ_STOP) == 1
+    assert seldom(zc.heard, ZC_SWITCH, QA_READ)
+    assert bytes(hc.heard).startswith(HQ_STOP + HQ_READ) and seldom(hc.heard, HQ_STOP, HQ_READ)
+
+
+def seldom(heard: bytes | bytearray, mode: bytes, ask: bytes) -> bool:
+    """The mode command was not repeated with the questions: at most one for every five."""
+    return 1 <= bytes(heard).count(mode) <= max(1, bytes(heard).count(ask) // 5)
 
 
 def _stream(model: str, sid: str = "s") -> dict:
