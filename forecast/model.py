@@ -1,8 +1,8 @@
-"""The station model: a ridge stage (the linear baseline's), then gradient-boosted trees
-(LightGBM) per block of horizons for what it leaves (central value) and the 10th and 90th
-percentiles, trained on a bounded sample of (origin, horizon) pairs; per block, the share of
-the trees' correction that did best on the station's own recent data, and persistence where
-even that did not beat it.
+"""The station model: a ridge stage (the linear baseline's inputs, fitted per origin clock
+hour), then gradient-boosted trees (LightGBM) per block of horizons for what it leaves
+(central value) and the 10th and 90th percentiles, trained on a bounded sample of (origin,
+horizon) pairs; per block, the share of the trees' correction that did best on every month
+scored out of sample so far, and persistence where even that lost to it on the recent data.
 """
 
 from __future__ import annotations
