@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from forecast import model as gbm
@@ -54,3 +56,47 @@ def test_the_trees_weight_and_the_fallback_depend_on_nothing_after_the_cutoff():
     np.testing.assert_allclose(gbm.predict(a, Table(y, 0), o, h)[0],
                                gbm.predict(b, Table(y2, 0), o, h)[0])
     assert set(np.unique(a.tree_weight)) <= set(gbm.BLEND_WEIGHTS)
+
+
+def _hour_dependent(days: int, seed: int = 5) -> np.ndarray:
+    """Night air that stays (local 00:00–11:00 follow the hour before) and day air that
+    does not: how the next hours follow from the origin depends on its clock hour."""
+    rng = np.random.default_rng(seed)
+    z = np.zeros(24 * days)
+    for i in range(1, len(z)):
+        z[i] = 0.95 * z[i - 1] + 0.3 * rng.normal() if (i + 7) % 24 < 12 \
+            else 0.8 * rng.normal()
+    return 30 * np.exp(z)
+
+
+def test_the_ridge_stage_fitted_per_origin_hour_follows_a_diurnal_change_of_persistence():
+    y = _hour_dependent(200)
+    t = Table(y, 0)
+    cutoff = 24 * 150
+    plain, stage = Linear(t, 6), gbm.ScaledLinear(t, 6)
+    plain.fit(cutoff)
+    stage.fit(cutoff)
+    o = np.repeat(np.arange(cutoff, len(y) - 6), 6)
+    h = np.tile(np.arange(1, 7), len(o) // 6)
+    truth = y[o + h]
+    # one set of coefficients for all hours (the rescaled one alone: 0.90 of the plain MSE)
+    assert np.mean((stage.predict(o, h) - truth) ** 2) \
+        < 0.85 * np.mean((plain.predict(o, h) - truth) ** 2)
+
+
+def test_the_trees_share_comes_from_every_month_scored_so_far_not_the_last_alone():
+    y = _skewed(100)
+    t = Table(y, 0)
+    first = gbm.fit(t, 24 * 60, SMALL)
+    assert first.blend_sse is not None and (first.blend_sse[:3] > 0).all()
+    # the share this month alone would pick, and one it would not
+    alone = gbm.fit(t, 24 * 90, SMALL, previous=replace(first, blend_sse=None))
+    picked = gbm.BLEND_WEIGHTS.index(alone.tree_weight[1])
+    other = (picked + 2) % len(gbm.BLEND_WEIGHTS)
+    # earlier months where the other share did far better outweigh this month
+    earlier = np.full_like(first.blend_sse, 1e12)
+    earlier[:, other] = 0.0
+    second = gbm.fit(t, 24 * 90, SMALL, previous=replace(first, blend_sse=earlier))
+    assert second.tree_weight[1] == gbm.BLEND_WEIGHTS[other] != alone.tree_weight[1]
+    # this month's errors are added to the earlier ones
+    np.testing.assert_allclose(second.blend_sse[:3] - earlier[:3], alone.blend_sse[:3])
