@@ -25,6 +25,27 @@ SESSION_MARK = f"QUANTRAC_TEST_SESSION={uuid.uuid4().hex}"
 os.environ["QUANTRAC_TEST_SESSION"] = SESSION_MARK.split("=", 1)[1]
 
 
+# Test files are handed to the xdist workers (scripts/test) in collection order, so the longest
+# ones go first: a five-minute scenario handed out last would run alone after everything else.
+LONGEST_FIRST = (  # minutes each on two cores, from `--durations`
+    "tests/collector/test_reliability.py", "tests/hil/test_all_scenarios.py",
+    "tests/hil/test_noise_scenarios.py", "tests/hil/test_noise_scenario_2025.py",
+    "tests/bench/test_bench_ota.py", "tests/hil/test_ota_scenarios.py",
+    "tests/cli/test_fleet_cli.py", "tests/e2e/test_pm25_day.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def weight(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        if path in LONGEST_FIRST:
+            return LONGEST_FIRST.index(path)
+        return len(LONGEST_FIRST) + (0 if path in slow else 1)
+
+    slow = {i.nodeid.split("::", 1)[0] for i in items if i.get_closest_marker("slow")}
+    items.sort(key=weight)  # stable: a file's tests keep their order
+
+
 @pytest.fixture(scope="session")
 def session_run_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("run")

@@ -13,7 +13,7 @@ from test_fw_broker import STATION, firmware_config, of_boot, validator
 from fwtools import fwbuild
 from quantrac.cli import main
 
-pytestmark = [pytest.mark.services]
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 def test_build_compiles_every_module_for_both_targets(tmp_path):

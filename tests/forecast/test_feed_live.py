@@ -26,7 +26,7 @@ from forecast.service import run_pass
 from forecast.warning import Warnings, load_rules
 from quantrac.cli import main
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 RECORDED = (Path(__file__).parent / "data" / "feed_air_quality.json").read_bytes()
 NOW = int(datetime(2026, 3, 1, 5, tzinfo=UTC).timestamp())  # the recorded answer's issue
