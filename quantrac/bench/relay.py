@@ -56,6 +56,11 @@ class TcpRelay:
         except OSError:
             pass
         finally:
+            # shut down before closing: the copier of the other direction is blocked in
+            # recv() on one of these, and a close() from this thread does not wake it
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.close()

@@ -90,7 +90,7 @@ def test_two_workers_store_every_reading_of_every_station_once(services, session
             assert {s for s in doc["stats"]["stations"] if owner(s, 2) != w} == set(), w
             assert (tmp_path / "data" / f"worker-{w}" / "spool").is_dir()
         wait_for(lambda: set(status(tmp_path).get("stats", {}).get("stations", {}))
-                 == set(stations), lambda: f"one status for both: {status(tmp_path)}")
+                 >= set(stations), lambda: f"one status for both: {status(tmp_path)}")
         doc = status(tmp_path)
         assert [w["index"] for w in doc["workers"]] == [0, 1]
         assert doc["stats"]["totals"]["duplicates"] == 0

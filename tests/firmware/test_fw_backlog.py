@@ -7,6 +7,7 @@ here imports firmware code into CPython.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -35,15 +36,18 @@ def test_hard_kills_while_appending_lose_at_most_the_record_being_written(tmp_pa
         proc = subprocess.Popen(
             [str(MICROPYTHON), "-X", HEAP, str(MPY_TESTS / "backlog_kill.py"), str(folder),
              "append", str(last_appended + 1)],
-            env=mpy_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        first = ""
-        try:  # from "ready" on: the interpreter's start takes long on a loaded machine
-            first = proc.stdout.readline()
+            env=mpy_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
+        first = b""
+        try:  # from "ready" on: the interpreter's start takes long on a loaded machine. Read
+            # byte by byte off the pipe: a buffered readline would keep lines communicate()
+            # (which reads the pipe itself) then never sees
+            while not first.endswith(b"\n") and (byte := os.read(proc.stdout.fileno(), 1)):
+                first += byte
             time.sleep(rng.uniform(0.03, 0.3))
         finally:
             proc.send_signal(signal.SIGKILL)
             out, _ = proc.communicate(timeout=30)
-            out = first + out
+            out = (first + out).decode()
         assert proc.returncode == -signal.SIGKILL, out
         lines = out.split("\n")[:-1]  # a line the kill cut short was not reported
         for line in lines:
