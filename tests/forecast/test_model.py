@@ -100,3 +100,59 @@ def test_the_trees_share_comes_from_every_month_scored_so_far_not_the_last_alone
     assert second.tree_weight[1] == gbm.BLEND_WEIGHTS[other] != alone.tree_weight[1]
     # this month's errors are added to the earlier ones
     np.testing.assert_allclose(second.blend_sse[:3] - earlier[:3], alone.blend_sse[:3])
+
+
+def test_a_model_clearly_worse_than_persistence_on_the_recent_days_falls_back():
+    # 60 days where the next hours do not follow from now (the model learns the mean), then
+    # 10 days of air that stays: persistence is far better on them at every horizon
+    rng = np.random.default_rng(11)
+    y = 40 * rng.lognormal(0.0, 0.6, 24 * 70)
+    y[24 * 60:] = 150 + np.cumsum(rng.normal(0, 1.0, 24 * 10))
+    cutoff = len(y) - 1
+    t = Table(y, 0)
+    f = gbm.fit(t, cutoff, SMALL)
+    assert not f.use_model[1:].any()
+    assert f.model == gbm.PERSISTENCE
+    assert "worse than persistence" in f.reason and "1–6 h" in f.reason
+    out, by_model = gbm.predict(f, t, np.repeat(cutoff, 6), np.arange(1, 7))
+    assert not by_model.any()
+    np.testing.assert_array_equal(out[:, 0], np.repeat(y[cutoff], 6))
+
+
+def test_a_loss_to_persistence_within_chance_is_no_reason_to_fall_back():
+    days = np.repeat(np.arange(30), 24)
+    # a month where the model lost in sum (the old rule's reason to fall back) on a few
+    # days of large errors, and won on most: not beyond chance
+    noisy = np.where(days % 10 == 0, 100.0, -3.0)
+    assert noisy.sum() > 0
+    assert not gbm._clearly_worse(noisy, days)
+    # a loss day after day of the same sum is
+    assert gbm._clearly_worse(np.full(len(days), noisy.sum() / len(days)) + 0.1 * np.sin(days),
+                              days)
+
+
+def test_the_ridge_stage_is_recalibrated_on_its_own_recent_errors_out_of_sample():
+    # the spread narrows after 150 days: the back-transform's factor fitted on the whole
+    # history (the mean of a wide lognormal over its median) overshoots the months after
+    rng = np.random.default_rng(7)
+    days = 260
+    sigma = np.where(np.arange(24 * days) < 24 * 150, 0.9, 0.3)
+    y = 40 * rng.lognormal(0.0, sigma)
+    t = Table(y, 0)
+    f = None
+    for day in range(150, 241, 10):
+        f = gbm.fit(t, 24 * day, SMALL, previous=f)
+    stage = f.boosters["linear"]
+    assert (stage.recal[1:] < 0.95).all()
+    o = np.repeat(np.arange(24 * 240, len(y) - 6), 6)
+    h = np.tile(np.arange(1, 7), len(o) // 6)
+    truth = y[o + h]
+    assert np.mean((stage.predict(o, h) - truth) ** 2) \
+        < 0.9 * np.mean((stage.predict_fitted(o, h) - truth) ** 2)
+    # the model's forecast carries it
+    central = gbm.predict(f, t, o, h)[0][:, 0]
+    assert abs(np.mean(central) / np.mean(truth) - 1) < 0.1
+    # only the windows of the last RECAL_H hours count
+    assert all(start >= 24 * 240 - gbm.RECAL_H for start, _ in f.recal_history)
+    np.testing.assert_array_equal(
+        gbm.recalibration(f.recal_history, 24 * 240 + gbm.RECAL_H + 24 * 30, 6), np.ones(7))
