@@ -21,11 +21,13 @@ def micropython_image(path: Path, size: int = 64 * 1024) -> Path:
 
 def esptool_read_back(port: str, offset: int, size: int, out: Path) -> bytes:
     """What the (mock) chip's flash holds, read with esptool itself."""
-    done = subprocess.run([sys.executable, "-m", "esptool", "--chip", "esp32", "--port", port,
-                           "read-flash", hex(offset), str(size), str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"esptool read-flash: {done.stdout}{done.stderr}"
-    return out.read_bytes()
+    for _ in range(3):  # the pty under a loaded machine can stall a read ("serial noise")
+        done = subprocess.run([sys.executable, "-m", "esptool", "--chip", "esp32", "--port",
+                               port, "read-flash", hex(offset), str(size), str(out)],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode == 0:
+            return out.read_bytes()
+    raise AssertionError(f"esptool read-flash: {done.stdout}{done.stderr}")
 
 
 class Peer:

@@ -55,10 +55,17 @@ def test_crc_matches_an_independent_implementation():
 def test_a_request_written_in_pieces_is_answered_once(thp):
     req = frame(2, 4, 0, 0, 0, 1)
     with wire(thp) as (master, bus):
-        master.write(req[:3])
-        time.sleep(0.003)
-        master.write(req[3:])
-        reply = master.read(7)
+        for _ in range(5):
+            t = time.monotonic()
+            master.write(req[:3])
+            time.sleep(0.003)
+            master.write(req[3:])
+            late = time.monotonic() - t > 0.0038  # 3.5 characters at 9600 baud: 4.0 ms
+            reply = master.read(7)
+            if reply or not late:
+                break
+            # a loaded machine stretched the pause past 3.5 characters: two frames, rightly
+            # not answered; try again
         assert reply == frame(2, 4, 2, 0x01, 0x11)  # 273 = 27.3 °C × 10
         assert master.read(1) == b"" and bus.stats["replies"] == 1
 

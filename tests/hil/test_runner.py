@@ -41,7 +41,8 @@ checks:
 """
 
 IMPOSSIBLE = """\
-about: Expects a device error that nothing causes.
+about: Expects a pH no probe can read (a device error would not do, a loaded machine can
+  make a reply late past its timeout).
 start: 2025-06-02T06:00:00+07:00
 duration: 1h
 speed: 600
@@ -51,8 +52,8 @@ stations: [pq-tap-01]
 checks:
   - what: pH reports all hour
     readings: {station: pq-tap-01, param: ph, status: 0, share: 0.9}
-  - what: pH has a device error (it cannot)
-    readings: {station: pq-tap-01, param: ph, status: 2}
+  - what: pH reads above 100 (it cannot)
+    readings: {station: pq-tap-01, param: ph, status: 0, above: 100}
 """
 
 
@@ -80,9 +81,9 @@ def test_hil_run_judges_outcomes_end_to_end_and_reports_them(services, session_r
     impossible = by_name["bench-impossible"]
     verdicts = {c["what"]: c for c in impossible["checks"]}
     assert verdicts["pH reports all hour"]["passed"], verdicts
-    failed = verdicts["pH has a device error (it cannot)"]
+    failed = verdicts["pH reads above 100 (it cannot)"]
     assert failed["passed"] is False and "ph: 0 match of" in failed["detail"]
-    assert "FAIL pH has a device error (it cannot)" in result.output
+    assert "FAIL pH reads above 100 (it cannot)" in result.output
 
     # each scenario wrote into a database of its own, dropped after the run
     status, shown = influxdb.query(services["QUANTRAC_INFLUX_URL"], "SHOW DATABASES",
