@@ -18,6 +18,14 @@ BOOT = uuid.uuid4().hex[:8]  # this test process's "boot": with SEQ it names eac
 SEQ = itertools.count(1)
 
 
+def own_acked(stats: dict, station: str) -> int:
+    """The collector's acknowledgements less every other station's messages: on the session's
+    broker a collector also receives (and acknowledges) retained status other tests left."""
+    others = sum(v.get("messages", 0) + v.get("status", 0) + v.get("event", 0)
+                 for k, v in stats["stations"].items() if k != station)
+    return stats["totals"]["acked"] - others
+
+
 def wait_for(predicate, what, timeout: float = WAIT_S) -> None:
     """Poll `predicate`; `what` names it (a callable: a message made at the timeout)."""
     deadline = time.monotonic() + timeout
