@@ -18,6 +18,56 @@ BOOT = uuid.uuid4().hex[:8]  # this test process's "boot": with SEQ it names eac
 SEQ = itertools.count(1)
 
 
+def clear_all_retained(env: dict[str, str], settle_s: float = 0.5) -> int:
+    """Empty every retained message under quantrac/v1/ on the session's broker (what other
+    tests' stations, collectors, forecasters and operators left), each with the account that
+    may publish there; how many. A collector started next receives none of them."""
+    import threading
+    import uuid as _uuid
+
+    import paho.mqtt.client as mqtt
+
+    found: set[str] = set()
+    subscribed = threading.Event()
+
+    def client(user_key: str) -> mqtt.Client:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                        client_id=f"clear-{_uuid.uuid4().hex[:6]}")
+        c.username_pw_set(env[f"QUANTRAC_MQTT_{user_key}_USER"],
+                          env[f"QUANTRAC_MQTT_{user_key}_PASSWORD"])
+        c.connect(env["QUANTRAC_MQTT_HOST"], int(env["QUANTRAC_MQTT_PORT"]))
+        c.loop_start()
+        return c
+
+    reader = client("COLLECTOR")
+    reader.on_message = lambda c, u, m: m.retain and m.payload and found.add(m.topic)
+    reader.on_subscribe = lambda *a: subscribed.set()
+    reader.subscribe("quantrac/v1/#", qos=1)
+    subscribed.wait(10)
+    time.sleep(settle_s)
+    reader.loop_stop()
+    reader.disconnect()
+
+    def account(topic: str) -> str:
+        parts = topic.split("/")
+        if parts[2] == "alerts":
+            return "FORECAST" if parts[-1] == "forecast" else "COLLECTOR"
+        return "BENCH" if parts[3] in ("data", "status", "event") else "OPERATOR"
+
+    by: dict[str, list[str]] = {}
+    for topic in found:
+        by.setdefault(account(topic), []).append(topic)
+    for key, topics in by.items():
+        c = client(key)
+        try:
+            for topic in topics:
+                c.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
+        finally:
+            c.loop_stop()
+            c.disconnect()
+    return len(found)
+
+
 def own_acked(stats: dict, station: str) -> int:
     """The collector's acknowledgements less every other station's messages: on the session's
     broker a collector also receives (and acknowledges) retained status other tests left."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from collector_live import (
     WAIT_S,
+    clear_all_retained,
     influxql,
     message,
     own_acked,
@@ -132,6 +133,7 @@ def test_a_message_is_acknowledged_once_spooled_and_stored_from_the_spool_later(
     and a collector started later, with a NEW broker session that cannot get it again from
     the broker, stores it from the spool."""
     env, station = services, "pq-ww-03"
+    clear_all_retained(env)  # what other tests left on the session's broker
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once closed
@@ -155,6 +157,7 @@ def test_a_message_is_acknowledged_once_spooled_and_stored_from_the_spool_later(
 
 def test_status_and_event_messages_are_counted_not_stored(services, tmp_path, collectors):
     env, station = services, "pq-air-08"
+    clear_all_retained(env)  # what other tests left on the session's broker
     c = collectors(settings(env, tmp_path))
     publish(env, station, [{"v": 1, "st": station, "online": False, "boot": "0badc0de"}],
             kind="status")
@@ -169,6 +172,7 @@ def test_status_and_event_messages_are_counted_not_stored(services, tmp_path, co
 def test_the_same_message_twice_is_stored_once_and_counted_as_a_duplicate(
         services, tmp_path, collectors):
     env, station = services, "pq-air-06"
+    clear_all_retained(env)  # what other tests left on the session's broker
     c = collectors(settings(env, tmp_path))
     t = unique_time()
     msg = message(station, t)

@@ -24,7 +24,7 @@ UNPLUG = """\
 about: A THP transmitter drops off the RS-485 line for half an hour.
 start: 2025-06-02T06:00:00+07:00
 duration: 1h30m
-speed: 600
+speed: 300
 sample_s: 150
 report_s: 300
 stations: [pq-air-01]
